@@ -1,0 +1,49 @@
+// hikyaku: a self-hosted event router that speaks AWS EventBridge's language.
+// This is the composition root: it parses the command line and runs one subcommand.
+
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+#include <exception>
+
+#include "cli/commands.h"
+
+#ifndef HIKYAKU_VERSION
+#define HIKYAKU_VERSION "unknown"
+#endif
+
+int main(int argc, char** argv) {
+  try {
+    CLI::App app{
+        "hikyaku: an event router that speaks AWS EventBridge (event patterns, input "
+        "transformers, API destinations), built first for Security Hub findings -> Backlog "
+        "issues."};
+    app.set_version_flag("--version", std::string("hikyaku ") + HIKYAKU_VERSION);
+    app.require_subcommand(0, 1);
+
+    int exit_code = 0;
+    hikyaku::cli::add_validate_command(app, exit_code);
+    hikyaku::cli::add_test_pattern_command(app, exit_code);
+    hikyaku::cli::add_transform_command(app, exit_code);
+
+    try {
+      app.parse(argc, argv);
+    } catch (const CLI::CallForHelp& e) {
+      return app.exit(e);
+    } catch (const CLI::CallForVersion& e) {
+      return app.exit(e);
+    } catch (const CLI::ParseError& e) {
+      // CLI11's own usage errors ("--config is required") exit 2 like our other bad input.
+      app.exit(e);
+      return 2;
+    }
+    if (app.get_subcommands().empty()) {
+      std::fputs(app.help().c_str(), stdout);
+      return 0;
+    }
+    return exit_code;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 3;
+  }
+}
