@@ -1,1 +1,144 @@
-#include "core/status.h"
+#include "config/config.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "core/redact.h"
+
+namespace hikyaku::config {
+
+std::string_view authorization_type_name(AuthorizationType type) {
+  switch (type) {
+    case AuthorizationType::kApiKey:
+      return "API_KEY";
+    case AuthorizationType::kBasic:
+      return "BASIC";
+    case AuthorizationType::kOAuthClientCredentials:
+      return "OAUTH_CLIENT_CREDENTIALS";
+  }
+  return "UNKNOWN";
+}
+
+const Connection* Config::find_connection(std::string_view name) const {
+  for (const Connection& connection : connections) {
+    if (connection.name == name) {
+      return &connection;
+    }
+  }
+  return nullptr;
+}
+
+const ApiDestination* Config::find_api_destination(std::string_view name) const {
+  for (const ApiDestination& destination : api_destinations) {
+    if (destination.name == name) {
+      return &destination;
+    }
+  }
+  return nullptr;
+}
+
+std::vector<std::string> Config::event_bus_names() const {
+  std::vector<std::string> names;
+  for (const Rule& rule : rules) {
+    if (std::find(names.begin(), names.end(), rule.event_bus_name) == names.end()) {
+      names.push_back(rule.event_bus_name);
+    }
+  }
+  auto default_bus = std::find(names.begin(), names.end(), "default");
+  if (default_bus != names.end()) {
+    std::rotate(names.begin(), default_bus, default_bus + 1);
+  }
+  return names;
+}
+
+namespace {
+
+std::string describe_parameters(std::string_view kind, const std::vector<HttpParameter>& list) {
+  std::string text;
+  for (const HttpParameter& parameter : list) {
+    text += fmt::format("\n      {} {}: {}", kind, parameter.key,
+                        parameter.is_value_secret || is_secret_parameter_name(parameter.key)
+                            ? std::string(Secret::kMask)
+                                                  : parameter.value.reveal());
+  }
+  return text;
+}
+
+std::string describe_target_input(const Target& target) {
+  if (target.input) {
+    return "constant Input";
+  }
+  if (target.input_path) {
+    return fmt::format("InputPath {}", *target.input_path);
+  }
+  if (target.input_transformer) {
+    return fmt::format("InputTransformer with {} input path{}",
+                       target.input_transformer->input_paths_map.size(),
+                       target.input_transformer->input_paths_map.size() == 1 ? "" : "s");
+  }
+  return "the whole event";
+}
+
+}  // namespace
+
+std::string describe(const Config& config) {
+  std::string text;
+  text += fmt::format("server: listen {}\n", config.server.listen);
+  text += fmt::format("store: sqlite {}\n", config.store.sqlite.path);
+
+  const std::vector<std::string> buses = config.event_bus_names();
+  text += fmt::format("buses ({}):\n", buses.size());
+  for (const std::string& bus : buses) {
+    const auto count = std::count_if(config.rules.begin(), config.rules.end(),
+                                     [&](const Rule& rule) { return rule.event_bus_name == bus; });
+    text += fmt::format("  {}: {} rule{}\n", bus, count, count == 1 ? "" : "s");
+  }
+
+  text += fmt::format("rules ({}):\n", config.rules.size());
+  for (const Rule& rule : config.rules) {
+    text += fmt::format("  {} (bus {}, {})\n", rule.name, rule.event_bus_name,
+                        rule.state == RuleState::kEnabled ? "ENABLED" : "DISABLED");
+    for (const Target& target : rule.targets) {
+      text += fmt::format("    target {} -> api destination {}, input: {}{}\n", target.id,
+                          target.api_destination, describe_target_input(target),
+                          target.body_encoding == BodyEncoding::kForm ? ", sent as form" : "");
+    }
+  }
+
+  text += fmt::format("connections ({}):\n", config.connections.size());
+  for (const Connection& connection : config.connections) {
+    text += fmt::format("  {} ({})", connection.name,
+                        authorization_type_name(connection.authorization_type));
+    switch (connection.authorization_type) {
+      case AuthorizationType::kApiKey:
+        text += fmt::format("\n      header {}: {}", connection.api_key_name,
+                            connection.api_key_value);
+        break;
+      case AuthorizationType::kBasic:
+        text += fmt::format("\n      user {}, password {}", connection.username,
+                            connection.password);
+        break;
+      case AuthorizationType::kOAuthClientCredentials:
+        text += fmt::format("\n      client {}, secret {}, token {} {}", connection.client_id,
+                            connection.client_secret, connection.oauth_http_method,
+                            redact_url(connection.authorization_endpoint));
+        break;
+    }
+    const HttpParameterSet& extra = connection.invocation_http_parameters;
+    text += describe_parameters("header", extra.header_parameters);
+    text += describe_parameters("query", extra.query_string_parameters);
+    text += describe_parameters("body", extra.body_parameters);
+    text += "\n";
+  }
+
+  text += fmt::format("api destinations ({}):\n", config.api_destinations.size());
+  for (const ApiDestination& destination : config.api_destinations) {
+    text += fmt::format("  {}: {} {} (connection {}, {}/s)\n", destination.name,
+                        destination.http_method, redact_url(destination.invocation_endpoint),
+                        destination.connection_name, destination.invocation_rate_limit_per_second);
+  }
+  return text;
+}
+
+}  // namespace hikyaku::config

@@ -1,0 +1,212 @@
+#pragma once
+// hikyaku's configuration: the file users write, with AWS's own property names so that what they
+// had in EventBridge pastes in (EventPattern, InputTransformer, InvocationEndpoint, ...).
+//
+//   Result<Config> config = load_config_file("examples/securityhub-backlog.yaml");
+//
+// Loading parses YAML (JSON is accepted too: it is YAML), resolves ${...} references, maps the
+// PascalCase keys onto the structs below and validates everything before anything starts. It does
+// not stop at the first problem: every error is reported, each with file, line, column and key
+// path, e.g.
+//   examples/x.yaml:14:9: Rules[0].Targets[0].ApiDestination: no API destination named
+//   "backlog-add-isue" (did you mean "backlog-add-issue"?)
+// Unknown keys are errors with a "did you mean" hint.
+//
+// References in string values (resolved after YAML parsing, so a value can never inject YAML):
+//   ${NAME}            the environment variable NAME; unset is an error naming it
+//   ${NAME:-default}   NAME, or `default` when NAME is unset or empty
+//   ${file:PATH}       the contents of PATH (relative to the config file's folder), one trailing
+//                      newline removed: for secrets mounted as files
+//   $${                a literal "${"
+//
+// Secrets (ApiKeyValue, Password, ClientSecret, parameters with IsValueSecret, and the query
+// string of InvocationEndpoint) are held as Secret or shown through redact_url(); describe()
+// masks them.
+//
+// The loaded Config is an immutable value; a reload builds a new one.
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "core/secret.h"
+#include "core/status.h"
+
+namespace hikyaku::config {
+
+// Where a value came from, for messages printed after loading (1-based; 0 = unknown).
+struct SourceLocation {
+  int line = 0;
+  int column = 0;
+};
+
+struct ServerConfig {
+  std::string listen = "127.0.0.1:4010";  // Server.Listen: host:port
+};
+
+struct SqliteStoreConfig {
+  std::string path = "var/hikyaku.db";  // Store.Sqlite.Path, relative to the working directory
+};
+
+struct StoreConfig {
+  SqliteStoreConfig sqlite;
+};
+
+// One {Key, Value, IsValueSecret} of a connection's InvocationHttpParameters / OAuthHttpParameters.
+struct HttpParameter {
+  std::string key;
+  Secret value;  // held as Secret always; is_value_secret decides whether displays mask it
+  bool is_value_secret = false;
+};
+
+struct HttpParameterSet {
+  std::vector<HttpParameter> header_parameters;
+  std::vector<HttpParameter> query_string_parameters;
+  std::vector<HttpParameter> body_parameters;
+};
+
+enum class AuthorizationType { kApiKey, kBasic, kOAuthClientCredentials };
+std::string_view authorization_type_name(AuthorizationType type);  // "API_KEY", ...
+
+struct Connection {
+  std::string name;
+  std::string description;
+  AuthorizationType authorization_type = AuthorizationType::kApiKey;
+  // API_KEY: the header name and value sent with every invocation.
+  std::string api_key_name;
+  Secret api_key_value;
+  // BASIC
+  std::string username;
+  Secret password;
+  // OAUTH_CLIENT_CREDENTIALS
+  std::string client_id;
+  Secret client_secret;
+  std::string authorization_endpoint;
+  std::string oauth_http_method;  // GET | POST | PUT
+  HttpParameterSet oauth_http_parameters;
+  // Any type: added to every invocation.
+  HttpParameterSet invocation_http_parameters;
+  SourceLocation location;
+};
+
+struct ApiDestination {
+  std::string name;
+  std::string description;
+  std::string connection_name;
+  // May embed a secret (Backlog's ?apiKey=...): display only through redact_url().
+  std::string invocation_endpoint;
+  std::string http_method;                    // POST, GET, HEAD, OPTIONS, PUT, PATCH, DELETE
+  int invocation_rate_limit_per_second = 300;  // AWS's default
+  SourceLocation location;
+  SourceLocation connection_location;
+};
+
+struct InputTransformer {
+  std::vector<std::pair<std::string, std::string>> input_paths_map;  // in file order
+  std::string input_template;
+};
+
+enum class BodyEncoding { kJson, kForm };
+
+// A target's HttpParameters; values may be JSONPaths into the event ("$.detail.x").
+struct TargetHttpParameters {
+  std::vector<std::string> path_parameter_values;
+  std::vector<std::pair<std::string, std::string>> header_parameters;
+  std::vector<std::pair<std::string, std::string>> query_string_parameters;
+};
+
+struct RetryPolicy {
+  int maximum_retry_attempts = 185;           // AWS's defaults
+  int maximum_event_age_in_seconds = 86400;
+};
+
+struct DeadLetterConfig {
+  std::string arn;
+};
+
+struct Target {
+  std::string id;
+  std::string api_destination;  // the destination's name (an ARN in the file is reduced to it)
+  // At most one of input / input_path / input_transformer; none = the whole event.
+  std::optional<std::string> input;  // JSON text
+  std::optional<std::string> input_path;
+  std::optional<InputTransformer> input_transformer;
+  BodyEncoding body_encoding = BodyEncoding::kJson;
+  std::optional<TargetHttpParameters> http_parameters;
+  RetryPolicy retry_policy;
+  std::optional<DeadLetterConfig> dead_letter_config;
+  SourceLocation location;
+  SourceLocation api_destination_location;
+};
+
+enum class RuleState { kEnabled, kDisabled };
+
+struct Rule {
+  std::string name;
+  std::string description;
+  std::string event_bus_name = "default";
+  RuleState state = RuleState::kEnabled;
+  std::string event_pattern;  // JSON text (a mapping in the file is converted)
+  std::vector<Target> targets;
+  SourceLocation location;
+};
+
+struct Config {
+  std::string file;  // the path it was loaded from ("" for text)
+  ServerConfig server;
+  StoreConfig store;
+  std::vector<Connection> connections;
+  std::vector<ApiDestination> api_destinations;
+  std::vector<Rule> rules;
+
+  const Connection* find_connection(std::string_view name) const;
+  const ApiDestination* find_api_destination(std::string_view name) const;
+  // Bus names in first-use order ("default" first when any rule uses it).
+  std::vector<std::string> event_bus_names() const;
+};
+
+// Looks up an environment variable; std::nullopt when unset. Injected so tests are hermetic.
+using EnvironmentLookup = std::function<std::optional<std::string>(const std::string& name)>;
+EnvironmentLookup process_environment();
+
+struct LoadOptions {
+  EnvironmentLookup environment = process_environment();
+  // Folder that ${file:relative/path} is resolved against ("" = the config file's folder).
+  std::string base_directory;
+};
+
+// One problem found while loading, already formatted "FILE:LINE:COL: KEY.PATH: message".
+struct ConfigError {
+  std::string file;
+  SourceLocation location;
+  std::string key_path;
+  std::string message;
+  std::string to_string() const;
+};
+
+// The outcome of a load: a Config when errors is empty.
+struct LoadResult {
+  std::optional<Config> config;
+  std::vector<ConfigError> errors;
+  bool ok() const { return errors.empty(); }
+};
+
+// Loads and validates a config file. A file that cannot be read is one error.
+LoadResult load_config_file(const std::string& path, const LoadOptions& options = {});
+
+// Loads from text; `file_name` is used in messages only.
+LoadResult load_config_text(std::string_view text, const std::string& file_name,
+                            const LoadOptions& options = {});
+
+// Convenience: the Config, or kInvalidArgument whose message lists every error, one per line.
+Result<Config> load_config(const std::string& path, const LoadOptions& options = {});
+
+// A human summary of a valid config (buses, rules and their targets, connections, destinations),
+// with every secret masked; what `hikyaku validate` prints.
+std::string describe(const Config& config);
+
+}  // namespace hikyaku::config

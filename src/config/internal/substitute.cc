@@ -1,0 +1,117 @@
+#include "config/internal/substitute.h"
+
+#include <fmt/format.h>
+
+#include <cctype>
+#include <fstream>
+#include <sstream>
+
+namespace hikyaku::config::internal {
+namespace {
+
+constexpr size_t kMaxSecretFileBytes = 64 * 1024;
+
+bool is_variable_name(std::string_view name) {
+  if (name.empty() || std::isdigit(static_cast<unsigned char>(name[0]))) {
+    return false;
+  }
+  for (char c : name) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_') {
+      return false;
+    }
+  }
+  return true;
+}
+
+Result<std::string> read_reference_file(std::string_view path, const std::string& base_directory) {
+  std::string full_path(path);
+  if (!full_path.empty() && full_path[0] != '/' && !base_directory.empty()) {
+    full_path = base_directory + "/" + full_path;
+  }
+  std::ifstream file(full_path, std::ios::binary);
+  if (!file) {
+    return invalid_argument(fmt::format("${{file:{}}}: cannot read {}", path, full_path));
+  }
+  std::string contents(kMaxSecretFileBytes + 1, '\0');
+  file.read(contents.data(), static_cast<std::streamsize>(contents.size()));
+  contents.resize(static_cast<size_t>(file.gcount()));
+  if (contents.size() > kMaxSecretFileBytes) {
+    return invalid_argument(
+        fmt::format("${{file:{}}}: file is larger than {} bytes", path, kMaxSecretFileBytes));
+  }
+  if (!contents.empty() && contents.back() == '\n') {
+    contents.pop_back();
+    if (!contents.empty() && contents.back() == '\r') {
+      contents.pop_back();
+    }
+  }
+  return contents;
+}
+
+}  // namespace
+
+Result<Substitution> substitute(std::string_view text, const EnvironmentLookup& environment,
+                                const std::string& base_directory) {
+  Substitution result;
+  if (text.find('$') == std::string_view::npos) {
+    result.value = std::string(text);
+    return result;
+  }
+  std::string& out = result.value;
+  size_t position = 0;
+  while (position < text.size()) {
+    const size_t dollar = text.find('$', position);
+    if (dollar == std::string_view::npos) {
+      out.append(text.substr(position));
+      break;
+    }
+    out.append(text.substr(position, dollar - position));
+    if (text.substr(dollar, 3) == "$${") {
+      out += "${";
+      position = dollar + 3;
+      continue;
+    }
+    if (text.substr(dollar, 2) != "${") {
+      out += '$';  // JSONPaths ($.detail) and other lone dollars are plain text
+      position = dollar + 1;
+      continue;
+    }
+    const size_t close = text.find('}', dollar + 2);
+    if (close == std::string_view::npos) {
+      return invalid_argument(fmt::format("unterminated reference \"{}\" (missing \"}}\")",
+                                          text.substr(dollar, 40)));
+    }
+    const std::string_view reference = text.substr(dollar + 2, close - dollar - 2);
+    position = close + 1;
+    result.used_reference = true;
+
+    if (reference.substr(0, 5) == "file:") {
+      HK_ASSIGN_OR_RETURN(std::string contents,
+                          read_reference_file(reference.substr(5), base_directory));
+      out += contents;
+      continue;
+    }
+    const size_t default_marker = reference.find(":-");
+    const std::string name(reference.substr(0, default_marker));
+    if (!is_variable_name(name)) {
+      return invalid_argument(fmt::format(
+          "\"${{{}}}\" is not a valid reference: use ${{NAME}}, ${{NAME:-default}} or "
+          "${{file:PATH}} (write $${{ for a literal \"${{\")",
+          reference));
+    }
+    const std::optional<std::string> value = environment(name);
+    if (default_marker != std::string_view::npos) {
+      out += (value && !value->empty()) ? *value : std::string(reference.substr(default_marker + 2));
+    } else if (value) {
+      out += *value;
+    } else {
+      return invalid_argument(fmt::format(
+          "environment variable {} is not set (set it, or write ${{{}:-default}} to allow a "
+          "default)",
+          name, name));
+    }
+  }
+  return result;
+}
+
+}  // namespace hikyaku::config::internal

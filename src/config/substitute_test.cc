@@ -1,0 +1,87 @@
+#include "config/internal/substitute.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+
+namespace hikyaku::config::internal {
+namespace {
+
+EnvironmentLookup fake_environment(std::map<std::string, std::string> variables) {
+  return [variables = std::move(variables)](const std::string& name) -> std::optional<std::string> {
+    auto found = variables.find(name);
+    if (found == variables.end()) {
+      return std::nullopt;
+    }
+    return found->second;
+  };
+}
+
+std::string resolve(std::string_view text, std::map<std::string, std::string> variables = {}) {
+  Result<Substitution> result = substitute(text, fake_environment(std::move(variables)), "");
+  EXPECT_TRUE(result.has_value()) << text << ": " << result.error().message();
+  return result.has_value() ? result->value : "";
+}
+
+std::string error_of(std::string_view text, std::map<std::string, std::string> variables = {}) {
+  Result<Substitution> result = substitute(text, fake_environment(std::move(variables)), "");
+  EXPECT_FALSE(result.has_value()) << text;
+  return result.has_value() ? "" : result.error().message();
+}
+
+TEST(SubstituteTest, PlainTextAndJsonPathsAreUntouched) {
+  EXPECT_EQ(resolve("$.detail.findings[0].Title"), "$.detail.findings[0].Title");
+  EXPECT_EQ(resolve("cost $5"), "cost $5");
+  EXPECT_EQ(resolve("no references"), "no references");
+}
+
+TEST(SubstituteTest, ReplacesVariablesAndDefaults) {
+  EXPECT_EQ(resolve("https://${HOST}/x?apiKey=${KEY}", {{"HOST", "h"}, {"KEY", "k"}}),
+            "https://h/x?apiKey=k");
+  EXPECT_EQ(resolve("${HOST:-example.backlog.com}"), "example.backlog.com");
+  EXPECT_EQ(resolve("${HOST:-example.backlog.com}", {{"HOST", ""}}), "example.backlog.com");
+  EXPECT_EQ(resolve("${HOST:-x}", {{"HOST", "set"}}), "set");
+  EXPECT_EQ(resolve("[${EMPTY:-}]"), "[]");
+  EXPECT_EQ(resolve("literal $${NAME}"), "literal ${NAME}");
+}
+
+TEST(SubstituteTest, MissingVariableIsAnErrorNamingIt) {
+  const std::string message = error_of("key=${BACKLOG_API_KEY}");
+  EXPECT_NE(message.find("environment variable BACKLOG_API_KEY is not set"), std::string::npos)
+      << message;
+}
+
+TEST(SubstituteTest, MalformedReferences) {
+  EXPECT_NE(error_of("${UNTERMINATED").find("unterminated"), std::string::npos);
+  EXPECT_NE(error_of("${not valid}").find("not a valid reference"), std::string::npos);
+  EXPECT_NE(error_of("${1ABC}").find("not a valid reference"), std::string::npos);
+}
+
+TEST(SubstituteTest, ReadsFilesAndDropsOneTrailingNewline) {
+  const std::filesystem::path directory =
+      std::filesystem::temp_directory_path() / ("hikyaku-substitute-" + std::to_string(getpid()));
+  std::filesystem::create_directories(directory);
+  {
+    std::ofstream(directory / "key.txt") << "s3cr3t\n";
+  }
+  Result<Substitution> relative =
+      substitute("${file:key.txt}", fake_environment({}), directory.string());
+  ASSERT_TRUE(relative.has_value()) << relative.error().message();
+  EXPECT_EQ(relative->value, "s3cr3t");
+  EXPECT_TRUE(relative->used_reference);
+
+  Result<Substitution> absolute =
+      substitute("k=${file:" + (directory / "key.txt").string() + "}", fake_environment({}), "");
+  ASSERT_TRUE(absolute.has_value());
+  EXPECT_EQ(absolute->value, "k=s3cr3t");
+
+  Result<Substitution> missing = substitute("${file:nope.txt}", fake_environment({}), directory.string());
+  ASSERT_FALSE(missing.has_value());
+  EXPECT_NE(missing.error().message().find("cannot read"), std::string::npos);
+  std::filesystem::remove_all(directory);
+}
+
+}  // namespace
+}  // namespace hikyaku::config::internal
