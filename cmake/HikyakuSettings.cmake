@@ -18,3 +18,23 @@ if(HIKYAKU_SANITIZE)
   add_compile_options(-fsanitize=${HIKYAKU_SANITIZE} -fno-sanitize-recover=all -fno-omit-frame-pointer)
   add_link_options(-fsanitize=${HIKYAKU_SANITIZE})
 endif()
+
+# simdjson's On-Demand API is compiled into our code for one instruction set chosen at compile
+# time; Debian's baseline x86-64 flags select its slow "fallback" kernel. When the build machine
+# has AVX2 (checked by running a probe), build for Haswell-class CPUs so On-Demand uses its fast
+# kernel. HIKYAKU_NATIVE=OFF forces a portable baseline build.
+set(HIKYAKU_NATIVE AUTO CACHE STRING "Build for AVX2 (Haswell+) CPUs: AUTO (if this CPU has it) | ON | OFF")
+if(HIKYAKU_NATIVE STREQUAL "AUTO" AND CMAKE_SYSTEM_PROCESSOR MATCHES "x86_64|AMD64")
+  set(probe ${CMAKE_BINARY_DIR}/hikyaku_avx2_probe.cc)
+  file(WRITE ${probe} "int main() { __builtin_cpu_init(); return __builtin_cpu_supports(\"avx2\") && __builtin_cpu_supports(\"bmi2\") && __builtin_cpu_supports(\"pclmul\") ? 0 : 1; }\n")
+  try_run(avx2_run_result avx2_compile_result ${CMAKE_BINARY_DIR} ${probe})
+  if(avx2_compile_result AND avx2_run_result EQUAL 0)
+    set(HIKYAKU_USE_HASWELL ON)
+  endif()
+elseif(HIKYAKU_NATIVE STREQUAL "ON")
+  set(HIKYAKU_USE_HASWELL ON)
+endif()
+if(HIKYAKU_USE_HASWELL)
+  message(STATUS "hikyaku: building for AVX2 (-march=haswell); HIKYAKU_NATIVE=OFF for a portable build")
+  add_compile_options(-march=haswell)
+endif()

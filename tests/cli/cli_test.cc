@@ -1,0 +1,116 @@
+// The `hikyaku` executable as a user runs it: exit codes, output, and no secret in any output.
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "testing/process.h"
+
+namespace hikyaku {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+using testing::CommandResult;
+using testing::run_command;
+
+const std::string kExample = std::string(HIKYAKU_SOURCE_DIR) + "/examples/securityhub-backlog.yaml";
+constexpr const char* kSecret = "bk-Z9x8Y7w6-very-secret";
+
+class TempFile {
+ public:
+  explicit TempFile(const std::string& contents) {
+    path_ = (std::filesystem::temp_directory_path() /
+             ("hikyaku-cli-" + std::to_string(getpid()) + "-" + std::to_string(counter_++) + ".yaml"))
+                .string();
+    std::ofstream(path_) << contents;
+  }
+  ~TempFile() { std::filesystem::remove(path_); }
+  const std::string& path() const { return path_; }
+
+ private:
+  static inline int counter_ = 0;
+  std::string path_;
+};
+
+TEST(CliTest, VersionAndHelp) {
+  CommandResult version = run_command({HIKYAKU_BINARY, "--version"});
+  EXPECT_EQ(version.exit_code, 0);
+  EXPECT_THAT(version.out, HasSubstr("hikyaku "));
+
+  CommandResult help = run_command({HIKYAKU_BINARY, "--help"});
+  EXPECT_EQ(help.exit_code, 0);
+  EXPECT_THAT(help.out, HasSubstr("validate"));
+}
+
+TEST(CliTest, ValidateExamplePrintsSummaryWithKeyMasked) {
+  CommandResult result = run_command({HIKYAKU_BINARY, "validate", "--config", kExample},
+                                     {{"BACKLOG_API_KEY", kSecret}, {"BACKLOG_HOST", "acme.backlog.com"}});
+  EXPECT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_THAT(result.out, HasSubstr("is valid"));
+  EXPECT_THAT(result.out, HasSubstr("securityhub-to-backlog"));
+  EXPECT_THAT(result.out, HasSubstr("https://acme.backlog.com/api/v2/issues?apiKey=***"));
+  EXPECT_THAT(result.out, HasSubstr("dummy-key: ***"));
+  EXPECT_THAT(result.out + result.err, Not(HasSubstr(kSecret)));
+  EXPECT_THAT(result.out + result.err, Not(HasSubstr("dummy-value")));
+}
+
+TEST(CliTest, InvalidConfigListsEveryErrorAndExitsOne) {
+  TempFile config(R"(Rules:
+  - Name: r
+    EventPatern: { source: [x] }
+    Targets:
+      - Id: t
+        ApiDestination: nowhere
+)");
+  CommandResult result = run_command({HIKYAKU_BINARY, "validate", "--config", config.path()});
+  EXPECT_EQ(result.exit_code, 1);
+  EXPECT_THAT(result.err, HasSubstr(config.path() + ":3:5: Rules[0].EventPatern: unknown key (did "
+                                                    "you mean \"EventPattern\"?)"));
+  EXPECT_THAT(result.err, HasSubstr("Rules[0].EventPattern: is required"));
+  EXPECT_THAT(result.err, HasSubstr("2 errors; nothing was started"));
+  EXPECT_EQ(result.out, "");
+}
+
+TEST(CliTest, MissingEnvironmentVariableIsNamedAndSecretsStayHidden) {
+  TempFile config(R"(Connections:
+  - Name: c
+    AuthorizationType: BASIC
+    AuthParameters:
+      BasicAuthParameters: { Username: u, Password: "${HIKYAKU_TEST_PASSWORD}" }
+ApiDestinations:
+  - Name: d
+    ConnectionName: c
+    InvocationEndpoint: https://h.example/x?apiKey=${HIKYAKU_TEST_UNSET_KEY}
+    HttpMethod: POST
+Rules:
+  - Name: r
+    EventPattern: { source: [x] }
+    Targets: [{ Id: t, ApiDestination: d }]
+)");
+  CommandResult result = run_command({HIKYAKU_BINARY, "validate", "--config", config.path()},
+                                     {{"HIKYAKU_TEST_PASSWORD", kSecret}});
+  EXPECT_EQ(result.exit_code, 1);
+  EXPECT_THAT(result.err, HasSubstr("environment variable HIKYAKU_TEST_UNSET_KEY is not set"));
+  EXPECT_THAT(result.out + result.err, Not(HasSubstr(kSecret)));
+}
+
+TEST(CliTest, UsageErrorsExitTwo) {
+  CommandResult missing = run_command({HIKYAKU_BINARY, "validate"});
+  EXPECT_EQ(missing.exit_code, 2);
+  EXPECT_THAT(missing.err, HasSubstr("--config is required"));
+
+  CommandResult unknown = run_command({HIKYAKU_BINARY, "frobnicate"});
+  EXPECT_EQ(unknown.exit_code, 2);
+}
+
+TEST(CliTest, UnreadableConfig) {
+  CommandResult result = run_command({HIKYAKU_BINARY, "validate", "--config", "/nonexistent.yaml"});
+  EXPECT_EQ(result.exit_code, 1);
+  EXPECT_THAT(result.err, HasSubstr("/nonexistent.yaml: cannot open the config file"));
+}
+
+}  // namespace
+}  // namespace hikyaku
