@@ -49,7 +49,8 @@ BENCHMARK(BM_ParseEnvelope)->Arg(0)->Arg(1);
 
 int main(int argc, char** argv) {
 #ifndef NDEBUG
-  std::fprintf(stderr, "WARNING: envelope_bench built without optimisation; figures mean nothing\n");
+  std::fprintf(stderr,
+               "WARNING: envelope_bench built without optimisation; figures mean nothing\n");
 #endif
   benchmark::Initialize(&argc, argv);
   benchmark::RunSpecifiedBenchmarks();

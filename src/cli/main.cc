@@ -2,7 +2,6 @@
 // This is the composition root: it parses the command line and runs one subcommand.
 
 #include <CLI/CLI.hpp>
-
 #include <cstdio>
 #include <exception>
 

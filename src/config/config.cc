@@ -60,7 +60,7 @@ std::string describe_parameters(std::string_view kind, const std::vector<HttpPar
     text += fmt::format("\n      {} {}: {}", kind, parameter.key,
                         parameter.is_value_secret || is_secret_parameter_name(parameter.key)
                             ? std::string(Secret::kMask)
-                                                  : parameter.value.reveal());
+                            : parameter.value.reveal());
   }
   return text;
 }
@@ -112,12 +112,12 @@ std::string describe(const Config& config) {
                         authorization_type_name(connection.authorization_type));
     switch (connection.authorization_type) {
       case AuthorizationType::kApiKey:
-        text += fmt::format("\n      header {}: {}", connection.api_key_name,
-                            connection.api_key_value);
+        text +=
+            fmt::format("\n      header {}: {}", connection.api_key_name, connection.api_key_value);
         break;
       case AuthorizationType::kBasic:
-        text += fmt::format("\n      user {}, password {}", connection.username,
-                            connection.password);
+        text +=
+            fmt::format("\n      user {}, password {}", connection.username, connection.password);
         break;
       case AuthorizationType::kOAuthClientCredentials:
         text += fmt::format("\n      client {}, secret {}, token {} {}", connection.client_id,

@@ -99,7 +99,7 @@ struct ApiDestination {
   std::string connection_name;
   // May embed a secret (Backlog's ?apiKey=...): display only through redact_url().
   std::string invocation_endpoint;
-  std::string http_method;                    // POST, GET, HEAD, OPTIONS, PUT, PATCH, DELETE
+  std::string http_method;                     // POST, GET, HEAD, OPTIONS, PUT, PATCH, DELETE
   int invocation_rate_limit_per_second = 300;  // AWS's default
   SourceLocation location;
   SourceLocation connection_location;
@@ -120,7 +120,7 @@ struct TargetHttpParameters {
 };
 
 struct RetryPolicy {
-  int maximum_retry_attempts = 185;           // AWS's defaults
+  int maximum_retry_attempts = 185;  // AWS's defaults
   int maximum_event_age_in_seconds = 86400;
 };
 

@@ -12,8 +12,8 @@ using ::testing::HasSubstr;
 
 LoadOptions options_with(std::map<std::string, std::string> variables) {
   LoadOptions options;
-  options.environment = [variables = std::move(variables)](
-                            const std::string& name) -> std::optional<std::string> {
+  options.environment =
+      [variables = std::move(variables)](const std::string& name) -> std::optional<std::string> {
     auto found = variables.find(name);
     if (found == variables.end()) {
       return std::nullopt;
@@ -103,8 +103,9 @@ TEST(ConfigTest, LoadsValidConfigIntoTypedStructs) {
   const Rule& rule = config.rules[0];
   EXPECT_EQ(rule.event_bus_name, "default");
   EXPECT_EQ(rule.state, RuleState::kEnabled);
-  EXPECT_EQ(rule.event_pattern,
-            R"({"source":["aws.securityhub"],"detail":{"findings":{"Severity":{"Label":["CRITICAL","HIGH"]},"Compliance":{"Status":[{"anything-but":"PASSED"}]}}}})");
+  EXPECT_EQ(
+      rule.event_pattern,
+      R"({"source":["aws.securityhub"],"detail":{"findings":{"Severity":{"Label":["CRITICAL","HIGH"]},"Compliance":{"Status":[{"anything-but":"PASSED"}]}}}})");
   ASSERT_EQ(rule.targets.size(), 1u);
   const Target& target = rule.targets[0];
   EXPECT_EQ(target.api_destination, "backlog-add-issue");
@@ -121,8 +122,7 @@ TEST(ConfigTest, YamlScalarsBecomeJsonTypesInPatterns) {
                              "source: [aws.securityhub]\n      n: [5, \"5\", true, null, 1.5e3]");
   LoadResult result = load(text);
   ASSERT_TRUE(result.ok()) << result.errors[0].to_string();
-  EXPECT_THAT(result.config->rules[0].event_pattern,
-              HasSubstr(R"("n":[5,"5",true,null,1.5e3])"));
+  EXPECT_THAT(result.config->rules[0].event_pattern, HasSubstr(R"("n":[5,"5",true,null,1.5e3])"));
 }
 
 TEST(ConfigTest, EventPatternAsJsonStringAsAwsTakesIt) {
@@ -166,10 +166,10 @@ TEST(ConfigTest, JsonConfigIsAccepted) {
 }
 
 TEST(ConfigTest, TargetAcceptsApiDestinationArn) {
-  LoadResult result = load(replace(
-      kValid, "ApiDestination: backlog-add-issue",
-      "Arn: arn:aws:events:ap-northeast-1:123456789012:api-destination/backlog-add-issue/"
-      "0b5c1a2e-1111-2222-3333-444455556666"));
+  LoadResult result = load(
+      replace(kValid, "ApiDestination: backlog-add-issue",
+              "Arn: arn:aws:events:ap-northeast-1:123456789012:api-destination/backlog-add-issue/"
+              "0b5c1a2e-1111-2222-3333-444455556666"));
   ASSERT_TRUE(result.ok()) << result.errors[0].to_string();
   EXPECT_EQ(result.config->rules[0].targets[0].api_destination, "backlog-add-issue");
 }
@@ -183,10 +183,11 @@ TEST(ConfigErrorTest, BadYamlGivesLineAndColumn) {
 }
 
 TEST(ConfigErrorTest, UnknownKeyWithDidYouMean) {
-  EXPECT_EQ(single_error(replace(kValid, "HttpMethod: POST", "HttpMethd: POST\n    HttpMethod: POST")),
-            "test.yaml:14:5: ApiDestinations[0].HttpMethd: unknown key (did you mean "
-            "\"HttpMethod\"?); allowed here: Name, Description, ConnectionName, ConnectionArn, "
-            "InvocationEndpoint, HttpMethod, InvocationRateLimitPerSecond");
+  EXPECT_EQ(
+      single_error(replace(kValid, "HttpMethod: POST", "HttpMethd: POST\n    HttpMethod: POST")),
+      "test.yaml:14:5: ApiDestinations[0].HttpMethd: unknown key (did you mean "
+      "\"HttpMethod\"?); allowed here: Name, Description, ConnectionName, ConnectionArn, "
+      "InvocationEndpoint, HttpMethod, InvocationRateLimitPerSecond");
 }
 
 TEST(ConfigErrorTest, WrongTypes) {
@@ -235,28 +236,31 @@ TEST(ConfigErrorTest, InvalidEnumsAreCaseSensitiveLikeAws) {
 }
 
 TEST(ConfigErrorTest, WrongAuthBlockForType) {
-  std::string error = single_error(replace(kValid, "AuthorizationType: API_KEY", "AuthorizationType: BASIC"));
+  std::string error =
+      single_error(replace(kValid, "AuthorizationType: API_KEY", "AuthorizationType: BASIC"));
   EXPECT_THAT(error, HasSubstr("Connections[0].AuthParameters.ApiKeyAuthParameters: does not apply "
                                "to AuthorizationType BASIC; use BasicAuthParameters"));
 }
 
 TEST(ConfigErrorTest, MissingRequiredFields) {
-  EXPECT_EQ(single_error(replace(kValid, "- Id: backlog\n        ApiDestination", "- ApiDestination")),
-            "test.yaml:25:9: Rules[0].Targets[0].Id: is required");
+  EXPECT_EQ(
+      single_error(replace(kValid, "- Id: backlog\n        ApiDestination", "- ApiDestination")),
+      "test.yaml:25:9: Rules[0].Targets[0].Id: is required");
   EXPECT_EQ(single_error(replace(kValid, "    HttpMethod: POST\n", "")),
             "test.yaml:11:5: ApiDestinations[0].HttpMethod: is required");
 }
 
 TEST(ConfigErrorTest, MoreThanOneInputIsAwsError) {
-  std::string text =
-      replace(kValid, "        InputTransformer:", "        InputPath: $.detail\n        InputTransformer:");
+  std::string text = replace(kValid, "        InputTransformer:",
+                             "        InputPath: $.detail\n        InputTransformer:");
   EXPECT_THAT(single_error(text),
               HasSubstr("Rules[0].Targets[0]: Only one of Input, InputPath, or InputTransformer "
                         "must be provided for target backlog."));
 }
 
 TEST(ConfigErrorTest, InvalidPatternJsonAndBadUrl) {
-  EXPECT_THAT(single_error(replace(kValid, "InvocationEndpoint: \"https://", "InvocationEndpoint: \"ftp://")),
+  EXPECT_THAT(single_error(replace(kValid, "InvocationEndpoint: \"https://",
+                                   "InvocationEndpoint: \"ftp://")),
               HasSubstr("InvocationEndpoint: must be an http:// or https:// URL, got "
                         "\"ftp://example.backlog.com/api/v2/issues?apiKey=***\""));
   std::string text = replace(kValid, R"(EventPattern:
@@ -295,14 +299,14 @@ TEST(ConfigErrorTest, EveryErrorIsReportedNotJustTheFirst) {
 
 TEST(ConfigErrorTest, EmptyAndMissingRules) {
   EXPECT_EQ(single_error(""), "test.yaml: the config is empty; it needs at least Rules");
-  EXPECT_THAT(single_error("Server: { Listen: 127.0.0.1:1 }\n"),
-              HasSubstr("Rules: is required"));
+  EXPECT_THAT(single_error("Server: { Listen: 127.0.0.1:1 }\n"), HasSubstr("Rules: is required"));
   EXPECT_THAT(single_error("- a\n- b\n"), HasSubstr("the config must be a mapping"));
 }
 
 TEST(ConfigErrorTest, DuplicateYamlKeys) {
-  EXPECT_THAT(single_error(replace(kValid, "HttpMethod: POST", "HttpMethod: POST\n    HttpMethod: PUT")),
-              HasSubstr("ApiDestinations[0].HttpMethod: duplicate key"));
+  EXPECT_THAT(
+      single_error(replace(kValid, "HttpMethod: POST", "HttpMethod: POST\n    HttpMethod: PUT")),
+      HasSubstr("ApiDestinations[0].HttpMethod: duplicate key"));
 }
 
 TEST(ConfigErrorTest, UnreadableFile) {
@@ -314,8 +318,10 @@ TEST(ConfigErrorTest, UnreadableFile) {
 // --- Secrets ---------------------------------------------------------------------------------
 
 TEST(ConfigSecretTest, DescribeMasksEverySecret) {
-  std::string text = replace(kValid, "ApiKeyValue: dummy-value", "ApiKeyValue: \"${HEADER_SECRET}\"");
-  LoadResult result = load(text, {{"BACKLOG_API_KEY", "k-123-secret"}, {"HEADER_SECRET", "h-456-secret"}});
+  std::string text =
+      replace(kValid, "ApiKeyValue: dummy-value", "ApiKeyValue: \"${HEADER_SECRET}\"");
+  LoadResult result =
+      load(text, {{"BACKLOG_API_KEY", "k-123-secret"}, {"HEADER_SECRET", "h-456-secret"}});
   ASSERT_TRUE(result.ok()) << result.errors[0].to_string();
   const std::string summary = describe(*result.config);
   EXPECT_THAT(summary, HasSubstr("apiKey=***"));
@@ -325,10 +331,12 @@ TEST(ConfigSecretTest, DescribeMasksEverySecret) {
 }
 
 TEST(ConfigSecretTest, ErrorsNeverEchoResolvedSecrets) {
-  std::string text = replace(kValid, "InvocationEndpoint: \"https://", "InvocationEndpoint: \"gopher://");
+  std::string text =
+      replace(kValid, "InvocationEndpoint: \"https://", "InvocationEndpoint: \"gopher://");
   text = replace(text, "ApiKeyValue: dummy-value", "ApiKeyValue: \"${HEADER_SECRET}\"");
   text = replace(text, "Name: backlog\n", "Name: bad name\n");
-  LoadResult result = load(text, {{"BACKLOG_API_KEY", "k-123-secret"}, {"HEADER_SECRET", "h-456-secret"}});
+  LoadResult result =
+      load(text, {{"BACKLOG_API_KEY", "k-123-secret"}, {"HEADER_SECRET", "h-456-secret"}});
   ASSERT_EQ(result.errors.size(), 2u);  // the URL scheme and the connection name
   EXPECT_EQ(result.errors[0].key_path, "Connections[0].Name");
   EXPECT_EQ(result.errors[1].key_path, "ApiDestinations[0].InvocationEndpoint");

@@ -37,7 +37,8 @@ size_t edit_distance(std::string_view a, std::string_view b) {
     for (size_t j = 1; j <= b.size(); ++j) {
       const bool same = std::tolower(static_cast<unsigned char>(a[i - 1])) ==
                         std::tolower(static_cast<unsigned char>(b[j - 1]));
-      current[j] = std::min({previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (same ? 0 : 1)});
+      current[j] =
+          std::min({previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (same ? 0 : 1)});
     }
     std::swap(previous, current);
   }
@@ -132,8 +133,9 @@ class Loader {
     if (root.IsNull()) {
       add_error(root, "", "the config is empty; it needs at least Rules");
     } else if (!root.IsMap()) {
-      add_error(root, "", "the config must be a mapping with keys Server, Store, Connections, "
-                          "ApiDestinations, Rules");
+      add_error(root, "",
+                "the config must be a mapping with keys Server, Store, Connections, "
+                "ApiDestinations, Rules");
     } else {
       read_root(root, config);
       if (errors_.empty()) {
@@ -319,9 +321,9 @@ class Loader {
       list += list.empty() ? "" : " | ";
       list += choice;
     }
-    add_error(node, path,
-              fmt::format("must be one of {}, got \"{}\"{}", list, *text,
-                          did_you_mean(*text, choices)));
+    add_error(
+        node, path,
+        fmt::format("must be one of {}, got \"{}\"{}", list, *text, did_you_mean(*text, choices)));
     return std::nullopt;
   }
 
@@ -510,7 +512,8 @@ class Loader {
         read_secret_into(node[i], item_path, "Value", parameter.value);
       }
       if (const YAML::Node secret = node[i]["IsValueSecret"]) {
-        parameter.is_value_secret = read_bool(secret, join(item_path, "IsValueSecret")).value_or(false);
+        parameter.is_value_secret =
+            read_bool(secret, join(item_path, "IsValueSecret")).value_or(false);
       }
       out.push_back(std::move(parameter));
     }
@@ -577,11 +580,12 @@ class Loader {
                               connection.invocation_http_parameters);
     }
     // Exactly the block that matches the type, as CreateConnection requires.
-    const std::string_view wanted = *type == "API_KEY"   ? "ApiKeyAuthParameters"
+    const std::string_view wanted = *type == "API_KEY" ? "ApiKeyAuthParameters"
                                     : *type == "BASIC" ? "BasicAuthParameters"
                                                        : "OAuthParameters";
     bool wrong_block = false;
-    for (std::string_view block : {"ApiKeyAuthParameters", "BasicAuthParameters", "OAuthParameters"}) {
+    for (std::string_view block :
+         {"ApiKeyAuthParameters", "BasicAuthParameters", "OAuthParameters"}) {
       if (block != wanted && auth[std::string(block)]) {
         add_error(auth[std::string(block)], join(auth_path, block),
                   fmt::format("does not apply to AuthorizationType {}; use {}", *type, wanted));
@@ -631,7 +635,7 @@ class Loader {
       }
       if (require(block, block_path, "AuthorizationEndpoint")) {
         if (read_string_into(block, block_path, "AuthorizationEndpoint",
-                           connection.authorization_endpoint)) {
+                             connection.authorization_endpoint)) {
           check_url(block["AuthorizationEndpoint"], join(block_path, "AuthorizationEndpoint"),
                     connection.authorization_endpoint);
         }
@@ -677,8 +681,8 @@ class Loader {
     } else if (node["ConnectionArn"]) {
       std::string arn;
       read_string_into(node, path, "ConnectionArn", arn);
-      destination.connection_name = name_from_arn(node["ConnectionArn"],
-                                                  join(path, "ConnectionArn"), arn, "connection");
+      destination.connection_name =
+          name_from_arn(node["ConnectionArn"], join(path, "ConnectionArn"), arn, "connection");
     } else if (require(node, path, "ConnectionName")) {
       read_string_into(node, path, "ConnectionName", destination.connection_name);
     }
@@ -775,10 +779,10 @@ class Loader {
   Target read_target(const YAML::Node& node, const std::string& path) {
     Target target;
     target.location = location_of(node);
-    if (!check_map(node, path,
-                   {"Id", "ApiDestination", "Arn", "Input", "InputPath", "InputTransformer",
-                    "BodyEncoding", "HttpParameters", "RetryPolicy", "DeadLetterConfig",
-                    "RoleArn"})) {
+    if (!check_map(
+            node, path,
+            {"Id", "ApiDestination", "Arn", "Input", "InputPath", "InputTransformer",
+             "BodyEncoding", "HttpParameters", "RetryPolicy", "DeadLetterConfig", "RoleArn"})) {
       return target;
     }
     if (require(node, path, "Id")) {
@@ -839,8 +843,8 @@ class Loader {
   }
 
   void read_target_input(const YAML::Node& node, const std::string& path, Target& target) {
-    const int inputs = (node["Input"] ? 1 : 0) + (node["InputPath"] ? 1 : 0) +
-                       (node["InputTransformer"] ? 1 : 0);
+    const int inputs =
+        (node["Input"] ? 1 : 0) + (node["InputPath"] ? 1 : 0) + (node["InputTransformer"] ? 1 : 0);
     if (inputs > 1) {
       // AWS's PutTargets message for the same mistake.
       add_error(node, path,
@@ -870,7 +874,8 @@ class Loader {
         } else {
           for (const auto& entry : paths) {
             const std::string key = entry.first.Scalar();
-            if (std::optional<std::string> value = read_string(entry.second, join(paths_path, key))) {
+            if (std::optional<std::string> value =
+                    read_string(entry.second, join(paths_path, key))) {
               result.input_paths_map.emplace_back(key, std::move(*value));
             }
           }
@@ -883,7 +888,8 @@ class Loader {
     }
   }
 
-  TargetHttpParameters read_target_http_parameters(const YAML::Node& node, const std::string& path) {
+  TargetHttpParameters read_target_http_parameters(const YAML::Node& node,
+                                                   const std::string& path) {
     TargetHttpParameters parameters;
     if (!check_map(node, path,
                    {"PathParameterValues", "HeaderParameters", "QueryStringParameters"})) {

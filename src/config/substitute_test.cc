@@ -63,9 +63,7 @@ TEST(SubstituteTest, ReadsFilesAndDropsOneTrailingNewline) {
   const std::filesystem::path directory =
       std::filesystem::temp_directory_path() / ("hikyaku-substitute-" + std::to_string(getpid()));
   std::filesystem::create_directories(directory);
-  {
-    std::ofstream(directory / "key.txt") << "s3cr3t\n";
-  }
+  { std::ofstream(directory / "key.txt") << "s3cr3t\n"; }
   Result<Substitution> relative =
       substitute("${file:key.txt}", fake_environment({}), directory.string());
   ASSERT_TRUE(relative.has_value()) << relative.error().message();
@@ -77,7 +75,8 @@ TEST(SubstituteTest, ReadsFilesAndDropsOneTrailingNewline) {
   ASSERT_TRUE(absolute.has_value());
   EXPECT_EQ(absolute->value, "k=s3cr3t");
 
-  Result<Substitution> missing = substitute("${file:nope.txt}", fake_environment({}), directory.string());
+  Result<Substitution> missing =
+      substitute("${file:nope.txt}", fake_environment({}), directory.string());
   ASSERT_FALSE(missing.has_value());
   EXPECT_NE(missing.error().message().find("cannot read"), std::string::npos);
   std::filesystem::remove_all(directory);

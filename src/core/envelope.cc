@@ -1,8 +1,7 @@
 #include "core/envelope.h"
 
-#include <simdjson.h>
-
 #include <fmt/format.h>
+#include <simdjson.h>
 
 #include "core/json_writer.h"
 
@@ -29,8 +28,7 @@ const char* json_type_name(simdjson::dom::element_type type) {
   return "unknown";
 }
 
-Status wrong_type(std::string_view field, std::string_view expected,
-                  simdjson::dom::element value) {
+Status wrong_type(std::string_view field, std::string_view expected, simdjson::dom::element value) {
   return invalid_argument(fmt::format("\"{}\" must be a JSON {}, got {}", field, expected,
                                       json_type_name(value.type())));
 }
@@ -83,8 +81,7 @@ Result<std::string> raw_detail_text(std::string_view json) {
   }
   std::string compact(raw.size(), '\0');
   size_t compact_size = 0;
-  if (simdjson::minify(raw.data(), raw.size(), compact.data(), compact_size) !=
-      simdjson::SUCCESS) {
+  if (simdjson::minify(raw.data(), raw.size(), compact.data(), compact_size) != simdjson::SUCCESS) {
     return internal_error("could not minify \"detail\"");
   }
   compact.resize(compact_size);
@@ -130,8 +127,8 @@ bool is_rfc3339_timestamp(std::string_view text) {
 
 Result<Envelope> parse_envelope(std::string_view json) {
   if (json.size() > kMaxEnvelopeBytes) {
-    return invalid_argument(fmt::format("event is {} bytes; the limit is {} bytes", json.size(),
-                                        kMaxEnvelopeBytes));
+    return invalid_argument(
+        fmt::format("event is {} bytes; the limit is {} bytes", json.size(), kMaxEnvelopeBytes));
   }
   simdjson::dom::parser parser;
   simdjson::dom::element root;
@@ -168,9 +165,9 @@ Result<Envelope> parse_envelope(std::string_view json) {
                                         envelope.detail_type.size(), kMaxDetailTypeChars));
   }
   if (!is_rfc3339_timestamp(envelope.time)) {
-    return invalid_argument(fmt::format(
-        "\"time\" must be an RFC 3339 timestamp like 2026-03-01T09:15:02Z, got {}",
-        json_quote(envelope.time)));
+    return invalid_argument(
+        fmt::format("\"time\" must be an RFC 3339 timestamp like 2026-03-01T09:15:02Z, got {}",
+                    json_quote(envelope.time)));
   }
 
   simdjson::dom::element resources;

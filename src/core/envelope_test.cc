@@ -42,7 +42,8 @@ TEST(EnvelopeTest, ParsesEveryField) {
   EXPECT_EQ(envelope.region, "ap-northeast-1");
   ASSERT_EQ(envelope.resources.size(), 1u);
   // Compact, with the number token exactly as sent.
-  EXPECT_EQ(envelope.detail_json, R"({"findings":[{"Severity":{"Label":"CRITICAL","Normalized":90.50}}]})");
+  EXPECT_EQ(envelope.detail_json,
+            R"({"findings":[{"Severity":{"Label":"CRITICAL","Normalized":90.50}}]})");
   EXPECT_FALSE(envelope.replay_name.has_value());
 }
 
@@ -50,7 +51,9 @@ TEST(EnvelopeTest, SerializesInAwsFieldOrderAndRoundTrips) {
   Result<Envelope> result = parse_envelope(kValid);
   ASSERT_TRUE(result.has_value());
   const std::string text = serialize_envelope(*result);
-  EXPECT_EQ(text.rfind(R"({"version":"0","id":"6a7e8feb-b491-4cf7-a9f1-bf3703467718","detail-type":)", 0), 0u);
+  EXPECT_EQ(
+      text.rfind(R"({"version":"0","id":"6a7e8feb-b491-4cf7-a9f1-bf3703467718","detail-type":)", 0),
+      0u);
   Result<Envelope> again = parse_envelope(text);
   ASSERT_TRUE(again.has_value());
   EXPECT_EQ(again->detail_json, result->detail_json);
@@ -67,13 +70,15 @@ TEST(EnvelopeTest, RejectsNonObjectRoot) {
 }
 
 TEST(EnvelopeTest, NamesMissingFields) {
-  for (std::string_view field : {"version", "id", "detail-type", "source", "account", "time", "region"}) {
+  for (std::string_view field :
+       {"version", "id", "detail-type", "source", "account", "time", "region"}) {
     std::string json = replace(kValid, fmt::format("\"{}\":", field), "\"unrelated\":");
     EXPECT_EQ(error_of(json), fmt::format("missing required field \"{}\"", field));
   }
   EXPECT_EQ(error_of(replace(kValid, "\"resources\":", "\"x\":")),
             "missing required field \"resources\"");
-  EXPECT_EQ(error_of(replace(kValid, "\"detail\":", "\"x\":")), "missing required field \"detail\"");
+  EXPECT_EQ(error_of(replace(kValid, "\"detail\":", "\"x\":")),
+            "missing required field \"detail\"");
 }
 
 TEST(EnvelopeTest, NamesMistypedFields) {
@@ -87,8 +92,8 @@ TEST(EnvelopeTest, NamesMistypedFields) {
 }
 
 TEST(EnvelopeTest, RejectsNonObjectDetail) {
-  std::string with_string = std::string(kValid.substr(0, kValid.find("\"detail\":"))) +
-                            "\"detail\": \"{\\\"a\\\":1}\"}";
+  std::string with_string =
+      std::string(kValid.substr(0, kValid.find("\"detail\":"))) + "\"detail\": \"{\\\"a\\\":1}\"}";
   EXPECT_EQ(error_of(with_string), "\"detail\" must be a JSON object, got string");
   std::string with_array =
       std::string(kValid.substr(0, kValid.find("\"detail\":"))) + "\"detail\": []}";
@@ -119,9 +124,9 @@ TEST(EnvelopeTest, Rfc3339Validation) {
 }
 
 TEST(EnvelopeTest, ParsesEverySampleSecurityHubEvent) {
-  for (const char* name : {"01-fsbp-ec2-19-critical-failed.json",
-                           "13-custom-unicode-japanese-quotes-newlines.json",
-                           "14-inspector-large-near-240kb-finding.json"}) {
+  for (const char* name :
+       {"01-fsbp-ec2-19-critical-failed.json", "13-custom-unicode-japanese-quotes-newlines.json",
+        "14-inspector-large-near-240kb-finding.json"}) {
     std::ifstream file(std::string(HIKYAKU_TEST_DATA_DIR) + "/data/securityhub/" + name);
     ASSERT_TRUE(file) << name;
     std::stringstream text;

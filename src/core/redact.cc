@@ -84,8 +84,8 @@ std::string redact_url(std::string_view url) {
     }
     const std::string_view parameter = url.substr(position, end - position);
     const size_t equals = parameter.find('=');
-    if (equals != std::string_view::npos &&
-        is_secret_parameter_name(parameter.substr(0, equals)) && equals + 1 < parameter.size()) {
+    if (equals != std::string_view::npos && is_secret_parameter_name(parameter.substr(0, equals)) &&
+        equals + 1 < parameter.size()) {
       out.append(parameter.substr(0, equals + 1));
       out.append("***");
     } else {

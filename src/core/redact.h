@@ -19,7 +19,8 @@ bool is_secret_parameter_name(std::string_view name);
 
 // Returns `url` with the password of any userinfo and the value of every secret-named query
 // parameter replaced by "***":
-//   https://u:pw@x.backlog.com/api/v2/issues?apiKey=abc&x=1 -> https://u:***@x.backlog.com/api/v2/issues?apiKey=***&x=1
+//   https://u:pw@x.backlog.com/api/v2/issues?apiKey=abc&x=1 ->
+//   https://u:***@x.backlog.com/api/v2/issues?apiKey=***&x=1
 // Text that is not a URL is returned unchanged apart from the same query-parameter masking.
 std::string redact_url(std::string_view url);
 

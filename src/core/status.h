@@ -87,7 +87,7 @@ template <typename T>
 class [[nodiscard]] Result {
  public:
   Result(const T& value) : state_(value) {}  // NOLINT(google-explicit-constructor): like expected
-  Result(T&& value) : state_(std::move(value)) {}  // NOLINT(google-explicit-constructor)
+  Result(T&& value) : state_(std::move(value)) {}      // NOLINT(google-explicit-constructor)
   Result(Status status) : state_(std::move(status)) {  // NOLINT(google-explicit-constructor)
     assert(!std::get<Status>(state_).ok() && "Result needs a value or an error");
   }
@@ -119,10 +119,11 @@ class [[nodiscard]] Result {
 #define HK_STATUS_CONCAT_(a, b) HK_STATUS_CONCAT_INNER_(a, b)
 
 // Returns the Status from the enclosing function when `expr` (a Status) is not ok.
-#define HK_RETURN_IF_ERROR(expr)                         \
-  do {                                                   \
-    ::hikyaku::Status hk_status_ = (expr);               \
-    if (!hk_status_.ok()) return hk_status_;             \
+#define HK_RETURN_IF_ERROR(expr)           \
+  do {                                     \
+    ::hikyaku::Status hk_status_ = (expr); \
+    if (!hk_status_.ok())                  \
+      return hk_status_;                   \
   } while (false)
 
 // Evaluates `expr` (a Result<T>); on error returns its Status, otherwise moves the value into
@@ -131,5 +132,6 @@ class [[nodiscard]] Result {
   HK_ASSIGN_OR_RETURN_IMPL_(HK_STATUS_CONCAT_(hk_result_, __LINE__), lhs, expr)
 #define HK_ASSIGN_OR_RETURN_IMPL_(result, lhs, expr) \
   auto result = (expr);                              \
-  if (!result.has_value()) return result.error();    \
+  if (!result.has_value())                           \
+    return result.error();                           \
   lhs = std::move(result).value()

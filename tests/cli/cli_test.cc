@@ -11,9 +11,9 @@
 namespace hikyaku {
 namespace {
 
+using testing::CommandResult;
 using ::testing::HasSubstr;
 using ::testing::Not;
-using testing::CommandResult;
 using testing::run_command;
 
 const std::string kExample = std::string(HIKYAKU_SOURCE_DIR) + "/examples/securityhub-backlog.yaml";
@@ -22,8 +22,8 @@ constexpr const char* kSecret = "bk-Z9x8Y7w6-very-secret";
 class TempFile {
  public:
   explicit TempFile(const std::string& contents) {
-    path_ = (std::filesystem::temp_directory_path() /
-             ("hikyaku-cli-" + std::to_string(getpid()) + "-" + std::to_string(counter_++) + ".yaml"))
+    path_ = (std::filesystem::temp_directory_path() / ("hikyaku-cli-" + std::to_string(getpid()) +
+                                                       "-" + std::to_string(counter_++) + ".yaml"))
                 .string();
     std::ofstream(path_) << contents;
   }
@@ -46,8 +46,9 @@ TEST(CliTest, VersionAndHelp) {
 }
 
 TEST(CliTest, ValidateExamplePrintsSummaryWithKeyMasked) {
-  CommandResult result = run_command({HIKYAKU_BINARY, "validate", "--config", kExample},
-                                     {{"BACKLOG_API_KEY", kSecret}, {"BACKLOG_HOST", "acme.backlog.com"}});
+  CommandResult result =
+      run_command({HIKYAKU_BINARY, "validate", "--config", kExample},
+                  {{"BACKLOG_API_KEY", kSecret}, {"BACKLOG_HOST", "acme.backlog.com"}});
   EXPECT_EQ(result.exit_code, 0) << result.err;
   EXPECT_THAT(result.out, HasSubstr("is valid"));
   EXPECT_THAT(result.out, HasSubstr("securityhub-to-backlog"));

@@ -78,8 +78,8 @@ Result<Substitution> substitute(std::string_view text, const EnvironmentLookup& 
     }
     const size_t close = text.find('}', dollar + 2);
     if (close == std::string_view::npos) {
-      return invalid_argument(fmt::format("unterminated reference \"{}\" (missing \"}}\")",
-                                          text.substr(dollar, 40)));
+      return invalid_argument(
+          fmt::format("unterminated reference \"{}\" (missing \"}}\")", text.substr(dollar, 40)));
     }
     const std::string_view reference = text.substr(dollar + 2, close - dollar - 2);
     position = close + 1;
@@ -94,14 +94,15 @@ Result<Substitution> substitute(std::string_view text, const EnvironmentLookup& 
     const size_t default_marker = reference.find(":-");
     const std::string name(reference.substr(0, default_marker));
     if (!is_variable_name(name)) {
-      return invalid_argument(fmt::format(
-          "\"${{{}}}\" is not a valid reference: use ${{NAME}}, ${{NAME:-default}} or "
-          "${{file:PATH}} (write $${{ for a literal \"${{\")",
-          reference));
+      return invalid_argument(
+          fmt::format("\"${{{}}}\" is not a valid reference: use ${{NAME}}, ${{NAME:-default}} or "
+                      "${{file:PATH}} (write $${{ for a literal \"${{\")",
+                      reference));
     }
     const std::optional<std::string> value = environment(name);
     if (default_marker != std::string_view::npos) {
-      out += (value && !value->empty()) ? *value : std::string(reference.substr(default_marker + 2));
+      out +=
+          (value && !value->empty()) ? *value : std::string(reference.substr(default_marker + 2));
     } else if (value) {
       out += *value;
     } else {
