@@ -84,7 +84,22 @@ std::string describe_target_input(const Target& target) {
 
 std::string describe(const Config& config) {
   std::string text;
-  text += fmt::format("server: listen {}\n", config.server.listen);
+  const ServerConfig& server = config.server;
+  text += fmt::format("server: listen {}{}, account {}, region {}\n", server.listen,
+                      server.tls ? " (https)" : "", server.account,
+                      server.region.value_or("any"));
+  text += fmt::format("auth: {} SigV4 credential{}, {} webhook API key{}{}\n",
+                      server.auth.sigv4_credentials.size(),
+                      server.auth.sigv4_credentials.size() == 1 ? "" : "s",
+                      server.auth.api_keys.size(), server.auth.api_keys.size() == 1 ? "" : "s",
+                      server.auth.configured() ? "" : " (loopback only)");
+  for (const SigV4Credential& credential : server.auth.sigv4_credentials) {
+    text += fmt::format("  sigv4 {}: secret {}\n", credential.access_key_id,
+                        credential.secret_access_key);
+  }
+  for (const ApiKeyCredential& credential : server.auth.api_keys) {
+    text += fmt::format("  api key header {}: {}\n", credential.header_name, credential.value);
+  }
   text += fmt::format("store: sqlite {}\n", config.store.sqlite.path);
 
   const std::vector<std::string> buses = config.event_bus_names();
@@ -100,8 +115,10 @@ std::string describe(const Config& config) {
     text += fmt::format("  {} (bus {}, {})\n", rule.name, rule.event_bus_name,
                         rule.state == RuleState::kEnabled ? "ENABLED" : "DISABLED");
     for (const Target& target : rule.targets) {
-      text += fmt::format("    target {} -> api destination {}, input: {}{}\n", target.id,
-                          target.api_destination, describe_target_input(target),
+      text += fmt::format("    target {} -> {}, input: {}{}\n", target.id,
+                          target.log ? "log file " + target.log->path
+                                     : "api destination " + target.api_destination,
+                          describe_target_input(target),
                           target.body_encoding == BodyEncoding::kForm ? ", sent as form" : "");
     }
   }

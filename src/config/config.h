@@ -44,12 +44,58 @@ struct SourceLocation {
   int column = 0;
 };
 
+// Server.Auth.SigV4.Credentials[]: who may call the AWS JSON API (PutEvents, ...).
+struct SigV4Credential {
+  std::string access_key_id;
+  Secret secret_access_key;
+  std::vector<std::string> allowed_sources;  // empty = any Source, aws.* included
+};
+
+// Server.Auth.ApiKeys[]: who may POST raw envelopes to /events/{bus} (the webhook path).
+struct ApiKeyCredential {
+  std::string header_name;  // e.g. x-hikyaku-key, as an EventBridge API_KEY connection sends it
+  Secret value;
+  std::vector<std::string> allowed_sources;
+};
+
+struct ServerAuthConfig {
+  std::vector<SigV4Credential> sigv4_credentials;
+  std::vector<ApiKeyCredential> api_keys;
+  bool configured() const { return !sigv4_credentials.empty() || !api_keys.empty(); }
+};
+
+struct TlsConfig {
+  std::string cert_file;
+  std::string key_file;
+};
+
+// Server.Limits: what one client may cost. Defaults follow AWS where AWS has a limit.
+struct ServerLimits {
+  int64_t max_entry_bytes = 256 * 1024;       // PutEvents entry size, computed as AWS does
+  int64_t max_body_bytes = 1024 * 1024;       // whole request body
+  int64_t max_header_bytes = 16 * 1024;
+  int max_connections = 1024;
+  int request_timeout_seconds = 30;           // reading one whole request, slowloris included
+};
+
 struct ServerConfig {
   std::string listen = "127.0.0.1:4010";  // Server.Listen: host:port
+  // The envelope's account and region for events ingested through PutEvents. When Region is set
+  // it is also the only SigV4 signing region accepted.
+  std::string account = "000000000000";
+  std::optional<std::string> region;
+  ServerAuthConfig auth;
+  std::optional<TlsConfig> tls;
+  ServerLimits limits;
 };
+
+enum class SqliteSynchronous { kFull, kNormal };
 
 struct SqliteStoreConfig {
   std::string path = "var/hikyaku.db";  // Store.Sqlite.Path, relative to the working directory
+  // FULL: an accepted event survives power loss. NORMAL (WAL): survives a crash of hikyaku but
+  // not of the machine; faster.
+  SqliteSynchronous synchronous = SqliteSynchronous::kFull;
 };
 
 struct StoreConfig {
@@ -128,9 +174,17 @@ struct DeadLetterConfig {
   std::string arn;
 };
 
+// Targets[].Log: append one JSON line per delivery to a file (for tests, audits and dry runs).
+struct LogTarget {
+  std::string path;
+};
+
 struct Target {
   std::string id;
-  std::string api_destination;  // the destination's name (an ARN in the file is reduced to it)
+  // Exactly one destination: an API destination (by name; an ARN in the file is reduced to it)
+  // or a Log file.
+  std::string api_destination;
+  std::optional<LogTarget> log;
   // At most one of input / input_path / input_transformer; none = the whole event.
   std::optional<std::string> input;  // JSON text
   std::optional<std::string> input_path;

@@ -174,6 +174,56 @@ TEST(ConfigTest, TargetAcceptsApiDestinationArn) {
   EXPECT_EQ(result.config->rules[0].targets[0].api_destination, "backlog-add-issue");
 }
 
+TEST(ConfigTest, ServerSectionAndLogTarget) {
+  std::string text = replace(kValid, "  Listen: 127.0.0.1:4010\n", R"(  Listen: 0.0.0.0:8443
+  Account: "123456789012"
+  Region: ap-northeast-1
+  Auth:
+    SigV4:
+      Credentials: [{ AccessKeyId: AKIDEXAMPLE, SecretAccessKey: "${AWS_SECRET}", AllowedSources: [aws.securityhub] }]
+    ApiKeys: [{ HeaderName: x-hikyaku-key, Value: "${HOOK_KEY}" }]
+  Tls: { CertFile: cert.pem, KeyFile: key.pem }
+  Limits: { MaxEntryBytes: 1024, RequestTimeoutSeconds: 5 }
+)");
+  text = replace(text, "ApiDestination: backlog-add-issue", "Log: { Path: var/out.jsonl }");
+  LoadResult result =
+      load(text, {{"BACKLOG_API_KEY", "k"}, {"AWS_SECRET", "aws-s3cr3t"}, {"HOOK_KEY", "hook-s3cr3t"}});
+  ASSERT_TRUE(result.ok()) << result.errors[0].to_string();
+  const ServerConfig& server = result.config->server;
+  EXPECT_EQ(server.account, "123456789012");
+  EXPECT_EQ(server.region, "ap-northeast-1");
+  ASSERT_EQ(server.auth.sigv4_credentials.size(), 1u);
+  EXPECT_EQ(server.auth.sigv4_credentials[0].secret_access_key.reveal(), "aws-s3cr3t");
+  EXPECT_EQ(server.auth.sigv4_credentials[0].allowed_sources, std::vector<std::string>{"aws.securityhub"});
+  ASSERT_EQ(server.auth.api_keys.size(), 1u);
+  EXPECT_EQ(server.auth.api_keys[0].header_name, "x-hikyaku-key");
+  ASSERT_TRUE(server.tls.has_value());
+  EXPECT_EQ(server.tls->key_file, "key.pem");
+  EXPECT_EQ(server.limits.max_entry_bytes, 1024);
+  EXPECT_EQ(server.limits.request_timeout_seconds, 5);
+  EXPECT_EQ(server.limits.max_body_bytes, 1024 * 1024);
+  ASSERT_TRUE(result.config->rules[0].targets[0].log.has_value());
+  EXPECT_EQ(result.config->rules[0].targets[0].log->path, "var/out.jsonl");
+
+  const std::string summary = describe(*result.config);
+  EXPECT_THAT(summary, HasSubstr("log file var/out.jsonl"));
+  EXPECT_THAT(summary, HasSubstr("sigv4 AKIDEXAMPLE: secret ***"));
+  EXPECT_EQ(summary.find("s3cr3t"), std::string::npos) << summary;
+}
+
+TEST(ConfigErrorTest, ServerSectionErrors) {
+  LoadResult result = load(replace(kValid, "  Listen: 127.0.0.1:4010\n", R"(  Listen: 127.0.0.1:4010
+  Account: "12345"
+  Auth:
+    ApiKeys: [{ HeaderName: x-k, Value: "" }]
+  Tls: { CertFile: c.pem }
+)"));
+  ASSERT_EQ(result.errors.size(), 3u);
+  EXPECT_THAT(result.errors[0].to_string(), HasSubstr("Server.Account: must be a 12-digit AWS account id"));
+  EXPECT_THAT(result.errors[1].to_string(), HasSubstr("Server.Auth.ApiKeys[0].Value: must not be empty"));
+  EXPECT_THAT(result.errors[2].to_string(), HasSubstr("Server.Tls.KeyFile: is required"));
+}
+
 // --- A dozen broken configs, each with a precise error ---------------------------------------
 
 TEST(ConfigErrorTest, BadYamlGivesLineAndColumn) {

@@ -12,6 +12,7 @@
 #include <initializer_list>
 #include <set>
 #include <sstream>
+#include <type_traits>
 
 #include "config/config.h"
 #include "config/internal/substitute.h"
@@ -434,18 +435,21 @@ class Loader {
   void read_root(const YAML::Node& root, Config& config) {
     check_map(root, "", {"Server", "Store", "Connections", "ApiDestinations", "Rules"});
     if (const YAML::Node server = root["Server"]) {
-      if (check_map(server, "Server", {"Listen"})) {
-        read_string_into(server, "Server", "Listen", config.server.listen);
-        check_listen(server["Listen"], config.server.listen);
-      }
+      read_server(server, config.server);
     }
     if (const YAML::Node store = root["Store"]) {
       if (check_map(store, "Store", {"Sqlite"})) {
         if (const YAML::Node sqlite = store["Sqlite"]) {
-          if (check_map(sqlite, "Store.Sqlite", {"Path"})) {
+          if (check_map(sqlite, "Store.Sqlite", {"Path", "Synchronous"})) {
             read_string_into(sqlite, "Store.Sqlite", "Path", config.store.sqlite.path);
             if (config.store.sqlite.path.empty()) {
               add_error(sqlite, "Store.Sqlite.Path", "must not be empty");
+            }
+            if (const YAML::Node synchronous = sqlite["Synchronous"]) {
+              if (read_enum(synchronous, "Store.Sqlite.Synchronous", {"FULL", "NORMAL"}) ==
+                  "NORMAL") {
+                config.store.sqlite.synchronous = SqliteSynchronous::kNormal;
+              }
             }
           }
         }
@@ -472,6 +476,136 @@ class Loader {
     } else if (check_sequence(rules, "Rules")) {
       for (size_t i = 0; i < rules.size(); ++i) {
         config.rules.push_back(read_rule(rules[i], index("Rules", i)));
+      }
+    }
+  }
+
+  std::vector<std::string> read_string_list(const YAML::Node& node, const std::string& path) {
+    std::vector<std::string> values;
+    if (!check_sequence(node, path)) {
+      return values;
+    }
+    for (size_t i = 0; i < node.size(); ++i) {
+      if (auto value = read_string(node[i], index(path, i))) {
+        values.push_back(std::move(*value));
+      }
+    }
+    return values;
+  }
+
+  void read_server(const YAML::Node& server, ServerConfig& out) {
+    if (!check_map(server, "Server", {"Listen", "Account", "Region", "Auth", "Tls", "Limits"})) {
+      return;
+    }
+    if (read_string_into(server, "Server", "Listen", out.listen)) {
+      check_listen(server["Listen"], out.listen);
+    }
+    if (read_string_into(server, "Server", "Account", out.account) &&
+        (out.account.size() != 12 ||
+         !std::all_of(out.account.begin(), out.account.end(),
+                      [](char c) { return c >= '0' && c <= '9'; }))) {
+      add_error(server["Account"], "Server.Account",
+                fmt::format("must be a 12-digit AWS account id, got \"{}\"", out.account));
+    }
+    if (server["Region"]) {
+      std::string region;
+      if (read_string_into(server, "Server", "Region", region)) {
+        out.region = std::move(region);
+      }
+    }
+    if (const YAML::Node auth = server["Auth"]) {
+      read_server_auth(auth, out.auth);
+    }
+    if (const YAML::Node tls = server["Tls"]) {
+      if (check_map(tls, "Server.Tls", {"CertFile", "KeyFile"})) {
+        TlsConfig config;
+        if (require(tls, "Server.Tls", "CertFile")) {
+          read_string_into(tls, "Server.Tls", "CertFile", config.cert_file);
+        }
+        if (require(tls, "Server.Tls", "KeyFile")) {
+          read_string_into(tls, "Server.Tls", "KeyFile", config.key_file);
+        }
+        out.tls = std::move(config);
+      }
+    }
+    if (const YAML::Node limits = server["Limits"]) {
+      const std::string path = "Server.Limits";
+      if (check_map(limits, path,
+                    {"MaxEntryBytes", "MaxBodyBytes", "MaxHeaderBytes", "MaxConnections",
+                     "RequestTimeoutSeconds"})) {
+        ServerLimits& l = out.limits;
+        auto integer = [&](std::string_view key, int64_t minimum, int64_t maximum, auto& field) {
+          if (const YAML::Node node = limits[std::string(key)]) {
+            if (auto value = read_integer(node, join(path, key), minimum, maximum)) {
+              field = static_cast<std::remove_reference_t<decltype(field)>>(*value);
+            }
+          }
+        };
+        integer("MaxEntryBytes", 1, 16 << 20, l.max_entry_bytes);
+        integer("MaxBodyBytes", 1024, 64 << 20, l.max_body_bytes);
+        integer("MaxHeaderBytes", 1024, 1 << 20, l.max_header_bytes);
+        integer("MaxConnections", 1, 1'000'000, l.max_connections);
+        integer("RequestTimeoutSeconds", 1, 3600, l.request_timeout_seconds);
+      }
+    }
+  }
+
+  void read_server_auth(const YAML::Node& auth, ServerAuthConfig& out) {
+    const std::string path = "Server.Auth";
+    if (!check_map(auth, path, {"SigV4", "ApiKeys"})) {
+      return;
+    }
+    if (const YAML::Node sigv4 = auth["SigV4"]) {
+      const std::string sigv4_path = join(path, "SigV4");
+      if (check_map(sigv4, sigv4_path, {"Credentials"}) &&
+          require(sigv4, sigv4_path, "Credentials")) {
+        const YAML::Node list = sigv4["Credentials"];
+        const std::string list_path = join(sigv4_path, "Credentials");
+        if (check_sequence(list, list_path)) {
+          for (size_t i = 0; i < list.size(); ++i) {
+            const std::string item = index(list_path, i);
+            if (!check_map(list[i], item, {"AccessKeyId", "SecretAccessKey", "AllowedSources"})) {
+              continue;
+            }
+            SigV4Credential credential;
+            if (require(list[i], item, "AccessKeyId")) {
+              read_string_into(list[i], item, "AccessKeyId", credential.access_key_id);
+            }
+            if (require(list[i], item, "SecretAccessKey")) {
+              read_secret_into(list[i], item, "SecretAccessKey", credential.secret_access_key);
+            }
+            if (const YAML::Node sources = list[i]["AllowedSources"]) {
+              credential.allowed_sources = read_string_list(sources, join(item, "AllowedSources"));
+            }
+            out.sigv4_credentials.push_back(std::move(credential));
+          }
+        }
+      }
+    }
+    if (const YAML::Node keys = auth["ApiKeys"]) {
+      const std::string list_path = join(path, "ApiKeys");
+      if (check_sequence(keys, list_path)) {
+        for (size_t i = 0; i < keys.size(); ++i) {
+          const std::string item = index(list_path, i);
+          if (!check_map(keys[i], item, {"HeaderName", "Value", "AllowedSources"})) {
+            continue;
+          }
+          ApiKeyCredential credential;
+          if (require(keys[i], item, "HeaderName")) {
+            read_string_into(keys[i], item, "HeaderName", credential.header_name);
+          }
+          if (require(keys[i], item, "Value")) {
+            read_secret_into(keys[i], item, "Value", credential.value);
+            if (credential.value.empty()) {
+              add_error(keys[i]["Value"], join(item, "Value"),
+                        "must not be empty (an empty key would let anyone in)");
+            }
+          }
+          if (const YAML::Node sources = keys[i]["AllowedSources"]) {
+            credential.allowed_sources = read_string_list(sources, join(item, "AllowedSources"));
+          }
+          out.api_keys.push_back(std::move(credential));
+        }
       }
     }
   }
@@ -781,7 +915,7 @@ class Loader {
     target.location = location_of(node);
     if (!check_map(
             node, path,
-            {"Id", "ApiDestination", "Arn", "Input", "InputPath", "InputTransformer",
+            {"Id", "ApiDestination", "Arn", "Log", "Input", "InputPath", "InputTransformer",
              "BodyEncoding", "HttpParameters", "RetryPolicy", "DeadLetterConfig", "RoleArn"})) {
       return target;
     }
@@ -792,8 +926,17 @@ class Loader {
                   fmt::format("\"{}\" must be 1 to 64 characters of [.-_A-Za-z0-9]", target.id));
       }
     }
-    if (node["ApiDestination"] && node["Arn"]) {
-      add_error(node["Arn"], join(path, "Arn"), "give ApiDestination or Arn, not both");
+    const int destinations =
+        (node["ApiDestination"] ? 1 : 0) + (node["Arn"] ? 1 : 0) + (node["Log"] ? 1 : 0);
+    if (destinations > 1) {
+      add_error(node, path, "give exactly one of ApiDestination, Arn or Log");
+    } else if (const YAML::Node log = node["Log"]) {
+      const std::string log_path = join(path, "Log");
+      if (check_map(log, log_path, {"Path"}) && require(log, log_path, "Path")) {
+        LogTarget log_target;
+        read_string_into(log, log_path, "Path", log_target.path);
+        target.log = std::move(log_target);
+      }
     } else if (node["ApiDestination"] || node["Arn"]) {
       const std::string key = node["ApiDestination"] ? "ApiDestination" : "Arn";
       target.api_destination_location = location_of(node[key]);
@@ -805,7 +948,7 @@ class Loader {
               : value;
     } else {
       add_error(node, join(path, "ApiDestination"),
-                "is required: name the API destination this target delivers to");
+                "is required: name the API destination this target delivers to (or give Log)");
     }
     read_target_input(node, path, target);
     if (const YAML::Node encoding = node["BodyEncoding"]) {
@@ -976,7 +1119,7 @@ class Loader {
           add_error(target.location, target_path + ".Id",
                     fmt::format("duplicate target Id \"{}\" in rule \"{}\"", target.id, rule.name));
         }
-        if (!config.find_api_destination(target.api_destination)) {
+        if (!target.log && !config.find_api_destination(target.api_destination)) {
           add_error(target.api_destination_location, target_path + ".ApiDestination",
                     fmt::format("no API destination named \"{}\"{}", target.api_destination,
                                 did_you_mean(target.api_destination, destination_names)));
