@@ -1,0 +1,102 @@
+#include "store/group_commit.h"
+
+#include <utility>
+#include <vector>
+
+namespace hikyaku::store {
+
+GroupCommitter::GroupCommitter(Store& store, Options options)
+    : store_(store), options_(options), writer_([this] { run(); }) {}
+
+GroupCommitter::~GroupCommitter() { stop(); }
+
+void GroupCommitter::submit(Batch batch, Done done) {
+  const auto jobs = static_cast<int64_t>(batch.jobs.size());
+  {
+    std::unique_lock lock(mutex_);
+    if (stopping_) {
+      lock.unlock();
+      done(unavailable("the store is shutting down"));
+      return;
+    }
+    if (queued_jobs_ > 0 && queued_jobs_ + jobs > options_.max_queued_jobs) {
+      lock.unlock();
+      done(resource_exhausted("the store's commit queue is full; retry shortly"));
+      return;
+    }
+    queued_jobs_ += jobs;
+    queue_.push_back({std::move(batch), std::move(done)});
+  }
+  wake_.notify_one();
+}
+
+void GroupCommitter::stop() {
+  {
+    std::lock_guard lock(mutex_);
+    if (stopping_) {
+      return;
+    }
+    stopping_ = true;
+  }
+  wake_.notify_one();
+  if (writer_.joinable()) {
+    writer_.join();
+  }
+}
+
+int64_t GroupCommitter::commits() const {
+  std::lock_guard lock(mutex_);
+  return commits_;
+}
+
+void GroupCommitter::run() {
+  std::vector<Pending> taken;
+  Batch merged;
+  for (;;) {
+    taken.clear();
+    {
+      std::unique_lock lock(mutex_);
+      wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty()) {
+        return;  // stopping and drained
+      }
+      // Everything that queued while the previous commit ran, up to the per-commit cap (at
+      // least one submission, however large).
+      int64_t jobs = 0;
+      while (!queue_.empty() &&
+             (taken.empty() ||
+              jobs + static_cast<int64_t>(queue_.front().batch.jobs.size()) <=
+                  options_.max_jobs_per_commit)) {
+        jobs += static_cast<int64_t>(queue_.front().batch.jobs.size());
+        taken.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+      queued_jobs_ -= jobs;
+    }
+
+    merged.jobs.clear();
+    merged.events.clear();
+    if (taken.size() == 1) {
+      merged = std::move(taken[0].batch);
+    } else {
+      for (Pending& pending : taken) {
+        for (NewJob& job : pending.batch.jobs) {
+          merged.jobs.push_back(std::move(job));
+        }
+        for (ArchivedEvent& event : pending.batch.events) {
+          merged.events.push_back(std::move(event));
+        }
+      }
+    }
+    const Status status = merged.empty() ? Status() : store_.append(merged);
+    {
+      std::lock_guard lock(mutex_);
+      ++commits_;
+    }
+    for (Pending& pending : taken) {
+      pending.done(status);
+    }
+  }
+}
+
+}  // namespace hikyaku::store

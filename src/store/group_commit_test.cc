@@ -1,0 +1,174 @@
+#include "store/group_commit.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <future>
+#include <mutex>
+#include <thread>
+
+namespace hikyaku::store {
+namespace {
+
+// A store whose append() can be held until the test releases it, recording each commit's size.
+class RecordingStore : public Store {
+ public:
+  Status append(const Batch& batch) override {
+    std::unique_lock lock(mutex_);
+    entered_ = true;
+    changed_.notify_all();
+    changed_.wait(lock, [this] { return !hold_; });
+    commit_sizes_.push_back(batch.jobs.size());
+    return fail_ ? unavailable("disk full") : ok_status();
+  }
+  void hold() {
+    std::lock_guard lock(mutex_);
+    hold_ = true;
+    entered_ = false;
+  }
+  void wait_until_append_entered() {
+    std::unique_lock lock(mutex_);
+    changed_.wait(lock, [this] { return entered_; });
+  }
+  void release() {
+    std::lock_guard lock(mutex_);
+    hold_ = false;
+    changed_.notify_all();
+  }
+  void fail_commits() {
+    std::lock_guard lock(mutex_);
+    fail_ = true;
+  }
+  std::vector<size_t> commit_sizes() {
+    std::lock_guard lock(mutex_);
+    return commit_sizes_;
+  }
+
+  Result<std::vector<Claim>> claim(int64_t, int, int64_t) override { return std::vector<Claim>{}; }
+  Status complete(const Claim&) override { return ok_status(); }
+  Status retry(const Claim&, int64_t, const std::string&) override { return ok_status(); }
+  Status dead_letter(const Claim&, const DeadLetterReason&, int64_t) override { return ok_status(); }
+  Result<std::optional<KvEntry>> kv_get(const std::string&) override {
+    return std::optional<KvEntry>();
+  }
+  Result<int64_t> kv_put_if(const std::string&, const std::string&, int64_t) override { return 1; }
+  Result<std::vector<DeadLetter>> dlq_list(int, int64_t) override {
+    return std::vector<DeadLetter>{};
+  }
+  Result<int64_t> dlq_redrive(const std::vector<int64_t>&, int64_t) override { return 0; }
+  Result<int64_t> dlq_purge(const std::vector<int64_t>&) override { return 0; }
+  Result<Counts> counts(int64_t) override { return Counts{}; }
+  Status ping() override { return ok_status(); }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  bool hold_ = false;
+  bool entered_ = false;
+  bool fail_ = false;
+  std::vector<size_t> commit_sizes_;
+};
+
+Batch batch_of(size_t jobs) {
+  Batch batch;
+  for (size_t i = 0; i < jobs; ++i) {
+    batch.jobs.push_back({"t", "e", "body", "", 0});
+  }
+  return batch;
+}
+
+TEST(GroupCommitTest, SubmissionsQueuedDuringACommitShareTheNextOne) {
+  RecordingStore store;
+  GroupCommitter committer(store);
+  store.hold();
+  std::promise<Status> first;
+  committer.submit(batch_of(1), [&](const Status& s) { first.set_value(s); });
+  store.wait_until_append_entered();  // the writer is now inside the first commit
+
+  std::atomic<int> done{0};
+  std::atomic<int> ok{0};
+  for (int i = 0; i < 10; ++i) {
+    committer.submit(batch_of(3), [&](const Status& s) {
+      ok += s.ok() ? 1 : 0;
+      ++done;
+    });
+  }
+  EXPECT_EQ(done.load(), 0);  // nobody is answered before their commit
+  store.release();
+  committer.stop();
+  EXPECT_TRUE(first.get_future().get().ok());
+  EXPECT_EQ(done.load(), 10);
+  EXPECT_EQ(ok.load(), 10);
+  EXPECT_EQ(store.commit_sizes(), (std::vector<size_t>{1, 30}));
+  EXPECT_EQ(committer.commits(), 2);
+}
+
+TEST(GroupCommitTest, FailedCommitFailsEverySubmitterInIt) {
+  RecordingStore store;
+  store.fail_commits();
+  GroupCommitter committer(store);
+  std::promise<Status> result;
+  committer.submit(batch_of(2), [&](const Status& s) { result.set_value(s); });
+  Status status = result.get_future().get();
+  EXPECT_EQ(status.code(), StatusCode::kUnavailable);
+  EXPECT_EQ(status.message(), "disk full");
+}
+
+TEST(GroupCommitTest, FullQueueIsRejectedAtOnceAsResourceExhausted) {
+  RecordingStore store;
+  GroupCommitter committer(store, {.max_queued_jobs = 5, .max_jobs_per_commit = 100});
+  store.hold();
+  committer.submit(batch_of(1), [](const Status&) {});
+  store.wait_until_append_entered();
+  std::promise<Status> queued;
+  committer.submit(batch_of(5), [&](const Status& s) { queued.set_value(s); });
+  std::promise<Status> rejected;
+  committer.submit(batch_of(1), [&](const Status& s) { rejected.set_value(s); });
+  EXPECT_EQ(rejected.get_future().get().code(), StatusCode::kResourceExhausted);
+  store.release();
+  EXPECT_TRUE(queued.get_future().get().ok());
+}
+
+TEST(GroupCommitTest, SubmitAfterStopIsUnavailable) {
+  RecordingStore store;
+  GroupCommitter committer(store);
+  committer.stop();
+  std::promise<Status> result;
+  committer.submit(batch_of(1), [&](const Status& s) { result.set_value(s); });
+  EXPECT_EQ(result.get_future().get().code(), StatusCode::kUnavailable);
+}
+
+TEST(GroupCommitTest, ConcurrentProducersAllGetAnswers) {
+  RecordingStore store;
+  GroupCommitter committer(store);
+  constexpr int kThreads = 8;
+  constexpr int kPerThread = 200;
+  std::atomic<int> ok{0};
+  std::vector<std::thread> producers;
+  for (int t = 0; t < kThreads; ++t) {
+    producers.emplace_back([&] {
+      for (int i = 0; i < kPerThread; ++i) {
+        std::promise<void> done;
+        committer.submit(batch_of(2), [&](const Status& s) {
+          ok += s.ok() ? 1 : 0;
+          done.set_value();
+        });
+        done.get_future().wait();
+      }
+    });
+  }
+  for (std::thread& producer : producers) {
+    producer.join();
+  }
+  committer.stop();
+  EXPECT_EQ(ok.load(), kThreads * kPerThread);
+  size_t total = 0;
+  for (size_t size : store.commit_sizes()) {
+    total += size;
+  }
+  EXPECT_EQ(total, static_cast<size_t>(kThreads * kPerThread * 2));
+}
+
+}  // namespace
+}  // namespace hikyaku::store

@@ -1,0 +1,539 @@
+#include "store/sqlite/sqlite_store.h"
+
+#include <fmt/format.h>
+#include <sqlite3.h>
+
+#include <filesystem>
+#include <random>
+
+namespace hikyaku::store {
+namespace {
+
+constexpr int kSchemaVersion = 1;
+
+constexpr const char* kSchema = R"sql(
+CREATE TABLE IF NOT EXISTS jobs (
+  id INTEGER PRIMARY KEY,
+  target TEXT NOT NULL,
+  event_id TEXT NOT NULL,
+  body BLOB NOT NULL,
+  headers TEXT NOT NULL,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  ingested_at_ms INTEGER NOT NULL,
+  due_at_ms INTEGER NOT NULL,        -- next attempt, or lease expiry while leased
+  lease_token TEXT,                  -- set while leased
+  last_error TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS jobs_due ON jobs(due_at_ms);
+CREATE TABLE IF NOT EXISTS dead_letters (
+  id INTEGER PRIMARY KEY,
+  job_id INTEGER NOT NULL,
+  target TEXT NOT NULL,
+  event_id TEXT NOT NULL,
+  body BLOB NOT NULL,
+  headers TEXT NOT NULL,
+  attempts INTEGER NOT NULL,
+  ingested_at_ms INTEGER NOT NULL,
+  last_error TEXT NOT NULL,
+  error_code TEXT NOT NULL,
+  error_message TEXT NOT NULL,
+  exhausted_retry_condition TEXT NOT NULL,
+  dead_lettered_at_ms INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS archive (
+  id INTEGER PRIMARY KEY,
+  event_id TEXT NOT NULL,
+  bus TEXT NOT NULL,
+  envelope BLOB NOT NULL,
+  ingested_at_ms INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS kv (
+  key TEXT PRIMARY KEY,
+  value BLOB NOT NULL,
+  revision INTEGER NOT NULL
+);
+)sql";
+
+// One prepared statement, reset after each use.
+class Statement {
+ public:
+  Statement(sqlite3* db, const char* sql) {
+    if (sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &statement_, nullptr) !=
+        SQLITE_OK) {
+      error_ = sqlite3_errmsg(db);
+      statement_ = nullptr;
+    }
+  }
+  ~Statement() { sqlite3_finalize(statement_); }
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+
+  bool valid() const { return statement_ != nullptr; }
+  const std::string& error() const { return error_; }
+
+  Statement& bind(int index, int64_t value) {
+    sqlite3_bind_int64(statement_, index, value);
+    return *this;
+  }
+  Statement& bind(int index, std::string_view text) {
+    sqlite3_bind_text(statement_, index, text.data(), static_cast<int>(text.size()),
+                      SQLITE_TRANSIENT);
+    return *this;
+  }
+  Statement& bind_blob(int index, std::string_view bytes) {
+    sqlite3_bind_blob(statement_, index, bytes.data(), static_cast<int>(bytes.size()),
+                      SQLITE_TRANSIENT);
+    return *this;
+  }
+
+  // SQLITE_ROW, SQLITE_DONE or an error code.
+  int step() { return sqlite3_step(statement_); }
+  void reset() {
+    sqlite3_reset(statement_);
+    sqlite3_clear_bindings(statement_);
+  }
+
+  int64_t int64(int column) const { return sqlite3_column_int64(statement_, column); }
+  std::string text(int column) const {
+    const auto* data = static_cast<const char*>(sqlite3_column_blob(statement_, column));
+    const int size = sqlite3_column_bytes(statement_, column);
+    return data == nullptr ? std::string() : std::string(data, static_cast<size_t>(size));
+  }
+
+ private:
+  sqlite3_stmt* statement_ = nullptr;
+  std::string error_;
+};
+
+// Resets a statement when leaving scope, whatever path is taken.
+class Use {
+ public:
+  explicit Use(Statement& statement) : statement_(statement) {}
+  ~Use() { statement_.reset(); }
+  Use(const Use&) = delete;
+  Use& operator=(const Use&) = delete;
+  Statement* operator->() { return &statement_; }
+
+ private:
+  Statement& statement_;
+};
+
+Status sqlite_error(sqlite3* db, std::string_view doing) {
+  return unavailable(fmt::format("sqlite: {}: {}", doing, sqlite3_errmsg(db)));
+}
+
+Status exec(sqlite3* db, const char* sql, std::string_view doing) {
+  char* message = nullptr;
+  if (sqlite3_exec(db, sql, nullptr, nullptr, &message) != SQLITE_OK) {
+    std::string text = message != nullptr ? message : "unknown error";
+    sqlite3_free(message);
+    return unavailable(fmt::format("sqlite: {}: {}", doing, text));
+  }
+  return ok_status();
+}
+
+// Columns of jobs, in the order read_job() expects.
+#define HK_JOB_COLUMNS "id, target, event_id, body, headers, attempts, ingested_at_ms, last_error"
+
+Job read_job(const Statement& statement, int first = 0) {
+  Job job;
+  job.id = statement.int64(first);
+  job.target = statement.text(first + 1);
+  job.event_id = statement.text(first + 2);
+  job.body = statement.text(first + 3);
+  job.headers = statement.text(first + 4);
+  job.attempts = static_cast<int>(statement.int64(first + 5));
+  job.ingested_at_ms = statement.int64(first + 6);
+  job.last_error = statement.text(first + 7);
+  return job;
+}
+
+// Runs `body` inside BEGIN IMMEDIATE ... COMMIT, rolling back on error.
+template <typename Body>
+Status in_transaction(sqlite3* db, Body&& body) {
+  HK_RETURN_IF_ERROR(exec(db, "BEGIN IMMEDIATE", "begin"));
+  Status status = body();
+  if (!status.ok()) {
+    (void)exec(db, "ROLLBACK", "rollback");
+    return status;
+  }
+  status = exec(db, "COMMIT", "commit");
+  if (!status.ok()) {
+    (void)exec(db, "ROLLBACK", "rollback");
+  }
+  return status;
+}
+
+std::string id_list(const std::vector<int64_t>& ids) {
+  std::string list;
+  for (int64_t id : ids) {
+    list += list.empty() ? "" : ",";
+    list += std::to_string(id);
+  }
+  return list;
+}
+
+}  // namespace
+
+class SqliteStore::Statements {
+ public:
+  explicit Statements(sqlite3* db)
+      : insert_job(db,
+                   "INSERT INTO jobs (target, event_id, body, headers, ingested_at_ms, due_at_ms) "
+                   "VALUES (?1, ?2, ?3, ?4, ?5, ?5)"),
+        insert_event(db,
+                     "INSERT INTO archive (event_id, bus, envelope, ingested_at_ms) "
+                     "VALUES (?1, ?2, ?3, ?4)"),
+        claim(db,
+              "UPDATE jobs SET due_at_ms = ?1, lease_token = ?2 WHERE id IN "
+              "(SELECT id FROM jobs WHERE due_at_ms <= ?3 ORDER BY due_at_ms, id LIMIT ?4) "
+              "RETURNING " HK_JOB_COLUMNS),
+        complete(db, "DELETE FROM jobs WHERE id = ?1 AND lease_token = ?2"),
+        retry(db,
+              "UPDATE jobs SET attempts = attempts + 1, due_at_ms = ?3, lease_token = NULL, "
+              "last_error = ?4 WHERE id = ?1 AND lease_token = ?2"),
+        move_to_dlq(db,
+                    "INSERT INTO dead_letters (job_id, target, event_id, body, headers, attempts, "
+                    "ingested_at_ms, last_error, error_code, error_message, "
+                    "exhausted_retry_condition, dead_lettered_at_ms) "
+                    "SELECT id, target, event_id, body, headers, attempts + 1, ingested_at_ms, "
+                    "last_error, ?3, ?4, ?5, ?6 FROM jobs WHERE id = ?1 AND lease_token = ?2"),
+        kv_get(db, "SELECT value, revision FROM kv WHERE key = ?1"),
+        kv_insert(db, "INSERT OR IGNORE INTO kv (key, value, revision) VALUES (?1, ?2, 1)"),
+        kv_update(db,
+                  "UPDATE kv SET value = ?2, revision = revision + 1 "
+                  "WHERE key = ?1 AND revision = ?3"),
+        dlq_list(db,
+                 "SELECT id, job_id, target, event_id, body, headers, attempts, ingested_at_ms, "
+                 "last_error, error_code, error_message, exhausted_retry_condition, "
+                 "dead_lettered_at_ms FROM dead_letters WHERE id > ?1 ORDER BY id LIMIT ?2"),
+        count_jobs(db,
+                   "SELECT COALESCE(SUM(lease_token IS NULL OR due_at_ms <= ?1), 0), "
+                   "COALESCE(SUM(lease_token IS NOT NULL AND due_at_ms > ?1), 0) FROM jobs"),
+        count_dead(db, "SELECT COUNT(*) FROM dead_letters"),
+        count_archive(db, "SELECT COUNT(*) FROM archive"),
+        ping(db, "SELECT 1") {}
+
+  Status check() const {
+    for (const Statement* statement :
+         {&insert_job, &insert_event, &claim, &complete, &retry, &move_to_dlq, &kv_get, &kv_insert,
+          &kv_update, &dlq_list, &count_jobs, &count_dead, &count_archive, &ping}) {
+      if (!statement->valid()) {
+        return unavailable("sqlite: preparing statements: " + statement->error());
+      }
+    }
+    return ok_status();
+  }
+
+  Statement insert_job;
+  Statement insert_event;
+  Statement claim;
+  Statement complete;
+  Statement retry;
+  Statement move_to_dlq;
+  Statement kv_get;
+  Statement kv_insert;
+  Statement kv_update;
+  Statement dlq_list;
+  Statement count_jobs;
+  Statement count_dead;
+  Statement count_archive;
+  Statement ping;
+};
+
+Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const Options& options) {
+  if (options.path.empty()) {
+    return invalid_argument("sqlite: the store path is empty");
+  }
+  const std::filesystem::path parent = std::filesystem::path(options.path).parent_path();
+  if (!parent.empty()) {
+    std::error_code error;
+    std::filesystem::create_directories(parent, error);
+    if (error) {
+      return unavailable(
+          fmt::format("sqlite: cannot create folder {}: {}", parent.string(), error.message()));
+    }
+  }
+  sqlite3* db = nullptr;
+  if (sqlite3_open_v2(options.path.c_str(), &db,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                      nullptr) != SQLITE_OK) {
+    Status status = unavailable(fmt::format("sqlite: cannot open {}: {}", options.path,
+                                            db ? sqlite3_errmsg(db) : "out of memory"));
+    sqlite3_close(db);
+    return status;
+  }
+  sqlite3_busy_timeout(db, options.busy_timeout_ms);
+  auto fail = [&](Status status) {
+    sqlite3_close(db);
+    return status.with_context(options.path);
+  };
+  Status status = exec(db, "PRAGMA journal_mode=WAL", "enabling WAL");
+  if (status.ok()) {
+    status = exec(db, options.synchronous_full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL",
+                  "setting synchronous");
+  }
+  if (status.ok()) {
+    status = exec(db, kSchema, "creating the schema");
+  }
+  if (!status.ok()) {
+    return fail(status);
+  }
+  {
+    Statement version(db, "PRAGMA user_version");
+    if (!version.valid() || version.step() != SQLITE_ROW) {
+      return fail(sqlite_error(db, "reading the schema version"));
+    }
+    const int64_t found = version.int64(0);
+    if (found != 0 && found != kSchemaVersion) {
+      return fail(unavailable(fmt::format(
+          "store schema version {} is not supported by this hikyaku (expects {})", found,
+          kSchemaVersion)));
+    }
+  }
+  status = exec(db, fmt::format("PRAGMA user_version={}", kSchemaVersion).c_str(),
+                "setting the schema version");
+  if (!status.ok()) {
+    return fail(status);
+  }
+  std::unique_ptr<SqliteStore> store(new SqliteStore(db, options.path));
+  HK_RETURN_IF_ERROR(store->statements_->check());
+  return store;
+}
+
+SqliteStore::SqliteStore(sqlite3* db, std::string path)
+    : db_(db), path_(std::move(path)), statements_(std::make_unique<Statements>(db)) {
+  std::random_device random;
+  token_salt_ = (static_cast<uint64_t>(random()) << 32) ^ random();
+}
+
+SqliteStore::~SqliteStore() {
+  statements_.reset();
+  // A clean close checkpoints the WAL into the main file.
+  sqlite3_close(db_);
+}
+
+Status SqliteStore::append(const Batch& batch) {
+  std::lock_guard lock(mutex_);
+  return in_transaction(db_, [&]() -> Status {
+    for (const NewJob& job : batch.jobs) {
+      Use insert(statements_->insert_job);
+      insert->bind(1, job.target)
+          .bind(2, job.event_id)
+          .bind_blob(3, job.body)
+          .bind(4, job.headers)
+          .bind(5, job.ingested_at_ms);
+      if (insert->step() != SQLITE_DONE) {
+        return sqlite_error(db_, "appending a delivery job");
+      }
+    }
+    for (const ArchivedEvent& event : batch.events) {
+      Use insert(statements_->insert_event);
+      insert->bind(1, event.event_id)
+          .bind(2, event.bus)
+          .bind_blob(3, event.envelope)
+          .bind(4, event.ingested_at_ms);
+      if (insert->step() != SQLITE_DONE) {
+        return sqlite_error(db_, "archiving an event");
+      }
+    }
+    return ok_status();
+  });
+}
+
+Result<std::vector<Claim>> SqliteStore::claim(int64_t now_ms, int limit, int64_t lease_ms) {
+  if (limit <= 0 || lease_ms <= 0) {
+    return invalid_argument("claim needs a positive limit and lease");
+  }
+  std::lock_guard lock(mutex_);
+  const std::string token = fmt::format("{:016x}-{}", token_salt_, ++next_token_);
+  const int64_t expires = now_ms + lease_ms;
+  std::vector<Claim> claims;
+  Use claim(statements_->claim);
+  claim->bind(1, expires).bind(2, token).bind(3, now_ms).bind(4, limit);
+  int step = SQLITE_ROW;
+  while ((step = claim->step()) == SQLITE_ROW) {
+    claims.push_back({read_job(*claim.operator->()), token, expires});
+  }
+  if (step != SQLITE_DONE) {
+    return sqlite_error(db_, "claiming jobs");
+  }
+  return claims;
+}
+
+Status SqliteStore::complete(const Claim& claim) {
+  std::lock_guard lock(mutex_);
+  Use complete(statements_->complete);
+  complete->bind(1, claim.job.id).bind(2, claim.token);
+  if (complete->step() != SQLITE_DONE) {
+    return sqlite_error(db_, "completing a job");
+  }
+  if (sqlite3_changes(db_) == 0) {
+    return failed_precondition(fmt::format("job {} is no longer leased by this claim", claim.job.id));
+  }
+  return ok_status();
+}
+
+Status SqliteStore::retry(const Claim& claim, int64_t next_attempt_at_ms, const std::string& error) {
+  std::lock_guard lock(mutex_);
+  Use retry(statements_->retry);
+  retry->bind(1, claim.job.id).bind(2, claim.token).bind(3, next_attempt_at_ms).bind(4, error);
+  if (retry->step() != SQLITE_DONE) {
+    return sqlite_error(db_, "rescheduling a job");
+  }
+  if (sqlite3_changes(db_) == 0) {
+    return failed_precondition(fmt::format("job {} is no longer leased by this claim", claim.job.id));
+  }
+  return ok_status();
+}
+
+Status SqliteStore::dead_letter(const Claim& claim, const DeadLetterReason& reason,
+                                int64_t now_ms) {
+  std::lock_guard lock(mutex_);
+  return in_transaction(db_, [&]() -> Status {
+    Use move(statements_->move_to_dlq);
+    move->bind(1, claim.job.id)
+        .bind(2, claim.token)
+        .bind(3, reason.error_code)
+        .bind(4, reason.error_message)
+        .bind(5, reason.exhausted_retry_condition)
+        .bind(6, now_ms);
+    if (move->step() != SQLITE_DONE) {
+      return sqlite_error(db_, "dead-lettering a job");
+    }
+    if (sqlite3_changes(db_) == 0) {
+      return failed_precondition(
+          fmt::format("job {} is no longer leased by this claim", claim.job.id));
+    }
+    Use remove(statements_->complete);
+    remove->bind(1, claim.job.id).bind(2, claim.token);
+    if (remove->step() != SQLITE_DONE) {
+      return sqlite_error(db_, "removing a dead-lettered job");
+    }
+    return ok_status();
+  });
+}
+
+Result<std::optional<KvEntry>> SqliteStore::kv_get(const std::string& key) {
+  std::lock_guard lock(mutex_);
+  Use get(statements_->kv_get);
+  get->bind(1, key);
+  const int step = get->step();
+  if (step == SQLITE_DONE) {
+    return std::optional<KvEntry>();
+  }
+  if (step != SQLITE_ROW) {
+    return sqlite_error(db_, "reading a key");
+  }
+  return std::optional<KvEntry>(KvEntry{get->text(0), get->int64(1)});
+}
+
+Result<int64_t> SqliteStore::kv_put_if(const std::string& key, const std::string& value,
+                                       int64_t expected_revision) {
+  if (expected_revision < 0) {
+    return invalid_argument("expected_revision must be >= 0");
+  }
+  std::lock_guard lock(mutex_);
+  Statement& statement = expected_revision == 0 ? statements_->kv_insert : statements_->kv_update;
+  Use put(statement);
+  put->bind(1, key).bind_blob(2, value);
+  if (expected_revision > 0) {
+    put->bind(3, expected_revision);
+  }
+  if (put->step() != SQLITE_DONE) {
+    return sqlite_error(db_, "writing a key");
+  }
+  if (sqlite3_changes(db_) == 0) {
+    return failed_precondition(fmt::format(
+        "key \"{}\" changed: expected revision {}", key, expected_revision));
+  }
+  return expected_revision + 1;
+}
+
+Result<std::vector<DeadLetter>> SqliteStore::dlq_list(int limit, int64_t after_id) {
+  std::lock_guard lock(mutex_);
+  Use list(statements_->dlq_list);
+  list->bind(1, after_id).bind(2, limit);
+  std::vector<DeadLetter> letters;
+  int step = SQLITE_ROW;
+  while ((step = list->step()) == SQLITE_ROW) {
+    DeadLetter letter;
+    letter.id = list->int64(0);
+    letter.job = read_job(*list.operator->(), 1);
+    letter.reason.error_code = list->text(9);
+    letter.reason.error_message = list->text(10);
+    letter.reason.exhausted_retry_condition = list->text(11);
+    letter.dead_lettered_at_ms = list->int64(12);
+    letters.push_back(std::move(letter));
+  }
+  if (step != SQLITE_DONE) {
+    return sqlite_error(db_, "listing dead letters");
+  }
+  return letters;
+}
+
+Result<int64_t> SqliteStore::dlq_redrive(const std::vector<int64_t>& ids, int64_t now_ms) {
+  std::lock_guard lock(mutex_);
+  const std::string where = ids.empty() ? "" : " WHERE id IN (" + id_list(ids) + ")";
+  int64_t moved = 0;
+  Status status = in_transaction(db_, [&]() -> Status {
+    const std::string insert = fmt::format(
+        "INSERT INTO jobs (target, event_id, body, headers, attempts, ingested_at_ms, due_at_ms, "
+        "last_error) SELECT target, event_id, body, headers, 0, ingested_at_ms, {}, last_error "
+        "FROM dead_letters{}",
+        now_ms, where);
+    HK_RETURN_IF_ERROR(exec(db_, insert.c_str(), "redriving dead letters"));
+    moved = sqlite3_changes(db_);
+    return exec(db_, ("DELETE FROM dead_letters" + where).c_str(), "removing redriven letters");
+  });
+  HK_RETURN_IF_ERROR(status);
+  return moved;
+}
+
+Result<int64_t> SqliteStore::dlq_purge(const std::vector<int64_t>& ids) {
+  std::lock_guard lock(mutex_);
+  const std::string sql =
+      "DELETE FROM dead_letters" + (ids.empty() ? "" : " WHERE id IN (" + id_list(ids) + ")");
+  HK_RETURN_IF_ERROR(exec(db_, sql.c_str(), "purging dead letters"));
+  return static_cast<int64_t>(sqlite3_changes(db_));
+}
+
+Result<Counts> SqliteStore::counts(int64_t now_ms) {
+  std::lock_guard lock(mutex_);
+  Counts counts;
+  {
+    Use jobs(statements_->count_jobs);
+    jobs->bind(1, now_ms);
+    if (jobs->step() != SQLITE_ROW) {
+      return sqlite_error(db_, "counting jobs");
+    }
+    counts.pending = jobs->int64(0);
+    counts.leased = jobs->int64(1);
+  }
+  {
+    Use dead(statements_->count_dead);
+    if (dead->step() != SQLITE_ROW) {
+      return sqlite_error(db_, "counting dead letters");
+    }
+    counts.dead_letters = dead->int64(0);
+  }
+  {
+    Use archive(statements_->count_archive);
+    if (archive->step() != SQLITE_ROW) {
+      return sqlite_error(db_, "counting archived events");
+    }
+    counts.archived_events = archive->int64(0);
+  }
+  return counts;
+}
+
+Status SqliteStore::ping() {
+  std::lock_guard lock(mutex_);
+  Use ping(statements_->ping);
+  if (ping->step() != SQLITE_ROW) {
+    return sqlite_error(db_, "ping");
+  }
+  return ok_status();
+}
+
+}  // namespace hikyaku::store

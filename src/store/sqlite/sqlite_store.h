@@ -1,0 +1,63 @@
+#pragma once
+// The default store: one SQLite file in WAL mode.
+//
+//   HK_ASSIGN_OR_RETURN(auto store, SqliteStore::open({.path = "var/hikyaku.db"}));
+//
+// Durability: append() returns after the transaction commits. With Synchronous FULL (default) a
+// committed batch survives power loss; with NORMAL it survives a crash of the process (kill -9)
+// but not of the machine.
+//
+// Thread safety: thread-safe; calls are serialized on one connection (SQLite serializes writers
+// anyway; every call is short).
+
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "store/store.h"
+
+struct sqlite3;
+
+namespace hikyaku::store {
+
+class SqliteStore final : public Store {
+ public:
+  struct Options {
+    std::string path;            // created with its parent folder when missing
+    bool synchronous_full = true;
+    int busy_timeout_ms = 5000;  // waiting for another process holding the write lock
+  };
+
+  // Opens or creates the database and its schema. kUnavailable when the file cannot be opened
+  // or is not a hikyaku store.
+  static Result<std::unique_ptr<SqliteStore>> open(const Options& options);
+
+  ~SqliteStore() override;
+
+  Status append(const Batch& batch) override;
+  Result<std::vector<Claim>> claim(int64_t now_ms, int limit, int64_t lease_ms) override;
+  Status complete(const Claim& claim) override;
+  Status retry(const Claim& claim, int64_t next_attempt_at_ms, const std::string& error) override;
+  Status dead_letter(const Claim& claim, const DeadLetterReason& reason, int64_t now_ms) override;
+  Result<std::optional<KvEntry>> kv_get(const std::string& key) override;
+  Result<int64_t> kv_put_if(const std::string& key, const std::string& value,
+                            int64_t expected_revision) override;
+  Result<std::vector<DeadLetter>> dlq_list(int limit, int64_t after_id) override;
+  Result<int64_t> dlq_redrive(const std::vector<int64_t>& ids, int64_t now_ms) override;
+  Result<int64_t> dlq_purge(const std::vector<int64_t>& ids) override;
+  Result<Counts> counts(int64_t now_ms) override;
+  Status ping() override;
+
+ private:
+  class Statements;
+  SqliteStore(sqlite3* db, std::string path);
+
+  std::mutex mutex_;
+  sqlite3* db_;  // guarded by mutex_
+  std::string path_;
+  std::unique_ptr<Statements> statements_;  // guarded by mutex_
+  uint64_t next_token_ = 0;                 // guarded by mutex_
+  uint64_t token_salt_ = 0;
+};
+
+}  // namespace hikyaku::store

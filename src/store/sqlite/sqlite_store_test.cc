@@ -1,0 +1,201 @@
+#include "store/sqlite/sqlite_store.h"
+
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+namespace hikyaku::store {
+namespace {
+
+class SqliteStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    directory_ = std::filesystem::temp_directory_path() /
+                 ("hikyaku-store-" + std::to_string(getpid()) + "-" +
+                  ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(directory_);
+    reopen();
+  }
+  void TearDown() override {
+    store_.reset();
+    std::filesystem::remove_all(directory_);
+  }
+  void reopen() {
+    store_.reset();
+    Result<std::unique_ptr<SqliteStore>> opened =
+        SqliteStore::open({.path = (directory_ / "sub" / "hikyaku.db").string()});
+    ASSERT_TRUE(opened.has_value()) << opened.error().message();
+    store_ = std::move(opened).value();
+  }
+  static NewJob job(std::string body, int64_t at = 1000) {
+    return {"default/rule/target", "event-" + body, std::move(body), "", at};
+  }
+  std::vector<Claim> claim(int64_t now, int limit = 100, int64_t lease = 30'000) {
+    Result<std::vector<Claim>> claims = store_->claim(now, limit, lease);
+    EXPECT_TRUE(claims.has_value()) << claims.error().message();
+    return claims.has_value() ? std::move(claims).value() : std::vector<Claim>{};
+  }
+
+  std::filesystem::path directory_;
+  std::unique_ptr<SqliteStore> store_;
+};
+
+TEST_F(SqliteStoreTest, AppendedJobsAreClaimedOnceInOrderAndCompleted) {
+  ASSERT_TRUE(store_->append({{job("a"), job("b"), job("c")}, {}}).ok());
+  std::vector<Claim> first = claim(2000, 2);
+  ASSERT_EQ(first.size(), 2u);
+  EXPECT_EQ(first[0].job.body, "a");
+  EXPECT_EQ(first[1].job.body, "b");
+  EXPECT_EQ(first[0].job.event_id, "event-a");
+  EXPECT_EQ(first[0].job.attempts, 0);
+  // Leased jobs are invisible to other claimers.
+  std::vector<Claim> second = claim(2000);
+  ASSERT_EQ(second.size(), 1u);
+  EXPECT_EQ(second[0].job.body, "c");
+  EXPECT_TRUE(claim(2000).empty());
+
+  for (const Claim& c : first) {
+    EXPECT_TRUE(store_->complete(c).ok());
+  }
+  Result<Counts> counts = store_->counts(2000);
+  ASSERT_TRUE(counts.has_value());
+  EXPECT_EQ(counts->pending, 0);
+  EXPECT_EQ(counts->leased, 1);
+}
+
+TEST_F(SqliteStoreTest, JobsNotYetDueAreNotClaimed) {
+  ASSERT_TRUE(store_->append({{job("later", 5000)}, {}}).ok());
+  EXPECT_TRUE(claim(4999).empty());
+  EXPECT_EQ(claim(5000).size(), 1u);
+}
+
+TEST_F(SqliteStoreTest, ExpiredLeaseMakesJobDueAgainAndStaleClaimIsRefused) {
+  ASSERT_TRUE(store_->append({{job("a")}, {}}).ok());
+  std::vector<Claim> first = claim(1000, 10, 500);
+  ASSERT_EQ(first.size(), 1u);
+  EXPECT_TRUE(claim(1499).empty());
+  std::vector<Claim> second = claim(1500, 10, 500);  // the first worker "died"
+  ASSERT_EQ(second.size(), 1u);
+  EXPECT_NE(second[0].token, first[0].token);
+
+  Status stale = store_->complete(first[0]);
+  EXPECT_EQ(stale.code(), StatusCode::kFailedPrecondition) << stale.to_string();
+  EXPECT_EQ(store_->retry(first[0], 9999, "x").code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(store_->dead_letter(first[0], {}, 1600).code(), StatusCode::kFailedPrecondition);
+  EXPECT_TRUE(store_->complete(second[0]).ok());
+  EXPECT_TRUE(claim(100'000).empty());
+}
+
+TEST_F(SqliteStoreTest, RetryCountsAttemptsKeepsErrorAndDelays) {
+  ASSERT_TRUE(store_->append({{job("a")}, {}}).ok());
+  std::vector<Claim> first = claim(1000);
+  ASSERT_TRUE(store_->retry(first[0], 3000, "HTTP 503").ok());
+  EXPECT_TRUE(claim(2999).empty());
+  std::vector<Claim> again = claim(3000);
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_EQ(again[0].job.attempts, 1);
+  EXPECT_EQ(again[0].job.last_error, "HTTP 503");
+  EXPECT_EQ(again[0].job.ingested_at_ms, 1000);
+}
+
+TEST_F(SqliteStoreTest, DeadLetterListRedrivePurge) {
+  ASSERT_TRUE(store_->append({{job("a"), job("b")}, {}}).ok());
+  std::vector<Claim> claims = claim(1000);
+  ASSERT_EQ(claims.size(), 2u);
+  ASSERT_TRUE(store_->retry(claims[0], 1000, "HTTP 500").ok());
+  claims[0] = claim(1000)[0];
+  ASSERT_TRUE(store_->dead_letter(claims[0], {"HTTP 500", "Internal Server Error",
+                                              "MaximumRetryAttempts"}, 1100)
+                  .ok());
+  ASSERT_TRUE(store_->dead_letter(claims[1], {"HTTP 400", "Bad Request", ""}, 1200).ok());
+
+  Result<std::vector<DeadLetter>> letters = store_->dlq_list(10, 0);
+  ASSERT_TRUE(letters.has_value());
+  ASSERT_EQ(letters->size(), 2u);
+  EXPECT_EQ((*letters)[0].job.body, "a");
+  EXPECT_EQ((*letters)[0].job.attempts, 2);
+  EXPECT_EQ((*letters)[0].job.last_error, "HTTP 500");
+  EXPECT_EQ((*letters)[0].reason.exhausted_retry_condition, "MaximumRetryAttempts");
+  EXPECT_EQ((*letters)[0].dead_lettered_at_ms, 1100);
+  EXPECT_EQ((*letters)[1].reason.error_code, "HTTP 400");
+  EXPECT_TRUE(claim(5000).empty());
+
+  Result<std::vector<DeadLetter>> after_first = store_->dlq_list(10, (*letters)[0].id);
+  ASSERT_TRUE(after_first.has_value());
+  ASSERT_EQ(after_first->size(), 1u);
+
+  Result<int64_t> moved = store_->dlq_redrive({(*letters)[0].id}, 6000);
+  ASSERT_TRUE(moved.has_value());
+  EXPECT_EQ(*moved, 1);
+  std::vector<Claim> redriven = claim(6000);
+  ASSERT_EQ(redriven.size(), 1u);
+  EXPECT_EQ(redriven[0].job.body, "a");
+  EXPECT_EQ(redriven[0].job.attempts, 0);
+
+  Result<int64_t> purged = store_->dlq_purge({});
+  ASSERT_TRUE(purged.has_value());
+  EXPECT_EQ(*purged, 1);
+  EXPECT_EQ(store_->counts(6000)->dead_letters, 0);
+}
+
+TEST_F(SqliteStoreTest, KvCompareAndSet) {
+  Result<std::optional<KvEntry>> missing = store_->kv_get("ticket/f1");
+  ASSERT_TRUE(missing.has_value());
+  EXPECT_FALSE(missing->has_value());
+
+  Result<int64_t> created = store_->kv_put_if("ticket/f1", "SEC-101", 0);
+  ASSERT_TRUE(created.has_value());
+  EXPECT_EQ(*created, 1);
+  EXPECT_EQ(store_->kv_put_if("ticket/f1", "SEC-999", 0).status().code(),
+            StatusCode::kFailedPrecondition);
+  Result<int64_t> updated = store_->kv_put_if("ticket/f1", "SEC-101:closed", 1);
+  ASSERT_TRUE(updated.has_value());
+  EXPECT_EQ(*updated, 2);
+  EXPECT_EQ(store_->kv_put_if("ticket/f1", "lost", 1).status().code(),
+            StatusCode::kFailedPrecondition);
+  Result<std::optional<KvEntry>> value = store_->kv_get("ticket/f1");
+  ASSERT_TRUE(value.has_value() && value->has_value());
+  EXPECT_EQ((*value)->value, "SEC-101:closed");
+  EXPECT_EQ((*value)->revision, 2);
+}
+
+TEST_F(SqliteStoreTest, EverythingSurvivesReopen) {
+  NewJob binary = job(std::string("body with \0 nul and \xff byte", 26));
+  ASSERT_TRUE(store_->append({{binary}, {{"e1", "default", R"({"id":"e1"})", 1000}}}).ok());
+  ASSERT_TRUE(store_->kv_put_if("k", "v", 0).has_value());
+  reopen();
+  std::vector<Claim> claims = claim(1000);
+  ASSERT_EQ(claims.size(), 1u);
+  EXPECT_EQ(claims[0].job.body, binary.body);
+  EXPECT_EQ(store_->counts(1000)->archived_events, 1);
+  EXPECT_EQ((*store_->kv_get("k"))->value, "v");
+}
+
+TEST_F(SqliteStoreTest, RejectsForeignDatabaseVersion) {
+  store_.reset();
+  const std::string path = (directory_ / "sub" / "hikyaku.db").string();
+  {
+    // Pretend a future hikyaku wrote this file.
+    Result<std::unique_ptr<SqliteStore>> opened = SqliteStore::open({.path = path});
+    ASSERT_TRUE(opened.has_value());
+  }
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "PRAGMA user_version=99", nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(db);
+  Result<std::unique_ptr<SqliteStore>> reopened = SqliteStore::open({.path = path});
+  ASSERT_FALSE(reopened.has_value());
+  EXPECT_NE(reopened.error().message().find("schema version 99"), std::string::npos)
+      << reopened.error().message();
+}
+
+TEST_F(SqliteStoreTest, UnopenablePathIsUnavailable) {
+  Result<std::unique_ptr<SqliteStore>> opened = SqliteStore::open({.path = "/proc/hikyaku/x.db"});
+  ASSERT_FALSE(opened.has_value());
+  EXPECT_EQ(opened.error().code(), StatusCode::kUnavailable);
+}
+
+}  // namespace
+}  // namespace hikyaku::store

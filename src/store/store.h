@@ -1,0 +1,138 @@
+#pragma once
+// The store seam: everything durable goes through this interface, so the SQLite and JetStream
+// backends are interchangeable and nothing above it knows which one runs.
+//
+// Delivery jobs move through three states:
+//
+//   append() ──► pending ──claim()──► leased ──complete()──► gone
+//                   ▲                   │  └──dead_letter()──► DLQ ──redrive()──► pending
+//                   └──── retry() ──────┘
+//                   └──── lease expiry (the worker died) ──┘
+//
+// A claim is a lease: the job is invisible to other claimers until the lease expires, and then
+// due again. That (not a recovery scan) makes delivery at-least-once across crashes. Settling a
+// claim whose lease was lost (expired and re-claimed) is refused with kFailedPrecondition, so a
+// slow worker can never delete a job another worker now owns.
+//
+// Errors: kUnavailable for I/O failures (disk full, database locked beyond the busy timeout),
+// kFailedPrecondition for stale claims and failed compare-and-set, kInvalidArgument for bad
+// arguments. Nothing here throws.
+//
+// Thread safety: implementations are thread-safe.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+
+namespace hikyaku::store {
+
+// A delivery job as appended at ingest. Secrets are added at send time, never stored.
+struct NewJob {
+  std::string target;    // the target's key, "<bus>/<rule>/<target id>"
+  std::string event_id;  // the original event's id, for tracing and DLQ records
+  std::string body;      // the rendered body
+  std::string headers;   // rendered non-secret headers as JSON text ("" = none)
+  int64_t ingested_at_ms = 0;
+};
+
+// A raw event kept for replay (optional archive).
+struct ArchivedEvent {
+  std::string event_id;
+  std::string bus;
+  std::string envelope;  // the event as JSON text
+  int64_t ingested_at_ms = 0;
+};
+
+// What one append() makes durable, all or nothing.
+struct Batch {
+  std::vector<NewJob> jobs;
+  std::vector<ArchivedEvent> events;
+  bool empty() const { return jobs.empty() && events.empty(); }
+};
+
+struct Job {
+  int64_t id = 0;
+  std::string target;
+  std::string event_id;
+  std::string body;
+  std::string headers;
+  int attempts = 0;  // completed attempts so far (0 on the first claim)
+  int64_t ingested_at_ms = 0;
+  std::string last_error;
+};
+
+// A leased job. `token` identifies this lease; settle with the same Claim.
+struct Claim {
+  Job job;
+  std::string token;
+  int64_t lease_expires_at_ms = 0;
+};
+
+// Why a job was dead-lettered; stored with it (EventBridge's DLQ message attributes).
+struct DeadLetterReason {
+  std::string error_code;        // e.g. "SDK_CLIENT_ERROR", "HTTP 400"
+  std::string error_message;     // never holds a secret (callers redact)
+  std::string exhausted_retry_condition;  // "MaximumRetryAttempts" | "MaximumEventAgeInSeconds" | ""
+};
+
+struct DeadLetter {
+  int64_t id = 0;
+  Job job;
+  DeadLetterReason reason;
+  int64_t dead_lettered_at_ms = 0;
+};
+
+struct KvEntry {
+  std::string value;
+  int64_t revision = 0;  // > 0; increases with every successful put
+};
+
+struct Counts {
+  int64_t pending = 0;   // due now or later, not leased
+  int64_t leased = 0;    // claimed, lease not yet expired
+  int64_t dead_letters = 0;
+  int64_t archived_events = 0;
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // Makes the whole batch durable (one transaction) before returning. Called once per group
+  // commit, never per entry.
+  virtual Status append(const Batch& batch) = 0;
+
+  // Leases up to `limit` jobs due at `now_ms` (oldest due first) until now_ms + lease_ms.
+  virtual Result<std::vector<Claim>> claim(int64_t now_ms, int limit, int64_t lease_ms) = 0;
+
+  // Settles a claim: delivered (the job is removed), to be retried at `next_attempt_at_ms`
+  // (attempts + 1, error kept), or dead-lettered. kFailedPrecondition when the lease was lost.
+  virtual Status complete(const Claim& claim) = 0;
+  virtual Status retry(const Claim& claim, int64_t next_attempt_at_ms, const std::string& error) = 0;
+  virtual Status dead_letter(const Claim& claim, const DeadLetterReason& reason,
+                             int64_t now_ms) = 0;
+
+  // Small state with compare-and-set (the Backlog ticket ledger).
+  virtual Result<std::optional<KvEntry>> kv_get(const std::string& key) = 0;
+  // Writes when the current revision equals `expected_revision` (0 = the key must not exist);
+  // returns the new revision, or kFailedPrecondition when someone else wrote first.
+  virtual Result<int64_t> kv_put_if(const std::string& key, const std::string& value,
+                                    int64_t expected_revision) = 0;
+
+  // Dead-letter queue: oldest first, ids greater than `after_id`.
+  virtual Result<std::vector<DeadLetter>> dlq_list(int limit, int64_t after_id) = 0;
+  // Moves dead letters back to pending (due at now_ms, attempts reset); empty ids = all.
+  // Returns how many moved.
+  virtual Result<int64_t> dlq_redrive(const std::vector<int64_t>& ids, int64_t now_ms) = 0;
+  virtual Result<int64_t> dlq_purge(const std::vector<int64_t>& ids) = 0;
+
+  virtual Result<Counts> counts(int64_t now_ms) = 0;
+
+  // A cheap check that the store answers (for /readyz).
+  virtual Status ping() = 0;
+};
+
+}  // namespace hikyaku::store
