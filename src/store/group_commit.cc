@@ -64,9 +64,8 @@ void GroupCommitter::run() {
       // least one submission, however large).
       int64_t jobs = 0;
       while (!queue_.empty() &&
-             (taken.empty() ||
-              jobs + static_cast<int64_t>(queue_.front().batch.jobs.size()) <=
-                  options_.max_jobs_per_commit)) {
+             (taken.empty() || jobs + static_cast<int64_t>(queue_.front().batch.jobs.size()) <=
+                                   options_.max_jobs_per_commit)) {
         jobs += static_cast<int64_t>(queue_.front().batch.jobs.size());
         taken.push_back(std::move(queue_.front()));
         queue_.pop_front();

@@ -48,7 +48,9 @@ class RecordingStore : public Store {
   Result<std::vector<Claim>> claim(int64_t, int, int64_t) override { return std::vector<Claim>{}; }
   Status complete(const Claim&) override { return ok_status(); }
   Status retry(const Claim&, int64_t, const std::string&) override { return ok_status(); }
-  Status dead_letter(const Claim&, const DeadLetterReason&, int64_t) override { return ok_status(); }
+  Status dead_letter(const Claim&, const DeadLetterReason&, int64_t) override {
+    return ok_status();
+  }
   Result<std::optional<KvEntry>> kv_get(const std::string&) override {
     return std::optional<KvEntry>();
   }

@@ -73,9 +73,10 @@ struct Claim {
 
 // Why a job was dead-lettered; stored with it (EventBridge's DLQ message attributes).
 struct DeadLetterReason {
-  std::string error_code;        // e.g. "SDK_CLIENT_ERROR", "HTTP 400"
-  std::string error_message;     // never holds a secret (callers redact)
-  std::string exhausted_retry_condition;  // "MaximumRetryAttempts" | "MaximumEventAgeInSeconds" | ""
+  std::string error_code;     // e.g. "SDK_CLIENT_ERROR", "HTTP 400"
+  std::string error_message;  // never holds a secret (callers redact)
+  std::string
+      exhausted_retry_condition;  // "MaximumRetryAttempts" | "MaximumEventAgeInSeconds" | ""
 };
 
 struct DeadLetter {
@@ -91,8 +92,8 @@ struct KvEntry {
 };
 
 struct Counts {
-  int64_t pending = 0;   // due now or later, not leased
-  int64_t leased = 0;    // claimed, lease not yet expired
+  int64_t pending = 0;  // due now or later, not leased
+  int64_t leased = 0;   // claimed, lease not yet expired
   int64_t dead_letters = 0;
   int64_t archived_events = 0;
 };
@@ -111,7 +112,8 @@ class Store {
   // Settles a claim: delivered (the job is removed), to be retried at `next_attempt_at_ms`
   // (attempts + 1, error kept), or dead-lettered. kFailedPrecondition when the lease was lost.
   virtual Status complete(const Claim& claim) = 0;
-  virtual Status retry(const Claim& claim, int64_t next_attempt_at_ms, const std::string& error) = 0;
+  virtual Status retry(const Claim& claim, int64_t next_attempt_at_ms,
+                       const std::string& error) = 0;
   virtual Status dead_letter(const Claim& claim, const DeadLetterReason& reason,
                              int64_t now_ms) = 0;
 

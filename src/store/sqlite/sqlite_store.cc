@@ -270,8 +270,9 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const Options& options) {
   };
   Status status = exec(db, "PRAGMA journal_mode=WAL", "enabling WAL");
   if (status.ok()) {
-    status = exec(db, options.synchronous_full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL",
-                  "setting synchronous");
+    status =
+        exec(db, options.synchronous_full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL",
+             "setting synchronous");
   }
   if (status.ok()) {
     status = exec(db, kSchema, "creating the schema");
@@ -286,9 +287,9 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const Options& options) {
     }
     const int64_t found = version.int64(0);
     if (found != 0 && found != kSchemaVersion) {
-      return fail(unavailable(fmt::format(
-          "store schema version {} is not supported by this hikyaku (expects {})", found,
-          kSchemaVersion)));
+      return fail(unavailable(
+          fmt::format("store schema version {} is not supported by this hikyaku (expects {})",
+                      found, kSchemaVersion)));
     }
   }
   status = exec(db, fmt::format("PRAGMA user_version={}", kSchemaVersion).c_str(),
@@ -369,12 +370,14 @@ Status SqliteStore::complete(const Claim& claim) {
     return sqlite_error(db_, "completing a job");
   }
   if (sqlite3_changes(db_) == 0) {
-    return failed_precondition(fmt::format("job {} is no longer leased by this claim", claim.job.id));
+    return failed_precondition(
+        fmt::format("job {} is no longer leased by this claim", claim.job.id));
   }
   return ok_status();
 }
 
-Status SqliteStore::retry(const Claim& claim, int64_t next_attempt_at_ms, const std::string& error) {
+Status SqliteStore::retry(const Claim& claim, int64_t next_attempt_at_ms,
+                          const std::string& error) {
   std::lock_guard lock(mutex_);
   Use retry(statements_->retry);
   retry->bind(1, claim.job.id).bind(2, claim.token).bind(3, next_attempt_at_ms).bind(4, error);
@@ -382,7 +385,8 @@ Status SqliteStore::retry(const Claim& claim, int64_t next_attempt_at_ms, const 
     return sqlite_error(db_, "rescheduling a job");
   }
   if (sqlite3_changes(db_) == 0) {
-    return failed_precondition(fmt::format("job {} is no longer leased by this claim", claim.job.id));
+    return failed_precondition(
+        fmt::format("job {} is no longer leased by this claim", claim.job.id));
   }
   return ok_status();
 }
@@ -444,8 +448,8 @@ Result<int64_t> SqliteStore::kv_put_if(const std::string& key, const std::string
     return sqlite_error(db_, "writing a key");
   }
   if (sqlite3_changes(db_) == 0) {
-    return failed_precondition(fmt::format(
-        "key \"{}\" changed: expected revision {}", key, expected_revision));
+    return failed_precondition(
+        fmt::format("key \"{}\" changed: expected revision {}", key, expected_revision));
   }
   return expected_revision + 1;
 }

@@ -23,7 +23,7 @@ namespace hikyaku::store {
 class SqliteStore final : public Store {
  public:
   struct Options {
-    std::string path;            // created with its parent folder when missing
+    std::string path;  // created with its parent folder when missing
     bool synchronous_full = true;
     int busy_timeout_ms = 5000;  // waiting for another process holding the write lock
   };

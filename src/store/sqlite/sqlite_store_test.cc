@@ -106,8 +106,9 @@ TEST_F(SqliteStoreTest, DeadLetterListRedrivePurge) {
   ASSERT_EQ(claims.size(), 2u);
   ASSERT_TRUE(store_->retry(claims[0], 1000, "HTTP 500").ok());
   claims[0] = claim(1000)[0];
-  ASSERT_TRUE(store_->dead_letter(claims[0], {"HTTP 500", "Internal Server Error",
-                                              "MaximumRetryAttempts"}, 1100)
+  ASSERT_TRUE(store_
+                  ->dead_letter(claims[0],
+                                {"HTTP 500", "Internal Server Error", "MaximumRetryAttempts"}, 1100)
                   .ok());
   ASSERT_TRUE(store_->dead_letter(claims[1], {"HTTP 400", "Bad Request", ""}, 1200).ok());
 

@@ -1,0 +1,64 @@
+#include "core/metrics.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <thread>
+
+namespace hikyaku {
+namespace {
+
+using ::testing::HasSubstr;
+
+TEST(MetricsTest, CountersRenderWithLabelsAndAreShared) {
+  MetricsRegistry registry;
+  Counter& a =
+      registry.counter("hikyaku_matched_events_total", "Events matched", {{"rule", "r\"1"}});
+  Counter& again =
+      registry.counter("hikyaku_matched_events_total", "Events matched", {{"rule", "r\"1"}});
+  EXPECT_EQ(&a, &again);
+  a.add();
+  again.add(2);
+  registry.gauge("hikyaku_queue_depth", "Pending jobs").set(7);
+  const std::string text = registry.render();
+  EXPECT_THAT(text, HasSubstr("# TYPE hikyaku_matched_events_total counter\n"));
+  EXPECT_THAT(text, HasSubstr("hikyaku_matched_events_total{rule=\"r\\\"1\"} 3\n"));
+  EXPECT_THAT(text, HasSubstr("hikyaku_queue_depth 7\n"));
+}
+
+TEST(MetricsTest, HistogramBucketsAreCumulative) {
+  MetricsRegistry registry;
+  Histogram& latency =
+      registry.histogram("hikyaku_delivery_latency_seconds", "Latency", {{"target", "t"}});
+  latency.observe(0.0005);
+  latency.observe(0.02);
+  latency.observe(5000);
+  const std::string text = registry.render();
+  EXPECT_THAT(text,
+              HasSubstr("hikyaku_delivery_latency_seconds_bucket{target=\"t\",le=\"0.001\"} 1\n"));
+  EXPECT_THAT(text,
+              HasSubstr("hikyaku_delivery_latency_seconds_bucket{target=\"t\",le=\"0.025\"} 2\n"));
+  EXPECT_THAT(text,
+              HasSubstr("hikyaku_delivery_latency_seconds_bucket{target=\"t\",le=\"+Inf\"} 3\n"));
+  EXPECT_THAT(text, HasSubstr("hikyaku_delivery_latency_seconds_count{target=\"t\"} 3\n"));
+}
+
+TEST(MetricsTest, ConcurrentIncrementsAreNotLost) {
+  MetricsRegistry registry;
+  Counter& counter = registry.counter("c", "c");
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 10000; ++i) {
+        counter.add();
+      }
+    });
+  }
+  for (auto& thread : threads) {
+    thread.join();
+  }
+  EXPECT_EQ(counter.value(), 40000);
+}
+
+}  // namespace
+}  // namespace hikyaku
