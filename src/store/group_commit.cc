@@ -75,6 +75,7 @@ void GroupCommitter::run() {
 
     merged.jobs.clear();
     merged.events.clear();
+    merged.dead_letters.clear();
     if (taken.size() == 1) {
       merged = std::move(taken[0].batch);
     } else {
@@ -84,6 +85,9 @@ void GroupCommitter::run() {
         }
         for (ArchivedEvent& event : pending.batch.events) {
           merged.events.push_back(std::move(event));
+        }
+        for (NewDeadLetter& letter : pending.batch.dead_letters) {
+          merged.dead_letters.push_back(std::move(letter));
         }
       }
     }

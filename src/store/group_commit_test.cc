@@ -31,7 +31,7 @@ class RecordingStore : public Store {
     std::unique_lock lock(mutex_);
     changed_.wait(lock, [this] { return entered_; });
   }
-  void release() {
+  void unblock() {
     std::lock_guard lock(mutex_);
     hold_ = false;
     changed_.notify_all();
@@ -47,6 +47,7 @@ class RecordingStore : public Store {
 
   Result<std::vector<Claim>> claim(int64_t, int, int64_t) override { return std::vector<Claim>{}; }
   Status complete(const Claim&) override { return ok_status(); }
+  Status release(const Claim&) override { return ok_status(); }
   Status retry(const Claim&, int64_t, const std::string&) override { return ok_status(); }
   Status dead_letter(const Claim&, const DeadLetterReason&, int64_t) override {
     return ok_status();
@@ -97,7 +98,7 @@ TEST(GroupCommitTest, SubmissionsQueuedDuringACommitShareTheNextOne) {
     });
   }
   EXPECT_EQ(done.load(), 0);  // nobody is answered before their commit
-  store.release();
+  store.unblock();
   committer.stop();
   EXPECT_TRUE(first.get_future().get().ok());
   EXPECT_EQ(done.load(), 10);
@@ -128,7 +129,7 @@ TEST(GroupCommitTest, FullQueueIsRejectedAtOnceAsResourceExhausted) {
   std::promise<Status> rejected;
   committer.submit(batch_of(1), [&](const Status& s) { rejected.set_value(s); });
   EXPECT_EQ(rejected.get_future().get().code(), StatusCode::kResourceExhausted);
-  store.release();
+  store.unblock();
   EXPECT_TRUE(queued.get_future().get().ok());
 }
 

@@ -46,11 +46,27 @@ struct ArchivedEvent {
   int64_t ingested_at_ms = 0;
 };
 
+// Why a job was dead-lettered; stored with it (EventBridge's DLQ message attributes).
+struct DeadLetterReason {
+  std::string error_code;     // e.g. "HTTP_400", "TRANSFORM_ERROR", "CONNECTION_ERROR"
+  std::string error_message;  // never holds a secret (callers redact)
+  std::string
+      exhausted_retry_condition;  // "MaximumRetryAttempts" | "MaximumEventAgeInSeconds" | ""
+};
+
+// A delivery that can never be attempted (its body could not be rendered), recorded straight in
+// the dead-letter queue so that it is visible instead of silently dropped.
+struct NewDeadLetter {
+  NewJob job;
+  DeadLetterReason reason;
+};
+
 // What one append() makes durable, all or nothing.
 struct Batch {
   std::vector<NewJob> jobs;
   std::vector<ArchivedEvent> events;
-  bool empty() const { return jobs.empty() && events.empty(); }
+  std::vector<NewDeadLetter> dead_letters;
+  bool empty() const { return jobs.empty() && events.empty() && dead_letters.empty(); }
 };
 
 struct Job {
@@ -69,14 +85,6 @@ struct Claim {
   Job job;
   std::string token;
   int64_t lease_expires_at_ms = 0;
-};
-
-// Why a job was dead-lettered; stored with it (EventBridge's DLQ message attributes).
-struct DeadLetterReason {
-  std::string error_code;     // e.g. "SDK_CLIENT_ERROR", "HTTP 400"
-  std::string error_message;  // never holds a secret (callers redact)
-  std::string
-      exhausted_retry_condition;  // "MaximumRetryAttempts" | "MaximumEventAgeInSeconds" | ""
 };
 
 struct DeadLetter {
@@ -116,6 +124,8 @@ class Store {
                        const std::string& error) = 0;
   virtual Status dead_letter(const Claim& claim, const DeadLetterReason& reason,
                              int64_t now_ms) = 0;
+  // Gives a claimed job back unattempted (shutdown): due again at once, attempts unchanged.
+  virtual Status release(const Claim& claim) = 0;
 
   // Small state with compare-and-set (the Backlog ticket ledger).
   virtual Result<std::optional<KvEntry>> kv_get(const std::string& key) = 0;

@@ -1,8 +1,13 @@
 #include "store/sqlite/sqlite_store.h"
 
+#include <fcntl.h>
 #include <fmt/format.h>
 #include <sqlite3.h>
+#include <sys/file.h>
+#include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <random>
 
@@ -189,6 +194,14 @@ class SqliteStore::Statements {
               "(SELECT id FROM jobs WHERE due_at_ms <= ?3 ORDER BY due_at_ms, id LIMIT ?4) "
               "RETURNING " HK_JOB_COLUMNS),
         complete(db, "DELETE FROM jobs WHERE id = ?1 AND lease_token = ?2"),
+        release(db,
+                "UPDATE jobs SET due_at_ms = ?3, lease_token = NULL "
+                "WHERE id = ?1 AND lease_token = ?2"),
+        insert_dead_letter(db,
+                           "INSERT INTO dead_letters (job_id, target, event_id, body, headers, "
+                           "attempts, ingested_at_ms, last_error, error_code, error_message, "
+                           "exhausted_retry_condition, dead_lettered_at_ms) "
+                           "VALUES (0, ?1, ?2, ?3, ?4, 0, ?5, '', ?6, ?7, ?8, ?5)"),
         retry(db,
               "UPDATE jobs SET attempts = attempts + 1, due_at_ms = ?3, lease_token = NULL, "
               "last_error = ?4 WHERE id = ?1 AND lease_token = ?2"),
@@ -216,8 +229,9 @@ class SqliteStore::Statements {
 
   Status check() const {
     for (const Statement* statement :
-         {&insert_job, &insert_event, &claim, &complete, &retry, &move_to_dlq, &kv_get, &kv_insert,
-          &kv_update, &dlq_list, &count_jobs, &count_dead, &count_archive, &ping}) {
+         {&insert_job, &insert_event, &claim, &complete, &release, &insert_dead_letter, &retry,
+          &move_to_dlq, &kv_get, &kv_insert, &kv_update, &dlq_list, &count_jobs, &count_dead,
+          &count_archive, &ping}) {
       if (!statement->valid()) {
         return unavailable("sqlite: preparing statements: " + statement->error());
       }
@@ -229,6 +243,8 @@ class SqliteStore::Statements {
   Statement insert_event;
   Statement claim;
   Statement complete;
+  Statement release;
+  Statement insert_dead_letter;
   Statement retry;
   Statement move_to_dlq;
   Statement kv_get;
@@ -254,6 +270,26 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const Options& options) {
           fmt::format("sqlite: cannot create folder {}: {}", parent.string(), error.message()));
     }
   }
+  int lock_fd = -1;
+  if (options.exclusive) {
+    const std::string lock_path = options.path + ".lock";
+    lock_fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (lock_fd < 0) {
+      return unavailable(
+          fmt::format("sqlite: cannot open {}: {}", lock_path, std::strerror(errno)));
+    }
+    if (flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
+      ::close(lock_fd);
+      return unavailable(
+          fmt::format("sqlite: {} is in use by another hikyaku process (lock {} is held)",
+                      options.path, lock_path));
+    }
+  }
+  auto unlock = [&] {
+    if (lock_fd >= 0) {
+      ::close(lock_fd);
+    }
+  };
   sqlite3* db = nullptr;
   if (sqlite3_open_v2(options.path.c_str(), &db,
                       SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
@@ -261,11 +297,13 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const Options& options) {
     Status status = unavailable(fmt::format("sqlite: cannot open {}: {}", options.path,
                                             db ? sqlite3_errmsg(db) : "out of memory"));
     sqlite3_close(db);
+    unlock();
     return status;
   }
   sqlite3_busy_timeout(db, options.busy_timeout_ms);
   auto fail = [&](Status status) {
     sqlite3_close(db);
+    unlock();
     return status.with_context(options.path);
   };
   Status status = exec(db, "PRAGMA journal_mode=WAL", "enabling WAL");
@@ -297,7 +335,17 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const Options& options) {
   if (!status.ok()) {
     return fail(status);
   }
+  if (options.exclusive) {
+    // Leases held by a previous process of ours died with it: make those jobs due now.
+    status =
+        exec(db, "UPDATE jobs SET due_at_ms = 0, lease_token = NULL WHERE lease_token IS NOT NULL",
+             "recovering leases");
+    if (!status.ok()) {
+      return fail(status);
+    }
+  }
   std::unique_ptr<SqliteStore> store(new SqliteStore(db, options.path));
+  store->lock_fd_ = lock_fd;
   HK_RETURN_IF_ERROR(store->statements_->check());
   return store;
 }
@@ -312,6 +360,9 @@ SqliteStore::~SqliteStore() {
   statements_.reset();
   // A clean close checkpoints the WAL into the main file.
   sqlite3_close(db_);
+  if (lock_fd_ >= 0) {
+    ::close(lock_fd_);
+  }
 }
 
 Status SqliteStore::append(const Batch& batch) {
@@ -326,6 +377,20 @@ Status SqliteStore::append(const Batch& batch) {
           .bind(5, job.ingested_at_ms);
       if (insert->step() != SQLITE_DONE) {
         return sqlite_error(db_, "appending a delivery job");
+      }
+    }
+    for (const NewDeadLetter& letter : batch.dead_letters) {
+      Use insert(statements_->insert_dead_letter);
+      insert->bind(1, letter.job.target)
+          .bind(2, letter.job.event_id)
+          .bind_blob(3, letter.job.body)
+          .bind(4, letter.job.headers)
+          .bind(5, letter.job.ingested_at_ms)
+          .bind(6, letter.reason.error_code)
+          .bind(7, letter.reason.error_message)
+          .bind(8, letter.reason.exhausted_retry_condition);
+      if (insert->step() != SQLITE_DONE) {
+        return sqlite_error(db_, "recording a dead letter");
       }
     }
     for (const ArchivedEvent& event : batch.events) {
@@ -416,6 +481,21 @@ Status SqliteStore::dead_letter(const Claim& claim, const DeadLetterReason& reas
     }
     return ok_status();
   });
+}
+
+Status SqliteStore::release(const Claim& claim) {
+  std::lock_guard lock(mutex_);
+  Use release(statements_->release);
+  // Due at the claim's start again: the lease began at expiry - lease, which is <= now.
+  release->bind(1, claim.job.id).bind(2, claim.token).bind(3, 0);
+  if (release->step() != SQLITE_DONE) {
+    return sqlite_error(db_, "releasing a job");
+  }
+  if (sqlite3_changes(db_) == 0) {
+    return failed_precondition(
+        fmt::format("job {} is no longer leased by this claim", claim.job.id));
+  }
+  return ok_status();
 }
 
 Result<std::optional<KvEntry>> SqliteStore::kv_get(const std::string& key) {

@@ -26,6 +26,10 @@ class SqliteStore final : public Store {
     std::string path;  // created with its parent folder when missing
     bool synchronous_full = true;
     int busy_timeout_ms = 5000;  // waiting for another process holding the write lock
+    // This process owns the file (single node): take an exclusive lock on "<path>.lock" so a
+    // second hikyaku cannot share it, and make jobs leased by a previous (crashed) process due
+    // at once instead of after their lease expires.
+    bool exclusive = true;
   };
 
   // Opens or creates the database and its schema. kUnavailable when the file cannot be opened
@@ -39,6 +43,7 @@ class SqliteStore final : public Store {
   Status complete(const Claim& claim) override;
   Status retry(const Claim& claim, int64_t next_attempt_at_ms, const std::string& error) override;
   Status dead_letter(const Claim& claim, const DeadLetterReason& reason, int64_t now_ms) override;
+  Status release(const Claim& claim) override;
   Result<std::optional<KvEntry>> kv_get(const std::string& key) override;
   Result<int64_t> kv_put_if(const std::string& key, const std::string& value,
                             int64_t expected_revision) override;
@@ -58,6 +63,7 @@ class SqliteStore final : public Store {
   std::unique_ptr<Statements> statements_;  // guarded by mutex_
   uint64_t next_token_ = 0;                 // guarded by mutex_
   uint64_t token_salt_ = 0;
+  int lock_fd_ = -1;
 };
 
 }  // namespace hikyaku::store

@@ -43,7 +43,7 @@ class SqliteStoreTest : public ::testing::Test {
 };
 
 TEST_F(SqliteStoreTest, AppendedJobsAreClaimedOnceInOrderAndCompleted) {
-  ASSERT_TRUE(store_->append({{job("a"), job("b"), job("c")}, {}}).ok());
+  ASSERT_TRUE(store_->append({{job("a"), job("b"), job("c")}, {}, {}}).ok());
   std::vector<Claim> first = claim(2000, 2);
   ASSERT_EQ(first.size(), 2u);
   EXPECT_EQ(first[0].job.body, "a");
@@ -66,13 +66,13 @@ TEST_F(SqliteStoreTest, AppendedJobsAreClaimedOnceInOrderAndCompleted) {
 }
 
 TEST_F(SqliteStoreTest, JobsNotYetDueAreNotClaimed) {
-  ASSERT_TRUE(store_->append({{job("later", 5000)}, {}}).ok());
+  ASSERT_TRUE(store_->append({{job("later", 5000)}, {}, {}}).ok());
   EXPECT_TRUE(claim(4999).empty());
   EXPECT_EQ(claim(5000).size(), 1u);
 }
 
 TEST_F(SqliteStoreTest, ExpiredLeaseMakesJobDueAgainAndStaleClaimIsRefused) {
-  ASSERT_TRUE(store_->append({{job("a")}, {}}).ok());
+  ASSERT_TRUE(store_->append({{job("a")}, {}, {}}).ok());
   std::vector<Claim> first = claim(1000, 10, 500);
   ASSERT_EQ(first.size(), 1u);
   EXPECT_TRUE(claim(1499).empty());
@@ -89,7 +89,7 @@ TEST_F(SqliteStoreTest, ExpiredLeaseMakesJobDueAgainAndStaleClaimIsRefused) {
 }
 
 TEST_F(SqliteStoreTest, RetryCountsAttemptsKeepsErrorAndDelays) {
-  ASSERT_TRUE(store_->append({{job("a")}, {}}).ok());
+  ASSERT_TRUE(store_->append({{job("a")}, {}, {}}).ok());
   std::vector<Claim> first = claim(1000);
   ASSERT_TRUE(store_->retry(first[0], 3000, "HTTP 503").ok());
   EXPECT_TRUE(claim(2999).empty());
@@ -101,7 +101,7 @@ TEST_F(SqliteStoreTest, RetryCountsAttemptsKeepsErrorAndDelays) {
 }
 
 TEST_F(SqliteStoreTest, DeadLetterListRedrivePurge) {
-  ASSERT_TRUE(store_->append({{job("a"), job("b")}, {}}).ok());
+  ASSERT_TRUE(store_->append({{job("a"), job("b")}, {}, {}}).ok());
   std::vector<Claim> claims = claim(1000);
   ASSERT_EQ(claims.size(), 2u);
   ASSERT_TRUE(store_->retry(claims[0], 1000, "HTTP 500").ok());
@@ -164,7 +164,7 @@ TEST_F(SqliteStoreTest, KvCompareAndSet) {
 
 TEST_F(SqliteStoreTest, EverythingSurvivesReopen) {
   NewJob binary = job(std::string("body with \0 nul and \xff byte", 26));
-  ASSERT_TRUE(store_->append({{binary}, {{"e1", "default", R"({"id":"e1"})", 1000}}}).ok());
+  ASSERT_TRUE(store_->append({{binary}, {{"e1", "default", R"({"id":"e1"})", 1000}}, {}}).ok());
   ASSERT_TRUE(store_->kv_put_if("k", "v", 0).has_value());
   reopen();
   std::vector<Claim> claims = claim(1000);
@@ -190,6 +190,45 @@ TEST_F(SqliteStoreTest, RejectsForeignDatabaseVersion) {
   ASSERT_FALSE(reopened.has_value());
   EXPECT_NE(reopened.error().message().find("schema version 99"), std::string::npos)
       << reopened.error().message();
+}
+
+TEST_F(SqliteStoreTest, ReleaseMakesJobDueAgainWithoutCountingAnAttempt) {
+  ASSERT_TRUE(store_->append({{job("a")}, {}, {}, {}}).ok());
+  std::vector<Claim> claims = claim(1000);
+  ASSERT_EQ(claims.size(), 1u);
+  ASSERT_TRUE(store_->release(claims[0]).ok());
+  EXPECT_EQ(store_->release(claims[0]).code(), StatusCode::kFailedPrecondition);
+  std::vector<Claim> again = claim(1000);
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_EQ(again[0].job.attempts, 0);
+}
+
+TEST_F(SqliteStoreTest, BatchDeadLettersGoStraightToTheDlq) {
+  Batch batch;
+  batch.jobs.push_back(job("ok"));
+  batch.dead_letters.push_back({job("bad"), {"TRANSFORM_ERROR", "Input path $.x: not JSON", ""}});
+  ASSERT_TRUE(store_->append(batch).ok());
+  Result<std::vector<DeadLetter>> letters = store_->dlq_list(10, 0);
+  ASSERT_TRUE(letters.has_value());
+  ASSERT_EQ(letters->size(), 1u);
+  EXPECT_EQ((*letters)[0].job.body, "bad");
+  EXPECT_EQ((*letters)[0].reason.error_code, "TRANSFORM_ERROR");
+  EXPECT_EQ(claim(1000).size(), 1u);
+}
+
+TEST_F(SqliteStoreTest, SecondProcessCannotOpenTheSameFile) {
+  Result<std::unique_ptr<SqliteStore>> second =
+      SqliteStore::open({.path = (directory_ / "sub" / "hikyaku.db").string()});
+  ASSERT_FALSE(second.has_value());
+  EXPECT_NE(second.error().message().find("in use by another hikyaku process"), std::string::npos)
+      << second.error().message();
+}
+
+TEST_F(SqliteStoreTest, LeasesOfACrashedProcessAreRecoveredOnOpen) {
+  ASSERT_TRUE(store_->append({{job("a")}, {}, {}, {}}).ok());
+  ASSERT_EQ(claim(1000, 10, 3'600'000).size(), 1u);  // leased for an hour, then "crash"
+  reopen();
+  EXPECT_EQ(claim(1001).size(), 1u);
 }
 
 TEST_F(SqliteStoreTest, UnopenablePathIsUnavailable) {
