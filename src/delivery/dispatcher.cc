@@ -1,0 +1,277 @@
+#include "delivery/dispatcher.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+#include <map>
+#include <random>
+
+#include "core/json_writer.h"
+#include "core/redact.h"
+#include "delivery/http_client.h"
+
+namespace hikyaku::delivery {
+
+// Per-destination pacing: each send takes the next slot 1/rate seconds after the previous one.
+// Excess deliveries wait (EventBridge delays rather than drops them); they keep aging meanwhile.
+class Dispatcher::RateLimiter {
+ public:
+  // Returns the time at which the caller may send (now or later) and books that slot.
+  std::chrono::steady_clock::time_point reserve(const std::string& destination, int per_second) {
+    std::lock_guard lock(mutex_);
+    const auto now = std::chrono::steady_clock::now();
+    auto& next = next_slot_[destination];
+    const auto slot = std::max(now, next);
+    next = slot + std::chrono::microseconds(1'000'000 / std::max(per_second, 1));
+    return slot;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::map<std::string, std::chrono::steady_clock::time_point> next_slot_;
+};
+
+// Appends lines to log-target files; one FILE per path, kept open.
+class Dispatcher::LogFiles {
+ public:
+  ~LogFiles() {
+    for (auto& [path, file] : files_) {
+      std::fclose(file);
+    }
+  }
+  // Returns "" on success or the error.
+  std::string append(const std::string& path, const std::string& line) {
+    std::lock_guard lock(mutex_);
+    FILE*& file = files_[path];
+    if (file == nullptr) {
+      file = std::fopen(path.c_str(), "ae");
+      if (file == nullptr) {
+        files_.erase(path);
+        return fmt::format("cannot open {}: {}", path, std::strerror(errno));
+      }
+    }
+    if (std::fwrite(line.data(), 1, line.size(), file) != line.size() || std::fflush(file) != 0) {
+      return fmt::format("cannot write {}: {}", path, std::strerror(errno));
+    }
+    return "";
+  }
+
+ private:
+  std::mutex mutex_;
+  std::map<std::string, FILE*> files_;
+};
+
+Dispatcher::Dispatcher(store::Store& store, MetricsRegistry& metrics, const Clock& clock,
+                       std::shared_ptr<const Endpoints> endpoints, Options options)
+    : store_(store),
+      metrics_(metrics),
+      clock_(clock),
+      options_(options),
+      endpoints_(std::move(endpoints)),
+      rate_limiter_(std::make_unique<RateLimiter>()),
+      log_files_(std::make_unique<LogFiles>()) {}
+
+Dispatcher::~Dispatcher() { stop(); }
+
+void Dispatcher::start() {
+  for (int i = 0; i < options_.workers; ++i) {
+    workers_.emplace_back([this] { run_worker(); });
+  }
+}
+
+void Dispatcher::notify() {
+  {
+    std::lock_guard lock(mutex_);
+    ++generation_;
+  }
+  wake_.notify_all();
+}
+
+void Dispatcher::publish(std::shared_ptr<const Endpoints> endpoints) {
+  std::lock_guard lock(mutex_);
+  endpoints_ = std::move(endpoints);
+}
+
+void Dispatcher::stop() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  for (std::thread& worker : workers_) {
+    worker.join();
+  }
+  workers_.clear();
+}
+
+int64_t Dispatcher::attempts() const {
+  std::lock_guard lock(mutex_);
+  return attempts_;
+}
+
+Counter& Dispatcher::target_counter(const char* name, const char* help, const std::string& target) {
+  return metrics_.counter(name, help, {{"target", target}});
+}
+
+void Dispatcher::run_worker() {
+  HttpClient http;
+  for (;;) {
+    int64_t seen_generation = 0;
+    {
+      std::lock_guard lock(mutex_);
+      if (stopping_) {
+        return;
+      }
+      seen_generation = generation_;
+    }
+    Result<std::vector<store::Claim>> claims =
+        store_.claim(clock_.now_ms(), options_.claim_batch, options_.lease_ms);
+    if (!claims.has_value()) {
+      spdlog::error("delivery claim failed error=\"{}\"", claims.error().message());
+    }
+    if (!claims.has_value() || claims->empty()) {
+      std::unique_lock lock(mutex_);
+      wake_.wait_for(lock, std::chrono::milliseconds(options_.idle_poll_ms),
+                     [&] { return stopping_ || generation_ != seen_generation; });
+      continue;
+    }
+    for (const store::Claim& claim : *claims) {
+      bool stopping = false;
+      {
+        std::lock_guard lock(mutex_);
+        stopping = stopping_;
+      }
+      if (stopping) {
+        (void)store_.release(claim);  // unattempted: due again at once after restart
+        continue;
+      }
+      deliver(claim, http);
+    }
+  }
+}
+
+bool Dispatcher::wait_for_rate_limit(const Endpoint& endpoint) {
+  const auto slot = rate_limiter_->reserve(endpoint.destination, endpoint.rate_limit_per_second);
+  if (slot <= std::chrono::steady_clock::now()) {
+    return true;
+  }
+  metrics_
+      .counter("hikyaku_throttled_rules_total",
+               "Deliveries delayed by an API destination's InvocationRateLimitPerSecond",
+               {{"destination", endpoint.destination}})
+      .add();
+  std::unique_lock lock(mutex_);
+  return !wake_.wait_until(lock, slot, [this] { return stopping_; });
+}
+
+void Dispatcher::deliver(const store::Claim& claim, HttpClient& http) {
+  std::shared_ptr<const Endpoints> endpoints;
+  {
+    std::lock_guard lock(mutex_);
+    endpoints = endpoints_;
+  }
+  const store::Job& job = claim.job;
+  auto found = endpoints->find(job.target);
+  if (found == endpoints->end()) {
+    settle_failure(claim, nullptr, {},
+                   fmt::format("target {} is no longer configured", job.target));
+    return;
+  }
+  const Endpoint& endpoint = found->second;
+  if (endpoint.kind == Endpoint::Kind::kHttp && !wait_for_rate_limit(endpoint)) {
+    (void)store_.release(claim);  // stopping while waiting for a send slot
+    return;
+  }
+
+  AttemptResult result;
+  std::string detail;
+  if (endpoint.kind == Endpoint::Kind::kLog) {
+    JsonWriter line;
+    line.begin_object();
+    line.key("time");
+    line.string(format_rfc3339_millis(clock_.now()));
+    line.key("rule");
+    line.string(endpoint.rule);
+    line.key("target");
+    line.string(endpoint.target_id);
+    line.key("body");
+    line.string(job.body);
+    line.end_object();
+    std::string text = line.take();
+    text += '\n';
+    detail = log_files_->append(endpoint.log_path, text);
+    result.http_status = detail.empty() ? 200 : 0;
+    result.error = detail;
+  } else {
+    HttpRequest request;
+    request.method = endpoint.method;
+    request.url = endpoint.url;
+    request.body = job.body;
+    request.timeout_ms = options_.http_timeout_ms;
+    request.headers.emplace_back("Content-Type", endpoint.content_type);
+    for (const auto& [name, value] : endpoint.headers) {
+      request.headers.emplace_back(name, value.reveal());
+    }
+    std::string excerpt;
+    result = http.send(request, &excerpt);
+    detail = result.http_status != 0 ? excerpt : result.error;
+  }
+  {
+    std::lock_guard lock(mutex_);
+    ++attempts_;
+  }
+  target_counter("hikyaku_invocations_total", "Delivery attempts (Invocations)", job.target).add();
+
+  if (classify(result) == Outcome::kDelivered) {
+    Status status = store_.complete(claim);
+    if (!status.ok()) {
+      spdlog::error("delivery complete failed target={} error=\"{}\"", job.target,
+                    status.message());
+    }
+    metrics_
+        .histogram("hikyaku_delivery_latency_seconds", "From ingestion to successful delivery",
+                   {{"target", job.target}})
+        .observe(static_cast<double>(clock_.now_ms() - job.ingested_at_ms) / 1000.0);
+    return;
+  }
+  settle_failure(claim, &endpoint, result, detail);
+}
+
+void Dispatcher::settle_failure(const store::Claim& claim, const Endpoint* endpoint,
+                                const AttemptResult& result, const std::string& detail) {
+  const store::Job& job = claim.job;
+  target_counter("hikyaku_failed_invocations_total", "Failed delivery attempts (FailedInvocations)",
+                 job.target)
+      .add();
+  const std::string code = endpoint == nullptr ? "NO_RESOURCE" : error_code(result);
+  const std::string message =
+      redact_url(detail.empty() ? code : fmt::format("{}: {}", code, detail));
+  std::string exhausted;
+  if (endpoint != nullptr && classify(result) == Outcome::kRetry) {
+    thread_local std::mt19937_64 random{std::random_device{}()};
+    const double unit = static_cast<double>(random() >> 11) * 0x1.0p-53;
+    const int attempts_done = job.attempts + 1;
+    const int64_t next = clock_.now_ms() + options_.backoff.delay_ms(attempts_done, unit);
+    exhausted =
+        exhausted_condition(endpoint->retry_policy, attempts_done, job.ingested_at_ms, next);
+    if (exhausted.empty()) {
+      Status status = store_.retry(claim, next, message);
+      if (!status.ok()) {
+        spdlog::error("delivery retry failed target={} error=\"{}\"", job.target, status.message());
+      }
+      return;
+    }
+  }
+  Status status = store_.dead_letter(claim, {code, message, exhausted}, clock_.now_ms());
+  if (!status.ok()) {
+    spdlog::error("delivery dead-letter failed target={} error=\"{}\"", job.target,
+                  status.message());
+    return;
+  }
+  target_counter("hikyaku_invocations_sent_to_dlq_total",
+                 "Deliveries moved to the dead-letter queue (InvocationsSentToDlq)", job.target)
+      .add();
+}
+
+}  // namespace hikyaku::delivery

@@ -1,0 +1,96 @@
+#pragma once
+// Delivery workers: claim due jobs from the store, send each to its endpoint, settle the outcome.
+//
+//   Dispatcher dispatcher(store, metrics, SystemClock::instance(), endpoints, {});
+//   dispatcher.start();
+//   ... pipeline.set_on_jobs_committed([&] { dispatcher.notify(); });
+//   dispatcher.stop();   // finishes attempts in flight, gives unattempted claims back
+//
+// Each job is attempted under a store lease; a worker that dies loses its lease and the job is
+// attempted again elsewhere: delivery is at-least-once, so receivers must tolerate duplicates.
+// Outcomes follow retry_policy.h: delivered -> complete; retryable -> rescheduled with backoff
+// until the target's RetryPolicy is exhausted; permanent or exhausted -> the dead-letter queue
+// with the error attributes. A job whose target disappeared in a reload is dead-lettered
+// (NO_RESOURCE).
+//
+// Endpoints of kind kLog append one JSON object per line to their file:
+//   {"time": "...", "rule": "...", "target": "...", "body": "<the delivered body, as a string>"}
+//
+// Thread safety: all public methods are thread-safe.
+
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "core/ids.h"
+#include "core/metrics.h"
+#include "delivery/endpoint.h"
+#include "delivery/retry_policy.h"
+#include "store/store.h"
+
+namespace hikyaku::delivery {
+
+class Dispatcher {
+ public:
+  struct Options {
+    int workers = 4;
+    int claim_batch = 8;
+    int64_t lease_ms = 60'000;    // longer than any attempt (HTTP timeout + rate-limit wait)
+    int64_t idle_poll_ms = 1000;  // look for due retries at least this often
+    long http_timeout_ms = 5000;  // EventBridge's limit for API destinations
+    Backoff backoff;
+  };
+
+  Dispatcher(store::Store& store, MetricsRegistry& metrics, const Clock& clock,
+             std::shared_ptr<const Endpoints> endpoints, Options options);
+  Dispatcher(store::Store& store, MetricsRegistry& metrics, const Clock& clock,
+             std::shared_ptr<const Endpoints> endpoints)
+      : Dispatcher(store, metrics, clock, std::move(endpoints), Options{}) {}
+  ~Dispatcher();
+
+  Dispatcher(const Dispatcher&) = delete;
+  Dispatcher& operator=(const Dispatcher&) = delete;
+
+  void start();
+  // Wakes idle workers: new jobs were committed.
+  void notify();
+  // Replaces the endpoints (config reload).
+  void publish(std::shared_ptr<const Endpoints> endpoints);
+  // Stops claiming, finishes the attempts in flight, releases claimed jobs not yet attempted,
+  // and joins the workers.
+  void stop();
+
+  // Attempts finished so far (any outcome); for tests and metrics.
+  int64_t attempts() const;
+
+ private:
+  class Worker;
+  class RateLimiter;
+  class LogFiles;
+
+  void run_worker();
+  void deliver(const store::Claim& claim, class HttpClient& http);
+  bool wait_for_rate_limit(const Endpoint& endpoint);
+  void settle_failure(const store::Claim& claim, const Endpoint* endpoint,
+                      const AttemptResult& result, const std::string& detail);
+  Counter& target_counter(const char* name, const char* help, const std::string& target);
+
+  store::Store& store_;
+  MetricsRegistry& metrics_;
+  const Clock& clock_;
+  const Options options_;
+
+  mutable std::mutex mutex_;
+  std::condition_variable wake_;
+  std::shared_ptr<const Endpoints> endpoints_;  // guarded by mutex_
+  bool stopping_ = false;                       // guarded by mutex_
+  int64_t generation_ = 0;                      // guarded by mutex_; bumped by notify()
+  int64_t attempts_ = 0;                        // guarded by mutex_
+  std::vector<std::thread> workers_;
+  std::unique_ptr<RateLimiter> rate_limiter_;
+  std::unique_ptr<LogFiles> log_files_;
+};
+
+}  // namespace hikyaku::delivery

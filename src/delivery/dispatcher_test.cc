@@ -1,0 +1,210 @@
+#include "delivery/dispatcher.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <simdjson.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "store/sqlite/sqlite_store.h"
+#include "testing/http_receiver.h"
+#include "testing/wait.h"
+
+namespace hikyaku::delivery {
+namespace {
+
+using ::testing::HasSubstr;
+using testing::HttpReceiver;
+using ::testing::Not;
+using testing::wait_for;
+
+constexpr const char* kSecret = "bk-SECRET-4711";
+
+class DispatcherTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    directory_ = std::filesystem::temp_directory_path() /
+                 ("hikyaku-delivery-" + std::to_string(getpid()) + "-" +
+                  ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(directory_);
+    auto opened =
+        store::SqliteStore::open({.path = (directory_ / "db").string(), .synchronous_full = false});
+    ASSERT_TRUE(opened.has_value()) << opened.error().message();
+    store_ = std::move(opened).value();
+  }
+  void TearDown() override {
+    dispatcher_.reset();
+    store_.reset();
+    std::filesystem::remove_all(directory_);
+  }
+
+  void start(Endpoints endpoints, int workers = 2) {
+    Dispatcher::Options options;
+    options.workers = workers;
+    options.idle_poll_ms = 20;
+    options.backoff = {1, 4};  // retries within milliseconds
+    options.http_timeout_ms = 2000;
+    dispatcher_ = std::make_unique<Dispatcher>(
+        *store_, metrics_, SystemClock::instance(),
+        std::make_shared<const Endpoints>(std::move(endpoints)), options);
+    dispatcher_->start();
+  }
+
+  void append(const std::string& target, const std::string& body) {
+    ASSERT_TRUE(
+        store_->append({{{target, "event-1", body, "", SystemClock::instance().now_ms()}}, {}, {}})
+            .ok());
+    if (dispatcher_) {
+      dispatcher_->notify();
+    }
+  }
+
+  int64_t pending() {
+    return store_->counts(SystemClock::instance().now_ms() + 3'600'000)->pending;
+  }
+  std::vector<store::DeadLetter> dead_letters() { return store_->dlq_list(100, 0).value(); }
+
+  static Endpoint http(const std::string& url, RetryPolicy retry = {}) {
+    Endpoint endpoint;
+    endpoint.kind = Endpoint::Kind::kHttp;
+    endpoint.destination = "dest";
+    endpoint.url = url;
+    endpoint.headers.emplace_back("dummy-key", Secret("dummy-value"));
+    endpoint.retry_policy = retry;
+    endpoint.rate_limit_per_second = 1000;
+    return endpoint;
+  }
+
+  std::filesystem::path directory_;
+  MetricsRegistry metrics_;
+  std::unique_ptr<store::SqliteStore> store_;
+  std::unique_ptr<Dispatcher> dispatcher_;
+};
+
+TEST_F(DispatcherTest, LogTargetAppendsOneJsonLinePerDelivery) {
+  const std::string path = (directory_ / "out.jsonl").string();
+  Endpoint log;
+  log.kind = Endpoint::Kind::kLog;
+  log.rule = "r1";
+  log.target_id = "t1";
+  log.log_path = path;
+  start({{"default/r1/t1", log}});
+  append("default/r1/t1", R"({"a": "quote \" and\nnewline"})");
+  append("default/r1/t1", "second");
+  ASSERT_TRUE(wait_for([&] { return pending() == 0 && dispatcher_->attempts() == 2; }));
+
+  std::ifstream file(path);
+  std::string line;
+  std::vector<std::string> bodies;
+  simdjson::dom::parser parser;
+  while (std::getline(file, line)) {
+    simdjson::dom::element element;
+    ASSERT_EQ(parser.parse(line).get(element), simdjson::SUCCESS) << line;
+    EXPECT_EQ(std::string_view(element["rule"]), "r1");
+    EXPECT_EQ(std::string_view(element["target"]), "t1");
+    EXPECT_EQ(std::string_view(element["time"]).size(), 24u);
+    bodies.emplace_back(std::string_view(element["body"]));
+  }
+  std::sort(bodies.begin(), bodies.end());
+  EXPECT_EQ(bodies, (std::vector<std::string>{"second", R"({"a": "quote \" and\nnewline"})"}));
+}
+
+TEST_F(DispatcherTest, HttpSuccessSendsBodyAndConnectionHeaders) {
+  HttpReceiver receiver;
+  start({{"b/r/t", http(receiver.url("/api/v2/issues?apiKey=") + kSecret)}});
+  append("b/r/t", R"({"summary":"x"})");
+  ASSERT_TRUE(wait_for([&] { return pending() == 0 && dispatcher_->attempts() == 1; }));
+  std::vector<testing::ReceivedRequest> requests = receiver.requests();
+  ASSERT_EQ(requests.size(), 1u);
+  EXPECT_EQ(requests[0].method, "POST");
+  EXPECT_EQ(requests[0].target, std::string("/api/v2/issues?apiKey=") + kSecret);
+  EXPECT_EQ(requests[0].body, R"({"summary":"x"})");
+  EXPECT_EQ(requests[0].headers["dummy-key"], "dummy-value");
+  EXPECT_EQ(requests[0].headers["content-type"], "application/json; charset=utf-8");
+  EXPECT_TRUE(dead_letters().empty());
+  EXPECT_THAT(metrics_.render(), HasSubstr("hikyaku_invocations_total{target=\"b/r/t\"} 1"));
+}
+
+TEST_F(DispatcherTest, ClientErrorGoesToDlqAtOnceWithoutLeakingTheKey) {
+  HttpReceiver receiver;
+  receiver.set_status(400);
+  start({{"b/r/t", http(receiver.url("/x?apiKey=") + kSecret)}});
+  append("b/r/t", "{}");
+  ASSERT_TRUE(wait_for([&] { return dead_letters().size() == 1; }));
+  EXPECT_EQ(receiver.request_count(), 1u);  // not retried
+  const store::DeadLetter letter = dead_letters()[0];
+  EXPECT_EQ(letter.reason.error_code, "HTTP_400");
+  EXPECT_THAT(letter.reason.error_message, HasSubstr("test error"));
+  EXPECT_EQ(letter.reason.exhausted_retry_condition, "");
+  EXPECT_EQ(pending(), 0);
+  EXPECT_THAT(metrics_.render(),
+              HasSubstr("hikyaku_invocations_sent_to_dlq_total{target=\"b/r/t\"} 1"));
+}
+
+TEST_F(DispatcherTest, ServerErrorsAreRetriedUntilAttemptsRunOut) {
+  HttpReceiver receiver;
+  receiver.set_status(503);
+  start({{"b/r/t", http(receiver.url("/"), {.maximum_retry_attempts = 2})}});
+  append("b/r/t", "{}");
+  ASSERT_TRUE(wait_for([&] { return dead_letters().size() == 1; }));
+  EXPECT_EQ(receiver.request_count(), 3u);  // 1 attempt + 2 retries
+  const store::DeadLetter letter = dead_letters()[0];
+  EXPECT_EQ(letter.reason.error_code, "HTTP_503");
+  EXPECT_EQ(letter.reason.exhausted_retry_condition, "MaximumRetryAttempts");
+  EXPECT_EQ(letter.job.attempts, 3);
+}
+
+TEST_F(DispatcherTest, RecoversWhenTheDestinationComesBack) {
+  HttpReceiver receiver;
+  receiver.set_status(500);
+  start({{"b/r/t", http(receiver.url("/"))}});
+  append("b/r/t", "{}");
+  ASSERT_TRUE(wait_for([&] { return receiver.request_count() >= 2; }));
+  receiver.set_status(200);
+  ASSERT_TRUE(wait_for([&] { return pending() == 0; }));
+  EXPECT_TRUE(dead_letters().empty());
+}
+
+TEST_F(DispatcherTest, UnreachableDestinationIsAConnectionFailureAndKeyStaysHidden) {
+  uint16_t closed_port = 0;
+  {
+    HttpReceiver gone;
+    closed_port = gone.port();
+  }
+  start({{"b/r/t", http("http://127.0.0.1:" + std::to_string(closed_port) + "/x?apiKey=" + kSecret,
+                        {.maximum_retry_attempts = 1})}});
+  append("b/r/t", "{}");
+  ASSERT_TRUE(wait_for([&] { return dead_letters().size() == 1; }));
+  const store::DeadLetter letter = dead_letters()[0];
+  EXPECT_EQ(letter.reason.error_code, "CONNECTION_FAILURE");
+  EXPECT_THAT(letter.reason.error_message, Not(HasSubstr(kSecret)));
+  EXPECT_THAT(metrics_.render(), Not(HasSubstr(kSecret)));
+}
+
+TEST_F(DispatcherTest, TargetRemovedByReloadIsDeadLettered) {
+  start({});
+  append("b/r/gone", "{}");
+  ASSERT_TRUE(wait_for([&] { return dead_letters().size() == 1; }));
+  EXPECT_EQ(dead_letters()[0].reason.error_code, "NO_RESOURCE");
+}
+
+TEST_F(DispatcherTest, RateLimitPacesDeliveries) {
+  HttpReceiver receiver;
+  Endpoint endpoint = http(receiver.url("/"));
+  endpoint.rate_limit_per_second = 20;
+  start({{"b/r/t", endpoint}}, 4);
+  const auto started = std::chrono::steady_clock::now();
+  for (int i = 0; i < 6; ++i) {
+    append("b/r/t", "{}");
+  }
+  ASSERT_TRUE(wait_for([&] { return receiver.request_count() == 6; }));
+  // 6 sends at 20/s need at least 5 intervals of 50 ms, whatever the number of workers.
+  EXPECT_GE(std::chrono::steady_clock::now() - started, std::chrono::milliseconds(250));
+  EXPECT_THAT(metrics_.render(), HasSubstr("hikyaku_throttled_rules_total{destination=\"dest\"}"));
+}
+
+}  // namespace
+}  // namespace hikyaku::delivery

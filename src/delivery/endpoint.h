@@ -1,0 +1,47 @@
+#pragma once
+// Where a delivery job goes: the resolved form of a rule target, keyed like the job's `target`
+// ("<bus>/<rule>/<target id>"). Built by the composition root from the config; delivery knows
+// nothing of patterns, transformers or the config file.
+//
+// Immutable once published; thread-safe to read.
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/secret.h"
+
+namespace hikyaku::delivery {
+
+struct RetryPolicy {
+  int maximum_retry_attempts = 185;  // 0 = exactly one attempt
+  int64_t maximum_event_age_seconds = 86400;
+};
+
+struct Endpoint {
+  enum class Kind { kHttp, kLog };
+  Kind kind = Kind::kHttp;
+  std::string rule;  // for log lines and messages
+  std::string target_id;
+
+  // kHttp: an API destination. `url` may embed a secret (Backlog's apiKey): show it only
+  // through redact_url().
+  std::string destination;  // the API destination's name
+  std::string method = "POST";
+  std::string url;
+  std::string content_type = "application/json; charset=utf-8";
+  std::vector<std::pair<std::string, Secret>> headers;  // connection auth and parameters
+  int rate_limit_per_second = 300;
+
+  // kLog
+  std::string log_path;
+
+  RetryPolicy retry_policy;
+};
+
+using Endpoints = std::map<std::string, Endpoint, std::less<>>;
+
+}  // namespace hikyaku::delivery

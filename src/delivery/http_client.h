@@ -1,0 +1,42 @@
+#pragma once
+// A blocking HTTP client over libcurl, one per delivery worker thread.
+//
+// Redirects are not followed (EventBridge does not); the whole exchange is bounded by the
+// timeout (EventBridge's API destinations give an endpoint 5 seconds). At most 1 MiB of the
+// response is read, as EventBridge does.
+//
+// Thread safety: externally synchronized (one instance per thread).
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "delivery/retry_policy.h"
+
+namespace hikyaku::delivery {
+
+struct HttpRequest {
+  std::string method = "POST";
+  std::string url;
+  std::vector<std::pair<std::string, std::string>> headers;  // clear text: built at send time
+  std::string body;
+  long timeout_ms = 5000;
+};
+
+class HttpClient {
+ public:
+  HttpClient();
+  ~HttpClient();
+  HttpClient(const HttpClient&) = delete;
+  HttpClient& operator=(const HttpClient&) = delete;
+
+  // Sends `request`. `response_excerpt` receives up to the first 512 bytes of the response body
+  // (for error messages). Transport errors come back in AttemptResult::error with every URL in
+  // them redacted.
+  AttemptResult send(const HttpRequest& request, std::string* response_excerpt = nullptr);
+
+ private:
+  void* curl_;  // CURL*
+};
+
+}  // namespace hikyaku::delivery

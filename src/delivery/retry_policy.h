@@ -1,0 +1,44 @@
+#pragma once
+// The one table that decides what a delivery attempt's result means, following EventBridge's
+// API-destination rules: 2xx delivered; 429, 5xx, timeouts and connection failures retried;
+// every other status (1xx, 3xx, 4xx) permanent. Retries use capped exponential backoff with full
+// jitter, within MaximumRetryAttempts and MaximumEventAgeInSeconds; then the dead-letter queue.
+//
+// Thread safety: pure functions.
+
+#include <cstdint>
+#include <string>
+
+#include "delivery/endpoint.h"
+
+namespace hikyaku::delivery {
+
+enum class Outcome { kDelivered, kRetry, kPermanent };
+
+// A finished attempt: an HTTP status (0 when no response arrived) and, without a response, the
+// transport error.
+struct AttemptResult {
+  int http_status = 0;
+  bool timed_out = false;
+  std::string error;  // transport error text, already free of secrets
+};
+
+Outcome classify(const AttemptResult& result);
+
+// The DLQ's ERROR_CODE for a failed attempt: "HTTP_<status>", "TIMEOUT" or "CONNECTION_FAILURE".
+std::string error_code(const AttemptResult& result);
+
+struct Backoff {
+  int64_t base_ms = 1000;
+  int64_t cap_ms = 600'000;
+  // Delay before attempt number `attempt` (1 = the first retry): uniform in
+  // [0, min(cap, base * 2^attempt)], drawn from `random` in [0, 1).
+  int64_t delay_ms(int attempt, double random) const;
+};
+
+// What to do with a job that failed retryably after `attempts_done` attempts (this one included).
+// Returns "" to retry, or the EXHAUSTED_RETRY_CONDITION that ends it.
+std::string exhausted_condition(const RetryPolicy& policy, int attempts_done,
+                                int64_t ingested_at_ms, int64_t next_attempt_at_ms);
+
+}  // namespace hikyaku::delivery
