@@ -17,13 +17,17 @@ namespace hikyaku::delivery {
 // Excess deliveries wait (EventBridge delays rather than drops them); they keep aging meanwhile.
 class Dispatcher::RateLimiter {
  public:
-  // Returns the time at which the caller may send (now or later) and books that slot.
-  std::chrono::steady_clock::time_point reserve(const std::string& destination, int per_second) {
+  // Returns the time at which the caller may send (now or later). The slot is booked only when
+  // it is no later than `latest`.
+  std::chrono::steady_clock::time_point reserve(const std::string& destination, int per_second,
+                                                std::chrono::steady_clock::time_point latest) {
     std::lock_guard lock(mutex_);
     const auto now = std::chrono::steady_clock::now();
     auto& next = next_slot_[destination];
     const auto slot = std::max(now, next);
-    next = slot + std::chrono::microseconds(1'000'000 / std::max(per_second, 1));
+    if (slot <= latest) {
+      next = slot + std::chrono::microseconds(1'000'000 / std::max(per_second, 1));
+    }
     return slot;
   }
 
@@ -136,6 +140,19 @@ void Dispatcher::run_worker() {
                      [&] { return stopping_ || generation_ != seen_generation; });
       continue;
     }
+    std::vector<store::Claim> delivered;
+    auto first_delivered = std::chrono::steady_clock::now();
+    auto settle_delivered = [&] {
+      if (delivered.empty()) {
+        return;
+      }
+      Result<int64_t> completed = store_.complete_all(delivered);
+      if (!completed.has_value()) {
+        spdlog::error("delivery complete failed jobs={} error=\"{}\"", delivered.size(),
+                      completed.error().message());
+      }
+      delivered.clear();
+    };
     for (const store::Claim& claim : *claims) {
       bool stopping = false;
       {
@@ -146,15 +163,35 @@ void Dispatcher::run_worker() {
         (void)store_.release(claim);  // unattempted: due again at once after restart
         continue;
       }
-      deliver(claim, http);
+      if (deliver(claim, http)) {
+        if (delivered.empty()) {
+          first_delivered = std::chrono::steady_clock::now();
+        }
+        delivered.push_back(claim);
+      }
+      if (std::chrono::steady_clock::now() - first_delivered >
+          std::chrono::milliseconds(options_.settle_interval_ms)) {
+        settle_delivered();
+      }
     }
+    settle_delivered();
   }
 }
 
-bool Dispatcher::wait_for_rate_limit(const Endpoint& endpoint) {
-  const auto slot = rate_limiter_->reserve(endpoint.destination, endpoint.rate_limit_per_second);
-  if (slot <= std::chrono::steady_clock::now()) {
+bool Dispatcher::wait_for_rate_limit(const store::Claim& claim, const Endpoint& endpoint) {
+  const auto now = std::chrono::steady_clock::now();
+  // Leave the attempt itself time to finish inside the lease.
+  const auto latest = now + std::chrono::milliseconds(claim.lease_expires_at_ms - clock_.now_ms() -
+                                                      2 * options_.http_timeout_ms);
+  const auto slot =
+      rate_limiter_->reserve(endpoint.destination, endpoint.rate_limit_per_second, latest);
+  if (slot <= now) {
     return true;
+  }
+  if (slot > latest) {
+    const auto wait_ms = std::chrono::duration_cast<std::chrono::milliseconds>(slot - now).count();
+    (void)store_.release(claim, clock_.now_ms() + wait_ms);
+    return false;
   }
   metrics_
       .counter("hikyaku_throttled_rules_total",
@@ -162,10 +199,15 @@ bool Dispatcher::wait_for_rate_limit(const Endpoint& endpoint) {
                {{"destination", endpoint.destination}})
       .add();
   std::unique_lock lock(mutex_);
-  return !wake_.wait_until(lock, slot, [this] { return stopping_; });
+  if (wake_.wait_until(lock, slot, [this] { return stopping_; })) {
+    lock.unlock();
+    (void)store_.release(claim);  // stopping while waiting for a send slot
+    return false;
+  }
+  return true;
 }
 
-void Dispatcher::deliver(const store::Claim& claim, HttpClient& http) {
+bool Dispatcher::deliver(const store::Claim& claim, HttpClient& http) {
   std::shared_ptr<const Endpoints> endpoints;
   {
     std::lock_guard lock(mutex_);
@@ -176,12 +218,11 @@ void Dispatcher::deliver(const store::Claim& claim, HttpClient& http) {
   if (found == endpoints->end()) {
     settle_failure(claim, nullptr, {},
                    fmt::format("target {} is no longer configured", job.target));
-    return;
+    return false;
   }
   const Endpoint& endpoint = found->second;
-  if (endpoint.kind == Endpoint::Kind::kHttp && !wait_for_rate_limit(endpoint)) {
-    (void)store_.release(claim);  // stopping while waiting for a send slot
-    return;
+  if (endpoint.kind == Endpoint::Kind::kHttp && !wait_for_rate_limit(claim, endpoint)) {
+    return false;
   }
 
   AttemptResult result;
@@ -233,9 +274,10 @@ void Dispatcher::deliver(const store::Claim& claim, HttpClient& http) {
         .histogram("hikyaku_delivery_latency_seconds", "From ingestion to successful delivery",
                    {{"target", job.target}})
         .observe(static_cast<double>(clock_.now_ms() - job.ingested_at_ms) / 1000.0);
-    return;
+    return true;
   }
   settle_failure(claim, &endpoint, result, detail);
+  return false;
 }
 
 void Dispatcher::settle_failure(const store::Claim& claim, const Endpoint* endpoint,

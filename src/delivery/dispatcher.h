@@ -36,10 +36,11 @@ class Dispatcher {
  public:
   struct Options {
     int workers = 4;
-    int claim_batch = 8;
-    int64_t lease_ms = 60'000;    // longer than any attempt (HTTP timeout + rate-limit wait)
-    int64_t idle_poll_ms = 1000;  // look for due retries at least this often
-    long http_timeout_ms = 5000;  // EventBridge's limit for API destinations
+    int claim_batch = 32;
+    int64_t lease_ms = 60'000;  // a send slot later than lease - 2 x timeout is not waited for
+    int64_t settle_interval_ms = 20;  // successful deliveries are completed in batches this often
+    int64_t idle_poll_ms = 1000;      // look for due retries at least this often
+    long http_timeout_ms = 5000;      // EventBridge's limit for API destinations
     Backoff backoff;
   };
 
@@ -71,8 +72,12 @@ class Dispatcher {
   class LogFiles;
 
   void run_worker();
-  void deliver(const store::Claim& claim, class HttpClient& http);
-  bool wait_for_rate_limit(const Endpoint& endpoint);
+  // Attempts one job. Returns true when it was delivered (the caller completes it, batched);
+  // every other outcome is settled here.
+  bool deliver(const store::Claim& claim, class HttpClient& http);
+  // False when stopping or when the next send slot is too late for the claim's lease (the job
+  // was then released until that slot).
+  bool wait_for_rate_limit(const store::Claim& claim, const Endpoint& endpoint);
   void settle_failure(const store::Claim& claim, const Endpoint* endpoint,
                       const AttemptResult& result, const std::string& detail);
   Counter& target_counter(const char* name, const char* help, const std::string& target);

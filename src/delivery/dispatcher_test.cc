@@ -7,6 +7,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <sstream>
 
 #include "store/sqlite/sqlite_store.h"
@@ -41,12 +42,13 @@ class DispatcherTest : public ::testing::Test {
     std::filesystem::remove_all(directory_);
   }
 
-  void start(Endpoints endpoints, int workers = 2) {
+  void start(Endpoints endpoints, int workers = 2, int64_t lease_ms = 60'000) {
     Dispatcher::Options options;
     options.workers = workers;
+    options.lease_ms = lease_ms;
     options.idle_poll_ms = 20;
     options.backoff = {1, 4};  // retries within milliseconds
-    options.http_timeout_ms = 2000;
+    options.http_timeout_ms = 1000;
     dispatcher_ = std::make_unique<Dispatcher>(
         *store_, metrics_, SystemClock::instance(),
         std::make_shared<const Endpoints>(std::move(endpoints)), options);
@@ -204,6 +206,24 @@ TEST_F(DispatcherTest, RateLimitPacesDeliveries) {
   // 6 sends at 20/s need at least 5 intervals of 50 ms, whatever the number of workers.
   EXPECT_GE(std::chrono::steady_clock::now() - started, std::chrono::milliseconds(250));
   EXPECT_THAT(metrics_.render(), HasSubstr("hikyaku_throttled_rules_total{destination=\"dest\"}"));
+}
+
+TEST_F(DispatcherTest, SendSlotsBeyondTheLeaseAreReleasedNotDuplicated) {
+  HttpReceiver receiver;
+  Endpoint endpoint = http(receiver.url("/"));
+  endpoint.rate_limit_per_second = 4;
+  // Lease 3 s and 1 s timeouts: only slots within the next second are waited for.
+  start({{"b/r/t", endpoint}}, 2, 3000);
+  for (int i = 0; i < 8; ++i) {
+    append("b/r/t", "{\"n\":" + std::to_string(i) + "}");
+  }
+  ASSERT_TRUE(wait_for([&] { return pending() == 0 && receiver.request_count() == 8; }));
+  std::set<std::string> bodies;
+  for (const testing::ReceivedRequest& request : receiver.requests()) {
+    bodies.insert(request.body);
+  }
+  EXPECT_EQ(bodies.size(), 8u);  // each job sent exactly once
+  EXPECT_TRUE(dead_letters().empty());
 }
 
 }  // namespace

@@ -31,7 +31,8 @@ HttpClient::HttpClient() {
 
 HttpClient::~HttpClient() { curl_easy_cleanup(static_cast<CURL*>(curl_)); }
 
-AttemptResult HttpClient::send(const HttpRequest& request, std::string* response_excerpt) {
+AttemptResult HttpClient::send(const HttpRequest& request, std::string* response_excerpt,
+                               std::string* response_body) {
   CURL* curl = static_cast<CURL*>(curl_);
   curl_easy_reset(curl);
   std::string response;
@@ -75,6 +76,9 @@ AttemptResult HttpClient::send(const HttpRequest& request, std::string* response
   result.http_status = static_cast<int>(status);
   if (response_excerpt != nullptr) {
     *response_excerpt = response.substr(0, kExcerptBytes);
+  }
+  if (response_body != nullptr) {
+    *response_body = std::move(response);
   }
   return result;
 }

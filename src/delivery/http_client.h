@@ -31,9 +31,10 @@ class HttpClient {
   HttpClient& operator=(const HttpClient&) = delete;
 
   // Sends `request`. `response_excerpt` receives up to the first 512 bytes of the response body
-  // (for error messages). Transport errors come back in AttemptResult::error with every URL in
-  // them redacted.
-  AttemptResult send(const HttpRequest& request, std::string* response_excerpt = nullptr);
+  // (for error messages), `response_body` up to 1 MiB of it. Transport errors come back in
+  // AttemptResult::error with every URL in them redacted.
+  AttemptResult send(const HttpRequest& request, std::string* response_excerpt = nullptr,
+                     std::string* response_body = nullptr);
 
  private:
   void* curl_;  // CURL*

@@ -47,7 +47,10 @@ class RecordingStore : public Store {
 
   Result<std::vector<Claim>> claim(int64_t, int, int64_t) override { return std::vector<Claim>{}; }
   Status complete(const Claim&) override { return ok_status(); }
-  Status release(const Claim&) override { return ok_status(); }
+  Status release(const Claim&, int64_t) override { return ok_status(); }
+  Result<int64_t> complete_all(const std::vector<Claim>& claims) override {
+    return static_cast<int64_t>(claims.size());
+  }
   Status retry(const Claim&, int64_t, const std::string&) override { return ok_status(); }
   Status dead_letter(const Claim&, const DeadLetterReason&, int64_t) override {
     return ok_status();

@@ -120,12 +120,16 @@ class Store {
   // Settles a claim: delivered (the job is removed), to be retried at `next_attempt_at_ms`
   // (attempts + 1, error kept), or dead-lettered. kFailedPrecondition when the lease was lost.
   virtual Status complete(const Claim& claim) = 0;
+  // Completes many claims in one transaction (one durable write for a whole batch of
+  // deliveries). Claims whose lease was lost are skipped; returns how many were completed.
+  virtual Result<int64_t> complete_all(const std::vector<Claim>& claims) = 0;
   virtual Status retry(const Claim& claim, int64_t next_attempt_at_ms,
                        const std::string& error) = 0;
   virtual Status dead_letter(const Claim& claim, const DeadLetterReason& reason,
                              int64_t now_ms) = 0;
-  // Gives a claimed job back unattempted (shutdown): due again at once, attempts unchanged.
-  virtual Status release(const Claim& claim) = 0;
+  // Gives a claimed job back unattempted (shutdown, or a send slot beyond the lease): due again
+  // at `due_at_ms` (0 = at once), attempts unchanged.
+  virtual Status release(const Claim& claim, int64_t due_at_ms = 0) = 0;
 
   // Small state with compare-and-set (the Backlog ticket ledger).
   virtual Result<std::optional<KvEntry>> kv_get(const std::string& key) = 0;

@@ -441,6 +441,23 @@ Status SqliteStore::complete(const Claim& claim) {
   return ok_status();
 }
 
+Result<int64_t> SqliteStore::complete_all(const std::vector<Claim>& claims) {
+  std::lock_guard lock(mutex_);
+  int64_t completed = 0;
+  HK_RETURN_IF_ERROR(in_transaction(db_, [&]() -> Status {
+    for (const Claim& claim : claims) {
+      Use complete(statements_->complete);
+      complete->bind(1, claim.job.id).bind(2, claim.token);
+      if (complete->step() != SQLITE_DONE) {
+        return sqlite_error(db_, "completing jobs");
+      }
+      completed += sqlite3_changes(db_);
+    }
+    return ok_status();
+  }));
+  return completed;
+}
+
 Status SqliteStore::retry(const Claim& claim, int64_t next_attempt_at_ms,
                           const std::string& error) {
   std::lock_guard lock(mutex_);
@@ -483,11 +500,10 @@ Status SqliteStore::dead_letter(const Claim& claim, const DeadLetterReason& reas
   });
 }
 
-Status SqliteStore::release(const Claim& claim) {
+Status SqliteStore::release(const Claim& claim, int64_t due_at_ms) {
   std::lock_guard lock(mutex_);
   Use release(statements_->release);
-  // Due at the claim's start again: the lease began at expiry - lease, which is <= now.
-  release->bind(1, claim.job.id).bind(2, claim.token).bind(3, 0);
+  release->bind(1, claim.job.id).bind(2, claim.token).bind(3, due_at_ms);
   if (release->step() != SQLITE_DONE) {
     return sqlite_error(db_, "releasing a job");
   }

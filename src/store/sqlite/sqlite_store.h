@@ -41,9 +41,10 @@ class SqliteStore final : public Store {
   Status append(const Batch& batch) override;
   Result<std::vector<Claim>> claim(int64_t now_ms, int limit, int64_t lease_ms) override;
   Status complete(const Claim& claim) override;
+  Result<int64_t> complete_all(const std::vector<Claim>& claims) override;
   Status retry(const Claim& claim, int64_t next_attempt_at_ms, const std::string& error) override;
   Status dead_letter(const Claim& claim, const DeadLetterReason& reason, int64_t now_ms) override;
-  Status release(const Claim& claim) override;
+  Status release(const Claim& claim, int64_t due_at_ms = 0) override;
   Result<std::optional<KvEntry>> kv_get(const std::string& key) override;
   Result<int64_t> kv_put_if(const std::string& key, const std::string& value,
                             int64_t expected_revision) override;

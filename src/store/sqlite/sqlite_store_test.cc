@@ -65,6 +65,19 @@ TEST_F(SqliteStoreTest, AppendedJobsAreClaimedOnceInOrderAndCompleted) {
   EXPECT_EQ(counts->leased, 1);
 }
 
+TEST_F(SqliteStoreTest, CompleteAllSettlesABatchAndSkipsStaleClaims) {
+  ASSERT_TRUE(store_->append({{job("a"), job("b"), job("c")}, {}, {}}).ok());
+  std::vector<Claim> claims = claim(1000, 10, 100);
+  ASSERT_EQ(claims.size(), 3u);
+  std::vector<Claim> stolen = claim(1100, 1, 100);  // "c"... whichever is oldest, re-leased
+  ASSERT_EQ(stolen.size(), 1u);
+  Result<int64_t> completed = store_->complete_all(claims);
+  ASSERT_TRUE(completed.has_value());
+  EXPECT_EQ(*completed, 2);
+  EXPECT_TRUE(store_->complete(stolen[0]).ok());
+  EXPECT_TRUE(claim(100'000).empty());
+}
+
 TEST_F(SqliteStoreTest, JobsNotYetDueAreNotClaimed) {
   ASSERT_TRUE(store_->append({{job("later", 5000)}, {}, {}}).ok());
   EXPECT_TRUE(claim(4999).empty());
@@ -193,7 +206,7 @@ TEST_F(SqliteStoreTest, RejectsForeignDatabaseVersion) {
 }
 
 TEST_F(SqliteStoreTest, ReleaseMakesJobDueAgainWithoutCountingAnAttempt) {
-  ASSERT_TRUE(store_->append({{job("a")}, {}, {}, {}}).ok());
+  ASSERT_TRUE(store_->append({{job("a")}, {}, {}}).ok());
   std::vector<Claim> claims = claim(1000);
   ASSERT_EQ(claims.size(), 1u);
   ASSERT_TRUE(store_->release(claims[0]).ok());
@@ -225,7 +238,7 @@ TEST_F(SqliteStoreTest, SecondProcessCannotOpenTheSameFile) {
 }
 
 TEST_F(SqliteStoreTest, LeasesOfACrashedProcessAreRecoveredOnOpen) {
-  ASSERT_TRUE(store_->append({{job("a")}, {}, {}, {}}).ok());
+  ASSERT_TRUE(store_->append({{job("a")}, {}, {}}).ok());
   ASSERT_EQ(claim(1000, 10, 3'600'000).size(), 1u);  // leased for an hour, then "crash"
   reopen();
   EXPECT_EQ(claim(1001).size(), 1u);
