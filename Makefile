@@ -17,9 +17,16 @@ $(BUILD_DIR)/build.ninja: | deps
 build: deps $(BUILD_DIR)/build.ninja
 	cmake --build $(BUILD_DIR) -j $(JOBS)
 
+# The main job: the router with the Security Hub -> Backlog example on the embedded SQLite store.
 run: build
-	$(HIKYAKU) --help
-	$(HIKYAKU) validate --config $(CONFIG)
+	@$(HIKYAKU) validate --config $(CONFIG)
+	@echo
+	@echo "Starting hikyaku (Ctrl-C stops it). From another shell, send a sample finding:"
+	@echo "  $(HIKYAKU) send --endpoint http://127.0.0.1:4010 tests/data/securityhub/01-fsbp-ec2-19-critical-failed.json"
+	@echo "What Backlog would receive is also written to var/backlog-issues.jsonl."
+	@echo "Set BACKLOG_HOST and BACKLOG_API_KEY to file real Backlog issues."
+	@echo
+	$(HIKYAKU) serve --config $(CONFIG)
 
 test: build
 	ctest --test-dir $(BUILD_DIR) --output-on-failure -j $(JOBS)

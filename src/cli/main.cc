@@ -1,6 +1,9 @@
 // hikyaku: a self-hosted event router that speaks AWS EventBridge's language.
 // This is the composition root: it parses the command line and runs one subcommand.
 
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <exception>
@@ -13,6 +16,8 @@
 
 int main(int argc, char** argv) {
   try {
+    // Logs go to stderr; stdout carries only what a command is asked to print.
+    spdlog::set_default_logger(spdlog::stderr_color_mt("hikyaku"));
     CLI::App app{
         "hikyaku: an event router that speaks AWS EventBridge (event patterns, input "
         "transformers, API destinations), built first for Security Hub findings -> Backlog "
@@ -24,6 +29,8 @@ int main(int argc, char** argv) {
     hikyaku::cli::add_validate_command(app, exit_code);
     hikyaku::cli::add_test_pattern_command(app, exit_code);
     hikyaku::cli::add_transform_command(app, exit_code);
+    hikyaku::cli::add_serve_command(app, exit_code);
+    hikyaku::cli::add_send_command(app, exit_code);
 
     try {
       app.parse(argc, argv);

@@ -8,6 +8,20 @@
 
 namespace hikyaku::config {
 
+transform::TargetInput target_input(const Target& target) {
+  transform::TargetInput input;
+  input.input = target.input;
+  input.input_path = target.input_path;
+  if (target.input_transformer) {
+    input.input_transformer = transform::InputTransformerSpec{
+        target.input_transformer->input_paths_map, target.input_transformer->input_template};
+  }
+  input.body_encoding = target.body_encoding == BodyEncoding::kForm
+                            ? transform::BodyEncoding::kForm
+                            : transform::BodyEncoding::kJson;
+  return input;
+}
+
 std::string_view authorization_type_name(AuthorizationType type) {
   switch (type) {
     case AuthorizationType::kApiKey:
@@ -86,8 +100,7 @@ std::string describe(const Config& config) {
   std::string text;
   const ServerConfig& server = config.server;
   text += fmt::format("server: listen {}{}, account {}, region {}\n", server.listen,
-                      server.tls ? " (https)" : "", server.account,
-                      server.region.value_or("any"));
+                      server.tls ? " (https)" : "", server.account, server.region.value_or("any"));
   text += fmt::format("auth: {} SigV4 credential{}, {} webhook API key{}{}\n",
                       server.auth.sigv4_credentials.size(),
                       server.auth.sigv4_credentials.size() == 1 ? "" : "s",
@@ -115,11 +128,11 @@ std::string describe(const Config& config) {
     text += fmt::format("  {} (bus {}, {})\n", rule.name, rule.event_bus_name,
                         rule.state == RuleState::kEnabled ? "ENABLED" : "DISABLED");
     for (const Target& target : rule.targets) {
-      text += fmt::format("    target {} -> {}, input: {}{}\n", target.id,
-                          target.log ? "log file " + target.log->path
-                                     : "api destination " + target.api_destination,
-                          describe_target_input(target),
-                          target.body_encoding == BodyEncoding::kForm ? ", sent as form" : "");
+      text += fmt::format(
+          "    target {} -> {}, input: {}{}\n", target.id,
+          target.log ? "log file " + target.log->path : "api destination " + target.api_destination,
+          describe_target_input(target),
+          target.body_encoding == BodyEncoding::kForm ? ", sent as form" : "");
     }
   }
 

@@ -35,6 +35,7 @@
 
 #include "core/secret.h"
 #include "core/status.h"
+#include "transform/transformer.h"
 
 namespace hikyaku::config {
 
@@ -71,11 +72,11 @@ struct TlsConfig {
 
 // Server.Limits: what one client may cost. Defaults follow AWS where AWS has a limit.
 struct ServerLimits {
-  int64_t max_entry_bytes = 256 * 1024;       // PutEvents entry size, computed as AWS does
-  int64_t max_body_bytes = 1024 * 1024;       // whole request body
+  int64_t max_entry_bytes = 256 * 1024;  // PutEvents entry size, computed as AWS does
+  int64_t max_body_bytes = 1024 * 1024;  // whole request body
   int64_t max_header_bytes = 16 * 1024;
   int max_connections = 1024;
-  int request_timeout_seconds = 30;           // reading one whole request, slowloris included
+  int request_timeout_seconds = 30;  // reading one whole request, slowloris included
 };
 
 struct ServerConfig {
@@ -222,6 +223,10 @@ struct Config {
   // Bus names in first-use order ("default" first when any rule uses it).
   std::vector<std::string> event_bus_names() const;
 };
+
+// The transform component's view of a target's input settings (Input, InputPath,
+// InputTransformer, BodyEncoding), for compiling it.
+transform::TargetInput target_input(const Target& target);
 
 // Looks up an environment variable; std::nullopt when unset. Injected so tests are hermetic.
 using EnvironmentLookup = std::function<std::optional<std::string>(const std::string& name)>;

@@ -186,15 +186,16 @@ TEST(ConfigTest, ServerSectionAndLogTarget) {
   Limits: { MaxEntryBytes: 1024, RequestTimeoutSeconds: 5 }
 )");
   text = replace(text, "ApiDestination: backlog-add-issue", "Log: { Path: var/out.jsonl }");
-  LoadResult result =
-      load(text, {{"BACKLOG_API_KEY", "k"}, {"AWS_SECRET", "aws-s3cr3t"}, {"HOOK_KEY", "hook-s3cr3t"}});
+  LoadResult result = load(
+      text, {{"BACKLOG_API_KEY", "k"}, {"AWS_SECRET", "aws-s3cr3t"}, {"HOOK_KEY", "hook-s3cr3t"}});
   ASSERT_TRUE(result.ok()) << result.errors[0].to_string();
   const ServerConfig& server = result.config->server;
   EXPECT_EQ(server.account, "123456789012");
   EXPECT_EQ(server.region, "ap-northeast-1");
   ASSERT_EQ(server.auth.sigv4_credentials.size(), 1u);
   EXPECT_EQ(server.auth.sigv4_credentials[0].secret_access_key.reveal(), "aws-s3cr3t");
-  EXPECT_EQ(server.auth.sigv4_credentials[0].allowed_sources, std::vector<std::string>{"aws.securityhub"});
+  EXPECT_EQ(server.auth.sigv4_credentials[0].allowed_sources,
+            std::vector<std::string>{"aws.securityhub"});
   ASSERT_EQ(server.auth.api_keys.size(), 1u);
   EXPECT_EQ(server.auth.api_keys[0].header_name, "x-hikyaku-key");
   ASSERT_TRUE(server.tls.has_value());
@@ -219,8 +220,10 @@ TEST(ConfigErrorTest, ServerSectionErrors) {
   Tls: { CertFile: c.pem }
 )"));
   ASSERT_EQ(result.errors.size(), 3u);
-  EXPECT_THAT(result.errors[0].to_string(), HasSubstr("Server.Account: must be a 12-digit AWS account id"));
-  EXPECT_THAT(result.errors[1].to_string(), HasSubstr("Server.Auth.ApiKeys[0].Value: must not be empty"));
+  EXPECT_THAT(result.errors[0].to_string(),
+              HasSubstr("Server.Account: must be a 12-digit AWS account id"));
+  EXPECT_THAT(result.errors[1].to_string(),
+              HasSubstr("Server.Auth.ApiKeys[0].Value: must not be empty"));
   EXPECT_THAT(result.errors[2].to_string(), HasSubstr("Server.Tls.KeyFile: is required"));
 }
 
@@ -322,6 +325,27 @@ TEST(ConfigErrorTest, InvalidPatternJsonAndBadUrl) {
   ASSERT_EQ(result.errors.size(), 2u);
   EXPECT_THAT(result.errors[0].to_string(), HasSubstr("Rules[0].Unused: unknown key"));
   EXPECT_THAT(result.errors[1].to_string(), HasSubstr("Rules[0].EventPattern: is not valid JSON"));
+}
+
+TEST(ConfigErrorTest, InvalidPatternNamesRuleAndPatternPath) {
+  std::string text = replace(kValid, "Severity: { Label: [CRITICAL, HIGH] }",
+                             "Severity: { Label: [{ numeric: [\"<\", \"5\"] }] }");
+  std::string error = single_error(text);
+  EXPECT_THAT(error, HasSubstr("Rules[0].EventPattern: invalid pattern in rule "
+                               "\"securityhub-to-backlog\": detail.findings.Severity.Label"));
+  EXPECT_THAT(error, HasSubstr("numeric"));
+}
+
+TEST(ConfigErrorTest, TemplateErrorsNameRuleTargetAndPlaceholder) {
+  std::string error =
+      single_error(replace(kValid, R"('{"summary": <Summary>}')", R"('{"summary": <Sumary>}')"));
+  EXPECT_THAT(error, HasSubstr("Rules[0].Targets[0].InputTransformer.InputTemplate: rule "
+                               "\"securityhub-to-backlog\" target \"backlog\": "));
+  EXPECT_THAT(error, HasSubstr("<Sumary>"));
+  EXPECT_THAT(error, HasSubstr("did you mean <Summary>"));
+
+  std::string path_error = single_error(replace(kValid, "$.detail.findings[0].Title", "$..Title"));
+  EXPECT_THAT(path_error, HasSubstr("Rules[0].Targets[0].InputTransformer.InputPathsMap.Summary"));
 }
 
 TEST(ConfigErrorTest, RetryPolicyBoundsFollowAws) {

@@ -501,9 +501,8 @@ class Loader {
       check_listen(server["Listen"], out.listen);
     }
     if (read_string_into(server, "Server", "Account", out.account) &&
-        (out.account.size() != 12 ||
-         !std::all_of(out.account.begin(), out.account.end(),
-                      [](char c) { return c >= '0' && c <= '9'; }))) {
+        (out.account.size() != 12 || !std::all_of(out.account.begin(), out.account.end(),
+                                                  [](char c) { return c >= '0' && c <= '9'; }))) {
       add_error(server["Account"], "Server.Account",
                 fmt::format("must be a 12-digit AWS account id, got \"{}\"", out.account));
     }
@@ -887,7 +886,8 @@ class Loader {
         rule.event_pattern = std::move(*json);
         const Status status = internal::validate_event_pattern(rule.event_pattern);
         if (!status.ok()) {
-          add_error(pattern, pattern_path, status.message());
+          add_error(pattern, pattern_path,
+                    fmt::format("invalid pattern in rule \"{}\": {}", rule.name, status.message()));
         }
       }
     }
@@ -903,7 +903,26 @@ class Loader {
                                 kMaxTargetsPerRule));
         }
         for (size_t i = 0; i < targets.size(); ++i) {
+          const size_t errors_before = errors_.size();
           rule.targets.push_back(read_target(targets[i], index(targets_path, i)));
+          const Target& target = rule.targets.back();
+          const std::string target_path = index(targets_path, i);
+          // Compile the input only when the target itself read cleanly (one message per fault).
+          const Status status = errors_.size() == errors_before
+                                    ? internal::validate_target_input(target)
+                                    : ok_status();
+          if (!status.ok()) {
+            // The message starts with the offending member ("InputTransformer.InputTemplate: ...");
+            // fold that into the key path.
+            const std::string& message = status.message();
+            const size_t colon = message.find(": ");
+            const bool member_first = message.rfind("Input", 0) == 0 &&
+                                      colon != std::string::npos && message.find(' ') > colon;
+            add_error(target.location,
+                      member_first ? target_path + "." + message.substr(0, colon) : target_path,
+                      fmt::format("rule \"{}\" target \"{}\": {}", rule.name, target.id,
+                                  member_first ? message.substr(colon + 2) : message));
+          }
         }
       }
     }
@@ -1123,10 +1142,6 @@ class Loader {
           add_error(target.api_destination_location, target_path + ".ApiDestination",
                     fmt::format("no API destination named \"{}\"{}", target.api_destination,
                                 did_you_mean(target.api_destination, destination_names)));
-        }
-        const Status status = internal::validate_target_input(target);
-        if (!status.ok()) {
-          add_error(target.location, target_path, status.message());
         }
       }
     }

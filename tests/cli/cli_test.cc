@@ -2,6 +2,7 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <simdjson.h>
 
 #include <filesystem>
 #include <fstream>
@@ -111,6 +112,51 @@ TEST(CliTest, UnreadableConfig) {
   CommandResult result = run_command({HIKYAKU_BINARY, "validate", "--config", "/nonexistent.yaml"});
   EXPECT_EQ(result.exit_code, 1);
   EXPECT_THAT(result.err, HasSubstr("/nonexistent.yaml: cannot open the config file"));
+}
+
+// --- hikyaku transform (issue 4 contract) ---------------------------------------------------
+
+TEST(CliTransformTest, RendersValidJsonFromHostileFindingText) {
+  const std::string sample = std::string(HIKYAKU_TEST_DATA_DIR) +
+                             "/data/securityhub/13-custom-unicode-japanese-quotes-newlines.json";
+  CommandResult result = run_command(
+      {HIKYAKU_BINARY, "transform", "--event", "@" + sample, "--input-paths",
+       R"({"Summary": "$.detail.findings[0].Title", "Description": "$.detail.findings[0].Description"})",
+       "--template",
+       R"({"summary": <Summary>, "description": "Description:<br /><Description>"})"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  simdjson::dom::parser parser;
+  simdjson::dom::element body;
+  ASSERT_EQ(parser.parse(result.out).get(body), simdjson::SUCCESS) << result.out;
+  simdjson::dom::parser event_parser;
+  simdjson::dom::element event = event_parser.load(sample);
+  const std::string_view title = event["detail"]["findings"].at(0)["Title"];
+  const std::string_view description = event["detail"]["findings"].at(0)["Description"];
+  EXPECT_EQ(std::string_view(body["summary"]), title);
+  EXPECT_EQ(std::string_view(body["description"]), "Description:<br />" + std::string(description));
+  EXPECT_EQ(result.err, "");
+}
+
+TEST(CliTransformTest, BadTemplateIsAnErrorWithExitTwo) {
+  CommandResult result = run_command({HIKYAKU_BINARY, "transform", "--event", "{}", "--input-paths",
+                                      R"({"t": "$.detail.t"})", "--template", R"({"x": <tt>})"});
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_THAT(result.err, HasSubstr("error: "));
+  EXPECT_THAT(result.err, HasSubstr("did you mean <t>"));
+  EXPECT_EQ(result.out, "");
+}
+
+TEST(CliTransformTest, BatchAnswersOneJsonLinePerInputLine) {
+  const std::string input =
+      R"({"event": "{\"detail\":{\"a\":\"b\"}}", "input_transformer": {"InputPathsMap": {"a": "$.detail.a"}, "InputTemplate": "<a> here"}})"
+      "\n"
+      R"({"event": "not json", "input_path": "$.detail"})"
+      "\n";
+  CommandResult result = run_command({HIKYAKU_BINARY, "transform", "--batch", "-"}, {}, input);
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_THAT(result.out, HasSubstr("{\"output\":\"b here\"}\n"));
+  EXPECT_THAT(result.out, HasSubstr("{\"error\":\"event: "));
+  EXPECT_EQ(std::count(result.out.begin(), result.out.end(), '\n'), 2);
 }
 
 }  // namespace

@@ -1,0 +1,106 @@
+#pragma once
+// The ingest pipeline: the EventBus every producer calls.
+//
+//   envelopes ─► serialize once ─► the bus's Matcher (all rules, one pass) ─► for each matched
+//   enabled rule, each target's Transformer ─► one store::Batch ─► GroupCommitter ─► done(statuses)
+//
+// Matching and rendering run inline on the caller's thread (microseconds per event); only the
+// commit is asynchronous. A target whose body cannot be rendered for an event (AWS silently drops
+// such deliveries) gets a dead letter with the reason instead, in the same batch.
+//
+// Config reload: build a new Snapshot off the hot path and publish() it; calls already inside
+// ingest() finish with the snapshot they loaded.
+//
+// Thread safety: ingest(), config() and publish() are thread-safe.
+
+#include <atomic>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "bus/event_bus.h"
+#include "config/config.h"
+#include "core/ids.h"
+#include "core/metrics.h"
+#include "pattern/pattern.h"
+#include "store/group_commit.h"
+#include "transform/transformer.h"
+
+namespace hikyaku::bus {
+
+// "<bus>/<rule>/<target id>": how a delivery job names its target (names cannot contain '/').
+std::string target_key(std::string_view bus, std::string_view rule, std::string_view target_id);
+
+// A config compiled for ingest: per bus one Matcher, per enabled rule its compiled targets.
+// Immutable.
+class Snapshot {
+ public:
+  // Errors: kInvalidArgument naming the rule/target when a pattern or target input does not
+  // compile (a validated config always compiles).
+  static Result<std::shared_ptr<const Snapshot>> build(std::shared_ptr<const config::Config> config,
+                                                       MetricsRegistry& metrics);
+
+  const std::shared_ptr<const config::Config>& config() const { return config_; }
+
+  struct CompiledTarget {
+    std::string key;
+    transform::Transformer transformer;
+  };
+  struct CompiledRule {
+    std::string name;
+    std::string arn;
+    std::vector<CompiledTarget> targets;
+    Counter* matched_events = nullptr;
+  };
+  struct CompiledBus {
+    std::unique_ptr<const pattern::Matcher> matcher;
+    std::vector<CompiledRule> rules;  // indexed by the matcher's rule ids
+    Counter* ingested_events = nullptr;
+  };
+
+  // nullptr for a bus no rule uses.
+  const CompiledBus* find_bus(std::string_view name) const;
+
+ private:
+  Snapshot() = default;
+  std::shared_ptr<const config::Config> config_;
+  std::map<std::string, CompiledBus, std::less<>> buses_;
+};
+
+class Pipeline final : public EventBus {
+ public:
+  struct Options {
+    bool archive_events = false;  // also store every ingested event (for replay)
+  };
+
+  Pipeline(store::GroupCommitter& committer, MetricsRegistry& metrics, const Clock& clock,
+           std::shared_ptr<const Snapshot> snapshot, Options options);
+  Pipeline(store::GroupCommitter& committer, MetricsRegistry& metrics, const Clock& clock,
+           std::shared_ptr<const Snapshot> snapshot)
+      : Pipeline(committer, metrics, clock, std::move(snapshot), Options{}) {}
+
+  void ingest(std::string_view bus_name, std::vector<Envelope> envelopes, IngestDone done) override;
+  std::shared_ptr<const config::Config> config() const override;
+
+  void publish(std::shared_ptr<const Snapshot> snapshot);
+  std::shared_ptr<const Snapshot> snapshot() const { return snapshot_.load(); }
+
+  // Called (on the commit thread) after each successful commit that added delivery jobs, so the
+  // dispatcher can look for work at once. Set before the first ingest().
+  void set_on_jobs_committed(std::function<void()> callback) {
+    on_jobs_committed_ = std::move(callback);
+  }
+
+ private:
+  store::GroupCommitter& committer_;
+  const Clock& clock_;
+  const Options options_;
+  std::atomic<std::shared_ptr<const Snapshot>> snapshot_;
+  std::function<void()> on_jobs_committed_;
+  Counter& render_failures_;
+  Counter& unknown_bus_events_;
+};
+
+}  // namespace hikyaku::bus

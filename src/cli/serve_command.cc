@@ -1,0 +1,187 @@
+// `hikyaku serve`: the router. Composition root for the long-running process:
+//
+//   config -> SqliteStore -> GroupCommitter -> Pipeline (bus) -> Server (HTTP)
+//                        \-> Dispatcher (delivery workers)
+//
+// Signals: SIGTERM/SIGINT stop accepting, drain in-flight requests and deliveries, close the
+// store; SIGHUP reloads the config (a config that does not validate is refused and the running
+// one kept).
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <csignal>
+#include <memory>
+
+#include "bus/pipeline.h"
+#include "cli/commands.h"
+#include "cli/wiring.h"
+#include "config/config.h"
+#include "core/redact.h"
+#include "delivery/dispatcher.h"
+#include "server/server.h"
+#include "store/group_commit.h"
+#include "store/sqlite/sqlite_store.h"
+
+namespace hikyaku::cli {
+namespace {
+
+constexpr auto kDrainDeadline = std::chrono::seconds(10);
+
+void print_errors(const std::string& path, const std::vector<config::ConfigError>& errors) {
+  for (const config::ConfigError& error : errors) {
+    spdlog::error("config {}", error.to_string());
+  }
+  spdlog::error("config {}: {} error{}", path, errors.size(), errors.size() == 1 ? "" : "s");
+}
+
+struct Running {
+  MetricsRegistry metrics;
+  std::unique_ptr<store::SqliteStore> store;
+  std::unique_ptr<store::GroupCommitter> committer;
+  std::unique_ptr<bus::Pipeline> pipeline;
+  std::unique_ptr<delivery::Dispatcher> dispatcher;
+  std::unique_ptr<server::Server> server;
+  Gauge* pending = nullptr;
+  Gauge* leased = nullptr;
+  Gauge* dead_letters = nullptr;
+};
+
+std::string metrics_text(Running& running) {
+  if (Result<store::Counts> counts = running.store->counts(SystemClock::instance().now_ms())) {
+    running.pending->set(counts->pending);
+    running.leased->set(counts->leased);
+    running.dead_letters->set(counts->dead_letters);
+  }
+  return running.metrics.render() + running.server->server_metrics_text();
+}
+
+void reload(Running& running, const std::string& path) {
+  config::LoadResult loaded = config::load_config_file(path);
+  if (!loaded.ok()) {
+    print_errors(path, loaded.errors);
+    spdlog::error("reload refused; the running config stays in force");
+    return;
+  }
+  auto config = std::make_shared<const config::Config>(std::move(*loaded.config));
+  Result<std::shared_ptr<const bus::Snapshot>> snapshot =
+      bus::Snapshot::build(config, running.metrics);
+  if (!snapshot.has_value()) {
+    spdlog::error("reload refused: {}", snapshot.error().message());
+    return;
+  }
+  std::vector<std::string> warnings;
+  auto endpoints = build_endpoints(*config, warnings);
+  for (const std::string& warning : warnings) {
+    spdlog::warn("{}", warning);
+  }
+  running.pipeline->publish(*snapshot);
+  running.dispatcher->publish(std::move(endpoints));
+  spdlog::info("reloaded config={} rules={}", path, config->rules.size());
+}
+
+int serve(const std::string& path) {
+  // Signals are taken synchronously by this thread; every thread started below inherits the mask.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  config::LoadResult loaded = config::load_config_file(path);
+  if (!loaded.ok()) {
+    print_errors(path, loaded.errors);
+    return 1;
+  }
+  auto config = std::make_shared<const config::Config>(std::move(*loaded.config));
+
+  Running running;
+  running.pending = &running.metrics.gauge("hikyaku_queue_pending_jobs",
+                                           "Delivery jobs waiting (due now or later)");
+  running.leased = &running.metrics.gauge("hikyaku_queue_leased_jobs", "Delivery jobs in flight");
+  running.dead_letters =
+      &running.metrics.gauge("hikyaku_dead_letter_jobs", "Jobs in the dead-letter queue");
+
+  Result<std::unique_ptr<store::SqliteStore>> store = store::SqliteStore::open(
+      {.path = config->store.sqlite.path,
+       .synchronous_full = config->store.sqlite.synchronous == config::SqliteSynchronous::kFull});
+  if (!store.has_value()) {
+    spdlog::error("store: {}", store.error().message());
+    return 1;
+  }
+  running.store = std::move(store).value();
+  running.committer = std::make_unique<store::GroupCommitter>(*running.store);
+
+  Result<std::shared_ptr<const bus::Snapshot>> snapshot =
+      bus::Snapshot::build(config, running.metrics);
+  if (!snapshot.has_value()) {
+    spdlog::error("{}", snapshot.error().message());
+    return 1;
+  }
+  running.pipeline = std::make_unique<bus::Pipeline>(*running.committer, running.metrics,
+                                                     SystemClock::instance(), *snapshot);
+  std::vector<std::string> warnings;
+  auto endpoints = build_endpoints(*config, warnings);
+  for (const std::string& warning : warnings) {
+    spdlog::warn("{}", warning);
+  }
+  running.dispatcher = std::make_unique<delivery::Dispatcher>(
+      *running.store, running.metrics, SystemClock::instance(), std::move(endpoints));
+  running.pipeline->set_on_jobs_committed([&running] { running.dispatcher->notify(); });
+  running.dispatcher->start();
+
+  server::ServerOptions options;
+  options.readiness = [&running] { return running.store->ping(); };
+  options.metrics_text = [&running] { return metrics_text(running); };
+  running.server = std::make_unique<server::Server>(config->server, *running.pipeline, options);
+  Result<uint16_t> port = running.server->start();
+  if (!port.has_value()) {
+    spdlog::error("server: {}", port.error().message());
+    running.dispatcher->stop();
+    return 1;
+  }
+  const std::string listen = config->server.listen;
+  const std::string host = listen.substr(0, listen.rfind(':'));
+  const std::string scheme = config->server.tls ? "https" : "http";
+  spdlog::info("hikyaku serving listen={}:{} store={} rules={}", host, *port,
+               config->store.sqlite.path, config->rules.size());
+  // A machine-readable line for scripts and tests that start the server on port 0.
+  fmt::print("listening {}://{}:{}\n", scheme, host, *port);
+  std::fflush(stdout);
+
+  for (;;) {
+    int signal = 0;
+    sigwait(&signals, &signal);
+    if (signal == SIGHUP) {
+      reload(running, path);
+      continue;
+    }
+    spdlog::info("stopping signal={}", signal == SIGTERM ? "SIGTERM" : "SIGINT");
+    break;
+  }
+  running.server->stop(std::chrono::steady_clock::now() + kDrainDeadline);
+  running.committer->stop();   // everything answered is committed
+  running.dispatcher->stop();  // attempts in flight finish; the rest stays pending
+  running.server.reset();
+  running.pipeline.reset();
+  running.committer.reset();
+  running.store.reset();
+  spdlog::info("stopped");
+  return 0;
+}
+
+}  // namespace
+
+void add_serve_command(CLI::App& app, int& exit_code) {
+  auto* command = app.add_subcommand(
+      "serve",
+      "Run the router: PutEvents/TestEventPattern over the AWS protocol, webhook ingest, "
+      "durable delivery. Prints \"listening URL\" once ready. SIGTERM/SIGINT drain and stop; "
+      "SIGHUP reloads the config.");
+  auto config_path = std::make_shared<std::string>();
+  command->add_option("-c,--config", *config_path, "config file (YAML or JSON)")->required();
+  command->callback([config_path, &exit_code] { exit_code = serve(*config_path); });
+}
+
+}  // namespace hikyaku::cli

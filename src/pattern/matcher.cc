@@ -1,0 +1,1447 @@
+// Compiler and matcher. Stages (simdjson's habit of naming them):
+//   1. walk   — simdjson On-Demand walks the event along the path index; only fields some rule
+//               names are extracted, each with its array context (which element of which array).
+//   2. lookup — each extracted value is looked up in its field's value index; every matcher it
+//               satisfies "hits" that matcher's conditions; the first hit of a condition makes the
+//               sub-rules anchored there (each sub-rule is anchored at its most selective positive
+//               condition) candidates.
+//   3. verify — after the walk, a candidate is confirmed when all its positive conditions were
+//               hit and one array-consistent choice of values exists (§3) that also satisfies its
+//               exists:false conditions. Sub-rules with no positive condition are always verified.
+#include <simdjson.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <utility>
+
+#include "core/check.h"
+#include "core/json_writer.h"
+#include "pattern/internal/json_tree.h"
+#include "pattern/internal/parse.h"
+#include "pattern/internal/values.h"
+#include "pattern/pattern.h"
+
+namespace hikyaku::pattern {
+
+using internal::CaseAlternatives;
+using internal::CaseMode;
+using internal::CidrRange;
+using internal::IpAddress;
+using internal::MatcherSpec;
+using internal::NumberInfo;
+using internal::Wildcard;
+using MKind = MatcherSpec::Kind;
+
+namespace {
+
+constexpr uint32_t kNone = 0xFFFFFFFFu;
+constexpr uint32_t kMaxEventDepth = 1000;  // below simdjson's DEFAULT_MAX_DEPTH (1024)
+
+struct StringHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+};
+template <typename V>
+using StringMap = std::unordered_map<std::string, V, StringHash, std::equal_to<>>;
+
+// A byte trie; nodes hold the matchers whose literal ends there.
+struct Trie {
+  struct Node {
+    std::vector<std::pair<uint8_t, uint32_t>> next;
+    std::vector<uint32_t> mids;
+  };
+  std::vector<Node> nodes{1};
+
+  void insert(std::string_view bytes, uint32_t mid) {
+    uint32_t n = 0;
+    for (char ch : bytes) {
+      auto c = static_cast<uint8_t>(ch);
+      uint32_t found = kNone;
+      for (auto& [b, child] : nodes[n].next) {
+        if (b == c) {
+          found = child;
+          break;
+        }
+      }
+      if (found == kNone) {
+        found = static_cast<uint32_t>(nodes.size());
+        nodes[n].next.emplace_back(c, found);
+        nodes.emplace_back();
+      }
+      n = found;
+    }
+    nodes[n].mids.push_back(mid);
+  }
+  bool empty() const { return nodes.size() == 1 && nodes[0].mids.empty(); }
+  uint32_t child(uint32_t n, uint8_t c) const {
+    for (const auto& [b, ch] : nodes[n].next) {
+      if (b == c) {
+        return ch;
+      }
+    }
+    return kNone;
+  }
+  size_t memory() const {
+    size_t m = nodes.capacity() * sizeof(Node);
+    for (const Node& n : nodes) {
+      m += n.next.capacity() * sizeof(n.next[0]) + n.mids.capacity() * sizeof(uint32_t);
+    }
+    return m;
+  }
+};
+
+}  // namespace
+
+// Everything a matcher needs beyond its kind (kept out of line to keep simple rules small).
+struct MatcherExtra {
+  Wildcard wildcard;
+  CaseAlternatives alts;
+  std::vector<std::string> list;  // anything-but strings, number keys, prefixes, suffixes
+  std::vector<Wildcard> wildcards;
+  std::vector<CaseAlternatives> alt_list;
+  double lo = 0, hi = 0;
+  bool has_lo = false, has_hi = false, lo_inclusive = false, hi_inclusive = false;
+  CidrRange cidr;
+};
+
+struct CompiledMatcher {
+  MKind kind;
+  uint32_t field;
+  std::vector<uint32_t> conds;
+  std::unique_ptr<MatcherExtra> extra;
+  std::string json;  // as written, for explain
+};
+
+struct FieldIndex {
+  std::string path;
+  bool ip_sensitive = false;  // some exact string looks like an IP, or a cidr: parse event IPs
+  StringMap<std::vector<uint32_t>> exact;
+  StringMap<std::vector<uint32_t>> ignore_case;  // ASCII-lowered -> mids
+  Trie prefix, suffix, prefix_ic, suffix_ic;     // suffix tries hold reversed bytes
+  std::vector<uint32_t> scan;                    // evaluated for every value of the field
+};
+
+struct PathNode {
+  uint32_t field = kNone;
+  StringMap<uint32_t> children;
+  // The same children as a flat list while there are few: a linear scan beats hashing.
+  static constexpr size_t kSmall = 8;
+  std::vector<std::pair<std::string, uint32_t>> small;
+
+  uint32_t find(std::string_view key) const {
+    if (children.size() <= kSmall) {
+      for (const auto& [k, child] : small) {
+        if (k.size() == key.size() && std::memcmp(k.data(), key.data(), key.size()) == 0) {
+          return child;
+        }
+      }
+      return kNone;
+    }
+    auto it = children.find(key);
+    return it == children.end() ? kNone : it->second;
+  }
+};
+
+struct Condition {
+  uint32_t field;
+  std::vector<uint32_t> mids;  // OR-ed (exists:false included)
+  bool negative = false;       // contains exists:false: may hold with no value at all
+  // Sub-rules anchored here: each sub-rule is listed under exactly one of its positive
+  // conditions, the one shared by the fewest sub-rules, so a condition common to many rules
+  // (source = "aws.ec2") does not make every event touch all of them.
+  std::vector<uint32_t> sub_rules;
+};
+
+struct SubRuleC {
+  uint32_t rule;                // index into rule_ids
+  uint32_t need;                // number of positive conditions
+  std::vector<uint32_t> conds;  // positive first, then negative
+};
+
+struct Matcher::Impl {
+  std::vector<uint32_t> rule_ids;
+  std::vector<PathNode> nodes{1};
+  std::vector<FieldIndex> fields;
+  std::vector<CompiledMatcher> matchers;
+  std::vector<Condition> conds;
+  std::vector<SubRuleC> sub_rules;
+  std::vector<uint32_t> always_check;  // sub-rules with no positive condition
+
+  // compile-time interning
+  StringMap<uint32_t> matcher_ids;
+  StringMap<uint32_t> cond_ids;
+
+  uint32_t intern_field(const std::string& path);
+  uint32_t intern_matcher(uint32_t field, const MatcherSpec& spec);
+  void index_matcher(uint32_t mid, const MatcherSpec& spec);
+  Status add_rule(uint32_t rule_index, std::string_view pattern_json);
+  void choose_anchors();
+};
+
+namespace {
+
+// ---- per-thread scratch ----
+
+struct ArrayPos {
+  uint32_t array;
+  uint32_t index;
+};
+
+struct EventValue {
+  enum class Type : uint8_t { kString, kNumber, kTrue, kFalse, kNull };
+  Type type;
+  uint32_t field;
+  std::string_view text;   // string bytes / number literal
+  double number = 0;       // the correctly rounded double (when number_ok)
+  bool number_ok = false;  // false: out of double range (1e309): literal matching only
+  int8_t comparable = -1;  // §2 comparability, computed on first need (-1 = not yet)
+  uint32_t ctx_off, ctx_len;
+  uint32_t next_in_field;
+  bool ip_parsed = false;
+  bool is_ip = false;
+  IpAddress ip;
+};
+
+struct Hit {
+  uint32_t value;
+  uint32_t next;
+};
+
+struct Scratch {
+  simdjson::ondemand::parser parser;
+  std::string padded;
+  std::vector<EventValue> values;
+  std::vector<ArrayPos> ctx_stack;
+  std::vector<ArrayPos> ctx_buf;
+  std::vector<Hit> hits;
+  std::vector<uint32_t> cond_epoch, cond_head;
+  std::vector<uint32_t> field_epoch, field_head;
+  std::vector<uint32_t> rule_epoch;
+  std::vector<uint32_t> candidates;
+  std::vector<uint32_t> chosen;
+  std::vector<uint8_t> absent;  // per condition of the sub-rule being verified
+  std::string key;
+  uint32_t epoch = 0;
+  uint32_t next_array = 0;
+
+  template <typename T>
+  static void grow(std::vector<T>& v, size_t n) {
+    if (v.size() < n) {
+      v.resize(n, T{});
+    }
+  }
+  void begin(const Matcher::Impl& m) {
+    grow(cond_epoch, m.conds.size());
+    grow(cond_head, m.conds.size());
+    grow(field_epoch, m.fields.size());
+    grow(field_head, m.fields.size());
+    grow(rule_epoch, m.rule_ids.size());
+    if (++epoch == 0) {  // wrapped: forget every stamp
+      std::fill(cond_epoch.begin(), cond_epoch.end(), 0);
+      std::fill(field_epoch.begin(), field_epoch.end(), 0);
+      std::fill(rule_epoch.begin(), rule_epoch.end(), 0);
+      epoch = 1;
+    }
+    values.clear();
+    ctx_stack.clear();
+    ctx_buf.clear();
+    hits.clear();
+    candidates.clear();
+    next_array = 0;
+  }
+};
+
+bool consistent(const Scratch& s, const EventValue& a, const EventValue& b) {
+  uint32_t n = std::min(a.ctx_len, b.ctx_len);
+  for (uint32_t k = 0; k < n; ++k) {
+    const ArrayPos& x = s.ctx_buf[a.ctx_off + k];
+    const ArrayPos& y = s.ctx_buf[b.ctx_off + k];
+    if (x.array != y.array) {
+      return true;  // different arrays from here down: nothing shared
+    }
+    if (x.index != y.index) {
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+// ---- compile ----
+
+uint32_t Matcher::Impl::intern_field(const std::string& path) {
+  uint32_t node = 0;
+  size_t start = 0;
+  while (true) {
+    size_t dot = path.find('.', start);
+    std::string_view seg = std::string_view(path).substr(
+        start, dot == std::string::npos ? std::string::npos : dot - start);
+    auto it = nodes[node].children.find(seg);
+    uint32_t child;
+    if (it == nodes[node].children.end()) {
+      child = static_cast<uint32_t>(nodes.size());
+      nodes[node].children.emplace(std::string(seg), child);
+      if (nodes[node].children.size() <= PathNode::kSmall) {
+        nodes[node].small.emplace_back(std::string(seg), child);
+      } else {
+        nodes[node].small = {};
+      }
+      nodes.emplace_back();
+    } else {
+      child = it->second;
+    }
+    node = child;
+    if (dot == std::string::npos) {
+      break;
+    }
+    start = dot + 1;
+  }
+  if (nodes[node].field == kNone) {
+    nodes[node].field = static_cast<uint32_t>(fields.size());
+    fields.emplace_back();
+    fields.back().path = path;
+  }
+  return nodes[node].field;
+}
+
+namespace {
+
+std::string matcher_key(uint32_t field, const MatcherSpec& spec) {
+  std::string key = std::to_string(field);
+  key.push_back(':');
+  key.push_back(static_cast<char>(spec.kind));
+  key += spec.json;
+  return key;
+}
+
+bool is_exact_kind(MKind k) {
+  return k == MKind::kExactString || k == MKind::kExactNumber || k == MKind::kExactTrue ||
+         k == MKind::kExactFalse || k == MKind::kExactNull;
+}
+
+}  // namespace
+
+uint32_t Matcher::Impl::intern_matcher(uint32_t field, const MatcherSpec& spec) {
+  std::string key = matcher_key(field, spec);
+  auto it = matcher_ids.find(key);
+  if (it != matcher_ids.end()) {
+    return it->second;
+  }
+  auto mid = static_cast<uint32_t>(matchers.size());
+  matcher_ids.emplace(std::move(key), mid);
+  CompiledMatcher cm{spec.kind, field, {}, nullptr, spec.json};
+  matchers.push_back(std::move(cm));
+  index_matcher(mid, spec);
+  return mid;
+}
+
+void Matcher::Impl::index_matcher(uint32_t mid, const MatcherSpec& spec) {
+  CompiledMatcher& cm = matchers[mid];
+  FieldIndex& f = fields[cm.field];
+  auto extra = [&cm]() -> MatcherExtra& {
+    if (!cm.extra) {
+      cm.extra = std::make_unique<MatcherExtra>();
+    }
+    return *cm.extra;
+  };
+  std::string key;
+  switch (spec.kind) {
+    case MKind::kExactString:
+      if (std::optional<IpAddress> ip = internal::parse_ip(spec.text)) {
+        internal::append_ip_key(key, *ip);
+        f.ip_sensitive = true;
+      } else {
+        key = "s" + spec.text;
+      }
+      f.exact[key].push_back(mid);
+      return;
+    case MKind::kExactly:
+      f.exact["s" + spec.text].push_back(mid);
+      return;
+    case MKind::kExactNumber:
+      internal::append_number_key(key, spec.text, spec.number);
+      f.exact[key].push_back(mid);
+      return;
+    case MKind::kExactTrue:
+      f.exact["t"].push_back(mid);
+      return;
+    case MKind::kExactFalse:
+      f.exact["f"].push_back(mid);
+      return;
+    case MKind::kExactNull:
+      f.exact["z"].push_back(mid);
+      return;
+    case MKind::kPrefix:
+      f.prefix.insert(spec.text, mid);
+      return;
+    case MKind::kSuffix:
+      f.suffix.insert(std::string(spec.text.rbegin(), spec.text.rend()), mid);
+      return;
+    case MKind::kEqualsIgnoreCase:
+    case MKind::kPrefixIgnoreCase:
+    case MKind::kSuffixIgnoreCase:
+      if (internal::is_ascii(spec.text)) {
+        internal::append_ascii_lower(key, spec.text);
+        if (spec.kind == MKind::kEqualsIgnoreCase) {
+          f.ignore_case[key].push_back(mid);
+        } else if (spec.kind == MKind::kPrefixIgnoreCase) {
+          f.prefix_ic.insert(key, mid);
+        } else {
+          f.suffix_ic.insert(std::string(key.rbegin(), key.rend()), mid);
+        }
+      } else {
+        extra().alts = internal::case_alternatives(spec.text);
+        f.scan.push_back(mid);
+      }
+      return;
+    case MKind::kWildcard: {
+      std::string error;
+      extra().wildcard = *internal::parse_wildcard(spec.text, error);
+      const Wildcard& w = cm.extra->wildcard;
+      if (!w.leading_star) {
+        f.prefix.insert(w.segments.front(), mid);  // verified on hit
+      } else if (!w.trailing_star && !w.segments.empty()) {
+        const std::string& last = w.segments.back();
+        f.suffix.insert(std::string(last.rbegin(), last.rend()), mid);
+      } else {
+        f.scan.push_back(mid);
+      }
+      return;
+    }
+    case MKind::kAnythingButStrings:
+    case MKind::kAnythingButPrefix:
+    case MKind::kAnythingButSuffix:
+      extra().list = spec.list;
+      f.scan.push_back(mid);
+      return;
+    case MKind::kAnythingButNumbers:
+      for (const std::string& t : spec.list) {
+        std::string k;
+        internal::append_number_key(k, t, internal::analyze_number(t));
+        extra().list.push_back(std::move(k));
+      }
+      f.scan.push_back(mid);
+      return;
+    case MKind::kAnythingButIgnoreCase:
+      for (const std::string& t : spec.list) {
+        extra().alt_list.push_back(internal::case_alternatives(t));
+      }
+      f.scan.push_back(mid);
+      return;
+    case MKind::kAnythingButWildcard:
+      for (const std::string& t : spec.list) {
+        std::string error;
+        extra().wildcards.push_back(*internal::parse_wildcard(t, error));
+      }
+      f.scan.push_back(mid);
+      return;
+    case MKind::kNumeric: {
+      MatcherExtra& x = extra();
+      x.has_lo = spec.lo.has_value();
+      x.has_hi = spec.hi.has_value();
+      x.lo = spec.lo.value_or(0);
+      x.hi = spec.hi.value_or(0);
+      x.lo_inclusive = spec.lo_inclusive;
+      x.hi_inclusive = spec.hi_inclusive;
+      f.scan.push_back(mid);
+      return;
+    }
+    case MKind::kCidr:
+      extra().cidr = spec.cidr;
+      f.ip_sensitive = true;
+      f.scan.push_back(mid);
+      return;
+    case MKind::kExistsTrue:
+      f.scan.push_back(mid);
+      return;
+    case MKind::kExistsFalse:
+      return;  // never "hit": judged in verify
+  }
+}
+
+Status Matcher::Impl::add_rule(uint32_t rule_index, std::string_view pattern_json) {
+  HK_ASSIGN_OR_RETURN(std::vector<internal::SubRule> subs, internal::parse_pattern(pattern_json));
+  std::string ckey;
+  for (const internal::SubRule& sub : subs) {
+    SubRuleC sr{rule_index, 0, {}};
+    auto sr_index = static_cast<uint32_t>(sub_rules.size());
+    std::vector<uint32_t> negatives;
+    for (const internal::FieldSpec& fs : sub.fields) {
+      uint32_t field = intern_field(fs.path);
+      std::vector<uint32_t> mids;
+      bool negative = false;
+      for (const MatcherSpec& spec : fs.matchers) {
+        mids.push_back(intern_matcher(field, spec));
+        negative = negative || spec.kind == MKind::kExistsFalse;
+      }
+      std::sort(mids.begin(), mids.end());
+      mids.erase(std::unique(mids.begin(), mids.end()), mids.end());
+      ckey = std::to_string(field);
+      for (uint32_t mid : mids) {
+        ckey.push_back(',');
+        ckey += std::to_string(mid);
+      }
+      uint32_t cid;
+      auto it = cond_ids.find(ckey);
+      if (it != cond_ids.end()) {
+        cid = it->second;
+      } else {
+        cid = static_cast<uint32_t>(conds.size());
+        cond_ids.emplace(ckey, cid);
+        conds.push_back(Condition{field, mids, negative, {}});
+        for (uint32_t mid : mids) {
+          matchers[mid].conds.push_back(cid);
+        }
+      }
+      if (negative) {
+        negatives.push_back(cid);
+      } else {
+        sr.conds.push_back(cid);
+        conds[cid].sub_rules.push_back(sr_index);
+      }
+    }
+    sr.need = static_cast<uint32_t>(sr.conds.size());
+    sr.conds.insert(sr.conds.end(), negatives.begin(), negatives.end());
+    if (sr.need == 0) {
+      always_check.push_back(sr_index);
+    }
+    sub_rules.push_back(std::move(sr));
+  }
+  return Status();
+}
+
+void Matcher::Impl::choose_anchors() {
+  // add_rule listed every sub-rule under all its positive conditions; keep only the anchor.
+  std::vector<uint32_t> anchor(sub_rules.size(), kNone);
+  for (uint32_t sr = 0; sr < sub_rules.size(); ++sr) {
+    const SubRuleC& s = sub_rules[sr];
+    size_t best = SIZE_MAX;
+    for (uint32_t k = 0; k < s.need; ++k) {
+      size_t n = conds[s.conds[k]].sub_rules.size();
+      if (n < best) {
+        best = n;
+        anchor[sr] = s.conds[k];
+      }
+    }
+  }
+  for (Condition& c : conds) {
+    c.sub_rules.clear();
+  }
+  for (uint32_t sr = 0; sr < sub_rules.size(); ++sr) {
+    if (anchor[sr] != kNone) {
+      conds[anchor[sr]].sub_rules.push_back(sr);
+    }
+  }
+  for (Condition& c : conds) {
+    c.sub_rules.shrink_to_fit();
+  }
+}
+
+Matcher::Matcher(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Matcher::~Matcher() = default;
+
+Result<std::unique_ptr<const Matcher>> Matcher::compile(std::span<const RuleSpec> rules) {
+  auto impl = std::make_unique<Impl>();
+  impl->rule_ids.reserve(rules.size());
+  for (const RuleSpec& r : rules) {
+    auto index = static_cast<uint32_t>(impl->rule_ids.size());
+    impl->rule_ids.push_back(r.id);
+    Status st = impl->add_rule(index, r.pattern_json);
+    if (!st.ok()) {
+      return invalid_argument("rule " + std::to_string(r.id) + ": " + st.message());
+    }
+  }
+  impl->choose_anchors();
+  // Compile-time maps are not needed for matching.
+  impl->matcher_ids = {};
+  impl->cond_ids = {};
+  return std::unique_ptr<const Matcher>(new Matcher(std::move(impl)));
+}
+
+size_t Matcher::rule_count() const { return impl_->rule_ids.size(); }
+
+size_t Matcher::memory_bytes() const {
+  const Impl& m = *impl_;
+  size_t total = m.rule_ids.capacity() * sizeof(uint32_t) + m.nodes.capacity() * sizeof(PathNode);
+  for (const PathNode& n : m.nodes) {
+    total += n.children.size() * (sizeof(std::string) + 32) + n.children.bucket_count() * 8;
+    for (const auto& [k, v] : n.children) {
+      total += k.capacity() > 15 ? k.capacity() : 0;
+    }
+  }
+  for (const FieldIndex& f : m.fields) {
+    total += sizeof(FieldIndex) + f.prefix.memory() + f.suffix.memory() + f.prefix_ic.memory() +
+             f.suffix_ic.memory() + f.scan.capacity() * 4;
+    for (const auto* map : {&f.exact, &f.ignore_case}) {
+      total += map->bucket_count() * 8;
+      for (const auto& [k, v] : *map) {
+        total += sizeof(std::string) + sizeof(v) + 16 + (k.capacity() > 15 ? k.capacity() : 0) +
+                 v.capacity() * 4;
+      }
+    }
+  }
+  for (const CompiledMatcher& cm : m.matchers) {
+    total += sizeof(CompiledMatcher) + cm.conds.capacity() * 4 +
+             (cm.json.capacity() > 15 ? cm.json.capacity() : 0) +
+             (cm.extra ? sizeof(MatcherExtra) : 0);
+  }
+  for (const Condition& c : m.conds) {
+    total += sizeof(Condition) + c.mids.capacity() * 4 + c.sub_rules.capacity() * 4;
+  }
+  for (const SubRuleC& s : m.sub_rules) {
+    total += sizeof(SubRuleC) + s.conds.capacity() * 4;
+  }
+  return total;
+}
+
+// ---- match ----
+
+namespace {
+
+class Run {
+ public:
+  Run(const Matcher::Impl& m, Scratch& s) : m_(m), s_(s) {}
+
+  Status walk(std::string_view event_json) {
+    s_.begin(m_);
+    size_t need = event_json.size() + simdjson::SIMDJSON_PADDING;
+    if (s_.padded.size() < need) {
+      s_.padded.resize(need);
+    }
+    std::memcpy(s_.padded.data(), event_json.data(), event_json.size());
+    std::memset(s_.padded.data() + event_json.size(), 0, simdjson::SIMDJSON_PADDING);
+    simdjson::ondemand::document doc;
+    auto err = s_.parser.iterate(s_.padded.data(), event_json.size(), s_.padded.size()).get(doc);
+    if (err) {
+      return event_error(err);
+    }
+    simdjson::ondemand::object obj;
+    err = doc.get_object().get(obj);
+    if (err) {
+      if (err == simdjson::INCORRECT_TYPE) {
+        return invalid_argument("event must be a JSON object");
+      }
+      return event_error(err);
+    }
+    err = walk_object(obj, 0, 1);
+    if (err) {
+      if (err == simdjson::DEPTH_ERROR) {
+        return invalid_argument("event nests deeper than " + std::to_string(kMaxEventDepth) +
+                                " levels");
+      }
+      return event_error(err);
+    }
+    return Status();
+  }
+
+  // Collects matching rule ids into `out` (sorted, unique).
+  void collect(std::vector<uint32_t>& out) {
+    out.clear();
+    auto consider = [&](uint32_t sr) {
+      uint32_t rule = m_.sub_rules[sr].rule;
+      if (s_.rule_epoch[rule] == s_.epoch) {
+        return;
+      }
+      if (verify(sr)) {
+        s_.rule_epoch[rule] = s_.epoch;
+        out.push_back(m_.rule_ids[rule]);
+      }
+    };
+    for (uint32_t sr : s_.candidates) {
+      consider(sr);
+    }
+    for (uint32_t sr : m_.always_check) {
+      consider(sr);
+    }
+    std::sort(out.begin(), out.end());
+    out.erase(std::unique(out.begin(), out.end()), out.end());
+  }
+
+  bool verify(uint32_t sr_index) {
+    const SubRuleC& sr = m_.sub_rules[sr_index];
+    if (sr.conds.size() == 1 && sr.need == 1) {
+      return true;  // its only condition is its anchor, which was hit
+    }
+    for (uint32_t k = 0; k < sr.need; ++k) {
+      if (cond_hits(sr.conds[k]) == kNone) {
+        return false;  // cheap rejection before the search
+      }
+    }
+    s_.chosen.clear();
+    if (s_.absent.size() < sr.conds.size()) {
+      s_.absent.resize(sr.conds.size(), 0);
+    }
+    return search(sr, 0);
+  }
+
+  uint32_t cond_hits(uint32_t c) const {
+    return s_.cond_epoch[c] == s_.epoch ? s_.cond_head[c] : kNone;
+  }
+  uint32_t field_values(uint32_t f) const {
+    return s_.field_epoch[f] == s_.epoch ? s_.field_head[f] : kNone;
+  }
+
+  bool consistent_with_chosen(uint32_t v) const {
+    const EventValue& ev = s_.values[v];
+    if (ev.ctx_len == 0) {
+      return true;
+    }
+    for (uint32_t c : s_.chosen) {
+      if (!consistent(s_, ev, s_.values[c])) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  // Depth-first search for one array-consistent choice (depth <= 256 fields per sub-rule).
+  // Positive conditions pick one of their hits. Conditions that contain exists:false pick a
+  // consistent hit of their other alternatives (which anchors its array element like any value)
+  // or "absent", checked once the whole choice is known: no value of the field may be
+  // consistent with the chosen values.
+  bool search(const SubRuleC& sr, uint32_t k) {
+    if (k == sr.conds.size()) {
+      return absents_hold(sr);
+    }
+    const uint32_t c = sr.conds[k];
+    const bool negative = k >= sr.need;
+    for (uint32_t h = cond_hits(c); h != kNone; h = s_.hits[h].next) {
+      if (s_.values[s_.hits[h].value].ctx_len == 0) {
+        // A value outside every array combines with anything and constrains nothing: it
+        // dominates every other option of this condition.
+        s_.chosen.push_back(s_.hits[h].value);
+        bool ok = search(sr, k + 1);
+        s_.chosen.pop_back();
+        return ok;
+      }
+    }
+    for (uint32_t h = cond_hits(c); h != kNone; h = s_.hits[h].next) {
+      uint32_t v = s_.hits[h].value;
+      if (!consistent_with_chosen(v)) {
+        continue;
+      }
+      s_.chosen.push_back(v);
+      bool ok = search(sr, k + 1);
+      s_.chosen.pop_back();
+      if (ok) {
+        return true;
+      }
+    }
+    if (negative) {
+      s_.absent[k] = 1;
+      bool ok = search(sr, k + 1);
+      s_.absent[k] = 0;
+      return ok;
+    }
+    return false;
+  }
+
+  bool absents_hold(const SubRuleC& sr) const {
+    for (size_t k = sr.need; k < sr.conds.size(); ++k) {
+      if (s_.absent[k] != 0 && !absent_here(m_.conds[sr.conds[k]].field)) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  // No value of `field` is consistent with the chosen values.
+  bool absent_here(uint32_t field) const {
+    for (uint32_t v = field_values(field); v != kNone; v = s_.values[v].next_in_field) {
+      if (consistent_with_chosen(v)) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  // For explain: a negative condition that cannot hold given the chosen values.
+  bool negative_holds(uint32_t c) const {
+    for (uint32_t h = cond_hits(c); h != kNone; h = s_.hits[h].next) {
+      if (consistent_with_chosen(s_.hits[h].value)) {
+        return true;
+      }
+    }
+    return absent_here(m_.conds[c].field);
+  }
+
+ private:
+  static Status event_error(simdjson::error_code err) {
+    return invalid_argument(std::string("event is not valid JSON: ") +
+                            simdjson::error_message(err));
+  }
+
+  uint32_t child_of(uint32_t node, std::string_view key) const {
+    // Event keys may contain dots: "a.b" is the same path as a -> b.
+    size_t start = 0;
+    while (true) {
+      size_t dot = key.find('.', start);
+      std::string_view seg =
+          key.substr(start, dot == std::string_view::npos ? key.npos : dot - start);
+      node = m_.nodes[node].find(seg);
+      if (node == kNone) {
+        return kNone;
+      }
+      if (dot == std::string_view::npos) {
+        return node;
+      }
+      start = dot + 1;
+    }
+  }
+
+  simdjson::error_code walk_object(simdjson::ondemand::object obj, uint32_t node, uint32_t depth) {
+    for (auto field_result : obj) {
+      simdjson::ondemand::field field;
+      if (auto err = std::move(field_result).get(field)) {
+        return err;
+      }
+      // Read the key in place when it has no escapes (the common case); unescape otherwise.
+      std::string_view key;
+      const char* raw = field.key().raw();
+      const char* end = static_cast<const char*>(
+          std::memchr(raw, '"', static_cast<size_t>(s_.padded.data() + s_.padded.size() - raw)));
+      if (end != nullptr && std::memchr(raw, '\\', static_cast<size_t>(end - raw)) == nullptr) {
+        key = std::string_view(raw, static_cast<size_t>(end - raw));
+      } else if (auto err = field.unescaped_key().get(key)) {
+        return err;
+      }
+      uint32_t child = child_of(node, key);
+      if (child == kNone) {
+        continue;  // skipped by the iterator
+      }
+      if (auto err = walk_value(field.value(), child, depth + 1)) {
+        return err;
+      }
+    }
+    return simdjson::SUCCESS;
+  }
+
+  simdjson::error_code walk_value(simdjson::ondemand::value value, uint32_t node, uint32_t depth) {
+    if (depth > kMaxEventDepth) {
+      return simdjson::DEPTH_ERROR;
+    }
+    const PathNode& pn = m_.nodes[node];
+    simdjson::ondemand::json_type type;
+    if (auto err = value.type().get(type)) {
+      return err;
+    }
+    switch (type) {
+      case simdjson::ondemand::json_type::object: {
+        if (pn.children.empty()) {
+          return simdjson::SUCCESS;  // an object is never a leaf
+        }
+        simdjson::ondemand::object obj;
+        if (auto err = value.get_object().get(obj)) {
+          return err;
+        }
+        return walk_object(obj, node, depth);
+      }
+      case simdjson::ondemand::json_type::array: {
+        simdjson::ondemand::array arr;
+        if (auto err = value.get_array().get(arr)) {
+          return err;
+        }
+        s_.ctx_stack.push_back(ArrayPos{s_.next_array++, 0});
+        size_t slot = s_.ctx_stack.size() - 1;
+        uint32_t index = 0;
+        for (auto element_result : arr) {
+          simdjson::ondemand::value element;
+          if (auto err = std::move(element_result).get(element)) {
+            return err;
+          }
+          s_.ctx_stack[slot].index = index++;
+          if (auto err = walk_value(element, node, depth + 1)) {
+            return err;
+          }
+        }
+        s_.ctx_stack.pop_back();
+        return simdjson::SUCCESS;
+      }
+      case simdjson::ondemand::json_type::string: {
+        if (pn.field == kNone) {
+          return simdjson::SUCCESS;
+        }
+        std::string_view text;
+        if (auto err = value.get_string().get(text)) {
+          return err;
+        }
+        record(pn.field, EventValue::Type::kString, text);
+        return simdjson::SUCCESS;
+      }
+      case simdjson::ondemand::json_type::number: {
+        if (pn.field == kNone) {
+          return simdjson::SUCCESS;
+        }
+        std::string_view raw = value.raw_json_token();
+        while (!raw.empty() && (raw.back() == ' ' || raw.back() == '\n' || raw.back() == '\r' ||
+                                raw.back() == '\t')) {
+          raw.remove_suffix(1);
+        }
+        if (!internal::is_json_number(raw)) {
+          return simdjson::NUMBER_ERROR;
+        }
+        double d = 0;
+        bool ok = value.get_double().get(d) == simdjson::SUCCESS;
+        if (!ok) {
+          // simdjson rejects what does not fit a double (1e309) and may reject huge literals;
+          // from_chars tells the two apart.
+          internal::NumberInfo info = internal::analyze_number(raw);
+          ok = info.comparable;
+          d = info.value;
+        }
+        record(pn.field, EventValue::Type::kNumber, raw, d, ok);
+        return simdjson::SUCCESS;
+      }
+      case simdjson::ondemand::json_type::boolean: {
+        if (pn.field == kNone) {
+          return simdjson::SUCCESS;
+        }
+        bool b;
+        if (auto err = value.get_bool().get(b)) {
+          return err;
+        }
+        record(pn.field, b ? EventValue::Type::kTrue : EventValue::Type::kFalse, {});
+        return simdjson::SUCCESS;
+      }
+      case simdjson::ondemand::json_type::null: {
+        if (pn.field == kNone) {
+          return simdjson::SUCCESS;
+        }
+        bool is_null;
+        if (auto err = value.is_null().get(is_null)) {
+          return err;
+        }
+        if (!is_null) {
+          return simdjson::N_ATOM_ERROR;
+        }
+        record(pn.field, EventValue::Type::kNull, {});
+        return simdjson::SUCCESS;
+      }
+    }
+    return simdjson::SUCCESS;
+  }
+
+  void record(uint32_t field, EventValue::Type type, std::string_view text, double number = 0,
+              bool number_ok = false) {
+    auto v = static_cast<uint32_t>(s_.values.size());
+    EventValue ev{};
+    ev.type = type;
+    ev.field = field;
+    ev.text = text;
+    ev.ctx_off = static_cast<uint32_t>(s_.ctx_buf.size());
+    ev.ctx_len = static_cast<uint32_t>(s_.ctx_stack.size());
+    s_.ctx_buf.insert(s_.ctx_buf.end(), s_.ctx_stack.begin(), s_.ctx_stack.end());
+    ev.number = number == 0 ? 0.0 : number;  // -0 == 0
+    ev.number_ok = number_ok;
+    ev.next_in_field = field_values(field);
+    s_.field_epoch[field] = s_.epoch;
+    s_.field_head[field] = v;
+    s_.values.push_back(ev);
+    lookup(v);
+  }
+
+  void fire(uint32_t mid, uint32_t v) {
+    for (uint32_t c : m_.matchers[mid].conds) {
+      bool first = s_.cond_epoch[c] != s_.epoch;
+      auto h = static_cast<uint32_t>(s_.hits.size());
+      s_.hits.push_back(Hit{v, first ? kNone : s_.cond_head[c]});
+      s_.cond_epoch[c] = s_.epoch;
+      s_.cond_head[c] = h;
+      if (!first) {
+        continue;
+      }
+      // Each sub-rule is anchored at one condition: it becomes a candidate once, when that
+      // condition is first hit; verify() checks the others after the walk.
+      s_.candidates.insert(s_.candidates.end(), m_.conds[c].sub_rules.begin(),
+                           m_.conds[c].sub_rules.end());
+    }
+  }
+
+  void fire_all(const std::vector<uint32_t>& mids, uint32_t v) {
+    for (uint32_t mid : mids) {
+      fire(mid, v);
+    }
+  }
+
+  static bool comparable(EventValue& ev) {
+    if (ev.comparable < 0) {
+      ev.comparable = ev.number_ok && internal::is_comparable(ev.text, ev.number) ? 1 : 0;
+    }
+    return ev.comparable == 1;
+  }
+
+  const IpAddress* ip_of(EventValue& ev) {
+    if (!ev.ip_parsed) {
+      ev.ip_parsed = true;
+      if (std::optional<IpAddress> ip = internal::parse_ip(ev.text)) {
+        ev.is_ip = true;
+        ev.ip = *ip;
+      }
+    }
+    return ev.is_ip ? &ev.ip : nullptr;
+  }
+
+  void lookup(uint32_t v) {
+    EventValue& ev = s_.values[v];
+    const FieldIndex& f = m_.fields[ev.field];
+    std::string& key = s_.key;
+    key.clear();
+    switch (ev.type) {
+      case EventValue::Type::kString: {
+        key.push_back('s');
+        key.append(ev.text);
+        if (!f.exact.empty()) {
+          auto it = f.exact.find(key);
+          if (it != f.exact.end()) {
+            fire_all(it->second, v);
+          }
+          if (f.ip_sensitive) {
+            if (const IpAddress* ip = ip_of(ev)) {
+              key.clear();
+              internal::append_ip_key(key, *ip);
+              auto ip_it = f.exact.find(key);
+              if (ip_it != f.exact.end()) {
+                fire_all(ip_it->second, v);
+              }
+            }
+          }
+        }
+        if (!f.ignore_case.empty() || !f.prefix_ic.empty() || !f.suffix_ic.empty()) {
+          key.clear();
+          internal::append_ascii_lower(key, ev.text);
+          auto it = f.ignore_case.find(key);
+          if (it != f.ignore_case.end()) {
+            fire_all(it->second, v);
+          }
+          walk_trie(f.prefix_ic, key, false, v);
+          walk_trie(f.suffix_ic, key, true, v);
+        }
+        walk_trie(f.prefix, ev.text, false, v);
+        walk_trie(f.suffix, ev.text, true, v);
+        break;
+      }
+      case EventValue::Type::kNumber: {
+        if (f.exact.empty()) {
+          break;
+        }
+        // By value ('n' + double) when comparable, else by literal ('l' + text). The value key is
+        // looked up first and comparability (costly for long literals) checked only on a hit.
+        if (ev.number_ok) {
+          internal::NumberInfo by_value{true, ev.number};
+          internal::append_number_key(key, ev.text, by_value);
+          auto it = f.exact.find(key);
+          if (it != f.exact.end() && comparable(s_.values[v])) {
+            fire_all(it->second, v);
+          }
+          key.clear();
+        }
+        key.push_back('l');
+        key.append(ev.text);
+        auto it = f.exact.find(key);
+        if (it != f.exact.end()) {
+          fire_all(it->second, v);
+        }
+        break;
+      }
+      case EventValue::Type::kTrue:
+      case EventValue::Type::kFalse:
+      case EventValue::Type::kNull: {
+        std::string_view k = ev.type == EventValue::Type::kTrue    ? "t"
+                             : ev.type == EventValue::Type::kFalse ? "f"
+                                                                   : "z";
+        auto it = f.exact.find(k);
+        if (it != f.exact.end()) {
+          fire_all(it->second, v);
+        }
+        break;
+      }
+    }
+    for (uint32_t mid : f.scan) {
+      if (scan_matches(m_.matchers[mid], s_.values[v])) {
+        fire(mid, v);
+      }
+    }
+  }
+
+  // Fires every matcher on the trie path spelled by `bytes` (reversed for suffix tries).
+  // Wildcard entries are verified against the whole value first.
+  void walk_trie(const Trie& t, std::string_view bytes, bool reversed, uint32_t v) {
+    if (t.empty()) {
+      return;
+    }
+    uint32_t n = 0;
+    size_t len = bytes.size();
+    for (size_t i = 0;; ++i) {
+      for (uint32_t mid : t.nodes[n].mids) {
+        const CompiledMatcher& cm = m_.matchers[mid];
+        if (cm.kind == MKind::kWildcard && !cm.extra->wildcard.matches(s_.values[v].text)) {
+          continue;
+        }
+        fire(mid, v);
+      }
+      if (i == len) {
+        break;
+      }
+      auto c = static_cast<uint8_t>(reversed ? bytes[len - 1 - i] : bytes[i]);
+      n = t.child(n, c);
+      if (n == kNone) {
+        break;
+      }
+    }
+  }
+
+  bool scan_matches(const CompiledMatcher& cm, EventValue& ev) {
+    const bool is_string = ev.type == EventValue::Type::kString;
+    switch (cm.kind) {
+      case MKind::kExistsTrue:
+        return true;
+      case MKind::kNumeric: {
+        if (ev.type != EventValue::Type::kNumber || !ev.number_ok) {
+          return false;
+        }
+        const MatcherExtra& x = *cm.extra;
+        double d = ev.number;
+        if (x.has_lo && (x.lo_inclusive ? d < x.lo : d <= x.lo)) {
+          return false;
+        }
+        if (x.has_hi && (x.hi_inclusive ? d > x.hi : d >= x.hi)) {
+          return false;
+        }
+        return comparable(ev);  // only comparable numbers satisfy a range (§6)
+      }
+      case MKind::kCidr: {
+        if (!is_string) {
+          return false;
+        }
+        const IpAddress* ip = ip_of(ev);
+        return ip != nullptr && cm.extra->cidr.contains(*ip);
+      }
+      case MKind::kEqualsIgnoreCase:
+      case MKind::kPrefixIgnoreCase:
+      case MKind::kSuffixIgnoreCase:
+        return is_string && internal::case_insensitive_match(
+                                cm.extra->alts, ev.text,
+                                cm.kind == MKind::kEqualsIgnoreCase   ? CaseMode::kExact
+                                : cm.kind == MKind::kPrefixIgnoreCase ? CaseMode::kPrefix
+                                                                      : CaseMode::kSuffix);
+      case MKind::kWildcard:
+        return is_string && cm.extra->wildcard.matches(ev.text);
+      case MKind::kAnythingButStrings:
+        if (!is_string) {
+          return true;
+        }
+        for (const std::string& s : cm.extra->list) {
+          if (s == ev.text) {
+            return false;
+          }
+        }
+        return true;
+      case MKind::kAnythingButNumbers: {
+        if (ev.type != EventValue::Type::kNumber) {
+          return true;
+        }
+        s_.key.clear();
+        internal::append_number_key(
+            s_.key, ev.text, internal::NumberInfo{ev.number_ok && comparable(ev), ev.number});
+        for (const std::string& k : cm.extra->list) {
+          if (k == s_.key) {
+            return false;
+          }
+        }
+        return true;
+      }
+      case MKind::kAnythingButPrefix:
+        if (!is_string) {
+          return true;
+        }
+        for (const std::string& p : cm.extra->list) {
+          if (ev.text.starts_with(p)) {
+            return false;
+          }
+        }
+        return true;
+      case MKind::kAnythingButSuffix:
+        if (!is_string) {
+          return true;
+        }
+        for (const std::string& p : cm.extra->list) {
+          if (ev.text.ends_with(p)) {
+            return false;
+          }
+        }
+        return true;
+      case MKind::kAnythingButIgnoreCase:
+        if (!is_string) {
+          return true;
+        }
+        for (const CaseAlternatives& a : cm.extra->alt_list) {
+          if (internal::case_insensitive_match(a, ev.text, CaseMode::kExact)) {
+            return false;
+          }
+        }
+        return true;
+      case MKind::kAnythingButWildcard:
+        if (!is_string) {
+          return true;
+        }
+        for (const Wildcard& w : cm.extra->wildcards) {
+          if (w.matches(ev.text)) {
+            return false;
+          }
+        }
+        return true;
+      default:
+        return false;  // indexed kinds never sit in the scan list
+    }
+  }
+
+  const Matcher::Impl& m_;
+  Scratch& s_;
+
+  friend struct Explainer;
+};
+
+Scratch& thread_scratch() {
+  static thread_local Scratch scratch;
+  return scratch;
+}
+
+}  // namespace
+
+Status Matcher::match(std::string_view event_json, std::vector<uint32_t>& rule_ids) const {
+  Scratch& s = thread_scratch();
+  Run run(*impl_, s);
+  Status st = run.walk(event_json);
+  if (!st.ok()) {
+    rule_ids.clear();
+    return st;
+  }
+  run.collect(rule_ids);
+  return Status();
+}
+
+// ---- convenience, validation, explain ----
+
+Status validate_pattern(std::string_view pattern_json) {
+  return internal::parse_pattern(pattern_json).status();
+}
+
+Status validate_event(std::string_view event_json) {
+  Result<internal::JsonNode> root = internal::parse_json(event_json, kMaxEventDepth);
+  if (!root) {
+    return root.error();  // "invalid JSON at offset N: ..."
+  }
+  if (root->kind != internal::JsonNode::Kind::kObject) {
+    return invalid_argument("event must be a JSON object");
+  }
+  return Status();
+}
+
+Result<bool> matches(std::string_view pattern_json, std::string_view event_json) {
+  Status st = validate_pattern(pattern_json);
+  if (!st.ok()) {
+    return st.with_context("pattern");
+  }
+  st = validate_event(event_json);
+  if (!st.ok()) {
+    return st.with_context("event");
+  }
+  RuleSpec rule{0, pattern_json};
+  HK_ASSIGN_OR_RETURN(auto matcher, Matcher::compile(std::span<const RuleSpec>(&rule, 1)));
+  std::vector<uint32_t> ids;
+  st = matcher->match(event_json, ids);
+  if (!st.ok()) {
+    return st.with_context("event");
+  }
+  return !ids.empty();
+}
+
+namespace {
+
+void append_value_json(std::string& out, const EventValue& ev) {
+  switch (ev.type) {
+    case EventValue::Type::kString:
+      append_json_string(out, ev.text);
+      break;
+    case EventValue::Type::kNumber:
+      out.append(ev.text);
+      break;
+    case EventValue::Type::kTrue:
+      out += "true";
+      break;
+    case EventValue::Type::kFalse:
+      out += "false";
+      break;
+    case EventValue::Type::kNull:
+      out += "null";
+      break;
+  }
+}
+
+}  // namespace
+
+struct Explainer {
+  const Matcher::Impl& m;
+  Scratch& s;
+  Run& run;
+
+  std::string values_of(uint32_t field) const {
+    std::vector<uint32_t> vs;
+    for (uint32_t v = run.field_values(field); v != kNone; v = s.values[v].next_in_field) {
+      vs.push_back(v);
+    }
+    std::reverse(vs.begin(), vs.end());
+    std::string out;
+    if (vs.size() != 1) {
+      out.push_back('[');
+    }
+    for (size_t i = 0; i < vs.size(); ++i) {
+      if (i > 0) {
+        out += ", ";
+      }
+      append_value_json(out, s.values[vs[i]]);
+    }
+    if (vs.size() != 1) {
+      out.push_back(']');
+    }
+    return out;
+  }
+
+  std::string condition_json(uint32_t c) const {
+    std::string out = "[";
+    const Condition& cond = m.conds[c];
+    for (size_t i = 0; i < cond.mids.size(); ++i) {
+      if (i > 0) {
+        out += ", ";
+      }
+      out += m.matchers[cond.mids[i]].json;
+    }
+    out += "]";
+    return out;
+  }
+
+  bool all_exact(uint32_t c) const {
+    for (uint32_t mid : m.conds[c].mids) {
+      if (!is_exact_kind(m.matchers[mid].kind)) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  std::string why(uint32_t sr_index) {
+    const SubRuleC& sr = m.sub_rules[sr_index];
+    for (uint32_t k = 0; k < sr.need; ++k) {
+      uint32_t c = sr.conds[k];
+      if (run.cond_hits(c) != kNone) {
+        continue;
+      }
+      const Condition& cond = m.conds[c];
+      const std::string& path = m.fields[cond.field].path;
+      if (run.field_values(cond.field) == kNone) {
+        return path + ": the field is missing (or has no scalar value); the pattern needs " +
+               condition_json(c);
+      }
+      return path + ": " + values_of(cond.field) +
+             (all_exact(c) ? " is not one of " : " does not match ") + condition_json(c);
+    }
+    s.chosen.clear();
+    if (s.absent.size() < sr.conds.size()) {
+      s.absent.resize(sr.conds.size(), 0);
+    }
+    if (run.search(sr, 0)) {
+      return {};  // matches
+    }
+    // Positive conditions each have a value: either the array rule or a negative failed.
+    s.chosen.clear();
+    std::vector<std::string> paths;
+    for (uint32_t k = 0; k < sr.need; ++k) {
+      paths.push_back(m.fields[m.conds[sr.conds[k]].field].path);
+    }
+    // Find a choice of positive values ignoring negatives, to blame the negative.
+    struct NoNeg {
+      static bool search(Run& r, Scratch& sc, const SubRuleC& sub, uint32_t k) {
+        if (k == sub.need) {
+          return true;
+        }
+        for (uint32_t h = r.cond_hits(sub.conds[k]); h != kNone; h = sc.hits[h].next) {
+          uint32_t v = sc.hits[h].value;
+          if (!r.consistent_with_chosen(v)) {
+            continue;
+          }
+          sc.chosen.push_back(v);
+          if (search(r, sc, sub, k + 1)) {
+            return true;
+          }
+          sc.chosen.pop_back();
+        }
+        return false;
+      }
+    };
+    if (NoNeg::search(run, s, sr, 0)) {
+      for (size_t k = sr.need; k < sr.conds.size(); ++k) {
+        uint32_t c = sr.conds[k];
+        if (!run.negative_holds(c)) {
+          const Condition& cond = m.conds[c];
+          return m.fields[cond.field].path + ": " + values_of(cond.field) +
+                 " exists, but the pattern needs " + condition_json(c);
+        }
+      }
+    }
+    std::string joined;
+    for (const std::string& p : paths) {
+      joined += (joined.empty() ? "" : ", ") + p;
+    }
+    return "the fields " + joined +
+           " each match, but only in different elements of the same array, and values from "
+           "different array elements never combine";
+  }
+};
+
+Result<Explanation> explain(std::string_view pattern_json, std::string_view event_json) {
+  Status st = validate_pattern(pattern_json);
+  if (!st.ok()) {
+    return st.with_context("pattern");
+  }
+  st = validate_event(event_json);
+  if (!st.ok()) {
+    return st.with_context("event");
+  }
+  RuleSpec rule{0, pattern_json};
+  HK_ASSIGN_OR_RETURN(auto matcher, Matcher::compile(std::span<const RuleSpec>(&rule, 1)));
+  Scratch scratch;
+  Run run(*matcher->impl_, scratch);
+  st = run.walk(event_json);
+  if (!st.ok()) {
+    return st.with_context("event");
+  }
+  Explainer ex{*matcher->impl_, scratch, run};
+  Explanation out;
+  const auto& subs = matcher->impl_->sub_rules;
+  std::vector<std::string> reasons;
+  for (uint32_t i = 0; i < subs.size(); ++i) {
+    std::string r = ex.why(i);
+    if (r.empty()) {
+      out.matched = true;
+      return out;
+    }
+    reasons.push_back(std::move(r));
+  }
+  for (size_t i = 0; i < reasons.size(); ++i) {
+    if (i > 0) {
+      out.reason += "\n";
+    }
+    if (reasons.size() > 1) {
+      out.reason += "$or combination " + std::to_string(i + 1) + ": ";
+    }
+    out.reason += reasons[i];
+  }
+  return out;
+}
+
+}  // namespace hikyaku::pattern

@@ -1,0 +1,582 @@
+#include "server/server.h"
+
+#include <fmt/format.h>
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <condition_variable>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <type_traits>
+#include <unordered_map>
+
+#include "server/internal/api.h"
+
+namespace hikyaku::server {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace ssl = asio::ssl;
+using tcp = asio::ip::tcp;
+using error_code = beast::error_code;
+
+constexpr std::string_view kAmzJson = "application/x-amz-json-1.1";
+
+class SessionBase {
+ public:
+  virtual ~SessionBase() = default;
+  // Closes the connection if it is waiting for (or reading) a request; a request being handled
+  // finishes and answers first. Thread-safe (posts to the session's strand).
+  virtual void close_if_idle() = 0;
+};
+
+// What every session shares with the server; outlives the Server object if a bus callback is late.
+struct State {
+  config::ServerLimits limits;
+  std::shared_ptr<Api> api;
+  std::shared_ptr<Metrics> metrics;
+  std::atomic<bool> stopping{false};
+
+  std::mutex mu;
+  std::condition_variable cv;
+  std::unordered_map<SessionBase*, std::weak_ptr<SessionBase>> sessions;  // guarded by mu
+
+  void add(SessionBase* key, std::weak_ptr<SessionBase> session) {
+    std::lock_guard lock(mu);
+    sessions.emplace(key, std::move(session));
+  }
+  void remove(SessionBase* key) {
+    {
+      std::lock_guard lock(mu);
+      sessions.erase(key);
+    }
+    cv.notify_all();
+  }
+};
+
+std::string error_body(std::string_view type, std::string_view message) {
+  return fmt::format(R"({{"__type":"{}","message":"{}"}})", type, message);
+}
+
+template <typename Stream>
+class Session : public SessionBase, public std::enable_shared_from_this<Session<Stream>> {
+ public:
+  static constexpr bool kTls = !std::is_same_v<Stream, beast::tcp_stream>;
+
+  template <typename... Args>
+  Session(std::shared_ptr<State> state, std::weak_ptr<asio::io_context> ioc, Args&&... args)
+      : state_(std::move(state)), ioc_(std::move(ioc)), stream_(std::forward<Args>(args)...) {
+    state_->metrics->connections_active.fetch_add(1, std::memory_order_relaxed);
+  }
+
+  ~Session() override {
+    state_->metrics->connections_active.fetch_sub(1, std::memory_order_relaxed);
+    state_->remove(this);
+  }
+
+  void run() {
+    asio::dispatch(stream_.get_executor(), [self = this->shared_from_this()] { self->start(); });
+  }
+
+  void close_if_idle() override {
+    asio::post(stream_.get_executor(), [self = this->shared_from_this()] {
+      if (self->reading_) {
+        self->lowest().close();
+      }
+    });
+  }
+
+ private:
+  beast::tcp_stream& lowest() { return beast::get_lowest_layer(stream_); }
+
+  std::chrono::seconds timeout() const {
+    return std::chrono::seconds(std::max(1, state_->limits.request_timeout_seconds));
+  }
+
+  void start() {
+    if constexpr (kTls) {
+      reading_ = true;
+      lowest().expires_after(timeout());
+      stream_.async_handshake(
+          ssl::stream_base::server, [self = this->shared_from_this()](error_code ec) {
+            self->reading_ = false;
+            if (ec) {
+              self->state_->metrics->malformed_requests.fetch_add(1, std::memory_order_relaxed);
+              self->lowest().close();
+              return;
+            }
+            self->read_request();
+          });
+    } else {
+      read_request();
+    }
+  }
+
+  void read_request() {
+    if (state_->stopping.load()) {
+      close();
+      return;
+    }
+    parser_.emplace();
+    parser_->header_limit(static_cast<std::uint32_t>(
+        std::clamp<int64_t>(state_->limits.max_header_bytes, 256, UINT32_MAX)));
+    parser_->body_limit(
+        static_cast<std::uint64_t>(std::max<int64_t>(0, state_->limits.max_body_bytes)));
+    reading_ = true;
+    // One deadline for the whole request (headers and body): a slow client cannot stretch it.
+    lowest().expires_after(timeout());
+    http::async_read_header(
+        stream_, buffer_, *parser_,
+        [self = this->shared_from_this()](error_code ec, std::size_t) { self->on_header(ec); });
+  }
+
+  void on_header(error_code ec) {
+    if (ec) {
+      on_read_error(ec);
+      return;
+    }
+    auto& header = parser_->get();
+    auto expect = header[http::field::expect];
+    if (beast::iequals(expect, "100-continue")) {
+      auto continue_response = std::make_shared<http::response<http::empty_body>>(
+          http::status::continue_, header.version());
+      http::async_write(
+          stream_, *continue_response,
+          [self = this->shared_from_this(), continue_response](error_code write_ec, std::size_t) {
+            if (write_ec) {
+              self->close();
+              return;
+            }
+            self->read_body();
+          });
+      return;
+    }
+    read_body();
+  }
+
+  void read_body() {
+    http::async_read(
+        stream_, buffer_, *parser_,
+        [self = this->shared_from_this()](error_code ec, std::size_t) { self->on_read(ec); });
+  }
+
+  void on_read_error(error_code ec) {
+    reading_ = false;
+    Metrics& metrics = *state_->metrics;
+    if (ec == http::error::end_of_stream || ec == asio::error::eof ||
+        ec == asio::error::connection_reset || ec == asio::error::operation_aborted ||
+        ec == asio::ssl::error::stream_truncated) {
+      lowest().close();
+      return;
+    }
+    if (ec == beast::error::timeout) {
+      // An idle keep-alive connection timing out is normal; a partial request is a slow client.
+      if (parser_ && (parser_->got_some() || buffer_.size() > 0)) {
+        metrics.request_timeouts.fetch_add(1, std::memory_order_relaxed);
+      }
+      lowest().close();
+      return;
+    }
+    if (ec == http::error::body_limit) {
+      metrics.count_request_error("RequestEntityTooLargeException");
+      write_error(
+          413, "RequestEntityTooLargeException",
+          fmt::format("Request body is over the limit of {} bytes (Server.Limits.MaxBodyBytes).",
+                      state_->limits.max_body_bytes));
+      return;
+    }
+    if (ec == http::error::header_limit) {
+      metrics.count_request_error("RequestHeaderFieldsTooLarge");
+      write_error(431, "RequestHeaderFieldsTooLarge",
+                  fmt::format("Request headers are over the limit of {} bytes "
+                              "(Server.Limits.MaxHeaderBytes).",
+                              state_->limits.max_header_bytes));
+      return;
+    }
+    metrics.malformed_requests.fetch_add(1, std::memory_order_relaxed);
+    if (parser_ && parser_->got_some()) {
+      write_error(400, "SerializationException", "Malformed HTTP request.");
+      return;
+    }
+    lowest().close();
+  }
+
+  // Answers a framing error and closes: the rest of the stream cannot be trusted.
+  void write_error(unsigned status, std::string_view type, std::string_view message) {
+    HttpResponse response;
+    response.status = status;
+    response.content_type = kAmzJson;
+    response.body = error_body(type, message);
+    keep_alive_ = false;
+    version_ = 11;
+    write(std::move(response));
+  }
+
+  void on_read(error_code ec) {
+    if (ec) {
+      on_read_error(ec);
+      return;
+    }
+    reading_ = false;
+    lowest().expires_never();
+    auto message = parser_->release();
+    keep_alive_ = message.keep_alive();
+    version_ = message.version();
+    HttpRequest request;
+    request.method = std::string(message.method_string());
+    request.target = std::string(message.target());
+    request.headers.reserve(8);
+    for (const auto& field : message) {
+      request.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
+    }
+    request.body = std::move(message.body());
+    // The bus may answer on its own thread: hop back onto this connection's strand. The holder
+    // keeps the io_context alive for as long as the session (destroyed first) needs it, even if
+    // the Server is gone when the bus answers. (Sessions themselves hold only a weak_ptr: a
+    // handler left queued in a stopped io_context must not keep that io_context alive.)
+    struct Holder {
+      std::shared_ptr<asio::io_context> ioc;
+      std::shared_ptr<Session> session;
+    };
+    auto holder = std::make_shared<Holder>(Holder{ioc_.lock(), this->shared_from_this()});
+    state_->api->handle(std::move(request), [holder](HttpResponse response) {
+      auto session = holder->session;
+      asio::post(session->stream_.get_executor(),
+                 [session, response = std::move(response)]() mutable {
+                   session->write(std::move(response));
+                 });
+    });
+  }
+
+  void write(HttpResponse response) {
+    auto message = std::make_shared<http::response<http::string_body>>(
+        static_cast<http::status>(response.status), version_);
+    message->set(http::field::server, "hikyaku");
+    if (!response.content_type.empty()) {
+      message->set(http::field::content_type, response.content_type);
+    }
+    for (auto& [name, value] : response.headers) {
+      message->set(name, value);
+    }
+    message->body() = std::move(response.body);
+    message->keep_alive(keep_alive_ && !state_->stopping.load());
+    message->prepare_payload();
+    // A stuck reader must not hold the connection forever either.
+    lowest().expires_after(timeout());
+    http::async_write(stream_, *message,
+                      [self = this->shared_from_this(), message](error_code ec, std::size_t) {
+                        if (ec) {
+                          self->lowest().close();
+                          return;
+                        }
+                        if (!message->keep_alive()) {
+                          self->close();
+                          return;
+                        }
+                        self->read_request();
+                      });
+  }
+
+  void close() {
+    if constexpr (kTls) {
+      lowest().expires_after(std::chrono::seconds(2));
+      stream_.async_shutdown(
+          [self = this->shared_from_this()](error_code) { self->lowest().close(); });
+    } else {
+      error_code ignored;
+      lowest().socket().shutdown(tcp::socket::shutdown_send, ignored);
+      lowest().close();
+    }
+  }
+
+  std::shared_ptr<State> state_;
+  std::weak_ptr<asio::io_context> ioc_;
+  Stream stream_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  bool reading_ = false;  // waiting for or reading a request (so close_if_idle may cut it)
+  bool keep_alive_ = true;
+  unsigned version_ = 11;
+};
+
+class Listener : public std::enable_shared_from_this<Listener> {
+ public:
+  Listener(std::shared_ptr<asio::io_context> ioc, std::shared_ptr<State> state,
+           std::shared_ptr<ssl::context> tls)
+      : ioc_(*ioc),
+        ioc_owner_(ioc),
+        state_(std::move(state)),
+        tls_(std::move(tls)),
+        acceptor_(asio::make_strand(ioc_)) {}
+
+  Status open(const tcp::endpoint& endpoint) {
+    error_code ec;
+    acceptor_.open(endpoint.protocol(), ec);
+    if (!ec) {
+      acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
+    }
+    if (!ec) {
+      acceptor_.bind(endpoint, ec);
+    }
+    if (!ec) {
+      acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+    }
+    if (ec) {
+      return unavailable(fmt::format("cannot listen on {}:{}: {}", endpoint.address().to_string(),
+                                     endpoint.port(), ec.message()));
+    }
+    return ok_status();
+  }
+
+  uint16_t port() const {
+    error_code ec;
+    return acceptor_.local_endpoint(ec).port();
+  }
+
+  void accept() {
+    acceptor_.async_accept(asio::make_strand(ioc_),
+                           [self = shared_from_this()](error_code ec, tcp::socket socket) {
+                             self->on_accept(ec, std::move(socket));
+                           });
+  }
+
+  void close() {
+    asio::post(acceptor_.get_executor(), [self = shared_from_this()] { self->close_now(); });
+  }
+
+  // Only when no io thread runs (after they were joined).
+  void close_now() {
+    error_code ignored;
+    acceptor_.close(ignored);
+  }
+
+ private:
+  void on_accept(error_code ec, tcp::socket socket) {
+    if (ec == asio::error::operation_aborted || !acceptor_.is_open() || state_->stopping.load()) {
+      return;
+    }
+    if (!ec) {
+      Metrics& metrics = *state_->metrics;
+      if (metrics.connections_active.load() >= state_->limits.max_connections) {
+        metrics.connections_refused.fetch_add(1, std::memory_order_relaxed);
+        error_code ignored;
+        socket.close(ignored);
+      } else {
+        metrics.connections_accepted.fetch_add(1, std::memory_order_relaxed);
+        error_code ignored;
+        socket.set_option(tcp::no_delay(true), ignored);
+        if (tls_) {
+          start(std::make_shared<Session<beast::ssl_stream<beast::tcp_stream>>>(
+              state_, ioc_owner_, std::move(socket), *tls_));
+        } else {
+          start(
+              std::make_shared<Session<beast::tcp_stream>>(state_, ioc_owner_, std::move(socket)));
+        }
+      }
+    }
+    // Errors such as EMFILE affect one accept; keep serving the others.
+    accept();
+  }
+
+  template <typename S>
+  void start(std::shared_ptr<S> session) {
+    state_->add(session.get(), session);
+    session->run();
+  }
+
+  // Not owned: a pending accept handler (which holds this Listener) must not keep the io_context
+  // alive, or a stopped server's io_context and its queued handlers would leak.
+  asio::io_context& ioc_;
+  std::weak_ptr<asio::io_context> ioc_owner_;
+  std::shared_ptr<State> state_;
+  std::shared_ptr<ssl::context> tls_;
+  tcp::acceptor acceptor_;
+};
+
+struct ListenAddress {
+  std::string host;
+  uint16_t port = 0;
+};
+
+Result<ListenAddress> split_listen(std::string_view listen) {
+  size_t colon = listen.rfind(':');
+  if (colon == std::string_view::npos || colon + 1 >= listen.size()) {
+    return invalid_argument(fmt::format("Server.Listen \"{}\" must be host:port", listen));
+  }
+  ListenAddress address;
+  address.host = std::string(listen.substr(0, colon));
+  if (address.host.size() >= 2 && address.host.front() == '[' && address.host.back() == ']') {
+    address.host = address.host.substr(1, address.host.size() - 2);
+  }
+  unsigned port = 0;
+  for (char c : listen.substr(colon + 1)) {
+    if (c < '0' || c > '9' || port > 65535) {
+      return invalid_argument(fmt::format("Server.Listen \"{}\": port must be 0..65535", listen));
+    }
+    port = port * 10 + static_cast<unsigned>(c - '0');
+  }
+  if (port > 65535) {
+    return invalid_argument(fmt::format("Server.Listen \"{}\": port must be 0..65535", listen));
+  }
+  address.port = static_cast<uint16_t>(port);
+  return address;
+}
+
+}  // namespace
+
+struct Server::Impl {
+  config::ServerConfig config;
+  ServerOptions options;
+  std::shared_ptr<State> state;
+  std::shared_ptr<asio::io_context> ioc;
+  // Keeps the io threads running while a request waits on the bus (no Asio operation pending).
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
+  std::shared_ptr<Listener> listener;
+  std::vector<std::thread> threads;
+  std::atomic<uint16_t> port{0};
+  bool started = false;
+  bool stopped = false;
+};
+
+Server::Server(config::ServerConfig config, bus::EventBus& bus, ServerOptions options)
+    : impl_(std::make_unique<Impl>()) {
+  impl_->config = config;
+  impl_->options = options;
+  ApiOptions api_options;
+  api_options.clock = options.clock;
+  api_options.readiness = options.readiness;
+  api_options.metrics_text = options.metrics_text;
+  impl_->state = std::make_shared<State>();
+  impl_->state->limits = config.limits;
+  impl_->state->api = std::make_shared<Api>(std::move(config), bus, std::move(api_options));
+  impl_->state->metrics = impl_->state->api->metrics();
+}
+
+Server::~Server() { stop(std::chrono::steady_clock::now()); }
+
+Result<uint16_t> Server::start() {
+  Impl& impl = *impl_;
+  if (impl.started) {
+    return failed_precondition("the server was already started");
+  }
+  HK_ASSIGN_OR_RETURN(ListenAddress listen, split_listen(impl.config.listen));
+
+  error_code ec;
+  asio::ip::address address;
+  if (listen.host.empty()) {
+    address = asio::ip::address_v4::any();
+  } else if (listen.host == "localhost") {
+    address = asio::ip::address_v4::loopback();
+  } else {
+    address = asio::ip::make_address(listen.host, ec);
+    if (ec) {
+      return invalid_argument(fmt::format(
+          "Server.Listen \"{}\": \"{}\" is not an IP address (use e.g. 127.0.0.1, 0.0.0.0, [::1])",
+          impl.config.listen, listen.host));
+    }
+  }
+  if (!impl.config.auth.configured() && !address.is_loopback()) {
+    return failed_precondition(fmt::format(
+        "refusing to listen on {}: it is not a loopback address and Server.Auth is not "
+        "configured, so anyone who can reach it could publish events. Add "
+        "Server.Auth.SigV4.Credentials (and Server.Auth.ApiKeys for /events/{{bus}}), or listen "
+        "on 127.0.0.1",
+        impl.config.listen));
+  }
+
+  std::shared_ptr<ssl::context> tls;
+  if (impl.config.tls) {
+    tls = std::make_shared<ssl::context>(ssl::context::tls_server);
+    tls->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                         ssl::context::no_sslv3 | ssl::context::no_tlsv1 |
+                         ssl::context::no_tlsv1_1 | ssl::context::single_dh_use,
+                     ec);
+    tls->use_certificate_chain_file(impl.config.tls->cert_file, ec);
+    if (ec) {
+      return invalid_argument(
+          fmt::format("Server.Tls.CertFile \"{}\": {}", impl.config.tls->cert_file, ec.message()));
+    }
+    tls->use_private_key_file(impl.config.tls->key_file, ssl::context::pem, ec);
+    if (ec) {
+      return invalid_argument(
+          fmt::format("Server.Tls.KeyFile \"{}\": {}", impl.config.tls->key_file, ec.message()));
+    }
+  }
+
+  int threads = impl.options.io_threads;
+  if (threads <= 0) {
+    threads = static_cast<int>(std::max(1U, std::thread::hardware_concurrency()));
+  }
+  impl.ioc = std::make_shared<asio::io_context>(threads);
+  impl.listener = std::make_shared<Listener>(impl.ioc, impl.state, tls);
+  HK_RETURN_IF_ERROR(impl.listener->open(tcp::endpoint(address, listen.port)));
+  impl.port.store(impl.listener->port());
+  impl.listener->accept();
+  impl.work.emplace(impl.ioc->get_executor());
+  impl.started = true;
+  for (int i = 0; i < threads; ++i) {
+    impl.threads.emplace_back([ioc = impl.ioc] {
+      // Handlers report errors through error_code; anything thrown is a bug we must not hide,
+      // but one connection's fault must not end the process either.
+      while (true) {
+        try {
+          ioc->run();
+          return;
+        } catch (const std::exception&) {
+          continue;
+        }
+      }
+    });
+  }
+  return impl.port.load();
+}
+
+void Server::stop(std::chrono::steady_clock::time_point deadline) {
+  Impl& impl = *impl_;
+  if (!impl.started || impl.stopped) {
+    return;
+  }
+  impl.stopped = true;
+  State& state = *impl.state;
+  state.stopping.store(true);
+  impl.listener->close();
+  std::vector<std::shared_ptr<SessionBase>> sessions;
+  {
+    std::lock_guard lock(state.mu);
+    for (auto& [key, weak] : state.sessions) {
+      if (auto session = weak.lock()) {
+        sessions.push_back(std::move(session));
+      }
+    }
+  }
+  for (auto& session : sessions) {
+    session->close_if_idle();
+  }
+  sessions.clear();
+  {
+    std::unique_lock lock(state.mu);
+    state.cv.wait_until(lock, deadline, [&] { return state.sessions.empty(); });
+  }
+  impl.work.reset();
+  impl.ioc->stop();
+  for (auto& thread : impl.threads) {
+    thread.join();
+  }
+  impl.threads.clear();
+  // The posted close may not have run before the io_context stopped.
+  impl.listener->close_now();
+  impl.listener.reset();
+}
+
+uint16_t Server::port() const { return impl_->port.load(); }
+
+std::string Server::server_metrics_text() const { return impl_->state->metrics->text(); }
+
+}  // namespace hikyaku::server
