@@ -296,13 +296,13 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const Options& options) {
                       nullptr) != SQLITE_OK) {
     Status status = unavailable(fmt::format("sqlite: cannot open {}: {}", options.path,
                                             db ? sqlite3_errmsg(db) : "out of memory"));
-    sqlite3_close(db);
+    sqlite3_close_v2(db);
     unlock();
     return status;
   }
   sqlite3_busy_timeout(db, options.busy_timeout_ms);
   auto fail = [&](Status status) {
-    sqlite3_close(db);
+    sqlite3_close_v2(db);
     unlock();
     return status.with_context(options.path);
   };
@@ -359,7 +359,7 @@ SqliteStore::SqliteStore(sqlite3* db, std::string path)
 SqliteStore::~SqliteStore() {
   statements_.reset();
   // A clean close checkpoints the WAL into the main file.
-  sqlite3_close(db_);
+  sqlite3_close_v2(db_);
   if (lock_fd_ >= 0) {
     ::close(lock_fd_);
   }
