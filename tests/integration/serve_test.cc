@@ -259,9 +259,10 @@ TEST_F(ServeTest, SendCommandPublishesFilesInBatchesOfTen) {
   EXPECT_EQ(unsigned_send.exit_code, 2);
 }
 
-// Publishes batches of 10 over and over with libcurl, recording every EventId the server
-// acknowledged, until told to stop or the server goes away.
-std::vector<std::string> publish_until(const std::string& url, const std::atomic<bool>& stop) {
+// Publishes batches of 10 with libcurl, recording every EventId the server acknowledged, until
+// told to stop, `max_batches` were sent, or the server goes away.
+std::vector<std::string> publish_until(const std::string& url, const std::atomic<bool>& stop,
+                                       int max_batches) {
   delivery::HttpClient http;
   std::vector<std::string> accepted;
   const std::string entry = entries_for({"02-fsbp-s3-8-high-failed.json"});
@@ -272,7 +273,7 @@ std::vector<std::string> publish_until(const std::string& url, const std::atomic
   }
   body += "]}";
   simdjson::dom::parser parser;
-  while (!stop) {
+  for (int batch = 0; batch < max_batches && !stop; ++batch) {
     delivery::HttpRequest request;
     request.url = url + "/";
     request.body = body;
@@ -309,7 +310,9 @@ Rules:
   start_server();
   std::atomic<bool> stop{false};
   std::vector<std::string> accepted;
-  std::thread publisher([&] { accepted = publish_until(url_, stop); });
+  // At most 3,000 events, so that catching up after the restart stays quick even in sanitizer
+  // builds on a loaded machine.
+  std::thread publisher([&] { accepted = publish_until(url_, stop, 300); });
   // Let some events through, then kill the server mid-stream without warning.
   ASSERT_TRUE(wait_for([&] { return lines_of(directory_ / "deliveries.jsonl").size() >= 200; }));
   server_->signal(SIGKILL);
@@ -320,16 +323,20 @@ Rules:
   start_server();  // same store: pending and leased jobs resume
   const std::set<std::string> expected(accepted.begin(), accepted.end());
   ASSERT_EQ(expected.size(), accepted.size());  // ids are unique
-  ASSERT_TRUE(wait_for([&] {
-    const std::multiset<std::string> delivered =
-        delivered_event_ids(directory_ / "deliveries.jsonl");
-    for (const std::string& id : expected) {
-      if (delivered.count(id) == 0) {
-        return false;
-      }
-    }
-    return true;
-  })) << "accepted events missing after restart";
+  ASSERT_TRUE(wait_for(
+      [&] {
+        const std::multiset<std::string> delivered =
+            delivered_event_ids(directory_ / "deliveries.jsonl");
+        for (const std::string& id : expected) {
+          if (delivered.count(id) == 0) {
+            return false;
+          }
+        }
+        return true;
+      },
+      std::chrono::seconds(120)))
+      << "accepted events missing after restart: accepted " << expected.size() << ", delivered ids "
+      << delivered_event_ids(directory_ / "deliveries.jsonl").size();
   // Duplicates are allowed only for jobs that were in flight at the kill (attempted, not yet
   // marked done; completions are batched): at most the dispatcher's workers x claim batch.
   const std::multiset<std::string> delivered = delivered_event_ids(directory_ / "deliveries.jsonl");
