@@ -127,7 +127,11 @@ TEST_F(DispatcherTest, HttpSuccessSendsBodyAndConnectionHeaders) {
   EXPECT_EQ(requests[0].headers["dummy-key"], "dummy-value");
   EXPECT_EQ(requests[0].headers["content-type"], "application/json; charset=utf-8");
   EXPECT_TRUE(dead_letters().empty());
-  EXPECT_THAT(metrics_.render(), HasSubstr("hikyaku_invocations_total{target=\"b/r/t\"} 1"));
+  // Counters are bumped right after the store is updated: wait for them rather than race.
+  EXPECT_TRUE(wait_for([&] {
+    return metrics_.render().find("hikyaku_invocations_total{target=\"b/r/t\"} 1") !=
+           std::string::npos;
+  }));
 }
 
 TEST_F(DispatcherTest, ClientErrorGoesToDlqAtOnceWithoutLeakingTheKey) {
@@ -142,8 +146,10 @@ TEST_F(DispatcherTest, ClientErrorGoesToDlqAtOnceWithoutLeakingTheKey) {
   EXPECT_THAT(letter.reason.error_message, HasSubstr("test error"));
   EXPECT_EQ(letter.reason.exhausted_retry_condition, "");
   EXPECT_EQ(pending(), 0);
-  EXPECT_THAT(metrics_.render(),
-              HasSubstr("hikyaku_invocations_sent_to_dlq_total{target=\"b/r/t\"} 1"));
+  EXPECT_TRUE(wait_for([&] {
+    return metrics_.render().find("hikyaku_invocations_sent_to_dlq_total{target=\"b/r/t\"} 1") !=
+           std::string::npos;
+  }));
 }
 
 TEST_F(DispatcherTest, ServerErrorsAreRetriedUntilAttemptsRunOut) {
