@@ -4,6 +4,7 @@
 //
 //   citylots2_bench --events citylots2-synth.json[.gz] --rules tests/data/citylots2/rules.json
 //                   [--repeat 3] [--scaling-events 50000] [--no-scaling | --only-scaling]
+//                   [--only NAME,NAME...]   (just these sets, e.g. to profile one)
 //
 // Output, one line per set:
 //   CATEGORY <NAME> events_per_s=<N> baseline_ratio=<R> counts=<ok|MISMATCH>
@@ -105,6 +106,7 @@ int main(int argc, char** argv) {
   size_t scaling_events = 50000;
   bool scaling = true;
   bool only_scaling = false;
+  std::string only;  // comma-separated set names; empty = all
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto next = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
@@ -120,10 +122,14 @@ int main(int argc, char** argv) {
       scaling = false;
     } else if (a == "--only-scaling") {
       only_scaling = true;
+    } else if (a == "--only") {
+      only = "," + next() + ",";
+      scaling = false;
     } else {
       std::fprintf(stderr,
                    "usage: citylots2_bench --events FILE[.gz] --rules RULES.json "
-                   "[--repeat N] [--scaling-events N] [--no-scaling | --only-scaling]\n");
+                   "[--repeat N] [--scaling-events N] [--no-scaling | --only-scaling] "
+                   "[--only NAME,...]\n");
       return 2;
     }
   }
@@ -200,6 +206,9 @@ int main(int argc, char** argv) {
   for (const Set& s : sets) {
     if (only_scaling) {
       break;
+    }
+    if (!only.empty() && only.find("," + s.name + ",") == std::string::npos) {
+      continue;
     }
     std::vector<RuleSpec> specs;
     for (size_t i = 0; i < s.patterns.size(); ++i) {

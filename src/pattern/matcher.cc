@@ -1,6 +1,8 @@
 // Compiler and matcher. Stages (simdjson's habit of naming them):
-//   1. walk   — simdjson On-Demand walks the event along the path index; only fields some rule
-//               names are extracted, each with its array context (which element of which array).
+//   1. walk   — a lazy scan of the event bytes along the path index (internal/event_scan.h); only
+//               fields some rule names are extracted, each with its array context (which element
+//               of which array); the rest is skipped, and the scan stops once nothing later can
+//               matter.
 //   2. lookup — each extracted value is looked up in its field's value index; every matcher it
 //               satisfies "hits" that matcher's conditions; the first hit of a condition makes the
 //               sub-rules anchored there (each sub-rule is anchored at its most selective positive
@@ -8,9 +10,8 @@
 //   3. verify — after the walk, a candidate is confirmed when all its positive conditions were
 //               hit and one array-consistent choice of values exists (§3) that also satisfies its
 //               exists:false conditions. Sub-rules with no positive condition are always verified.
-#include <simdjson.h>
-
 #include <algorithm>
+#include <charconv>
 #include <cstdint>
 #include <cstring>
 #include <string>
@@ -20,6 +21,7 @@
 
 #include "core/check.h"
 #include "core/json_writer.h"
+#include "pattern/internal/event_scan.h"
 #include "pattern/internal/json_tree.h"
 #include "pattern/internal/parse.h"
 #include "pattern/internal/values.h"
@@ -39,7 +41,8 @@ using MKind = MatcherSpec::Kind;
 namespace {
 
 constexpr uint32_t kNone = 0xFFFFFFFFu;
-constexpr uint32_t kMaxEventDepth = 1000;  // below simdjson's DEFAULT_MAX_DEPTH (1024)
+constexpr uint32_t kMaxEventDepth =
+    1000;  // on the paths rules name; the recursion is bounded by it
 
 struct StringHash {
   using is_transparent = void;
@@ -128,6 +131,10 @@ struct FieldIndex {
 struct PathNode {
   uint32_t field = kNone;
   StringMap<uint32_t> children;
+  // For the early stop: this node's bit among its parent's children (64: none), and the bits of
+  // all children (0 when there are more than 64: such an object is always read to its end).
+  uint8_t bit = 64;
+  uint64_t child_bits = 0;
   // The same children as a flat list while there are few: a linear scan beats hashing.
   static constexpr size_t kSmall = 8;
   std::vector<std::pair<std::string, uint32_t>> small;
@@ -170,6 +177,7 @@ struct Matcher::Impl {
   std::vector<Condition> conds;
   std::vector<SubRuleC> sub_rules;
   std::vector<uint32_t> always_check;  // sub-rules with no positive condition
+  internal::KeyNeedles key_needles;    // every path segment: when the walk may stop early
 
   // compile-time interning
   StringMap<uint32_t> matcher_ids;
@@ -211,9 +219,16 @@ struct Hit {
   uint32_t next;
 };
 
+// An object open on the walk's path: which named children it has read.
+struct Frame {
+  uint64_t need;     // PathNode::child_bits
+  uint64_t seen;     // read completely
+  uint64_t pending;  // being read now
+};
+
 struct Scratch {
-  simdjson::ondemand::parser parser;
-  std::string padded;
+  std::string decoded;  // unescaped string values of the current event
+  std::vector<Frame> frames;
   std::vector<EventValue> values;
   std::vector<ArrayPos> ctx_stack;
   std::vector<ArrayPos> ctx_buf;
@@ -247,6 +262,7 @@ struct Scratch {
       epoch = 1;
     }
     values.clear();
+    frames.clear();
     ctx_stack.clear();
     ctx_buf.clear();
     hits.clear();
@@ -286,12 +302,16 @@ uint32_t Matcher::Impl::intern_field(const std::string& path) {
     if (it == nodes[node].children.end()) {
       child = static_cast<uint32_t>(nodes.size());
       nodes[node].children.emplace(std::string(seg), child);
+      const size_t index = nodes[node].children.size() - 1;
       if (nodes[node].children.size() <= PathNode::kSmall) {
         nodes[node].small.emplace_back(std::string(seg), child);
       } else {
         nodes[node].small = {};
       }
+      nodes[node].child_bits = index < 64 ? nodes[node].child_bits | (uint64_t{1} << index) : 0;
       nodes.emplace_back();
+      nodes.back().bit = index < 64 ? static_cast<uint8_t>(index) : 64;
+      key_needles.add(seg);
     } else {
       child = it->second;
     }
@@ -609,32 +629,25 @@ class Run {
 
   Status walk(std::string_view event_json) {
     s_.begin(m_);
-    size_t need = event_json.size() + simdjson::SIMDJSON_PADDING;
-    if (s_.padded.size() < need) {
-      s_.padded.resize(need);
+    // Decoded strings live here while the event is matched; nothing decodes to more bytes than
+    // its escaped form, so reserving the event's size keeps every view into it stable.
+    s_.decoded.clear();
+    s_.decoded.reserve(event_json.size());
+    begin_ = event_json.data();
+    end_ = begin_ + event_json.size();
+    p_ = begin_;
+    skip_ws();
+    if (p_ == end_) {
+      return invalid_argument("event is not valid JSON: the input is empty");
     }
-    std::memcpy(s_.padded.data(), event_json.data(), event_json.size());
-    std::memset(s_.padded.data() + event_json.size(), 0, simdjson::SIMDJSON_PADDING);
-    simdjson::ondemand::document doc;
-    auto err = s_.parser.iterate(s_.padded.data(), event_json.size(), s_.padded.size()).get(doc);
-    if (err) {
-      return event_error(err);
-    }
-    simdjson::ondemand::object obj;
-    err = doc.get_object().get(obj);
-    if (err) {
-      if (err == simdjson::INCORRECT_TYPE) {
+    if (*p_ != '{') {
+      if (internal::skip_value(p_, end_) != nullptr) {
         return invalid_argument("event must be a JSON object");
       }
-      return event_error(err);
+      return syntax_error("unexpected character");
     }
-    err = walk_object(obj, 0, 1);
-    if (err) {
-      if (err == simdjson::DEPTH_ERROR) {
-        return invalid_argument("event nests deeper than " + std::to_string(kMaxEventDepth) +
-                                " levels");
-      }
-      return event_error(err);
+    if (!walk_object(0, 1) && !stopped_) {
+      return failure_;
     }
     return Status();
   }
@@ -771,11 +784,6 @@ class Run {
   }
 
  private:
-  static Status event_error(simdjson::error_code err) {
-    return invalid_argument(std::string("event is not valid JSON: ") +
-                            simdjson::error_message(err));
-  }
-
   uint32_t child_of(uint32_t node, std::string_view key) const {
     // Event keys may contain dots: "a.b" is the same path as a -> b.
     size_t start = 0;
@@ -794,136 +802,248 @@ class Run {
     }
   }
 
-  simdjson::error_code walk_object(simdjson::ondemand::object obj, uint32_t node, uint32_t depth) {
-    for (auto field_result : obj) {
-      simdjson::ondemand::field field;
-      if (auto err = std::move(field_result).get(field)) {
-        return err;
-      }
-      // Read the key in place when it has no escapes (the common case); unescape otherwise.
-      std::string_view key;
-      const char* raw = field.key().raw();
-      const char* end = static_cast<const char*>(
-          std::memchr(raw, '"', static_cast<size_t>(s_.padded.data() + s_.padded.size() - raw)));
-      if (end != nullptr && std::memchr(raw, '\\', static_cast<size_t>(end - raw)) == nullptr) {
-        key = std::string_view(raw, static_cast<size_t>(end - raw));
-      } else if (auto err = field.unescaped_key().get(key)) {
-        return err;
-      }
-      uint32_t child = child_of(node, key);
-      if (child == kNone) {
-        continue;  // skipped by the iterator
-      }
-      if (auto err = walk_value(field.value(), child, depth + 1)) {
-        return err;
-      }
+  // ---- the lazy walk ----
+  // A recursive descent over the event bytes along the path index. Values no rule names are
+  // skipped structurally. Each open object remembers which of the children rules name it has
+  // read; once every open object has read all of them (outside any array) and the rest of the
+  // event holds none of the named key segments, nothing later can change the outcome and the
+  // walk stops there (for CityLots2's `properties.*` rules: before the 600-byte geometry).
+  // The walk returns false on malformed JSON (failure_ says where) or at that early stop with
+  // stopped_ set.
+
+  void skip_ws() {
+    while (p_ < end_ && (*p_ == ' ' || *p_ == '\n' || *p_ == '\r' || *p_ == '\t')) {
+      ++p_;
     }
-    return simdjson::SUCCESS;
   }
 
-  simdjson::error_code walk_value(simdjson::ondemand::value value, uint32_t node, uint32_t depth) {
+  bool fail(const char* what) {
+    failure_ = syntax_error(what);
+    return false;
+  }
+  Status syntax_error(const char* what) const {
+    return invalid_argument(std::string("event is not valid JSON: ") + what + " at offset " +
+                            std::to_string(p_ - begin_));
+  }
+
+  // Reads the string at p_ (its opening quote); the view stays valid until the next event.
+  bool read_string(std::string_view& out, std::string* decode_into) {
+    bool escaped = false;
+    const char* close = internal::find_string_end(p_ + 1, end_, &escaped);
+    if (close == nullptr) {
+      return fail("unterminated string");
+    }
+    std::string_view body(p_ + 1, static_cast<size_t>(close - p_ - 1));
+    if (!escaped) {
+      out = body;
+    } else {
+      size_t from = decode_into->size();
+      if (const char* error = internal::decode_string(body, *decode_into)) {
+        return fail(error);
+      }
+      out = std::string_view(decode_into->data() + from, decode_into->size() - from);
+    }
+    p_ = close + 1;
+    return true;
+  }
+
+  bool skip_value() {
+    const char* after = internal::skip_value(p_, end_);
+    if (after == nullptr) {
+      return fail(p_ == end_ ? "unexpected end" : "unterminated value");
+    }
+    p_ = after;
+    return true;
+  }
+
+  bool may_stop_here() const {
+    if (open_arrays_ != 0) {
+      return false;
+    }
+    for (const Frame& f : s_.frames) {
+      if (f.need == 0 || (f.seen | f.pending) != f.need) {
+        return false;
+      }
+    }
+    return !m_.key_needles.may_occur(p_, end_);
+  }
+
+  // p_ at '{'.
+  bool walk_object(uint32_t node, uint32_t depth) {
+    ++p_;
+    skip_ws();
+    if (p_ < end_ && *p_ == '}') {
+      ++p_;
+      return true;
+    }
+    s_.frames.push_back(Frame{m_.nodes[node].child_bits, 0, 0});
+    const size_t frame = s_.frames.size() - 1;
+    while (true) {
+      if (p_ == end_ || *p_ != '"') {
+        return fail(p_ == end_ ? "unexpected end" : "expected a key");
+      }
+      std::string_view key;
+      s_.key.clear();
+      if (!read_string(key, &s_.key)) {
+        return false;
+      }
+      skip_ws();
+      if (p_ == end_ || *p_ != ':') {
+        return fail("expected ':'");
+      }
+      ++p_;
+      skip_ws();
+      if (p_ == end_) {
+        return fail("unexpected end");
+      }
+      const uint32_t child = child_of(node, key);
+      if (child == kNone) {
+        if (!skip_value()) {
+          return false;
+        }
+      } else {
+        // Only a plain key marks its child read: "a.b" may leave other children of a unread.
+        const bool plain = key.find('.') == std::string_view::npos && m_.nodes[child].bit < 64;
+        const uint64_t bit = plain ? uint64_t{1} << m_.nodes[child].bit : 0;
+        s_.frames[frame].pending = bit;
+        if (!walk_value(child, depth + 1)) {
+          return false;
+        }
+        s_.frames[frame].pending = 0;
+        s_.frames[frame].seen |= bit;
+        if (bit != 0 && s_.frames[frame].seen == s_.frames[frame].need && may_stop_here()) {
+          stopped_ = true;
+          return false;
+        }
+      }
+      skip_ws();
+      if (p_ == end_) {
+        return fail("unexpected end");
+      }
+      if (*p_ == ',') {
+        ++p_;
+        skip_ws();
+        continue;
+      }
+      if (*p_ == '}') {
+        ++p_;
+        s_.frames.pop_back();
+        return true;
+      }
+      return fail("expected ',' or '}'");
+    }
+  }
+
+  // p_ at the first byte of a value.
+  bool walk_value(uint32_t node, uint32_t depth) {
     if (depth > kMaxEventDepth) {
-      return simdjson::DEPTH_ERROR;
+      failure_ =
+          invalid_argument("event nests deeper than " + std::to_string(kMaxEventDepth) + " levels");
+      return false;
     }
     const PathNode& pn = m_.nodes[node];
-    simdjson::ondemand::json_type type;
-    if (auto err = value.type().get(type)) {
-      return err;
-    }
-    switch (type) {
-      case simdjson::ondemand::json_type::object: {
+    switch (*p_) {
+      case '{':
         if (pn.children.empty()) {
-          return simdjson::SUCCESS;  // an object is never a leaf
+          return skip_value();  // an object is never a leaf
         }
-        simdjson::ondemand::object obj;
-        if (auto err = value.get_object().get(obj)) {
-          return err;
-        }
-        return walk_object(obj, node, depth);
-      }
-      case simdjson::ondemand::json_type::array: {
-        simdjson::ondemand::array arr;
-        if (auto err = value.get_array().get(arr)) {
-          return err;
-        }
-        s_.ctx_stack.push_back(ArrayPos{s_.next_array++, 0});
-        size_t slot = s_.ctx_stack.size() - 1;
-        uint32_t index = 0;
-        for (auto element_result : arr) {
-          simdjson::ondemand::value element;
-          if (auto err = std::move(element_result).get(element)) {
-            return err;
-          }
-          s_.ctx_stack[slot].index = index++;
-          if (auto err = walk_value(element, node, depth + 1)) {
-            return err;
-          }
-        }
-        s_.ctx_stack.pop_back();
-        return simdjson::SUCCESS;
-      }
-      case simdjson::ondemand::json_type::string: {
+        return walk_object(node, depth);
+      case '[':
+        return walk_array(node, depth);
+      case '"': {
         if (pn.field == kNone) {
-          return simdjson::SUCCESS;
+          return skip_value();
         }
         std::string_view text;
-        if (auto err = value.get_string().get(text)) {
-          return err;
+        if (!read_string(text, &s_.decoded)) {
+          return false;
         }
         record(pn.field, EventValue::Type::kString, text);
-        return simdjson::SUCCESS;
+        return true;
       }
-      case simdjson::ondemand::json_type::number: {
-        if (pn.field == kNone) {
-          return simdjson::SUCCESS;
-        }
-        std::string_view raw = value.raw_json_token();
-        while (!raw.empty() && (raw.back() == ' ' || raw.back() == '\n' || raw.back() == '\r' ||
-                                raw.back() == '\t')) {
-          raw.remove_suffix(1);
-        }
-        if (!internal::is_json_number(raw)) {
-          return simdjson::NUMBER_ERROR;
-        }
-        double d = 0;
-        bool ok = value.get_double().get(d) == simdjson::SUCCESS;
-        if (!ok) {
-          // simdjson rejects what does not fit a double (1e309) and may reject huge literals;
-          // from_chars tells the two apart.
-          internal::NumberInfo info = internal::analyze_number(raw);
-          ok = info.comparable;
-          d = info.value;
-        }
-        record(pn.field, EventValue::Type::kNumber, raw, d, ok);
-        return simdjson::SUCCESS;
-      }
-      case simdjson::ondemand::json_type::boolean: {
-        if (pn.field == kNone) {
-          return simdjson::SUCCESS;
-        }
-        bool b;
-        if (auto err = value.get_bool().get(b)) {
-          return err;
-        }
-        record(pn.field, b ? EventValue::Type::kTrue : EventValue::Type::kFalse, {});
-        return simdjson::SUCCESS;
-      }
-      case simdjson::ondemand::json_type::null: {
-        if (pn.field == kNone) {
-          return simdjson::SUCCESS;
-        }
-        bool is_null;
-        if (auto err = value.is_null().get(is_null)) {
-          return err;
-        }
-        if (!is_null) {
-          return simdjson::N_ATOM_ERROR;
-        }
-        record(pn.field, EventValue::Type::kNull, {});
-        return simdjson::SUCCESS;
-      }
+      case 't':
+        return read_literal("true", pn.field, EventValue::Type::kTrue);
+      case 'f':
+        return read_literal("false", pn.field, EventValue::Type::kFalse);
+      case 'n':
+        return read_literal("null", pn.field, EventValue::Type::kNull);
+      default:
+        return read_number(pn.field);
     }
-    return simdjson::SUCCESS;
+  }
+
+  bool walk_array(uint32_t node, uint32_t depth) {
+    ++p_;
+    skip_ws();
+    if (p_ < end_ && *p_ == ']') {
+      ++p_;
+      return true;
+    }
+    ++open_arrays_;
+    s_.ctx_stack.push_back(ArrayPos{s_.next_array++, 0});
+    const size_t slot = s_.ctx_stack.size() - 1;
+    for (uint32_t index = 0;; ++index) {
+      if (p_ == end_) {
+        return fail("unexpected end");
+      }
+      s_.ctx_stack[slot].index = index;
+      if (!walk_value(node, depth + 1)) {
+        return false;
+      }
+      skip_ws();
+      if (p_ == end_) {
+        return fail("unexpected end");
+      }
+      if (*p_ == ',') {
+        ++p_;
+        skip_ws();
+        continue;
+      }
+      if (*p_ == ']') {
+        ++p_;
+        break;
+      }
+      return fail("expected ',' or ']'");
+    }
+    s_.ctx_stack.pop_back();
+    --open_arrays_;
+    return true;
+  }
+
+  bool read_literal(std::string_view word, uint32_t field, EventValue::Type type) {
+    if (static_cast<size_t>(end_ - p_) < word.size() ||
+        std::memcmp(p_, word.data(), word.size()) != 0) {
+      return fail("invalid literal");
+    }
+    p_ += word.size();
+    if (field != kNone) {
+      record(field, type, {});
+    }
+    return true;
+  }
+
+  bool read_number(uint32_t field) {
+    const char* start = p_;
+    const char* after = internal::scan_number(p_, end_);
+    if (after == nullptr) {
+      return fail(p_ < end_ && (*p_ == '-' || (*p_ >= '0' && *p_ <= '9')) ? "invalid number"
+                                                                          : "unexpected character");
+    }
+    p_ = after;
+    std::string_view raw(start, static_cast<size_t>(after - start));
+    if (field == kNone) {
+      return true;
+    }
+    double d = 0;
+    bool ok = std::from_chars(raw.data(), raw.data() + raw.size(), d).ec == std::errc();
+    if (!ok) {
+      // Out of double range (1e309) or underflow: analyze_number tells the two apart.
+      internal::NumberInfo info = internal::analyze_number(raw);
+      ok = info.comparable;
+      d = info.value;
+    }
+    record(field, EventValue::Type::kNumber, raw, d, ok);
+    return true;
   }
 
   void record(uint32_t field, EventValue::Type type, std::string_view text, double number = 0,
@@ -1202,6 +1322,12 @@ class Run {
 
   const Matcher::Impl& m_;
   Scratch& s_;
+  const char* begin_ = nullptr;
+  const char* end_ = nullptr;
+  const char* p_ = nullptr;
+  uint32_t open_arrays_ = 0;
+  bool stopped_ = false;
+  Status failure_;
 
   friend struct Explainer;
 };

@@ -68,7 +68,8 @@ struct RuleSpec {
 };
 
 // All rules of a bus compiled into one immutable matcher: an index over the field paths the rules
-// name (an event is walked once with simdjson On-Demand and only those fields are extracted) and,
+// name (the event's bytes are scanned once, lazily: only those fields are extracted, the rest is
+// skipped, and the scan stops as soon as the rest of the event cannot name them) and,
 // per field, hash tables and byte tries over the values (exact, prefix, suffix, ignore-case,
 // wildcard literal parts). A value looks up the conditions it satisfies; each rule is anchored at
 // its most selective condition and checked only when that condition was hit, so the cost follows
@@ -78,7 +79,7 @@ struct RuleSpec {
 // number of such matchers on that one field.
 //
 // Thread safety: immutable after compile(); match() may be called from any number of threads at
-// once. Each thread keeps its own scratch state (simdjson parser, buffers), reused across calls
+// once. Each thread keeps its own scratch state (buffers), reused across calls
 // and matchers: after warm-up, match() does not allocate.
 class Matcher {
  public:
@@ -96,9 +97,9 @@ class Matcher {
 
   // Replaces `rule_ids` with the ids of the rules matching `event_json`, ascending, no duplicates.
   // Errors: kInvalidArgument when the event is not a JSON object, or when malformed JSON is met
-  // on the way. Parts of the event that no rule names are skipped structurally, not validated
-  // (call validate_event first where strictness matters). The event text is copied once into a
-  // padded per-thread buffer; nothing refers to it after the call.
+  // on the way. Parts of the event that no rule names are skipped structurally, not validated,
+  // and the text after the point where the scan may stop is not read at all (call validate_event
+  // first where strictness matters). Nothing refers to the event text after the call.
   Status match(std::string_view event_json, std::vector<uint32_t>& rule_ids) const;
 
   size_t rule_count() const;

@@ -4,7 +4,7 @@
 // Why not simdjson here: patterns need the literal text of every number (the literal fallback of
 // spec §2 and numbers such as 1e309 that simdjson rejects), every duplicate key in order (last
 // one wins), precise error offsets, and a hard depth limit. Patterns are small, so a tree is fine.
-// The hot event path uses simdjson On-Demand instead (see matcher.cc).
+// The hot event path scans events lazily instead (internal/event_scan.h, matcher.cc).
 //
 // Accepts exactly RFC 8259 JSON: UTF-8 validated, no trailing content (only whitespace), lone
 // surrogate escapes rejected. Iterative depth is bounded by `max_depth` (recursion is limited by

@@ -1,0 +1,136 @@
+// The lazy event walk: its byte-level pieces, and the early stop seen through Matcher::match
+// (the stop must never change an outcome: keys repeated or spelled with dots or escapes after
+// the point where every named field was read still count).
+#include "pattern/internal/event_scan.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "pattern/pattern.h"
+
+namespace hikyaku::pattern {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+
+const char* Skip(const std::string& text) {
+  return internal::skip_value(text.data(), text.data() + text.size());
+}
+
+// Where skip_value stops, as an offset; -1 for nullptr.
+long SkipEnd(const std::string& text) {
+  const char* end = Skip(text);
+  return end == nullptr ? -1 : end - text.data();
+}
+
+TEST(EventScanTest, SkipsValuesStructurally) {
+  EXPECT_EQ(SkipEnd(R"("abc",1)"), 5);
+  EXPECT_EQ(SkipEnd(R"("a\"b\\",1)"), 8);
+  EXPECT_EQ(SkipEnd("123,"), 3);
+  EXPECT_EQ(SkipEnd("true}"), 4);
+  EXPECT_EQ(SkipEnd(R"({"a":[1,{"b":"]}"}]},2)"), 20);
+  EXPECT_EQ(SkipEnd("[[[]]]]"), 6);
+  EXPECT_EQ(SkipEnd(R"({"a":"unterminated)"), -1);
+  EXPECT_EQ(SkipEnd("[1,2"), -1);
+  EXPECT_EQ(SkipEnd("@"), -1);
+}
+
+TEST(EventScanTest, SkipsLongContainersAcrossVectorBlocks) {
+  // Brackets and quotes at every offset relative to the 64-byte stretches, with and without
+  // escapes, strings that span stretches, and brackets inside strings.
+  for (size_t pad = 0; pad < 70; ++pad) {
+    for (const char* inner : {R"("x")", R"("]}[{")", R"("a\"]")", R"("\\")", "[[1],[2,[3]]]"}) {
+      std::string text = "[" + std::string(pad, ' ') + "{\"k\":" + inner + "}," +
+                         std::string(pad % 7, ' ') + "\"" + std::string(pad, 'y') + "\"]";
+      const long want = static_cast<long>(text.size());
+      text += ",\"after\"]";
+      EXPECT_EQ(SkipEnd(text), want) << text;
+    }
+  }
+  std::string deep = std::string(5000, '[') + std::string(5000, ']');
+  EXPECT_EQ(SkipEnd(deep), 10000);
+  EXPECT_EQ(SkipEnd(std::string(5000, '[') + std::string(4999, ']')), -1);
+}
+
+TEST(EventScanTest, DecodesEscapes) {
+  std::string out;
+  EXPECT_EQ(internal::decode_string(R"(a\"b\\c\/\n\u00e9\ud83d\ude00)", out), nullptr);
+  EXPECT_EQ(out, "a\"b\\c/\n\xC3\xA9\xF0\x9F\x98\x80");
+  out.clear();
+  EXPECT_STREQ(internal::decode_string(R"(\x)", out), "invalid escape");
+  EXPECT_STREQ(internal::decode_string(R"(\u12)", out), "invalid \\u escape");
+  EXPECT_STREQ(internal::decode_string(R"(\ud83d)", out), "unpaired surrogate in \\u escape");
+  EXPECT_STREQ(internal::decode_string(R"(\ude00)", out), "unpaired surrogate in \\u escape");
+}
+
+TEST(EventScanTest, NeedlesFindQuotedSegmentsAndBackslashes) {
+  internal::KeyNeedles needles;
+  needles.add("properties");
+  needles.add("STREET");
+  auto may = [&](const std::string& text) {
+    return needles.may_occur(text.data(), text.data() + text.size());
+  };
+  std::string filler(100, 'z');
+  EXPECT_FALSE(may(filler + R"(, "geometry": {"type": "Polygon"}})" + filler));
+  EXPECT_TRUE(may(filler + R"(, "STREET": 1)"));
+  EXPECT_TRUE(may(R"(,"properties.STREET":1})"));
+  EXPECT_TRUE(may(filler + R"("prop\u0065rties")"));  // an escape could spell a segment
+  EXPECT_FALSE(may(filler + "properties STREET"));    // unquoted: not a key
+  for (size_t at = 0; at < 80; ++at) {
+    EXPECT_TRUE(may(std::string(at, ' ') + "\"STREET\"" + std::string(at % 5, ' '))) << at;
+  }
+}
+
+std::vector<uint32_t> Match(std::string_view pattern, std::string_view event) {
+  auto m = Matcher::compile({{7, pattern}});
+  EXPECT_TRUE(m.has_value()) << pattern;
+  std::vector<uint32_t> ids;
+  Status st = (*m)->match(event, ids);
+  EXPECT_TRUE(st.ok()) << event << ": " << st.to_string();
+  return ids;
+}
+
+TEST(EarlyStopTest, LaterKeysThatNameAFieldStillCount) {
+  const char* pattern = R"({"p":{"s":["x"]},"t":[{"exists":false}]})";
+  EXPECT_THAT(Match(pattern, R"({"p":{"s":"x"},"g":[1,2,3]})"), ElementsAre(7));
+  // A duplicate key acts like an array of both values; a dotted key reaches the same field.
+  EXPECT_THAT(Match(pattern, R"({"p":{"s":"x"},"g":[1,2,3],"t":1})"), IsEmpty());
+  EXPECT_THAT(Match(pattern, R"({"p":{"s":"y"},"g":[1],"p.s":"x"})"), ElementsAre(7));
+  EXPECT_THAT(Match(pattern, R"({"p":{"s":"y"},"g":[1],"p":{"s":"x"}})"), ElementsAre(7));
+  EXPECT_THAT(Match(pattern, R"({"p":{"s":"y","z":1,"s":"x"},"g":2})"), ElementsAre(7));
+  // Spelled with an escape.
+  EXPECT_THAT(Match(pattern, R"({"p":{"s":"x"},"g":[1],"\u0074":1})"), IsEmpty());
+  const char* exact = R"({"p":{"s":["x"]}})";
+  EXPECT_THAT(Match(exact, R"({"p":{"s":"y"},"g":"long tail","p":{"s":"x"}})"), ElementsAre(7));
+  EXPECT_THAT(Match(exact, R"({"p":[{"s":"y"}],"p":[{"s":"x"}]})"), ElementsAre(7));
+}
+
+TEST(EarlyStopTest, TheTextAfterTheStopIsNotRead) {
+  // Documented: once nothing later can matter, the rest is not read, so it is not validated.
+  const char* exact = R"({"p":{"s":["x"]}})";
+  EXPECT_THAT(Match(exact, R"({"p":{"s":"x"},"g": not json at all)"), ElementsAre(7));
+  // Before the stop, malformed JSON is an error that says where.
+  auto m = Matcher::compile({{7, exact}});
+  ASSERT_TRUE(m.has_value());
+  std::vector<uint32_t> ids;
+  Status st = (*m)->match(R"({"p":{"t":1,,"s":"x"}})", ids);
+  ASSERT_FALSE(st.ok());
+  EXPECT_THAT(st.message(), HasSubstr("expected a key at offset 12"));
+  st = (*m)->match(R"({"p":{"s" "x"}})", ids);
+  ASSERT_FALSE(st.ok());
+  EXPECT_THAT(st.message(), HasSubstr("event is not valid JSON: expected ':' at offset 10"));
+  st = (*m)->match(R"({"p":{"s":"x)", ids);
+  ASSERT_FALSE(st.ok());
+  EXPECT_THAT(st.message(), HasSubstr("unterminated string"));
+  st = (*m)->match("  ", ids);
+  ASSERT_FALSE(st.ok());
+  EXPECT_THAT(st.message(), HasSubstr("empty"));
+}
+
+}  // namespace
+}  // namespace hikyaku::pattern
