@@ -85,6 +85,21 @@ TEST(CaseTest, AlternativesAndMatching) {
   EXPECT_FALSE(case_insensitive_match(a, "xASSx", CaseMode::kSuffix));
 }
 
+TEST(CaseTest, SameLengthSpellingsTakeTheDirectPath) {
+  // ASCII and two-byte letters whose cases have the same length: one position at each step.
+  CaseAlternatives fulton = case_alternatives("FuLtOn");
+  EXPECT_TRUE(case_insensitive_match(fulton, "fulton", CaseMode::kExact));
+  EXPECT_FALSE(case_insensitive_match(fulton, "fultonx", CaseMode::kExact));
+  EXPECT_FALSE(case_insensitive_match(fulton, "fulto", CaseMode::kExact));
+  EXPECT_TRUE(case_insensitive_match(fulton, "FULTONS", CaseMode::kPrefix));
+  EXPECT_FALSE(case_insensitive_match(fulton, "FULTO", CaseMode::kPrefix));
+  EXPECT_TRUE(case_insensitive_match(fulton, "W FULTON", CaseMode::kSuffix));
+  EXPECT_FALSE(case_insensitive_match(fulton, "FULTON W", CaseMode::kSuffix));
+  CaseAlternatives accent = case_alternatives("é");
+  EXPECT_TRUE(case_insensitive_match(accent, "É", CaseMode::kExact));
+  EXPECT_FALSE(case_insensitive_match(accent, "e", CaseMode::kExact));
+}
+
 TEST(WildcardTest, ParseAndMatch) {
   std::string err;
   auto w = parse_wildcard("a*b\\*c*", err);

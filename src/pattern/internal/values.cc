@@ -113,7 +113,13 @@ bool is_comparable(std::string_view text, double v) {
   // Java's Double.toString: the shortest digits that round-trip, but at least two significant
   // digits (d.dE..), the second chosen as the closest; so 4.9E-324 rather than 5E-324.
   char buf[64];
-  auto r = std::to_chars(buf, buf + sizeof(buf), v, std::chars_format::scientific);
+  // Most producers (JavaScript, Python, Go, Java) write exactly the shortest form: when the text
+  // is byte for byte what to_chars writes, the digits are the same (Java's when two or more).
+  auto r = std::to_chars(buf, buf + sizeof(buf), v);
+  if (want.n >= 2 && std::string_view(buf, static_cast<size_t>(r.ptr - buf)) == text) {
+    return true;
+  }
+  r = std::to_chars(buf, buf + sizeof(buf), v, std::chars_format::scientific);
   Decimal java;
   to_decimal(std::string_view(buf, static_cast<size_t>(r.ptr - buf)), java);
   if (java.n == 1) {
@@ -501,7 +507,53 @@ void append_ascii_lower(std::string& out, std::string_view text) {
   }
 }
 
+namespace {
+
+// When every spelling of each character has the same length (always so for ASCII), at most one
+// position is reachable at each step: a plain comparison loop, no allocation.
+bool uniform_lengths(const CaseAlternatives& alts) {
+  for (const std::vector<std::string>& set : alts) {
+    for (const std::string& a : set) {
+      if (a.size() != set.front().size()) {
+        return false;
+      }
+    }
+  }
+  return true;
+}
+
+bool uniform_match(const CaseAlternatives& alts, std::string_view value, CaseMode mode) {
+  size_t consumed = 0;
+  for (size_t k = 0; k < alts.size(); ++k) {
+    const std::vector<std::string>& set =
+        mode == CaseMode::kSuffix ? alts[alts.size() - 1 - k] : alts[k];
+    const size_t len = set.front().size();
+    if (value.size() - consumed < len) {
+      return false;
+    }
+    const char* at = mode == CaseMode::kSuffix ? value.data() + value.size() - consumed - len
+                                               : value.data() + consumed;
+    bool any = false;
+    for (const std::string& a : set) {
+      if (std::memcmp(at, a.data(), len) == 0) {
+        any = true;
+        break;
+      }
+    }
+    if (!any) {
+      return false;
+    }
+    consumed += len;
+  }
+  return mode != CaseMode::kExact || consumed == value.size();
+}
+
+}  // namespace
+
 bool case_insensitive_match(const CaseAlternatives& alts, std::string_view value, CaseMode mode) {
+  if (uniform_lengths(alts)) {
+    return uniform_match(alts, value, mode);
+  }
   // Set of reachable byte positions (forward for exact/prefix, from the end for suffix).
   std::vector<size_t> cur{0};
   std::vector<size_t> next;
