@@ -303,6 +303,67 @@ void append_utf8(std::string& out, uint32_t cp) {
   }
 }
 
+const char* decode_escape(const char*& p, const char* end, std::string& out) {
+  if (p == end) {
+    return "unterminated escape";
+  }
+  const char* const at = p;
+  switch (*p++) {
+    case '"':
+      out.push_back('"');
+      return nullptr;
+    case '\\':
+      out.push_back('\\');
+      return nullptr;
+    case '/':
+      out.push_back('/');
+      return nullptr;
+    case 'b':
+      out.push_back('\b');
+      return nullptr;
+    case 'f':
+      out.push_back('\f');
+      return nullptr;
+    case 'n':
+      out.push_back('\n');
+      return nullptr;
+    case 'r':
+      out.push_back('\r');
+      return nullptr;
+    case 't':
+      out.push_back('\t');
+      return nullptr;
+    case 'u':
+      break;
+    default:
+      p = at;
+      return "invalid escape";
+  }
+  uint32_t cp;
+  if (!read_hex4(p, end, cp)) {
+    p = at;
+    return "invalid \\u escape";
+  }
+  if (cp >= 0xD800 && cp <= 0xDBFF) {
+    uint32_t low;
+    if (end - p < 2 || p[0] != '\\' || p[1] != 'u') {
+      p = at;
+      return "unpaired surrogate in \\u escape";
+    }
+    p += 2;
+    if (!read_hex4(p, end, low) || low < 0xDC00 || low > 0xDFFF) {
+      p = at;
+      return "unpaired surrogate in \\u escape";
+    }
+    cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
+  } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
+    p = at;
+    return "unpaired surrogate in \\u escape";
+  }
+  append_utf8(out, cp);
+  return nullptr;
+}
+
 const char* decode_string(std::string_view body, std::string& out) {
   const char* p = body.data();
   const char* end = p + body.size();
@@ -315,57 +376,8 @@ const char* decode_string(std::string_view body, std::string& out) {
     }
     out.append(p, backslash);
     p = backslash + 1;
-    if (p == end) {
-      return "unterminated escape";
-    }
-    switch (*p++) {
-      case '"':
-        out.push_back('"');
-        break;
-      case '\\':
-        out.push_back('\\');
-        break;
-      case '/':
-        out.push_back('/');
-        break;
-      case 'b':
-        out.push_back('\b');
-        break;
-      case 'f':
-        out.push_back('\f');
-        break;
-      case 'n':
-        out.push_back('\n');
-        break;
-      case 'r':
-        out.push_back('\r');
-        break;
-      case 't':
-        out.push_back('\t');
-        break;
-      case 'u': {
-        uint32_t cp;
-        if (!read_hex4(p, end, cp)) {
-          return "invalid \\u escape";
-        }
-        if (cp >= 0xD800 && cp <= 0xDBFF) {
-          uint32_t low;
-          if (end - p < 2 || p[0] != '\\' || p[1] != 'u') {
-            return "unpaired surrogate in \\u escape";
-          }
-          p += 2;
-          if (!read_hex4(p, end, low) || low < 0xDC00 || low > 0xDFFF) {
-            return "unpaired surrogate in \\u escape";
-          }
-          cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
-        } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
-          return "unpaired surrogate in \\u escape";
-        }
-        append_utf8(out, cp);
-        break;
-      }
-      default:
-        return "invalid escape";
+    if (const char* error = decode_escape(p, end, out)) {
+      return error;
     }
   }
   return nullptr;

@@ -38,6 +38,10 @@ const char* scan_number(const char* p, const char* end);
 // longer than `body`). Returns nullptr, or what is wrong: a bad escape or an unpaired surrogate.
 const char* decode_string(std::string_view body, std::string& out);
 
+// Decodes one escape sequence: `p` just past the backslash, moved past the sequence. Returns
+// nullptr, or what is wrong (then `p` points at the byte after the backslash).
+const char* decode_escape(const char*& p, const char* end, std::string& out);
+
 // Appends the UTF-8 encoding of code point `cp` (<= 0x10FFFF).
 void append_utf8(std::string& out, uint32_t cp);
 

@@ -163,35 +163,6 @@ class Reader {
     return Status();
   }
 
-  static int hex_value(char c) {
-    if (c >= '0' && c <= '9') {
-      return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-      return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-      return c - 'A' + 10;
-    }
-    return -1;
-  }
-
-  bool read_hex4(uint32_t& out) {
-    if (pos_ + 4 > s_.size()) {
-      return false;
-    }
-    out = 0;
-    for (int i = 0; i < 4; ++i) {
-      int h = hex_value(s_[pos_ + static_cast<size_t>(i)]);
-      if (h < 0) {
-        return false;
-      }
-      out = out * 16 + static_cast<uint32_t>(h);
-    }
-    pos_ += 4;
-    return true;
-  }
-
   // Validates one UTF-8 sequence starting at pos_ and copies it.
   Status copy_utf8(std::string& out) {
     auto b = [&](size_t i) { return static_cast<uint8_t>(s_[i]); };
@@ -244,60 +215,11 @@ class Reader {
         return fail("control character in string");
       }
       if (c == '\\') {
-        ++pos_;
-        if (pos_ >= s_.size()) {
-          return fail("unterminated string");
-        }
-        char e = s_[pos_++];
-        switch (e) {
-          case '"':
-            out.push_back('"');
-            break;
-          case '\\':
-            out.push_back('\\');
-            break;
-          case '/':
-            out.push_back('/');
-            break;
-          case 'b':
-            out.push_back('\b');
-            break;
-          case 'f':
-            out.push_back('\f');
-            break;
-          case 'n':
-            out.push_back('\n');
-            break;
-          case 'r':
-            out.push_back('\r');
-            break;
-          case 't':
-            out.push_back('\t');
-            break;
-          case 'u': {
-            uint32_t cp;
-            if (!read_hex4(cp)) {
-              return fail("invalid \\u escape");
-            }
-            if (cp >= 0xD800 && cp <= 0xDBFF) {
-              uint32_t lo;
-              if (pos_ + 2 > s_.size() || s_[pos_] != '\\' || s_[pos_ + 1] != 'u') {
-                return fail("unpaired surrogate in \\u escape");
-              }
-              pos_ += 2;
-              if (!read_hex4(lo) || lo < 0xDC00 || lo > 0xDFFF) {
-                return fail("unpaired surrogate in \\u escape");
-              }
-              cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-            } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
-              return fail("unpaired surrogate in \\u escape");
-            }
-            append_utf8(out, cp);
-            break;
-          }
-          default:
-            --pos_;
-            return fail("invalid escape");
+        const char* p = s_.data() + pos_ + 1;
+        const char* error = decode_escape(p, s_.data() + s_.size(), out);
+        pos_ = static_cast<size_t>(p - s_.data());
+        if (error != nullptr) {
+          return fail(pos_ >= s_.size() ? "unterminated string" : error);
         }
         continue;
       }
