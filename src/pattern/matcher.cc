@@ -201,17 +201,17 @@ struct ArrayPos {
 
 struct EventValue {
   enum class Type : uint8_t { kString, kNumber, kTrue, kFalse, kNull };
-  Type type;
+  static constexpr uint32_t kIpUnknown = 0xFFFFFFFFu;  // not parsed yet
+  static constexpr uint32_t kNotIp = 0xFFFFFFFEu;
+  std::string_view text;  // string bytes / number literal
+  double number;          // the correctly rounded double (when number_ok)
   uint32_t field;
-  std::string_view text;   // string bytes / number literal
-  double number = 0;       // the correctly rounded double (when number_ok)
-  bool number_ok = false;  // false: out of double range (1e309): literal matching only
-  int8_t comparable = -1;  // §2 comparability, computed on first need (-1 = not yet)
   uint32_t ctx_off, ctx_len;
   uint32_t next_in_field;
-  bool ip_parsed = false;
-  bool is_ip = false;
-  IpAddress ip;
+  uint32_t ip;  // index into Scratch::ips, or kIpUnknown / kNotIp
+  Type type;
+  bool number_ok;     // false: out of double range (1e309): literal matching only
+  int8_t comparable;  // §2 comparability, computed on first need (-1 = not yet)
 };
 
 struct Hit {
@@ -230,6 +230,7 @@ struct Scratch {
   std::string decoded;  // unescaped string values of the current event
   std::vector<Frame> frames;
   std::vector<EventValue> values;
+  std::vector<IpAddress> ips;  // parsed IP literals of string values (EventValue::ip)
   std::vector<ArrayPos> ctx_stack;
   std::vector<ArrayPos> ctx_buf;
   std::vector<Hit> hits;
@@ -262,6 +263,7 @@ struct Scratch {
       epoch = 1;
     }
     values.clear();
+    ips.clear();
     frames.clear();
     ctx_stack.clear();
     ctx_buf.clear();
@@ -1049,19 +1051,21 @@ class Run {
   void record(uint32_t field, EventValue::Type type, std::string_view text, double number = 0,
               bool number_ok = false) {
     auto v = static_cast<uint32_t>(s_.values.size());
-    EventValue ev{};
-    ev.type = type;
-    ev.field = field;
+    // Filled in place: building it on the stack and copying it stalled on store forwarding.
+    EventValue& ev = s_.values.emplace_back();
     ev.text = text;
+    ev.number = number == 0 ? 0.0 : number;  // -0 == 0
+    ev.field = field;
     ev.ctx_off = static_cast<uint32_t>(s_.ctx_buf.size());
     ev.ctx_len = static_cast<uint32_t>(s_.ctx_stack.size());
-    s_.ctx_buf.insert(s_.ctx_buf.end(), s_.ctx_stack.begin(), s_.ctx_stack.end());
-    ev.number = number == 0 ? 0.0 : number;  // -0 == 0
-    ev.number_ok = number_ok;
     ev.next_in_field = field_values(field);
+    ev.ip = EventValue::kIpUnknown;
+    ev.type = type;
+    ev.number_ok = number_ok;
+    ev.comparable = -1;
+    s_.ctx_buf.insert(s_.ctx_buf.end(), s_.ctx_stack.begin(), s_.ctx_stack.end());
     s_.field_epoch[field] = s_.epoch;
     s_.field_head[field] = v;
-    s_.values.push_back(ev);
     lookup(v);
   }
 
@@ -1096,14 +1100,14 @@ class Run {
   }
 
   const IpAddress* ip_of(EventValue& ev) {
-    if (!ev.ip_parsed) {
-      ev.ip_parsed = true;
-      if (std::optional<IpAddress> ip = internal::parse_ip(ev.text)) {
-        ev.is_ip = true;
-        ev.ip = *ip;
+    if (ev.ip == EventValue::kIpUnknown) {
+      std::optional<IpAddress> ip = internal::parse_ip(ev.text);
+      ev.ip = ip ? static_cast<uint32_t>(s_.ips.size()) : EventValue::kNotIp;
+      if (ip) {
+        s_.ips.push_back(*ip);
       }
     }
-    return ev.is_ip ? &ev.ip : nullptr;
+    return ev.ip == EventValue::kNotIp ? nullptr : &s_.ips[ev.ip];
   }
 
   void lookup(uint32_t v) {

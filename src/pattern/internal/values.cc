@@ -102,26 +102,34 @@ void to_decimal(std::string_view t, Decimal& d) {
 }  // namespace
 
 bool is_comparable(std::string_view text, double v) {
+  // Java's Double.toString: the shortest digits that round-trip, but at least two significant
+  // digits (d.dE..), the second chosen as the closest; so 4.9E-324 rather than 5E-324. Only
+  // subnormal numbers make that second digit differ from 0.
+  const double mag = v < 0 ? -v : v;
+  const bool normal = mag == 0 || mag >= 2.2250738585072014e-308;
+  char buf[64];
+  if (normal) {
+    // At most 15 significant digits (surely so in at most 15 characters) always round-trip
+    // (DBL_DIG).
+    if (text.size() <= 15) {
+      return true;
+    }
+    // Most producers (JavaScript, Python, Go, Java) write exactly the shortest form: when the
+    // text is byte for byte what to_chars writes, the digits are the same.
+    auto r = std::to_chars(buf, buf + sizeof(buf), v);
+    if (std::string_view(buf, static_cast<size_t>(r.ptr - buf)) == text) {
+      return true;
+    }
+  }
   Decimal want;
   to_decimal(text, want);
   if (want.too_long) {
     return false;
   }
-  // Fast path: at most 15 significant digits in the normal range always round-trip (DBL_DIG).
-  double mag = v < 0 ? -v : v;
-  if (want.n <= 15 && (mag == 0 || (mag >= 2.2250738585072014e-308))) {
+  if (want.n <= 15 && normal) {
     return true;
   }
-  // Java's Double.toString: the shortest digits that round-trip, but at least two significant
-  // digits (d.dE..), the second chosen as the closest; so 4.9E-324 rather than 5E-324.
-  char buf[64];
-  // Most producers (JavaScript, Python, Go, Java) write exactly the shortest form: when the text
-  // is byte for byte what to_chars writes, the digits are the same (Java's when two or more).
-  auto r = std::to_chars(buf, buf + sizeof(buf), v);
-  if (want.n >= 2 && std::string_view(buf, static_cast<size_t>(r.ptr - buf)) == text) {
-    return true;
-  }
-  r = std::to_chars(buf, buf + sizeof(buf), v, std::chars_format::scientific);
+  auto r = std::to_chars(buf, buf + sizeof(buf), v, std::chars_format::scientific);
   Decimal java;
   to_decimal(std::string_view(buf, static_cast<size_t>(r.ptr - buf)), java);
   if (java.n == 1) {
