@@ -6,6 +6,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <charconv>
 #include <string>
 #include <vector>
 
@@ -55,6 +56,49 @@ TEST(EventScanTest, SkipsLongContainersAcrossVectorBlocks) {
   std::string deep = std::string(5000, '[') + std::string(5000, ']');
   EXPECT_EQ(SkipEnd(deep), 10000);
   EXPECT_EQ(SkipEnd(std::string(5000, '[') + std::string(4999, ']')), -1);
+}
+
+TEST(EventScanTest, NumbersConvertExactlyOnTheFastPathOrDeferToTheCaller) {
+  // Every token either converts to exactly what from_chars gives or says it did not.
+  int exact = 0;
+  for (const char* text : {"0",
+                           "-0",
+                           "5",
+                           "-122.46229521271",
+                           "37.72659637008993",
+                           "37.729900216217324",
+                           "9007199254740993",
+                           "9007199254740992",
+                           "1e22",
+                           "1e23",
+                           "123456789012345678901",
+                           "0.000001",
+                           "1.5e-300",
+                           "4.9e-324",
+                           "1e309",
+                           "0.1",
+                           "3.14159",
+                           "2.5E+3",
+                           "100e-2",
+                           "0.0000000000000000000000012"}) {
+    std::string t = text;
+    internal::NumberToken token;
+    const char* end = internal::scan_number(t.data(), t.data() + t.size(), &token);
+    ASSERT_EQ(end, t.data() + t.size()) << t;
+    if (!token.exact) {
+      continue;
+    }
+    ++exact;
+    double want = 0;
+    std::from_chars(t.data(), t.data() + t.size(), want);
+    EXPECT_EQ(token.value, want == 0 ? 0.0 : want) << t;
+  }
+  EXPECT_GE(exact, 12);  // the fast path is taken for the ordinary ones
+  for (const char* bad : {"-", "01", "1.", ".5", "1e", "1e+", "-x"}) {
+    std::string t = bad;
+    const char* end = internal::scan_number(t.data(), t.data() + t.size());
+    EXPECT_TRUE(end == nullptr || end != t.data() + t.size()) << t;
+  }
 }
 
 TEST(EventScanTest, DecodesEscapes) {

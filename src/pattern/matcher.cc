@@ -142,7 +142,10 @@ struct PathNode {
   uint32_t find(std::string_view key) const {
     if (children.size() <= kSmall) {
       for (const auto& [k, child] : small) {
-        if (k.size() == key.size() && std::memcmp(k.data(), key.data(), key.size()) == 0) {
+        // Most keys differ in length or first byte: decided before calling memcmp.
+        if (k.size() == key.size() &&
+            (key.empty() ||
+             (k[0] == key[0] && std::memcmp(k.data(), key.data(), key.size()) == 0))) {
           return child;
         }
       }
@@ -786,21 +789,23 @@ class Run {
   }
 
  private:
-  uint32_t child_of(uint32_t node, std::string_view key) const {
+  // `*dotted` tells whether the key had a dot.
+  uint32_t child_of(uint32_t node, std::string_view key, bool* dotted) const {
     // Event keys may contain dots: "a.b" is the same path as a -> b.
+    size_t dot = 0;
+    while (dot < key.size() && key[dot] != '.') {
+      ++dot;
+    }
+    *dotted = dot < key.size();
     size_t start = 0;
     while (true) {
-      size_t dot = key.find('.', start);
-      std::string_view seg =
-          key.substr(start, dot == std::string_view::npos ? key.npos : dot - start);
-      node = m_.nodes[node].find(seg);
-      if (node == kNone) {
-        return kNone;
-      }
-      if (dot == std::string_view::npos) {
+      node = m_.nodes[node].find(key.substr(start, dot - start));
+      if (node == kNone || dot == key.size()) {
         return node;
       }
       start = dot + 1;
+      dot = key.find('.', start);
+      dot = dot == std::string_view::npos ? key.size() : dot;
     }
   }
 
@@ -898,14 +903,15 @@ class Run {
       if (p_ == end_) {
         return fail("unexpected end");
       }
-      const uint32_t child = child_of(node, key);
+      bool dotted = false;
+      const uint32_t child = child_of(node, key, &dotted);
       if (child == kNone) {
         if (!skip_value()) {
           return false;
         }
       } else {
         // Only a plain key marks its child read: "a.b" may leave other children of a unread.
-        const bool plain = key.find('.') == std::string_view::npos && m_.nodes[child].bit < 64;
+        const bool plain = !dotted && m_.nodes[child].bit < 64;
         const uint64_t bit = plain ? uint64_t{1} << m_.nodes[child].bit : 0;
         s_.frames[frame].pending = bit;
         if (!walk_value(child, depth + 1)) {
@@ -1026,7 +1032,8 @@ class Run {
 
   bool read_number(uint32_t field) {
     const char* start = p_;
-    const char* after = internal::scan_number(p_, end_);
+    internal::NumberToken token;
+    const char* after = internal::scan_number(p_, end_, &token);
     if (after == nullptr) {
       return fail(p_ < end_ && (*p_ == '-' || (*p_ >= '0' && *p_ <= '9')) ? "invalid number"
                                                                           : "unexpected character");
@@ -1036,8 +1043,9 @@ class Run {
     if (field == kNone) {
       return true;
     }
-    double d = 0;
-    bool ok = std::from_chars(raw.data(), raw.data() + raw.size(), d).ec == std::errc();
+    double d = token.value;
+    bool ok =
+        token.exact || std::from_chars(raw.data(), raw.data() + raw.size(), d).ec == std::errc();
     if (!ok) {
       // Out of double range (1e309) or underflow: analyze_number tells the two apart.
       internal::NumberInfo info = internal::analyze_number(raw);

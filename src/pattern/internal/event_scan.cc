@@ -246,9 +246,34 @@ const char* skip_value(const char* p, const char* end) {
   return p;
 }
 
-const char* scan_number(const char* p, const char* end) {
+const char* scan_number(const char* p, const char* end, NumberToken* token) {
+  // The significand is kept while it fits 19 digits; Clinger's fast path then applies when it is
+  // at most 2^53 and the power of ten at most 22: both operands are exact doubles, so the one
+  // multiplication or division rounds correctly.
+  static constexpr double kPowers[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                       1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                       1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
   auto digit = [&](const char* q) { return q < end && *q >= '0' && *q <= '9'; };
-  if (p < end && *p == '-') {
+  uint64_t significand = 0;
+  int digits = 0;  // significant digits taken into `significand`
+  bool lost = false;
+  int64_t exp10 = 0;
+  auto take = [&](char c, bool fraction) {
+    if (digits == 0 && c == '0') {
+      exp10 -= fraction ? 1 : 0;
+      return;
+    }
+    if (digits < 19) {
+      significand = significand * 10 + static_cast<uint64_t>(c - '0');
+      ++digits;
+      exp10 -= fraction ? 1 : 0;
+    } else {
+      lost = true;
+      exp10 += fraction ? 0 : 1;
+    }
+  };
+  const bool negative = p < end && *p == '-';
+  if (negative) {
     ++p;
   }
   if (!digit(p)) {
@@ -258,7 +283,7 @@ const char* scan_number(const char* p, const char* end) {
     ++p;
   } else {
     while (digit(p)) {
-      ++p;
+      take(*p++, false);
     }
   }
   if (p < end && *p == '.') {
@@ -267,19 +292,35 @@ const char* scan_number(const char* p, const char* end) {
       return nullptr;
     }
     while (digit(p)) {
-      ++p;
+      take(*p++, true);
     }
   }
   if (p < end && (*p == 'e' || *p == 'E')) {
     ++p;
+    bool minus = false;
     if (p < end && (*p == '+' || *p == '-')) {
-      ++p;
+      minus = *p++ == '-';
     }
     if (!digit(p)) {
       return nullptr;
     }
+    int64_t e = 0;
     while (digit(p)) {
+      e = e < 100000 ? e * 10 + (*p - '0') : e;
       ++p;
+    }
+    exp10 += minus ? -e : e;
+  }
+  if (token != nullptr) {
+    token->exact = false;
+    if (significand == 0 && !lost) {
+      token->exact = true;
+      token->value = 0;
+    } else if (!lost && significand <= (uint64_t{1} << 53) && exp10 >= -22 && exp10 <= 22) {
+      const auto m = static_cast<double>(significand);
+      token->value = exp10 < 0 ? m / kPowers[-exp10] : m * kPowers[exp10];
+      token->value = negative ? -token->value : token->value;
+      token->exact = true;
     }
   }
   return p;

@@ -31,8 +31,14 @@ const char* find_string_end(const char* p, const char* end, bool* escaped);
 const char* skip_value(const char* p, const char* end);
 
 // `p` at the first byte of a number. Returns the first byte after the longest prefix that is a
-// JSON number token (RFC 8259 grammar), or nullptr when no such prefix exists.
-const char* scan_number(const char* p, const char* end);
+// JSON number token (RFC 8259 grammar), or nullptr when no such prefix exists. With `token`, also
+// converts the common cases on the way: `exact` says `value` is the correctly rounded double
+// (with -0 as 0); otherwise the caller converts the text itself.
+struct NumberToken {
+  double value = 0;
+  bool exact = false;
+};
+const char* scan_number(const char* p, const char* end, NumberToken* token = nullptr);
 
 // Decodes the body of a JSON string (the bytes between its quotes) into `out` (appended; never
 // longer than `body`). Returns nullptr, or what is wrong: a bad escape or an unpaired surrogate.
