@@ -14,6 +14,7 @@
 #include <charconv>
 #include <cstdint>
 #include <cstring>
+#include <span>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -24,6 +25,7 @@
 #include "pattern/internal/event_scan.h"
 #include "pattern/internal/json_tree.h"
 #include "pattern/internal/parse.h"
+#include "pattern/internal/value_table.h"
 #include "pattern/internal/values.h"
 #include "pattern/pattern.h"
 
@@ -51,52 +53,6 @@ struct StringHash {
 template <typename V>
 using StringMap = std::unordered_map<std::string, V, StringHash, std::equal_to<>>;
 
-// A byte trie; nodes hold the matchers whose literal ends there.
-struct Trie {
-  struct Node {
-    std::vector<std::pair<uint8_t, uint32_t>> next;
-    std::vector<uint32_t> mids;
-  };
-  std::vector<Node> nodes{1};
-
-  void insert(std::string_view bytes, uint32_t mid) {
-    uint32_t n = 0;
-    for (char ch : bytes) {
-      auto c = static_cast<uint8_t>(ch);
-      uint32_t found = kNone;
-      for (auto& [b, child] : nodes[n].next) {
-        if (b == c) {
-          found = child;
-          break;
-        }
-      }
-      if (found == kNone) {
-        found = static_cast<uint32_t>(nodes.size());
-        nodes[n].next.emplace_back(c, found);
-        nodes.emplace_back();
-      }
-      n = found;
-    }
-    nodes[n].mids.push_back(mid);
-  }
-  bool empty() const { return nodes.size() == 1 && nodes[0].mids.empty(); }
-  uint32_t child(uint32_t n, uint8_t c) const {
-    for (const auto& [b, ch] : nodes[n].next) {
-      if (b == c) {
-        return ch;
-      }
-    }
-    return kNone;
-  }
-  size_t memory() const {
-    size_t m = nodes.capacity() * sizeof(Node);
-    for (const Node& n : nodes) {
-      m += n.next.capacity() * sizeof(n.next[0]) + n.mids.capacity() * sizeof(uint32_t);
-    }
-    return m;
-  }
-};
-
 }  // namespace
 
 // Everything a matcher needs beyond its kind (kept out of line to keep simple rules small).
@@ -121,11 +77,23 @@ struct CompiledMatcher {
 
 struct FieldIndex {
   std::string path;
-  bool ip_sensitive = false;  // some exact string looks like an IP, or a cidr: parse event IPs
-  StringMap<std::vector<uint32_t>> exact;
-  StringMap<std::vector<uint32_t>> ignore_case;  // ASCII-lowered -> mids
-  Trie prefix, suffix, prefix_ic, suffix_ic;     // suffix tries hold reversed bytes
-  std::vector<uint32_t> scan;                    // evaluated for every value of the field
+  bool ip_sensitive = false;   // some exact string looks like an IP, or a cidr: parse event IPs
+  internal::ValueTable exact;  // kind tag + value -> mids (see lookup())
+  internal::ValueTable ignore_case;  // ASCII-lowered -> mids
+  internal::AffixTable prefix{internal::AffixTable::Side::kPrefix};
+  internal::AffixTable suffix{internal::AffixTable::Side::kSuffix};
+  internal::AffixTable prefix_ic{internal::AffixTable::Side::kPrefix};  // ASCII-lowered
+  internal::AffixTable suffix_ic{internal::AffixTable::Side::kSuffix};
+
+  void freeze() {
+    for (internal::ValueTable* t : {&exact, &ignore_case}) {
+      t->freeze();
+    }
+    for (internal::AffixTable* t : {&prefix, &suffix, &prefix_ic, &suffix_ic}) {
+      t->freeze();
+    }
+  }
+  std::vector<uint32_t> scan;  // evaluated for every value of the field
 };
 
 struct PathNode {
@@ -383,29 +351,29 @@ void Matcher::Impl::index_matcher(uint32_t mid, const MatcherSpec& spec) {
       } else {
         key = "s" + spec.text;
       }
-      f.exact[key].push_back(mid);
+      f.exact.add(key, mid);
       return;
     case MKind::kExactly:
-      f.exact["s" + spec.text].push_back(mid);
+      f.exact.add("s" + spec.text, mid);
       return;
     case MKind::kExactNumber:
       internal::append_number_key(key, spec.text, spec.number);
-      f.exact[key].push_back(mid);
+      f.exact.add(key, mid);
       return;
     case MKind::kExactTrue:
-      f.exact["t"].push_back(mid);
+      f.exact.add("t", mid);
       return;
     case MKind::kExactFalse:
-      f.exact["f"].push_back(mid);
+      f.exact.add("f", mid);
       return;
     case MKind::kExactNull:
-      f.exact["z"].push_back(mid);
+      f.exact.add("z", mid);
       return;
     case MKind::kPrefix:
-      f.prefix.insert(spec.text, mid);
+      f.prefix.add(spec.text, mid);
       return;
     case MKind::kSuffix:
-      f.suffix.insert(std::string(spec.text.rbegin(), spec.text.rend()), mid);
+      f.suffix.add(spec.text, mid);
       return;
     case MKind::kEqualsIgnoreCase:
     case MKind::kPrefixIgnoreCase:
@@ -413,11 +381,11 @@ void Matcher::Impl::index_matcher(uint32_t mid, const MatcherSpec& spec) {
       if (internal::is_ascii(spec.text)) {
         internal::append_ascii_lower(key, spec.text);
         if (spec.kind == MKind::kEqualsIgnoreCase) {
-          f.ignore_case[key].push_back(mid);
+          f.ignore_case.add(key, mid);
         } else if (spec.kind == MKind::kPrefixIgnoreCase) {
-          f.prefix_ic.insert(key, mid);
+          f.prefix_ic.add(key, mid);
         } else {
-          f.suffix_ic.insert(std::string(key.rbegin(), key.rend()), mid);
+          f.suffix_ic.add(key, mid);
         }
       } else {
         extra().alts = internal::case_alternatives(spec.text);
@@ -429,10 +397,9 @@ void Matcher::Impl::index_matcher(uint32_t mid, const MatcherSpec& spec) {
       extra().wildcard = *internal::parse_wildcard(spec.text, error);
       const Wildcard& w = cm.extra->wildcard;
       if (!w.leading_star) {
-        f.prefix.insert(w.segments.front(), mid);  // verified on hit
+        f.prefix.add(w.segments.front(), mid);  // verified on hit
       } else if (!w.trailing_star && !w.segments.empty()) {
-        const std::string& last = w.segments.back();
-        f.suffix.insert(std::string(last.rbegin(), last.rend()), mid);
+        f.suffix.add(w.segments.back(), mid);  // verified on hit
       } else {
         f.scan.push_back(mid);
       }
@@ -582,6 +549,9 @@ Result<std::unique_ptr<const Matcher>> Matcher::compile(std::span<const RuleSpec
     }
   }
   impl->choose_anchors();
+  for (FieldIndex& f : impl->fields) {
+    f.freeze();
+  }
   // Compile-time maps are not needed for matching.
   impl->matcher_ids = {};
   impl->cond_ids = {};
@@ -602,13 +572,7 @@ size_t Matcher::memory_bytes() const {
   for (const FieldIndex& f : m.fields) {
     total += sizeof(FieldIndex) + f.prefix.memory() + f.suffix.memory() + f.prefix_ic.memory() +
              f.suffix_ic.memory() + f.scan.capacity() * 4;
-    for (const auto* map : {&f.exact, &f.ignore_case}) {
-      total += map->bucket_count() * 8;
-      for (const auto& [k, v] : *map) {
-        total += sizeof(std::string) + sizeof(v) + 16 + (k.capacity() > 15 ? k.capacity() : 0) +
-                 v.capacity() * 4;
-      }
-    }
+    total += f.exact.memory() + f.ignore_case.memory();
   }
   for (const CompiledMatcher& cm : m.matchers) {
     total += sizeof(CompiledMatcher) + cm.conds.capacity() * 4 +
@@ -1094,7 +1058,7 @@ class Run {
     }
   }
 
-  void fire_all(const std::vector<uint32_t>& mids, uint32_t v) {
+  void fire_all(std::span<const uint32_t> mids, uint32_t v) {
     for (uint32_t mid : mids) {
       fire(mid, v);
     }
@@ -1128,33 +1092,24 @@ class Run {
         key.push_back('s');
         key.append(ev.text);
         if (!f.exact.empty()) {
-          auto it = f.exact.find(key);
-          if (it != f.exact.end()) {
-            fire_all(it->second, v);
-          }
+          fire_all(f.exact.find(key), v);
           if (f.ip_sensitive) {
             if (const IpAddress* ip = ip_of(ev)) {
               key.clear();
               internal::append_ip_key(key, *ip);
-              auto ip_it = f.exact.find(key);
-              if (ip_it != f.exact.end()) {
-                fire_all(ip_it->second, v);
-              }
+              fire_all(f.exact.find(key), v);
             }
           }
         }
         if (!f.ignore_case.empty() || !f.prefix_ic.empty() || !f.suffix_ic.empty()) {
           key.clear();
           internal::append_ascii_lower(key, ev.text);
-          auto it = f.ignore_case.find(key);
-          if (it != f.ignore_case.end()) {
-            fire_all(it->second, v);
-          }
-          walk_trie(f.prefix_ic, key, false, v);
-          walk_trie(f.suffix_ic, key, true, v);
+          fire_all(f.ignore_case.find(key), v);
+          fire_affixes(f.prefix_ic, key, v);
+          fire_affixes(f.suffix_ic, key, v);
         }
-        walk_trie(f.prefix, ev.text, false, v);
-        walk_trie(f.suffix, ev.text, true, v);
+        fire_affixes(f.prefix, ev.text, v);
+        fire_affixes(f.suffix, ev.text, v);
         break;
       }
       case EventValue::Type::kNumber: {
@@ -1166,18 +1121,15 @@ class Run {
         if (ev.number_ok) {
           internal::NumberInfo by_value{true, ev.number};
           internal::append_number_key(key, ev.text, by_value);
-          auto it = f.exact.find(key);
-          if (it != f.exact.end() && comparable(s_.values[v])) {
-            fire_all(it->second, v);
+          std::span<const uint32_t> hits = f.exact.find(key);
+          if (!hits.empty() && comparable(s_.values[v])) {
+            fire_all(hits, v);
           }
           key.clear();
         }
         key.push_back('l');
         key.append(ev.text);
-        auto it = f.exact.find(key);
-        if (it != f.exact.end()) {
-          fire_all(it->second, v);
-        }
+        fire_all(f.exact.find(key), v);
         break;
       }
       case EventValue::Type::kTrue:
@@ -1186,10 +1138,7 @@ class Run {
         std::string_view k = ev.type == EventValue::Type::kTrue    ? "t"
                              : ev.type == EventValue::Type::kFalse ? "f"
                                                                    : "z";
-        auto it = f.exact.find(k);
-        if (it != f.exact.end()) {
-          fire_all(it->second, v);
-        }
+        fire_all(f.exact.find(k), v);
         break;
       }
     }
@@ -1200,31 +1149,18 @@ class Run {
     }
   }
 
-  // Fires every matcher on the trie path spelled by `bytes` (reversed for suffix tries).
-  // Wildcard entries are verified against the whole value first.
-  void walk_trie(const Trie& t, std::string_view bytes, bool reversed, uint32_t v) {
+  // Fires every matcher whose literal is a prefix (suffix) of `bytes`. Wildcards indexed by
+  // their literal start (end) are verified against the whole value first.
+  void fire_affixes(const internal::AffixTable& t, std::string_view bytes, uint32_t v) {
     if (t.empty()) {
       return;
     }
-    uint32_t n = 0;
-    size_t len = bytes.size();
-    for (size_t i = 0;; ++i) {
-      for (uint32_t mid : t.nodes[n].mids) {
-        const CompiledMatcher& cm = m_.matchers[mid];
-        if (cm.kind == MKind::kWildcard && !cm.extra->wildcard.matches(s_.values[v].text)) {
-          continue;
-        }
+    t.for_each_match(bytes, [&](uint32_t mid) {
+      const CompiledMatcher& cm = m_.matchers[mid];
+      if (cm.kind != MKind::kWildcard || cm.extra->wildcard.matches(s_.values[v].text)) {
         fire(mid, v);
       }
-      if (i == len) {
-        break;
-      }
-      auto c = static_cast<uint8_t>(reversed ? bytes[len - 1 - i] : bytes[i]);
-      n = t.child(n, c);
-      if (n == kNone) {
-        break;
-      }
-    }
+    });
   }
 
   bool scan_matches(const CompiledMatcher& cm, EventValue& ev) {
