@@ -211,7 +211,8 @@ struct Scratch {
   std::vector<uint32_t> candidates;
   std::vector<uint32_t> chosen;
   std::vector<uint8_t> absent;  // per condition of the sub-rule being verified
-  std::string key;
+  std::string key;              // lookup keys (kind tag + value)
+  std::string event_key;        // an object key with escapes, decoded
   uint32_t epoch = 0;
   uint32_t next_array = 0;
 
@@ -854,8 +855,8 @@ class Run {
         return fail(p_ == end_ ? "unexpected end" : "expected a key");
       }
       std::string_view key;
-      s_.key.clear();
-      if (!read_string(key, &s_.key)) {
+      s_.event_key.clear();
+      if (!read_string(key, &s_.event_key)) {
         return false;
       }
       skip_ws();
