@@ -5,9 +5,7 @@
 //   (c) the pattern generator is deterministic, produces only valid patterns and events, uses
 //       every operator, and yields a healthy match rate against the oracle.
 //
-// Case file format (a JSON array): {"name", "pattern", "event", "expect", "divergence"?,
-// "error_contains"?}. A string pattern/event is raw text used as-is; any other JSON value is
-// used exactly as written in the file (its raw text, so number spellings survive).
+// The case files are read by tests/testing/pattern_cases.h.
 
 #include <gtest/gtest.h>
 #include <simdjson.h>
@@ -22,6 +20,7 @@
 #include <vector>
 
 #include "testing/naive_matcher.h"
+#include "testing/pattern_cases.h"
 #include "testing/pattern_generator.h"
 
 namespace hikyaku::testing {
@@ -31,164 +30,16 @@ namespace fs = std::filesystem;
 
 const fs::path kDataDir = HIKYAKU_TEST_DATA_DIR;
 
-struct Case {
-  std::string file;  // stem, e.g. "numbers"
-  std::string name;
-  std::string pattern;
-  std::string event;
-  std::string expect;
-  std::string divergence;
-  std::string error_contains;
-  std::string load_error;  // non-empty: the case could not be read
-};
-
-std::string outcome_of(const Result<bool>& r) {
-  if (r.has_value()) {
-    return *r ? "match" : "nomatch";
-  }
-  if (r.error().message().starts_with("event: ")) {
-    return "invalid-event";
-  }
-  return "invalid";
-}
-
-std::string trim(std::string_view s) {
-  while (!s.empty() &&
-         (s.back() == ' ' || s.back() == '\n' || s.back() == '\r' || s.back() == '\t')) {
-    s.remove_suffix(1);
-  }
-  return std::string(s);
-}
-
-// Raw text of an On-Demand value: a string's contents, or the JSON text of anything else.
-simdjson::error_code raw_or_string(simdjson::ondemand::value v, std::string& out) {
-  simdjson::ondemand::json_type type;
-  if (auto err = v.type().get(type)) {
-    return err;
-  }
-  std::string_view text;
-  switch (type) {
-    case simdjson::ondemand::json_type::string:
-      if (auto err = v.get_string().get(text)) {
-        return err;
-      }
-      out = std::string(text);  // raw text, used exactly as written
-      return simdjson::SUCCESS;
-    case simdjson::ondemand::json_type::object: {
-      simdjson::ondemand::object obj;
-      if (auto err = v.get_object().get(obj)) {
-        return err;
-      }
-      if (auto err = obj.raw_json().get(text)) {
-        return err;
-      }
-      break;
-    }
-    case simdjson::ondemand::json_type::array: {
-      simdjson::ondemand::array arr;
-      if (auto err = v.get_array().get(arr)) {
-        return err;
-      }
-      if (auto err = arr.raw_json().get(text)) {
-        return err;
-      }
-      break;
-    }
-    default:
-      text = v.raw_json_token();
-      break;
-  }
-  out = trim(text);
-  return simdjson::SUCCESS;
-}
-
-std::vector<Case> load_file(const fs::path& path) {
-  std::vector<Case> cases;
-  const std::string stem = path.stem().string();
-  auto fail = [&](const std::string& why) {
-    Case c;
-    c.file = stem;
-    c.name = "load_error";
-    c.load_error = path.string() + ": " + why;
-    cases.push_back(c);
-    return cases;
-  };
-  simdjson::padded_string json;
-  if (auto err = simdjson::padded_string::load(path.string()).get(json)) {
-    return fail(simdjson::error_message(err));
-  }
-  simdjson::ondemand::parser parser;
-  simdjson::ondemand::document doc;
-  simdjson::ondemand::array items;
-  if (auto err = parser.iterate(json).get(doc); err || (err = doc.get_array().get(items))) {
-    return fail(simdjson::error_message(err));
-  }
-  for (auto item : items) {
-    simdjson::ondemand::object obj;
-    if (auto err = item.get_object().get(obj)) {
-      return fail(simdjson::error_message(err));
-    }
-    Case c;
-    c.file = stem;
-    for (auto field : obj) {
-      std::string_view key;
-      simdjson::ondemand::value value;
-      if (auto err = field.unescaped_key().get(key); err || (err = field.value().get(value))) {
-        return fail(simdjson::error_message(err));
-      }
-      std::string text;
-      if (auto err = raw_or_string(value, text)) {
-        return fail(simdjson::error_message(err));
-      }
-      if (key == "name") {
-        c.name = text;
-      } else if (key == "pattern") {
-        c.pattern = text;
-      } else if (key == "event") {
-        c.event = text;
-      } else if (key == "expect") {
-        c.expect = text;
-      } else if (key == "divergence") {
-        c.divergence = text;
-      } else if (key == "error_contains") {
-        c.error_contains = text;
-      } else {
-        c.load_error = "unknown key \"" + std::string(key) + "\"";
-      }
-    }
-    cases.push_back(c);
-  }
-  return cases;
-}
-
-std::vector<Case> load_all_cases() {
-  std::vector<fs::path> files;
-  const fs::path dir = kDataDir / "conformance" / "patterns";
-  std::error_code ec;
-  for (const auto& entry : fs::directory_iterator(dir, ec)) {
-    if (entry.path().extension() == ".json") {
-      files.push_back(entry.path());
-    }
-  }
-  std::sort(files.begin(), files.end());
-  std::vector<Case> all;
-  for (const fs::path& f : files) {
-    std::vector<Case> cases = load_file(f);
-    all.insert(all.end(), cases.begin(), cases.end());
-  }
-  return all;
-}
+using Case = PatternCase;
 
 const std::vector<Case>& all_cases() {
-  static const std::vector<Case> kCases = load_all_cases();
+  static const std::vector<Case> kCases =
+      load_pattern_case_dir(kDataDir / "conformance" / "patterns");
   return kCases;
 }
 
 // ---------------------------------------------------------------------------------------------
 // (a) tests/conformance/patterns/*.json
-
-// gtest prints the parameter of a failing test with this.
-void PrintTo(const Case& c, std::ostream* os) { *os << c.name; }
 
 class PatternCaseTest : public ::testing::TestWithParam<Case> {};
 
@@ -204,17 +55,8 @@ TEST_P(PatternCaseTest, GivesExpectedOutcome) {
   }
 }
 
-// Case names already start with their file's stem ("numbers.five.3").
 std::string param_name(const ::testing::TestParamInfo<Case>& info) {
-  std::string name = info.param.name;
-  for (char& ch : name) {
-    const bool alnum =
-        (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9');
-    if (!alnum) {
-      ch = '_';
-    }
-  }
-  return name + "_" + std::to_string(info.index);
+  return pattern_case_test_name(info.param, info.index);
 }
 
 INSTANTIATE_TEST_SUITE_P(Conformance, PatternCaseTest, ::testing::ValuesIn(all_cases()),
