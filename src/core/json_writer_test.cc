@@ -26,6 +26,10 @@ TEST(JsonWriterTest, EscapesQuotesBackslashesAndControls) {
 TEST(JsonWriterTest, KeepsNonAsciiButEscapesLineSeparators) {
   EXPECT_EQ(json_quote("重大 🚨"), "\"重大 🚨\"");
   EXPECT_EQ(json_quote("a\u2028b\u2029c"), R"("a\u2028b\u2029c")");
+  // Other characters starting with 0xE2 (U+2000..U+2FFF), and a cut-off sequence, stay as they
+  // are.
+  EXPECT_EQ(json_quote("\u2027\u202a\u2192"), "\"\u2027\u202a\u2192\"");
+  EXPECT_EQ(json_quote(std::string_view("x\xe2\x80", 3)), std::string("\"x\xe2\x80\""));
 }
 
 TEST(JsonWriterTest, EveryByteStringRoundTrips) {

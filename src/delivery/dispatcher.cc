@@ -118,8 +118,76 @@ Counter& Dispatcher::target_counter(const char* name, const char* help, const st
   return metrics_.counter(name, help, {{"target", target}});
 }
 
-void Dispatcher::run_worker() {
+// One worker's state. What it has attempted but not yet settled: successful deliveries wait in
+// `delivered` to be completed in one store transaction, and Log lines wait in `logs` to be written
+// with one write per file; a claim moves from `logs` to `delivered` only once its line is written.
+// Everything is settled before the next claim, so `endpoints` (the batch's snapshot) outlives the
+// pointers into it.
+struct Dispatcher::Worker {
+  struct TargetMetrics {
+    Counter* invocations = nullptr;
+    Histogram* latency = nullptr;
+  };
+  struct LogWrite {
+    std::string text;  // the lines, in claim order
+    std::vector<store::Claim> claims;
+    std::vector<const Endpoint*> endpoints;  // per claim
+    std::vector<TargetMetrics*> metrics;     // per claim
+  };
+
   HttpClient http;
+  std::shared_ptr<const Endpoints> endpoints;
+  std::map<std::string, TargetMetrics, std::less<>> metrics;  // looked up once per target
+  std::vector<store::Claim> delivered;
+  std::map<std::string, LogWrite, std::less<>> logs;  // by file path
+  std::chrono::steady_clock::time_point oldest;       // of the unsettled attempts
+
+  bool unsettled() const { return !delivered.empty() || !logs.empty(); }
+
+  TargetMetrics& metrics_for(MetricsRegistry& registry, const std::string& target) {
+    auto [slot, inserted] = metrics.try_emplace(target);
+    if (inserted) {
+      slot->second.invocations = &registry.counter(
+          "hikyaku_invocations_total", "Delivery attempts (Invocations)", {{"target", target}});
+      slot->second.latency =
+          &registry.histogram("hikyaku_delivery_latency_seconds",
+                              "From ingestion to successful delivery", {{"target", target}});
+    }
+    return slot->second;
+  }
+};
+
+void Dispatcher::settle(Worker& worker) {
+  for (auto& [path, write] : worker.logs) {
+    const std::string error = log_files_->append(path, write.text);
+    count_attempts(static_cast<int64_t>(write.claims.size()));
+    for (size_t i = 0; i < write.claims.size(); ++i) {
+      store::Claim& claim = write.claims[i];
+      write.metrics[i]->invocations->add();
+      if (error.empty()) {
+        write.metrics[i]->latency->observe(
+            static_cast<double>(clock_.now_ms() - claim.job.ingested_at_ms) / 1000.0);
+        worker.delivered.push_back(std::move(claim));
+      } else {
+        AttemptResult result;
+        result.error = error;
+        settle_failure(claim, write.endpoints[i], result, error);
+      }
+    }
+  }
+  worker.logs.clear();
+  if (!worker.delivered.empty()) {
+    Result<int64_t> completed = store_.complete_all(worker.delivered);
+    if (!completed.has_value()) {
+      spdlog::error("delivery complete failed jobs={} error=\"{}\"", worker.delivered.size(),
+                    completed.error().message());
+    }
+    worker.delivered.clear();
+  }
+}
+
+void Dispatcher::run_worker() {
+  Worker worker;
   for (;;) {
     int64_t seen_generation = 0;
     {
@@ -140,20 +208,11 @@ void Dispatcher::run_worker() {
                      [&] { return stopping_ || generation_ != seen_generation; });
       continue;
     }
-    std::vector<store::Claim> delivered;
-    auto first_delivered = std::chrono::steady_clock::now();
-    auto settle_delivered = [&] {
-      if (delivered.empty()) {
-        return;
-      }
-      Result<int64_t> completed = store_.complete_all(delivered);
-      if (!completed.has_value()) {
-        spdlog::error("delivery complete failed jobs={} error=\"{}\"", delivered.size(),
-                      completed.error().message());
-      }
-      delivered.clear();
-    };
-    for (const store::Claim& claim : *claims) {
+    {
+      std::lock_guard lock(mutex_);
+      worker.endpoints = endpoints_;
+    }
+    for (store::Claim& claim : *claims) {
       bool stopping = false;
       {
         std::lock_guard lock(mutex_);
@@ -163,18 +222,16 @@ void Dispatcher::run_worker() {
         (void)store_.release(claim);  // unattempted: due again at once after restart
         continue;
       }
-      if (deliver(claim, http)) {
-        if (delivered.empty()) {
-          first_delivered = std::chrono::steady_clock::now();
-        }
-        delivered.push_back(claim);
+      if (!worker.unsettled()) {
+        worker.oldest = std::chrono::steady_clock::now();
       }
-      if (std::chrono::steady_clock::now() - first_delivered >
+      deliver(std::move(claim), worker);
+      if (std::chrono::steady_clock::now() - worker.oldest >
           std::chrono::milliseconds(options_.settle_interval_ms)) {
-        settle_delivered();
+        settle(worker);
       }
     }
-    settle_delivered();
+    settle(worker);
   }
 }
 
@@ -207,77 +264,62 @@ bool Dispatcher::wait_for_rate_limit(const store::Claim& claim, const Endpoint& 
   return true;
 }
 
-bool Dispatcher::deliver(const store::Claim& claim, HttpClient& http) {
-  std::shared_ptr<const Endpoints> endpoints;
-  {
-    std::lock_guard lock(mutex_);
-    endpoints = endpoints_;
-  }
+void Dispatcher::deliver(store::Claim claim, Worker& worker) {
   const store::Job& job = claim.job;
-  auto found = endpoints->find(job.target);
-  if (found == endpoints->end()) {
+  auto found = worker.endpoints->find(job.target);
+  if (found == worker.endpoints->end()) {
     settle_failure(claim, nullptr, {},
                    fmt::format("target {} is no longer configured", job.target));
-    return false;
+    return;
   }
   const Endpoint& endpoint = found->second;
-  if (endpoint.kind == Endpoint::Kind::kHttp && !wait_for_rate_limit(claim, endpoint)) {
-    return false;
-  }
-
-  AttemptResult result;
-  std::string detail;
+  Worker::TargetMetrics& metrics = worker.metrics_for(metrics_, job.target);
   if (endpoint.kind == Endpoint::Kind::kLog) {
-    JsonWriter line;
-    line.begin_object();
-    line.key("time");
-    line.string(format_rfc3339_millis(clock_.now()));
-    line.key("rule");
-    line.string(endpoint.rule);
-    line.key("target");
-    line.string(endpoint.target_id);
-    line.key("body");
-    line.string(job.body);
-    line.end_object();
-    std::string text = line.take();
-    text += '\n';
-    detail = log_files_->append(endpoint.log_path, text);
-    result.http_status = detail.empty() ? 200 : 0;
-    result.error = detail;
-  } else {
-    HttpRequest request;
-    request.method = endpoint.method;
-    request.url = endpoint.url;
-    request.body = job.body;
-    request.timeout_ms = options_.http_timeout_ms;
-    request.headers.emplace_back("Content-Type", endpoint.content_type);
-    for (const auto& [name, value] : endpoint.headers) {
-      request.headers.emplace_back(name, value.reveal());
-    }
-    std::string excerpt;
-    result = http.send(request, &excerpt);
-    detail = result.http_status != 0 ? excerpt : result.error;
+    // Written with the rest of the batch (settle()); only then is the job completed.
+    Worker::LogWrite& write = worker.logs[endpoint.log_path];
+    std::string& text = write.text;
+    text += R"({"time":")";
+    text += format_rfc3339_millis(clock_.now());
+    text += R"(","rule":)";
+    append_json_string(text, endpoint.rule);
+    text += R"(,"target":)";
+    append_json_string(text, endpoint.target_id);
+    text += R"(,"body":)";
+    append_json_string(text, job.body);
+    text += "}\n";
+    write.claims.push_back(std::move(claim));
+    write.endpoints.push_back(&endpoint);
+    write.metrics.push_back(&metrics);
+    return;
   }
-  {
-    std::lock_guard lock(mutex_);
-    ++attempts_;
+  if (!wait_for_rate_limit(claim, endpoint)) {
+    return;
   }
-  target_counter("hikyaku_invocations_total", "Delivery attempts (Invocations)", job.target).add();
-
+  HttpRequest request;
+  request.method = endpoint.method;
+  request.url = endpoint.url;
+  request.body = job.body;
+  request.timeout_ms = options_.http_timeout_ms;
+  request.headers.emplace_back("Content-Type", endpoint.content_type);
+  for (const auto& [name, value] : endpoint.headers) {
+    request.headers.emplace_back(name, value.reveal());
+  }
+  std::string excerpt;
+  AttemptResult result = worker.http.send(request, &excerpt);
+  const std::string detail = result.http_status != 0 ? excerpt : result.error;
+  count_attempts(1);
+  metrics.invocations->add();
   if (classify(result) == Outcome::kDelivered) {
-    Status status = store_.complete(claim);
-    if (!status.ok()) {
-      spdlog::error("delivery complete failed target={} error=\"{}\"", job.target,
-                    status.message());
-    }
-    metrics_
-        .histogram("hikyaku_delivery_latency_seconds", "From ingestion to successful delivery",
-                   {{"target", job.target}})
-        .observe(static_cast<double>(clock_.now_ms() - job.ingested_at_ms) / 1000.0);
-    return true;
+    metrics.latency->observe(static_cast<double>(clock_.now_ms() - job.ingested_at_ms) / 1000.0);
+    worker.delivered.push_back(std::move(claim));  // completed in settle(), batched
+    return;
   }
   settle_failure(claim, &endpoint, result, detail);
-  return false;
+}
+
+void Dispatcher::count_attempts(int64_t count) {
+  std::lock_guard lock(mutex_);
+  attempts_ += count;
 }
 
 void Dispatcher::settle_failure(const store::Claim& claim, const Endpoint* endpoint,

@@ -67,19 +67,24 @@ class Dispatcher {
   int64_t attempts() const;
 
  private:
-  class Worker;
+  struct Worker;
   class RateLimiter;
   class LogFiles;
 
   void run_worker();
-  // Attempts one job. Returns true when it was delivered (the caller completes it, batched);
-  // every other outcome is settled here.
-  bool deliver(const store::Claim& claim, class HttpClient& http);
+  // Attempts one job. A Log line is queued in `worker` and a successful HTTP delivery waits
+  // there to be completed (both are settled in batches by settle()); every other outcome is
+  // settled here.
+  void deliver(store::Claim claim, Worker& worker);
+  // Writes the queued Log lines (one write per file) and completes every delivered job in one
+  // store transaction.
+  void settle(Worker& worker);
   // False when stopping or when the next send slot is too late for the claim's lease (the job
   // was then released until that slot).
   bool wait_for_rate_limit(const store::Claim& claim, const Endpoint& endpoint);
   void settle_failure(const store::Claim& claim, const Endpoint* endpoint,
                       const AttemptResult& result, const std::string& detail);
+  void count_attempts(int64_t count);
   Counter& target_counter(const char* name, const char* help, const std::string& target);
 
   store::Store& store_;

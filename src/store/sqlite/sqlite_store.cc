@@ -7,9 +7,12 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <condition_variable>
 #include <cstring>
 #include <filesystem>
+#include <mutex>
 #include <random>
+#include <thread>
 
 namespace hikyaku::store {
 namespace {
@@ -25,11 +28,18 @@ CREATE TABLE IF NOT EXISTS jobs (
   headers TEXT NOT NULL,
   attempts INTEGER NOT NULL DEFAULT 0,
   ingested_at_ms INTEGER NOT NULL,
-  due_at_ms INTEGER NOT NULL,        -- next attempt, or lease expiry while leased
-  lease_token TEXT,                  -- set while leased
+  due_at_ms INTEGER NOT NULL,        -- next attempt
+  lease_token TEXT,                  -- unused since leases moved to their own table
   last_error TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS jobs_due ON jobs(due_at_ms);
+-- A claimed job's lease. Kept apart from jobs so that claiming writes a small row instead of
+-- rewriting the job with its body; a lease is live while expires_at_ms > now.
+CREATE TABLE IF NOT EXISTS leases (
+  job_id INTEGER PRIMARY KEY,
+  token TEXT NOT NULL,
+  expires_at_ms INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS dead_letters (
   id INTEGER PRIMARY KEY,
   job_id INTEGER NOT NULL,
@@ -80,14 +90,16 @@ class Statement {
     sqlite3_bind_int64(statement_, index, value);
     return *this;
   }
+  // Text and blobs are bound without a copy (SQLITE_STATIC): the caller's string must outlive
+  // the statement's use, which every call here guarantees (bind, step, reset in one scope; no
+  // temporaries are bound).
   Statement& bind(int index, std::string_view text) {
-    sqlite3_bind_text(statement_, index, text.data(), static_cast<int>(text.size()),
-                      SQLITE_TRANSIENT);
+    sqlite3_bind_text(statement_, index, text.data(), static_cast<int>(text.size()), SQLITE_STATIC);
     return *this;
   }
   Statement& bind_blob(int index, std::string_view bytes) {
     sqlite3_bind_blob(statement_, index, bytes.data(), static_cast<int>(bytes.size()),
-                      SQLITE_TRANSIENT);
+                      SQLITE_STATIC);
     return *this;
   }
 
@@ -180,6 +192,84 @@ std::string id_list(const std::vector<int64_t>& ids) {
 
 }  // namespace
 
+// Copies the WAL into the database file on its own connection and thread, so that commits
+// (PutEvents answers wait for them) only append to the WAL and fsync it. SQLite's automatic
+// checkpoint would run inside whichever commit crosses the threshold, holding the store's
+// lock while it copies and syncs megabytes. A PASSIVE checkpoint runs concurrently with the
+// writer; once everything is copied, the next commit starts the WAL over.
+class SqliteStore::Checkpointer {
+ public:
+  // WAL size (frames) that wakes the checkpointer, and the size at which a commit checkpoints
+  // by itself after all (the checkpointer fell behind or failed to open: the WAL stays bounded).
+  static constexpr int kWakeFrames = 1000;
+  static constexpr int kInlineFrames = 50'000;
+
+  static std::unique_ptr<Checkpointer> start(const std::string& path, bool synchronous_full,
+                                             int busy_timeout_ms) {
+    sqlite3* db = nullptr;
+    if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr) !=
+            SQLITE_OK ||
+        !exec(db, synchronous_full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL",
+              "setting synchronous")
+             .ok()) {
+      sqlite3_close_v2(db);
+      return nullptr;
+    }
+    sqlite3_busy_timeout(db, busy_timeout_ms);
+    return std::unique_ptr<Checkpointer>(new Checkpointer(db));
+  }
+
+  ~Checkpointer() {
+    {
+      std::lock_guard lock(mutex_);
+      stopping_ = true;
+    }
+    wake_.notify_one();
+    thread_.join();
+    sqlite3_close_v2(db_);
+  }
+
+  Checkpointer(const Checkpointer&) = delete;
+  Checkpointer& operator=(const Checkpointer&) = delete;
+
+  // Called after a commit with the WAL's size in frames.
+  void committed(int frames) {
+    if (frames < kWakeFrames) {
+      return;
+    }
+    {
+      std::lock_guard lock(mutex_);
+      due_ = true;
+    }
+    wake_.notify_one();
+  }
+
+ private:
+  explicit Checkpointer(sqlite3* db) : db_(db), thread_([this] { run(); }) {}
+
+  void run() {
+    std::unique_lock lock(mutex_);
+    for (;;) {
+      wake_.wait(lock, [this] { return stopping_ || due_; });
+      if (stopping_) {
+        return;
+      }
+      due_ = false;
+      lock.unlock();
+      // Errors (SQLITE_BUSY when another checkpoint runs) leave the frames for the next round.
+      (void)sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+      lock.lock();
+    }
+  }
+
+  sqlite3* db_;  // used only by thread_ (and closed after it ends)
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  bool due_ = false;       // guarded by mutex_
+  bool stopping_ = false;  // guarded by mutex_
+  std::thread thread_;
+};
+
 class SqliteStore::Statements {
  public:
   explicit Statements(sqlite3* db)
@@ -189,28 +279,28 @@ class SqliteStore::Statements {
         insert_event(db,
                      "INSERT INTO archive (event_id, bus, envelope, ingested_at_ms) "
                      "VALUES (?1, ?2, ?3, ?4)"),
-        claim(db,
-              "UPDATE jobs SET due_at_ms = ?1, lease_token = ?2 WHERE id IN "
-              "(SELECT id FROM jobs WHERE due_at_ms <= ?3 ORDER BY due_at_ms, id LIMIT ?4) "
-              "RETURNING " HK_JOB_COLUMNS),
-        complete(db, "DELETE FROM jobs WHERE id = ?1 AND lease_token = ?2"),
-        release(db,
-                "UPDATE jobs SET due_at_ms = ?3, lease_token = NULL "
-                "WHERE id = ?1 AND lease_token = ?2"),
+        claim(db, "SELECT " HK_JOB_COLUMNS
+                  " FROM jobs WHERE due_at_ms <= ?1 AND NOT EXISTS (SELECT 1 FROM leases WHERE "
+                  "job_id = jobs.id AND expires_at_ms > ?1) ORDER BY due_at_ms, id LIMIT ?2"),
+        lease(db,
+              "INSERT OR REPLACE INTO leases (job_id, token, expires_at_ms) VALUES (?1, ?2, ?3)"),
+        unlease(db, "DELETE FROM leases WHERE job_id = ?1 AND token = ?2"),
+        complete(db, "DELETE FROM jobs WHERE id = ?1"),
+        release(db, "UPDATE jobs SET due_at_ms = ?2 WHERE id = ?1"),
         insert_dead_letter(db,
                            "INSERT INTO dead_letters (job_id, target, event_id, body, headers, "
                            "attempts, ingested_at_ms, last_error, error_code, error_message, "
                            "exhausted_retry_condition, dead_lettered_at_ms) "
                            "VALUES (0, ?1, ?2, ?3, ?4, 0, ?5, '', ?6, ?7, ?8, ?5)"),
         retry(db,
-              "UPDATE jobs SET attempts = attempts + 1, due_at_ms = ?3, lease_token = NULL, "
-              "last_error = ?4 WHERE id = ?1 AND lease_token = ?2"),
+              "UPDATE jobs SET attempts = attempts + 1, due_at_ms = ?2, last_error = ?3 "
+              "WHERE id = ?1"),
         move_to_dlq(db,
                     "INSERT INTO dead_letters (job_id, target, event_id, body, headers, attempts, "
                     "ingested_at_ms, last_error, error_code, error_message, "
                     "exhausted_retry_condition, dead_lettered_at_ms) "
                     "SELECT id, target, event_id, body, headers, attempts + 1, ingested_at_ms, "
-                    "last_error, ?3, ?4, ?5, ?6 FROM jobs WHERE id = ?1 AND lease_token = ?2"),
+                    "last_error, ?2, ?3, ?4, ?5 FROM jobs WHERE id = ?1"),
         kv_get(db, "SELECT value, revision FROM kv WHERE key = ?1"),
         kv_insert(db, "INSERT OR IGNORE INTO kv (key, value, revision) VALUES (?1, ?2, 1)"),
         kv_update(db,
@@ -221,17 +311,20 @@ class SqliteStore::Statements {
                  "last_error, error_code, error_message, exhausted_retry_condition, "
                  "dead_lettered_at_ms FROM dead_letters WHERE id > ?1 ORDER BY id LIMIT ?2"),
         count_jobs(db,
-                   "SELECT COALESCE(SUM(lease_token IS NULL OR due_at_ms <= ?1), 0), "
-                   "COALESCE(SUM(lease_token IS NOT NULL AND due_at_ms > ?1), 0) FROM jobs"),
+                   "SELECT (SELECT COUNT(*) FROM jobs), (SELECT COUNT(*) FROM leases JOIN jobs "
+                   "ON jobs.id = leases.job_id WHERE leases.expires_at_ms > ?1)"),
         count_dead(db, "SELECT COUNT(*) FROM dead_letters"),
         count_archive(db, "SELECT COUNT(*) FROM archive"),
-        ping(db, "SELECT 1") {}
+        ping(db, "SELECT 1"),
+        sync_full(db, "PRAGMA synchronous=FULL"),
+        sync_normal(db, "PRAGMA synchronous=NORMAL") {}
 
   Status check() const {
     for (const Statement* statement :
-         {&insert_job, &insert_event, &claim, &complete, &release, &insert_dead_letter, &retry,
-          &move_to_dlq, &kv_get, &kv_insert, &kv_update, &dlq_list, &count_jobs, &count_dead,
-          &count_archive, &ping}) {
+         {&insert_job, &insert_event,       &claim,      &lease,       &unlease,       &complete,
+          &release,    &insert_dead_letter, &retry,      &move_to_dlq, &kv_get,        &kv_insert,
+          &kv_update,  &dlq_list,           &count_jobs, &count_dead,  &count_archive, &ping,
+          &sync_full,  &sync_normal}) {
       if (!statement->valid()) {
         return unavailable("sqlite: preparing statements: " + statement->error());
       }
@@ -242,6 +335,8 @@ class SqliteStore::Statements {
   Statement insert_job;
   Statement insert_event;
   Statement claim;
+  Statement lease;
+  Statement unlease;
   Statement complete;
   Statement release;
   Statement insert_dead_letter;
@@ -255,6 +350,8 @@ class SqliteStore::Statements {
   Statement count_dead;
   Statement count_archive;
   Statement ping;
+  Statement sync_full;
+  Statement sync_normal;
 };
 
 Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const Options& options) {
@@ -336,15 +433,38 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const Options& options) {
     return fail(status);
   }
   if (options.exclusive) {
-    // Leases held by a previous process of ours died with it: make those jobs due now.
-    status =
-        exec(db, "UPDATE jobs SET due_at_ms = 0, lease_token = NULL WHERE lease_token IS NOT NULL",
-             "recovering leases");
+    // Leases held by a previous process of ours died with it: their jobs are due again at once
+    // (a job's due time is not moved by a claim; the UPDATE recovers leases of older versions,
+    // which kept them in the jobs table).
+    status = exec(db,
+                  "DELETE FROM leases; UPDATE jobs SET due_at_ms = 0, lease_token = NULL "
+                  "WHERE lease_token IS NOT NULL",
+                  "recovering leases");
     if (!status.ok()) {
       return fail(status);
     }
   }
   std::unique_ptr<SqliteStore> store(new SqliteStore(db, options.path));
+  store->durable_sync_full_ = options.synchronous_full;
+  store->sync_full_now_ = options.synchronous_full;
+  store->checkpointer_ =
+      Checkpointer::start(options.path, options.synchronous_full, options.busy_timeout_ms);
+  // Replaces SQLite's automatic checkpoint (itself a WAL hook).
+  sqlite3_wal_hook(
+      db,
+      [](void* self, sqlite3* connection, const char*, int frames) -> int {
+        auto* checkpointer = static_cast<Checkpointer*>(self);
+        if (checkpointer != nullptr) {
+          checkpointer->committed(frames);
+        }
+        if (frames >=
+            (checkpointer == nullptr ? Checkpointer::kWakeFrames : Checkpointer::kInlineFrames)) {
+          (void)sqlite3_wal_checkpoint_v2(connection, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr,
+                                          nullptr);
+        }
+        return SQLITE_OK;
+      },
+      store->checkpointer_.get());
   store->lock_fd_ = lock_fd;
   HK_RETURN_IF_ERROR(store->statements_->check());
   return store;
@@ -357,6 +477,8 @@ SqliteStore::SqliteStore(sqlite3* db, std::string path)
 }
 
 SqliteStore::~SqliteStore() {
+  sqlite3_wal_hook(db_, nullptr, nullptr);
+  checkpointer_.reset();
   statements_.reset();
   // A clean close checkpoints the WAL into the main file.
   sqlite3_close_v2(db_);
@@ -365,8 +487,22 @@ SqliteStore::~SqliteStore() {
   }
 }
 
+Status SqliteStore::use_sync(bool durable) {
+  const bool full = durable && durable_sync_full_;
+  if (full == sync_full_now_) {
+    return ok_status();
+  }
+  Use pragma(full ? statements_->sync_full : statements_->sync_normal);
+  if (pragma->step() != SQLITE_DONE) {
+    return sqlite_error(db_, "setting synchronous");
+  }
+  sync_full_now_ = full;
+  return ok_status();
+}
+
 Status SqliteStore::append(const Batch& batch) {
   std::lock_guard lock(mutex_);
+  HK_RETURN_IF_ERROR(use_sync(true));
   return in_transaction(db_, [&]() -> Status {
     for (const NewJob& job : batch.jobs) {
       Use insert(statements_->insert_job);
@@ -407,32 +543,11 @@ Status SqliteStore::append(const Batch& batch) {
   });
 }
 
-Result<std::vector<Claim>> SqliteStore::claim(int64_t now_ms, int limit, int64_t lease_ms) {
-  if (limit <= 0 || lease_ms <= 0) {
-    return invalid_argument("claim needs a positive limit and lease");
-  }
-  std::lock_guard lock(mutex_);
-  const std::string token = fmt::format("{:016x}-{}", token_salt_, ++next_token_);
-  const int64_t expires = now_ms + lease_ms;
-  std::vector<Claim> claims;
-  Use claim(statements_->claim);
-  claim->bind(1, expires).bind(2, token).bind(3, now_ms).bind(4, limit);
-  int step = SQLITE_ROW;
-  while ((step = claim->step()) == SQLITE_ROW) {
-    claims.push_back({read_job(*claim.operator->()), token, expires});
-  }
-  if (step != SQLITE_DONE) {
-    return sqlite_error(db_, "claiming jobs");
-  }
-  return claims;
-}
-
-Status SqliteStore::complete(const Claim& claim) {
-  std::lock_guard lock(mutex_);
-  Use complete(statements_->complete);
-  complete->bind(1, claim.job.id).bind(2, claim.token);
-  if (complete->step() != SQLITE_DONE) {
-    return sqlite_error(db_, "completing a job");
+Status SqliteStore::take_lease(const Claim& claim) {
+  Use unlease(statements_->unlease);
+  unlease->bind(1, claim.job.id).bind(2, claim.token);
+  if (unlease->step() != SQLITE_DONE) {
+    return sqlite_error(db_, "settling a lease");
   }
   if (sqlite3_changes(db_) == 0) {
     return failed_precondition(
@@ -441,13 +556,67 @@ Status SqliteStore::complete(const Claim& claim) {
   return ok_status();
 }
 
+Result<std::vector<Claim>> SqliteStore::claim(int64_t now_ms, int limit, int64_t lease_ms) {
+  if (limit <= 0 || lease_ms <= 0) {
+    return invalid_argument("claim needs a positive limit and lease");
+  }
+  std::lock_guard lock(mutex_);
+  (void)use_sync(false);  // failing leaves FULL: slower, never less durable
+  const std::string token = fmt::format("{:016x}-{}", token_salt_, ++next_token_);
+  const int64_t expires = now_ms + lease_ms;
+  std::vector<Claim> claims;
+  HK_RETURN_IF_ERROR(in_transaction(db_, [&]() -> Status {
+    {
+      Use select(statements_->claim);
+      select->bind(1, now_ms).bind(2, limit);
+      int step = SQLITE_ROW;
+      while ((step = select->step()) == SQLITE_ROW) {
+        claims.push_back({read_job(*select.operator->()), token, expires});
+      }
+      if (step != SQLITE_DONE) {
+        return sqlite_error(db_, "claiming jobs");
+      }
+    }
+    for (const Claim& claim : claims) {
+      Use lease(statements_->lease);
+      lease->bind(1, claim.job.id).bind(2, token).bind(3, expires);
+      if (lease->step() != SQLITE_DONE) {
+        return sqlite_error(db_, "leasing a job");
+      }
+    }
+    return ok_status();
+  }));
+  return claims;
+}
+
+Status SqliteStore::complete(const Claim& claim) {
+  std::lock_guard lock(mutex_);
+  (void)use_sync(false);  // failing leaves FULL: slower, never less durable
+  return in_transaction(db_, [&]() -> Status {
+    HK_RETURN_IF_ERROR(take_lease(claim));
+    Use complete(statements_->complete);
+    complete->bind(1, claim.job.id);
+    if (complete->step() != SQLITE_DONE) {
+      return sqlite_error(db_, "completing a job");
+    }
+    return ok_status();
+  });
+}
+
 Result<int64_t> SqliteStore::complete_all(const std::vector<Claim>& claims) {
   std::lock_guard lock(mutex_);
+  (void)use_sync(false);  // failing leaves FULL: slower, never less durable
   int64_t completed = 0;
   HK_RETURN_IF_ERROR(in_transaction(db_, [&]() -> Status {
     for (const Claim& claim : claims) {
+      if (Status status = take_lease(claim); !status.ok()) {
+        if (status.code() == StatusCode::kFailedPrecondition) {
+          continue;  // the lease was lost: the job is someone else's now
+        }
+        return status;
+      }
       Use complete(statements_->complete);
-      complete->bind(1, claim.job.id).bind(2, claim.token);
+      complete->bind(1, claim.job.id);
       if (complete->step() != SQLITE_DONE) {
         return sqlite_error(db_, "completing jobs");
       }
@@ -461,38 +630,35 @@ Result<int64_t> SqliteStore::complete_all(const std::vector<Claim>& claims) {
 Status SqliteStore::retry(const Claim& claim, int64_t next_attempt_at_ms,
                           const std::string& error) {
   std::lock_guard lock(mutex_);
-  Use retry(statements_->retry);
-  retry->bind(1, claim.job.id).bind(2, claim.token).bind(3, next_attempt_at_ms).bind(4, error);
-  if (retry->step() != SQLITE_DONE) {
-    return sqlite_error(db_, "rescheduling a job");
-  }
-  if (sqlite3_changes(db_) == 0) {
-    return failed_precondition(
-        fmt::format("job {} is no longer leased by this claim", claim.job.id));
-  }
-  return ok_status();
+  (void)use_sync(false);  // failing leaves FULL: slower, never less durable
+  return in_transaction(db_, [&]() -> Status {
+    HK_RETURN_IF_ERROR(take_lease(claim));
+    Use retry(statements_->retry);
+    retry->bind(1, claim.job.id).bind(2, next_attempt_at_ms).bind(3, error);
+    if (retry->step() != SQLITE_DONE) {
+      return sqlite_error(db_, "rescheduling a job");
+    }
+    return ok_status();
+  });
 }
 
 Status SqliteStore::dead_letter(const Claim& claim, const DeadLetterReason& reason,
                                 int64_t now_ms) {
   std::lock_guard lock(mutex_);
+  HK_RETURN_IF_ERROR(use_sync(true));
   return in_transaction(db_, [&]() -> Status {
+    HK_RETURN_IF_ERROR(take_lease(claim));
     Use move(statements_->move_to_dlq);
     move->bind(1, claim.job.id)
-        .bind(2, claim.token)
-        .bind(3, reason.error_code)
-        .bind(4, reason.error_message)
-        .bind(5, reason.exhausted_retry_condition)
-        .bind(6, now_ms);
+        .bind(2, reason.error_code)
+        .bind(3, reason.error_message)
+        .bind(4, reason.exhausted_retry_condition)
+        .bind(5, now_ms);
     if (move->step() != SQLITE_DONE) {
       return sqlite_error(db_, "dead-lettering a job");
     }
-    if (sqlite3_changes(db_) == 0) {
-      return failed_precondition(
-          fmt::format("job {} is no longer leased by this claim", claim.job.id));
-    }
     Use remove(statements_->complete);
-    remove->bind(1, claim.job.id).bind(2, claim.token);
+    remove->bind(1, claim.job.id);
     if (remove->step() != SQLITE_DONE) {
       return sqlite_error(db_, "removing a dead-lettered job");
     }
@@ -502,16 +668,16 @@ Status SqliteStore::dead_letter(const Claim& claim, const DeadLetterReason& reas
 
 Status SqliteStore::release(const Claim& claim, int64_t due_at_ms) {
   std::lock_guard lock(mutex_);
-  Use release(statements_->release);
-  release->bind(1, claim.job.id).bind(2, claim.token).bind(3, due_at_ms);
-  if (release->step() != SQLITE_DONE) {
-    return sqlite_error(db_, "releasing a job");
-  }
-  if (sqlite3_changes(db_) == 0) {
-    return failed_precondition(
-        fmt::format("job {} is no longer leased by this claim", claim.job.id));
-  }
-  return ok_status();
+  (void)use_sync(false);  // failing leaves FULL: slower, never less durable
+  return in_transaction(db_, [&]() -> Status {
+    HK_RETURN_IF_ERROR(take_lease(claim));
+    Use release(statements_->release);
+    release->bind(1, claim.job.id).bind(2, due_at_ms);
+    if (release->step() != SQLITE_DONE) {
+      return sqlite_error(db_, "releasing a job");
+    }
+    return ok_status();
+  });
 }
 
 Result<std::optional<KvEntry>> SqliteStore::kv_get(const std::string& key) {
@@ -534,6 +700,7 @@ Result<int64_t> SqliteStore::kv_put_if(const std::string& key, const std::string
     return invalid_argument("expected_revision must be >= 0");
   }
   std::lock_guard lock(mutex_);
+  HK_RETURN_IF_ERROR(use_sync(true));
   Statement& statement = expected_revision == 0 ? statements_->kv_insert : statements_->kv_update;
   Use put(statement);
   put->bind(1, key).bind_blob(2, value);
@@ -574,6 +741,7 @@ Result<std::vector<DeadLetter>> SqliteStore::dlq_list(int limit, int64_t after_i
 
 Result<int64_t> SqliteStore::dlq_redrive(const std::vector<int64_t>& ids, int64_t now_ms) {
   std::lock_guard lock(mutex_);
+  HK_RETURN_IF_ERROR(use_sync(true));
   const std::string where = ids.empty() ? "" : " WHERE id IN (" + id_list(ids) + ")";
   int64_t moved = 0;
   Status status = in_transaction(db_, [&]() -> Status {
@@ -592,6 +760,7 @@ Result<int64_t> SqliteStore::dlq_redrive(const std::vector<int64_t>& ids, int64_
 
 Result<int64_t> SqliteStore::dlq_purge(const std::vector<int64_t>& ids) {
   std::lock_guard lock(mutex_);
+  HK_RETURN_IF_ERROR(use_sync(true));
   const std::string sql =
       "DELETE FROM dead_letters" + (ids.empty() ? "" : " WHERE id IN (" + id_list(ids) + ")");
   HK_RETURN_IF_ERROR(exec(db_, sql.c_str(), "purging dead letters"));
@@ -607,8 +776,8 @@ Result<Counts> SqliteStore::counts(int64_t now_ms) {
     if (jobs->step() != SQLITE_ROW) {
       return sqlite_error(db_, "counting jobs");
     }
-    counts.pending = jobs->int64(0);
     counts.leased = jobs->int64(1);
+    counts.pending = jobs->int64(0) - counts.leased;
   }
   {
     Use dead(statements_->count_dead);

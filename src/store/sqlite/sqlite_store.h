@@ -5,7 +5,13 @@
 //
 // Durability: append() returns after the transaction commits. With Synchronous FULL (default) a
 // committed batch survives power loss; with NORMAL it survives a crash of the process (kill -9)
-// but not of the machine.
+// but not of the machine. Lease bookkeeping (claim, complete, complete_all, release, retry) always
+// commits without fsync: losing it to a power cut only makes a job due again (a duplicate
+// delivery, which at-least-once allows), and the next FULL commit syncs the WAL it was written
+// to anyway. Dead letters, the KV table and DLQ changes keep the configured level.
+//
+// Checkpoints (copying the WAL into the database file) run on a second connection and thread,
+// off the commit path.
 //
 // Thread safety: thread-safe; calls are serialized on one connection (SQLite serializes writers
 // anyway; every call is short).
@@ -56,15 +62,24 @@ class SqliteStore final : public Store {
 
  private:
   class Statements;
+  class Checkpointer;
   SqliteStore(sqlite3* db, std::string path);
+  // Switches the connection to the configured level (durable) or to NORMAL (lease
+  // bookkeeping), only when it changes. Call with mutex_ held, outside a transaction.
+  Status use_sync(bool durable);
+  // Ends `claim`'s lease (inside a transaction); kFailedPrecondition when it was lost.
+  Status take_lease(const Claim& claim);
 
   std::mutex mutex_;
   sqlite3* db_;  // guarded by mutex_
   std::string path_;
-  std::unique_ptr<Statements> statements_;  // guarded by mutex_
-  uint64_t next_token_ = 0;                 // guarded by mutex_
+  std::unique_ptr<Statements> statements_;      // guarded by mutex_
+  std::unique_ptr<Checkpointer> checkpointer_;  // null if its connection failed to open
+  uint64_t next_token_ = 0;                     // guarded by mutex_
   uint64_t token_salt_ = 0;
   int lock_fd_ = -1;
+  bool durable_sync_full_ = true;  // Options::synchronous_full
+  bool sync_full_now_ = true;      // guarded by mutex_; the connection's current level
 };
 
 }  // namespace hikyaku::store
