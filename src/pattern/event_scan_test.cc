@@ -116,6 +116,8 @@ TEST(EventScanTest, NeedlesFindQuotedSegmentsAndBackslashes) {
   internal::KeyNeedles needles;
   needles.add("properties");
   needles.add("STREET");
+  needles.add("STREET");  // twice: no harm
+  needles.freeze();
   auto may = [&](const std::string& text) {
     return needles.may_occur(text.data(), text.data() + text.size());
   };
@@ -128,6 +130,23 @@ TEST(EventScanTest, NeedlesFindQuotedSegmentsAndBackslashes) {
   for (size_t at = 0; at < 80; ++at) {
     EXPECT_TRUE(may(std::string(at, ' ') + "\"STREET\"" + std::string(at % 5, ' '))) << at;
   }
+  EXPECT_FALSE(may(R"("STREE")"));  // cut short by the end of the text
+}
+
+TEST(EventScanTest, ManyNeedlesCostOneProbePerLength) {
+  // 20,000 distinct segments sharing first bytes: a hit and a miss are both found.
+  internal::KeyNeedles needles;
+  for (int i = 0; i < 20000; ++i) {
+    needles.add("field" + std::to_string(i));
+  }
+  needles.freeze();
+  std::string hit = std::string(200, ' ') + R"("field19999": 1)";
+  std::string miss = std::string(200, ' ') + R"("field20000x": 1, "fiel": 2)";
+  EXPECT_TRUE(needles.may_occur(hit.data(), hit.data() + hit.size()));
+  // "field20000x" starts with "field2000" (a segment): a conservative hit is correct too.
+  EXPECT_TRUE(needles.may_occur(miss.data(), miss.data() + miss.size()));
+  std::string none = std::string(200, ' ') + R"("fiel": 2, "other": 3)";
+  EXPECT_FALSE(needles.may_occur(none.data(), none.data() + none.size()));
 }
 
 std::vector<uint32_t> Match(std::string_view pattern, std::string_view event) {

@@ -553,6 +553,7 @@ Result<std::unique_ptr<const Matcher>> Matcher::compile(std::span<const RuleSpec
   for (FieldIndex& f : impl->fields) {
     f.freeze();
   }
+  impl->key_needles.freeze();
   // Compile-time maps are not needed for matching.
   impl->matcher_ids = {};
   impl->cond_ids = {};

@@ -429,11 +429,7 @@ void KeyNeedles::add(std::string_view segment) {
     has_empty_ = true;
     return;
   }
-  std::string needle = "\"" + std::string(segment);
-  if (std::find(needles_.begin(), needles_.end(), needle) != needles_.end()) {
-    return;
-  }
-  needles_.push_back(std::move(needle));
+  segments_.add(segment, 0);
   auto first = static_cast<uint8_t>(segment[0]);
   if (!first_byte_[first]) {
     first_byte_[first] = true;
@@ -445,13 +441,10 @@ bool KeyNeedles::matches_at(const char* quote, const char* end) const {
   if (end - quote < 2 || !first_byte_[static_cast<uint8_t>(quote[1])]) {
     return false;
   }
-  auto left = static_cast<size_t>(end - quote);
-  for (const std::string& n : needles_) {
-    if (n.size() <= left && n[1] == quote[1] && std::memcmp(n.data(), quote, n.size()) == 0) {
-      return true;
-    }
-  }
-  return false;
+  bool found = false;
+  segments_.for_each_match(std::string_view(quote + 1, static_cast<size_t>(end - quote - 1)),
+                           [&found](uint32_t) { found = true; });
+  return found;
 }
 
 bool KeyNeedles::may_occur(const char* p, const char* end) const {

@@ -17,6 +17,8 @@
 #include <string_view>
 #include <vector>
 
+#include "pattern/internal/value_table.h"
+
 namespace hikyaku::pattern::internal {
 
 // First '"' or '\\' in [p, end), or end.
@@ -57,16 +59,20 @@ void append_utf8(std::string& out, uint32_t cp);
 class KeyNeedles {
  public:
   void add(std::string_view segment);
+  // Ends building (call once, after the last add()).
+  void freeze() { segments_.freeze(); }
   // True when [p, end) may still hold a key that starts with one of the segments.
   bool may_occur(const char* p, const char* end) const;
 
  private:
   bool matches_at(const char* quote, const char* end) const;
 
-  std::vector<std::string> needles_;  // '"' + segment, distinct
-  bool first_byte_[256] = {};         // bytes that start some segment
-  std::string first_bytes_;           // the same, as a list (SIMD filter when short)
-  bool has_empty_ = false;            // an empty segment: every quote is a candidate
+  // The segments, looked up as prefixes of the text after a quote: one probe per distinct
+  // segment length, however many segments the rules name.
+  AffixTable segments_{AffixTable::Side::kPrefix};
+  bool first_byte_[256] = {};  // bytes that start some segment
+  std::string first_bytes_;    // the same, as a list (SIMD filter when short)
+  bool has_empty_ = false;     // an empty segment: every quote is a candidate
 };
 
 }  // namespace hikyaku::pattern::internal
