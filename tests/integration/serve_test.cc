@@ -261,8 +261,10 @@ TEST_F(ServeTest, SendCommandPublishesFilesInBatchesOfTen) {
 
 // Publishes batches of 10 with libcurl, recording every EventId the server acknowledged, until
 // told to stop, `max_batches` were sent, or the server goes away.
+// Publishes batches of 10 until `stop`, the server stops answering, or `max_batches`; returns
+// the ids of the entries the server accepted. `accepted_so_far` follows the count as it grows.
 std::vector<std::string> publish_until(const std::string& url, const std::atomic<bool>& stop,
-                                       int max_batches) {
+                                       int max_batches, std::atomic<size_t>& accepted_so_far) {
   delivery::HttpClient http;
   std::vector<std::string> accepted;
   const std::string entry = entries_for({"02-fsbp-s3-8-high-failed.json"});
@@ -294,6 +296,7 @@ std::vector<std::string> publish_until(const std::string& url, const std::atomic
         accepted.emplace_back(id);
       }
     }
+    accepted_so_far = accepted.size();
   }
   return accepted;
 }
@@ -312,9 +315,14 @@ Rules:
   std::vector<std::string> accepted;
   // At most 3,000 events, so that catching up after the restart stays quick even in sanitizer
   // builds on a loaded machine.
-  std::thread publisher([&] { accepted = publish_until(url_, stop, 300); });
-  // Let some events through, then kill the server mid-stream without warning.
-  ASSERT_TRUE(wait_for([&] { return lines_of(directory_ / "deliveries.jsonl").size() >= 200; }));
+  std::atomic<size_t> accepted_so_far{0};
+  std::thread publisher([&] { accepted = publish_until(url_, stop, 300, accepted_so_far); });
+  // Let some events be accepted and delivered, then kill the server mid-stream without warning.
+  // (Waiting on deliveries alone is not enough: a batch can be delivered before its answer
+  // reaches the publisher.)
+  ASSERT_TRUE(wait_for([&] {
+    return accepted_so_far >= 200 && lines_of(directory_ / "deliveries.jsonl").size() >= 200;
+  }));
   server_->signal(SIGKILL);
   EXPECT_EQ(server_->wait(), 128 + SIGKILL);
   publisher.join();
