@@ -43,8 +43,9 @@ using MKind = MatcherSpec::Kind;
 namespace {
 
 constexpr uint32_t kNone = 0xFFFFFFFFu;
-constexpr uint32_t kMaxEventDepth =
-    1000;  // on the paths rules name; the recursion is bounded by it
+// Nesting allowed on the paths rules name (the walk recurses along them; elsewhere it skips
+// iteratively, at any depth).
+constexpr uint32_t kMaxEventDepth = 1000;
 
 struct StringHash {
   using is_transparent = void;
@@ -84,7 +85,9 @@ struct FieldIndex {
   internal::AffixTable suffix{internal::AffixTable::Side::kSuffix};
   internal::AffixTable prefix_ic{internal::AffixTable::Side::kPrefix};  // ASCII-lowered
   internal::AffixTable suffix_ic{internal::AffixTable::Side::kSuffix};
+  std::vector<uint32_t> scan;  // evaluated for every value of the field
 
+  // After the last matcher is indexed: lays the tables out for matching.
   void freeze() {
     for (internal::ValueTable* t : {&exact, &ignore_case}) {
       t->freeze();
@@ -93,7 +96,6 @@ struct FieldIndex {
       t->freeze();
     }
   }
-  std::vector<uint32_t> scan;  // evaluated for every value of the field
 };
 
 struct PathNode {
