@@ -70,13 +70,14 @@ struct RuleSpec {
 // All rules of a bus compiled into one immutable matcher: an index over the field paths the rules
 // name (the event's bytes are scanned once, lazily: only those fields are extracted, the rest is
 // skipped, and the scan stops as soon as the rest of the event cannot name them) and,
-// per field, hash tables and byte tries over the values (exact, prefix, suffix, ignore-case,
-// wildcard literal parts). A value looks up the conditions it satisfies; each rule is anchored at
-// its most selective condition and checked only when that condition was hit, so the cost follows
-// the event, not the rule count (rules made only of exists:false are checked on every event).
-// Operators that exclude (anything-but), ranges (numeric, cidr), exists:true and wildcards with no
-// literal prefix or suffix are evaluated per value of their field: their cost grows with the
-// number of such matchers on that one field.
+// per field, flat hash tables over the values (exact, ignore-case) and over the literal prefixes
+// and suffixes (prefix, suffix, wildcard literal ends: one probe per distinct literal length). A
+// value looks up the conditions it satisfies; each rule is anchored at its most selective condition
+// and checked only when that condition was hit, so the cost follows the event, not the rule count
+// (rules made only of exists:false are checked on every event). Operators that exclude
+// (anything-but), ranges (numeric, cidr), exists:true and wildcards with no literal prefix or
+// suffix are evaluated per value of their field: their cost grows with the number of such matchers
+// on that one field.
 //
 // Thread safety: immutable after compile(); match() may be called from any number of threads at
 // once. Each thread keeps its own scratch state (buffers), reused across calls
