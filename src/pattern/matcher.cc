@@ -1093,9 +1093,9 @@ class Run {
     key.clear();
     switch (ev.type) {
       case EventValue::Type::kString: {
-        key.push_back('s');
-        key.append(ev.text);
         if (!f.exact.empty()) {
+          key.push_back('s');
+          key.append(ev.text);
           fire_all(f.exact.find(key), v);
           if (f.ip_sensitive) {
             if (const IpAddress* ip = ip_of(ev)) {
