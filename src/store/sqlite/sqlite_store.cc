@@ -201,7 +201,10 @@ class SqliteStore::Checkpointer {
  public:
   // WAL size (frames) that wakes the checkpointer, and the size at which a commit checkpoints
   // by itself after all (the checkpointer fell behind or failed to open: the WAL stays bounded).
-  static constexpr int kWakeFrames = 1000;
+  // ~16 MB between checkpoints: job pages are written and freed again within seconds, so a
+  // longer WAL lets one checkpoint copy a page once instead of once per version (measured: 4,000
+  // frames ~11% more entries/s than 1,000; 16,000 no better than 4,000).
+  static constexpr int kWakeFrames = 4000;
   static constexpr int kInlineFrames = 50'000;
 
   static std::unique_ptr<Checkpointer> start(const std::string& path, bool synchronous_full,
@@ -408,6 +411,11 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const Options& options) {
     status =
         exec(db, options.synchronous_full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL",
              "setting synchronous");
+  }
+  if (status.ok()) {
+    // 64 MiB of page cache (SQLite's default is 2 MiB): the job table's hot pages (recent
+    // inserts, the due index, leases) stay in memory between a commit and the claim that follows.
+    status = exec(db, "PRAGMA cache_size=-65536", "setting the cache size");
   }
   if (status.ok()) {
     status = exec(db, kSchema, "creating the schema");
