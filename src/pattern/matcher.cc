@@ -843,17 +843,41 @@ class Run {
     return !m_.key_needles.may_occur(p_, end_);
   }
 
-  // p_ at '{'.
-  bool walk_object(uint32_t node, uint32_t depth) {
+  // p_ at '{' or '['. Steps inside; true when the container is empty (p_ then after it).
+  bool open_is_empty(char closer) {
     ++p_;
     skip_ws();
-    if (p_ < end_ && *p_ == '}') {
+    if (p_ < end_ && *p_ == closer) {
       ++p_;
+      return true;
+    }
+    return false;
+  }
+
+  // After a member or element: `*more` says a ',' followed (p_ at the next item) or the container
+  // closed (p_ after it). False on malformed JSON.
+  bool next_item(char closer, bool* more) {
+    skip_ws();
+    if (p_ == end_) {
+      return fail("unexpected end");
+    }
+    if (*p_ == ',' || *p_ == closer) {
+      *more = *p_ == ',';
+      ++p_;
+      skip_ws();
+      return true;
+    }
+    return fail(closer == '}' ? "expected ',' or '}'" : "expected ',' or ']'");
+  }
+
+  // p_ at '{'.
+  bool walk_object(uint32_t node, uint32_t depth) {
+    if (open_is_empty('}')) {
       return true;
     }
     s_.frames.push_back(Frame{m_.nodes[node].child_bits, 0, 0});
     const size_t frame = s_.frames.size() - 1;
-    while (true) {
+    for (bool more = true; more;) {
       if (p_ == end_ || *p_ != '"') {
         return fail(p_ == end_ ? "unexpected end" : "expected a key");
       }
@@ -892,22 +916,12 @@ class Run {
           return false;
         }
       }
-      skip_ws();
-      if (p_ == end_) {
-        return fail("unexpected end");
+      if (!next_item('}', &more)) {
+        return false;
       }
-      if (*p_ == ',') {
-        ++p_;
-        skip_ws();
-        continue;
-      }
-      if (*p_ == '}') {
-        ++p_;
-        s_.frames.pop_back();
-        return true;
-      }
-      return fail("expected ',' or '}'");
     }
+    s_.frames.pop_back();
+    return true;
   }
 
   // p_ at the first byte of a value.
@@ -949,37 +963,21 @@ class Run {
   }
 
   bool walk_array(uint32_t node, uint32_t depth) {
-    ++p_;
-    skip_ws();
-    if (p_ < end_ && *p_ == ']') {
-      ++p_;
+    if (open_is_empty(']')) {
       return true;
     }
     ++open_arrays_;
     s_.ctx_stack.push_back(ArrayPos{s_.next_array++, 0});
     const size_t slot = s_.ctx_stack.size() - 1;
-    for (uint32_t index = 0;; ++index) {
+    bool more = true;
+    for (uint32_t index = 0; more; ++index) {
       if (p_ == end_) {
         return fail("unexpected end");
       }
       s_.ctx_stack[slot].index = index;
-      if (!walk_value(node, depth + 1)) {
+      if (!walk_value(node, depth + 1) || !next_item(']', &more)) {
         return false;
       }
-      skip_ws();
-      if (p_ == end_) {
-        return fail("unexpected end");
-      }
-      if (*p_ == ',') {
-        ++p_;
-        skip_ws();
-        continue;
-      }
-      if (*p_ == ']') {
-        ++p_;
-        break;
-      }
-      return fail("expected ',' or ']'");
     }
     s_.ctx_stack.pop_back();
     --open_arrays_;

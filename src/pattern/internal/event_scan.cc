@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "core/hex.h"
+
 #if defined(__AVX2__) || defined(__SSE2__)
 #include <immintrin.h>
 #define HK_SCAN_VECTOR 1
@@ -155,26 +157,13 @@ bool ends_scalar(char c) {
   return c == ',' || c == '}' || c == ']' || c == ' ' || c == '\n' || c == '\r' || c == '\t';
 }
 
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') {
-    return c - '0';
-  }
-  if (c >= 'a' && c <= 'f') {
-    return c - 'a' + 10;
-  }
-  if (c >= 'A' && c <= 'F') {
-    return c - 'A' + 10;
-  }
-  return -1;
-}
-
 bool read_hex4(const char*& p, const char* end, uint32_t& out) {
   if (end - p < 4) {
     return false;
   }
   out = 0;
   for (int i = 0; i < 4; ++i) {
-    int h = hex_value(p[i]);
+    int h = hex_digit_value(p[i]);
     if (h < 0) {
       return false;
     }

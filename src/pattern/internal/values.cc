@@ -9,6 +9,7 @@
 #include <cwctype>
 #include <system_error>
 
+#include "core/hex.h"
 #include "pattern/internal/event_scan.h"
 
 namespace hikyaku::pattern::internal {
@@ -202,19 +203,6 @@ std::optional<IpAddress> parse_ipv4(std::string_view t) {
   return ip;
 }
 
-int hex_digit(char c) {
-  if (c >= '0' && c <= '9') {
-    return c - '0';
-  }
-  if (c >= 'a' && c <= 'f') {
-    return c - 'a' + 10;
-  }
-  if (c >= 'A' && c <= 'F') {
-    return c - 'A' + 10;
-  }
-  return -1;
-}
-
 std::optional<IpAddress> parse_ipv6(std::string_view t) {
   if (t.size() < 2 || t.size() > 39) {
     return std::nullopt;
@@ -240,11 +228,11 @@ std::optional<IpAddress> parse_ipv6(std::string_view t) {
     }
     uint32_t value = 0;
     size_t start = i;
-    while (i < t.size() && hex_digit(t[i]) >= 0) {
+    while (i < t.size() && hex_digit_value(t[i]) >= 0) {
       if (i - start >= 4) {
         return std::nullopt;
       }
-      value = value * 16 + static_cast<uint32_t>(hex_digit(t[i]));
+      value = value * 16 + static_cast<uint32_t>(hex_digit_value(t[i]));
       ++i;
     }
     if (i == start) {
