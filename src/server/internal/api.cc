@@ -52,6 +52,17 @@ HttpResponse text_response(unsigned status, std::string body) {
   return response;
 }
 
+// An AWS JSON 1.1 answer (status 200 unless given) carrying the request id.
+HttpResponse aws_json_response(std::string body, const std::string& request_id,
+                               unsigned status = 200) {
+  HttpResponse response;
+  response.status = status;
+  response.content_type = kAmzJson;
+  response.body = std::move(body);
+  response.headers.emplace_back("x-amzn-RequestId", request_id);
+  return response;
+}
+
 std::string json_error_body(std::string_view type, std::string_view message) {
   JsonWriter writer;
   writer.begin_object();
@@ -421,12 +432,7 @@ std::string Api::region_for(std::string_view signing_region) const {
 HttpResponse Api::aws_error(unsigned status, std::string_view type, std::string_view message,
                             const std::string& request_id) {
   metrics_->count_request_error(type);
-  HttpResponse response;
-  response.status = status;
-  response.content_type = kAmzJson;
-  response.body = json_error_body(type, message);
-  response.headers.emplace_back("x-amzn-RequestId", request_id);
-  return response;
+  return aws_json_response(json_error_body(type, message), request_id, status);
 }
 
 void Api::handle(HttpRequest request, Respond respond) {
@@ -837,11 +843,7 @@ void Api::put_events(const HttpRequest& request, const Caller& caller, std::stri
       }
       writer.end_array();
       writer.end_object();
-      HttpResponse response;
-      response.content_type = kAmzJson;
-      response.body = writer.take();
-      response.headers.emplace_back("x-amzn-RequestId", request_id);
-      respond(std::move(response));
+      respond(aws_json_response(writer.take(), request_id));
     }
   };
   auto pending = std::make_shared<Pending>();
@@ -934,11 +936,7 @@ HttpResponse Api::test_event_pattern(const HttpRequest& request, const std::stri
     return aws_error(400, "InvalidEventPatternException",
                      "Event pattern is not valid. Reason: " + std::string(message), request_id);
   }
-  HttpResponse response;
-  response.content_type = kAmzJson;
-  response.body = *matched ? R"({"Result":true})" : R"({"Result":false})";
-  response.headers.emplace_back("x-amzn-RequestId", request_id);
-  return response;
+  return aws_json_response(*matched ? R"({"Result":true})" : R"({"Result":false})", request_id);
 }
 
 namespace {
@@ -1052,11 +1050,7 @@ HttpResponse Api::list_rules(const HttpRequest& request, const std::string& requ
     writer.string(std::to_string(end));
   }
   writer.end_object();
-  HttpResponse response;
-  response.content_type = kAmzJson;
-  response.body = writer.take();
-  response.headers.emplace_back("x-amzn-RequestId", request_id);
-  return response;
+  return aws_json_response(writer.take(), request_id);
 }
 
 HttpResponse Api::describe_rule(const HttpRequest& request, const std::string& request_id,
@@ -1078,11 +1072,7 @@ HttpResponse Api::describe_rule(const HttpRequest& request, const std::string& r
     if (rule.name == name && rule.event_bus_name == bus) {
       JsonWriter writer;
       write_rule(writer, region, config_.account, rule, true);
-      HttpResponse response;
-      response.content_type = kAmzJson;
-      response.body = writer.take();
-      response.headers.emplace_back("x-amzn-RequestId", request_id);
-      return response;
+      return aws_json_response(writer.take(), request_id);
     }
   }
   return aws_error(400, "ResourceNotFoundException",
@@ -1182,11 +1172,7 @@ HttpResponse Api::list_targets_by_rule(const HttpRequest& request, const std::st
     writer.string(std::to_string(end));
   }
   writer.end_object();
-  HttpResponse response;
-  response.content_type = kAmzJson;
-  response.body = writer.take();
-  response.headers.emplace_back("x-amzn-RequestId", request_id);
-  return response;
+  return aws_json_response(writer.take(), request_id);
 }
 
 HttpResponse Api::list_event_buses(const HttpRequest& request, const std::string& request_id,
@@ -1220,11 +1206,7 @@ HttpResponse Api::list_event_buses(const HttpRequest& request, const std::string
   }
   writer.end_array();
   writer.end_object();
-  HttpResponse response;
-  response.content_type = kAmzJson;
-  response.body = writer.take();
-  response.headers.emplace_back("x-amzn-RequestId", request_id);
-  return response;
+  return aws_json_response(writer.take(), request_id);
 }
 
 void Api::handle_webhook(const HttpRequest& request, std::string_view bus_name, Respond& respond) {
