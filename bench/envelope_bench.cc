@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "core/envelope.h"
+#include "core/json_writer.h"
 
 namespace {
 
@@ -42,7 +43,33 @@ void BM_ParseEnvelope(benchmark::State& state) {
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * event.size()));
 }
 
+// Escaping an event into a JSON string (what a Log target does with every body), against the
+// floor of appending the same bytes unescaped.
+void BM_AppendBytes(benchmark::State& state) {
+  const std::string event = read_sample(sample_name(state.range(0)));
+  std::string out;
+  for (auto _ : state) {
+    out.clear();
+    out.append(event);
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * event.size()));
+}
+
+void BM_AppendJsonString(benchmark::State& state) {
+  const std::string event = read_sample(sample_name(state.range(0)));
+  std::string out;
+  for (auto _ : state) {
+    out.clear();
+    hikyaku::append_json_string(out, event);
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * event.size()));
+}
+
 BENCHMARK(BM_SimdjsonDomParse)->Arg(0)->Arg(1);
+BENCHMARK(BM_AppendBytes)->Arg(0)->Arg(1);
+BENCHMARK(BM_AppendJsonString)->Arg(0)->Arg(1);
 BENCHMARK(BM_ParseEnvelope)->Arg(0)->Arg(1);
 
 }  // namespace

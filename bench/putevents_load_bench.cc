@@ -203,8 +203,10 @@ RunResult run(int rules, int connections, int seconds, bool full_sync) {
   const double cpu_before = cpu_seconds();
   const auto started = std::chrono::steady_clock::now();
   for (size_t i = 0; i < static_cast<size_t>(connections); ++i) {
-    clients.emplace_back(
-        [&, i] { client(port, request, stop, latencies[i], accepted[i], failed[i]); });
+    clients.emplace_back([&, i] {
+      pthread_setname_np(pthread_self(), "bench-client");
+      client(port, request, stop, latencies[i], accepted[i], failed[i]);
+    });
   }
   std::this_thread::sleep_for(std::chrono::seconds(seconds));
   stop = true;

@@ -9,6 +9,7 @@
 
 #include "core/json_writer.h"
 #include "core/redact.h"
+#include "core/thread_name.h"
 #include "delivery/http_client.h"
 
 namespace hikyaku::delivery {
@@ -80,7 +81,10 @@ Dispatcher::~Dispatcher() { stop(); }
 
 void Dispatcher::start() {
   for (int i = 0; i < options_.workers; ++i) {
-    workers_.emplace_back([this] { run_worker(); });
+    workers_.emplace_back([this] {
+      name_this_thread("hk-deliver");
+      run_worker();
+    });
   }
 }
 

@@ -15,6 +15,7 @@
 #include <type_traits>
 #include <unordered_map>
 
+#include "core/thread_name.h"
 #include "server/internal/api.h"
 
 namespace hikyaku::server {
@@ -539,6 +540,7 @@ Result<uint16_t> Server::start() {
   impl.started = true;
   for (int i = 0; i < threads; ++i) {
     impl.threads.emplace_back([ioc = impl.ioc] {
+      name_this_thread("hk-http");
       // Handlers report errors through error_code; anything thrown is a bug we must not hide,
       // but one connection's fault must not end the process either.
       while (true) {

@@ -3,10 +3,15 @@
 #include <utility>
 #include <vector>
 
+#include "core/thread_name.h"
+
 namespace hikyaku::store {
 
 GroupCommitter::GroupCommitter(Store& store, Options options)
-    : store_(store), options_(options), writer_([this] { run(); }) {}
+    : store_(store), options_(options), writer_([this] {
+        name_this_thread("hk-commit");
+        run();
+      }) {}
 
 GroupCommitter::~GroupCommitter() { stop(); }
 

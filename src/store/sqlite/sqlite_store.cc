@@ -14,6 +14,8 @@
 #include <random>
 #include <thread>
 
+#include "core/thread_name.h"
+
 namespace hikyaku::store {
 namespace {
 
@@ -251,6 +253,7 @@ class SqliteStore::Checkpointer {
   explicit Checkpointer(sqlite3* db) : db_(db), thread_([this] { run(); }) {}
 
   void run() {
+    name_this_thread("hk-checkpoint");
     std::unique_lock lock(mutex_);
     for (;;) {
       wake_.wait(lock, [this] { return stopping_ || due_; });
