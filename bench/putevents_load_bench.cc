@@ -187,7 +187,7 @@ RunResult run(int rules, int connections, int seconds, bool full_sync) {
     endpoints->emplace(bus::target_key("default", rule.name, "log"), endpoint);
   }
   delivery::Dispatcher dispatcher(*store, metrics, SystemClock::instance(), endpoints);
-  pipeline.set_on_jobs_committed([&] { dispatcher.notify(); });
+  dispatcher.attach(committer);
   dispatcher.start();
   server::Server server(config->server, pipeline);
   const uint16_t port = server.start().value();

@@ -127,15 +127,10 @@ void Pipeline::ingest(std::string_view bus_name, std::vector<Envelope> envelopes
     done(std::vector<Status>(envelopes.size()));  // nothing to make durable: accepted
     return;
   }
-  const bool has_jobs = !batch.jobs.empty();
   const size_t count = envelopes.size();
-  committer_.submit(std::move(batch),
-                    [this, done = std::move(done), count, has_jobs](const Status& status) {
-                      if (status.ok() && has_jobs && on_jobs_committed_) {
-                        on_jobs_committed_();
-                      }
-                      done(std::vector<Status>(count, status));
-                    });
+  committer_.submit(std::move(batch), [done = std::move(done), count](const Status& status) {
+    done(std::vector<Status>(count, status));
+  });
 }
 
 }  // namespace hikyaku::bus

@@ -14,7 +14,6 @@
 // Thread safety: ingest(), config() and publish() are thread-safe.
 
 #include <atomic>
-#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -87,18 +86,11 @@ class Pipeline final : public EventBus {
   void publish(std::shared_ptr<const Snapshot> snapshot);
   std::shared_ptr<const Snapshot> snapshot() const { return snapshot_.load(); }
 
-  // Called (on the commit thread) after each successful commit that added delivery jobs, so the
-  // dispatcher can look for work at once. Set before the first ingest().
-  void set_on_jobs_committed(std::function<void()> callback) {
-    on_jobs_committed_ = std::move(callback);
-  }
-
  private:
   store::GroupCommitter& committer_;
   const Clock& clock_;
   const Options options_;
   std::atomic<std::shared_ptr<const Snapshot>> snapshot_;
-  std::function<void()> on_jobs_committed_;
   Counter& render_failures_;
   Counter& unknown_bus_events_;
 };

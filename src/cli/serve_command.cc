@@ -128,7 +128,7 @@ int serve(const std::string& path) {
   }
   running.dispatcher = std::make_unique<delivery::Dispatcher>(
       *running.store, running.metrics, SystemClock::instance(), std::move(endpoints));
-  running.pipeline->set_on_jobs_committed([&running] { running.dispatcher->notify(); });
+  running.dispatcher->attach(*running.committer);
   running.dispatcher->start();
 
   server::ServerOptions options;

@@ -79,7 +79,16 @@ Dispatcher::Dispatcher(store::Store& store, MetricsRegistry& metrics, const Cloc
 
 Dispatcher::~Dispatcher() { stop(); }
 
+void Dispatcher::attach(store::GroupCommitter& committer) {
+  committer_ = &committer;
+  committer.set_consumer(this);
+}
+
 void Dispatcher::start() {
+  {
+    std::lock_guard lock(mutex_);
+    started_ = true;
+  }
   for (int i = 0; i < options_.workers; ++i) {
     workers_.emplace_back([this] {
       name_this_thread("hk-deliver");
@@ -91,9 +100,35 @@ void Dispatcher::start() {
 void Dispatcher::notify() {
   {
     std::lock_guard lock(mutex_);
-    ++generation_;
+    store_has_due_ = true;
   }
   wake_.notify_all();
+}
+
+store::CommitConsumer::Offer Dispatcher::offer() {
+  std::lock_guard lock(mutex_);
+  if (stopping_ || !started_) {
+    return {};
+  }
+  return {options_.max_handed_off - static_cast<int>(handed_off_.size()),
+          clock_.now_ms() + options_.lease_ms};
+}
+
+void Dispatcher::committed(std::vector<store::Claim> leased, int64_t left_pending) {
+  {
+    std::lock_guard lock(mutex_);
+    if (!stopping_) {
+      for (store::Claim& claim : leased) {
+        handed_off_.push_back(std::move(claim));
+      }
+      leased.clear();
+    }
+    store_has_due_ = store_has_due_ || left_pending > 0;
+  }
+  wake_.notify_all();
+  for (const store::Claim& claim : leased) {
+    (void)store_.release(claim);  // stopped meanwhile: due again at once (next run)
+  }
 }
 
 void Dispatcher::publish(std::shared_ptr<const Endpoints> endpoints) {
@@ -111,6 +146,14 @@ void Dispatcher::stop() {
     worker.join();
   }
   workers_.clear();
+  std::deque<store::Claim> unattempted;
+  {
+    std::lock_guard lock(mutex_);
+    unattempted.swap(handed_off_);
+  }
+  for (const store::Claim& claim : unattempted) {
+    (void)store_.release(claim);
+  }
 }
 
 int64_t Dispatcher::attempts() const {
@@ -180,43 +223,78 @@ void Dispatcher::settle(Worker& worker) {
     }
   }
   worker.logs.clear();
-  if (!worker.delivered.empty()) {
-    Result<int64_t> completed = store_.complete_all(worker.delivered);
-    if (!completed.has_value()) {
-      spdlog::error("delivery complete failed jobs={} error=\"{}\"", worker.delivered.size(),
-                    completed.error().message());
-    }
-    worker.delivered.clear();
+  if (worker.delivered.empty()) {
+    return;
   }
+  if (committer_ != nullptr) {
+    committer_->complete(std::move(worker.delivered));
+  } else if (Result<int64_t> completed = store_.complete_all(worker.delivered);
+             !completed.has_value()) {
+    spdlog::error("delivery complete failed jobs={} error=\"{}\"", worker.delivered.size(),
+                  completed.error().message());
+  }
+  worker.delivered.clear();
+}
+
+std::vector<store::Claim> Dispatcher::next_claims(Worker& worker) {
+  std::vector<store::Claim> claims;
+  std::vector<store::Claim> too_late;
+  bool poll_store = false;
+  {
+    std::unique_lock lock(mutex_);
+    wake_.wait_until(lock, next_poll_,
+                     [this] { return stopping_ || !handed_off_.empty() || store_has_due_; });
+    if (stopping_) {
+      return {};
+    }
+    const auto now = std::chrono::steady_clock::now();
+    poll_store = store_has_due_ || now >= next_poll_;
+    if (poll_store) {
+      store_has_due_ = false;
+      next_poll_ = now + std::chrono::milliseconds(options_.idle_poll_ms);
+    }
+    // A handed-off job waited in memory while its lease ran; one too close to expiry to finish
+    // an attempt goes back to the store rather than risk a second delivery.
+    const int64_t latest_useful = clock_.now_ms() + 2 * options_.http_timeout_ms;
+    while (!handed_off_.empty() && static_cast<int>(claims.size()) < options_.claim_batch) {
+      auto& target = handed_off_.front().lease_expires_at_ms > latest_useful ? claims : too_late;
+      target.push_back(std::move(handed_off_.front()));
+      handed_off_.pop_front();
+    }
+    worker.endpoints = endpoints_;
+  }
+  for (const store::Claim& claim : too_late) {
+    (void)store_.release(claim);
+  }
+  if (poll_store) {
+    Result<std::vector<store::Claim>> claimed =
+        store_.claim(clock_.now_ms(), options_.claim_batch, options_.lease_ms);
+    if (!claimed.has_value()) {
+      spdlog::error("delivery claim failed error=\"{}\"", claimed.error().message());
+    } else {
+      if (static_cast<int>(claimed->size()) == options_.claim_batch) {
+        notify();  // probably more due: another worker claims the next batch
+      }
+      for (store::Claim& claim : *claimed) {
+        claims.push_back(std::move(claim));
+      }
+    }
+  }
+  return claims;
 }
 
 void Dispatcher::run_worker() {
   Worker worker;
   for (;;) {
-    int64_t seen_generation = 0;
-    {
+    std::vector<store::Claim> claims = next_claims(worker);
+    if (claims.empty()) {
       std::lock_guard lock(mutex_);
       if (stopping_) {
         return;
       }
-      seen_generation = generation_;
-    }
-    Result<std::vector<store::Claim>> claims =
-        store_.claim(clock_.now_ms(), options_.claim_batch, options_.lease_ms);
-    if (!claims.has_value()) {
-      spdlog::error("delivery claim failed error=\"{}\"", claims.error().message());
-    }
-    if (!claims.has_value() || claims->empty()) {
-      std::unique_lock lock(mutex_);
-      wake_.wait_for(lock, std::chrono::milliseconds(options_.idle_poll_ms),
-                     [&] { return stopping_ || generation_ != seen_generation; });
       continue;
     }
-    {
-      std::lock_guard lock(mutex_);
-      worker.endpoints = endpoints_;
-    }
-    for (store::Claim& claim : *claims) {
+    for (store::Claim& claim : claims) {
       bool stopping = false;
       {
         std::lock_guard lock(mutex_);

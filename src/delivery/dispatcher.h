@@ -2,12 +2,15 @@
 // Delivery workers: claim due jobs from the store, send each to its endpoint, settle the outcome.
 //
 //   Dispatcher dispatcher(store, metrics, SystemClock::instance(), endpoints, {});
+//   dispatcher.attach(committer);  // new jobs come straight from each commit
 //   dispatcher.start();
-//   ... pipeline.set_on_jobs_committed([&] { dispatcher.notify(); });
 //   dispatcher.stop();   // finishes attempts in flight, gives unattempted claims back
 //
 // Each job is attempted under a store lease; a worker that dies loses its lease and the job is
 // attempted again elsewhere: delivery is at-least-once, so receivers must tolerate duplicates.
+// New jobs are leased to the dispatcher by the commit that makes them durable and handed over in
+// memory (up to Options::max_handed_off waiting); the rest, retries and jobs left by an earlier
+// run are claimed from the store.
 // Outcomes follow retry_policy.h: delivered -> complete; retryable -> rescheduled with backoff
 // until the target's RetryPolicy is exhausted; permanent or exhausted -> the dead-letter queue
 // with the error attributes. A job whose target disappeared in a reload is dead-lettered
@@ -18,7 +21,9 @@
 //
 // Thread safety: all public methods are thread-safe.
 
+#include <chrono>
 #include <condition_variable>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -28,15 +33,17 @@
 #include "core/metrics.h"
 #include "delivery/endpoint.h"
 #include "delivery/retry_policy.h"
+#include "store/group_commit.h"
 #include "store/store.h"
 
 namespace hikyaku::delivery {
 
-class Dispatcher {
+class Dispatcher final : public store::CommitConsumer {
  public:
   struct Options {
     int workers = 4;
     int claim_batch = 32;
+    int max_handed_off = 2048;  // jobs taken from commits and not yet picked up by a worker
     int64_t lease_ms = 60'000;  // a send slot later than lease - 2 x timeout is not waited for
     int64_t settle_interval_ms = 20;  // successful deliveries are completed in batches this often
     int64_t idle_poll_ms = 1000;      // look for due retries at least this often
@@ -49,14 +56,23 @@ class Dispatcher {
   Dispatcher(store::Store& store, MetricsRegistry& metrics, const Clock& clock,
              std::shared_ptr<const Endpoints> endpoints)
       : Dispatcher(store, metrics, clock, std::move(endpoints), Options{}) {}
-  ~Dispatcher();
+  ~Dispatcher() override;
 
   Dispatcher(const Dispatcher&) = delete;
   Dispatcher& operator=(const Dispatcher&) = delete;
 
+  // Takes new jobs straight from `committer`'s commits and settles deliveries in them (see
+  // GroupCommitter::set_consumer and complete). Call before start(); `committer` must outlive
+  // stop(). Without it, jobs are claimed from the store and completed in transactions of their own.
+  void attach(store::GroupCommitter& committer);
+
   void start();
-  // Wakes idle workers: new jobs were committed.
+  // Wakes idle workers to claim from the store: jobs were appended there.
   void notify();
+
+  // store::CommitConsumer: jobs leased to the dispatcher by a commit.
+  Offer offer() override;
+  void committed(std::vector<store::Claim> leased, int64_t left_pending) override;
   // Replaces the endpoints (config reload).
   void publish(std::shared_ptr<const Endpoints> endpoints);
   // Stops claiming, finishes the attempts in flight, releases claimed jobs not yet attempted,
@@ -72,6 +88,9 @@ class Dispatcher {
   class LogFiles;
 
   void run_worker();
+  // Waits for work and returns the next claims: handed-off jobs first, and the store's due jobs
+  // whenever it may hold some. Empty when stopping.
+  std::vector<store::Claim> next_claims(Worker& worker);
   // Attempts one job. A Log line is queued in `worker` and a successful HTTP delivery waits
   // there to be completed (both are settled in batches by settle()); every other outcome is
   // settled here.
@@ -95,10 +114,16 @@ class Dispatcher {
   mutable std::mutex mutex_;
   std::condition_variable wake_;
   std::shared_ptr<const Endpoints> endpoints_;  // guarded by mutex_
+  bool started_ = false;                        // guarded by mutex_
   bool stopping_ = false;                       // guarded by mutex_
-  int64_t generation_ = 0;                      // guarded by mutex_; bumped by notify()
-  int64_t attempts_ = 0;                        // guarded by mutex_
+  std::deque<store::Claim> handed_off_;         // guarded by mutex_
+  // The store may hold due jobs (set at start and by notify(); cleared by the worker that
+  // claims them); it is also polled every idle_poll_ms for retries coming due.
+  bool store_has_due_ = true;                          // guarded by mutex_
+  std::chrono::steady_clock::time_point next_poll_{};  // guarded by mutex_
+  int64_t attempts_ = 0;                               // guarded by mutex_
   std::vector<std::thread> workers_;
+  store::GroupCommitter* committer_ = nullptr;  // set by attach() before start()
   std::unique_ptr<RateLimiter> rate_limiter_;
   std::unique_ptr<LogFiles> log_files_;
 };

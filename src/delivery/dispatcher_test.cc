@@ -7,9 +7,11 @@
 
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <set>
 #include <sstream>
 
+#include "store/group_commit.h"
 #include "store/sqlite/sqlite_store.h"
 #include "testing/http_receiver.h"
 #include "testing/wait.h"
@@ -42,26 +44,64 @@ class DispatcherTest : public ::testing::Test {
     std::filesystem::remove_all(directory_);
   }
 
-  void start(Endpoints endpoints, int workers = 2, int64_t lease_ms = 60'000) {
+  void start(Endpoints endpoints, int workers = 2, int64_t lease_ms = 60'000,
+             int64_t idle_poll_ms = 20, int max_handed_off = 2048) {
     Dispatcher::Options options;
     options.workers = workers;
     options.lease_ms = lease_ms;
-    options.idle_poll_ms = 20;
+    options.idle_poll_ms = idle_poll_ms;
+    options.max_handed_off = max_handed_off;
     options.backoff = {1, 4};  // retries within milliseconds
     options.http_timeout_ms = 1000;
     dispatcher_ = std::make_unique<Dispatcher>(
         *store_, metrics_, SystemClock::instance(),
         std::make_shared<const Endpoints>(std::move(endpoints)), options);
+    if (committer_ != nullptr) {
+      dispatcher_->attach(*committer_);
+    }
     dispatcher_->start();
   }
 
   void append(const std::string& target, const std::string& body) {
     ASSERT_TRUE(
-        store_->append({{{target, "event-1", body, "", SystemClock::instance().now_ms()}}, {}, {}})
+        store_->append({{{target, "event-1", body, "", SystemClock::instance().now_ms()}}, {}, {}, {}})
             .ok());
     if (dispatcher_) {
       dispatcher_->notify();
     }
+  }
+
+  static Endpoint log_to(const std::string& path) {
+    Endpoint log;
+    log.kind = Endpoint::Kind::kLog;
+    log.rule = "r1";
+    log.target_id = "t1";
+    log.log_path = path;
+    return log;
+  }
+
+  // Commits `count` jobs in one group commit that hands them to the dispatcher.
+  void commit_through(store::GroupCommitter& committer, int count) {
+    store::Batch batch;
+    for (int i = 0; i < count; ++i) {
+      batch.jobs.push_back({"default/r1/t1", "event-" + std::to_string(i),
+                            "{\"n\":" + std::to_string(i) + "}", "",
+                            SystemClock::instance().now_ms()});
+    }
+    std::promise<Status> committed;
+    committer.submit(std::move(batch), [&](const Status& s) { committed.set_value(s); });
+    ASSERT_TRUE(committed.get_future().get().ok());
+  }
+
+  std::set<std::string> logged_bodies(const std::string& path) {
+    std::ifstream file(path);
+    std::string line;
+    std::set<std::string> bodies;
+    simdjson::dom::parser parser;
+    while (std::getline(file, line)) {
+      bodies.emplace(std::string_view(parser.parse(line)["body"]));
+    }
+    return bodies;
   }
 
   int64_t pending() {
@@ -84,6 +124,7 @@ class DispatcherTest : public ::testing::Test {
   MetricsRegistry metrics_;
   std::unique_ptr<store::SqliteStore> store_;
   std::unique_ptr<Dispatcher> dispatcher_;
+  store::GroupCommitter* committer_ = nullptr;  // attached by start() when set
 };
 
 TEST_F(DispatcherTest, LogTargetAppendsOneJsonLinePerDelivery) {
@@ -230,6 +271,43 @@ TEST_F(DispatcherTest, SendSlotsBeyondTheLeaseAreReleasedNotDuplicated) {
   }
   EXPECT_EQ(bodies.size(), 8u);  // each job sent exactly once
   EXPECT_TRUE(dead_letters().empty());
+}
+
+TEST_F(DispatcherTest, JobsHandedOverByTheCommitAreDeliveredWithoutAStoreClaim) {
+  const std::string path = (directory_ / "out.jsonl").string();
+  // Polls the store once at start and then only after an hour: whatever arrives later can only
+  // come from the commits.
+  store::GroupCommitter committer(*store_);
+  committer_ = &committer;
+  start({{"default/r1/t1", log_to(path)}}, 2, 60'000, 3'600'000);
+  commit_through(committer, 25);
+  ASSERT_TRUE(wait_for([&] { return logged_bodies(path).size() == 25; }));
+  EXPECT_TRUE(wait_for([&] { return store_->counts(0)->leased == 0 && pending() == 0; }));
+  dispatcher_->stop();
+}
+
+TEST_F(DispatcherTest, JobsBeyondTheHandoffLimitStayInTheStoreAndAreClaimed) {
+  const std::string path = (directory_ / "out.jsonl").string();
+  store::GroupCommitter committer(*store_);
+  committer_ = &committer;
+  start({{"default/r1/t1", log_to(path)}}, 2, 60'000, 3'600'000, 4);
+  commit_through(committer, 30);  // 4 handed over, 26 left for claim()
+  ASSERT_TRUE(wait_for([&] { return logged_bodies(path).size() == 30; }));
+  EXPECT_TRUE(wait_for([&] { return store_->counts(0)->leased == 0 && pending() == 0; }));
+  dispatcher_->stop();
+}
+
+TEST_F(DispatcherTest, StopGivesHandedOverJobsNotYetAttemptedBackToTheStore) {
+  store::GroupCommitter committer(*store_);
+  committer_ = &committer;
+  start({{"default/r1/t1", log_to((directory_ / "out.jsonl").string())}}, 0);  // no workers
+  commit_through(committer, 5);
+  EXPECT_EQ(store_->counts(0)->leased, 5);
+  committer.stop();
+  dispatcher_->stop();
+  EXPECT_EQ(store_->counts(0)->leased, 0);
+  EXPECT_EQ(pending(), 5);
+  EXPECT_EQ(dispatcher_->attempts(), 0);
 }
 
 }  // namespace

@@ -1,5 +1,7 @@
 #include "store/group_commit.h"
 
+#include <spdlog/spdlog.h>
+
 #include <utility>
 #include <vector>
 
@@ -54,17 +56,68 @@ int64_t GroupCommitter::commits() const {
   return commits_;
 }
 
+Status GroupCommitter::commit(Batch& merged) {
+  if (merged.empty()) {
+    return ok_status();
+  }
+  const auto jobs = static_cast<int64_t>(merged.jobs.size());
+  if (consumer_ == nullptr || jobs == 0) {
+    return store_.append(merged);
+  }
+  const CommitConsumer::Offer offer = consumer_->offer();
+  if (offer.jobs <= 0) {
+    HK_RETURN_IF_ERROR(store_.append(merged));
+    consumer_->committed({}, jobs);
+    return ok_status();
+  }
+  Result<std::vector<Claim>> leased =
+      store_.append_and_lease(merged, offer.jobs, offer.lease_expires_at_ms);
+  if (!leased.has_value()) {
+    return leased.error();
+  }
+  const auto left_pending = jobs - static_cast<int64_t>(leased->size());
+  consumer_->committed(std::move(leased).value(), left_pending);
+  return ok_status();
+}
+
+void GroupCommitter::complete(std::vector<Claim> delivered) {
+  if (delivered.empty()) {
+    return;
+  }
+  {
+    std::lock_guard lock(mutex_);
+    if (!stopping_) {
+      for (Claim& claim : delivered) {
+        completed_.push_back(std::move(claim));
+      }
+      delivered.clear();
+    }
+  }
+  if (delivered.empty()) {
+    wake_.notify_one();
+    return;
+  }
+  // Stopped: settle on the caller's thread.
+  if (Result<int64_t> done = store_.complete_all(delivered); !done.has_value()) {
+    spdlog::error("store: completing deliveries failed jobs={} error=\"{}\"", delivered.size(),
+                  done.error().message());
+  }
+}
+
 void GroupCommitter::run() {
   std::vector<Pending> taken;
   Batch merged;
+  std::vector<Claim> completed;
   for (;;) {
     taken.clear();
+    completed.clear();
     {
       std::unique_lock lock(mutex_);
-      wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
-      if (queue_.empty()) {
+      wake_.wait(lock, [this] { return stopping_ || !queue_.empty() || !completed_.empty(); });
+      if (queue_.empty() && completed_.empty()) {
         return;  // stopping and drained
       }
+      completed.swap(completed_);
       // Everything that queued while the previous commit ran, up to the per-commit cap (at
       // least one submission, however large).
       int64_t jobs = 0;
@@ -96,7 +149,14 @@ void GroupCommitter::run() {
         }
       }
     }
-    const Status status = merged.empty() ? Status() : store_.append(merged);
+    merged.completed.swap(completed);
+    const Status status = commit(merged);
+    if (!status.ok() && !merged.completed.empty()) {
+      spdlog::error(
+          "store: completing deliveries failed jobs={} error=\"{}\" (they are delivered again "
+          "when their leases expire)",
+          merged.completed.size(), status.message());
+    }
     {
       std::lock_guard lock(mutex_);
       ++commits_;

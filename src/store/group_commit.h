@@ -18,10 +18,27 @@
 #include <functional>
 #include <mutex>
 #include <thread>
+#include <vector>
 
 #include "store/store.h"
 
 namespace hikyaku::store {
+
+// Takes delivery jobs straight from the commit that makes them durable (the dispatcher): they are
+// leased to it in that same transaction, so they are never read back from the store.
+class CommitConsumer {
+ public:
+  struct Offer {
+    int jobs = 0;  // how many of a commit's jobs to lease to the consumer (the rest stay pending)
+    int64_t lease_expires_at_ms = 0;
+  };
+  virtual ~CommitConsumer() = default;
+  // Asked on the writer thread before each commit that holds jobs.
+  virtual Offer offer() = 0;
+  // Called on the writer thread after each successful commit that held jobs: the jobs leased to
+  // the consumer (at most the offer), and how many others the commit left pending for claim().
+  virtual void committed(std::vector<Claim> leased, int64_t left_pending) = 0;
+};
 
 class GroupCommitter {
  public:
@@ -42,6 +59,16 @@ class GroupCommitter {
 
   void submit(Batch batch, Done done);
 
+  // Completes delivered claims in the next commit (see Batch::completed) without waiting for it:
+  // settling deliveries shares the ingest's transactions instead of adding its own. After
+  // stop(), completes them at once on the caller's thread. Failures are logged; the jobs are
+  // then delivered again when their leases expire.
+  void complete(std::vector<Claim> delivered);
+
+  // Hands committed jobs to `consumer` (see CommitConsumer); set before the first submit. Without
+  // one, jobs only become pending in the store.
+  void set_consumer(CommitConsumer* consumer) { consumer_ = consumer; }
+
   // Commits everything submitted so far and stops; later submits fail with kUnavailable.
   void stop();
 
@@ -56,14 +83,19 @@ class GroupCommitter {
 
   void run();
 
+  // Appends `merged` and tells the consumer (if any) what it got.
+  Status commit(Batch& merged);
+
   Store& store_;
   const Options options_;
+  CommitConsumer* consumer_ = nullptr;
   mutable std::mutex mutex_;
   std::condition_variable wake_;
-  std::deque<Pending> queue_;  // guarded by mutex_
-  int64_t queued_jobs_ = 0;    // guarded by mutex_
-  int64_t commits_ = 0;        // guarded by mutex_
-  bool stopping_ = false;      // guarded by mutex_
+  std::deque<Pending> queue_;     // guarded by mutex_
+  std::vector<Claim> completed_;  // guarded by mutex_
+  int64_t queued_jobs_ = 0;       // guarded by mutex_
+  int64_t commits_ = 0;           // guarded by mutex_
+  bool stopping_ = false;         // guarded by mutex_
   std::thread writer_;
 };
 

@@ -45,6 +45,19 @@ class RecordingStore : public Store {
     return commit_sizes_;
   }
 
+  Result<std::vector<Claim>> append_and_lease(Batch& batch, int limit,
+                                              int64_t lease_expires_at_ms) override {
+    HK_RETURN_IF_ERROR(append(batch));
+    std::vector<Claim> claims;
+    for (int i = 0; i < limit && i < static_cast<int>(batch.jobs.size()); ++i) {
+      Claim claim;
+      claim.job.id = i + 1;
+      claim.job.body = std::move(batch.jobs[static_cast<size_t>(i)].body);
+      claim.lease_expires_at_ms = lease_expires_at_ms;
+      claims.push_back(std::move(claim));
+    }
+    return claims;
+  }
   Result<std::vector<Claim>> claim(int64_t, int, int64_t) override { return std::vector<Claim>{}; }
   Status complete(const Claim&) override { return ok_status(); }
   Status release(const Claim&, int64_t) override { return ok_status(); }
@@ -174,6 +187,83 @@ TEST(GroupCommitTest, ConcurrentProducersAllGetAnswers) {
     total += size;
   }
   EXPECT_EQ(total, static_cast<size_t>(kThreads * kPerThread * 2));
+}
+
+// Takes up to `slots` jobs per commit and records what it was given.
+class RecordingConsumer : public CommitConsumer {
+ public:
+  explicit RecordingConsumer(int slots) : slots_(slots) {}
+  Offer offer() override { return {slots_, 4242}; }
+  void committed(std::vector<Claim> leased, int64_t left_pending) override {
+    std::lock_guard lock(mutex_);
+    for (Claim& claim : leased) {
+      EXPECT_EQ(claim.lease_expires_at_ms, 4242);
+      bodies_.push_back(std::move(claim.job.body));
+    }
+    left_pending_ += left_pending;
+    ++calls_;
+  }
+  std::vector<std::string> bodies() {
+    std::lock_guard lock(mutex_);
+    return bodies_;
+  }
+  int64_t left_pending() {
+    std::lock_guard lock(mutex_);
+    return left_pending_;
+  }
+  int calls() {
+    std::lock_guard lock(mutex_);
+    return calls_;
+  }
+
+ private:
+  const int slots_;
+  std::mutex mutex_;
+  std::vector<std::string> bodies_;
+  int64_t left_pending_ = 0;
+  int calls_ = 0;
+};
+
+Batch numbered_batch(int first, int count) {
+  Batch batch;
+  for (int i = first; i < first + count; ++i) {
+    batch.jobs.push_back({"t", "e", std::to_string(i), "", 0});
+  }
+  return batch;
+}
+
+TEST(GroupCommitTest, ConsumerGetsTheCommittedJobsUpToItsOfferAndHearsOfTheRest) {
+  RecordingStore store;
+  RecordingConsumer consumer(3);
+  GroupCommitter committer(store);
+  committer.set_consumer(&consumer);
+  std::promise<Status> first;
+  committer.submit(numbered_batch(0, 2), [&](const Status& s) { first.set_value(s); });
+  ASSERT_TRUE(first.get_future().get().ok());
+  std::promise<Status> second;
+  committer.submit(numbered_batch(2, 5), [&](const Status& s) { second.set_value(s); });
+  ASSERT_TRUE(second.get_future().get().ok());
+  committer.stop();
+  EXPECT_EQ(consumer.bodies(), (std::vector<std::string>{"0", "1", "2", "3", "4"}));
+  EXPECT_EQ(consumer.left_pending(), 2);  // jobs 5 and 6 stay in the store for claim()
+}
+
+TEST(GroupCommitTest, ConsumerHearsNothingOfAFailedCommitOrOneWithoutJobs) {
+  RecordingStore store;
+  RecordingConsumer consumer(10);
+  GroupCommitter committer(store);
+  committer.set_consumer(&consumer);
+  std::promise<Status> archive_only;
+  Batch events;
+  events.events.push_back({"e", "default", "{}", 0});
+  committer.submit(std::move(events), [&](const Status& s) { archive_only.set_value(s); });
+  ASSERT_TRUE(archive_only.get_future().get().ok());
+  store.fail_commits();
+  std::promise<Status> failed;
+  committer.submit(numbered_batch(0, 2), [&](const Status& s) { failed.set_value(s); });
+  EXPECT_EQ(failed.get_future().get().code(), StatusCode::kUnavailable);
+  committer.stop();
+  EXPECT_EQ(consumer.calls(), 0);
 }
 
 }  // namespace

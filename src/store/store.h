@@ -61,14 +61,6 @@ struct NewDeadLetter {
   DeadLetterReason reason;
 };
 
-// What one append() makes durable, all or nothing.
-struct Batch {
-  std::vector<NewJob> jobs;
-  std::vector<ArchivedEvent> events;
-  std::vector<NewDeadLetter> dead_letters;
-  bool empty() const { return jobs.empty() && events.empty() && dead_letters.empty(); }
-};
-
 struct Job {
   int64_t id = 0;
   std::string target;
@@ -85,6 +77,19 @@ struct Claim {
   Job job;
   std::string token;
   int64_t lease_expires_at_ms = 0;
+};
+
+// What one append() makes durable, all or nothing.
+struct Batch {
+  std::vector<NewJob> jobs;
+  std::vector<ArchivedEvent> events;
+  std::vector<NewDeadLetter> dead_letters;
+  // Delivered claims completed in the same transaction (as complete_all(): claims whose lease
+  // was lost are skipped), so that settling deliveries costs no transaction of its own.
+  std::vector<Claim> completed;
+  bool empty() const {
+    return jobs.empty() && events.empty() && dead_letters.empty() && completed.empty();
+  }
 };
 
 struct DeadLetter {
@@ -113,6 +118,14 @@ class Store {
   // Makes the whole batch durable (one transaction) before returning. Called once per group
   // commit, never per entry.
   virtual Status append(const Batch& batch) = 0;
+
+  // append() that also leases the batch's first `limit` jobs to the caller until
+  // `lease_expires_at_ms`, in the same transaction: a consumer that already holds the jobs in
+  // memory takes them from the commit instead of claiming them back. On success the leased jobs'
+  // fields are moved out of `batch.jobs` into the returned claims (in batch order); on failure
+  // nothing is written and the batch is untouched.
+  virtual Result<std::vector<Claim>> append_and_lease(Batch& batch, int limit,
+                                                      int64_t lease_expires_at_ms) = 0;
 
   // Leases up to `limit` jobs due at `now_ms` (oldest due first) until now_ms + lease_ms.
   virtual Result<std::vector<Claim>> claim(int64_t now_ms, int limit, int64_t lease_ms) = 0;

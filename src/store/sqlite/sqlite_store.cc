@@ -6,6 +6,7 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <condition_variable>
 #include <cstring>
@@ -511,47 +512,97 @@ Status SqliteStore::use_sync(bool durable) {
   return ok_status();
 }
 
+Status SqliteStore::insert_batch(const Batch& batch, std::vector<int64_t>* job_ids) {
+  int64_t completed = 0;
+  HK_RETURN_IF_ERROR(complete_claims(batch.completed, completed));
+  for (const NewJob& job : batch.jobs) {
+    Use insert(statements_->insert_job);
+    insert->bind(1, job.target)
+        .bind(2, job.event_id)
+        .bind_blob(3, job.body)
+        .bind(4, job.headers)
+        .bind(5, job.ingested_at_ms);
+    if (insert->step() != SQLITE_DONE) {
+      return sqlite_error(db_, "appending a delivery job");
+    }
+    if (job_ids != nullptr) {
+      job_ids->push_back(sqlite3_last_insert_rowid(db_));
+    }
+  }
+  for (const NewDeadLetter& letter : batch.dead_letters) {
+    Use insert(statements_->insert_dead_letter);
+    insert->bind(1, letter.job.target)
+        .bind(2, letter.job.event_id)
+        .bind_blob(3, letter.job.body)
+        .bind(4, letter.job.headers)
+        .bind(5, letter.job.ingested_at_ms)
+        .bind(6, letter.reason.error_code)
+        .bind(7, letter.reason.error_message)
+        .bind(8, letter.reason.exhausted_retry_condition);
+    if (insert->step() != SQLITE_DONE) {
+      return sqlite_error(db_, "recording a dead letter");
+    }
+  }
+  for (const ArchivedEvent& event : batch.events) {
+    Use insert(statements_->insert_event);
+    insert->bind(1, event.event_id)
+        .bind(2, event.bus)
+        .bind_blob(3, event.envelope)
+        .bind(4, event.ingested_at_ms);
+    if (insert->step() != SQLITE_DONE) {
+      return sqlite_error(db_, "archiving an event");
+    }
+  }
+  return ok_status();
+}
+
+std::string SqliteStore::new_token() {
+  return fmt::format("{:016x}-{}", token_salt_, ++next_token_);
+}
+
 Status SqliteStore::append(const Batch& batch) {
   std::lock_guard lock(mutex_);
+  // Completions alone are lease bookkeeping (see use_sync()).
+  const bool only_completions =
+      batch.jobs.empty() && batch.events.empty() && batch.dead_letters.empty();
+  HK_RETURN_IF_ERROR(use_sync(!only_completions));
+  return in_transaction(db_, [&] { return insert_batch(batch, nullptr); });
+}
+
+Result<std::vector<Claim>> SqliteStore::append_and_lease(Batch& batch, int limit,
+                                                         int64_t lease_expires_at_ms) {
+  std::lock_guard lock(mutex_);
   HK_RETURN_IF_ERROR(use_sync(true));
-  return in_transaction(db_, [&]() -> Status {
-    for (const NewJob& job : batch.jobs) {
-      Use insert(statements_->insert_job);
-      insert->bind(1, job.target)
-          .bind(2, job.event_id)
-          .bind_blob(3, job.body)
-          .bind(4, job.headers)
-          .bind(5, job.ingested_at_ms);
-      if (insert->step() != SQLITE_DONE) {
-        return sqlite_error(db_, "appending a delivery job");
-      }
-    }
-    for (const NewDeadLetter& letter : batch.dead_letters) {
-      Use insert(statements_->insert_dead_letter);
-      insert->bind(1, letter.job.target)
-          .bind(2, letter.job.event_id)
-          .bind_blob(3, letter.job.body)
-          .bind(4, letter.job.headers)
-          .bind(5, letter.job.ingested_at_ms)
-          .bind(6, letter.reason.error_code)
-          .bind(7, letter.reason.error_message)
-          .bind(8, letter.reason.exhausted_retry_condition);
-      if (insert->step() != SQLITE_DONE) {
-        return sqlite_error(db_, "recording a dead letter");
-      }
-    }
-    for (const ArchivedEvent& event : batch.events) {
-      Use insert(statements_->insert_event);
-      insert->bind(1, event.event_id)
-          .bind(2, event.bus)
-          .bind_blob(3, event.envelope)
-          .bind(4, event.ingested_at_ms);
-      if (insert->step() != SQLITE_DONE) {
-        return sqlite_error(db_, "archiving an event");
+  const std::string token = new_token();
+  std::vector<int64_t> ids;
+  ids.reserve(batch.jobs.size());
+  const size_t leased = std::min(batch.jobs.size(), static_cast<size_t>(std::max(limit, 0)));
+  Status status = in_transaction(db_, [&]() -> Status {
+    HK_RETURN_IF_ERROR(insert_batch(batch, &ids));
+    for (size_t i = 0; i < leased; ++i) {
+      Use lease(statements_->lease);
+      lease->bind(1, ids[i]).bind(2, token).bind(3, lease_expires_at_ms);
+      if (lease->step() != SQLITE_DONE) {
+        return sqlite_error(db_, "leasing a job");
       }
     }
     return ok_status();
   });
+  HK_RETURN_IF_ERROR(status);
+  std::vector<Claim> claims(leased);
+  for (size_t i = 0; i < leased; ++i) {
+    NewJob& job = batch.jobs[i];
+    Claim& claim = claims[i];
+    claim.job.id = ids[i];
+    claim.job.target = std::move(job.target);
+    claim.job.event_id = std::move(job.event_id);
+    claim.job.body = std::move(job.body);
+    claim.job.headers = std::move(job.headers);
+    claim.job.ingested_at_ms = job.ingested_at_ms;
+    claim.token = token;
+    claim.lease_expires_at_ms = lease_expires_at_ms;
+  }
+  return claims;
 }
 
 Status SqliteStore::take_lease(const Claim& claim) {
@@ -573,7 +624,7 @@ Result<std::vector<Claim>> SqliteStore::claim(int64_t now_ms, int limit, int64_t
   }
   std::lock_guard lock(mutex_);
   (void)use_sync(false);  // failing leaves FULL: slower, never less durable
-  const std::string token = fmt::format("{:016x}-{}", token_salt_, ++next_token_);
+  const std::string token = new_token();
   const int64_t expires = now_ms + lease_ms;
   std::vector<Claim> claims;
   HK_RETURN_IF_ERROR(in_transaction(db_, [&]() -> Status {
@@ -618,24 +669,26 @@ Result<int64_t> SqliteStore::complete_all(const std::vector<Claim>& claims) {
   std::lock_guard lock(mutex_);
   (void)use_sync(false);  // failing leaves FULL: slower, never less durable
   int64_t completed = 0;
-  HK_RETURN_IF_ERROR(in_transaction(db_, [&]() -> Status {
-    for (const Claim& claim : claims) {
-      if (Status status = take_lease(claim); !status.ok()) {
-        if (status.code() == StatusCode::kFailedPrecondition) {
-          continue;  // the lease was lost: the job is someone else's now
-        }
-        return status;
-      }
-      Use complete(statements_->complete);
-      complete->bind(1, claim.job.id);
-      if (complete->step() != SQLITE_DONE) {
-        return sqlite_error(db_, "completing jobs");
-      }
-      completed += sqlite3_changes(db_);
-    }
-    return ok_status();
-  }));
+  HK_RETURN_IF_ERROR(in_transaction(db_, [&] { return complete_claims(claims, completed); }));
   return completed;
+}
+
+Status SqliteStore::complete_claims(const std::vector<Claim>& claims, int64_t& completed) {
+  for (const Claim& claim : claims) {
+    if (Status status = take_lease(claim); !status.ok()) {
+      if (status.code() == StatusCode::kFailedPrecondition) {
+        continue;  // the lease was lost: the job is someone else's now
+      }
+      return status;
+    }
+    Use complete(statements_->complete);
+    complete->bind(1, claim.job.id);
+    if (complete->step() != SQLITE_DONE) {
+      return sqlite_error(db_, "completing jobs");
+    }
+    completed += sqlite3_changes(db_);
+  }
+  return ok_status();
 }
 
 Status SqliteStore::retry(const Claim& claim, int64_t next_attempt_at_ms,

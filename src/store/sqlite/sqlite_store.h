@@ -45,6 +45,8 @@ class SqliteStore final : public Store {
   ~SqliteStore() override;
 
   Status append(const Batch& batch) override;
+  Result<std::vector<Claim>> append_and_lease(Batch& batch, int limit,
+                                              int64_t lease_expires_at_ms) override;
   Result<std::vector<Claim>> claim(int64_t now_ms, int limit, int64_t lease_ms) override;
   Status complete(const Claim& claim) override;
   Result<int64_t> complete_all(const std::vector<Claim>& claims) override;
@@ -67,6 +69,11 @@ class SqliteStore final : public Store {
   // Switches the connection to the configured level (durable) or to NORMAL (lease
   // bookkeeping), only when it changes. Call with mutex_ held, outside a transaction.
   Status use_sync(bool durable);
+  // Inserts the batch (inside a transaction); the jobs' ids go to `job_ids` when not null.
+  Status insert_batch(const Batch& batch, std::vector<int64_t>* job_ids);
+  std::string new_token();  // call with mutex_ held
+  // complete_all() inside a transaction; adds the number completed to `completed`.
+  Status complete_claims(const std::vector<Claim>& claims, int64_t& completed);
   // Ends `claim`'s lease (inside a transaction); kFailedPrecondition when it was lost.
   Status take_lease(const Claim& claim);
 

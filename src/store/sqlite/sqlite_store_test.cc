@@ -43,7 +43,7 @@ class SqliteStoreTest : public ::testing::Test {
 };
 
 TEST_F(SqliteStoreTest, AppendedJobsAreClaimedOnceInOrderAndCompleted) {
-  ASSERT_TRUE(store_->append({{job("a"), job("b"), job("c")}, {}, {}}).ok());
+  ASSERT_TRUE(store_->append({{job("a"), job("b"), job("c")}, {}, {}, {}}).ok());
   std::vector<Claim> first = claim(2000, 2);
   ASSERT_EQ(first.size(), 2u);
   EXPECT_EQ(first[0].job.body, "a");
@@ -65,8 +65,47 @@ TEST_F(SqliteStoreTest, AppendedJobsAreClaimedOnceInOrderAndCompleted) {
   EXPECT_EQ(counts->leased, 1);
 }
 
+TEST_F(SqliteStoreTest, AppendAndLeaseHandsTheFirstJobsOverLeasedAndLeavesTheRestPending) {
+  Batch batch{{job("a"), job("b"), job("c")}, {}, {}, {}};
+  Result<std::vector<Claim>> leased = store_->append_and_lease(batch, 2, 50'000);
+  ASSERT_TRUE(leased.has_value()) << leased.error().message();
+  ASSERT_EQ(leased->size(), 2u);
+  EXPECT_EQ((*leased)[0].job.body, "a");
+  EXPECT_EQ((*leased)[0].job.event_id, "event-a");
+  EXPECT_EQ((*leased)[1].job.body, "b");
+  EXPECT_LT((*leased)[0].job.id, (*leased)[1].job.id);
+  EXPECT_EQ((*leased)[0].lease_expires_at_ms, 50'000);
+  EXPECT_EQ(batch.jobs[2].body, "c");  // not leased: left in the batch
+
+  // Only the unleased job is claimable; the leased ones settle like claimed ones.
+  std::vector<Claim> claimed = claim(2000);
+  ASSERT_EQ(claimed.size(), 1u);
+  EXPECT_EQ(claimed[0].job.body, "c");
+  EXPECT_EQ(store_->counts(2000)->leased, 3);
+  EXPECT_EQ(store_->complete_all(*leased).value(), 2);
+  EXPECT_EQ(store_->counts(2000)->leased, 1);
+}
+
+TEST_F(SqliteStoreTest, JobsLeasedByAppendAreDueAgainWhenTheLeaseExpiresOrTheProcessDies) {
+  Batch batch{{job("a"), job("b")}, {}, {}, {}};
+  std::vector<Claim> leased = store_->append_and_lease(batch, 2, 50'000).value();
+  EXPECT_TRUE(claim(49'999).empty());
+  std::vector<Claim> again = claim(50'000);
+  ASSERT_EQ(again.size(), 2u);
+  EXPECT_EQ(store_->complete(leased[0]).code(), StatusCode::kFailedPrecondition);
+
+  Batch second{{job("c")}, {}, {}, {}};
+  ASSERT_EQ(store_->append_and_lease(second, 5, 900'000).value().size(), 1u);
+  reopen();  // a crash: the dispatcher's memory is gone, the lease with it
+  std::vector<std::string> bodies;
+  for (const Claim& c : claim(2000)) {
+    bodies.push_back(c.job.body);
+  }
+  EXPECT_EQ(bodies, (std::vector<std::string>{"a", "b", "c"}));
+}
+
 TEST_F(SqliteStoreTest, CompleteAllSettlesABatchAndSkipsStaleClaims) {
-  ASSERT_TRUE(store_->append({{job("a"), job("b"), job("c")}, {}, {}}).ok());
+  ASSERT_TRUE(store_->append({{job("a"), job("b"), job("c")}, {}, {}, {}}).ok());
   std::vector<Claim> claims = claim(1000, 10, 100);
   ASSERT_EQ(claims.size(), 3u);
   std::vector<Claim> stolen = claim(1100, 1, 100);  // "c"... whichever is oldest, re-leased
@@ -79,13 +118,13 @@ TEST_F(SqliteStoreTest, CompleteAllSettlesABatchAndSkipsStaleClaims) {
 }
 
 TEST_F(SqliteStoreTest, JobsNotYetDueAreNotClaimed) {
-  ASSERT_TRUE(store_->append({{job("later", 5000)}, {}, {}}).ok());
+  ASSERT_TRUE(store_->append({{job("later", 5000)}, {}, {}, {}}).ok());
   EXPECT_TRUE(claim(4999).empty());
   EXPECT_EQ(claim(5000).size(), 1u);
 }
 
 TEST_F(SqliteStoreTest, ExpiredLeaseMakesJobDueAgainAndStaleClaimIsRefused) {
-  ASSERT_TRUE(store_->append({{job("a")}, {}, {}}).ok());
+  ASSERT_TRUE(store_->append({{job("a")}, {}, {}, {}}).ok());
   std::vector<Claim> first = claim(1000, 10, 500);
   ASSERT_EQ(first.size(), 1u);
   EXPECT_TRUE(claim(1499).empty());
@@ -102,7 +141,7 @@ TEST_F(SqliteStoreTest, ExpiredLeaseMakesJobDueAgainAndStaleClaimIsRefused) {
 }
 
 TEST_F(SqliteStoreTest, RetryCountsAttemptsKeepsErrorAndDelays) {
-  ASSERT_TRUE(store_->append({{job("a")}, {}, {}}).ok());
+  ASSERT_TRUE(store_->append({{job("a")}, {}, {}, {}}).ok());
   std::vector<Claim> first = claim(1000);
   ASSERT_TRUE(store_->retry(first[0], 3000, "HTTP 503").ok());
   EXPECT_TRUE(claim(2999).empty());
@@ -114,7 +153,7 @@ TEST_F(SqliteStoreTest, RetryCountsAttemptsKeepsErrorAndDelays) {
 }
 
 TEST_F(SqliteStoreTest, DeadLetterListRedrivePurge) {
-  ASSERT_TRUE(store_->append({{job("a"), job("b")}, {}, {}}).ok());
+  ASSERT_TRUE(store_->append({{job("a"), job("b")}, {}, {}, {}}).ok());
   std::vector<Claim> claims = claim(1000);
   ASSERT_EQ(claims.size(), 2u);
   ASSERT_TRUE(store_->retry(claims[0], 1000, "HTTP 500").ok());
@@ -177,7 +216,7 @@ TEST_F(SqliteStoreTest, KvCompareAndSet) {
 
 TEST_F(SqliteStoreTest, EverythingSurvivesReopen) {
   NewJob binary = job(std::string("body with \0 nul and \xff byte", 26));
-  ASSERT_TRUE(store_->append({{binary}, {{"e1", "default", R"({"id":"e1"})", 1000}}, {}}).ok());
+  ASSERT_TRUE(store_->append({{binary}, {{"e1", "default", R"({"id":"e1"})", 1000}}, {}, {}}).ok());
   ASSERT_TRUE(store_->kv_put_if("k", "v", 0).has_value());
   reopen();
   std::vector<Claim> claims = claim(1000);
@@ -206,7 +245,7 @@ TEST_F(SqliteStoreTest, RejectsForeignDatabaseVersion) {
 }
 
 TEST_F(SqliteStoreTest, ReleaseMakesJobDueAgainWithoutCountingAnAttempt) {
-  ASSERT_TRUE(store_->append({{job("a")}, {}, {}}).ok());
+  ASSERT_TRUE(store_->append({{job("a")}, {}, {}, {}}).ok());
   std::vector<Claim> claims = claim(1000);
   ASSERT_EQ(claims.size(), 1u);
   ASSERT_TRUE(store_->release(claims[0]).ok());
@@ -238,7 +277,7 @@ TEST_F(SqliteStoreTest, SecondProcessCannotOpenTheSameFile) {
 }
 
 TEST_F(SqliteStoreTest, LeasesOfACrashedProcessAreRecoveredOnOpen) {
-  ASSERT_TRUE(store_->append({{job("a")}, {}, {}}).ok());
+  ASSERT_TRUE(store_->append({{job("a")}, {}, {}, {}}).ok());
   ASSERT_EQ(claim(1000, 10, 3'600'000).size(), 1u);  // leased for an hour, then "crash"
   reopen();
   EXPECT_EQ(claim(1001).size(), 1u);
