@@ -191,6 +191,19 @@ struct Dispatcher::Worker {
 
   bool unsettled() const { return !delivered.empty() || !logs.empty(); }
 
+  // The current time for Log lines, formatted once per millisecond rather than once per line.
+  const std::string& time_text(const Clock& clock) {
+    const auto now = clock.now();
+    const auto ms = std::chrono::time_point_cast<std::chrono::milliseconds>(now);
+    if (ms != time_text_ms) {
+      time_text_ms = ms;
+      time_text_value = format_rfc3339_millis(now);
+    }
+    return time_text_value;
+  }
+  std::chrono::sys_time<std::chrono::milliseconds> time_text_ms{};
+  std::string time_text_value;
+
   TargetMetrics& metrics_for(MetricsRegistry& registry, const std::string& target) {
     auto [slot, inserted] = metrics.try_emplace(target);
     if (inserted) {
@@ -361,7 +374,7 @@ void Dispatcher::deliver(store::Claim claim, Worker& worker) {
     Worker::LogWrite& write = worker.logs[endpoint.log_path];
     std::string& text = write.text;
     text += R"({"time":")";
-    text += format_rfc3339_millis(clock_.now());
+    text += worker.time_text(clock_);
     text += R"(","rule":)";
     append_json_string(text, endpoint.rule);
     text += R"(,"target":)";

@@ -714,7 +714,9 @@ void Api::put_events(const HttpRequest& request, const Caller& caller, std::stri
     std::vector<size_t> indexes;
   };
   std::vector<Group> groups;
-  auto now = options_.clock();
+  // Entries without a Time get the request's arrival second (formatted once).
+  const Result<std::string> now_text = format_event_time(
+      std::chrono::floor<std::chrono::seconds>(options_.clock()).time_since_epoch().count());
   std::string region_name = region_for(caller.region);
   auto reject = [&](size_t i, std::string_view code, std::string message) {
     (*outcomes)[i].error_code = code;
@@ -772,10 +774,7 @@ void Api::put_events(const HttpRequest& request, const Caller& caller, std::stri
     envelope.detail_type = *entry.detail_type;
     envelope.source = *entry.source;
     envelope.account = config_.account;
-    int64_t seconds =
-        entry.time ? *entry.time
-                   : std::chrono::floor<std::chrono::seconds>(now).time_since_epoch().count();
-    Result<std::string> time = format_event_time(seconds);
+    Result<std::string> time = entry.time ? format_event_time(*entry.time) : now_text;
     if (!time) {
       reject(i, "InvalidArgument",
              "Parameter Time is not valid. Reason: Time is outside years 0001 to 9999.");

@@ -168,18 +168,24 @@ Job read_job(const Statement& statement, int first = 0) {
   return job;
 }
 
-// Runs `body` inside BEGIN IMMEDIATE ... COMMIT, rolling back on error.
-template <typename Body>
-Status in_transaction(sqlite3* db, Body&& body) {
-  HK_RETURN_IF_ERROR(exec(db, "BEGIN IMMEDIATE", "begin"));
+// Runs `body` inside BEGIN IMMEDIATE ... COMMIT, rolling back on error. The three statements are
+// prepared once (`statements` has begin, commit and rollback): sqlite3_exec would parse them again
+// for every transaction.
+template <typename Statements, typename Body>
+Status in_transaction(sqlite3* db, Statements& statements, Body&& body) {
+  auto run = [db](Statement& statement, std::string_view doing) {
+    Use use(statement);
+    return use->step() == SQLITE_DONE ? ok_status() : sqlite_error(db, doing);
+  };
+  HK_RETURN_IF_ERROR(run(statements.begin, "begin"));
   Status status = body();
   if (!status.ok()) {
-    (void)exec(db, "ROLLBACK", "rollback");
+    (void)run(statements.rollback, "rollback");
     return status;
   }
-  status = exec(db, "COMMIT", "commit");
+  status = run(statements.commit, "commit");
   if (!status.ok()) {
-    (void)exec(db, "ROLLBACK", "rollback");
+    (void)run(statements.rollback, "rollback");
   }
   return status;
 }
@@ -323,15 +329,20 @@ class SqliteStore::Statements {
         count_dead(db, "SELECT COUNT(*) FROM dead_letters"),
         count_archive(db, "SELECT COUNT(*) FROM archive"),
         ping(db, "SELECT 1"),
+        begin(db, "BEGIN IMMEDIATE"),
+        commit(db, "COMMIT"),
+        rollback(db, "ROLLBACK"),
         sync_full(db, "PRAGMA synchronous=FULL"),
         sync_normal(db, "PRAGMA synchronous=NORMAL") {}
 
   Status check() const {
     for (const Statement* statement :
-         {&insert_job, &insert_event,       &claim,      &lease,       &unlease,       &complete,
-          &release,    &insert_dead_letter, &retry,      &move_to_dlq, &kv_get,        &kv_insert,
-          &kv_update,  &dlq_list,           &count_jobs, &count_dead,  &count_archive, &ping,
-          &sync_full,  &sync_normal}) {
+         {&insert_job,    &insert_event, &claim,      &lease,
+          &unlease,       &complete,     &release,    &insert_dead_letter,
+          &retry,         &move_to_dlq,  &kv_get,     &kv_insert,
+          &kv_update,     &dlq_list,     &count_jobs, &count_dead,
+          &count_archive, &ping,         &begin,      &commit,
+          &rollback,      &sync_full,    &sync_normal}) {
       if (!statement->valid()) {
         return unavailable("sqlite: preparing statements: " + statement->error());
       }
@@ -357,6 +368,9 @@ class SqliteStore::Statements {
   Statement count_dead;
   Statement count_archive;
   Statement ping;
+  Statement begin;
+  Statement commit;
+  Statement rollback;
   Statement sync_full;
   Statement sync_normal;
 };
@@ -566,7 +580,7 @@ Status SqliteStore::append(const Batch& batch) {
   const bool only_completions =
       batch.jobs.empty() && batch.events.empty() && batch.dead_letters.empty();
   HK_RETURN_IF_ERROR(use_sync(!only_completions));
-  return in_transaction(db_, [&] { return insert_batch(batch, nullptr); });
+  return in_transaction(db_, *statements_, [&] { return insert_batch(batch, nullptr); });
 }
 
 Result<std::vector<Claim>> SqliteStore::append_and_lease(Batch& batch, int limit,
@@ -577,7 +591,7 @@ Result<std::vector<Claim>> SqliteStore::append_and_lease(Batch& batch, int limit
   std::vector<int64_t> ids;
   ids.reserve(batch.jobs.size());
   const size_t leased = std::min(batch.jobs.size(), static_cast<size_t>(std::max(limit, 0)));
-  Status status = in_transaction(db_, [&]() -> Status {
+  Status status = in_transaction(db_, *statements_, [&]() -> Status {
     HK_RETURN_IF_ERROR(insert_batch(batch, &ids));
     for (size_t i = 0; i < leased; ++i) {
       Use lease(statements_->lease);
@@ -627,7 +641,7 @@ Result<std::vector<Claim>> SqliteStore::claim(int64_t now_ms, int limit, int64_t
   const std::string token = new_token();
   const int64_t expires = now_ms + lease_ms;
   std::vector<Claim> claims;
-  HK_RETURN_IF_ERROR(in_transaction(db_, [&]() -> Status {
+  HK_RETURN_IF_ERROR(in_transaction(db_, *statements_, [&]() -> Status {
     {
       Use select(statements_->claim);
       select->bind(1, now_ms).bind(2, limit);
@@ -654,7 +668,7 @@ Result<std::vector<Claim>> SqliteStore::claim(int64_t now_ms, int limit, int64_t
 Status SqliteStore::complete(const Claim& claim) {
   std::lock_guard lock(mutex_);
   (void)use_sync(false);  // failing leaves FULL: slower, never less durable
-  return in_transaction(db_, [&]() -> Status {
+  return in_transaction(db_, *statements_, [&]() -> Status {
     HK_RETURN_IF_ERROR(take_lease(claim));
     Use complete(statements_->complete);
     complete->bind(1, claim.job.id);
@@ -669,7 +683,8 @@ Result<int64_t> SqliteStore::complete_all(const std::vector<Claim>& claims) {
   std::lock_guard lock(mutex_);
   (void)use_sync(false);  // failing leaves FULL: slower, never less durable
   int64_t completed = 0;
-  HK_RETURN_IF_ERROR(in_transaction(db_, [&] { return complete_claims(claims, completed); }));
+  HK_RETURN_IF_ERROR(
+      in_transaction(db_, *statements_, [&] { return complete_claims(claims, completed); }));
   return completed;
 }
 
@@ -695,7 +710,7 @@ Status SqliteStore::retry(const Claim& claim, int64_t next_attempt_at_ms,
                           const std::string& error) {
   std::lock_guard lock(mutex_);
   (void)use_sync(false);  // failing leaves FULL: slower, never less durable
-  return in_transaction(db_, [&]() -> Status {
+  return in_transaction(db_, *statements_, [&]() -> Status {
     HK_RETURN_IF_ERROR(take_lease(claim));
     Use retry(statements_->retry);
     retry->bind(1, claim.job.id).bind(2, next_attempt_at_ms).bind(3, error);
@@ -710,7 +725,7 @@ Status SqliteStore::dead_letter(const Claim& claim, const DeadLetterReason& reas
                                 int64_t now_ms) {
   std::lock_guard lock(mutex_);
   HK_RETURN_IF_ERROR(use_sync(true));
-  return in_transaction(db_, [&]() -> Status {
+  return in_transaction(db_, *statements_, [&]() -> Status {
     HK_RETURN_IF_ERROR(take_lease(claim));
     Use move(statements_->move_to_dlq);
     move->bind(1, claim.job.id)
@@ -733,7 +748,7 @@ Status SqliteStore::dead_letter(const Claim& claim, const DeadLetterReason& reas
 Status SqliteStore::release(const Claim& claim, int64_t due_at_ms) {
   std::lock_guard lock(mutex_);
   (void)use_sync(false);  // failing leaves FULL: slower, never less durable
-  return in_transaction(db_, [&]() -> Status {
+  return in_transaction(db_, *statements_, [&]() -> Status {
     HK_RETURN_IF_ERROR(take_lease(claim));
     Use release(statements_->release);
     release->bind(1, claim.job.id).bind(2, due_at_ms);
@@ -808,7 +823,7 @@ Result<int64_t> SqliteStore::dlq_redrive(const std::vector<int64_t>& ids, int64_
   HK_RETURN_IF_ERROR(use_sync(true));
   const std::string where = ids.empty() ? "" : " WHERE id IN (" + id_list(ids) + ")";
   int64_t moved = 0;
-  Status status = in_transaction(db_, [&]() -> Status {
+  Status status = in_transaction(db_, *statements_, [&]() -> Status {
     const std::string insert = fmt::format(
         "INSERT INTO jobs (target, event_id, body, headers, attempts, ingested_at_ms, due_at_ms, "
         "last_error) SELECT target, event_id, body, headers, 0, ingested_at_ms, {}, last_error "
