@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "core/thread_name.h"
+#include "store/sqlite/wal_write_buffer.h"
 
 namespace hikyaku::store {
 namespace {
@@ -219,8 +220,8 @@ class SqliteStore::Checkpointer {
   static std::unique_ptr<Checkpointer> start(const std::string& path, bool synchronous_full,
                                              int busy_timeout_ms) {
     sqlite3* db = nullptr;
-    if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr) !=
-            SQLITE_OK ||
+    if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
+                        wal_write_buffer_vfs()) != SQLITE_OK ||
         !exec(db, synchronous_full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL",
               "setting synchronous")
              .ok()) {
@@ -411,7 +412,7 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const Options& options) {
   sqlite3* db = nullptr;
   if (sqlite3_open_v2(options.path.c_str(), &db,
                       SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                      nullptr) != SQLITE_OK) {
+                      wal_write_buffer_vfs()) != SQLITE_OK) {
     Status status = unavailable(fmt::format("sqlite: cannot open {}: {}", options.path,
                                             db ? sqlite3_errmsg(db) : "out of memory"));
     sqlite3_close_v2(db);

@@ -1,0 +1,137 @@
+#include "store/sqlite/wal_write_buffer.h"
+
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <functional>
+#include <string>
+
+#include "store/sqlite/sqlite_store.h"
+
+namespace hikyaku::store {
+namespace {
+
+// Run at FULL (SQLite syncs the WAL, which flushes too) and at NORMAL (no sync: only the commit
+// frame flushes), the level lease bookkeeping always uses.
+class WalWriteBufferTest : public ::testing::TestWithParam<bool> {
+ protected:
+  void SetUp() override {
+    directory_ = std::filesystem::temp_directory_path() /
+                 ("hikyaku-walbuf-" + std::to_string(getpid()) + "-" +
+                  std::to_string(std::hash<std::string>()(
+                      ::testing::UnitTest::GetInstance()->current_test_info()->name())));
+    std::filesystem::remove_all(directory_);
+    std::filesystem::create_directories(directory_);
+    path_ = (directory_ / "hikyaku.db").string();
+  }
+  void TearDown() override { std::filesystem::remove_all(directory_); }
+
+  // `jobs` jobs of `body_bytes` each, bodies numbered from `first`.
+  static Batch batch(int first, int jobs, size_t body_bytes) {
+    Batch batch;
+    for (int i = first; i < first + jobs; ++i) {
+      std::string body = std::to_string(i) + ":";
+      body.resize(body_bytes, static_cast<char>('a' + i % 26));
+      batch.jobs.push_back({"default/rule/target", "event-" + std::to_string(i), body, "", 1000});
+    }
+    return batch;
+  }
+
+  // Reads the job count with a plain connection on SQLite's default VFS: what another reader
+  // (the checkpointer, a backup tool) sees.
+  int64_t jobs_seen_by_another_connection() {
+    sqlite3* db = nullptr;
+    EXPECT_EQ(sqlite3_open_v2(path_.c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
+    sqlite3_stmt* statement = nullptr;
+    EXPECT_EQ(sqlite3_prepare_v2(db, "SELECT COUNT(*), SUM(LENGTH(body)) FROM jobs", -1, &statement,
+                                 nullptr),
+              SQLITE_OK);
+    EXPECT_EQ(sqlite3_step(statement), SQLITE_ROW);
+    const int64_t count = sqlite3_column_int64(statement, 0);
+    sqlite3_finalize(statement);
+    sqlite3_close(db);
+    return count;
+  }
+
+  std::filesystem::path directory_;
+  std::string path_;
+};
+
+TEST_P(WalWriteBufferTest, IsRegistered) { ASSERT_NE(wal_write_buffer_vfs(), nullptr); }
+
+TEST_P(WalWriteBufferTest, EveryCommitIsVisibleToOtherConnectionsWhenAppendReturns) {
+  auto store = SqliteStore::open({.path = path_, .synchronous_full = GetParam()}).value();
+  int64_t appended = 0;
+  // Small commits, ones above the VFS's 124 KiB write size, and one above its 4 MiB flush size.
+  for (auto [jobs, bytes] : {std::pair{1, size_t{100}},
+                             {40, size_t{3000}},
+                             {37, size_t{4096}},
+                             {1, size_t{200'000}},
+                             {1500, size_t{3300}},
+                             {3, size_t{10}}}) {
+    ASSERT_TRUE(store->append(batch(static_cast<int>(appended), jobs, bytes)).ok());
+    appended += jobs;
+    ASSERT_EQ(jobs_seen_by_another_connection(), appended);
+  }
+}
+
+TEST_P(WalWriteBufferTest, CommittedBatchesSurviveAProcessThatDiesWithoutClosing) {
+  constexpr int kBatches = 30;
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    auto store = SqliteStore::open({.path = path_, .synchronous_full = GetParam()}).value();
+    for (int b = 0; b < kBatches; ++b) {
+      if (!store->append(batch(b * 50, 50, 3300)).ok()) {
+        _exit(1);
+      }
+    }
+    _exit(0);  // no destructors: the store is not closed, the WAL is not checkpointed
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+
+  auto store = SqliteStore::open({.path = path_, .synchronous_full = GetParam()}).value();
+  std::vector<Claim> claims = store->claim(2000, 10'000, 60'000).value();
+  ASSERT_EQ(claims.size(), static_cast<size_t>(kBatches * 50));
+  for (size_t i = 0; i < claims.size(); ++i) {
+    const std::string& body = claims[i].job.body;
+    ASSERT_EQ(body.size(), 3300u);
+    ASSERT_EQ(body.substr(0, body.find(':')), std::to_string(i));
+    ASSERT_EQ(body.back(), static_cast<char>('a' + i % 26));
+  }
+}
+
+TEST_P(WalWriteBufferTest, DeletesAndReinsertsAcrossCheckpointsKeepTheDatabaseIntact) {
+  {
+    auto store = SqliteStore::open({.path = path_, .synchronous_full = GetParam()}).value();
+    for (int round = 0; round < 60; ++round) {
+      ASSERT_TRUE(store->append(batch(round * 100, 100, 3300)).ok());
+      std::vector<Claim> claims = store->claim(2000, 100, 60'000).value();
+      ASSERT_EQ(claims.size(), 100u);
+      ASSERT_EQ(store->complete_all(claims).value(), 100);
+    }
+    ASSERT_TRUE(store->append(batch(9000, 5, 3300)).ok());
+  }
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open_v2(path_.c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
+  sqlite3_stmt* check = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &check, nullptr), SQLITE_OK);
+  ASSERT_EQ(sqlite3_step(check), SQLITE_ROW);
+  EXPECT_STREQ(reinterpret_cast<const char*>(sqlite3_column_text(check, 0)), "ok");
+  sqlite3_finalize(check);
+  sqlite3_close(db);
+  EXPECT_EQ(jobs_seen_by_another_connection(), 5);
+}
+
+INSTANTIATE_TEST_SUITE_P(SyncLevels, WalWriteBufferTest, ::testing::Values(true, false),
+                         [](const ::testing::TestParamInfo<bool>& level) {
+                           return level.param ? "Full" : "Normal";
+                         });
+
+}  // namespace
+}  // namespace hikyaku::store
