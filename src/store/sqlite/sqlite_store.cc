@@ -33,12 +33,15 @@ CREATE TABLE IF NOT EXISTS jobs (
   attempts INTEGER NOT NULL DEFAULT 0,
   ingested_at_ms INTEGER NOT NULL,
   due_at_ms INTEGER NOT NULL,        -- next attempt
-  lease_token TEXT,                  -- unused since leases moved to their own table
+  lease_token TEXT,                  -- a lease taken by append_and_lease (due_at_ms = its expiry)
   last_error TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS jobs_due ON jobs(due_at_ms);
 -- A claimed job's lease. Kept apart from jobs so that claiming writes a small row instead of
--- rewriting the job with its body; a lease is live while expires_at_ms > now.
+-- rewriting the job with its body; a lease is live while expires_at_ms > now. Jobs leased by
+-- append_and_lease instead carry the token in jobs.lease_token and the expiry as their due time:
+-- written with the row, gone with it, so the hot path touches no second table; claim() clears it
+-- when such a lease has expired (the job was new when leased: its due time becomes its ingestion).
 CREATE TABLE IF NOT EXISTS leases (
   job_id INTEGER PRIMARY KEY,
   token TEXT NOT NULL,
@@ -290,6 +293,16 @@ class SqliteStore::Statements {
       : insert_job(db,
                    "INSERT INTO jobs (target, event_id, body, headers, ingested_at_ms, due_at_ms) "
                    "VALUES (?1, ?2, ?3, ?4, ?5, ?5)"),
+        insert_leased_job(db,
+                          "INSERT INTO jobs (target, event_id, body, headers, ingested_at_ms, "
+                          "due_at_ms, lease_token) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"),
+        complete_leased(db, "DELETE FROM jobs WHERE id = ?1 AND lease_token = ?2"),
+        unlease_row(db,
+                    "UPDATE jobs SET lease_token = NULL, due_at_ms = ingested_at_ms "
+                    "WHERE id = ?1 AND lease_token = ?2"),
+        clear_row_lease(db,
+                        "UPDATE jobs SET lease_token = NULL, due_at_ms = ingested_at_ms "
+                        "WHERE id = ?1 AND lease_token IS NOT NULL"),
         insert_event(db,
                      "INSERT INTO archive (event_id, bus, envelope, ingested_at_ms) "
                      "VALUES (?1, ?2, ?3, ?4)"),
@@ -326,7 +339,8 @@ class SqliteStore::Statements {
                  "dead_lettered_at_ms FROM dead_letters WHERE id > ?1 ORDER BY id LIMIT ?2"),
         count_jobs(db,
                    "SELECT (SELECT COUNT(*) FROM jobs), (SELECT COUNT(*) FROM leases JOIN jobs "
-                   "ON jobs.id = leases.job_id WHERE leases.expires_at_ms > ?1)"),
+                   "ON jobs.id = leases.job_id WHERE leases.expires_at_ms > ?1) + (SELECT "
+                   "COUNT(*) FROM jobs WHERE lease_token IS NOT NULL AND due_at_ms > ?1)"),
         count_dead(db, "SELECT COUNT(*) FROM dead_letters"),
         count_archive(db, "SELECT COUNT(*) FROM archive"),
         ping(db, "SELECT 1"),
@@ -352,6 +366,10 @@ class SqliteStore::Statements {
   }
 
   Statement insert_job;
+  Statement insert_leased_job;
+  Statement complete_leased;
+  Statement unlease_row;
+  Statement clear_row_lease;
   Statement insert_event;
   Statement claim;
   Statement lease;
@@ -460,11 +478,12 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const Options& options) {
     return fail(status);
   }
   if (options.exclusive) {
-    // Leases held by a previous process of ours died with it: their jobs are due again at once
-    // (a job's due time is not moved by a claim; the UPDATE recovers leases of older versions,
-    // which kept them in the jobs table).
+    // Leases held by a previous process of ours died with it: their jobs are due again at once,
+    // oldest first (a claim does not move a job's due time; a lease in the job's row, from
+    // append_and_lease or an older version of hikyaku, does).
     status = exec(db,
-                  "DELETE FROM leases; UPDATE jobs SET due_at_ms = 0, lease_token = NULL "
+                  "DELETE FROM leases; UPDATE jobs SET due_at_ms = ingested_at_ms, lease_token = "
+                  "NULL "
                   "WHERE lease_token IS NOT NULL",
                   "recovering leases");
     if (!status.ok()) {
@@ -527,16 +546,22 @@ Status SqliteStore::use_sync(bool durable) {
   return ok_status();
 }
 
-Status SqliteStore::insert_batch(const Batch& batch, std::vector<int64_t>* job_ids) {
+Status SqliteStore::insert_batch(const Batch& batch, std::vector<int64_t>* job_ids,
+                                 const RowLease& lease) {
   int64_t completed = 0;
   HK_RETURN_IF_ERROR(complete_claims(batch.completed, completed));
-  for (const NewJob& job : batch.jobs) {
-    Use insert(statements_->insert_job);
+  for (size_t i = 0; i < batch.jobs.size(); ++i) {
+    const NewJob& job = batch.jobs[i];
+    const bool leased = i < lease.jobs;
+    Use insert(leased ? statements_->insert_leased_job : statements_->insert_job);
     insert->bind(1, job.target)
         .bind(2, job.event_id)
         .bind_blob(3, job.body)
         .bind(4, job.headers)
         .bind(5, job.ingested_at_ms);
+    if (leased) {
+      insert->bind(6, lease.expires_at_ms).bind(7, lease.token);
+    }
     if (insert->step() != SQLITE_DONE) {
       return sqlite_error(db_, "appending a delivery job");
     }
@@ -581,7 +606,7 @@ Status SqliteStore::append(const Batch& batch) {
   const bool only_completions =
       batch.jobs.empty() && batch.events.empty() && batch.dead_letters.empty();
   HK_RETURN_IF_ERROR(use_sync(!only_completions));
-  return in_transaction(db_, *statements_, [&] { return insert_batch(batch, nullptr); });
+  return in_transaction(db_, *statements_, [&] { return insert_batch(batch, nullptr, {}); });
 }
 
 Result<std::vector<Claim>> SqliteStore::append_and_lease(Batch& batch, int limit,
@@ -592,18 +617,9 @@ Result<std::vector<Claim>> SqliteStore::append_and_lease(Batch& batch, int limit
   std::vector<int64_t> ids;
   ids.reserve(batch.jobs.size());
   const size_t leased = std::min(batch.jobs.size(), static_cast<size_t>(std::max(limit, 0)));
-  Status status = in_transaction(db_, *statements_, [&]() -> Status {
-    HK_RETURN_IF_ERROR(insert_batch(batch, &ids));
-    for (size_t i = 0; i < leased; ++i) {
-      Use lease(statements_->lease);
-      lease->bind(1, ids[i]).bind(2, token).bind(3, lease_expires_at_ms);
-      if (lease->step() != SQLITE_DONE) {
-        return sqlite_error(db_, "leasing a job");
-      }
-    }
-    return ok_status();
-  });
-  HK_RETURN_IF_ERROR(status);
+  HK_RETURN_IF_ERROR(in_transaction(db_, *statements_, [&] {
+    return insert_batch(batch, &ids, {leased, token, lease_expires_at_ms});
+  }));
   std::vector<Claim> claims(leased);
   for (size_t i = 0; i < leased; ++i) {
     NewJob& job = batch.jobs[i];
@@ -620,16 +636,43 @@ Result<std::vector<Claim>> SqliteStore::append_and_lease(Batch& batch, int limit
   return claims;
 }
 
-Status SqliteStore::take_lease(const Claim& claim) {
-  Use unlease(statements_->unlease);
-  unlease->bind(1, claim.job.id).bind(2, claim.token);
-  if (unlease->step() != SQLITE_DONE) {
-    return sqlite_error(db_, "settling a lease");
+Status SqliteStore::take_lease(const Claim& claim, bool in_row_too) {
+  for (Statement* statement : {&statements_->unlease, &statements_->unlease_row}) {
+    if (statement == &statements_->unlease_row && !in_row_too) {
+      break;
+    }
+    Use unlease(*statement);
+    unlease->bind(1, claim.job.id).bind(2, claim.token);
+    if (unlease->step() != SQLITE_DONE) {
+      return sqlite_error(db_, "settling a lease");
+    }
+    if (sqlite3_changes(db_) > 0) {
+      return ok_status();
+    }
   }
-  if (sqlite3_changes(db_) == 0) {
-    return failed_precondition(
-        fmt::format("job {} is no longer leased by this claim", claim.job.id));
+  return failed_precondition(fmt::format("job {} is no longer leased by this claim", claim.job.id));
+}
+
+Status SqliteStore::complete_one(const Claim& claim, int64_t& completed) {
+  {
+    // A lease from append_and_lease: one delete settles it.
+    Use complete(statements_->complete_leased);
+    complete->bind(1, claim.job.id).bind(2, claim.token);
+    if (complete->step() != SQLITE_DONE) {
+      return sqlite_error(db_, "completing a job");
+    }
+    if (sqlite3_changes(db_) > 0) {
+      ++completed;
+      return ok_status();
+    }
   }
+  HK_RETURN_IF_ERROR(take_lease(claim, /*in_row_too=*/false));
+  Use complete(statements_->complete);
+  complete->bind(1, claim.job.id);
+  if (complete->step() != SQLITE_DONE) {
+    return sqlite_error(db_, "completing a job");
+  }
+  completed += sqlite3_changes(db_);
   return ok_status();
 }
 
@@ -660,6 +703,12 @@ Result<std::vector<Claim>> SqliteStore::claim(int64_t now_ms, int limit, int64_t
       if (lease->step() != SQLITE_DONE) {
         return sqlite_error(db_, "leasing a job");
       }
+      // An expired lease from append_and_lease ends here (no write unless there was one).
+      Use clear(statements_->clear_row_lease);
+      clear->bind(1, claim.job.id);
+      if (clear->step() != SQLITE_DONE) {
+        return sqlite_error(db_, "leasing a job");
+      }
     }
     return ok_status();
   }));
@@ -669,15 +718,8 @@ Result<std::vector<Claim>> SqliteStore::claim(int64_t now_ms, int limit, int64_t
 Status SqliteStore::complete(const Claim& claim) {
   std::lock_guard lock(mutex_);
   (void)use_sync(false);  // failing leaves FULL: slower, never less durable
-  return in_transaction(db_, *statements_, [&]() -> Status {
-    HK_RETURN_IF_ERROR(take_lease(claim));
-    Use complete(statements_->complete);
-    complete->bind(1, claim.job.id);
-    if (complete->step() != SQLITE_DONE) {
-      return sqlite_error(db_, "completing a job");
-    }
-    return ok_status();
-  });
+  int64_t completed = 0;
+  return in_transaction(db_, *statements_, [&] { return complete_one(claim, completed); });
 }
 
 Result<int64_t> SqliteStore::complete_all(const std::vector<Claim>& claims) {
@@ -691,18 +733,10 @@ Result<int64_t> SqliteStore::complete_all(const std::vector<Claim>& claims) {
 
 Status SqliteStore::complete_claims(const std::vector<Claim>& claims, int64_t& completed) {
   for (const Claim& claim : claims) {
-    if (Status status = take_lease(claim); !status.ok()) {
-      if (status.code() == StatusCode::kFailedPrecondition) {
-        continue;  // the lease was lost: the job is someone else's now
-      }
+    if (Status status = complete_one(claim, completed);
+        !status.ok() && status.code() != StatusCode::kFailedPrecondition) {
       return status;
-    }
-    Use complete(statements_->complete);
-    complete->bind(1, claim.job.id);
-    if (complete->step() != SQLITE_DONE) {
-      return sqlite_error(db_, "completing jobs");
-    }
-    completed += sqlite3_changes(db_);
+    }  // a lost lease is skipped: the job is someone else's now
   }
   return ok_status();
 }
@@ -712,7 +746,7 @@ Status SqliteStore::retry(const Claim& claim, int64_t next_attempt_at_ms,
   std::lock_guard lock(mutex_);
   (void)use_sync(false);  // failing leaves FULL: slower, never less durable
   return in_transaction(db_, *statements_, [&]() -> Status {
-    HK_RETURN_IF_ERROR(take_lease(claim));
+    HK_RETURN_IF_ERROR(take_lease(claim, /*in_row_too=*/true));
     Use retry(statements_->retry);
     retry->bind(1, claim.job.id).bind(2, next_attempt_at_ms).bind(3, error);
     if (retry->step() != SQLITE_DONE) {
@@ -727,7 +761,7 @@ Status SqliteStore::dead_letter(const Claim& claim, const DeadLetterReason& reas
   std::lock_guard lock(mutex_);
   HK_RETURN_IF_ERROR(use_sync(true));
   return in_transaction(db_, *statements_, [&]() -> Status {
-    HK_RETURN_IF_ERROR(take_lease(claim));
+    HK_RETURN_IF_ERROR(take_lease(claim, /*in_row_too=*/true));
     Use move(statements_->move_to_dlq);
     move->bind(1, claim.job.id)
         .bind(2, reason.error_code)
@@ -750,7 +784,7 @@ Status SqliteStore::release(const Claim& claim, int64_t due_at_ms) {
   std::lock_guard lock(mutex_);
   (void)use_sync(false);  // failing leaves FULL: slower, never less durable
   return in_transaction(db_, *statements_, [&]() -> Status {
-    HK_RETURN_IF_ERROR(take_lease(claim));
+    HK_RETURN_IF_ERROR(take_lease(claim, /*in_row_too=*/true));
     Use release(statements_->release);
     release->bind(1, claim.job.id).bind(2, due_at_ms);
     if (release->step() != SQLITE_DONE) {

@@ -69,13 +69,23 @@ class SqliteStore final : public Store {
   // Switches the connection to the configured level (durable) or to NORMAL (lease
   // bookkeeping), only when it changes. Call with mutex_ held, outside a transaction.
   Status use_sync(bool durable);
+  // The lease append_and_lease writes into its first `jobs` rows.
+  struct RowLease {
+    size_t jobs = 0;
+    std::string token;
+    int64_t expires_at_ms = 0;
+  };
   // Inserts the batch (inside a transaction); the jobs' ids go to `job_ids` when not null.
-  Status insert_batch(const Batch& batch, std::vector<int64_t>* job_ids);
+  Status insert_batch(const Batch& batch, std::vector<int64_t>* job_ids, const RowLease& lease);
   std::string new_token();  // call with mutex_ held
   // complete_all() inside a transaction; adds the number completed to `completed`.
   Status complete_claims(const std::vector<Claim>& claims, int64_t& completed);
-  // Ends `claim`'s lease (inside a transaction); kFailedPrecondition when it was lost.
-  Status take_lease(const Claim& claim);
+  // Ends `claim`'s lease (inside a transaction): a lease row, or with `in_row_too` also a lease
+  // written into the job's row; kFailedPrecondition when it was lost.
+  Status take_lease(const Claim& claim, bool in_row_too);
+  // Completes one claim (inside a transaction), adding 1 to `completed`; kFailedPrecondition
+  // when its lease was lost.
+  Status complete_one(const Claim& claim, int64_t& completed);
 
   std::mutex mutex_;
   sqlite3* db_;  // guarded by mutex_

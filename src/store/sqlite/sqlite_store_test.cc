@@ -104,6 +104,35 @@ TEST_F(SqliteStoreTest, JobsLeasedByAppendAreDueAgainWhenTheLeaseExpiresOrThePro
   EXPECT_EQ(bodies, (std::vector<std::string>{"a", "b", "c"}));
 }
 
+TEST_F(SqliteStoreTest, JobsLeasedByAppendSettleEveryWayAClaimedJobDoes) {
+  Batch batch{{job("retried"), job("released"), job("dead")}, {}, {}, {}};
+  std::vector<Claim> leased = store_->append_and_lease(batch, 3, 50'000).value();
+  ASSERT_EQ(leased.size(), 3u);
+  ASSERT_TRUE(store_->retry(leased[0], 7000, "HTTP_503: busy").ok());
+  ASSERT_TRUE(store_->release(leased[1], 6000).ok());
+  ASSERT_TRUE(store_->dead_letter(leased[2], {"HTTP_400", "bad", ""}, 2000).ok());
+  // Settled once: the same claims are stale now.
+  EXPECT_EQ(store_->retry(leased[0], 7000, "again").code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(store_->release(leased[1]).code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(store_->dead_letter(leased[2], {"X", "y", ""}, 2000).code(),
+            StatusCode::kFailedPrecondition);
+
+  EXPECT_TRUE(claim(5999).empty());
+  std::vector<Claim> released = claim(6000);
+  ASSERT_EQ(released.size(), 1u);
+  EXPECT_EQ(released[0].job.body, "released");
+  EXPECT_EQ(released[0].job.attempts, 0);
+  std::vector<Claim> retried = claim(7000);
+  ASSERT_EQ(retried.size(), 1u);
+  EXPECT_EQ(retried[0].job.body, "retried");
+  EXPECT_EQ(retried[0].job.attempts, 1);
+  EXPECT_EQ(retried[0].job.last_error, "HTTP_503: busy");
+  std::vector<DeadLetter> letters = store_->dlq_list(10, 0).value();
+  ASSERT_EQ(letters.size(), 1u);
+  EXPECT_EQ(letters[0].job.body, "dead");
+  EXPECT_EQ(letters[0].reason.error_code, "HTTP_400");
+}
+
 TEST_F(SqliteStoreTest, CompleteAllSettlesABatchAndSkipsStaleClaims) {
   ASSERT_TRUE(store_->append({{job("a"), job("b"), job("c")}, {}, {}, {}}).ok());
   std::vector<Claim> claims = claim(1000, 10, 100);
