@@ -87,8 +87,8 @@ void Pipeline::ingest(std::string_view bus_name, std::vector<Envelope> envelopes
   const std::string ingestion_time = transform::format_ingestion_time(now);
 
   store::Batch batch;
+  batch.jobs.reserve(envelopes.size());
   std::vector<uint32_t> matched;
-  std::string body;
   for (const Envelope& envelope : envelopes) {
     const std::string event_json = serialize_envelope(envelope);
     if (options_.archive_events) {
@@ -111,9 +111,10 @@ void Pipeline::ingest(std::string_view bus_name, std::vector<Envelope> envelopes
       rule.matched_events->add();
       const transform::RenderContext context{rule.name, rule.arn, ingestion_time};
       for (const Snapshot::CompiledTarget& target : rule.targets) {
+        std::string body;  // moved into the job: rendering is the only copy of the event
         Status rendered = target.transformer.render_to(event_json, context, body);
         if (rendered.ok()) {
-          batch.jobs.push_back({target.key, envelope.id, body, "", now_ms});
+          batch.jobs.push_back({target.key, envelope.id, std::move(body), "", now_ms});
         } else {
           render_failures_.add();
           batch.dead_letters.push_back({{target.key, envelope.id, event_json, "", now_ms},

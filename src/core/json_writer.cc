@@ -57,6 +57,18 @@ void for_each_candidate(std::string_view text, Visit&& visit) {
   }
 }
 
+size_t count_candidates(std::string_view text) {
+  size_t count = 0;
+  size_t block = 0;
+  for (; block + kBlock <= text.size(); block += kBlock) {
+    count += static_cast<size_t>(__builtin_popcount(escape_mask16(text.data() + block)));
+  }
+  for (size_t i = block; i < text.size(); ++i) {
+    count += may_need_escape(static_cast<unsigned char>(text[i])) ? 1 : 0;
+  }
+  return count;
+}
+
 bool is_line_separator_at(std::string_view text, size_t i) {
   return i + 2 < text.size() && static_cast<unsigned char>(text[i + 1]) == 0x80 &&
          (static_cast<unsigned char>(text[i + 2]) & 0xFE) == 0xA8;
@@ -69,15 +81,15 @@ bool is_line_separator_at(std::string_view text, size_t i) {
 // (Escaping whole event bodies into Log lines was ~10% of a delivery's CPU byte by byte.)
 void append_json_escaped(std::string& out, std::string_view text) {
   static constexpr char kHex[] = "0123456789abcdef";
-  size_t candidates = 0;
-  for_each_candidate(text, [&](size_t) { ++candidates; });
+  const size_t candidates = count_candidates(text);
   const size_t start = out.size();
   if (candidates == 0) {
     out.append(text);
     return;
   }
-  // Each candidate grows by at most 5 bytes (a control byte becomes \u00XX).
-  out.resize(start + text.size() + 5 * candidates);
+  // Each candidate grows by at most 5 bytes (a control byte becomes \u00XX); 16 bytes of slack
+  // let short runs be copied with one fixed-size move.
+  out.resize(start + text.size() + 5 * candidates + 16);
   char* write = out.data() + start;
   size_t run_start = 0;
   for_each_candidate(text, [&](size_t i) {
@@ -85,8 +97,13 @@ void append_json_escaped(std::string& out, std::string_view text) {
     if (byte == 0xE2 && !is_line_separator_at(text, i)) {
       return;  // other characters starting with 0xE2 are copied as they are
     }
-    std::memcpy(write, text.data() + run_start, i - run_start);
-    write += i - run_start;
+    const size_t run = i - run_start;
+    if (run <= 16 && run_start + 16 <= text.size()) {
+      std::memcpy(write, text.data() + run_start, 16);  // the bytes past `run` are overwritten
+    } else {
+      std::memcpy(write, text.data() + run_start, run);
+    }
+    write += run;
     run_start = i + 1;
     *write++ = '\\';
     switch (byte) {

@@ -47,6 +47,8 @@ class JsonWriter {
 
   const std::string& str() const { return out_; }
   std::string take() { return std::move(out_); }
+  // Room for `bytes` of output without reallocating (a size hint; writing more still works).
+  void reserve(size_t bytes) { out_.reserve(bytes); }
 
  private:
   void before_value();
