@@ -155,6 +155,7 @@ struct RunResult {
   double cpu_ms_per_1000 = 0;
   int64_t failed = 0;
   int64_t delivered_lines = 0;
+  double entries_per_commit = 0;  // all of them: ingest commits and completions alone
 };
 
 RunResult run(int rules, int connections, int seconds, bool full_sync) {
@@ -201,6 +202,7 @@ RunResult run(int rules, int connections, int seconds, bool full_sync) {
   std::vector<int64_t> failed(static_cast<size_t>(connections), 0);
   std::vector<std::thread> clients;
   const double cpu_before = cpu_seconds();
+  const int64_t commits_before = committer.commits();
   const auto started = std::chrono::steady_clock::now();
   for (size_t i = 0; i < static_cast<size_t>(connections); ++i) {
     clients.emplace_back([&, i] {
@@ -216,6 +218,7 @@ RunResult run(int rules, int connections, int seconds, bool full_sync) {
   const double elapsed =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   const double cpu = cpu_seconds() - cpu_before;
+  const int64_t commits = committer.commits() - commits_before;
 
   server.stop(std::chrono::steady_clock::now() + std::chrono::seconds(5));
   committer.stop();
@@ -236,6 +239,8 @@ RunResult run(int rules, int connections, int seconds, bool full_sync) {
         static_cast<double>(all[std::min(all.size() - 1, all.size() * 99 / 100)]) / 1000.0;
   }
   result.entries_per_second = static_cast<double>(total) / elapsed;
+  result.entries_per_commit =
+      commits > 0 ? static_cast<double>(total) / static_cast<double>(commits) : 0;
   result.cpu_ms_per_1000 = total > 0 ? cpu * 1000.0 / static_cast<double>(total) * 1000.0 : 0;
   std::ifstream deliveries(directory / "deliveries.jsonl");
   result.delivered_lines = std::count(std::istreambuf_iterator<char>(deliveries),
@@ -285,10 +290,11 @@ int main(int argc, char** argv) {
     }
     fmt::print(
         "rules={} entries_per_s={:.0f} ratio_to_{}_rule={:.2f} p50_ms={:.2f} p99_ms={:.2f} "
-        "cpu_ms_per_1000_entries={:.1f} failed_requests={} delivered_so_far={}\n",
+        "cpu_ms_per_1000_entries={:.1f} entries_per_commit={:.1f} failed_requests={} "
+        "delivered_so_far={}\n",
         rules, result.entries_per_second, rule_counts[0], result.entries_per_second / baseline,
-        result.p50_ms, result.p99_ms, result.cpu_ms_per_1000, result.failed,
-        result.delivered_lines);
+        result.p50_ms, result.p99_ms, result.cpu_ms_per_1000, result.entries_per_commit,
+        result.failed, result.delivered_lines);
   }
   return 0;
 }

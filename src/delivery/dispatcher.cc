@@ -115,6 +115,7 @@ store::CommitConsumer::Offer Dispatcher::offer() {
 }
 
 void Dispatcher::committed(std::vector<store::Claim> leased, int64_t left_pending) {
+  const size_t handed = leased.size();
   {
     std::lock_guard lock(mutex_);
     if (!stopping_) {
@@ -125,7 +126,12 @@ void Dispatcher::committed(std::vector<store::Claim> leased, int64_t left_pendin
     }
     store_has_due_ = store_has_due_ || left_pending > 0;
   }
-  wake_.notify_all();
+  // One worker takes up to claim_batch: wake as many as the work needs, not all of them.
+  if (left_pending > 0 || handed > static_cast<size_t>(options_.claim_batch)) {
+    wake_.notify_all();
+  } else {
+    wake_.notify_one();
+  }
   for (const store::Claim& claim : leased) {
     (void)store_.release(claim);  // stopped meanwhile: due again at once (next run)
   }

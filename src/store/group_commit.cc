@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <chrono>
 #include <utility>
 #include <vector>
 
@@ -84,9 +85,14 @@ void GroupCommitter::complete(std::vector<Claim> delivered) {
   if (delivered.empty()) {
     return;
   }
+  bool wake = false;
   {
     std::lock_guard lock(mutex_);
     if (!stopping_) {
+      // The writer hears of the first completions (to start waiting for company) and of enough
+      // to commit alone; in between it need not wake.
+      wake = completed_.empty() || static_cast<int64_t>(completed_.size() + delivered.size()) >=
+                                       options_.completions_alone;
       for (Claim& claim : delivered) {
         completed_.push_back(std::move(claim));
       }
@@ -94,7 +100,9 @@ void GroupCommitter::complete(std::vector<Claim> delivered) {
     }
   }
   if (delivered.empty()) {
-    wake_.notify_one();
+    if (wake) {
+      wake_.notify_one();
+    }
     return;
   }
   // Stopped: settle on the caller's thread.
@@ -114,6 +122,16 @@ void GroupCommitter::run() {
     {
       std::unique_lock lock(mutex_);
       wake_.wait(lock, [this] { return stopping_ || !queue_.empty() || !completed_.empty(); });
+      // Completions alone wait a little for a submission to share its transaction (under load
+      // one comes within a commit's time), unless there are many of them.
+      auto submission_or_enough = [this] {
+        return stopping_ || !queue_.empty() ||
+               static_cast<int64_t>(completed_.size()) >= options_.completions_alone;
+      };
+      if (!submission_or_enough()) {
+        wake_.wait_for(lock, std::chrono::milliseconds(options_.completion_delay_ms),
+                       submission_or_enough);
+      }
       if (queue_.empty() && completed_.empty()) {
         return;  // stopping and drained
       }

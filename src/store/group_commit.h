@@ -47,6 +47,10 @@ class GroupCommitter {
   struct Options {
     int64_t max_queued_jobs = 200'000;  // jobs waiting for a commit, across all submitters
     int64_t max_jobs_per_commit = 20'000;
+    // Completed deliveries (complete()) wait up to this long for a submission to ride along
+    // with, or until this many have gathered, before they are committed on their own.
+    int64_t completion_delay_ms = 20;
+    int64_t completions_alone = 1000;
   };
 
   GroupCommitter(Store& store, Options options);
@@ -60,7 +64,8 @@ class GroupCommitter {
   void submit(Batch batch, Done done);
 
   // Completes delivered claims in the next commit (see Batch::completed) without waiting for it:
-  // settling deliveries shares the ingest's transactions instead of adding its own. After
+  // settling deliveries shares the ingest's transactions instead of adding its own (they wait up
+  // to Options::completion_delay_ms for one; a crash meanwhile only redelivers them). After
   // stop(), completes them at once on the caller's thread. Failures are logged; the jobs are
   // then delivered again when their leases expire.
   void complete(std::vector<Claim> delivered);

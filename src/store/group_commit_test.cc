@@ -8,6 +8,8 @@
 #include <mutex>
 #include <thread>
 
+#include "testing/wait.h"
+
 namespace hikyaku::store {
 namespace {
 
@@ -20,6 +22,7 @@ class RecordingStore : public Store {
     changed_.notify_all();
     changed_.wait(lock, [this] { return !hold_; });
     commit_sizes_.push_back(batch.jobs.size());
+    completion_sizes_.push_back(batch.completed.size());
     return fail_ ? unavailable("disk full") : ok_status();
   }
   void hold() {
@@ -43,6 +46,10 @@ class RecordingStore : public Store {
   std::vector<size_t> commit_sizes() {
     std::lock_guard lock(mutex_);
     return commit_sizes_;
+  }
+  std::vector<size_t> completion_sizes() {
+    std::lock_guard lock(mutex_);
+    return completion_sizes_;
   }
 
   Result<std::vector<Claim>> append_and_lease(Batch& batch, int limit,
@@ -87,6 +94,7 @@ class RecordingStore : public Store {
   bool entered_ = false;
   bool fail_ = false;
   std::vector<size_t> commit_sizes_;
+  std::vector<size_t> completion_sizes_;
 };
 
 Batch batch_of(size_t jobs) {
@@ -121,6 +129,43 @@ TEST(GroupCommitTest, SubmissionsQueuedDuringACommitShareTheNextOne) {
   EXPECT_EQ(ok.load(), 10);
   EXPECT_EQ(store.commit_sizes(), (std::vector<size_t>{1, 30}));
   EXPECT_EQ(committer.commits(), 2);
+}
+
+std::vector<Claim> claims(int count) {
+  std::vector<Claim> claims(static_cast<size_t>(count));
+  for (int i = 0; i < count; ++i) {
+    claims[static_cast<size_t>(i)].job.id = i + 1;
+  }
+  return claims;
+}
+
+TEST(GroupCommitTest, CompletionsRideAlongWithTheNextSubmission) {
+  RecordingStore store;
+  GroupCommitter committer(store, {.completion_delay_ms = 3'600'000, .completions_alone = 1000});
+  committer.complete(claims(3));
+  std::promise<Status> done;
+  committer.submit(batch_of(1), [&](const Status& s) { done.set_value(s); });
+  ASSERT_TRUE(done.get_future().get().ok());
+  committer.stop();
+  EXPECT_EQ(store.commit_sizes(), (std::vector<size_t>{1}));
+  EXPECT_EQ(store.completion_sizes(), (std::vector<size_t>{3}));
+}
+
+TEST(GroupCommitTest, CompletionsCommitAloneAfterTheDelayOrWhenThereAreEnough) {
+  RecordingStore store;
+  GroupCommitter waits_briefly(store, {.completion_delay_ms = 1, .completions_alone = 1000});
+  waits_briefly.complete(claims(2));
+  ASSERT_TRUE(testing::wait_for([&] { return store.completion_sizes().size() == 1; }));
+  EXPECT_EQ(store.completion_sizes()[0], 2u);
+  EXPECT_EQ(store.commit_sizes()[0], 0u);
+  waits_briefly.stop();
+
+  RecordingStore other;
+  GroupCommitter waits_long(other, {.completion_delay_ms = 3'600'000, .completions_alone = 5});
+  waits_long.complete(claims(4));
+  waits_long.complete(claims(1));  // the fifth: enough to commit alone
+  ASSERT_TRUE(testing::wait_for([&] { return other.completion_sizes().size() == 1; }));
+  EXPECT_EQ(other.completion_sizes()[0], 5u);
 }
 
 TEST(GroupCommitTest, FailedCommitFailsEverySubmitterInIt) {
