@@ -9,7 +9,7 @@
 
 #include "core/json_writer.h"
 #include "core/redact.h"
-#include "core/thread_name.h"
+#include "core/thread.h"
 #include "delivery/http_client.h"
 
 namespace hikyaku::delivery {
@@ -92,6 +92,7 @@ void Dispatcher::start() {
   for (int i = 0; i < options_.workers; ++i) {
     workers_.emplace_back([this] {
       name_this_thread("hk-deliver");
+      lower_this_thread_priority(kDeliveryNice);
       run_worker();
     });
   }

@@ -15,7 +15,7 @@
 #include <type_traits>
 #include <unordered_map>
 
-#include "core/thread_name.h"
+#include "core/thread.h"
 #include "server/internal/api.h"
 
 namespace hikyaku::server {

@@ -6,7 +6,7 @@
 #include <utility>
 #include <vector>
 
-#include "core/thread_name.h"
+#include "core/thread.h"
 
 namespace hikyaku::store {
 

@@ -15,7 +15,7 @@
 #include <random>
 #include <thread>
 
-#include "core/thread_name.h"
+#include "core/thread.h"
 #include "store/sqlite/wal_write_buffer.h"
 
 namespace hikyaku::store {
@@ -265,6 +265,7 @@ class SqliteStore::Checkpointer {
 
   void run() {
     name_this_thread("hk-checkpoint");
+    lower_this_thread_priority(kCheckpointNice);
     std::unique_lock lock(mutex_);
     for (;;) {
       wake_.wait(lock, [this] { return stopping_ || due_; });
