@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <utility>
 #include <vector>
@@ -11,9 +12,15 @@
 namespace hikyaku::store {
 
 GroupCommitter::GroupCommitter(Store& store, Options options)
-    : store_(store), options_(options), writer_([this] {
+    : store_(store),
+      options_(options),
+      writer_([this] {
         name_this_thread("hk-commit");
-        run();
+        run_writer();
+      }),
+      syncer_([this] {
+        name_this_thread("hk-sync");
+        run_syncer();
       }) {}
 
 GroupCommitter::~GroupCommitter() { stop(); }
@@ -50,6 +57,14 @@ void GroupCommitter::stop() {
   if (writer_.joinable()) {
     writer_.join();
   }
+  {
+    std::lock_guard lock(mutex_);
+    writer_done_ = true;
+  }
+  wake_syncer_.notify_one();
+  if (syncer_.joinable()) {
+    syncer_.join();
+  }
 }
 
 int64_t GroupCommitter::commits() const {
@@ -57,28 +72,20 @@ int64_t GroupCommitter::commits() const {
   return commits_;
 }
 
-Status GroupCommitter::commit(Batch& merged) {
-  if (merged.empty()) {
-    return ok_status();
-  }
+void GroupCommitter::commit(Batch& merged, Committed& committed) {
+  committed.completions = merged.completed.size();
   const auto jobs = static_cast<int64_t>(merged.jobs.size());
-  if (consumer_ == nullptr || jobs == 0) {
-    return store_.append(merged);
-  }
-  const CommitConsumer::Offer offer = consumer_->offer();
-  if (offer.jobs <= 0) {
-    HK_RETURN_IF_ERROR(store_.append(merged));
-    consumer_->committed({}, jobs);
-    return ok_status();
-  }
-  Result<std::vector<Claim>> leased =
-      store_.append_and_lease(merged, offer.jobs, offer.lease_expires_at_ms);
+  committed.had_jobs = jobs > 0;
+  const CommitConsumer::Offer offer =
+      consumer_ != nullptr && jobs > 0 ? consumer_->offer() : CommitConsumer::Offer{};
+  Result<std::vector<Claim>> leased = store_.append_and_lease(
+      merged, std::max(offer.jobs, 0), offer.lease_expires_at_ms, /*defer_sync=*/true);
   if (!leased.has_value()) {
-    return leased.error();
+    committed.status = leased.error();
+    return;
   }
-  const auto left_pending = jobs - static_cast<int64_t>(leased->size());
-  consumer_->committed(std::move(leased).value(), left_pending);
-  return ok_status();
+  committed.left_pending = jobs - static_cast<int64_t>(leased->size());
+  committed.leased = std::move(leased).value();
 }
 
 void GroupCommitter::complete(std::vector<Claim> delivered) {
@@ -112,7 +119,7 @@ void GroupCommitter::complete(std::vector<Claim> delivered) {
   }
 }
 
-void GroupCommitter::run() {
+void GroupCommitter::run_writer() {
   std::vector<Pending> taken;
   Batch merged;
   std::vector<Claim> completed;
@@ -121,7 +128,11 @@ void GroupCommitter::run() {
     completed.clear();
     {
       std::unique_lock lock(mutex_);
-      wake_.wait(lock, [this] { return stopping_ || !queue_.empty() || !completed_.empty(); });
+      // At most one committed group waits for the sync after the one in progress: meanwhile
+      // submissions gather into the next group instead of each becoming a transaction of its own.
+      wake_.wait(lock, [this] {
+        return (stopping_ || !queue_.empty() || !completed_.empty()) && unsynced_.empty();
+      });
       // Completions alone wait a little for a submission to share its transaction (under load
       // one comes within a commit's time), unless there are many of them.
       auto submission_or_enough = [this] {
@@ -168,20 +179,55 @@ void GroupCommitter::run() {
       }
     }
     merged.completed.swap(completed);
-    const Status status = commit(merged);
-    if (!status.ok() && !merged.completed.empty()) {
-      spdlog::error(
-          "store: completing deliveries failed jobs={} error=\"{}\" (they are delivered again "
-          "when their leases expire)",
-          merged.completed.size(), status.message());
+    Committed committed;
+    if (!merged.empty()) {
+      commit(merged, committed);
+    }
+    committed.done.reserve(taken.size());
+    for (Pending& pending : taken) {
+      committed.done.push_back(std::move(pending.done));
     }
     {
       std::lock_guard lock(mutex_);
       ++commits_;
+      unsynced_.push_back(std::move(committed));
     }
-    for (Pending& pending : taken) {
-      pending.done(status);
+    wake_syncer_.notify_one();
+  }
+}
+
+void GroupCommitter::run_syncer() {
+  std::deque<Committed> groups;
+  for (;;) {
+    {
+      std::unique_lock lock(mutex_);
+      wake_syncer_.wait(lock, [this] { return writer_done_ || !unsynced_.empty(); });
+      if (unsynced_.empty()) {
+        return;  // the writer has stopped and every group is answered
+      }
+      groups.swap(unsynced_);
     }
+    wake_.notify_one();  // the writer may commit the next group while this one syncs
+    // One sync covers every group committed so far.
+    const Status synced = store_.sync();
+    for (Committed& group : groups) {
+      const Status status = group.status.ok() ? synced : group.status;
+      if (!status.ok() && group.completions > 0) {
+        spdlog::error(
+            "store: completing deliveries failed jobs={} error=\"{}\" (they are delivered again "
+            "when their leases expire)",
+            group.completions, status.message());
+      }
+      // Leased jobs go to the consumer even when the sync failed: they are in the store (their
+      // submitters hear of the failure and may send them again; at-least-once allows that).
+      if (group.status.ok() && group.had_jobs && consumer_ != nullptr) {
+        consumer_->committed(std::move(group.leased), group.left_pending);
+      }
+      for (Done& done : group.done) {
+        done(status);
+      }
+    }
+    groups.clear();
   }
 }
 

@@ -1,16 +1,19 @@
 #pragma once
-// Group commit: many concurrent producers share one store transaction.
+// Group commit: many concurrent producers share one store transaction, and one disk sync.
 //
-// submit() queues a batch and returns at once; a single writer thread takes everything queued
-// while the previous commit ran, appends it as ONE batch, then calls every submitter's `done`
-// with the commit's status. No timer is involved: under load, batches grow by themselves while
-// a commit is in flight; when idle, a lone batch commits immediately (no added latency).
+// submit() queues a batch and returns at once. A writer thread takes everything queued while the
+// previous commit ran and appends it as ONE transaction without waiting for the disk; a syncer
+// thread then makes every transaction committed meanwhile durable with one Store::sync() and only
+// then calls the submitters' `done` with the outcome. The two overlap: while one group waits for
+// the disk, the next group's transaction runs. No timer is involved: under load, groups grow by
+// themselves; when idle, a lone batch commits and syncs at once (no added latency).
 //
 // The queue is bounded (Options::max_queued_jobs): beyond it submit() calls `done` at once with
 // kResourceExhausted, which ingest turns into a retryable throttling error.
 //
-// Thread safety: submit() is thread-safe. `done` runs on the writer thread (or on the caller's
-// thread for an immediate rejection): keep it short.
+// Thread safety: submit() and complete() are thread-safe. `done` and the CommitConsumer's
+// committed() run on the syncer thread (`done` on the caller's thread for an immediate
+// rejection): keep them short.
 
 #include <condition_variable>
 #include <cstdint>
@@ -35,8 +38,8 @@ class CommitConsumer {
   virtual ~CommitConsumer() = default;
   // Asked on the writer thread before each commit that holds jobs.
   virtual Offer offer() = 0;
-  // Called on the writer thread after each successful commit that held jobs: the jobs leased to
-  // the consumer (at most the offer), and how many others the commit left pending for claim().
+  // Called on the syncer thread once a commit that held jobs is durable: the jobs leased to the
+  // consumer (at most the offer), and how many others the commit left pending for claim().
   virtual void committed(std::vector<Claim> leased, int64_t left_pending) = 0;
 };
 
@@ -55,7 +58,7 @@ class GroupCommitter {
 
   GroupCommitter(Store& store, Options options);
   explicit GroupCommitter(Store& store) : GroupCommitter(store, Options{}) {}
-  // Commits everything already submitted, then stops the writer.
+  // Commits everything already submitted, then stops.
   ~GroupCommitter();
 
   GroupCommitter(const GroupCommitter&) = delete;
@@ -85,23 +88,36 @@ class GroupCommitter {
     Batch batch;
     Done done;
   };
+  // A committed group waiting for the sync that makes it durable.
+  struct Committed {
+    std::vector<Done> done;
+    Status status;  // of the transaction
+    bool had_jobs = false;
+    std::vector<Claim> leased;  // for the consumer
+    int64_t left_pending = 0;   // jobs of the group not leased to the consumer
+    size_t completions = 0;     // Batch::completed settled in it (for the error log)
+  };
 
-  void run();
-
-  // Appends `merged` and tells the consumer (if any) what it got.
-  Status commit(Batch& merged);
+  void run_writer();
+  void run_syncer();
+  // Appends `merged` (deferring the sync) and records what the consumer gets.
+  void commit(Batch& merged, Committed& committed);
 
   Store& store_;
   const Options options_;
   CommitConsumer* consumer_ = nullptr;
   mutable std::mutex mutex_;
-  std::condition_variable wake_;
-  std::deque<Pending> queue_;     // guarded by mutex_
-  std::vector<Claim> completed_;  // guarded by mutex_
-  int64_t queued_jobs_ = 0;       // guarded by mutex_
-  int64_t commits_ = 0;           // guarded by mutex_
-  bool stopping_ = false;         // guarded by mutex_
+  std::condition_variable wake_;         // the writer's
+  std::condition_variable wake_syncer_;  // the syncer's
+  std::deque<Pending> queue_;            // guarded by mutex_
+  std::vector<Claim> completed_;         // guarded by mutex_
+  std::deque<Committed> unsynced_;       // guarded by mutex_
+  int64_t queued_jobs_ = 0;              // guarded by mutex_
+  int64_t commits_ = 0;                  // guarded by mutex_
+  bool stopping_ = false;                // guarded by mutex_
+  bool writer_done_ = false;             // guarded by mutex_
   std::thread writer_;
+  std::thread syncer_;
 };
 
 }  // namespace hikyaku::store

@@ -39,6 +39,31 @@ class RecordingStore : public Store {
     hold_ = false;
     changed_.notify_all();
   }
+  Status sync() override {
+    std::unique_lock lock(mutex_);
+    sync_entered_ = true;
+    changed_.notify_all();
+    changed_.wait(lock, [this] { return !hold_sync_; });
+    return fail_sync_ ? unavailable("fdatasync: I/O error") : ok_status();
+  }
+  void hold_sync() {
+    std::lock_guard lock(mutex_);
+    hold_sync_ = true;
+    sync_entered_ = false;
+  }
+  void wait_until_sync_entered() {
+    std::unique_lock lock(mutex_);
+    changed_.wait(lock, [this] { return sync_entered_; });
+  }
+  void release_sync() {
+    std::lock_guard lock(mutex_);
+    hold_sync_ = false;
+    changed_.notify_all();
+  }
+  void fail_syncs() {
+    std::lock_guard lock(mutex_);
+    fail_sync_ = true;
+  }
   void fail_commits() {
     std::lock_guard lock(mutex_);
     fail_ = true;
@@ -52,8 +77,9 @@ class RecordingStore : public Store {
     return completion_sizes_;
   }
 
-  Result<std::vector<Claim>> append_and_lease(Batch& batch, int limit,
-                                              int64_t lease_expires_at_ms) override {
+  Result<std::vector<Claim>> append_and_lease(Batch& batch, int limit, int64_t lease_expires_at_ms,
+                                              bool defer_sync) override {
+    EXPECT_TRUE(defer_sync);  // the committer syncs once per round itself
     HK_RETURN_IF_ERROR(append(batch));
     std::vector<Claim> claims;
     for (int i = 0; i < limit && i < static_cast<int>(batch.jobs.size()); ++i) {
@@ -93,6 +119,9 @@ class RecordingStore : public Store {
   bool hold_ = false;
   bool entered_ = false;
   bool fail_ = false;
+  bool hold_sync_ = false;
+  bool sync_entered_ = false;
+  bool fail_sync_ = false;
   std::vector<size_t> commit_sizes_;
   std::vector<size_t> completion_sizes_;
 };
@@ -291,6 +320,42 @@ TEST(GroupCommitTest, ConsumerGetsTheCommittedJobsUpToItsOfferAndHearsOfTheRest)
   committer.stop();
   EXPECT_EQ(consumer.bodies(), (std::vector<std::string>{"0", "1", "2", "3", "4"}));
   EXPECT_EQ(consumer.left_pending(), 2);  // jobs 5 and 6 stay in the store for claim()
+}
+
+TEST(GroupCommitTest, NobodyIsAnsweredBeforeTheSyncAndTheNextGroupCommitsMeanwhile) {
+  RecordingStore store;
+  RecordingConsumer consumer(10);
+  GroupCommitter committer(store);
+  committer.set_consumer(&consumer);
+  store.hold_sync();
+  std::promise<Status> first;
+  committer.submit(numbered_batch(0, 2), [&](const Status& s) { first.set_value(s); });
+  store.wait_until_sync_entered();
+  // The first group is committed but not yet durable: no answer, nothing handed over.
+  auto first_answer = first.get_future();
+  EXPECT_EQ(first_answer.wait_for(std::chrono::milliseconds(50)), std::future_status::timeout);
+  EXPECT_TRUE(consumer.bodies().empty());
+  // The writer is not held up by the sync: a second group commits while the first syncs.
+  std::promise<Status> second;
+  committer.submit(numbered_batch(2, 3), [&](const Status& s) { second.set_value(s); });
+  ASSERT_TRUE(testing::wait_for([&] { return store.commit_sizes().size() == 2; }));
+  EXPECT_EQ(store.commit_sizes(), (std::vector<size_t>{2, 3}));
+  store.release_sync();
+  EXPECT_TRUE(first_answer.get().ok());
+  EXPECT_TRUE(second.get_future().get().ok());
+  committer.stop();
+  EXPECT_EQ(consumer.bodies(), (std::vector<std::string>{"0", "1", "2", "3", "4"}));
+}
+
+TEST(GroupCommitTest, AFailedSyncFailsTheGroupsItCovered) {
+  RecordingStore store;
+  store.fail_syncs();
+  GroupCommitter committer(store);
+  std::promise<Status> result;
+  committer.submit(batch_of(2), [&](const Status& s) { result.set_value(s); });
+  Status status = result.get_future().get();
+  EXPECT_EQ(status.code(), StatusCode::kUnavailable);
+  EXPECT_EQ(status.message(), "fdatasync: I/O error");
 }
 
 TEST(GroupCommitTest, ConsumerHearsNothingOfAFailedCommitOrOneWithoutJobs) {

@@ -124,8 +124,16 @@ class Store {
   // memory takes them from the commit instead of claiming them back. On success the leased jobs'
   // fields are moved out of `batch.jobs` into the returned claims (in batch order); on failure
   // nothing is written and the batch is untouched.
+  //
+  // With `defer_sync` the transaction commits without waiting for the disk and is durable only
+  // once a later sync() returns OK: a group committer overlaps one group's sync with the next
+  // group's transaction. Nobody may be told a deferred batch is accepted before that.
   virtual Result<std::vector<Claim>> append_and_lease(Batch& batch, int limit,
-                                                      int64_t lease_expires_at_ms) = 0;
+                                                      int64_t lease_expires_at_ms,
+                                                      bool defer_sync) = 0;
+  // Makes every transaction committed so far durable (see append_and_lease). Thread-safe, and
+  // does not hold up other calls while it waits for the disk.
+  virtual Status sync() = 0;
 
   // Leases up to `limit` jobs due at `now_ms` (oldest due first) until now_ms + lease_ms.
   virtual Result<std::vector<Claim>> claim(int64_t now_ms, int limit, int64_t lease_ms) = 0;

@@ -10,6 +10,13 @@
 // delivery, which at-least-once allows), and the next FULL commit syncs the WAL it was written
 // to anyway. Dead letters, the KV table and DLQ changes keep the configured level.
 //
+// Deferred sync (append_and_lease with defer_sync): the transaction commits at NORMAL, which
+// writes the WAL without fsync, and sync() then fdatasyncs the WAL file through a descriptor of
+// our own, outside the connection's lock, so the next transaction runs meanwhile. That is as
+// durable as FULL for everything sync() has covered: frames are only ever appended to the WAL
+// until a checkpoint has copied them into the database file and synced it (SQLite syncs both at
+// every checkpoint, also at NORMAL), and only then does a writer start the WAL over.
+//
 // Checkpoints (copying the WAL into the database file) run on a second connection and thread,
 // off the commit path.
 //
@@ -45,8 +52,9 @@ class SqliteStore final : public Store {
   ~SqliteStore() override;
 
   Status append(const Batch& batch) override;
-  Result<std::vector<Claim>> append_and_lease(Batch& batch, int limit,
-                                              int64_t lease_expires_at_ms) override;
+  Result<std::vector<Claim>> append_and_lease(Batch& batch, int limit, int64_t lease_expires_at_ms,
+                                              bool defer_sync) override;
+  Status sync() override;
   Result<std::vector<Claim>> claim(int64_t now_ms, int limit, int64_t lease_ms) override;
   Status complete(const Claim& claim) override;
   Result<int64_t> complete_all(const std::vector<Claim>& claims) override;
@@ -78,6 +86,7 @@ class SqliteStore final : public Store {
   // Inserts the batch (inside a transaction); the jobs' ids go to `job_ids` when not null.
   Status insert_batch(const Batch& batch, std::vector<int64_t>* job_ids, const RowLease& lease);
   std::string new_token();  // call with mutex_ held
+  void open_wal_for_sync();
   // complete_all() inside a transaction; adds the number completed to `completed`.
   Status complete_claims(const std::vector<Claim>& claims, int64_t& completed);
   // Ends `claim`'s lease (inside a transaction): a lease row, or with `in_row_too` also a lease
@@ -95,6 +104,7 @@ class SqliteStore final : public Store {
   uint64_t next_token_ = 0;                     // guarded by mutex_
   uint64_t token_salt_ = 0;
   int lock_fd_ = -1;
+  int wal_fd_ = -1;  // the "-wal" file, for sync(); -1 = deferred syncs happen in the commit
   bool durable_sync_full_ = true;  // Options::synchronous_full
   bool sync_full_now_ = true;      // guarded by mutex_; the connection's current level
 };

@@ -67,7 +67,7 @@ TEST_F(SqliteStoreTest, AppendedJobsAreClaimedOnceInOrderAndCompleted) {
 
 TEST_F(SqliteStoreTest, AppendAndLeaseHandsTheFirstJobsOverLeasedAndLeavesTheRestPending) {
   Batch batch{{job("a"), job("b"), job("c")}, {}, {}, {}};
-  Result<std::vector<Claim>> leased = store_->append_and_lease(batch, 2, 50'000);
+  Result<std::vector<Claim>> leased = store_->append_and_lease(batch, 2, 50'000, false);
   ASSERT_TRUE(leased.has_value()) << leased.error().message();
   ASSERT_EQ(leased->size(), 2u);
   EXPECT_EQ((*leased)[0].job.body, "a");
@@ -88,14 +88,15 @@ TEST_F(SqliteStoreTest, AppendAndLeaseHandsTheFirstJobsOverLeasedAndLeavesTheRes
 
 TEST_F(SqliteStoreTest, JobsLeasedByAppendAreDueAgainWhenTheLeaseExpiresOrTheProcessDies) {
   Batch batch{{job("a"), job("b")}, {}, {}, {}};
-  std::vector<Claim> leased = store_->append_and_lease(batch, 2, 50'000).value();
+  std::vector<Claim> leased = store_->append_and_lease(batch, 2, 50'000, false).value();
   EXPECT_TRUE(claim(49'999).empty());
   std::vector<Claim> again = claim(50'000);
   ASSERT_EQ(again.size(), 2u);
   EXPECT_EQ(store_->complete(leased[0]).code(), StatusCode::kFailedPrecondition);
 
   Batch second{{job("c")}, {}, {}, {}};
-  ASSERT_EQ(store_->append_and_lease(second, 5, 900'000).value().size(), 1u);
+  ASSERT_EQ(store_->append_and_lease(second, 5, 900'000, /*defer_sync=*/true).value().size(), 1u);
+  ASSERT_TRUE(store_->sync().ok());
   reopen();  // a crash: the dispatcher's memory is gone, the lease with it
   std::vector<std::string> bodies;
   for (const Claim& c : claim(2000)) {
@@ -106,7 +107,7 @@ TEST_F(SqliteStoreTest, JobsLeasedByAppendAreDueAgainWhenTheLeaseExpiresOrThePro
 
 TEST_F(SqliteStoreTest, JobsLeasedByAppendSettleEveryWayAClaimedJobDoes) {
   Batch batch{{job("retried"), job("released"), job("dead")}, {}, {}, {}};
-  std::vector<Claim> leased = store_->append_and_lease(batch, 3, 50'000).value();
+  std::vector<Claim> leased = store_->append_and_lease(batch, 3, 50'000, false).value();
   ASSERT_EQ(leased.size(), 3u);
   ASSERT_TRUE(store_->retry(leased[0], 7000, "HTTP_503: busy").ok());
   ASSERT_TRUE(store_->release(leased[1], 6000).ok());
