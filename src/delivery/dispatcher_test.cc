@@ -64,7 +64,9 @@ class DispatcherTest : public ::testing::Test {
 
   void append(const std::string& target, const std::string& body) {
     ASSERT_TRUE(
-        store_->append({{{target, "event-1", body, "", SystemClock::instance().now_ms()}}, {}, {}, {}})
+        store_
+            ->append(
+                {{{target, "event-1", body, "", SystemClock::instance().now_ms()}}, {}, {}, {}})
             .ok());
     if (dispatcher_) {
       dispatcher_->notify();
