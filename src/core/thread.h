@@ -2,7 +2,7 @@
 // Naming and prioritizing hikyaku's own threads.
 //
 // Names (at most 15 characters are kept) show in `top -H`, `ps -L`, perf and gdb: hk-http,
-// hk-commit, hk-checkpoint, hk-deliver.
+// hk-commit, hk-sync, hk-checkpoint, hk-deliver.
 //
 // Background threads (checkpoints, deliveries) run at a lower CPU priority than the path every
 // PutEvents answer waits on (HTTP and the group commit): on a small machine the commit thread is
