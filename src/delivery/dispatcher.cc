@@ -149,6 +149,7 @@ void Dispatcher::stop() {
     stopping_ = true;
   }
   wake_.notify_all();
+  stop_wake_.notify_all();
   for (std::thread& worker : workers_) {
     worker.join();
   }
@@ -258,7 +259,6 @@ void Dispatcher::settle(Worker& worker) {
 
 std::vector<store::Claim> Dispatcher::next_claims(Worker& worker) {
   std::vector<store::Claim> claims;
-  std::vector<store::Claim> too_late;
   bool poll_store = false;
   {
     std::unique_lock lock(mutex_);
@@ -273,18 +273,13 @@ std::vector<store::Claim> Dispatcher::next_claims(Worker& worker) {
       store_has_due_ = false;
       next_poll_ = now + std::chrono::milliseconds(options_.idle_poll_ms);
     }
-    // A handed-off job waited in memory while its lease ran; one too close to expiry to finish
-    // an attempt goes back to the store rather than risk a second delivery.
-    const int64_t latest_useful = clock_.now_ms() + 2 * options_.http_timeout_ms;
+    // Handed-off jobs wait in memory while their leases run; run_worker() gives back any whose
+    // lease got too short for an attempt.
     while (!handed_off_.empty() && static_cast<int>(claims.size()) < options_.claim_batch) {
-      auto& target = handed_off_.front().lease_expires_at_ms > latest_useful ? claims : too_late;
-      target.push_back(std::move(handed_off_.front()));
+      claims.push_back(std::move(handed_off_.front()));
       handed_off_.pop_front();
     }
     worker.endpoints = endpoints_;
-  }
-  for (const store::Claim& claim : too_late) {
-    (void)store_.release(claim);
   }
   if (poll_store) {
     Result<std::vector<store::Claim>> claimed =
@@ -324,6 +319,12 @@ void Dispatcher::run_worker() {
         (void)store_.release(claim);  // unattempted: due again at once after restart
         continue;
       }
+      // Earlier attempts of the batch may have used up the lease: an attempt that could outlast
+      // it would race whoever claims the job next.
+      if (claim.lease_expires_at_ms - clock_.now_ms() < 2 * options_.http_timeout_ms) {
+        (void)store_.release(claim);
+        continue;
+      }
       if (!worker.unsettled()) {
         worker.oldest = std::chrono::steady_clock::now();
       }
@@ -358,7 +359,7 @@ bool Dispatcher::wait_for_rate_limit(const store::Claim& claim, const Endpoint& 
                {{"destination", endpoint.destination}})
       .add();
   std::unique_lock lock(mutex_);
-  if (wake_.wait_until(lock, slot, [this] { return stopping_; })) {
+  if (stop_wake_.wait_until(lock, slot, [this] { return stopping_; })) {
     lock.unlock();
     (void)store_.release(claim);  // stopping while waiting for a send slot
     return false;

@@ -112,7 +112,8 @@ class Dispatcher final : public store::CommitConsumer {
   const Options options_;
 
   mutable std::mutex mutex_;
-  std::condition_variable wake_;
+  std::condition_variable wake_;       // workers waiting for work
+  std::condition_variable stop_wake_;  // workers waiting for a send slot (only stop() ends that)
   std::shared_ptr<const Endpoints> endpoints_;  // guarded by mutex_
   bool started_ = false;                        // guarded by mutex_
   bool stopping_ = false;                       // guarded by mutex_

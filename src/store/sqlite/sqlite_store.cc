@@ -352,13 +352,20 @@ class SqliteStore::Statements {
         sync_normal(db, "PRAGMA synchronous=NORMAL") {}
 
   Status check() const {
-    for (const Statement* statement :
-         {&insert_job,    &insert_event, &claim,      &lease,
-          &unlease,       &complete,     &release,    &insert_dead_letter,
-          &retry,         &move_to_dlq,  &kv_get,     &kv_insert,
-          &kv_update,     &dlq_list,     &count_jobs, &count_dead,
-          &count_archive, &ping,         &begin,      &commit,
-          &rollback,      &sync_full,    &sync_normal}) {
+    for (const Statement* statement : {&insert_job,      &insert_leased_job,
+                                       &complete_leased, &unlease_row,
+                                       &clear_row_lease, &insert_event,
+                                       &claim,           &lease,
+                                       &unlease,         &complete,
+                                       &release,         &insert_dead_letter,
+                                       &retry,           &move_to_dlq,
+                                       &kv_get,          &kv_insert,
+                                       &kv_update,       &dlq_list,
+                                       &count_jobs,      &count_dead,
+                                       &count_archive,   &ping,
+                                       &begin,           &commit,
+                                       &rollback,        &sync_full,
+                                       &sync_normal}) {
       if (!statement->valid()) {
         return unavailable("sqlite: preparing statements: " + statement->error());
       }

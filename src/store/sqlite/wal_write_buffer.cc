@@ -23,6 +23,9 @@ constexpr int kFrameHeaderBytes = 24;
 struct Pending {
   std::vector<char> bytes;
   sqlite3_int64 offset = 0;
+  // Where the next append goes (the end of what this connection wrote since the WAL last started
+  // over); -1 until the first write.
+  sqlite3_int64 end = -1;
   bool commit_page_next = false;  // the last write was a commit frame's header
 };
 
@@ -41,20 +44,23 @@ sqlite3_vfs* base_vfs = nullptr;
 File* file_of(sqlite3_file* file) { return reinterpret_cast<File*>(file); }
 sqlite3_file* real_of(sqlite3_file* file) { return file_of(file)->real; }
 
+int write_through(sqlite3_file* file, const void* data, int amount, sqlite3_int64 offset) {
+  sqlite3_file* real = real_of(file);
+  return real->pMethods->xWrite(real, data, amount, offset);
+}
+
 int flush(sqlite3_file* file) {
   Pending* pending = file_of(file)->pending;
   if (pending == nullptr || pending->bytes.empty()) {
     return SQLITE_OK;
   }
-  sqlite3_file* real = real_of(file);
   int rc = SQLITE_OK;
   for (size_t done = 0; done < pending->bytes.size() && rc == SQLITE_OK; done += kMaxWriteBytes) {
     const size_t piece = std::min(kMaxWriteBytes, pending->bytes.size() - done);
-    rc = real->pMethods->xWrite(real, pending->bytes.data() + done, static_cast<int>(piece),
-                                pending->offset + static_cast<sqlite3_int64>(done));
+    rc = write_through(file, pending->bytes.data() + done, static_cast<int>(piece),
+                       pending->offset + static_cast<sqlite3_int64>(done));
   }
   pending->bytes.clear();
-  pending->commit_page_next = false;
   return rc;
 }
 
@@ -68,25 +74,31 @@ bool is_commit_frame_header(const void* data, int amount) {
   return (bytes[4] | bytes[5] | bytes[6] | bytes[7]) != 0;
 }
 
+// Only appends are gathered. Anything else is written at once, after what is pending: a write at
+// offset 0 starts the WAL over (its header), and a write below the end changes frames written
+// earlier. SQLite does that when a transaction outgrew the page cache: a page written before the
+// commit is overwritten in place, and the checksums of every frame from there on are rewritten,
+// the commit frame's header last, after the commit frame itself.
 int buffered_write(sqlite3_file* file, const void* data, int amount, sqlite3_int64 offset) {
   Pending* pending = file_of(file)->pending;
   if (pending == nullptr) {
-    sqlite3_file* real = real_of(file);
-    return real->pMethods->xWrite(real, data, amount, offset);
+    return write_through(file, data, amount, offset);
   }
-  if (!pending->bytes.empty() &&
-      offset != pending->offset + static_cast<sqlite3_int64>(pending->bytes.size())) {
+  const bool commit_page = pending->commit_page_next;
+  pending->commit_page_next = is_commit_frame_header(data, amount);
+  if (offset == 0 || offset != pending->end) {
     if (const int rc = flush(file); rc != SQLITE_OK) {
       return rc;
     }
+    pending->end = offset == 0 ? amount : std::max(pending->end, offset + amount);
+    return write_through(file, data, amount, offset);
   }
   if (pending->bytes.empty()) {
     pending->offset = offset;
   }
-  const bool commit_page = pending->commit_page_next;
-  pending->commit_page_next = is_commit_frame_header(data, amount);
   const auto* bytes = static_cast<const char*>(data);
   pending->bytes.insert(pending->bytes.end(), bytes, bytes + amount);
+  pending->end += amount;
   if (commit_page || pending->bytes.size() >= kFlushBytes) {
     return flush(file);
   }
@@ -214,7 +226,11 @@ int open_file(sqlite3_vfs*, const char* name, sqlite3_file* file, int flags, int
   if (rc != SQLITE_OK || ours->real->pMethods == nullptr) {
     return rc;
   }
-  if ((flags & SQLITE_OPEN_WAL) != 0) {
+  // Without power-safe overwrite SQLite pads a commit to a sector boundary and writes part of
+  // the last padding frame after syncing; such files are not buffered at all.
+  const bool powersafe_overwrite = (ours->real->pMethods->xDeviceCharacteristics(ours->real) &
+                                    SQLITE_IOCAP_POWERSAFE_OVERWRITE) != 0;
+  if ((flags & SQLITE_OPEN_WAL) != 0 && powersafe_overwrite) {
     ours->pending = new (std::nothrow) Pending;  // without it, writes just pass through
   }
   ours->base.pMethods = wrapper_methods(ours->real->pMethods);

@@ -128,6 +128,50 @@ TEST_P(WalWriteBufferTest, DeletesAndReinsertsAcrossCheckpointsKeepTheDatabaseIn
   EXPECT_EQ(jobs_seen_by_another_connection(), 5);
 }
 
+// A transaction bigger than the page cache spills frames into the WAL before it commits; pages
+// changed again are then overwritten in place and SQLite rewrites the checksums of every frame
+// from there on, the commit frame's header last. None of that may wait in the buffer: a process
+// that dies right after such a commit must leave it recoverable.
+TEST_P(WalWriteBufferTest, ACommitThatRewritesSpilledFramesSurvivesAProcessThatDies) {
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    sqlite3* db = nullptr;
+    if (sqlite3_open_v2(path_.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
+                        wal_write_buffer_vfs()) != SQLITE_OK) {
+      _exit(1);
+    }
+    const std::string setup =
+        std::string("PRAGMA journal_mode=WAL; PRAGMA synchronous=") +
+        (GetParam() ? "FULL" : "NORMAL") +
+        "; PRAGMA wal_autocheckpoint=0; PRAGMA cache_size=20; CREATE TABLE t (id INTEGER PRIMARY "
+        "KEY, body BLOB);"
+        "BEGIN; WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2000) "
+        "INSERT INTO t SELECT i, randomblob(3000) FROM n; UPDATE t SET body = zeroblob(10) "
+        "WHERE id % 7 = 0; COMMIT;";
+    if (sqlite3_exec(db, setup.c_str(), nullptr, nullptr, nullptr) != SQLITE_OK) {
+      _exit(2);
+    }
+    _exit(0);  // no close, no checkpoint
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status));
+  ASSERT_EQ(WEXITSTATUS(status), 0);
+
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open_v2(path_.c_str(), &db, SQLITE_OPEN_READWRITE, nullptr), SQLITE_OK);
+  sqlite3_stmt* count = nullptr;
+  ASSERT_EQ(
+      sqlite3_prepare_v2(db, "SELECT COUNT(*), SUM(LENGTH(body) = 10) FROM t", -1, &count, nullptr),
+      SQLITE_OK);
+  ASSERT_EQ(sqlite3_step(count), SQLITE_ROW);
+  EXPECT_EQ(sqlite3_column_int64(count, 0), 2000);
+  EXPECT_EQ(sqlite3_column_int64(count, 1), 2000 / 7);
+  sqlite3_finalize(count);
+  sqlite3_close(db);
+}
+
 INSTANTIATE_TEST_SUITE_P(SyncLevels, WalWriteBufferTest, ::testing::Values(true, false),
                          [](const ::testing::TestParamInfo<bool>& level) {
                            return level.param ? "Full" : "Normal";
