@@ -57,6 +57,8 @@ void for_each_candidate(std::string_view text, Visit&& visit) {
   }
 }
 
+// for_each_candidate's loop again, counting a block at a time with popcount: sharing one block
+// visitor between the two measured ~10-20% slower (envelope_bench BM_AppendJsonString).
 size_t count_candidates(std::string_view text) {
   size_t count = 0;
   size_t block = 0;

@@ -321,7 +321,7 @@ void Dispatcher::run_worker() {
       }
       // Earlier attempts of the batch may have used up the lease: an attempt that could outlast
       // it would race whoever claims the job next.
-      if (claim.lease_expires_at_ms - clock_.now_ms() < 2 * options_.http_timeout_ms) {
+      if (latest_start_ms(claim) < clock_.now_ms()) {
         (void)store_.release(claim);
         continue;
       }
@@ -338,11 +338,13 @@ void Dispatcher::run_worker() {
   }
 }
 
+int64_t Dispatcher::latest_start_ms(const store::Claim& claim) const {
+  return claim.lease_expires_at_ms - 2 * options_.http_timeout_ms;
+}
+
 bool Dispatcher::wait_for_rate_limit(const store::Claim& claim, const Endpoint& endpoint) {
   const auto now = std::chrono::steady_clock::now();
-  // Leave the attempt itself time to finish inside the lease.
-  const auto latest = now + std::chrono::milliseconds(claim.lease_expires_at_ms - clock_.now_ms() -
-                                                      2 * options_.http_timeout_ms);
+  const auto latest = now + std::chrono::milliseconds(latest_start_ms(claim) - clock_.now_ms());
   const auto slot =
       rate_limiter_->reserve(endpoint.destination, endpoint.rate_limit_per_second, latest);
   if (slot <= now) {

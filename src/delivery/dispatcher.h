@@ -98,6 +98,9 @@ class Dispatcher final : public store::CommitConsumer {
   // Writes the queued Log lines (one write per file) and completes every delivered job in one
   // store transaction.
   void settle(Worker& worker);
+  // The latest time an attempt of `claim` may start and still finish inside its lease (an HTTP
+  // attempt takes at most the timeout; twice that leaves room for settling it).
+  int64_t latest_start_ms(const store::Claim& claim) const;
   // False when stopping or when the next send slot is too late for the claim's lease (the job
   // was then released until that slot).
   bool wait_for_rate_limit(const store::Claim& claim, const Endpoint& endpoint);

@@ -13,52 +13,55 @@
 namespace hikyaku::store {
 namespace {
 
-// A store whose append() can be held until the test releases it, recording each commit's size.
-class RecordingStore : public Store {
+// A point a thread can be held at until the test opens it again; the test can wait for a thread
+// to arrive there.
+class Gate {
  public:
-  Status append(const Batch& batch) override {
+  void pass() {
     std::unique_lock lock(mutex_);
     entered_ = true;
     changed_.notify_all();
-    changed_.wait(lock, [this] { return !hold_; });
+    changed_.wait(lock, [this] { return !held_; });
+  }
+  void hold() {
+    std::lock_guard lock(mutex_);
+    held_ = true;
+    entered_ = false;
+  }
+  void wait_until_entered() {
+    std::unique_lock lock(mutex_);
+    changed_.wait(lock, [this] { return entered_; });
+  }
+  void open() {
+    std::lock_guard lock(mutex_);
+    held_ = false;
+    changed_.notify_all();
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  bool held_ = false;
+  bool entered_ = false;
+};
+
+// A store whose append() and sync() can be held at a gate, recording each commit's size.
+class RecordingStore : public Store {
+ public:
+  Gate append_gate;
+  Gate sync_gate;
+
+  Status append(const Batch& batch) override {
+    append_gate.pass();
+    std::lock_guard lock(mutex_);
     commit_sizes_.push_back(batch.jobs.size());
     completion_sizes_.push_back(batch.completed.size());
     return fail_ ? unavailable("disk full") : ok_status();
   }
-  void hold() {
-    std::lock_guard lock(mutex_);
-    hold_ = true;
-    entered_ = false;
-  }
-  void wait_until_append_entered() {
-    std::unique_lock lock(mutex_);
-    changed_.wait(lock, [this] { return entered_; });
-  }
-  void unblock() {
-    std::lock_guard lock(mutex_);
-    hold_ = false;
-    changed_.notify_all();
-  }
   Status sync() override {
-    std::unique_lock lock(mutex_);
-    sync_entered_ = true;
-    changed_.notify_all();
-    changed_.wait(lock, [this] { return !hold_sync_; });
+    sync_gate.pass();
+    std::lock_guard lock(mutex_);
     return fail_sync_ ? unavailable("fdatasync: I/O error") : ok_status();
-  }
-  void hold_sync() {
-    std::lock_guard lock(mutex_);
-    hold_sync_ = true;
-    sync_entered_ = false;
-  }
-  void wait_until_sync_entered() {
-    std::unique_lock lock(mutex_);
-    changed_.wait(lock, [this] { return sync_entered_; });
-  }
-  void release_sync() {
-    std::lock_guard lock(mutex_);
-    hold_sync_ = false;
-    changed_.notify_all();
   }
   void fail_syncs() {
     std::lock_guard lock(mutex_);
@@ -115,12 +118,7 @@ class RecordingStore : public Store {
 
  private:
   std::mutex mutex_;
-  std::condition_variable changed_;
-  bool hold_ = false;
-  bool entered_ = false;
   bool fail_ = false;
-  bool hold_sync_ = false;
-  bool sync_entered_ = false;
   bool fail_sync_ = false;
   std::vector<size_t> commit_sizes_;
   std::vector<size_t> completion_sizes_;
@@ -137,10 +135,10 @@ Batch batch_of(size_t jobs) {
 TEST(GroupCommitTest, SubmissionsQueuedDuringACommitShareTheNextOne) {
   RecordingStore store;
   GroupCommitter committer(store);
-  store.hold();
+  store.append_gate.hold();
   std::promise<Status> first;
   committer.submit(batch_of(1), [&](const Status& s) { first.set_value(s); });
-  store.wait_until_append_entered();  // the writer is now inside the first commit
+  store.append_gate.wait_until_entered();  // the writer is now inside the first commit
 
   std::atomic<int> done{0};
   std::atomic<int> ok{0};
@@ -151,7 +149,7 @@ TEST(GroupCommitTest, SubmissionsQueuedDuringACommitShareTheNextOne) {
     });
   }
   EXPECT_EQ(done.load(), 0);  // nobody is answered before their commit
-  store.unblock();
+  store.append_gate.open();
   committer.stop();
   EXPECT_TRUE(first.get_future().get().ok());
   EXPECT_EQ(done.load(), 10);
@@ -211,15 +209,15 @@ TEST(GroupCommitTest, FailedCommitFailsEverySubmitterInIt) {
 TEST(GroupCommitTest, FullQueueIsRejectedAtOnceAsResourceExhausted) {
   RecordingStore store;
   GroupCommitter committer(store, {.max_queued_jobs = 5, .max_jobs_per_commit = 100});
-  store.hold();
+  store.append_gate.hold();
   committer.submit(batch_of(1), [](const Status&) {});
-  store.wait_until_append_entered();
+  store.append_gate.wait_until_entered();
   std::promise<Status> queued;
   committer.submit(batch_of(5), [&](const Status& s) { queued.set_value(s); });
   std::promise<Status> rejected;
   committer.submit(batch_of(1), [&](const Status& s) { rejected.set_value(s); });
   EXPECT_EQ(rejected.get_future().get().code(), StatusCode::kResourceExhausted);
-  store.unblock();
+  store.append_gate.open();
   EXPECT_TRUE(queued.get_future().get().ok());
 }
 
@@ -327,10 +325,10 @@ TEST(GroupCommitTest, NobodyIsAnsweredBeforeTheSyncAndTheNextGroupCommitsMeanwhi
   RecordingConsumer consumer(10);
   GroupCommitter committer(store);
   committer.set_consumer(&consumer);
-  store.hold_sync();
+  store.sync_gate.hold();
   std::promise<Status> first;
   committer.submit(numbered_batch(0, 2), [&](const Status& s) { first.set_value(s); });
-  store.wait_until_sync_entered();
+  store.sync_gate.wait_until_entered();
   // The first group is committed but not yet durable: no answer, nothing handed over.
   auto first_answer = first.get_future();
   EXPECT_EQ(first_answer.wait_for(std::chrono::milliseconds(50)), std::future_status::timeout);
@@ -340,7 +338,7 @@ TEST(GroupCommitTest, NobodyIsAnsweredBeforeTheSyncAndTheNextGroupCommitsMeanwhi
   committer.submit(numbered_batch(2, 3), [&](const Status& s) { second.set_value(s); });
   ASSERT_TRUE(testing::wait_for([&] { return store.commit_sizes().size() == 2; }));
   EXPECT_EQ(store.commit_sizes(), (std::vector<size_t>{2, 3}));
-  store.release_sync();
+  store.sync_gate.open();
   EXPECT_TRUE(first_answer.get().ok());
   EXPECT_TRUE(second.get_future().get().ok());
   committer.stop();

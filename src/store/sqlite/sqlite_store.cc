@@ -672,16 +672,22 @@ Result<std::vector<Claim>> SqliteStore::append_and_lease(Batch& batch, int limit
 }
 
 Status SqliteStore::take_lease(const Claim& claim, bool in_row_too) {
-  for (Statement* statement : {&statements_->unlease, &statements_->unlease_row}) {
-    if (statement == &statements_->unlease_row && !in_row_too) {
-      break;
-    }
-    Use unlease(*statement);
+  // Ends the lease `statement` names; true when there was one.
+  auto ended = [&](Statement& statement) -> Result<bool> {
+    Use unlease(statement);
     unlease->bind(1, claim.job.id).bind(2, claim.token);
     if (unlease->step() != SQLITE_DONE) {
       return sqlite_error(db_, "settling a lease");
     }
-    if (sqlite3_changes(db_) > 0) {
+    return sqlite3_changes(db_) > 0;
+  };
+  HK_ASSIGN_OR_RETURN(const bool in_table, ended(statements_->unlease));
+  if (in_table) {
+    return ok_status();
+  }
+  if (in_row_too) {
+    HK_ASSIGN_OR_RETURN(const bool in_row, ended(statements_->unlease_row));
+    if (in_row) {
       return ok_status();
     }
   }
