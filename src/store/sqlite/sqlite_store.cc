@@ -8,12 +8,16 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <condition_variable>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <thread>
+#include <utility>
 
 #include "core/thread.h"
 #include "store/sqlite/wal_write_buffer.h"
@@ -21,20 +25,24 @@
 namespace hikyaku::store {
 namespace {
 
-constexpr int kSchemaVersion = 1;
+// 2: job bodies in the body log (jobs.body_segment, body_offset, body_length).
+constexpr int kSchemaVersion = 2;
 
 constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS jobs (
   id INTEGER PRIMARY KEY,
   target TEXT NOT NULL,
   event_id TEXT NOT NULL,
-  body BLOB NOT NULL,
+  body BLOB NOT NULL,                -- empty when the body is in the body log
   headers TEXT NOT NULL,
   attempts INTEGER NOT NULL DEFAULT 0,
   ingested_at_ms INTEGER NOT NULL,
   due_at_ms INTEGER NOT NULL,        -- next attempt
   lease_token TEXT,                  -- a lease taken by append_and_lease (due_at_ms = its expiry)
-  last_error TEXT NOT NULL DEFAULT ''
+  last_error TEXT NOT NULL DEFAULT '',
+  body_segment INTEGER,              -- where the body is in the body log; NULL = in `body`
+  body_offset INTEGER,
+  body_length INTEGER
 );
 CREATE INDEX IF NOT EXISTS jobs_due ON jobs(due_at_ms);
 -- A claimed job's lease. Kept apart from jobs so that claiming writes a small row instead of
@@ -75,6 +83,18 @@ CREATE TABLE IF NOT EXISTS kv (
   revision INTEGER NOT NULL
 );
 )sql";
+
+// Schema version 1 kept every body in jobs.body.
+constexpr const char* kMigrateFrom1 = R"sql(
+ALTER TABLE jobs ADD COLUMN body_segment INTEGER;
+ALTER TABLE jobs ADD COLUMN body_offset INTEGER;
+ALTER TABLE jobs ADD COLUMN body_length INTEGER;
+)sql";
+
+// After any migration: which jobs still need a segment of the body log.
+constexpr const char* kBodySegmentIndex =
+    "CREATE INDEX IF NOT EXISTS jobs_body_segment ON jobs(body_segment) "
+    "WHERE body_segment IS NOT NULL";
 
 // One prepared statement, reset after each use.
 class Statement {
@@ -118,6 +138,7 @@ class Statement {
   }
 
   int64_t int64(int column) const { return sqlite3_column_int64(statement_, column); }
+  bool is_null(int column) const { return sqlite3_column_type(statement_, column) == SQLITE_NULL; }
   std::string text(int column) const {
     const auto* data = static_cast<const char*>(sqlite3_column_blob(statement_, column));
     const int size = sqlite3_column_bytes(statement_, column);
@@ -156,8 +177,10 @@ Status exec(sqlite3* db, const char* sql, std::string_view doing) {
   return ok_status();
 }
 
-// Columns of jobs, in the order read_job() expects.
-#define HK_JOB_COLUMNS "id, target, event_id, body, headers, attempts, ingested_at_ms, last_error"
+// Columns of jobs, in the order read_job() and then body_ref_at(statement, 8) expect.
+#define HK_JOB_COLUMNS                                                                        \
+  "id, target, event_id, body, headers, attempts, ingested_at_ms, last_error, body_segment, " \
+  "body_offset, body_length"
 
 Job read_job(const Statement& statement, int first = 0) {
   Job job;
@@ -170,6 +193,14 @@ Job read_job(const Statement& statement, int first = 0) {
   job.ingested_at_ms = statement.int64(first + 6);
   job.last_error = statement.text(first + 7);
   return job;
+}
+
+// segment, offset, length from `first` on; nullopt when the body is in the row.
+std::optional<BodyRef> body_ref_at(const Statement& statement, int first) {
+  if (statement.is_null(first)) {
+    return std::nullopt;
+  }
+  return BodyRef{statement.int64(first), statement.int64(first + 1), statement.int64(first + 2)};
 }
 
 // Runs `body` inside BEGIN IMMEDIATE ... COMMIT, rolling back on error. The three statements are
@@ -210,6 +241,8 @@ std::string id_list(const std::vector<int64_t>& ids) {
 // checkpoint would run inside whichever commit crosses the threshold, holding the store's
 // lock while it copies and syncs megabytes. A PASSIVE checkpoint runs concurrently with the
 // writer; once everything is copied, the next commit starts the WAL over.
+//
+// The same thread runs `maintenance` (collecting the body log) about once a second.
 class SqliteStore::Checkpointer {
  public:
   // WAL size (frames) that wakes the checkpointer, and the size at which a commit checkpoints
@@ -220,8 +253,11 @@ class SqliteStore::Checkpointer {
   static constexpr int kWakeFrames = 4000;
   static constexpr int kInlineFrames = 50'000;
 
+  static constexpr std::chrono::milliseconds kMaintenanceInterval{1000};
+
   static std::unique_ptr<Checkpointer> start(const std::string& path, bool synchronous_full,
-                                             int busy_timeout_ms) {
+                                             int busy_timeout_ms,
+                                             std::function<void()> maintenance) {
     sqlite3* db = nullptr;
     if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
                         wal_write_buffer_vfs()) != SQLITE_OK ||
@@ -232,7 +268,7 @@ class SqliteStore::Checkpointer {
       return nullptr;
     }
     sqlite3_busy_timeout(db, busy_timeout_ms);
-    return std::unique_ptr<Checkpointer>(new Checkpointer(db));
+    return std::unique_ptr<Checkpointer>(new Checkpointer(db, std::move(maintenance)));
   }
 
   ~Checkpointer() {
@@ -261,26 +297,35 @@ class SqliteStore::Checkpointer {
   }
 
  private:
-  explicit Checkpointer(sqlite3* db) : db_(db), thread_([this] { run(); }) {}
+  Checkpointer(sqlite3* db, std::function<void()> maintenance)
+      : db_(db), maintenance_(std::move(maintenance)), thread_([this] { run(); }) {}
 
   void run() {
     name_this_thread("hk-checkpoint");
     lower_this_thread_priority(kCheckpointNice);
+    auto next_maintenance = std::chrono::steady_clock::now() + kMaintenanceInterval;
     std::unique_lock lock(mutex_);
     for (;;) {
-      wake_.wait(lock, [this] { return stopping_ || due_; });
+      wake_.wait_until(lock, next_maintenance, [this] { return stopping_ || due_; });
       if (stopping_) {
         return;
       }
-      due_ = false;
+      const bool checkpoint = std::exchange(due_, false);
       lock.unlock();
-      // Errors (SQLITE_BUSY when another checkpoint runs) leave the frames for the next round.
-      (void)sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+      if (checkpoint) {
+        // Errors (SQLITE_BUSY when another checkpoint runs) leave the frames for the next round.
+        (void)sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+      }
+      if (std::chrono::steady_clock::now() >= next_maintenance) {
+        maintenance_();
+        next_maintenance = std::chrono::steady_clock::now() + kMaintenanceInterval;
+      }
       lock.lock();
     }
   }
 
   sqlite3* db_;  // used only by thread_ (and closed after it ends)
+  std::function<void()> maintenance_;
   std::mutex mutex_;
   std::condition_variable wake_;
   bool due_ = false;       // guarded by mutex_
@@ -292,11 +337,13 @@ class SqliteStore::Statements {
  public:
   explicit Statements(sqlite3* db)
       : insert_job(db,
-                   "INSERT INTO jobs (target, event_id, body, headers, ingested_at_ms, due_at_ms) "
-                   "VALUES (?1, ?2, ?3, ?4, ?5, ?5)"),
+                   "INSERT INTO jobs (target, event_id, body, headers, ingested_at_ms, due_at_ms, "
+                   "body_segment, body_offset, body_length) "
+                   "VALUES (?1, ?2, x'', ?3, ?4, ?4, ?5, ?6, ?7)"),
         insert_leased_job(db,
                           "INSERT INTO jobs (target, event_id, body, headers, ingested_at_ms, "
-                          "due_at_ms, lease_token) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"),
+                          "due_at_ms, body_segment, body_offset, body_length, lease_token) "
+                          "VALUES (?1, ?2, x'', ?3, ?4, ?8, ?5, ?6, ?7, ?9)"),
         complete_leased(db, "DELETE FROM jobs WHERE id = ?1 AND lease_token = ?2"),
         unlease_row(db,
                     "UPDATE jobs SET lease_token = NULL, due_at_ms = ingested_at_ms "
@@ -327,8 +374,15 @@ class SqliteStore::Statements {
                     "INSERT INTO dead_letters (job_id, target, event_id, body, headers, attempts, "
                     "ingested_at_ms, last_error, error_code, error_message, "
                     "exhausted_retry_condition, dead_lettered_at_ms) "
-                    "SELECT id, target, event_id, body, headers, attempts + 1, ingested_at_ms, "
+                    "SELECT id, target, event_id, ?6, headers, attempts + 1, ingested_at_ms, "
                     "last_error, ?2, ?3, ?4, ?5 FROM jobs WHERE id = ?1"),
+        segment_referenced(db, "SELECT EXISTS (SELECT 1 FROM jobs WHERE body_segment = ?1)"),
+        jobs_in_segment(db,
+                        "SELECT id, body_segment, body_offset, body_length FROM jobs "
+                        "WHERE body_segment = ?1 AND id > ?2 ORDER BY id LIMIT ?3"),
+        inline_body(db,
+                    "UPDATE jobs SET body = ?2, body_segment = NULL, body_offset = NULL, "
+                    "body_length = NULL WHERE id = ?1 AND body_segment = ?3"),
         kv_get(db, "SELECT value, revision FROM kv WHERE key = ?1"),
         kv_insert(db, "INSERT OR IGNORE INTO kv (key, value, revision) VALUES (?1, ?2, 1)"),
         kv_update(db,
@@ -352,19 +406,35 @@ class SqliteStore::Statements {
         sync_normal(db, "PRAGMA synchronous=NORMAL") {}
 
   Status check() const {
-    for (const Statement* statement : {&insert_job,      &insert_leased_job,
-                                       &complete_leased, &unlease_row,
-                                       &clear_row_lease, &insert_event,
-                                       &claim,           &lease,
-                                       &unlease,         &complete,
-                                       &release,         &insert_dead_letter,
-                                       &retry,           &move_to_dlq,
-                                       &kv_get,          &kv_insert,
-                                       &kv_update,       &dlq_list,
-                                       &count_jobs,      &count_dead,
-                                       &count_archive,   &ping,
-                                       &begin,           &commit,
-                                       &rollback,        &sync_full,
+    for (const Statement* statement : {&insert_job,
+                                       &insert_leased_job,
+                                       &complete_leased,
+                                       &unlease_row,
+                                       &clear_row_lease,
+                                       &insert_event,
+                                       &claim,
+                                       &lease,
+                                       &unlease,
+                                       &complete,
+                                       &release,
+                                       &insert_dead_letter,
+                                       &retry,
+                                       &move_to_dlq,
+                                       &segment_referenced,
+                                       &jobs_in_segment,
+                                       &inline_body,
+                                       &kv_get,
+                                       &kv_insert,
+                                       &kv_update,
+                                       &dlq_list,
+                                       &count_jobs,
+                                       &count_dead,
+                                       &count_archive,
+                                       &ping,
+                                       &begin,
+                                       &commit,
+                                       &rollback,
+                                       &sync_full,
                                        &sync_normal}) {
       if (!statement->valid()) {
         return unavailable("sqlite: preparing statements: " + statement->error());
@@ -387,6 +457,9 @@ class SqliteStore::Statements {
   Statement insert_dead_letter;
   Statement retry;
   Statement move_to_dlq;
+  Statement segment_referenced;
+  Statement jobs_in_segment;
+  Statement inline_body;
   Statement kv_get;
   Statement kv_insert;
   Statement kv_update;
@@ -474,16 +547,29 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const Options& options) {
       return fail(sqlite_error(db, "reading the schema version"));
     }
     const int64_t found = version.int64(0);
-    if (found != 0 && found != kSchemaVersion) {
+    if (found != 0 && found != 1 && found != kSchemaVersion) {
       return fail(unavailable(
           fmt::format("store schema version {} is not supported by this hikyaku (expects {})",
                       found, kSchemaVersion)));
     }
+    if (found == 1) {
+      status = exec(db, kMigrateFrom1, "upgrading the schema from version 1");
+    }
   }
-  status = exec(db, fmt::format("PRAGMA user_version={}", kSchemaVersion).c_str(),
-                "setting the schema version");
+  if (status.ok()) {
+    status = exec(db, kBodySegmentIndex, "creating the schema");
+  }
+  if (status.ok()) {
+    status = exec(db, fmt::format("PRAGMA user_version={}", kSchemaVersion).c_str(),
+                  "setting the schema version");
+  }
   if (!status.ok()) {
     return fail(status);
+  }
+  Result<std::unique_ptr<BodyLog>> bodies = BodyLog::open(
+      {.folder = options.path + "-bodies", .segment_bytes = options.body_segment_bytes});
+  if (!bodies) {
+    return fail(bodies.status());
   }
   if (options.exclusive) {
     // Leases held by a previous process of ours died with it: their jobs are due again at once,
@@ -498,11 +584,17 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const Options& options) {
       return fail(status);
     }
   }
-  std::unique_ptr<SqliteStore> store(new SqliteStore(db, options.path));
+  std::unique_ptr<SqliteStore> store(new SqliteStore(db, options));
+  store->bodies_ = std::move(*bodies);
   store->durable_sync_full_ = options.synchronous_full;
   store->sync_full_now_ = options.synchronous_full;
   store->checkpointer_ =
-      Checkpointer::start(options.path, options.synchronous_full, options.busy_timeout_ms);
+      Checkpointer::start(options.path, options.synchronous_full, options.busy_timeout_ms,
+                          [raw = store.get()] { (void)raw->collect_bodies(); });
+  if (store->checkpointer_ == nullptr) {
+    return unavailable(
+        fmt::format("sqlite: {}: cannot open a second connection for checkpoints", options.path));
+  }
   // Replaces SQLite's automatic checkpoint (itself a WAL hook).
   sqlite3_wal_hook(
       db,
@@ -521,44 +613,52 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const Options& options) {
       store->checkpointer_.get());
   store->lock_fd_ = lock_fd;
   HK_RETURN_IF_ERROR(store->statements_->check());
-  store->open_wal_for_sync();
+  HK_RETURN_IF_ERROR(store->open_wal_for_sync());
+  // Segments left by an earlier run that no job needs any more.
+  HK_RETURN_IF_ERROR(store->collect_bodies());
   return store;
 }
 
-SqliteStore::SqliteStore(sqlite3* db, std::string path)
-    : db_(db), path_(std::move(path)), statements_(std::make_unique<Statements>(db)) {
+SqliteStore::SqliteStore(sqlite3* db, const Options& options)
+    : db_(db),
+      path_(options.path),
+      seal_bodies_after_ms_(options.seal_bodies_after_ms),
+      inline_bodies_after_ms_(options.inline_bodies_after_ms),
+      statements_(std::make_unique<Statements>(db)) {
   std::random_device random;
   token_salt_ = (static_cast<uint64_t>(random()) << 32) ^ random();
 }
 
-// The WAL exists once the schema is written. Its directory entry is synced once, as SQLite does
-// when it creates the file at FULL; later syncs only need the file's data. Without the descriptor,
-// deferred syncs happen in the commit after all.
-void SqliteStore::open_wal_for_sync() {
+// The WAL exists once the schema version is written. Its directory entry is synced once, as
+// SQLite does when it creates the file at FULL; later syncs only need the file's data.
+Status SqliteStore::open_wal_for_sync() {
   const std::string wal = path_ + "-wal";
   const int fd = ::open(wal.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
-    return;
+    return unavailable(fmt::format("sqlite: cannot open {}: {}", wal, std::strerror(errno)));
   }
   const std::string folder = std::filesystem::path(path_).parent_path().string();
   const int directory = ::open(folder.empty() ? "." : folder.c_str(), O_RDONLY | O_CLOEXEC);
   const bool synced = directory >= 0 && ::fsync(directory) == 0 && ::fdatasync(fd) == 0;
+  const int error = errno;
   if (directory >= 0) {
     ::close(directory);
   }
   if (!synced) {
     ::close(fd);
-    return;
+    return unavailable(fmt::format("sqlite: cannot sync {}: {}", wal, std::strerror(error)));
   }
   wal_fd_ = fd;
+  return ok_status();
 }
 
 SqliteStore::~SqliteStore() {
+  sqlite3_wal_hook(db_, nullptr, nullptr);
+  checkpointer_.reset();  // first: its maintenance uses everything below
   if (wal_fd_ >= 0) {
     ::close(wal_fd_);
   }
-  sqlite3_wal_hook(db_, nullptr, nullptr);
-  checkpointer_.reset();
+  bodies_.reset();
   statements_.reset();
   // A clean close checkpoints the WAL into the main file.
   sqlite3_close_v2(db_);
@@ -581,20 +681,32 @@ Status SqliteStore::use_sync(bool durable) {
 }
 
 Status SqliteStore::insert_batch(const Batch& batch, std::vector<int64_t>* job_ids,
-                                 const RowLease& lease) {
+                                 const RowLease& lease, bool sync_bodies) {
   int64_t completed = 0;
   HK_RETURN_IF_ERROR(complete_claims(batch.completed, completed));
+  std::vector<std::string_view> bodies;
+  bodies.reserve(batch.jobs.size());
+  for (const NewJob& job : batch.jobs) {
+    bodies.emplace_back(job.body);
+  }
+  std::vector<BodyRef> refs;
+  HK_RETURN_IF_ERROR(bodies_->append(bodies, refs));
+  if (sync_bodies) {
+    HK_RETURN_IF_ERROR(bodies_->sync());  // before the commit that refers to them
+  }
   for (size_t i = 0; i < batch.jobs.size(); ++i) {
     const NewJob& job = batch.jobs[i];
     const bool leased = i < lease.jobs;
     Use insert(leased ? statements_->insert_leased_job : statements_->insert_job);
     insert->bind(1, job.target)
         .bind(2, job.event_id)
-        .bind_blob(3, job.body)
-        .bind(4, job.headers)
-        .bind(5, job.ingested_at_ms);
+        .bind(3, job.headers)
+        .bind(4, job.ingested_at_ms)
+        .bind(5, refs[i].segment)
+        .bind(6, refs[i].offset)
+        .bind(7, refs[i].length);
     if (leased) {
-      insert->bind(6, lease.expires_at_ms).bind(7, lease.token);
+      insert->bind(8, lease.expires_at_ms).bind(9, lease.token);
     }
     if (insert->step() != SQLITE_DONE) {
       return sqlite_error(db_, "appending a delivery job");
@@ -640,20 +752,23 @@ Status SqliteStore::append(const Batch& batch) {
   const bool only_completions =
       batch.jobs.empty() && batch.events.empty() && batch.dead_letters.empty();
   HK_RETURN_IF_ERROR(use_sync(!only_completions));
-  return in_transaction(db_, *statements_, [&] { return insert_batch(batch, nullptr, {}); });
+  return in_transaction(db_, *statements_,
+                        [&] { return insert_batch(batch, nullptr, {}, durable_sync_full_); });
 }
 
 Result<std::vector<Claim>> SqliteStore::append_and_lease(Batch& batch, int limit,
                                                          int64_t lease_expires_at_ms,
                                                          bool defer_sync) {
   std::lock_guard lock(mutex_);
-  HK_RETURN_IF_ERROR(use_sync(!(defer_sync && wal_fd_ >= 0)));
+  const bool sync_now = !defer_sync;
+  HK_RETURN_IF_ERROR(use_sync(sync_now));
   const std::string token = new_token();
   std::vector<int64_t> ids;
   ids.reserve(batch.jobs.size());
   const size_t leased = std::min(batch.jobs.size(), static_cast<size_t>(std::max(limit, 0)));
   HK_RETURN_IF_ERROR(in_transaction(db_, *statements_, [&] {
-    return insert_batch(batch, &ids, {leased, token, lease_expires_at_ms});
+    return insert_batch(batch, &ids, {leased, token, lease_expires_at_ms},
+                        sync_now && durable_sync_full_);
   }));
   std::vector<Claim> claims(leased);
   for (size_t i = 0; i < leased; ++i) {
@@ -718,9 +833,17 @@ Status SqliteStore::complete_one(const Claim& claim, int64_t& completed) {
 }
 
 Status SqliteStore::sync() {
-  if (!durable_sync_full_ || wal_fd_ < 0) {
-    return ok_status();  // NORMAL by configuration, or nothing was deferred
+  if (!durable_sync_full_) {
+    return ok_status();  // NORMAL by configuration
   }
+  // Both before anyone is answered. A row can still reach the disk before its body (the kernel
+  // writes the WAL back when it likes), but only in a group nobody was answered for; claim()
+  // dead-letters such a job.
+  HK_RETURN_IF_ERROR(bodies_->sync());
+  return sync_wal();
+}
+
+Status SqliteStore::sync_wal() {
   if (::fdatasync(wal_fd_) != 0) {
     return unavailable(fmt::format("sqlite: syncing {}-wal: {}", path_, std::strerror(errno)));
   }
@@ -737,15 +860,33 @@ Result<std::vector<Claim>> SqliteStore::claim(int64_t now_ms, int limit, int64_t
   const int64_t expires = now_ms + lease_ms;
   std::vector<Claim> claims;
   HK_RETURN_IF_ERROR(in_transaction(db_, *statements_, [&]() -> Status {
+    std::vector<std::pair<Claim, Status>> unreadable;
     {
       Use select(statements_->claim);
       select->bind(1, now_ms).bind(2, limit);
       int step = SQLITE_ROW;
       while ((step = select->step()) == SQLITE_ROW) {
-        claims.push_back({read_job(*select.operator->()), token, expires});
+        Claim claim{read_job(*select.operator->()), token, expires};
+        if (const std::optional<BodyRef> ref = body_ref_at(*select.operator->(), 8)) {
+          Result<std::string> body = bodies_->read(*ref);
+          if (!body) {
+            unreadable.emplace_back(std::move(claim), body.status());
+            continue;
+          }
+          claim.job.body = std::move(*body);
+        }
+        claims.push_back(std::move(claim));
       }
       if (step != SQLITE_DONE) {
         return sqlite_error(db_, "claiming jobs");
+      }
+    }
+    // Undeliverable: visible in the dead-letter queue instead of failing every claim.
+    for (const auto& [claim, error] : unreadable) {
+      if (Status moved =
+              move_to_dead_letters(claim, {"BODY_UNREADABLE", error.message(), ""}, now_ms);
+          !moved.ok()) {
+        return moved;
       }
     }
     for (const Claim& claim : claims) {
@@ -813,22 +954,30 @@ Status SqliteStore::dead_letter(const Claim& claim, const DeadLetterReason& reas
   HK_RETURN_IF_ERROR(use_sync(true));
   return in_transaction(db_, *statements_, [&]() -> Status {
     HK_RETURN_IF_ERROR(take_lease(claim, /*in_row_too=*/true));
+    return move_to_dead_letters(claim, reason, now_ms);
+  });
+}
+
+Status SqliteStore::move_to_dead_letters(const Claim& claim, const DeadLetterReason& reason,
+                                         int64_t now_ms) {
+  {
     Use move(statements_->move_to_dlq);
     move->bind(1, claim.job.id)
         .bind(2, reason.error_code)
         .bind(3, reason.error_message)
         .bind(4, reason.exhausted_retry_condition)
-        .bind(5, now_ms);
+        .bind(5, now_ms)
+        .bind_blob(6, claim.job.body);
     if (move->step() != SQLITE_DONE) {
       return sqlite_error(db_, "dead-lettering a job");
     }
-    Use remove(statements_->complete);
-    remove->bind(1, claim.job.id);
-    if (remove->step() != SQLITE_DONE) {
-      return sqlite_error(db_, "removing a dead-lettered job");
-    }
-    return ok_status();
-  });
+  }
+  Use remove(statements_->complete);
+  remove->bind(1, claim.job.id);
+  if (remove->step() != SQLITE_DONE) {
+    return sqlite_error(db_, "removing a dead-lettered job");
+  }
+  return ok_status();
 }
 
 Status SqliteStore::release(const Claim& claim, int64_t due_at_ms) {
@@ -959,6 +1108,84 @@ Result<Counts> SqliteStore::counts(int64_t now_ms) {
     counts.archived_events = archive->int64(0);
   }
   return counts;
+}
+
+Status SqliteStore::collect_bodies() {
+  std::vector<int64_t> unreferenced;
+  std::vector<int64_t> long_sealed;  // still referenced a while after they were sealed
+  {
+    std::lock_guard lock(mutex_);
+    HK_RETURN_IF_ERROR(bodies_->seal_if_older(seal_bodies_after_ms_));
+    const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                            std::chrono::steady_clock::now().time_since_epoch())
+                            .count();
+    for (const BodyLog::Sealed& sealed : bodies_->sealed()) {
+      Use referenced(statements_->segment_referenced);
+      referenced->bind(1, sealed.segment);
+      if (referenced->step() != SQLITE_ROW) {
+        return sqlite_error(db_, "looking for jobs in the body log");
+      }
+      if (referenced->int64(0) == 0) {
+        unreferenced.push_back(sealed.segment);
+      } else if (now - sealed.sealed_at_ms >= inline_bodies_after_ms_) {
+        long_sealed.push_back(sealed.segment);
+      }
+    }
+  }
+  if (!unreferenced.empty()) {
+    // The deletes that freed these segments must outlast a power cut before the bodies go: lease
+    // bookkeeping commits without a sync, and so does everything at NORMAL.
+    HK_RETURN_IF_ERROR(sync_wal());
+    for (int64_t segment : unreferenced) {
+      HK_RETURN_IF_ERROR(bodies_->remove(segment));
+    }
+  }
+  for (int64_t segment : long_sealed) {
+    HK_RETURN_IF_ERROR(inline_bodies(segment));
+  }
+  return ok_status();
+}
+
+Status SqliteStore::inline_bodies(int64_t segment) {
+  // In chunks, so that commits wait for one chunk at most.
+  constexpr int kChunk = 256;
+  int64_t after_id = 0;
+  for (;;) {
+    std::lock_guard lock(mutex_);
+    (void)use_sync(false);  // collect_bodies() syncs before it removes the segment
+    bool done = false;
+    HK_RETURN_IF_ERROR(in_transaction(db_, *statements_, [&]() -> Status {
+      std::vector<std::pair<int64_t, BodyRef>> jobs;
+      {
+        Use select(statements_->jobs_in_segment);
+        select->bind(1, segment).bind(2, after_id).bind(3, kChunk);
+        int step = SQLITE_ROW;
+        while ((step = select->step()) == SQLITE_ROW) {
+          jobs.emplace_back(select->int64(0), *body_ref_at(*select.operator->(), 1));
+        }
+        if (step != SQLITE_DONE) {
+          return sqlite_error(db_, "listing the jobs of a body segment");
+        }
+      }
+      done = jobs.size() < static_cast<size_t>(kChunk);
+      for (const auto& [id, ref] : jobs) {
+        after_id = id;
+        Result<std::string> body = bodies_->read(ref);
+        if (!body) {
+          continue;  // left for claim() to dead-letter
+        }
+        Use update(statements_->inline_body);
+        update->bind(1, id).bind_blob(2, *body).bind(3, segment);
+        if (update->step() != SQLITE_DONE) {
+          return sqlite_error(db_, "moving a body into its job");
+        }
+      }
+      return ok_status();
+    }));
+    if (done) {
+      return ok_status();
+    }
+  }
 }
 
 Status SqliteStore::ping() {

@@ -17,8 +17,16 @@
 // until a checkpoint has copied them into the database file and synced it (SQLite syncs both at
 // every checkpoint, also at NORMAL), and only then does a writer start the WAL over.
 //
-// Checkpoints (copying the WAL into the database file) run on a second connection and thread,
-// off the commit path.
+// Job bodies are not stored in the database but in a BodyLog beside it ("<path>-bodies/"; see
+// body_log.h): a job's row says where its body is. sync() and every commit that syncs also sync
+// the bodies written before it. A body that cannot be read back (it never reached the disk before
+// a power cut, or the file was damaged) dead-letters its job with error code BODY_UNREADABLE
+// when the job is claimed. Bodies still needed `inline_bodies_after_ms` after their segment was
+// sealed (a target that is down, a backlog) are moved into their rows, so that a few slow jobs
+// never keep whole segments on disk. Backups must copy the folder with the database.
+//
+// Checkpoints (copying the WAL into the database file) and collect_bodies() run on a second
+// connection and thread, off the commit path.
 //
 // Thread safety: thread-safe; calls are serialized on one connection (SQLite serializes writers
 // anyway; every call is short).
@@ -27,6 +35,7 @@
 #include <mutex>
 #include <string>
 
+#include "store/sqlite/body_log.h"
 #include "store/store.h"
 
 struct sqlite3;
@@ -43,6 +52,11 @@ class SqliteStore final : public Store {
     // second hikyaku cannot share it, and make jobs leased by a previous (crashed) process due
     // at once instead of after their lease expires.
     bool exclusive = true;
+    // Body log: a segment is sealed when it would outgrow `body_segment_bytes` or has been
+    // appended to for `seal_bodies_after_ms`.
+    int64_t body_segment_bytes = int64_t{64} << 20;
+    int64_t seal_bodies_after_ms = 10'000;
+    int64_t inline_bodies_after_ms = 60'000;
   };
 
   // Opens or creates the database and its schema. kUnavailable when the file cannot be opened
@@ -70,10 +84,15 @@ class SqliteStore final : public Store {
   Result<Counts> counts(int64_t now_ms) override;
   Status ping() override;
 
+  // Seals an idle body segment, removes the segments no job needs (after syncing the WAL that
+  // says so) and moves long-needed bodies into their rows. Runs about once a second on the
+  // checkpoint thread and at open; callable from any thread.
+  Status collect_bodies();
+
  private:
   class Statements;
   class Checkpointer;
-  SqliteStore(sqlite3* db, std::string path);
+  SqliteStore(sqlite3* db, const Options& options);
   // Switches the connection to the configured level (durable) or to NORMAL (lease
   // bookkeeping), only when it changes. Call with mutex_ held, outside a transaction.
   Status use_sync(bool durable);
@@ -83,10 +102,17 @@ class SqliteStore final : public Store {
     std::string token;
     int64_t expires_at_ms = 0;
   };
-  // Inserts the batch (inside a transaction); the jobs' ids go to `job_ids` when not null.
-  Status insert_batch(const Batch& batch, std::vector<int64_t>* job_ids, const RowLease& lease);
+  // Inserts the batch (inside a transaction); the jobs' ids go to `job_ids` when not null. With
+  // `sync_bodies` the bodies are durable before it returns (the transaction's commit will be).
+  Status insert_batch(const Batch& batch, std::vector<int64_t>* job_ids, const RowLease& lease,
+                      bool sync_bodies);
   std::string new_token();  // call with mutex_ held
-  void open_wal_for_sync();
+  Status open_wal_for_sync();
+  Status sync_wal();
+  // Moves a claimed job into the dead-letter queue with the claim's body (inside a transaction).
+  Status move_to_dead_letters(const Claim& claim, const DeadLetterReason& reason, int64_t now_ms);
+  // Copies the bodies still needed from `segment` into their rows.
+  Status inline_bodies(int64_t segment);
   // complete_all() inside a transaction; adds the number completed to `completed`.
   Status complete_claims(const std::vector<Claim>& claims, int64_t& completed);
   // Ends `claim`'s lease (inside a transaction): a lease row, or with `in_row_too` also a lease
@@ -99,12 +125,15 @@ class SqliteStore final : public Store {
   std::mutex mutex_;
   sqlite3* db_;  // guarded by mutex_
   std::string path_;
-  std::unique_ptr<Statements> statements_;      // guarded by mutex_
+  int64_t seal_bodies_after_ms_;
+  int64_t inline_bodies_after_ms_;
+  std::unique_ptr<Statements> statements_;  // guarded by mutex_
+  std::unique_ptr<BodyLog> bodies_;
   std::unique_ptr<Checkpointer> checkpointer_;  // null if its connection failed to open
   uint64_t next_token_ = 0;                     // guarded by mutex_
   uint64_t token_salt_ = 0;
   int lock_fd_ = -1;
-  int wal_fd_ = -1;  // the "-wal" file, for sync(); -1 = deferred syncs happen in the commit
+  int wal_fd_ = -1;                // the "-wal" file, for sync()
   bool durable_sync_full_ = true;  // Options::synchronous_full
   bool sync_full_now_ = true;      // guarded by mutex_; the connection's current level
 };

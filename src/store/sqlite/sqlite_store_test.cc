@@ -5,6 +5,8 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 
 namespace hikyaku::store {
 namespace {
@@ -22,12 +24,27 @@ class SqliteStoreTest : public ::testing::Test {
     store_.reset();
     std::filesystem::remove_all(directory_);
   }
-  void reopen() {
+  void reopen(SqliteStore::Options options = {}) {
     store_.reset();
-    Result<std::unique_ptr<SqliteStore>> opened =
-        SqliteStore::open({.path = (directory_ / "sub" / "hikyaku.db").string()});
+    options.path = database().string();
+    Result<std::unique_ptr<SqliteStore>> opened = SqliteStore::open(options);
     ASSERT_TRUE(opened.has_value()) << opened.error().message();
     store_ = std::move(opened).value();
+  }
+  std::filesystem::path database() const { return directory_ / "sub" / "hikyaku.db"; }
+  // The body log segment holding `text`; empty when none does.
+  std::filesystem::path segment_holding(std::string_view text) const {
+    for (const auto& entry :
+         std::filesystem::directory_iterator(directory_ / "sub" / "hikyaku.db-bodies")) {
+      if (contents(entry.path()).find(text) != std::string::npos) {
+        return entry.path();
+      }
+    }
+    return {};
+  }
+  static std::string contents(const std::filesystem::path& path) {
+    std::ifstream file(path, std::ios::binary);
+    return {std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>()};
   }
   static NewJob job(std::string body, int64_t at = 1000) {
     return {"default/rule/target", "event-" + body, std::move(body), "", at};
@@ -311,6 +328,111 @@ TEST_F(SqliteStoreTest, LeasesOfACrashedProcessAreRecoveredOnOpen) {
   ASSERT_EQ(claim(1000, 10, 3'600'000).size(), 1u);  // leased for an hour, then "crash"
   reopen();
   EXPECT_EQ(claim(1001).size(), 1u);
+}
+
+TEST_F(SqliteStoreTest, BodiesLiveInTheBodyLogNotInTheDatabase) {
+  const std::string body = "marker-" + std::string(5000, 'q');
+  ASSERT_TRUE(store_->append({{{"default/rule/target", "e1", body, "", 1000}}, {}, {}, {}}).ok());
+  reopen();  // a clean close copies the WAL into the database file
+  EXPECT_EQ(contents(database()).find("marker-"), std::string::npos);
+  EXPECT_FALSE(segment_holding(body).empty());
+  std::vector<Claim> claims = claim(1000);
+  ASSERT_EQ(claims.size(), 1u);
+  EXPECT_EQ(claims[0].job.body, body);
+}
+
+TEST_F(SqliteStoreTest, AJobWhoseBodyDoesNotVerifyIsDeadLetteredAndTheOthersAreClaimed) {
+  const std::string damaged = "damaged-" + std::string(100, 'd');
+  ASSERT_TRUE(store_->append({{job("intact"), job(damaged)}, {}, {}, {}}).ok());
+  {
+    const std::filesystem::path segment = segment_holding(damaged);
+    ASSERT_FALSE(segment.empty());
+    std::fstream file(segment, std::ios::in | std::ios::out | std::ios::binary);
+    const size_t at = contents(segment).find(damaged);
+    file.seekp(static_cast<std::streamoff>(at + 20));
+    file.put('X');
+  }
+  std::vector<Claim> claims = claim(1000);
+  ASSERT_EQ(claims.size(), 1u);
+  EXPECT_EQ(claims[0].job.body, "intact");
+  Result<std::vector<DeadLetter>> letters = store_->dlq_list(10, 0);
+  ASSERT_TRUE(letters.has_value());
+  ASSERT_EQ(letters->size(), 1u);
+  EXPECT_EQ((*letters)[0].job.event_id, "event-" + damaged);
+  EXPECT_EQ((*letters)[0].reason.error_code, "BODY_UNREADABLE");
+  EXPECT_NE((*letters)[0].reason.error_message.find("does not verify"), std::string::npos)
+      << (*letters)[0].reason.error_message;
+  EXPECT_TRUE(claim(5000).empty());
+}
+
+TEST_F(SqliteStoreTest, ASegmentIsRemovedOnceNoJobNeedsItAndKeptWhileOneDoes) {
+  reopen({.path = "", .seal_bodies_after_ms = 0});  // each collection seals the active segment
+  ASSERT_TRUE(store_->append({{job("a-body"), job("b-body")}, {}, {}, {}}).ok());
+  const std::filesystem::path segment = segment_holding("b-body");
+  ASSERT_FALSE(segment.empty());
+  ASSERT_TRUE(store_->collect_bodies().ok());
+  std::vector<Claim> claims = claim(1000);
+  ASSERT_EQ(claims.size(), 2u);
+  ASSERT_TRUE(store_->complete(claims[0]).ok());
+  ASSERT_TRUE(store_->collect_bodies().ok());
+  EXPECT_TRUE(std::filesystem::exists(segment));  // "b" still needs it
+  ASSERT_TRUE(store_->complete(claims[1]).ok());
+  ASSERT_TRUE(store_->collect_bodies().ok());
+  EXPECT_FALSE(std::filesystem::exists(segment));
+  // Later jobs go to later segments and read back as usual.
+  ASSERT_TRUE(store_->append({{job("c")}, {}, {}, {}}).ok());
+  EXPECT_EQ(claim(1000).at(0).job.body, "c");
+}
+
+TEST_F(SqliteStoreTest, BodiesNeededLongAfterTheirSegmentWasSealedMoveIntoTheirRows) {
+  reopen({.path = "", .seal_bodies_after_ms = 0, .inline_bodies_after_ms = 0});
+  ASSERT_TRUE(store_->append({{job("in flight"), job("waiting")}, {}, {}, {}}).ok());
+  const std::filesystem::path segment = segment_holding("waiting");
+  ASSERT_FALSE(segment.empty());
+  std::vector<Claim> in_flight = claim(1000, 1);
+  ASSERT_EQ(in_flight.size(), 1u);
+  ASSERT_TRUE(store_->collect_bodies().ok());  // seals segment 1 and copies both bodies out
+  ASSERT_TRUE(store_->collect_bodies().ok());  // nothing refers to it any more
+  EXPECT_FALSE(std::filesystem::exists(segment));
+  reopen();  // the rows' bodies are durable
+  std::vector<Claim> claims = claim(1000);
+  ASSERT_EQ(claims.size(), 2u);  // the lease of the crashed "process" is recovered too
+  EXPECT_EQ(claims[0].job.body, "in flight");
+  EXPECT_EQ(claims[1].job.body, "waiting");
+}
+
+TEST_F(SqliteStoreTest, AVersion1DatabaseIsUpgradedAndItsBodiesStayReadable) {
+  store_.reset();
+  std::filesystem::remove_all(directory_);
+  std::filesystem::create_directories(directory_ / "sub");
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(database().c_str(), &db), SQLITE_OK);
+  // Version 1's jobs table: every body in the row.
+  ASSERT_EQ(sqlite3_exec(db,
+                         "CREATE TABLE jobs (id INTEGER PRIMARY KEY, target TEXT NOT NULL, "
+                         "event_id TEXT NOT NULL, body BLOB NOT NULL, headers TEXT NOT NULL, "
+                         "attempts INTEGER NOT NULL DEFAULT 0, ingested_at_ms INTEGER NOT NULL, "
+                         "due_at_ms INTEGER NOT NULL, lease_token TEXT, last_error TEXT NOT NULL "
+                         "DEFAULT ''); INSERT INTO jobs (target, event_id, body, headers, "
+                         "ingested_at_ms, due_at_ms) VALUES ('default/r/t', 'e1', 'old body', '', "
+                         "1000, 1000); PRAGMA user_version=1",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(db);
+  reopen();
+  ASSERT_TRUE(store_->append({{job("new body", 1001)}, {}, {}, {}}).ok());
+  std::vector<Claim> claims = claim(2000);
+  ASSERT_EQ(claims.size(), 2u);
+  EXPECT_EQ(claims[0].job.body, "old body");
+  EXPECT_EQ(claims[1].job.body, "new body");
+  store_.reset();
+  ASSERT_EQ(sqlite3_open(database().c_str(), &db), SQLITE_OK);
+  sqlite3_stmt* version = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &version, nullptr), SQLITE_OK);
+  ASSERT_EQ(sqlite3_step(version), SQLITE_ROW);
+  EXPECT_EQ(sqlite3_column_int(version, 0), 2);
+  sqlite3_finalize(version);
+  sqlite3_close(db);
 }
 
 TEST_F(SqliteStoreTest, UnopenablePathIsUnavailable) {
