@@ -38,3 +38,17 @@ if(HIKYAKU_USE_HASWELL)
   message(STATUS "hikyaku: building for AVX2 (-march=haswell); HIKYAKU_NATIVE=OFF for a portable build")
   add_compile_options(-march=haswell)
 endif()
+
+# The allocator linked into the server and the benchmarks. Under load glibc's malloc spent ~12% of
+# the server's CPU in malloc, free and consolidation (3 KB events moving between threads);
+# tcmalloc (gperftools) measured 12-15% less CPU per PutEvents entry. Sanitizer builds keep the
+# allocator the sanitizer brings.
+set(HIKYAKU_ALLOCATOR tcmalloc CACHE STRING "Allocator for the server and benchmarks: tcmalloc | system")
+add_library(hikyaku_allocator INTERFACE)
+if(HIKYAKU_ALLOCATOR STREQUAL "tcmalloc" AND NOT HIKYAKU_SANITIZE)
+  find_package(PkgConfig REQUIRED)
+  pkg_check_modules(TCMALLOC REQUIRED IMPORTED_TARGET libtcmalloc_minimal)
+  # Nothing calls tcmalloc by name: without --no-as-needed the linker would drop it.
+  target_link_libraries(hikyaku_allocator INTERFACE
+    "-Wl,--push-state,--no-as-needed" PkgConfig::TCMALLOC "-Wl,--pop-state")
+endif()
