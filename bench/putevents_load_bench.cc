@@ -1,4 +1,4 @@
-// PutEvents load: keep-alive clients send batches of 10 Security Hub-sized events to a real
+// PutEvents load: keep-alive connections send batches of 10 Security Hub-sized events to a real
 // hikyaku server (HTTP over loopback, SQLite store with group commit, delivery to a Log target)
 // and measure durable ingest throughput and latency.
 //
@@ -9,10 +9,12 @@
 // the baseline the others are compared with.
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <fmt/format.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <simdjson.h>
+#include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -88,57 +90,123 @@ std::string request_for(const std::string& event_path, const std::string& host) 
       host, body.size(), body);
 }
 
-// One keep-alive connection sending the same request until `stop`; records latencies (us).
-void client(uint16_t port, const std::string& request, const std::atomic<bool>& stop,
-            std::vector<int64_t>& latencies_us, int64_t& accepted, int64_t& failed) {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_port = htons(port);
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  int one = 1;
-  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
-    ++failed;
-    close(fd);
-    return;
-  }
-  std::string response;
-  char buffer[16384];
-  while (!stop) {
-    const auto started = std::chrono::steady_clock::now();
-    if (write(fd, request.data(), request.size()) != static_cast<ssize_t>(request.size())) {
-      ++failed;
-      break;
-    }
-    response.clear();
-    size_t needed = std::string::npos;
-    while (needed == std::string::npos || response.size() < needed) {
-      const ssize_t n = read(fd, buffer, sizeof buffer);
+// One client thread drives every keep-alive connection with epoll, as wrk does: each connection
+// sends the request, waits for the whole response, records its latency (us) and sends again,
+// until `stop`. A thread per connection would put 8-32 more threads on the 2 CPUs the server
+// needs, and their scheduling delays into the latencies.
+struct ClientTotals {
+  std::vector<int64_t> latencies_us;
+  int64_t accepted = 0;
+  int64_t failed = 0;
+};
+
+void drive_connections(uint16_t port, int connections, const std::string& request,
+                       const std::atomic<bool>& stop, ClientTotals& totals) {
+  struct Connection {
+    int fd = -1;
+    size_t sent = 0;  // bytes of the request written
+    std::string response;
+    size_t needed = std::string::npos;  // response bytes expected, once the head is read
+    std::chrono::steady_clock::time_point started;
+  };
+  const int epoll = epoll_create1(EPOLL_CLOEXEC);
+  std::vector<Connection> open(static_cast<size_t>(connections));
+  auto send_more = [&](Connection& c) {
+    while (c.sent < request.size()) {
+      const ssize_t n =
+          ::send(c.fd, request.data() + c.sent, request.size() - c.sent, MSG_NOSIGNAL);
       if (n <= 0) {
-        close(fd);
-        ++failed;
-        return;
+        return n < 0 && errno == EAGAIN;
       }
-      response.append(buffer, static_cast<size_t>(n));
-      const size_t header_end = response.find("\r\n\r\n");
-      if (needed == std::string::npos && header_end != std::string::npos) {
-        std::string head = response.substr(0, header_end);
-        std::transform(head.begin(), head.end(), head.begin(), ::tolower);
-        const size_t length = head.find("content-length:");
-        needed = header_end + 4 + std::strtoul(head.c_str() + length + 15, nullptr, 10);
-      }
+      c.sent += static_cast<size_t>(n);
     }
-    latencies_us.push_back(std::chrono::duration_cast<std::chrono::microseconds>(
-                               std::chrono::steady_clock::now() - started)
-                               .count());
-    if (response.find("\"FailedEntryCount\":0") != std::string::npos) {
-      accepted += 10;
-    } else {
-      ++failed;
+    return true;
+  };
+  auto start_request = [&](Connection& c) {
+    c.sent = 0;
+    c.response.clear();
+    c.needed = std::string::npos;
+    c.started = std::chrono::steady_clock::now();
+    return send_more(c);
+  };
+  for (size_t i = 0; i < open.size(); ++i) {
+    Connection& c = open[i];
+    c.fd = socket(AF_INET, SOCK_STREAM, 0);
+    const int one = 1;
+    setsockopt(c.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_port = htons(port);
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(c.fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
+      ++totals.failed;
+      close(c.fd);
+      c.fd = -1;
+      continue;
+    }
+    fcntl(c.fd, F_SETFL, fcntl(c.fd, F_GETFL) | O_NONBLOCK);
+    epoll_event event{};
+    event.events = EPOLLIN | EPOLLOUT | EPOLLET;
+    event.data.u64 = i;
+    epoll_ctl(epoll, EPOLL_CTL_ADD, c.fd, &event);
+    start_request(c);
+  }
+  char buffer[65536];
+  std::vector<epoll_event> events(open.size());
+  while (!stop) {
+    const int ready = epoll_wait(epoll, events.data(), static_cast<int>(events.size()), 100);
+    for (int e = 0; e < ready; ++e) {
+      Connection& c = open[events[e].data.u64];
+      if (c.fd < 0) {
+        continue;
+      }
+      if (!send_more(c)) {
+        ++totals.failed;
+        close(c.fd);
+        c.fd = -1;
+        continue;
+      }
+      for (;;) {
+        const ssize_t n = ::recv(c.fd, buffer, sizeof buffer, 0);
+        if (n < 0 && errno == EAGAIN) {
+          break;
+        }
+        if (n <= 0) {
+          ++totals.failed;
+          close(c.fd);
+          c.fd = -1;
+          break;
+        }
+        c.response.append(buffer, static_cast<size_t>(n));
+        const size_t head_end = c.response.find("\r\n\r\n");
+        if (c.needed == std::string::npos && head_end != std::string::npos) {
+          std::string head = c.response.substr(0, head_end);
+          std::transform(head.begin(), head.end(), head.begin(), ::tolower);
+          const size_t length = head.find("content-length:");
+          c.needed = head_end + 4 + std::strtoul(head.c_str() + length + 15, nullptr, 10);
+        }
+        if (c.needed != std::string::npos && c.response.size() >= c.needed) {
+          totals.latencies_us.push_back(std::chrono::duration_cast<std::chrono::microseconds>(
+                                            std::chrono::steady_clock::now() - c.started)
+                                            .count());
+          if (c.response.find("\"FailedEntryCount\":0") != std::string::npos) {
+            totals.accepted += 10;
+          } else {
+            ++totals.failed;
+          }
+          if (stop || !start_request(c)) {
+            break;
+          }
+        }
+      }
     }
   }
-  close(fd);
+  for (Connection& c : open) {
+    if (c.fd >= 0) {
+      close(c.fd);
+    }
+  }
+  close(epoll);
 }
 
 double cpu_seconds() {
@@ -197,24 +265,17 @@ RunResult run(int rules, int connections, int seconds, bool full_sync) {
       std::string(HIKYAKU_TEST_DATA_DIR) + "/data/securityhub/02-fsbp-s3-8-high-failed.json",
       fmt::format("127.0.0.1:{}", port));
   std::atomic<bool> stop{false};
-  std::vector<std::vector<int64_t>> latencies(static_cast<size_t>(connections));
-  std::vector<int64_t> accepted(static_cast<size_t>(connections), 0);
-  std::vector<int64_t> failed(static_cast<size_t>(connections), 0);
-  std::vector<std::thread> clients;
+  ClientTotals totals;
   const double cpu_before = cpu_seconds();
   const int64_t commits_before = committer.commits();
   const auto started = std::chrono::steady_clock::now();
-  for (size_t i = 0; i < static_cast<size_t>(connections); ++i) {
-    clients.emplace_back([&, i] {
-      pthread_setname_np(pthread_self(), "bench-client");
-      client(port, request, stop, latencies[i], accepted[i], failed[i]);
-    });
-  }
+  std::thread client([&] {
+    pthread_setname_np(pthread_self(), "bench-client");
+    drive_connections(port, connections, request, stop, totals);
+  });
   std::this_thread::sleep_for(std::chrono::seconds(seconds));
   stop = true;
-  for (std::thread& thread : clients) {
-    thread.join();
-  }
+  client.join();
   const double elapsed =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   const double cpu = cpu_seconds() - cpu_before;
@@ -225,13 +286,9 @@ RunResult run(int rules, int connections, int seconds, bool full_sync) {
   dispatcher.stop();
 
   RunResult result;
-  std::vector<int64_t> all;
-  int64_t total = 0;
-  for (size_t i = 0; i < static_cast<size_t>(connections); ++i) {
-    all.insert(all.end(), latencies[i].begin(), latencies[i].end());
-    total += accepted[i];
-    result.failed += failed[i];
-  }
+  std::vector<int64_t>& all = totals.latencies_us;
+  const int64_t total = totals.accepted;
+  result.failed = totals.failed;
   std::sort(all.begin(), all.end());
   if (!all.empty()) {
     result.p50_ms = static_cast<double>(all[all.size() / 2]) / 1000.0;

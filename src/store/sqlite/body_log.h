@@ -76,6 +76,12 @@ class BodyLog {
   std::vector<Sealed> sealed() const;
   // Seals the active segment when it holds something and was created at least `age_ms` ago.
   Status seal_if_older(int64_t age_ms);
+  // Readies the segment the next roll-over will use (a spare renamed, or a new file) with its
+  // folder entry synced, so that rolling over on the append path costs no file-system call:
+  // creating it there delays the next sync() by a journal commit (measured: p99 18-25 ms instead
+  // of 14-18 ms at 32 connections). No-op when one is ready.
+  Status prepare_next();
+  bool next_prepared() const;
   // Deletes a sealed segment's file (the caller knows nothing refers to it). Unknown ids are
   // ignored.
   Status remove(int64_t segment);
@@ -87,7 +93,11 @@ class BodyLog {
  private:
   struct Segment;
   explicit BodyLog(Options options, int folder_fd);
-  Status start_segment(int64_t id);  // call with mutex_ held
+  // Seals the active segment and starts the next (the prepared one, or a new one). Call with
+  // mutex_ held.
+  Status roll_over();
+  Result<std::shared_ptr<Segment>> create_segment(int64_t id, const std::string& spare) const;
+  std::string take_spare();  // "" when none; call with mutex_ held
   std::string path_of(int64_t id) const;
   std::string spare_path(int64_t n) const;
 
@@ -96,11 +106,14 @@ class BodyLog {
   mutable std::mutex mutex_;
   std::map<int64_t, std::shared_ptr<Segment>> segments_;  // guarded by mutex_
   std::shared_ptr<Segment> active_;                       // guarded by mutex_
-  std::vector<std::shared_ptr<Segment>> unsynced_;        // guarded by mutex_
-  bool folder_unsynced_ = false;                          // guarded by mutex_
-  std::vector<std::string> spares_;                       // guarded by mutex_
-  int64_t next_spare_ = 0;                                // guarded by mutex_
-  int spares_pending_ = 0;                                // guarded by mutex_; being renamed
+  std::shared_ptr<Segment> next_;                         // guarded by mutex_; prepared
+  bool preparing_ = false;                                // guarded by mutex_
+  int64_t next_id_ = 1;  // guarded by mutex_; ids are unique and grow in creation order
+  std::vector<std::shared_ptr<Segment>> unsynced_;  // guarded by mutex_
+  bool folder_unsynced_ = false;                    // guarded by mutex_
+  std::vector<std::string> spares_;                 // guarded by mutex_
+  int64_t next_spare_ = 0;                          // guarded by mutex_
+  int spares_pending_ = 0;                          // guarded by mutex_; being renamed
 };
 
 }  // namespace hikyaku::store

@@ -109,7 +109,7 @@ TEST_F(BodyLogTest, DamagedOrMisplacedRecordsAreRefusedNotReadAsAnotherBody) {
   EXPECT_EQ(log->read(refs[0]).value(), "first body");
 }
 
-TEST_F(BodyLogTest, SegmentsRollOverAndSealedOnesCanBeRemoved) {
+TEST_F(BodyLogTest, SegmentsRollOverAndRemovedFullOnesAreRecycled) {
   auto log = open(/*segment_bytes=*/1000);
   const std::string body(600, 'b');
   const BodyRef first = append(*log, {body})[0];
@@ -122,8 +122,40 @@ TEST_F(BodyLogTest, SegmentsRollOverAndSealedOnesCanBeRemoved) {
   ASSERT_TRUE(log->remove(first.segment).ok());
   EXPECT_FALSE(log->read(first).has_value());
   EXPECT_EQ(log->read(second).value(), body);
-  EXPECT_EQ(files(), 1u);
   EXPECT_TRUE(log->sealed().empty());
+  // It was full: kept as a spare, which the next segment reuses.
+  EXPECT_EQ(files(), 2u);
+  EXPECT_TRUE(std::filesystem::exists(folder_ / "spare-0.seg"));
+  const std::string other(600, 'o');
+  const BodyRef third = append(*log, {other})[0];
+  EXPECT_NE(third.segment, second.segment);
+  EXPECT_FALSE(std::filesystem::exists(folder_ / "spare-0.seg"));
+  EXPECT_EQ(files(), 2u);
+  EXPECT_EQ(log->read(third).value(), other);
+  // The spare's old record sits where the new one would be read: it does not pass for it.
+  EXPECT_FALSE(log->read({third.segment, first.offset, first.length + 1}).has_value());
+}
+
+TEST_F(BodyLogTest, APreparedSegmentIsUsedAtTheNextRollOver) {
+  auto log = open(/*segment_bytes=*/1000);
+  EXPECT_FALSE(log->next_prepared());
+  ASSERT_TRUE(log->prepare_next().ok());
+  EXPECT_TRUE(log->next_prepared());
+  EXPECT_EQ(files(), 2u);  // the active segment and the prepared one
+  const BodyRef first = append(*log, {std::string(600, 'a')})[0];
+  const BodyRef second = append(*log, {std::string(600, 'b')})[0];
+  EXPECT_NE(first.segment, second.segment);
+  EXPECT_FALSE(log->next_prepared());
+  EXPECT_EQ(files(), 2u);
+  EXPECT_EQ(log->read(second).value(), std::string(600, 'b'));
+}
+
+TEST_F(BodyLogTest, ASmallSealedSegmentIsDeletedNotKept) {
+  auto log = open();
+  const BodyRef ref = append(*log, {"small"})[0];
+  ASSERT_TRUE(log->seal_if_older(0).ok());
+  ASSERT_TRUE(log->remove(ref.segment).ok());
+  EXPECT_EQ(files(), 1u);  // only the active segment
 }
 
 TEST_F(BodyLogTest, AnIdleSegmentIsSealedOnlyWhenItHoldsSomething) {

@@ -284,6 +284,15 @@ class SqliteStore::Checkpointer {
   Checkpointer(const Checkpointer&) = delete;
   Checkpointer& operator=(const Checkpointer&) = delete;
 
+  // Runs the maintenance now instead of at the next interval.
+  void request_maintenance() {
+    {
+      std::lock_guard lock(mutex_);
+      maintenance_requested_ = true;
+    }
+    wake_.notify_one();
+  }
+
   // Called after a commit with the WAL's size in frames.
   void committed(int frames) {
     if (frames < kWakeFrames) {
@@ -306,17 +315,19 @@ class SqliteStore::Checkpointer {
     auto next_maintenance = std::chrono::steady_clock::now() + kMaintenanceInterval;
     std::unique_lock lock(mutex_);
     for (;;) {
-      wake_.wait_until(lock, next_maintenance, [this] { return stopping_ || due_; });
+      wake_.wait_until(lock, next_maintenance,
+                       [this] { return stopping_ || due_ || maintenance_requested_; });
       if (stopping_) {
         return;
       }
       const bool checkpoint = std::exchange(due_, false);
+      const bool maintenance_now = std::exchange(maintenance_requested_, false);
       lock.unlock();
       if (checkpoint) {
         // Errors (SQLITE_BUSY when another checkpoint runs) leave the frames for the next round.
         (void)sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
       }
-      if (std::chrono::steady_clock::now() >= next_maintenance) {
+      if (maintenance_now || std::chrono::steady_clock::now() >= next_maintenance) {
         maintenance_();
         next_maintenance = std::chrono::steady_clock::now() + kMaintenanceInterval;
       }
@@ -328,8 +339,9 @@ class SqliteStore::Checkpointer {
   std::function<void()> maintenance_;
   std::mutex mutex_;
   std::condition_variable wake_;
-  bool due_ = false;       // guarded by mutex_
-  bool stopping_ = false;  // guarded by mutex_
+  bool due_ = false;                    // guarded by mutex_
+  bool maintenance_requested_ = false;  // guarded by mutex_
+  bool stopping_ = false;               // guarded by mutex_
   std::thread thread_;
 };
 
@@ -691,6 +703,10 @@ Status SqliteStore::insert_batch(const Batch& batch, std::vector<int64_t>* job_i
   }
   std::vector<BodyRef> refs;
   HK_RETURN_IF_ERROR(bodies_->append(bodies, refs));
+  if (!refs.empty() && refs.front().segment != last_body_segment_) {
+    last_body_segment_ = refs.front().segment;
+    checkpointer_->request_maintenance();  // readies the segment after this one
+  }
   if (sync_bodies) {
     HK_RETURN_IF_ERROR(bodies_->sync());  // before the commit that refers to them
   }
@@ -1143,7 +1159,7 @@ Status SqliteStore::collect_bodies() {
   for (int64_t segment : long_sealed) {
     HK_RETURN_IF_ERROR(inline_bodies(segment));
   }
-  return ok_status();
+  return bodies_->prepare_next();
 }
 
 Status SqliteStore::inline_bodies(int64_t segment) {

@@ -85,8 +85,9 @@ class SqliteStore final : public Store {
   Status ping() override;
 
   // Seals an idle body segment, removes the segments no job needs (after syncing the WAL that
-  // says so) and moves long-needed bodies into their rows. Runs about once a second on the
-  // checkpoint thread and at open; callable from any thread.
+  // says so), moves long-needed bodies into their rows and readies the next segment. Runs about
+  // once a second and after each roll-over on the checkpoint thread, and at open; callable from
+  // any thread.
   Status collect_bodies();
 
  private:
@@ -129,6 +130,7 @@ class SqliteStore final : public Store {
   int64_t inline_bodies_after_ms_;
   std::unique_ptr<Statements> statements_;  // guarded by mutex_
   std::unique_ptr<BodyLog> bodies_;
+  int64_t last_body_segment_ = 0;  // guarded by mutex_; the segment the last append went to
   std::unique_ptr<Checkpointer> checkpointer_;  // null if its connection failed to open
   uint64_t next_token_ = 0;                     // guarded by mutex_
   uint64_t token_salt_ = 0;
