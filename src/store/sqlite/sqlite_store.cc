@@ -500,26 +500,18 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const Options& options) {
           fmt::format("sqlite: cannot create folder {}: {}", parent.string(), error.message()));
     }
   }
-  int lock_fd = -1;
-  if (options.exclusive) {
-    const std::string lock_path = options.path + ".lock";
-    lock_fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (lock_fd < 0) {
-      return unavailable(
-          fmt::format("sqlite: cannot open {}: {}", lock_path, std::strerror(errno)));
-    }
-    if (flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
-      ::close(lock_fd);
-      return unavailable(
-          fmt::format("sqlite: {} is in use by another hikyaku process (lock {} is held)",
-                      options.path, lock_path));
-    }
+  const std::string lock_path = options.path + ".lock";
+  const int lock_fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (lock_fd < 0) {
+    return unavailable(fmt::format("sqlite: cannot open {}: {}", lock_path, std::strerror(errno)));
   }
-  auto unlock = [&] {
-    if (lock_fd >= 0) {
-      ::close(lock_fd);
-    }
-  };
+  if (flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
+    ::close(lock_fd);
+    return unavailable(
+        fmt::format("sqlite: {} is in use by another hikyaku process (lock {} is held)",
+                    options.path, lock_path));
+  }
+  auto unlock = [&] { ::close(lock_fd); };
   sqlite3* db = nullptr;
   if (sqlite3_open_v2(options.path.c_str(), &db,
                       SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
@@ -583,7 +575,7 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const Options& options) {
   if (!bodies) {
     return fail(bodies.status());
   }
-  if (options.exclusive) {
+  {
     // Leases held by a previous process of ours died with it: their jobs are due again at once,
     // oldest first (a claim does not move a job's due time; a lease in the job's row, from
     // append_and_lease or an older version of hikyaku, does).

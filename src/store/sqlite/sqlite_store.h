@@ -17,6 +17,10 @@
 // until a checkpoint has copied them into the database file and synced it (SQLite syncs both at
 // every checkpoint, also at NORMAL), and only then does a writer start the WAL over.
 //
+// One process owns the store: open() takes an exclusive lock on "<path>.lock" (the body log,
+// its collection and lease recovery assume a single owner), and jobs leased by a previous,
+// crashed process are due again at once.
+//
 // Job bodies are not stored in the database but in a BodyLog beside it ("<path>-bodies/"; see
 // body_log.h): a job's row says where its body is. sync() and every commit that syncs also sync
 // the bodies written before it. A body that cannot be read back (it never reached the disk before
@@ -48,10 +52,6 @@ class SqliteStore final : public Store {
     std::string path;  // created with its parent folder when missing
     bool synchronous_full = true;
     int busy_timeout_ms = 5000;  // waiting for another process holding the write lock
-    // This process owns the file (single node): take an exclusive lock on "<path>.lock" so a
-    // second hikyaku cannot share it, and make jobs leased by a previous (crashed) process due
-    // at once instead of after their lease expires.
-    bool exclusive = true;
     // Body log: a segment is sealed when it would outgrow `body_segment_bytes` or has been
     // appended to for `seal_bodies_after_ms`.
     int64_t body_segment_bytes = int64_t{64} << 20;
