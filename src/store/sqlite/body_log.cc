@@ -29,8 +29,8 @@ constexpr uint32_t kMagic = 0x31424B48;  // "HKB1" on disk (little-endian)
 constexpr int64_t kHeaderBytes = sizeof(RecordHeader);
 
 uint64_t record_hash(int64_t segment, int64_t offset, std::string_view body) {
-  const uint64_t seed = (static_cast<uint64_t>(segment) << 40) ^ static_cast<uint64_t>(offset);
-  return XXH3_64bits_withSeed(body.data(), body.size(), seed);
+  const int64_t place[2] = {segment, offset};
+  return XXH3_64bits_withSeed(body.data(), body.size(), XXH3_64bits(place, sizeof place));
 }
 
 int64_t steady_now_ms() {
@@ -115,7 +115,18 @@ Result<std::unique_ptr<BodyLog>> BodyLog::open(const Options& options) {
     return invalid_argument("body log: needs a folder and a positive segment size");
   }
   std::error_code error;
-  std::filesystem::create_directories(options.folder, error);
+  if (std::filesystem::create_directories(options.folder, error)) {
+    // The folder's own entry must outlast a power cut too, or every segment goes with it.
+    const std::string parent = std::filesystem::path(options.folder).parent_path().string();
+    const int parent_fd = ::open(parent.empty() ? "." : parent.c_str(), O_RDONLY | O_CLOEXEC);
+    const bool synced = parent_fd >= 0 && ::fsync(parent_fd) == 0;
+    if (parent_fd >= 0) {
+      ::close(parent_fd);
+    }
+    if (!synced) {
+      return io_error("cannot sync the folder holding", options.folder);
+    }
+  }
   if (error) {
     return unavailable(
         fmt::format("body log: cannot create folder {}: {}", options.folder, error.message()));
@@ -157,7 +168,8 @@ Result<std::unique_ptr<BodyLog>> BodyLog::open(const Options& options) {
         fmt::format("body log: cannot list folder {}: {}", options.folder, error.message()));
   }
   std::lock_guard lock(log->mutex_);
-  log->next_id_ = last + 1;
+  // Never an id that rows may still name: its records could verify for them.
+  log->next_id_ = std::max(last + 1, options.first_free_id);
   HK_RETURN_IF_ERROR(log->roll_over());
   return log;
 }
@@ -180,6 +192,9 @@ Result<std::shared_ptr<BodyLog::Segment>> BodyLog::create_segment(int64_t id,
   // fdatasync took 0.42 ms per group instead of 0.21 ms).
   if (!spare.empty() && ::rename(spare.c_str(), path.c_str()) == 0) {
     fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
+    if (fd < 0) {
+      return io_error("cannot open", path);
+    }
   }
   if (fd < 0) {
     fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
@@ -284,6 +299,12 @@ Status BodyLog::append(std::span<const std::string_view> bodies, std::vector<Bod
 }
 
 Status BodyLog::sync() {
+  // One at a time: a second caller finding nothing left to sync must not return before the
+  // first caller's fdatasync, which covers its appends too, has.
+  std::lock_guard sync_lock(sync_mutex_);
+  if (!sync_failure_.ok()) {
+    return sync_failure_;
+  }
   std::vector<std::shared_ptr<Segment>> segments;
   bool folder = false;
   {
@@ -291,26 +312,17 @@ Status BodyLog::sync() {
     segments.swap(unsynced_);
     folder = std::exchange(folder_unsynced_, false);
   }
-  Status status = ok_status();
   if (folder && ::fsync(folder_fd_) != 0) {
-    status = io_error("cannot sync folder", options_.folder);
+    sync_failure_ = io_error("cannot sync folder", options_.folder);
   }
   for (const auto& segment : segments) {
-    if (status.ok() && ::fdatasync(segment->fd) != 0) {
-      status = io_error("cannot sync", path_of(segment->id));
+    if (sync_failure_.ok() && ::fdatasync(segment->fd) != 0) {
+      sync_failure_ = io_error("cannot sync", path_of(segment->id));
     }
   }
-  if (!status.ok()) {
-    // Tried again by the next sync(); this one's callers get the error.
-    std::lock_guard lock(mutex_);
-    folder_unsynced_ = folder_unsynced_ || folder;
-    for (auto& segment : segments) {
-      if (std::find(unsynced_.begin(), unsynced_.end(), segment) == unsynced_.end()) {
-        unsynced_.push_back(std::move(segment));
-      }
-    }
-  }
-  return status;
+  // A failure sticks: after a failed fdatasync Linux may have marked the unwritten pages clean,
+  // so a later success would not prove that they are on disk.
+  return sync_failure_;
 }
 
 Result<std::string> BodyLog::read(const BodyRef& ref) const {
@@ -324,10 +336,10 @@ Result<std::string> BodyLog::read(const BodyRef& ref) const {
   const std::string where =
       fmt::format("the body at offset {} of {}", ref.offset, path_of(ref.segment));
   if (segment == nullptr) {
-    return unavailable(fmt::format("body log: {} is missing: no such segment", where));
+    return not_found(fmt::format("body log: {} is missing: no such segment", where));
   }
   if (ref.length < 0 || ref.length > UINT32_MAX || ref.offset < 0) {
-    return unavailable(fmt::format("body log: {} has an impossible length {}", where, ref.length));
+    return not_found(fmt::format("body log: {} has an impossible length {}", where, ref.length));
   }
   RecordHeader header;
   std::string body(static_cast<size_t>(ref.length), '\0');
@@ -337,12 +349,12 @@ Result<std::string> BodyLog::read(const BodyRef& ref) const {
     return unavailable(fmt::format("body log: cannot read {}: {}", where, std::strerror(errno)));
   }
   if (got != kHeaderBytes + ref.length) {
-    return unavailable(fmt::format("body log: {} is cut short ({} of {} bytes)", where, got,
-                                   kHeaderBytes + ref.length));
+    return not_found(fmt::format("body log: {} is cut short ({} of {} bytes)", where, got,
+                                 kHeaderBytes + ref.length));
   }
   if (header.magic != kMagic || header.length != static_cast<uint32_t>(ref.length) ||
       header.hash != record_hash(ref.segment, ref.offset, body)) {
-    return unavailable(
+    return not_found(
         fmt::format("body log: {} does not verify (never written completely, "
                     "or damaged)",
                     where));
@@ -393,7 +405,8 @@ Status BodyLog::remove(int64_t id) {
   // File system calls outside the lock: unlinking a large file can take milliseconds.
   const std::string path = path_of(id);
   if (!spare.empty()) {
-    // Its old records cannot pass for new ones: the hash is seeded with the new segment id.
+    // Its old records cannot pass for new ones: the hash is seeded with the segment id, and ids
+    // are never reused.
     const bool renamed = ::rename(path.c_str(), spare.c_str()) == 0;
     std::lock_guard lock(mutex_);
     --spares_pending_;

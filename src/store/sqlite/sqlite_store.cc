@@ -96,6 +96,9 @@ constexpr const char* kBodySegmentIndex =
     "CREATE INDEX IF NOT EXISTS jobs_body_segment ON jobs(body_segment) "
     "WHERE body_segment IS NOT NULL";
 
+// The dead-letter error code of a job whose body is gone from the body log.
+constexpr const char* kBodyUnreadable = "BODY_UNREADABLE";
+
 // One prepared statement, reset after each use.
 class Statement {
  public:
@@ -545,33 +548,42 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const Options& options) {
   if (!status.ok()) {
     return fail(status);
   }
+  int64_t found_version = 0;
   {
     Statement version(db, "PRAGMA user_version");
     if (!version.valid() || version.step() != SQLITE_ROW) {
       return fail(sqlite_error(db, "reading the schema version"));
     }
-    const int64_t found = version.int64(0);
-    if (found != 0 && found != 1 && found != kSchemaVersion) {
-      return fail(unavailable(
-          fmt::format("store schema version {} is not supported by this hikyaku (expects {})",
-                      found, kSchemaVersion)));
-    }
-    if (found == 1) {
-      status = exec(db, kMigrateFrom1, "upgrading the schema from version 1");
-    }
+    found_version = version.int64(0);
   }
-  if (status.ok()) {
-    status = exec(db, kBodySegmentIndex, "creating the schema");
+  if (found_version != 0 && found_version != 1 && found_version != kSchemaVersion) {
+    return fail(unavailable(
+        fmt::format("store schema version {} is not supported by this hikyaku (expects {})",
+                    found_version, kSchemaVersion)));
   }
-  if (status.ok()) {
-    status = exec(db, fmt::format("PRAGMA user_version={}", kSchemaVersion).c_str(),
-                  "setting the schema version");
-  }
+  // All or nothing: a crash halfway must not leave version 1 with columns already added.
+  status =
+      exec(db,
+           fmt::format("BEGIN IMMEDIATE; {} {}; PRAGMA user_version={}; COMMIT",
+                       found_version == 1 ? kMigrateFrom1 : "", kBodySegmentIndex, kSchemaVersion)
+               .c_str(),
+           "upgrading the schema");
   if (!status.ok()) {
+    (void)exec(db, "ROLLBACK", "upgrading the schema");
     return fail(status);
   }
-  Result<std::unique_ptr<BodyLog>> bodies = BodyLog::open(
-      {.folder = options.path + "-bodies", .segment_bytes = options.body_segment_bytes});
+  int64_t first_free_segment = 1;
+  {
+    Statement highest(db, "SELECT MAX(body_segment) FROM jobs");
+    if (!highest.valid() || highest.step() != SQLITE_ROW) {
+      return fail(sqlite_error(db, "reading the body log's segments"));
+    }
+    first_free_segment = highest.int64(0) + 1;
+  }
+  Result<std::unique_ptr<BodyLog>> bodies =
+      BodyLog::open({.folder = options.path + "-bodies",
+                     .segment_bytes = options.body_segment_bytes,
+                     .first_free_id = first_free_segment});
   if (!bodies) {
     return fail(bodies.status());
   }
@@ -589,6 +601,7 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const Options& options) {
     }
   }
   std::unique_ptr<SqliteStore> store(new SqliteStore(db, options));
+  store->lock_fd_ = lock_fd;  // from here on the store closes it, whatever fails
   store->bodies_ = std::move(*bodies);
   store->durable_sync_full_ = options.synchronous_full;
   store->sync_full_now_ = options.synchronous_full;
@@ -615,7 +628,6 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const Options& options) {
         return SQLITE_OK;
       },
       store->checkpointer_.get());
-  store->lock_fd_ = lock_fd;
   HK_RETURN_IF_ERROR(store->statements_->check());
   HK_RETURN_IF_ERROR(store->open_wal_for_sync());
   // Segments left by an earlier run that no job needs any more.
@@ -852,10 +864,13 @@ Status SqliteStore::sync() {
 }
 
 Status SqliteStore::sync_wal() {
-  if (::fdatasync(wal_fd_) != 0) {
-    return unavailable(fmt::format("sqlite: syncing {}-wal: {}", path_, std::strerror(errno)));
+  std::lock_guard lock(wal_sync_mutex_);
+  if (wal_sync_failure_.ok() && ::fdatasync(wal_fd_) != 0) {
+    // Sticks, as BodyLog::sync() does: a later success would not prove the lost pages written.
+    wal_sync_failure_ =
+        unavailable(fmt::format("sqlite: syncing {}-wal: {}", path_, std::strerror(errno)));
   }
-  return ok_status();
+  return wal_sync_failure_;
 }
 
 Result<std::vector<Claim>> SqliteStore::claim(int64_t now_ms, int limit, int64_t lease_ms) {
@@ -877,9 +892,12 @@ Result<std::vector<Claim>> SqliteStore::claim(int64_t now_ms, int limit, int64_t
         Claim claim{read_job(*select.operator->()), token, expires};
         if (const std::optional<BodyRef> ref = body_ref_at(*select.operator->(), 8)) {
           Result<std::string> body = bodies_->read(*ref);
-          if (!body) {
+          if (!body && body.error().code() == StatusCode::kNotFound) {
             unreadable.emplace_back(std::move(claim), body.status());
             continue;
+          }
+          if (!body) {
+            return body.status();  // an I/O error may pass: the job stays for the next claim
           }
           claim.job.body = std::move(*body);
         }
@@ -892,7 +910,7 @@ Result<std::vector<Claim>> SqliteStore::claim(int64_t now_ms, int limit, int64_t
     // Undeliverable: visible in the dead-letter queue instead of failing every claim.
     for (const auto& [claim, error] : unreadable) {
       if (Status moved =
-              move_to_dead_letters(claim, {"BODY_UNREADABLE", error.message(), ""}, now_ms);
+              move_to_dead_letters(claim, {kBodyUnreadable, error.message(), ""}, now_ms);
           !moved.ok()) {
         return moved;
       }
@@ -1064,7 +1082,9 @@ Result<std::vector<DeadLetter>> SqliteStore::dlq_list(int limit, int64_t after_i
 Result<int64_t> SqliteStore::dlq_redrive(const std::vector<int64_t>& ids, int64_t now_ms) {
   std::lock_guard lock(mutex_);
   HK_RETURN_IF_ERROR(use_sync(true));
-  const std::string where = ids.empty() ? "" : " WHERE id IN (" + id_list(ids) + ")";
+  // A letter whose body was lost has nothing to deliver: it stays until purged.
+  const std::string where = std::string(" WHERE error_code != '") + kBodyUnreadable + "'" +
+                            (ids.empty() ? "" : " AND id IN (" + id_list(ids) + ")");
   int64_t moved = 0;
   Status status = in_transaction(db_, *statements_, [&]() -> Status {
     const std::string insert = fmt::format(
@@ -1156,7 +1176,7 @@ Status SqliteStore::collect_bodies() {
 
 Status SqliteStore::inline_bodies(int64_t segment) {
   // In chunks, so that commits wait for one chunk at most.
-  constexpr int kChunk = 256;
+  constexpr int kChunk = 64;  // read under the store's lock by a low-priority thread
   int64_t after_id = 0;
   for (;;) {
     std::lock_guard lock(mutex_);

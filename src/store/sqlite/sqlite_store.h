@@ -135,7 +135,9 @@ class SqliteStore final : public Store {
   uint64_t next_token_ = 0;                     // guarded by mutex_
   uint64_t token_salt_ = 0;
   int lock_fd_ = -1;
-  int wal_fd_ = -1;                // the "-wal" file, for sync()
+  int wal_fd_ = -1;  // the "-wal" file, for sync()
+  std::mutex wal_sync_mutex_;
+  Status wal_sync_failure_;        // guarded by wal_sync_mutex_
   bool durable_sync_full_ = true;  // Options::synchronous_full
   bool sync_full_now_ = true;      // guarded by mutex_; the connection's current level
 };

@@ -363,6 +363,30 @@ TEST_F(SqliteStoreTest, AJobWhoseBodyDoesNotVerifyIsDeadLetteredAndTheOthersAreC
   EXPECT_NE((*letters)[0].reason.error_message.find("does not verify"), std::string::npos)
       << (*letters)[0].reason.error_message;
   EXPECT_TRUE(claim(5000).empty());
+  // Nothing to deliver: redriving leaves such a letter where it is.
+  EXPECT_EQ(store_->dlq_redrive({}, 6000).value(), 0);
+  EXPECT_EQ(store_->dlq_list(10, 0)->size(), 1u);
+  EXPECT_TRUE(claim(6000).empty());
+}
+
+TEST_F(SqliteStoreTest, ASegmentWhoseFileIsGoneNeverLendsItsIdToNewBodies) {
+  // A backup that copied the body folder before the database, say: rows name a segment whose
+  // file is missing. New records must not land where those rows point.
+  ASSERT_TRUE(store_->append({{job("old body")}, {}, {}, {}}).ok());
+  const std::filesystem::path segment = segment_holding("old body");
+  ASSERT_FALSE(segment.empty());
+  store_.reset();
+  std::filesystem::remove_all(segment.parent_path());
+  reopen();
+  ASSERT_TRUE(store_->append({{job("new body", 1001)}, {}, {}, {}}).ok());  // same length
+  std::vector<Claim> claims = claim(2000);
+  ASSERT_EQ(claims.size(), 1u);
+  EXPECT_EQ(claims[0].job.body, "new body");
+  Result<std::vector<DeadLetter>> letters = store_->dlq_list(10, 0);
+  ASSERT_TRUE(letters.has_value());
+  ASSERT_EQ(letters->size(), 1u);
+  EXPECT_EQ((*letters)[0].job.event_id, "event-old body");
+  EXPECT_EQ((*letters)[0].reason.error_code, "BODY_UNREADABLE");
 }
 
 TEST_F(SqliteStoreTest, ASegmentIsRemovedOnceNoJobNeedsItAndKeptWhileOneDoes) {
