@@ -42,6 +42,14 @@ class SqliteStoreTest : public ::testing::Test {
     }
     return {};
   }
+  // The store's only dead letter (a failure, and an empty letter, when there is not exactly one).
+  DeadLetter only_dead_letter() {
+    Result<std::vector<DeadLetter>> letters = store_->dlq_list(10, 0);
+    const bool one = letters.has_value() && letters->size() == 1;
+    EXPECT_TRUE(one) << (letters.has_value() ? std::to_string(letters->size()) + " letters"
+                                             : letters.error().message());
+    return one ? (*letters)[0] : DeadLetter{};
+  }
   static std::string contents(const std::filesystem::path& path) {
     std::ifstream file(path, std::ios::binary);
     return {std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>()};
@@ -355,13 +363,11 @@ TEST_F(SqliteStoreTest, AJobWhoseBodyDoesNotVerifyIsDeadLetteredAndTheOthersAreC
   std::vector<Claim> claims = claim(1000);
   ASSERT_EQ(claims.size(), 1u);
   EXPECT_EQ(claims[0].job.body, "intact");
-  Result<std::vector<DeadLetter>> letters = store_->dlq_list(10, 0);
-  ASSERT_TRUE(letters.has_value());
-  ASSERT_EQ(letters->size(), 1u);
-  EXPECT_EQ((*letters)[0].job.event_id, "event-" + damaged);
-  EXPECT_EQ((*letters)[0].reason.error_code, "BODY_UNREADABLE");
-  EXPECT_NE((*letters)[0].reason.error_message.find("does not verify"), std::string::npos)
-      << (*letters)[0].reason.error_message;
+  const DeadLetter letter = only_dead_letter();
+  EXPECT_EQ(letter.job.event_id, "event-" + damaged);
+  EXPECT_EQ(letter.reason.error_code, "BODY_UNREADABLE");
+  EXPECT_NE(letter.reason.error_message.find("does not verify"), std::string::npos)
+      << letter.reason.error_message;
   EXPECT_TRUE(claim(5000).empty());
   // Nothing to deliver: redriving leaves such a letter where it is.
   EXPECT_EQ(store_->dlq_redrive({}, 6000).value(), 0);
@@ -382,11 +388,9 @@ TEST_F(SqliteStoreTest, ASegmentWhoseFileIsGoneNeverLendsItsIdToNewBodies) {
   std::vector<Claim> claims = claim(2000);
   ASSERT_EQ(claims.size(), 1u);
   EXPECT_EQ(claims[0].job.body, "new body");
-  Result<std::vector<DeadLetter>> letters = store_->dlq_list(10, 0);
-  ASSERT_TRUE(letters.has_value());
-  ASSERT_EQ(letters->size(), 1u);
-  EXPECT_EQ((*letters)[0].job.event_id, "event-old body");
-  EXPECT_EQ((*letters)[0].reason.error_code, "BODY_UNREADABLE");
+  const DeadLetter letter = only_dead_letter();
+  EXPECT_EQ(letter.job.event_id, "event-old body");
+  EXPECT_EQ(letter.reason.error_code, "BODY_UNREADABLE");
 }
 
 TEST_F(SqliteStoreTest, ASegmentIsRemovedOnceNoJobNeedsItAndKeptWhileOneDoes) {
