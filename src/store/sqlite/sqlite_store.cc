@@ -1139,6 +1139,9 @@ Result<Counts> SqliteStore::counts(int64_t now_ms) {
 }
 
 Status SqliteStore::collect_bodies() {
+  // One collection at a time (the checkpoint thread's and any caller's): when this returns, what
+  // an earlier collection began, such as removing a file, is done.
+  std::lock_guard collecting(collect_mutex_);
   std::vector<int64_t> unreferenced;
   std::vector<int64_t> long_sealed;  // still referenced a while after they were sealed
   {

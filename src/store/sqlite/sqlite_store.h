@@ -124,7 +124,8 @@ class SqliteStore final : public Store {
   Status complete_one(const Claim& claim, int64_t& completed);
 
   std::mutex mutex_;
-  sqlite3* db_;  // guarded by mutex_
+  std::mutex collect_mutex_;  // held by collect_bodies(), never inside mutex_
+  sqlite3* db_;               // guarded by mutex_
   std::string path_;
   int64_t seal_bodies_after_ms_;
   int64_t inline_bodies_after_ms_;
