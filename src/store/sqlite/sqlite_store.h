@@ -29,8 +29,8 @@
 // sealed (a target that is down, a backlog) are moved into their rows, so that a few slow jobs
 // never keep whole segments on disk. Backups must copy the folder with the database.
 //
-// Checkpoints (copying the WAL into the database file) and collect_bodies() run on a second
-// connection and thread, off the commit path.
+// Checkpoints (copying the WAL into the database file) run on a second connection and thread,
+// off the commit path; that thread also runs collect_bodies() (on the store's connection).
 //
 // Thread safety: thread-safe; calls are serialized on one connection (SQLite serializes writers
 // anyway; every call is short).
