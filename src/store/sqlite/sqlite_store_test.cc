@@ -2,8 +2,10 @@
 
 #include <gtest/gtest.h>
 #include <sqlite3.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -427,6 +429,40 @@ TEST_F(SqliteStoreTest, BodiesNeededLongAfterTheirSegmentWasSealedMoveIntoTheirR
   ASSERT_EQ(claims.size(), 2u);  // the lease of the crashed "process" is recovered too
   EXPECT_EQ(claims[0].job.body, "in flight");
   EXPECT_EQ(claims[1].job.body, "waiting");
+}
+
+TEST_F(SqliteStoreTest, ABodyLogThatCannotGrowFailsTheAppendClearlyAndKeepsWhatWasAccepted) {
+  // A file-size limit stands in for a full disk: writes past it fail (EFBIG) as they would with
+  // ENOSPC. The database and WAL stay far below it; the body log reaches it first.
+  const NewJob big{"default/rule/target", "e", std::string(100'000, 'x'), "", 1000};
+  const std::string& body = big.body;
+  ASSERT_TRUE(store_->append({{big, big}, {}, {}, {}}).ok());
+  rlimit saved{};
+  ASSERT_EQ(getrlimit(RLIMIT_FSIZE, &saved), 0);
+  void (*saved_handler)(int) = std::signal(SIGXFSZ, SIG_IGN);
+  rlimit limited = saved;
+  limited.rlim_cur = 1 << 20;
+  ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &limited), 0);
+  Status failed = ok_status();
+  int accepted_batches = 1;
+  for (int i = 0; i < 20 && failed.ok(); ++i) {
+    failed = store_->append({{big, big}, {}, {}, {}});
+    accepted_batches += failed.ok() ? 1 : 0;
+  }
+  ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &saved), 0);
+  std::signal(SIGXFSZ, saved_handler);
+  ASSERT_FALSE(failed.ok());
+  EXPECT_EQ(failed.code(), StatusCode::kUnavailable);
+  EXPECT_NE(failed.message().find("body log: cannot write"), std::string::npos) << failed.message();
+  // Every accepted job is there with its body; the failed batch left nothing behind.
+  std::vector<Claim> claims = claim(2000, 1000);
+  ASSERT_EQ(claims.size(), static_cast<size_t>(2 * accepted_batches));
+  for (const Claim& claim : claims) {
+    EXPECT_EQ(claim.job.body, body);
+  }
+  // With room again, appending works.
+  ASSERT_TRUE(store_->append({{job("after")}, {}, {}, {}}).ok());
+  EXPECT_EQ(claim(2000).at(0).job.body, "after");
 }
 
 TEST_F(SqliteStoreTest, AVersion1DatabaseIsUpgradedAndItsBodiesStayReadable) {
