@@ -41,7 +41,7 @@ endif()
 
 # The allocator linked into the server and the benchmarks. Under load glibc's malloc spent ~12% of
 # the server's CPU in malloc, free and consolidation (3 KB events moving between threads);
-# tcmalloc (gperftools) measured 12-15% less CPU per PutEvents entry. Sanitizer builds keep the
+# tcmalloc (gperftools) measured 11-16% less CPU per PutEvents entry. Sanitizer builds keep the
 # allocator the sanitizer brings.
 set(HIKYAKU_ALLOCATOR tcmalloc CACHE STRING "Allocator for the server and benchmarks: tcmalloc | system")
 add_library(hikyaku_allocator INTERFACE)
