@@ -94,13 +94,8 @@ struct BodyLog::Segment {
 BodyLog::BodyLog(Options options, int folder_fd)
     : options_(std::move(options)), folder_fd_(folder_fd) {}
 
-BodyLog::~BodyLog() {
-  segments_.clear();
-  active_.reset();
-  next_.reset();  // its file, empty or a renamed spare, is collected at the next open
-  unsynced_.clear();
-  ::close(folder_fd_);
-}
+// A prepared segment's file, empty or a renamed spare, is collected at the next open.
+BodyLog::~BodyLog() { ::close(folder_fd_); }
 
 std::string BodyLog::path_of(int64_t id) const {
   return fmt::format("{}/{:010}.seg", options_.folder, id);
@@ -363,11 +358,12 @@ Result<std::string> BodyLog::read(const BodyRef& ref) const {
 }
 
 std::vector<BodyLog::Sealed> BodyLog::sealed() const {
+  const int64_t now = steady_now_ms();
   std::lock_guard lock(mutex_);
   std::vector<Sealed> sealed;
   for (const auto& [id, segment] : segments_) {
     if (segment->sealed_at_ms != 0) {
-      sealed.push_back({id, segment->sealed_at_ms});
+      sealed.push_back({id, now - segment->sealed_at_ms});
     }
   }
   return sealed;

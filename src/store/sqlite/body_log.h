@@ -75,7 +75,7 @@ class BodyLog {
 
   struct Sealed {
     int64_t segment = 0;
-    int64_t sealed_at_ms = 0;  // steady clock
+    int64_t sealed_for_ms = 0;  // how long ago it was sealed
   };
   // The sealed segments, by id.
   std::vector<Sealed> sealed() const;
@@ -90,8 +90,6 @@ class BodyLog {
   // Deletes a sealed segment's file (the caller knows nothing refers to it). Unknown ids are
   // ignored.
   Status remove(int64_t segment);
-
-  const std::string& folder() const { return options_.folder; }
 
   static constexpr int kMaxSpares = 4;
 

@@ -1147,9 +1147,6 @@ Status SqliteStore::collect_bodies() {
   {
     std::lock_guard lock(mutex_);
     HK_RETURN_IF_ERROR(bodies_->seal_if_older(seal_bodies_after_ms_));
-    const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                            std::chrono::steady_clock::now().time_since_epoch())
-                            .count();
     for (const BodyLog::Sealed& sealed : bodies_->sealed()) {
       Use referenced(statements_->segment_referenced);
       referenced->bind(1, sealed.segment);
@@ -1158,7 +1155,7 @@ Status SqliteStore::collect_bodies() {
       }
       if (referenced->int64(0) == 0) {
         unreferenced.push_back(sealed.segment);
-      } else if (now - sealed.sealed_at_ms >= inline_bodies_after_ms_) {
+      } else if (sealed.sealed_for_ms >= inline_bodies_after_ms_) {
         long_sealed.push_back(sealed.segment);
       }
     }
