@@ -10,19 +10,15 @@
 #include <sstream>
 
 #include "store/sqlite/sqlite_store.h"
+#include "testing/fake_clock.h"
 
 namespace hikyaku::bus {
 namespace {
 
 using ::testing::HasSubstr;
 
-class FixedClock final : public Clock {
- public:
-  std::chrono::system_clock::time_point now() const override {
-    return std::chrono::system_clock::time_point(
-        std::chrono::seconds(1772356502));  // 2026-03-01T09:15:02Z
-  }
-};
+// Stands still at 2026-03-01T09:15:02Z.
+using FixedClock = testing::FakeClock;
 
 std::string read_file(const std::string& path) {
   std::ifstream file(path);

@@ -45,26 +45,6 @@ Result<std::string> required_string(simdjson::dom::object object, std::string_vi
   return std::string(text);
 }
 
-bool digits(std::string_view text, size_t position, size_t count) {
-  if (position + count > text.size()) {
-    return false;
-  }
-  for (size_t i = position; i < position + count; ++i) {
-    if (text[i] < '0' || text[i] > '9') {
-      return false;
-    }
-  }
-  return true;
-}
-
-int number_at(std::string_view text, size_t position, size_t count) {
-  int value = 0;
-  for (size_t i = position; i < position + count; ++i) {
-    value = value * 10 + (text[i] - '0');
-  }
-  return value;
-}
-
 // The `detail` object's own bytes, whitespace removed. Re-serializing the DOM would rewrite number
 // tokens (1.50 -> 1.5), and patterns fall back to the literal text of numbers that a double
 // cannot hold exactly, so the original tokens are kept.
@@ -89,41 +69,6 @@ Result<std::string> raw_detail_text(std::string_view json) {
 }
 
 }  // namespace
-
-bool is_rfc3339_timestamp(std::string_view text) {
-  // 2026-03-01T09:15:02Z
-  // 0123456789012345678
-  if (text.size() < 20 || !digits(text, 0, 4) || text[4] != '-' || !digits(text, 5, 2) ||
-      text[7] != '-' || !digits(text, 8, 2) || (text[10] != 'T' && text[10] != 't') ||
-      !digits(text, 11, 2) || text[13] != ':' || !digits(text, 14, 2) || text[16] != ':' ||
-      !digits(text, 17, 2)) {
-    return false;
-  }
-  const int month = number_at(text, 5, 2);
-  const int day = number_at(text, 8, 2);
-  if (month < 1 || month > 12 || day < 1 || day > 31 || number_at(text, 11, 2) > 23 ||
-      number_at(text, 14, 2) > 59 || number_at(text, 17, 2) > 60) {
-    return false;
-  }
-  size_t position = 19;
-  if (text[position] == '.') {
-    ++position;
-    const size_t fraction_start = position;
-    while (position < text.size() && text[position] >= '0' && text[position] <= '9') {
-      ++position;
-    }
-    if (position == fraction_start) {
-      return false;
-    }
-  }
-  const std::string_view zone = text.substr(position);
-  if (zone == "Z" || zone == "z") {
-    return true;
-  }
-  return zone.size() == 6 && (zone[0] == '+' || zone[0] == '-') && digits(zone, 1, 2) &&
-         zone[3] == ':' && digits(zone, 4, 2) && number_at(zone, 1, 2) <= 23 &&
-         number_at(zone, 4, 2) <= 59;
-}
 
 Result<Envelope> parse_envelope(std::string_view json) {
   if (json.size() > kMaxEnvelopeBytes) {

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "core/status.h"
+#include "core/time.h"  // is_rfc3339_timestamp, used with envelope times
 
 namespace hikyaku {
 
@@ -45,8 +46,5 @@ inline constexpr size_t kMaxDetailTypeChars = 128;
 Result<Envelope> parse_envelope(std::string_view json);
 
 std::string serialize_envelope(const Envelope& envelope);
-
-// True for "YYYY-MM-DDTHH:MM:SS[.fraction](Z|+hh:mm|-hh:mm)" with plausible field ranges.
-bool is_rfc3339_timestamp(std::string_view text);
 
 }  // namespace hikyaku
