@@ -1,6 +1,7 @@
 # The two commands: `make run` (the main job) and `make test` (build and pass every test).
 # Each installs missing Debian packages first (scripts/install-deps), then configures and builds.
-.PHONY: run test bench asan deps build check clean
+# CI (.ci/run) runs `make check`, `make test`, `make asan` and `make tsan`.
+.PHONY: run test bench asan tsan deps build configure check format clean
 
 JOBS ?= $(shell nproc)
 BUILD_DIR ?= build
@@ -8,13 +9,23 @@ CONFIG ?= examples/securityhub-backlog.yaml
 CMAKE_FLAGS ?=
 HIKYAKU = $(BUILD_DIR)/src/cli/hikyaku
 
+# ccache (installed by install-deps) makes rebuilds cheap; with a base directory and no working
+# directory in the hash, clones in other folders share one cache.
+ifneq ($(shell command -v ccache 2>/dev/null),)
+CMAKE_FLAGS += -DCMAKE_CXX_COMPILER_LAUNCHER=ccache
+export CCACHE_BASEDIR := $(CURDIR)
+export CCACHE_NOHASHDIR := true
+endif
+
 deps:
 	@scripts/install-deps
 
 $(BUILD_DIR)/build.ninja: | deps
 	cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHIKYAKU_WERROR=ON $(CMAKE_FLAGS)
 
-build: deps $(BUILD_DIR)/build.ninja
+configure: deps $(BUILD_DIR)/build.ninja
+
+build: configure
 	cmake --build $(BUILD_DIR) -j $(JOBS)
 
 # The main job: the router with the Security Hub -> Backlog example on the embedded SQLite store.
@@ -33,20 +44,34 @@ test: build
 
 # Release build; benchmarks print their figures with ratios against a baseline from the same run.
 bench: deps
-	cmake -S . -B build-release -G Ninja -DCMAKE_BUILD_TYPE=Release
+	cmake -S . -B build-release -G Ninja -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS)
 	cmake --build build-release -j $(JOBS)
 	scripts/run-benchmarks build-release
 
 # ASan + UBSan build running every test.
 asan: deps
-	cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DHIKYAKU_SANITIZE=address,undefined
+	cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DHIKYAKU_SANITIZE=address,undefined $(CMAKE_FLAGS)
 	cmake --build build-asan -j $(JOBS)
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  ctest --test-dir build-asan --output-on-failure -j $(JOBS)
 
-check:
+# ThreadSanitizer over the components that share state between threads.
+TSAN_TESTS = server_test bus_test store_test delivery_test
+TSAN_REGEX = ^(server|bus|store|delivery)_test$$
+tsan: deps
+	cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHIKYAKU_SANITIZE=thread $(CMAKE_FLAGS)
+	cmake --build build-tsan -j $(JOBS) --target $(TSAN_TESTS)
+	TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
+	  ctest --test-dir build-tsan --output-on-failure -j $(JOBS) -R '$(TSAN_REGEX)'
+
+# Static checks: the include graph, formatting, clang-tidy with clang's thread-safety analysis.
+check: configure
 	scripts/check-layering
 	clang-format --dry-run --Werror $$(git ls-files 'src/*.h' 'src/*.cc' 'bench/*.cc' 'tests/*.cc' 'tests/*.h')
+	scripts/run-tidy $(BUILD_DIR) $(JOBS)
+
+format:
+	clang-format -i $$(git ls-files 'src/*.h' 'src/*.cc' 'bench/*.cc' 'tests/*.cc' 'tests/*.h')
 
 clean:
-	rm -rf build build-release build-asan
+	rm -rf build build-release build-asan build-tsan

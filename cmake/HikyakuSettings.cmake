@@ -22,8 +22,14 @@ endif()
 # simdjson's On-Demand API is compiled into our code for one instruction set chosen at compile
 # time; Debian's baseline x86-64 flags select its slow "fallback" kernel. When the build machine
 # has AVX2 (checked by running a probe), build for Haswell-class CPUs so On-Demand uses its fast
-# kernel. HIKYAKU_NATIVE=OFF forces a portable baseline build.
+# kernel; such a program refuses to start, with a clear message, on a CPU without AVX2
+# (src/core/cpu_guard.cc). HIKYAKU_PORTABLE=ON (or HIKYAKU_NATIVE=OFF) builds a binary for any
+# x86-64, as a package build needs.
+option(HIKYAKU_PORTABLE "Build for any x86-64 CPU (a package build): no -march=haswell" OFF)
 set(HIKYAKU_NATIVE AUTO CACHE STRING "Build for AVX2 (Haswell+) CPUs: AUTO (if this CPU has it) | ON | OFF")
+if(HIKYAKU_PORTABLE)
+  set(HIKYAKU_NATIVE OFF)
+endif()
 if(HIKYAKU_NATIVE STREQUAL "AUTO" AND CMAKE_SYSTEM_PROCESSOR MATCHES "x86_64|AMD64")
   set(probe ${CMAKE_BINARY_DIR}/hikyaku_avx2_probe.cc)
   file(WRITE ${probe} "int main() { __builtin_cpu_init(); return __builtin_cpu_supports(\"avx2\") && __builtin_cpu_supports(\"bmi2\") && __builtin_cpu_supports(\"pclmul\") ? 0 : 1; }\n")
@@ -34,9 +40,16 @@ if(HIKYAKU_NATIVE STREQUAL "AUTO" AND CMAKE_SYSTEM_PROCESSOR MATCHES "x86_64|AMD
 elseif(HIKYAKU_NATIVE STREQUAL "ON")
   set(HIKYAKU_USE_HASWELL ON)
 endif()
+# Linked into every program (the hikyaku executable, benchmarks): the CPU guard, compiled for
+# baseline x86-64 so that it can run on the CPU it is about to refuse.
+add_library(hikyaku_program INTERFACE)
 if(HIKYAKU_USE_HASWELL)
-  message(STATUS "hikyaku: building for AVX2 (-march=haswell); HIKYAKU_NATIVE=OFF for a portable build")
+  message(STATUS "hikyaku: building for AVX2 (-march=haswell); HIKYAKU_PORTABLE=ON for a portable build")
   add_compile_options(-march=haswell)
+  set(cpu_guard ${PROJECT_SOURCE_DIR}/src/core/cpu_guard.cc)
+  set_source_files_properties(${cpu_guard} DIRECTORY ${PROJECT_SOURCE_DIR}/src/cli ${PROJECT_SOURCE_DIR}/bench
+    PROPERTIES COMPILE_OPTIONS "-march=x86-64;-mtune=generic" COMPILE_DEFINITIONS HIKYAKU_REQUIRES_AVX2)
+  target_sources(hikyaku_program INTERFACE ${cpu_guard})
 endif()
 
 # The allocator linked into the server and the benchmarks. Under load glibc's malloc spent ~12% of
@@ -45,6 +58,7 @@ endif()
 # allocator the sanitizer brings.
 set(HIKYAKU_ALLOCATOR tcmalloc CACHE STRING "Allocator for the server and benchmarks: tcmalloc | system")
 add_library(hikyaku_allocator INTERFACE)
+target_link_libraries(hikyaku_allocator INTERFACE hikyaku_program)
 if(HIKYAKU_ALLOCATOR STREQUAL "tcmalloc" AND NOT HIKYAKU_SANITIZE)
   find_package(PkgConfig REQUIRED)
   pkg_check_modules(TCMALLOC REQUIRED IMPORTED_TARGET libtcmalloc_minimal)
