@@ -46,10 +46,11 @@ add_library(hikyaku_program INTERFACE)
 if(HIKYAKU_USE_HASWELL)
   message(STATUS "hikyaku: building for AVX2 (-march=haswell); HIKYAKU_PORTABLE=ON for a portable build")
   add_compile_options(-march=haswell)
-  set(cpu_guard ${PROJECT_SOURCE_DIR}/src/core/cpu_guard.cc)
-  set_source_files_properties(${cpu_guard} DIRECTORY ${PROJECT_SOURCE_DIR}/src/cli ${PROJECT_SOURCE_DIR}/bench
-    PROPERTIES COMPILE_OPTIONS "-march=x86-64;-mtune=generic" COMPILE_DEFINITIONS HIKYAKU_REQUIRES_AVX2)
-  target_sources(hikyaku_program INTERFACE ${cpu_guard})
+  add_library(hikyaku_cpu_guard OBJECT ${PROJECT_SOURCE_DIR}/src/core/cpu_guard.cc)
+  # Target options come after the directory's -march=haswell; the last -march wins.
+  target_compile_options(hikyaku_cpu_guard PRIVATE -march=x86-64 -mtune=generic)
+  target_compile_definitions(hikyaku_cpu_guard PRIVATE HIKYAKU_REQUIRES_AVX2)
+  target_sources(hikyaku_program INTERFACE $<TARGET_OBJECTS:hikyaku_cpu_guard>)
 endif()
 
 # The allocator linked into the server and the benchmarks. Under load glibc's malloc spent ~12% of
