@@ -1,5 +1,6 @@
 // Every case of tests/data/aws-validated/event-patterns.jsonl (recorded against real EventBridge)
-// gives AWS's outcome, except the deliberate divergences of spec §13 listed below with reasons.
+// gives AWS's outcome, except the deliberate divergences of docs/event-patterns.md §13 listed below
+// with reasons.
 #include <gtest/gtest.h>
 #include <simdjson.h>
 
@@ -13,7 +14,7 @@
 namespace hikyaku::pattern {
 namespace {
 
-// id -> why hikyaku deliberately answers differently from AWS (spec §13).
+// id -> why hikyaku deliberately answers differently from AWS (docs/event-patterns.md §13).
 const std::map<std::string, std::string>& divergences() {
   static const std::map<std::string, std::string> kDivergences = {};
   return kDivergences;

@@ -1,8 +1,8 @@
 #pragma once
 // hikyaku::pattern — EventBridge event patterns: validate, compile, match, explain.
 //
-// The language is AWS EventBridge's (shared/reference/event-patterns.md is the specification;
-// its section 13 lists where hikyaku deliberately differs from event-ruler). In short:
+// The language is AWS EventBridge's (docs/event-patterns.md is the specification;
+// its §13 lists where hikyaku deliberately differs from event-ruler). In short:
 //
 //   {"source": ["aws.securityhub"],                       exact string / number / bool / null
 //    "detail": {"findings": {

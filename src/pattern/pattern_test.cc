@@ -125,7 +125,7 @@ TEST(PatternTest, EqualsIgnoreCaseFollowsPerCharacterRule) {
   EXPECT_FALSE(M(R"({"a":[{"equals-ignore-case":"ς"}]})", R"({"a":"σ"})"));
   EXPECT_FALSE(M(R"({"a":[{"equals-ignore-case":"istanbul"}]})", R"({"a":"İSTANBUL"})"));
   EXPECT_TRUE(M(R"({"a":[{"equals-ignore-case":"K"}]})", R"({"a":"k"})"));  // Kelvin sign
-  // §13: a string always matches itself, emoji compare by code point.
+  // docs/event-patterns.md §13: a string always matches itself, emoji compare by code point.
   EXPECT_TRUE(M(R"({"a":[{"equals-ignore-case":"ǅ"}]})", R"({"a":"ǅ"})"));
   EXPECT_TRUE(M(R"({"a":[{"equals-ignore-case":"ǅ"}]})", R"({"a":"ǆ"})"));
   EXPECT_TRUE(M(R"({"a":[{"equals-ignore-case":"😀"}]})", R"({"a":"😀"})"));
@@ -162,7 +162,8 @@ TEST(PatternTest, Exactly) {
   EXPECT_FALSE(M(R"({"a":[{"exactly":"10.0.0.1"}]})", R"({"a":"010.0.0.1"})"));
   EXPECT_TRUE(M(R"({"a":["10.0.0.1"]})", R"({"a":"010.0.000.01"})"));
   EXPECT_TRUE(M(R"({"a":["2001:db8::1"]})", R"({"a":"2001:DB8::0:1"})"));
-  EXPECT_FALSE(M(R"({"a":["10.0.0.1"]})", R"({"a":"0a00:0001::"})"));  // §13 family-strict
+  EXPECT_FALSE(M(R"({"a":["10.0.0.1"]})",
+                 R"({"a":"0a00:0001::"})"));  // docs/event-patterns.md §13 family-strict
 }
 
 TEST(PatternTest, AnythingBut) {
@@ -285,7 +286,7 @@ TEST(PatternTest, Cidr) {
   EXPECT_TRUE(M(p, R"({"ip":"10.1.2.3"})"));
   EXPECT_TRUE(M(p, R"({"ip":"010.1.2.3"})"));
   EXPECT_FALSE(M(p, R"({"ip":"11.0.0.1"})"));
-  EXPECT_FALSE(M(p, R"({"ip":"a00::1"})"));  // §13: family-strict
+  EXPECT_FALSE(M(p, R"({"ip":"a00::1"})"));  // docs/event-patterns.md §13: family-strict
   EXPECT_FALSE(M(p, R"({"ip":10})"));
   EXPECT_FALSE(M(R"({"ip":[{"cidr":"0.0.0.0/0"}]})", R"({"ip":"::1"})"));
   EXPECT_TRUE(M(R"({"ip":[{"cidr":"0.0.0.0/0"}]})", R"({"ip":"1.2.3.4"})"));

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "core/json_number.h"
 #include "pattern/internal/json_tree.h"
 
 namespace hikyaku::pattern::internal {

@@ -1,7 +1,8 @@
 // Conformance of the naive reference matcher (tests/testing/naive_matcher.h):
 //   (a) every case in tests/conformance/patterns/*.json gives its "expect" outcome;
 //   (b) every AWS-validated case in tests/data/aws-validated/event-patterns.jsonl gives AWS's
-//       outcome, except the deliberate divergences listed in kAwsDivergences (spec section 13);
+//       outcome, except the deliberate divergences listed in kAwsDivergences
+//       (docs/event-patterns.md §13);
 //   (c) the pattern generator is deterministic, produces only valid patterns and events, uses
 //       every operator, and yields a healthy match rate against the oracle.
 //
@@ -114,7 +115,8 @@ const std::map<std::string, Divergence>& aws_divergences() {
         "AWS rejects \"*:*:*:*:*:event-bus/*\" with its service-level wildcard complexity quota "
         "(\"Rule is too complex\"); event-ruler accepts it and the spec sets no such limit, so "
         "the oracle accepts it (and this event matches). NOTE: src/pattern rejects wildcards with "
-        "more than 5 '*' and so agrees with AWS here; spec section 13 should settle which."}},
+        "more than 5 '*' and so agrees with AWS here; docs/event-patterns.md §13 should settle "
+        "which."}},
   };
   return kDivergences;
 }

@@ -1,7 +1,7 @@
 #include "testing/naive_matcher.h"
 
 // Everything here is deliberately naive: trees, copies, std::function, backtracking. Each part
-// cites the spec section (/work/shared/reference/event-patterns.md) it implements.
+// cites the spec section (docs/event-patterns.md) it implements.
 
 #include <simdjson.h>
 
@@ -24,9 +24,9 @@ namespace {
 
 // ---------------------------------------------------------------------------------------------
 // Strict JSON into a tree. Our own parser (simdjson only validates UTF-8) because the matcher
-// needs what a DOM throws away: the literal text of every number token (spec section 2's literal
-// fallback, and numbers such as 1e309 or 123456789012345678901234 that simdjson's DOM rejects),
-// and duplicate object keys in order.
+// needs what a DOM throws away: the literal text of every number token (docs/event-patterns.md §2's
+// literal fallback, and numbers such as 1e309 or 123456789012345678901234 that simdjson's DOM
+// rejects), and duplicate object keys in order.
 
 struct Json {
   enum class Kind { kNull, kFalse, kTrue, kNumber, kString, kArray, kObject };
@@ -335,8 +335,8 @@ class JsonParser {
 };
 
 // ---------------------------------------------------------------------------------------------
-// Numbers (spec section 2). A number keeps its token text; it also has a value when it is
-// "comparable": its decimal value equals the decimal value of Java's Double.toString(double).
+// Numbers (docs/event-patterns.md §2). A number keeps its token text; it also has a value when it
+// is "comparable": its decimal value equals the decimal value of Java's Double.toString(double).
 
 // Canonical form of a decimal text's exact value: "[-]DIGITS e EXP" with no leading or trailing
 // zeros in DIGITS, or "0". Accepts JSON numbers and std::to_chars output ("1e+22").
@@ -426,7 +426,7 @@ struct Number {
 
 Number make_number(const std::string& text) { return Number{text, comparable_value(text)}; }
 
-// By value when both are comparable; otherwise by literal text (spec section 2).
+// By value when both are comparable; otherwise by literal text (docs/event-patterns.md §2).
 bool number_equal(const Number& a, const Number& b) {
   if (a.text == b.text) {
     return true;
@@ -435,7 +435,7 @@ bool number_equal(const Number& a, const Number& b) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// IP addresses (spec section 8, with hikyaku's family-strict rule from section 13).
+// IP addresses (docs/event-patterns.md §8, with hikyaku's family-strict rule from §13).
 
 struct IpAddress {
   int family = 4;                   // 4 or 6
@@ -550,7 +550,7 @@ struct Cidr {
   int bits = 0;
 };
 
-// "address/bits"; hikyaku accepts /32 and /128 (spec section 13), event-ruler does not.
+// "address/bits"; hikyaku accepts /32 and /128 (docs/event-patterns.md §13), event-ruler does not.
 std::optional<Cidr> parse_cidr(std::string_view s) {
   const size_t slash = s.find('/');
   if (slash == std::string_view::npos || s.find('/', slash + 1) != std::string_view::npos) {
@@ -589,7 +589,8 @@ bool cidr_contains(const Cidr& cidr, const IpAddress& ip) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// wildcard (spec section 4): '*' is any run of bytes, "\*" a literal '*', "\\" a literal '\'.
+// wildcard (docs/event-patterns.md §4): '*' is any run of bytes, "\*" a literal '*', "\\" a literal
+// '\'.
 
 struct WildcardItem {
   bool star = false;
@@ -645,7 +646,7 @@ bool wildcard_matches(const Wildcard& w, std::string_view s) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// equals-ignore-case (spec section 4 and 13).
+// equals-ignore-case (docs/event-patterns.md §4 and §13).
 
 struct CaseRow {
   uint32_t cp;
@@ -742,7 +743,7 @@ bool case_matches(const std::vector<std::vector<std::string>>& units, std::strin
 }
 
 // ---------------------------------------------------------------------------------------------
-// Patterns (spec sections 1, 4-11).
+// Patterns (docs/event-patterns.md §1, §4-§11).
 
 // One element of a leaf array. `test` says whether one event leaf value satisfies it;
 // exists:false has no test (it is about absence, see match_sub_rule).
@@ -811,7 +812,7 @@ class PatternCompiler {
   static void set_field(SubRule& rule, const std::string& path, const std::vector<Matcher>& leaf) {
     for (Field& f : rule) {
       if (f.path == path) {
-        f.leaf = leaf;  // the last writer wins (spec sections 1 and 9)
+        f.leaf = leaf;  // the last writer wins (docs/event-patterns.md §1 and §9)
         return;
       }
     }
@@ -896,7 +897,7 @@ class PatternCompiler {
     switch (v.kind) {
       case Json::Kind::kString: {
         // An exact string that is an IP literal also matches other spellings of that address
-        // (spec section 8), within its family only (section 13).
+        // (docs/event-patterns.md §8), within its family only (§13).
         const std::optional<IpAddress> ip = parse_ip(v.text);
         return make([s = v.text, ip](const Json& e) {
           if (!is_string(e)) {
@@ -1225,8 +1226,8 @@ class PatternCompiler {
 };
 
 // ---------------------------------------------------------------------------------------------
-// Events (spec sections 3 and 12): every leaf value with its dotted path and the array elements
-// it sits in, so that two leaves from different elements of one array are never combined.
+// Events (docs/event-patterns.md §3 and §12): every leaf value with its dotted path and the array
+// elements it sits in, so that two leaves from different elements of one array are never combined.
 
 using Trail = std::vector<std::pair<int, size_t>>;  // (array id, element index), outermost first
 
@@ -1242,7 +1243,7 @@ class Flattener {
   void flatten(const Json& v, const std::string* path, Trail& trail) {
     switch (v.kind) {
       case Json::Kind::kObject: {
-        // Duplicate keys act like one array of all their values (spec section 12).
+        // Duplicate keys act like one array of all their values (docs/event-patterns.md §12).
         std::vector<std::pair<std::string, std::vector<const Json*>>> groups;
         for (const auto& [key, value] : v.members) {
           auto it = std::find_if(groups.begin(), groups.end(),
@@ -1301,7 +1302,7 @@ bool compatible(const Trail& a, const Trail& b) {
 
 // Searches for one leaf value per field (or, for fields whose leaf holds exists:false, the
 // absence of any leaf value consistent with the choice) such that all chosen values are
-// pairwise array-consistent (spec sections 3 and 7).
+// pairwise array-consistent (docs/event-patterns.md §3 and §7).
 class SubRuleSearch {
  public:
   SubRuleSearch(const SubRule& rule, const std::map<std::string, std::vector<LeafValue>>& leaves)

@@ -3,8 +3,8 @@
 //
 // This is the oracle for hikyaku's pattern engine (re2's habit: a second, obviously-correct
 // implementation that the automaton is differentially tested against). It is written straight
-// from /work/shared/reference/event-patterns.md ("the spec"), section by section, and follows
-// hikyaku's rules where section 13 deliberately differs from event-ruler. It favours clarity
+// from docs/event-patterns.md ("the spec"), section by section, and follows
+// hikyaku's rules where its §13 deliberately differs from event-ruler. It favours clarity
 // over speed: it parses both texts into trees, expands `$or` into sub-rules, flattens the event
 // into leaf values that remember which array element they sit in, and searches for an
 // array-consistent choice of one value per field by backtracking.
@@ -24,12 +24,12 @@
 //   object keys merge their members path by path.
 // - Duplicate event keys act like one array holding every value (array consistency applies).
 // - An exact string that parses as an IPv4/IPv6 literal also matches other spellings of the
-//   same address of the same family (section 8 / 13); other operators compare bytes.
+//   same address of the same family (§8 / §13); other operators compare bytes.
 // - equals-ignore-case: per pattern character c (BMP), the event must spell one of
 //   {c, lower(c), upper(c)} (Java's String case mappings of that character); characters outside
 //   the BMP match only themselves.
 // - Numbers are "comparable" when their decimal value equals the value of Java's
-//   Double.toString of the parsed double (section 2); otherwise only the literal token matches.
+//   Double.toString of the parsed double (§2); otherwise only the literal token matches.
 //
 // Limits (hostile input must not exhaust the stack or memory): JSON nesting depth 256 for the
 // pattern and 1024 for the event (kInvalidArgument beyond), at most 256 fields per sub-rule

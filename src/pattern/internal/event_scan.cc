@@ -1,9 +1,12 @@
 #include "pattern/internal/event_scan.h"
 
 #include <algorithm>
+#include <charconv>
 #include <cstring>
+#include <string>
 
 #include "core/hex.h"
+#include "core/json_number.h"
 
 #if defined(__AVX2__) || defined(__SSE2__)
 #include <immintrin.h>
@@ -235,84 +238,70 @@ const char* skip_value(const char* p, const char* end) {
   return p;
 }
 
-const char* scan_number(const char* p, const char* end, NumberToken* token) {
-  // The significand is kept while it fits 19 digits; Clinger's fast path then applies when it is
-  // at most 2^53 and the power of ten at most 22: both operands are exact doubles, so the one
-  // multiplication or division rounds correctly.
+namespace {
+
+// Converts a token that hikyaku::scan_json_number accepted. The significand is kept while it fits
+// 19 digits; Clinger's fast path then applies when it is at most 2^53 and the power of ten at most
+// 22: both operands are exact doubles, so the one multiplication or division rounds correctly.
+// Anything else is left to the caller (from_chars), which is rare in events.
+NumberToken convert_number(const char* p, const char* end) {
   static constexpr double kPowers[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
                                        1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
                                        1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
-  auto digit = [&](const char* q) { return q < end && *q >= '0' && *q <= '9'; };
+  const bool negative = *p == '-';
+  p += negative ? 1 : 0;
   uint64_t significand = 0;
   int digits = 0;  // significant digits taken into `significand`
   bool lost = false;
   int64_t exp10 = 0;
-  auto take = [&](char c, bool fraction) {
-    if (digits == 0 && c == '0') {
-      exp10 -= fraction ? 1 : 0;
-      return;
-    }
-    if (digits < 19) {
-      significand = significand * 10 + static_cast<uint64_t>(c - '0');
+  bool fraction = false;
+  for (; p < end && *p != 'e' && *p != 'E'; ++p) {
+    if (*p == '.') {
+      fraction = true;
+    } else if (digits == 0 && *p == '0') {
+      exp10 -= fraction ? 1 : 0;  // leading zeros carry no digit
+    } else if (digits < 19) {
+      significand = significand * 10 + static_cast<uint64_t>(*p - '0');
       ++digits;
       exp10 -= fraction ? 1 : 0;
     } else {
       lost = true;
       exp10 += fraction ? 0 : 1;
     }
-  };
-  const bool negative = p < end && *p == '-';
-  if (negative) {
-    ++p;
   }
-  if (!digit(p)) {
-    return nullptr;
-  }
-  if (*p == '0') {
+  if (p < end) {  // the exponent: 'e', an optional sign, digits
     ++p;
-  } else {
-    while (digit(p)) {
-      take(*p++, false);
-    }
-  }
-  if (p < end && *p == '.') {
-    ++p;
-    if (!digit(p)) {
-      return nullptr;
-    }
-    while (digit(p)) {
-      take(*p++, true);
-    }
-  }
-  if (p < end && (*p == 'e' || *p == 'E')) {
-    ++p;
-    bool minus = false;
-    if (p < end && (*p == '+' || *p == '-')) {
-      minus = *p++ == '-';
-    }
-    if (!digit(p)) {
-      return nullptr;
-    }
+    const bool minus = *p == '-';
+    p += *p == '+' || *p == '-' ? 1 : 0;
     int64_t e = 0;
-    while (digit(p)) {
+    for (; p < end; ++p) {
       e = e < 100000 ? e * 10 + (*p - '0') : e;
-      ++p;
     }
     exp10 += minus ? -e : e;
   }
-  if (token != nullptr) {
-    token->exact = false;
-    if (significand == 0 && !lost) {
-      token->exact = true;
-      token->value = 0;
-    } else if (!lost && significand <= (uint64_t{1} << 53) && exp10 >= -22 && exp10 <= 22) {
-      const auto m = static_cast<double>(significand);
-      token->value = exp10 < 0 ? m / kPowers[-exp10] : m * kPowers[exp10];
-      token->value = negative ? -token->value : token->value;
-      token->exact = true;
-    }
+  NumberToken token;
+  if (significand == 0 && !lost) {
+    token.exact = true;
+    token.value = 0;
+  } else if (!lost && significand <= (uint64_t{1} << 53) && exp10 >= -22 && exp10 <= 22) {
+    const auto m = static_cast<double>(significand);
+    token.value = exp10 < 0 ? m / kPowers[-exp10] : m * kPowers[exp10];
+    token.value = negative ? -token.value : token.value;
+    token.exact = true;
   }
-  return p;
+  return token;
+}
+
+}  // namespace
+
+const char* scan_number(const char* p, const char* end, NumberToken* token) {
+  // The grammar is core's (one implementation of it in hikyaku); the conversion is a second pass
+  // over the token, which is short.
+  const char* after = scan_json_number(p, end);
+  if (after != nullptr && token != nullptr) {
+    *token = convert_number(p, after);
+  }
+  return after;
 }
 
 void append_utf8(std::string& out, uint32_t cp) {
@@ -471,6 +460,372 @@ bool KeyNeedles::may_occur(const char* p, const char* end) const {
     }
   }
   return false;
+}
+
+// ---- the path index ----
+
+uint32_t PathIndex::add_path(std::string_view path) {
+  uint32_t node = 0;
+  size_t start = 0;
+  while (true) {
+    const size_t dot = path.find('.', start);
+    const std::string_view seg =
+        path.substr(start, dot == std::string_view::npos ? std::string_view::npos : dot - start);
+    uint32_t child = nodes_[node].find(seg);
+    if (child == kNone) {
+      child = static_cast<uint32_t>(nodes_.size());
+      PathNode& parent = nodes_[node];
+      parent.children.emplace(std::string(seg), child);
+      const size_t index = parent.children.size() - 1;
+      if (parent.children.size() <= PathNode::kSmall) {
+        parent.small.emplace_back(std::string(seg), child);
+      } else {
+        parent.small = {};
+      }
+      parent.child_bits = index < 64 ? parent.child_bits | (uint64_t{1} << index) : 0;
+      nodes_.emplace_back();  // `parent` may dangle from here on
+      nodes_.back().bit = index < 64 ? static_cast<uint8_t>(index) : 64;
+      needles_.add(seg);
+    }
+    node = child;
+    if (dot == std::string_view::npos) {
+      return node;
+    }
+    start = dot + 1;
+  }
+}
+
+uint32_t PathIndex::child(uint32_t node, std::string_view key, bool* dotted) const {
+  size_t dot = 0;
+  while (dot < key.size() && key[dot] != '.') {
+    ++dot;
+  }
+  *dotted = dot < key.size();
+  size_t start = 0;
+  while (true) {
+    node = nodes_[node].find(key.substr(start, dot - start));
+    if (node == kNone || dot == key.size()) {
+      return node;
+    }
+    start = dot + 1;
+    dot = key.find('.', start);
+    dot = dot == std::string_view::npos ? key.size() : dot;
+  }
+}
+
+size_t PathIndex::memory_bytes() const {
+  size_t total = nodes_.capacity() * sizeof(PathNode);
+  for (const PathNode& n : nodes_) {
+    total += n.children.size() * (sizeof(std::string) + 32) + n.children.bucket_count() * 8;
+    for (const auto& [k, v] : n.children) {
+      total += k.capacity() > 15 ? k.capacity() : 0;
+    }
+  }
+  return total;
+}
+
+// ---- the walk ----
+
+namespace {
+
+// A recursive descent over the event bytes along the path index. Every function returns false
+// on malformed JSON (failure_ says where) or at the early stop (stopped_ set); walk() tells the
+// two apart. Each open object remembers, in its Frame, which of the children rules name it has
+// read, for may_stop_here().
+class EventWalk {
+ public:
+  EventWalk(const PathIndex& index, WalkScratch& scratch, ValueSink& sink)
+      : index_(index), s_(scratch), sink_(sink) {}
+
+  Status walk(std::string_view event_json) {
+    // Decoded strings live here while the event is matched; nothing decodes to more bytes than
+    // its escaped form, so reserving the event's size keeps every view into it stable.
+    s_.decoded.clear();
+    s_.decoded.reserve(event_json.size());
+    s_.frames.clear();
+    s_.arrays.clear();
+    begin_ = event_json.data();
+    end_ = begin_ + event_json.size();
+    p_ = begin_;
+    skip_ws();
+    if (p_ == end_) {
+      return invalid_argument("event is not valid JSON: the input is empty");
+    }
+    if (*p_ != '{') {
+      if (skip_value(p_, end_) != nullptr) {
+        return invalid_argument("event must be a JSON object");
+      }
+      return syntax_error("unexpected character");
+    }
+    if (!walk_object(0, 1) && !stopped_) {
+      return failure_;
+    }
+    return Status();
+  }
+
+ private:
+  void skip_ws() {
+    while (p_ < end_ && (*p_ == ' ' || *p_ == '\n' || *p_ == '\r' || *p_ == '\t')) {
+      ++p_;
+    }
+  }
+
+  bool fail(const char* what) {
+    failure_ = syntax_error(what);
+    return false;
+  }
+  Status syntax_error(const char* what) const {
+    return invalid_argument(std::string("event is not valid JSON: ") + what + " at offset " +
+                            std::to_string(p_ - begin_));
+  }
+
+  // Reads the string at p_ (its opening quote); the view stays valid until the next event.
+  bool read_string(std::string_view& out, std::string* decode_into) {
+    bool escaped = false;
+    const char* close = find_string_end(p_ + 1, end_, &escaped);
+    if (close == nullptr) {
+      return fail("unterminated string");
+    }
+    std::string_view body(p_ + 1, static_cast<size_t>(close - p_ - 1));
+    if (!escaped) {
+      out = body;
+    } else {
+      size_t from = decode_into->size();
+      if (const char* error = decode_string(body, *decode_into)) {
+        return fail(error);
+      }
+      out = std::string_view(decode_into->data() + from, decode_into->size() - from);
+    }
+    p_ = close + 1;
+    return true;
+  }
+
+  bool skip() {
+    const char* after = skip_value(p_, end_);
+    if (after == nullptr) {
+      return fail(p_ == end_ ? "unexpected end" : "unterminated value");
+    }
+    p_ = after;
+    return true;
+  }
+
+  // Nothing after p_ can change the outcome: every open object has read all its named children,
+  // no array is open (a later element could hold more values), and no later key can spell a
+  // named segment.
+  bool may_stop_here() const {
+    if (open_arrays_ != 0) {
+      return false;
+    }
+    for (const WalkScratch::Frame& f : s_.frames) {
+      if (f.need == 0 || (f.seen | f.pending) != f.need) {
+        return false;
+      }
+    }
+    return !index_.needles().may_occur(p_, end_);
+  }
+
+  // p_ at '{' or '['. Steps inside; true when the container is empty (p_ then after it).
+  bool open_is_empty(char closer) {
+    ++p_;
+    skip_ws();
+    if (p_ < end_ && *p_ == closer) {
+      ++p_;
+      return true;
+    }
+    return false;
+  }
+
+  // After a member or element: `*more` says a ',' followed (p_ at the next item) or the container
+  // closed (p_ after it). False on malformed JSON.
+  bool next_item(char closer, bool* more) {
+    skip_ws();
+    if (p_ == end_) {
+      return fail("unexpected end");
+    }
+    if (*p_ == ',' || *p_ == closer) {
+      *more = *p_ == ',';
+      ++p_;
+      skip_ws();
+      return true;
+    }
+    return fail(closer == '}' ? "expected ',' or '}'" : "expected ',' or ']'");
+  }
+
+  // p_ at a key's opening quote: reads the key and the ':' after it; p_ at the value.
+  bool read_key(std::string_view& key) {
+    if (p_ == end_ || *p_ != '"') {
+      return fail(p_ == end_ ? "unexpected end" : "expected a key");
+    }
+    s_.key.clear();
+    if (!read_string(key, &s_.key)) {
+      return false;
+    }
+    skip_ws();
+    if (p_ == end_ || *p_ != ':') {
+      return fail("expected ':'");
+    }
+    ++p_;
+    skip_ws();
+    return p_ != end_ || fail("unexpected end");
+  }
+
+  // p_ at '{'.
+  bool walk_object(uint32_t node, uint32_t depth) {
+    if (open_is_empty('}')) {
+      return true;
+    }
+    s_.frames.push_back(WalkScratch::Frame{index_.node(node).child_bits, 0, 0});
+    const size_t frame = s_.frames.size() - 1;
+    for (bool more = true; more;) {
+      std::string_view key;
+      if (!read_key(key)) {
+        return false;
+      }
+      bool dotted = false;
+      const uint32_t child = index_.child(node, key, &dotted);
+      if (child == kNone) {
+        if (!skip()) {
+          return false;
+        }
+      } else {
+        // Only a plain key marks its child read: "a.b" may leave other children of a unread.
+        const uint8_t bit_index = index_.node(child).bit;
+        const uint64_t bit = !dotted && bit_index < 64 ? uint64_t{1} << bit_index : 0;
+        s_.frames[frame].pending = bit;
+        if (!walk_value(child, depth + 1)) {
+          return false;
+        }
+        s_.frames[frame].pending = 0;
+        s_.frames[frame].seen |= bit;
+        if (bit != 0 && s_.frames[frame].seen == s_.frames[frame].need && may_stop_here()) {
+          stopped_ = true;
+          return false;
+        }
+      }
+      if (!next_item('}', &more)) {
+        return false;
+      }
+    }
+    s_.frames.pop_back();
+    return true;
+  }
+
+  // p_ at the first byte of a value.
+  bool walk_value(uint32_t node, uint32_t depth) {
+    if (depth > kMaxEventDepth) {
+      failure_ =
+          invalid_argument("event nests deeper than " + std::to_string(kMaxEventDepth) + " levels");
+      return false;
+    }
+    const PathNode& pn = index_.node(node);
+    switch (*p_) {
+      case '{':
+        if (pn.children.empty()) {
+          return skip();  // an object is never a leaf
+        }
+        return walk_object(node, depth);
+      case '[':
+        return walk_array(node, depth);
+      case '"': {
+        if (pn.field == kNone) {
+          return skip();
+        }
+        std::string_view text;
+        if (!read_string(text, &s_.decoded)) {
+          return false;
+        }
+        report(pn.field, ValueType::kString, text);
+        return true;
+      }
+      case 't':
+        return read_literal("true", pn.field, ValueType::kTrue);
+      case 'f':
+        return read_literal("false", pn.field, ValueType::kFalse);
+      case 'n':
+        return read_literal("null", pn.field, ValueType::kNull);
+      default:
+        return read_number(pn.field);
+    }
+  }
+
+  bool walk_array(uint32_t node, uint32_t depth) {
+    if (open_is_empty(']')) {
+      return true;
+    }
+    ++open_arrays_;
+    s_.arrays.push_back(ArrayPos{next_array_++, 0});
+    const size_t slot = s_.arrays.size() - 1;
+    bool more = true;
+    for (uint32_t index = 0; more; ++index) {
+      if (p_ == end_) {
+        return fail("unexpected end");
+      }
+      s_.arrays[slot].index = index;
+      if (!walk_value(node, depth + 1) || !next_item(']', &more)) {
+        return false;
+      }
+    }
+    s_.arrays.pop_back();
+    --open_arrays_;
+    return true;
+  }
+
+  bool read_literal(std::string_view word, uint32_t field, ValueType type) {
+    if (static_cast<size_t>(end_ - p_) < word.size() ||
+        std::memcmp(p_, word.data(), word.size()) != 0) {
+      return fail("invalid literal");
+    }
+    p_ += word.size();
+    if (field != kNone) {
+      report(field, type, {});
+    }
+    return true;
+  }
+
+  bool read_number(uint32_t field) {
+    const char* start = p_;
+    NumberToken token;
+    const char* after = scan_number(p_, end_, field == kNone ? nullptr : &token);
+    if (after == nullptr) {
+      return fail(p_ < end_ && (*p_ == '-' || (*p_ >= '0' && *p_ <= '9')) ? "invalid number"
+                                                                          : "unexpected character");
+    }
+    p_ = after;
+    if (field == kNone) {
+      return true;
+    }
+    std::string_view raw(start, static_cast<size_t>(after - start));
+    double d = token.value;
+    // from_chars fails only out of double range (1e309) or on underflow (1e-400): such numbers
+    // match by their literal text only.
+    const bool ok =
+        token.exact || std::from_chars(raw.data(), raw.data() + raw.size(), d).ec == std::errc();
+    report(field, ValueType::kNumber, raw, ok ? d : 0, ok);
+    return true;
+  }
+
+  void report(uint32_t field, ValueType type, std::string_view text, double number = 0,
+              bool number_ok = false) {
+    sink_.on_value(WalkedValue{field, type, number_ok, text, number, s_.arrays});
+  }
+
+  const PathIndex& index_;
+  WalkScratch& s_;
+  ValueSink& sink_;
+  const char* begin_ = nullptr;
+  const char* end_ = nullptr;
+  const char* p_ = nullptr;
+  uint32_t open_arrays_ = 0;
+  uint32_t next_array_ = 0;
+  bool stopped_ = false;
+  Status failure_;
+};
+
+}  // namespace
+
+Status walk_event(std::string_view event_json, const PathIndex& index, WalkScratch& scratch,
+                  ValueSink& sink) {
+  return EventWalk(index, scratch, sink).walk(event_json);
 }
 
 }  // namespace hikyaku::pattern::internal

@@ -1,7 +1,8 @@
 #pragma once
-// Byte-level pieces of the matcher's lazy event walk (matcher.cc): find the next quote or bracket,
-// skip a value without reading it, decode a string's escapes, and tell whether the rest of an
-// event could still name a field some rule wants.
+// The matcher's lazy event walk and its byte-level pieces: follow the paths rules name through the
+// event text (EventWalk), find the next quote or bracket, skip a value without reading it, decode
+// a string's escapes, read a number token, and tell whether the rest of an event could still name
+// a field some rule wants.
 //
 // Why not simdjson On-Demand: it indexes the whole document (its stage 1) before the first field
 // can be read, so finding `properties.STREET` near the start of a 900-byte CityLots2 event costs
@@ -10,13 +11,19 @@
 //
 // Inputs are plain (unpadded) byte ranges; nothing here reads outside [p, end). Skipping is
 // structural, not validating: strings honour escapes and brackets are counted, but skipped
-// text is not checked for UTF-8 or grammar. Thread safety: stateless, or const after setup.
+// text is not checked for UTF-8 or grammar. Thread safety: the functions are stateless; a
+// PathIndex is const after freeze(); a WalkScratch belongs to one thread at a time.
 
 #include <cstdint>
+#include <cstring>
+#include <span>
 #include <string>
 #include <string_view>
+#include <unordered_map>
+#include <utility>
 #include <vector>
 
+#include "core/status.h"
 #include "pattern/internal/value_table.h"
 
 namespace hikyaku::pattern::internal {
@@ -32,10 +39,10 @@ const char* find_string_end(const char* p, const char* end, bool* escaped);
 // or nullptr when a string or container is not closed before `end`, or `p` starts no value.
 const char* skip_value(const char* p, const char* end);
 
-// `p` at the first byte of a number. Returns the first byte after the longest prefix that is a
-// JSON number token (RFC 8259 grammar), or nullptr when no such prefix exists. With `token`, also
-// converts the common cases on the way: `exact` says `value` is the correctly rounded double
-// (with -0 as 0); otherwise the caller converts the text itself.
+// `p` at the first byte of a number. Returns what hikyaku::scan_json_number returns (the one
+// number grammar, core/json_number.h): the first byte after the longest prefix that is a JSON
+// number token, or nullptr. With `token`, also converts the common cases: `exact` says `value` is
+// the correctly rounded double (with -0 as 0); otherwise the caller converts the text itself.
 struct NumberToken {
   double value = 0;
   bool exact = false;
@@ -74,5 +81,126 @@ class KeyNeedles {
   std::string first_bytes_;    // the same, as a list (SIMD filter when short)
   bool has_empty_ = false;     // an empty segment: every quote is a candidate
 };
+
+// ---- the walk ----
+
+// Sentinel for "no node" / "no field".
+inline constexpr uint32_t kNone = 0xFFFFFFFFu;
+// Nesting allowed on the paths rules name (the walk recurses along them; elsewhere it skips
+// iteratively, at any depth). Full event validation uses the same bound.
+inline constexpr uint32_t kMaxEventDepth = 1000;
+
+struct StringHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+};
+template <typename V>
+using StringMap = std::unordered_map<std::string, V, StringHash, std::equal_to<>>;
+
+// One object level on the paths rules name: its named children, and the field (if any) whose
+// values sit at this path.
+struct PathNode {
+  uint32_t field = kNone;
+  StringMap<uint32_t> children;
+  // For the early stop: this node's bit among its parent's children (64: none), and the bits of
+  // all children (0 when there are more than 64: such an object is always read to its end).
+  uint8_t bit = 64;
+  uint64_t child_bits = 0;
+  // The same children as a flat list while there are few: a linear scan beats hashing.
+  static constexpr size_t kSmall = 8;
+  std::vector<std::pair<std::string, uint32_t>> small;
+
+  uint32_t find(std::string_view key) const {
+    if (children.size() <= kSmall) {
+      for (const auto& [k, child] : small) {
+        // Most keys differ in length or first byte: decided before calling memcmp.
+        if (k.size() == key.size() &&
+            (key.empty() ||
+             (k[0] == key[0] && std::memcmp(k.data(), key.data(), key.size()) == 0))) {
+          return child;
+        }
+      }
+      return kNone;
+    }
+    auto it = children.find(key);
+    return it == children.end() ? kNone : it->second;
+  }
+};
+
+// The dotted field paths rules name, as a tree of key segments from the root object (node 0),
+// plus the needles that tell when the walk may stop early.
+class PathIndex {
+ public:
+  // The node of dotted `path`, created (with its ancestors) when new. Building only.
+  uint32_t add_path(std::string_view path);
+  // Ends building (call once, after the last add_path()).
+  void freeze() { needles_.freeze(); }
+
+  const PathNode& node(uint32_t n) const { return nodes_[n]; }
+  void set_field(uint32_t n, uint32_t field) { nodes_[n].field = field; }
+  // The node an event key leads to from `node`, or kNone. Event keys may contain dots ("a.b" is
+  // the same path as a -> b): `*dotted` tells whether this one did.
+  uint32_t child(uint32_t node, std::string_view key, bool* dotted) const;
+  const KeyNeedles& needles() const { return needles_; }
+  size_t memory_bytes() const;
+
+ private:
+  std::vector<PathNode> nodes_{1};
+  KeyNeedles needles_;  // every path segment
+};
+
+enum class ValueType : uint8_t { kString, kNumber, kTrue, kFalse, kNull };
+
+// Which element of which array a value sits in. Arrays are numbered in the order the walk opens
+// them, so two positions with the same `array` are in the same array.
+struct ArrayPos {
+  uint32_t array;
+  uint32_t index;
+};
+
+// One value found at a path some rule names. Views stay valid until the next walk with the same
+// scratch (decoded strings live in WalkScratch::decoded).
+struct WalkedValue {
+  uint32_t field;
+  ValueType type;
+  bool number_ok;         // kNumber: `number` is its correctly rounded double (false: 1e309)
+  std::string_view text;  // kString: the decoded bytes; kNumber: the literal token
+  double number;          // see number_ok; -0 stays -0 here
+  std::span<const ArrayPos> arrays;  // the enclosing arrays, outermost first
+};
+
+// Receives the values of one walk, in event order. (A virtual call per value found, not per
+// byte: the walk reports only values at paths rules name.)
+class ValueSink {
+ public:
+  virtual void on_value(const WalkedValue& value) = 0;
+
+ protected:
+  ~ValueSink() = default;
+};
+
+// Buffers of the walk, reused across events by one thread (after warm-up, no allocation).
+struct WalkScratch {
+  // An object open on the walk's path: which named children it has read.
+  struct Frame {
+    uint64_t need;     // PathNode::child_bits
+    uint64_t seen;     // read completely
+    uint64_t pending;  // being read now
+  };
+  std::string decoded;  // unescaped string values of the current event
+  std::string key;      // an object key with escapes, decoded
+  std::vector<Frame> frames;
+  std::vector<ArrayPos> arrays;
+};
+
+// Walks `event_json` along `index` and reports every value at a path with a field to `sink`.
+// Parts of the event no path names are skipped structurally; the walk stops early once every
+// open object has read all its named children (outside any array) and the rest of the event
+// holds none of the named key segments (for CityLots2's `properties.*` rules: before the
+// 600-byte geometry). Errors (kInvalidArgument): the event is not a JSON object, malformed JSON
+// met on the way ("event is not valid JSON: <what> at offset N"), or nesting deeper than
+// kMaxEventDepth along a named path.
+Status walk_event(std::string_view event_json, const PathIndex& index, WalkScratch& scratch,
+                  ValueSink& sink);
 
 }  // namespace hikyaku::pattern::internal

@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include "core/json_number.h"
 #include "core/json_writer.h"
 #include "pattern/internal/event_scan.h"
 
@@ -105,17 +106,23 @@ class Reader {
       out.keys.push_back(std::move(key));
       out.items.emplace_back();
       HK_RETURN_IF_ERROR(parse_value(out.items.back(), depth));
-      skip_ws();
-      if (pos_ < s_.size() && s_[pos_] == ',') {
-        ++pos_;
-        continue;
-      }
-      if (pos_ < s_.size() && s_[pos_] == '}') {
-        ++pos_;
+      bool more = false;
+      HK_RETURN_IF_ERROR(after_item('}', &more));
+      if (!more) {
         return Status();
       }
-      return fail("expected ',' or '}'");
     }
+  }
+
+  // After a member or element: a ',' (`*more`) or the container's `closer`, consumed.
+  Status after_item(char closer, bool* more) {
+    skip_ws();
+    if (pos_ < s_.size() && (s_[pos_] == ',' || s_[pos_] == closer)) {
+      *more = s_[pos_] == ',';
+      ++pos_;
+      return Status();
+    }
+    return fail(closer == '}' ? "expected ',' or '}'" : "expected ',' or ']'");
   }
 
   Status parse_array(JsonNode& out, size_t depth) {
@@ -130,16 +137,11 @@ class Reader {
       skip_ws();
       out.items.emplace_back();
       HK_RETURN_IF_ERROR(parse_value(out.items.back(), depth));
-      skip_ws();
-      if (pos_ < s_.size() && s_[pos_] == ',') {
-        ++pos_;
-        continue;
-      }
-      if (pos_ < s_.size() && s_[pos_] == ']') {
-        ++pos_;
+      bool more = false;
+      HK_RETURN_IF_ERROR(after_item(']', &more));
+      if (!more) {
         return Status();
       }
-      return fail("expected ',' or ']'");
     }
   }
 
@@ -153,8 +155,10 @@ class Reader {
         break;
       }
     }
+    // The whole run of number-ish bytes must be one token ("012" is an error here, not "0"
+    // followed by junk), so the message shows all of it.
     std::string_view token = s_.substr(start, pos_ - start);
-    if (!is_json_number(token)) {
+    if (!hikyaku::is_json_number(token)) {
       pos_ = start;
       return fail("invalid number '" + std::string(token) + "'");
     }
@@ -238,46 +242,6 @@ class Reader {
 };
 
 }  // namespace
-
-bool is_json_number(std::string_view t) {
-  size_t i = 0;
-  auto digit = [&](size_t k) { return k < t.size() && t[k] >= '0' && t[k] <= '9'; };
-  if (i < t.size() && t[i] == '-') {
-    ++i;
-  }
-  if (!digit(i)) {
-    return false;
-  }
-  if (t[i] == '0') {
-    ++i;
-  } else {
-    while (digit(i)) {
-      ++i;
-    }
-  }
-  if (i < t.size() && t[i] == '.') {
-    ++i;
-    if (!digit(i)) {
-      return false;
-    }
-    while (digit(i)) {
-      ++i;
-    }
-  }
-  if (i < t.size() && (t[i] == 'e' || t[i] == 'E')) {
-    ++i;
-    if (i < t.size() && (t[i] == '+' || t[i] == '-')) {
-      ++i;
-    }
-    if (!digit(i)) {
-      return false;
-    }
-    while (digit(i)) {
-      ++i;
-    }
-  }
-  return i == t.size();
-}
 
 Result<JsonNode> parse_json(std::string_view text, size_t max_depth) {
   return Reader(text, max_depth).parse_document();

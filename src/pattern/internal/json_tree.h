@@ -2,9 +2,9 @@
 // A small strict JSON reader for patterns (and for explain / full event validation).
 //
 // Why not simdjson here: patterns need the literal text of every number (the literal fallback of
-// spec §2 and numbers such as 1e309 that simdjson rejects), every duplicate key in order (last
-// one wins), precise error offsets, and a hard depth limit. Patterns are small, so a tree is fine.
-// The hot event path scans events lazily instead (internal/event_scan.h, matcher.cc).
+// docs/event-patterns.md §2 and numbers such as 1e309 that simdjson rejects), every duplicate key
+// in order (last one wins), precise error offsets, and a hard depth limit. Patterns are small, so a
+// tree is fine. The hot event path scans events lazily instead (internal/event_scan.h).
 //
 // Accepts exactly RFC 8259 JSON: UTF-8 validated, no trailing content (only whitespace), lone
 // surrogate escapes rejected. Iterative depth is bounded by `max_depth` (recursion is limited by
@@ -37,8 +37,5 @@ Result<JsonNode> parse_json(std::string_view text, size_t max_depth);
 // error messages). Numbers keep their literal text.
 void append_json(std::string& out, const JsonNode& node);
 std::string to_json(const JsonNode& node);
-
-// True when `text` is a JSON number token (RFC 8259 grammar), nothing more.
-bool is_json_number(std::string_view text);
 
 }  // namespace hikyaku::pattern::internal

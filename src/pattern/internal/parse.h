@@ -1,6 +1,7 @@
 #pragma once
-// Pattern text -> validated sub-rules (the cross product of every $or), spec §1-§11 with the
-// choices of §13. Used by the compiler and by validate_pattern. Thread-safe (pure).
+// Pattern text -> validated sub-rules (the cross product of every $or),
+// docs/event-patterns.md §1-§11 with the choices of its §13. Used by the compiler and by
+// validate_pattern. Thread-safe (pure).
 
 #include <cstdint>
 #include <optional>

@@ -3,6 +3,7 @@
 #include <locale.h>  // newlocale/towlower_l (POSIX)
 #include <wctype.h>
 
+#include <algorithm>
 #include <charconv>
 #include <clocale>
 #include <cstring>
@@ -537,39 +538,19 @@ bool case_insensitive_match(const CaseAlternatives& alts, std::string_view value
   // Set of reachable byte positions (forward for exact/prefix, from the end for suffix).
   std::vector<size_t> cur{0};
   std::vector<size_t> next;
-  auto step_forward = [&](const std::vector<std::string>& set) {
+  // Positions count bytes consumed from the start, or from the end when `from_end`.
+  const bool from_end = mode == CaseMode::kSuffix;
+  auto step = [&](const std::vector<std::string>& set) {
     next.clear();
     for (size_t p : cur) {
       for (const std::string& a : set) {
-        if (value.size() - p >= a.size() && value.compare(p, a.size(), a) == 0) {
-          size_t q = p + a.size();
-          bool seen = false;
-          for (size_t x : next) {
-            seen = seen || x == q;
-          }
-          if (!seen) {
-            next.push_back(q);
-          }
+        if (value.size() - p < a.size() ||
+            value.compare(from_end ? value.size() - p - a.size() : p, a.size(), a) != 0) {
+          continue;
         }
-      }
-    }
-    cur.swap(next);
-  };
-  auto step_backward = [&](const std::vector<std::string>& set) {
-    // Positions count bytes consumed from the end.
-    next.clear();
-    for (size_t p : cur) {
-      for (const std::string& a : set) {
-        if (value.size() - p >= a.size() &&
-            value.compare(value.size() - p - a.size(), a.size(), a) == 0) {
-          size_t q = p + a.size();
-          bool seen = false;
-          for (size_t x : next) {
-            seen = seen || x == q;
-          }
-          if (!seen) {
-            next.push_back(q);
-          }
+        const size_t q = p + a.size();
+        if (std::find(next.begin(), next.end(), q) == next.end()) {
+          next.push_back(q);
         }
       }
     }
@@ -577,12 +558,12 @@ bool case_insensitive_match(const CaseAlternatives& alts, std::string_view value
   };
   if (mode == CaseMode::kSuffix) {
     for (size_t k = alts.size(); k > 0 && !cur.empty(); --k) {
-      step_backward(alts[k - 1]);
+      step(alts[k - 1]);
     }
     return !cur.empty();
   }
   for (size_t k = 0; k < alts.size() && !cur.empty(); ++k) {
-    step_forward(alts[k]);
+    step(alts[k]);
   }
   if (mode == CaseMode::kPrefix) {
     return !cur.empty();

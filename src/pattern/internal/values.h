@@ -1,5 +1,6 @@
 #pragma once
-// Value-level semantics of the pattern language (spec §2, §4, §8): number comparability, IP
+// Value-level semantics of the pattern language (docs/event-patterns.md
+// §2, §4, §8): number comparability, IP
 // literals and cidr ranges, equals-ignore-case alternatives, wildcard globs. Pure functions,
 // thread-safe.
 
