@@ -1,49 +1,37 @@
 #pragma once
-// A minimal HTTP/1.1 server on 127.0.0.1:<ephemeral port> for tests: it records every request
-// and answers with the status the test sets (default 200). One connection at a time, one request
-// per connection (it answers with Connection: close), as a delivery target sees it.
+// The simplest delivery target: an HTTP destination on 127.0.0.1:<ephemeral port> that records
+// every request and answers each with the status the test sets (default 200) and a JSON body
+// ({} on success, an "errors" document from 400 on), closing the connection after each answer.
+// A thin face of ScriptableDestination, which the tests that need more (scripts, delays, resets,
+// keep-alive, TLS) use directly.
 //
 // Thread safety: all methods are thread-safe.
 
-#include <atomic>
 #include <cstdint>
-#include <map>
-#include <mutex>
 #include <string>
-#include <thread>
 #include <vector>
+
+#include "testing/scriptable_destination.h"
 
 namespace hikyaku::testing {
 
-struct ReceivedRequest {
-  std::string method;
-  std::string target;                          // path and query
-  std::map<std::string, std::string> headers;  // names lower-cased
-  std::string body;
-};
+using ReceivedRequest = RecordedRequest;
 
 class HttpReceiver {
  public:
   HttpReceiver();
-  ~HttpReceiver();
 
-  uint16_t port() const { return port_; }
-  std::string url(const std::string& path = "/") const;
+  uint16_t port() const { return destination_.port(); }
+  std::string url(const std::string& path = "/") const { return destination_.url(path); }
 
   void set_status(int status);
-  std::vector<ReceivedRequest> requests() const;
-  size_t request_count() const;
+  std::vector<ReceivedRequest> requests() const { return destination_.requests(); }
+  size_t request_count() const { return destination_.request_count(); }
+
+  ScriptableDestination& destination() { return destination_; }
 
  private:
-  void serve();
-
-  int listen_fd_ = -1;
-  uint16_t port_ = 0;
-  std::atomic<bool> stopping_{false};
-  std::atomic<int> status_{200};
-  mutable std::mutex mutex_;
-  std::vector<ReceivedRequest> requests_;
-  std::thread thread_;
+  ScriptableDestination destination_;
 };
 
 }  // namespace hikyaku::testing

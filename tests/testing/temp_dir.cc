@@ -10,9 +10,9 @@
 namespace hikyaku::testing {
 
 TempDir::TempDir(std::string_view prefix) {
-  std::string pattern = (std::filesystem::temp_directory_path() /
-                         ("hikyaku-" + std::string(prefix) + "-XXXXXX"))
-                            .string();
+  std::string pattern =
+      (std::filesystem::temp_directory_path() / ("hikyaku-" + std::string(prefix) + "-XXXXXX"))
+          .string();
   if (::mkdtemp(pattern.data()) == nullptr) {
     std::perror("TempDir: mkdtemp");
     std::abort();
