@@ -3,13 +3,15 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <map>
-#include <random>
 
 #include "core/json_writer.h"
 #include "core/redact.h"
 #include "core/thread.h"
+#include "core/time.h"
 #include "delivery/http_client.h"
 
 namespace hikyaku::delivery {
@@ -18,12 +20,14 @@ namespace hikyaku::delivery {
 // Excess deliveries wait (EventBridge delays rather than drops them); they keep aging meanwhile.
 class Dispatcher::RateLimiter {
  public:
-  // Returns the time at which the caller may send (now or later). The slot is booked only when
-  // it is no later than `latest`.
+  explicit RateLimiter(const Clock& clock) : clock_(clock) {}
+
+  // Returns the time (the clock's monotonic time) at which the caller may send: now or later.
+  // The slot is booked only when it is no later than `latest`.
   std::chrono::steady_clock::time_point reserve(const std::string& destination, int per_second,
                                                 std::chrono::steady_clock::time_point latest) {
-    std::lock_guard lock(mutex_);
-    const auto now = std::chrono::steady_clock::now();
+    MutexLock lock(mutex_);
+    const auto now = clock_.steady_now();
     auto& next = next_slot_[destination];
     const auto slot = std::max(now, next);
     if (slot <= latest) {
@@ -33,8 +37,9 @@ class Dispatcher::RateLimiter {
   }
 
  private:
-  std::mutex mutex_;
-  std::map<std::string, std::chrono::steady_clock::time_point> next_slot_;
+  const Clock& clock_;
+  Mutex mutex_;
+  std::map<std::string, std::chrono::steady_clock::time_point> next_slot_ HK_GUARDED_BY(mutex_);
 };
 
 // Appends lines to log-target files; one FILE per path, kept open.
@@ -47,7 +52,7 @@ class Dispatcher::LogFiles {
   }
   // Returns "" on success or the error.
   std::string append(const std::string& path, const std::string& line) {
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     FILE*& file = files_[path];
     if (file == nullptr) {
       file = std::fopen(path.c_str(), "ae");
@@ -63,18 +68,19 @@ class Dispatcher::LogFiles {
   }
 
  private:
-  std::mutex mutex_;
-  std::map<std::string, FILE*> files_;
+  Mutex mutex_;
+  std::map<std::string, FILE*> files_ HK_GUARDED_BY(mutex_);
 };
 
 Dispatcher::Dispatcher(store::Store& store, MetricsRegistry& metrics, const Clock& clock,
-                       std::shared_ptr<const Endpoints> endpoints, Options options)
+                       std::shared_ptr<const Endpoints> endpoints, Options options, Random& random)
     : store_(store),
       metrics_(metrics),
       clock_(clock),
       options_(options),
+      random_(random),
       endpoints_(std::move(endpoints)),
-      rate_limiter_(std::make_unique<RateLimiter>()),
+      rate_limiter_(std::make_unique<RateLimiter>(clock)),
       log_files_(std::make_unique<LogFiles>()) {}
 
 Dispatcher::~Dispatcher() { stop(); }
@@ -86,7 +92,7 @@ void Dispatcher::attach(store::GroupCommitter& committer) {
 
 void Dispatcher::start() {
   {
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     started_ = true;
   }
   for (int i = 0; i < options_.workers; ++i) {
@@ -100,14 +106,14 @@ void Dispatcher::start() {
 
 void Dispatcher::notify() {
   {
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     store_has_due_ = true;
   }
   wake_.notify_all();
 }
 
 store::CommitConsumer::Offer Dispatcher::offer() {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   if (stopping_ || !started_) {
     return {};
   }
@@ -118,7 +124,7 @@ store::CommitConsumer::Offer Dispatcher::offer() {
 void Dispatcher::committed(std::vector<store::Claim> leased, int64_t left_pending) {
   const size_t handed = leased.size();
   {
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     if (!stopping_) {
       for (store::Claim& claim : leased) {
         handed_off_.push_back(std::move(claim));
@@ -139,13 +145,13 @@ void Dispatcher::committed(std::vector<store::Claim> leased, int64_t left_pendin
 }
 
 void Dispatcher::publish(std::shared_ptr<const Endpoints> endpoints) {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   endpoints_ = std::move(endpoints);
 }
 
 void Dispatcher::stop() {
   {
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     stopping_ = true;
   }
   wake_.notify_all();
@@ -156,7 +162,7 @@ void Dispatcher::stop() {
   workers_.clear();
   std::deque<store::Claim> unattempted;
   {
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     unattempted.swap(handed_off_);
   }
   for (const store::Claim& claim : unattempted) {
@@ -165,7 +171,7 @@ void Dispatcher::stop() {
 }
 
 int64_t Dispatcher::attempts() const {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   return attempts_;
 }
 
@@ -195,7 +201,7 @@ struct Dispatcher::Worker {
   std::map<std::string, TargetMetrics, std::less<>> metrics;  // looked up once per target
   std::vector<store::Claim> delivered;
   std::map<std::string, LogWrite, std::less<>> logs;  // by file path
-  std::chrono::steady_clock::time_point oldest;       // of the unsettled attempts
+  std::chrono::steady_clock::time_point oldest;       // of the unsettled attempts (clock time)
 
   bool unsettled() const { return !delivered.empty() || !logs.empty(); }
 
@@ -261,13 +267,15 @@ std::vector<store::Claim> Dispatcher::next_claims(Worker& worker) {
   std::vector<store::Claim> claims;
   bool poll_store = false;
   {
-    std::unique_lock lock(mutex_);
-    wake_.wait_until(lock, next_poll_,
-                     [this] { return stopping_ || !handed_off_.empty() || store_has_due_; });
+    MutexLock lock(mutex_);
+    // The time left as the clock counts it, waited for in real time.
+    wake_.wait_for(lock, next_poll_ - clock_.steady_now(), [this]() HK_REQUIRES(mutex_) {
+      return stopping_ || !handed_off_.empty() || store_has_due_;
+    });
     if (stopping_) {
       return {};
     }
-    const auto now = std::chrono::steady_clock::now();
+    const auto now = clock_.steady_now();
     poll_store = store_has_due_ || now >= next_poll_;
     if (poll_store) {
       store_has_due_ = false;
@@ -303,7 +311,7 @@ void Dispatcher::run_worker() {
   for (;;) {
     std::vector<store::Claim> claims = next_claims(worker);
     if (claims.empty()) {
-      std::lock_guard lock(mutex_);
+      MutexLock lock(mutex_);
       if (stopping_) {
         return;
       }
@@ -312,7 +320,7 @@ void Dispatcher::run_worker() {
     for (store::Claim& claim : claims) {
       bool stopping = false;
       {
-        std::lock_guard lock(mutex_);
+        MutexLock lock(mutex_);
         stopping = stopping_;
       }
       if (stopping) {
@@ -326,10 +334,10 @@ void Dispatcher::run_worker() {
         continue;
       }
       if (!worker.unsettled()) {
-        worker.oldest = std::chrono::steady_clock::now();
+        worker.oldest = clock_.steady_now();
       }
       deliver(std::move(claim), worker);
-      if (std::chrono::steady_clock::now() - worker.oldest >
+      if (clock_.steady_now() - worker.oldest >
           std::chrono::milliseconds(options_.settle_interval_ms)) {
         settle(worker);
       }
@@ -343,7 +351,7 @@ int64_t Dispatcher::latest_start_ms(const store::Claim& claim) const {
 }
 
 bool Dispatcher::wait_for_rate_limit(const store::Claim& claim, const Endpoint& endpoint) {
-  const auto now = std::chrono::steady_clock::now();
+  const auto now = clock_.steady_now();
   const auto latest = now + std::chrono::milliseconds(latest_start_ms(claim) - clock_.now_ms());
   const auto slot =
       rate_limiter_->reserve(endpoint.destination, endpoint.rate_limit_per_second, latest);
@@ -360,8 +368,9 @@ bool Dispatcher::wait_for_rate_limit(const store::Claim& claim, const Endpoint& 
                "Deliveries delayed by an API destination's InvocationRateLimitPerSecond",
                {{"destination", endpoint.destination}})
       .add();
-  std::unique_lock lock(mutex_);
-  if (stop_wake_.wait_until(lock, slot, [this] { return stopping_; })) {
+  MutexLock lock(mutex_);
+  if (stop_wake_.wait_for(lock, slot - clock_.steady_now(),
+                          [this]() HK_REQUIRES(mutex_) { return stopping_; })) {
     lock.unlock();
     (void)store_.release(claim);  // stopping while waiting for a send slot
     return false;
@@ -423,7 +432,7 @@ void Dispatcher::deliver(store::Claim claim, Worker& worker) {
 }
 
 void Dispatcher::count_attempts(int64_t count) {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   attempts_ += count;
 }
 
@@ -438,10 +447,8 @@ void Dispatcher::settle_failure(const store::Claim& claim, const Endpoint* endpo
       redact_url(detail.empty() ? code : fmt::format("{}: {}", code, detail));
   std::string exhausted;
   if (endpoint != nullptr && classify(result) == Outcome::kRetry) {
-    thread_local std::mt19937_64 random{std::random_device{}()};
-    const double unit = static_cast<double>(random() >> 11) * 0x1.0p-53;
     const int attempts_done = job.attempts + 1;
-    const int64_t next = clock_.now_ms() + options_.backoff.delay_ms(attempts_done, unit);
+    const int64_t next = clock_.now_ms() + options_.backoff.delay_ms(attempts_done, random_);
     exhausted =
         exhausted_condition(endpoint->retry_policy, attempts_done, job.ingested_at_ms, next);
     if (exhausted.empty()) {

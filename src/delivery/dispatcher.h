@@ -19,18 +19,22 @@
 // Endpoints of kind kLog append one JSON object per line to their file:
 //   {"time": "...", "rule": "...", "target": "...", "body": "<the delivered body, as a string>"}
 //
+// What is sent, retried and dead-lettered is described in docs/api-destinations.md §4-§6.
+// Time (lease expiries, log-line times, pacing, polling, settle batching) is read from the
+// injected Clock, and retry jitter drawn from the injected Random.
+//
 // Thread safety: all public methods are thread-safe.
 
 #include <chrono>
-#include <condition_variable>
 #include <deque>
 #include <memory>
-#include <mutex>
 #include <thread>
 #include <vector>
 
-#include "core/ids.h"
+#include "core/clock.h"
 #include "core/metrics.h"
+#include "core/mutex.h"
+#include "core/random.h"
 #include "delivery/endpoint.h"
 #include "delivery/retry_policy.h"
 #include "store/group_commit.h"
@@ -51,8 +55,10 @@ class Dispatcher final : public store::CommitConsumer {
     Backoff backoff;
   };
 
+  // `clock` and `random` must outlive the dispatcher; `random` is shared by the workers.
   Dispatcher(store::Store& store, MetricsRegistry& metrics, const Clock& clock,
-             std::shared_ptr<const Endpoints> endpoints, Options options);
+             std::shared_ptr<const Endpoints> endpoints, Options options,
+             Random& random = SystemRandom::instance());
   Dispatcher(store::Store& store, MetricsRegistry& metrics, const Clock& clock,
              std::shared_ptr<const Endpoints> endpoints)
       : Dispatcher(store, metrics, clock, std::move(endpoints), Options{}) {}
@@ -87,45 +93,46 @@ class Dispatcher final : public store::CommitConsumer {
   class RateLimiter;
   class LogFiles;
 
-  void run_worker();
+  void run_worker() HK_EXCLUDES(mutex_);
   // Waits for work and returns the next claims: handed-off jobs first, and the store's due jobs
   // whenever it may hold some. Empty when stopping.
-  std::vector<store::Claim> next_claims(Worker& worker);
+  std::vector<store::Claim> next_claims(Worker& worker) HK_EXCLUDES(mutex_);
   // Attempts one job. A Log line is queued in `worker` and a successful HTTP delivery waits
   // there to be completed (both are settled in batches by settle()); every other outcome is
   // settled here.
-  void deliver(store::Claim claim, Worker& worker);
+  void deliver(store::Claim claim, Worker& worker) HK_EXCLUDES(mutex_);
   // Writes the queued Log lines (one write per file) and completes every delivered job in one
   // store transaction.
-  void settle(Worker& worker);
+  void settle(Worker& worker) HK_EXCLUDES(mutex_);
   // The latest time an attempt of `claim` may start and still finish inside its lease (an HTTP
   // attempt takes at most the timeout; twice that leaves room for settling it).
   int64_t latest_start_ms(const store::Claim& claim) const;
   // False when stopping or when the next send slot is too late for the claim's lease (the job
   // was then released until that slot).
-  bool wait_for_rate_limit(const store::Claim& claim, const Endpoint& endpoint);
+  bool wait_for_rate_limit(const store::Claim& claim, const Endpoint& endpoint) HK_EXCLUDES(mutex_);
   void settle_failure(const store::Claim& claim, const Endpoint* endpoint,
                       const AttemptResult& result, const std::string& detail);
-  void count_attempts(int64_t count);
+  void count_attempts(int64_t count) HK_EXCLUDES(mutex_);
   Counter& target_counter(const char* name, const char* help, const std::string& target);
 
   store::Store& store_;
   MetricsRegistry& metrics_;
   const Clock& clock_;
   const Options options_;
+  Random& random_;
 
-  mutable std::mutex mutex_;
-  std::condition_variable wake_;       // workers waiting for work
-  std::condition_variable stop_wake_;  // workers waiting for a send slot (only stop() ends that)
-  std::shared_ptr<const Endpoints> endpoints_;  // guarded by mutex_
-  bool started_ = false;                        // guarded by mutex_
-  bool stopping_ = false;                       // guarded by mutex_
-  std::deque<store::Claim> handed_off_;         // guarded by mutex_
+  mutable Mutex mutex_;
+  CondVar wake_;       // workers waiting for work
+  CondVar stop_wake_;  // workers waiting for a send slot (only stop() ends that)
+  std::shared_ptr<const Endpoints> endpoints_ HK_GUARDED_BY(mutex_);
+  bool started_ HK_GUARDED_BY(mutex_) = false;
+  bool stopping_ HK_GUARDED_BY(mutex_) = false;
+  std::deque<store::Claim> handed_off_ HK_GUARDED_BY(mutex_);
   // The store may hold due jobs (set at start and by notify(); cleared by the worker that
   // claims them); it is also polled every idle_poll_ms for retries coming due.
-  bool store_has_due_ = true;                          // guarded by mutex_
-  std::chrono::steady_clock::time_point next_poll_{};  // guarded by mutex_
-  int64_t attempts_ = 0;                               // guarded by mutex_
+  bool store_has_due_ HK_GUARDED_BY(mutex_) = true;
+  std::chrono::steady_clock::time_point next_poll_ HK_GUARDED_BY(mutex_){};  // clock_'s time
+  int64_t attempts_ HK_GUARDED_BY(mutex_) = 0;
   std::vector<std::thread> workers_;
   store::GroupCommitter* committer_ = nullptr;  // set by attach() before start()
   std::unique_ptr<RateLimiter> rate_limiter_;

@@ -3,8 +3,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <simdjson.h>
-#include <unistd.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <future>
@@ -13,7 +13,9 @@
 
 #include "store/group_commit.h"
 #include "store/sqlite/sqlite_store.h"
+#include "testing/fake_clock.h"
 #include "testing/http_receiver.h"
+#include "testing/temp_dir.h"
 #include "testing/wait.h"
 
 namespace hikyaku::delivery {
@@ -29,10 +31,6 @@ constexpr const char* kSecret = "bk-SECRET-4711";
 class DispatcherTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    directory_ = std::filesystem::temp_directory_path() /
-                 ("hikyaku-delivery-" + std::to_string(getpid()) + "-" +
-                  ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(directory_);
     auto opened =
         store::SqliteStore::open({.path = (directory_ / "db").string(), .synchronous_full = false});
     ASSERT_TRUE(opened.has_value()) << opened.error().message();
@@ -41,7 +39,6 @@ class DispatcherTest : public ::testing::Test {
   void TearDown() override {
     dispatcher_.reset();
     store_.reset();
-    std::filesystem::remove_all(directory_);
   }
 
   void start(Endpoints endpoints, int workers = 2, int64_t lease_ms = 60'000,
@@ -51,11 +48,11 @@ class DispatcherTest : public ::testing::Test {
     options.lease_ms = lease_ms;
     options.idle_poll_ms = idle_poll_ms;
     options.max_handed_off = max_handed_off;
-    options.backoff = {1, 4};  // retries within milliseconds
+    options.backoff = backoff_;
     options.http_timeout_ms = 1000;
     dispatcher_ = std::make_unique<Dispatcher>(
-        *store_, metrics_, SystemClock::instance(),
-        std::make_shared<const Endpoints>(std::move(endpoints)), options);
+        *store_, metrics_, *clock_, std::make_shared<const Endpoints>(std::move(endpoints)),
+        options, *random_);
     if (committer_ != nullptr) {
       dispatcher_->attach(*committer_);
     }
@@ -64,10 +61,7 @@ class DispatcherTest : public ::testing::Test {
 
   void append(const std::string& target, const std::string& body) {
     ASSERT_TRUE(
-        store_
-            ->append(
-                {{{target, "event-1", body, "", SystemClock::instance().now_ms()}}, {}, {}, {}})
-            .ok());
+        store_->append({{{target, "event-1", body, "", clock_->now_ms()}}, {}, {}, {}}).ok());
     if (dispatcher_) {
       dispatcher_->notify();
     }
@@ -87,8 +81,7 @@ class DispatcherTest : public ::testing::Test {
     store::Batch batch;
     for (int i = 0; i < count; ++i) {
       batch.jobs.push_back({"default/r1/t1", "event-" + std::to_string(i),
-                            "{\"n\":" + std::to_string(i) + "}", "",
-                            SystemClock::instance().now_ms()});
+                            "{\"n\":" + std::to_string(i) + "}", "", clock_->now_ms()});
     }
     std::promise<Status> committed;
     committer.submit(std::move(batch), [&](const Status& s) { committed.set_value(s); });
@@ -106,9 +99,7 @@ class DispatcherTest : public ::testing::Test {
     return bodies;
   }
 
-  int64_t pending() {
-    return store_->counts(SystemClock::instance().now_ms() + 3'600'000)->pending;
-  }
+  int64_t pending() { return store_->counts(clock_->now_ms() + 3'600'000)->pending; }
   std::vector<store::DeadLetter> dead_letters() { return store_->dlq_list(100, 0).value(); }
 
   static Endpoint http(const std::string& url, RetryPolicy retry = {}) {
@@ -122,7 +113,14 @@ class DispatcherTest : public ::testing::Test {
     return endpoint;
   }
 
-  std::filesystem::path directory_;
+  testing::TempDir dir_{"delivery"};
+  const std::filesystem::path directory_{dir_.path()};
+  testing::FakeClock fake_clock_;
+  testing::FakeRandom fake_random_;
+  // What start() gives the dispatcher; a test may point them at the fakes before.
+  const Clock* clock_ = &SystemClock::instance();
+  Random* random_ = &SystemRandom::instance();
+  Backoff backoff_{1, 4};  // retries within milliseconds
   MetricsRegistry metrics_;
   std::unique_ptr<store::SqliteStore> store_;
   std::unique_ptr<Dispatcher> dispatcher_;
@@ -208,6 +206,30 @@ TEST_F(DispatcherTest, ServerErrorsAreRetriedUntilAttemptsRunOut) {
   EXPECT_EQ(letter.job.attempts, 3);
 }
 
+TEST_F(DispatcherTest, RetryBackoffIsDrawnFromTheInjectedRandomAndClock) {
+  HttpReceiver receiver;
+  receiver.set_status(503);
+  fake_random_.set(uint64_t{1} << 63);  // Random::unit() == 0.5
+  clock_ = &fake_clock_;
+  random_ = &fake_random_;
+  backoff_ = {1000, 600'000};
+  start({{"b/r/t", http(receiver.url("/"))}});
+  append("b/r/t", "{}");
+  // The attempt failed and its retry is recorded: no lease left.
+  ASSERT_TRUE(wait_for([&] {
+    return dispatcher_->attempts() == 1 && store_->counts(fake_clock_.now_ms())->leased == 0;
+  }));
+  dispatcher_->stop();
+  // Retry 1 waits unit() x min(cap, base x 2^1) = 0.5 x 2000 ms after the failure.
+  EXPECT_TRUE(store_->claim(fake_clock_.now_ms() + 999, 10, 60'000)->empty());
+  Result<std::vector<store::Claim>> due = store_->claim(fake_clock_.now_ms() + 1000, 10, 60'000);
+  ASSERT_TRUE(due.has_value());
+  ASSERT_EQ(due->size(), 1u);
+  EXPECT_EQ((*due)[0].job.attempts, 1);
+  EXPECT_THAT((*due)[0].job.last_error, HasSubstr("HTTP_503"));
+  EXPECT_EQ(receiver.request_count(), 1u);
+}
+
 TEST_F(DispatcherTest, RecoversWhenTheDestinationComesBack) {
   HttpReceiver receiver;
   receiver.set_status(500);
@@ -247,13 +269,13 @@ TEST_F(DispatcherTest, RateLimitPacesDeliveries) {
   Endpoint endpoint = http(receiver.url("/"));
   endpoint.rate_limit_per_second = 20;
   start({{"b/r/t", endpoint}}, 4);
-  const auto started = std::chrono::steady_clock::now();
+  const auto started = SystemClock::instance().steady_now();
   for (int i = 0; i < 6; ++i) {
     append("b/r/t", "{}");
   }
   ASSERT_TRUE(wait_for([&] { return receiver.request_count() == 6; }));
   // 6 sends at 20/s need at least 5 intervals of 50 ms, whatever the number of workers.
-  EXPECT_GE(std::chrono::steady_clock::now() - started, std::chrono::milliseconds(250));
+  EXPECT_GE(SystemClock::instance().steady_now() - started, std::chrono::milliseconds(250));
   EXPECT_THAT(metrics_.render(), HasSubstr("hikyaku_throttled_rules_total{destination=\"dest\"}"));
 }
 

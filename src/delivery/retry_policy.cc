@@ -24,13 +24,13 @@ std::string error_code(const AttemptResult& result) {
   return result.timed_out ? "TIMEOUT" : "CONNECTION_FAILURE";
 }
 
-int64_t Backoff::delay_ms(int attempt, double random) const {
+int64_t Backoff::delay_ms(int attempt, double unit) const {
   int64_t ceiling = base_ms;
   for (int i = 0; i < attempt && ceiling < cap_ms; ++i) {
     ceiling *= 2;
   }
   ceiling = std::min(ceiling, cap_ms);
-  return static_cast<int64_t>(random * static_cast<double>(ceiling));
+  return static_cast<int64_t>(unit * static_cast<double>(ceiling));
 }
 
 std::string exhausted_condition(const RetryPolicy& policy, int attempts_done,

@@ -1,14 +1,16 @@
 #pragma once
 // The one table that decides what a delivery attempt's result means, following EventBridge's
-// API-destination rules: 2xx delivered; 429, 5xx, timeouts and connection failures retried;
-// every other status (1xx, 3xx, 4xx) permanent. Retries use capped exponential backoff with full
-// jitter, within MaximumRetryAttempts and MaximumEventAgeInSeconds; then the dead-letter queue.
+// API-destination rules (docs/api-destinations.md §5): 2xx delivered; 429, 5xx, timeouts and
+// connection failures retried; every other status (1xx, 3xx, 4xx) permanent. Retries use capped
+// exponential backoff with full jitter, within MaximumRetryAttempts and MaximumEventAgeInSeconds;
+// then the dead-letter queue (§6).
 //
-// Thread safety: pure functions.
+// Thread safety: pure functions, except that the jitter is drawn from the Random passed in.
 
 #include <cstdint>
 #include <string>
 
+#include "core/random.h"
 #include "delivery/endpoint.h"
 
 namespace hikyaku::delivery {
@@ -31,9 +33,11 @@ std::string error_code(const AttemptResult& result);
 struct Backoff {
   int64_t base_ms = 1000;
   int64_t cap_ms = 600'000;
-  // Delay before attempt number `attempt` (1 = the first retry): uniform in
-  // [0, min(cap, base * 2^attempt)], drawn from `random` in [0, 1).
-  int64_t delay_ms(int attempt, double random) const;
+  // Delay before attempt number `attempt` (1 = the first retry): `unit` (in [0, 1)) of the way
+  // into [0, min(cap, base * 2^attempt)].
+  int64_t delay_ms(int attempt, double unit) const;
+  // The same with the jitter drawn from `random` (Random::unit()).
+  int64_t delay_ms(int attempt, Random& random) const { return delay_ms(attempt, random.unit()); }
 };
 
 // What to do with a job that failed retryably after `attempts_done` attempts (this one included).

@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdint>
+
+#include "testing/fake_clock.h"
+
 namespace hikyaku::delivery {
 namespace {
 
@@ -34,6 +38,19 @@ TEST(RetryPolicyTest, FullJitterBackoffIsCapped) {
   EXPECT_EQ(backoff.delay_ms(1, 0.999999), 1999);
   EXPECT_EQ(backoff.delay_ms(3, 0.5), 4000);
   EXPECT_EQ(backoff.delay_ms(40, 0.5), 30'000);  // capped, no overflow
+}
+
+TEST(RetryPolicyTest, JitterIsDrawnFromTheGivenRandom) {
+  Backoff backoff{1000, 60'000};
+  testing::FakeRandom random(0);
+  EXPECT_EQ(backoff.delay_ms(1, random), 0);
+  random.set(uint64_t{1} << 63);  // Random::unit() == 0.5
+  EXPECT_EQ(backoff.delay_ms(1, random), 1000);
+  EXPECT_EQ(backoff.delay_ms(3, random), 4000);
+  EXPECT_EQ(backoff.delay_ms(40, random), 30'000);
+  random.set(UINT64_MAX);  // the largest unit(): 1 - 2^-53
+  EXPECT_EQ(backoff.delay_ms(1, random), 1999);
+  EXPECT_EQ(backoff.delay_ms(40, random), 59'999);
 }
 
 TEST(RetryPolicyTest, ExhaustionByAttemptsOrAge) {

@@ -28,7 +28,7 @@ GroupCommitter::~GroupCommitter() { stop(); }
 void GroupCommitter::submit(Batch batch, Done done) {
   const auto jobs = static_cast<int64_t>(batch.jobs.size());
   {
-    std::unique_lock lock(mutex_);
+    MutexLock lock(mutex_);
     if (stopping_) {
       lock.unlock();
       done(unavailable("the store is shutting down"));
@@ -47,7 +47,7 @@ void GroupCommitter::submit(Batch batch, Done done) {
 
 void GroupCommitter::stop() {
   {
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     if (stopping_) {
       return;
     }
@@ -58,7 +58,7 @@ void GroupCommitter::stop() {
     writer_.join();
   }
   {
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     writer_done_ = true;
   }
   wake_syncer_.notify_one();
@@ -68,7 +68,7 @@ void GroupCommitter::stop() {
 }
 
 int64_t GroupCommitter::commits() const {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   return commits_;
 }
 
@@ -94,7 +94,7 @@ void GroupCommitter::complete(std::vector<Claim> delivered) {
   }
   bool wake = false;
   {
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     if (!stopping_) {
       // The writer hears of the first completions (to start waiting for company) and of enough
       // to commit alone; in between it need not wake.
@@ -126,58 +126,10 @@ void GroupCommitter::run_writer() {
   for (;;) {
     taken.clear();
     completed.clear();
-    {
-      std::unique_lock lock(mutex_);
-      // At most one committed group waits for the sync after the one in progress: meanwhile
-      // submissions gather into the next group instead of each becoming a transaction of its own.
-      wake_.wait(lock, [this] {
-        return (stopping_ || !queue_.empty() || !completed_.empty()) && unsynced_.empty();
-      });
-      // Completions alone wait a little for a submission to share its transaction (under load
-      // one comes within a commit's time), unless there are many of them.
-      auto submission_or_enough = [this] {
-        return stopping_ || !queue_.empty() ||
-               static_cast<int64_t>(completed_.size()) >= options_.completions_alone;
-      };
-      if (!submission_or_enough()) {
-        wake_.wait_for(lock, std::chrono::milliseconds(options_.completion_delay_ms),
-                       submission_or_enough);
-      }
-      if (queue_.empty() && completed_.empty()) {
-        return;  // stopping and drained
-      }
-      completed.swap(completed_);
-      // Everything that queued while the previous commit ran, up to the per-commit cap (at
-      // least one submission, however large).
-      int64_t jobs = 0;
-      while (!queue_.empty() &&
-             (taken.empty() || jobs + static_cast<int64_t>(queue_.front().batch.jobs.size()) <=
-                                   options_.max_jobs_per_commit)) {
-        jobs += static_cast<int64_t>(queue_.front().batch.jobs.size());
-        taken.push_back(std::move(queue_.front()));
-        queue_.pop_front();
-      }
-      queued_jobs_ -= jobs;
+    if (!take_next_group(taken, completed)) {
+      return;  // stopping and drained
     }
-
-    merged.jobs.clear();
-    merged.events.clear();
-    merged.dead_letters.clear();
-    if (taken.size() == 1) {
-      merged = std::move(taken[0].batch);
-    } else {
-      for (Pending& pending : taken) {
-        for (NewJob& job : pending.batch.jobs) {
-          merged.jobs.push_back(std::move(job));
-        }
-        for (ArchivedEvent& event : pending.batch.events) {
-          merged.events.push_back(std::move(event));
-        }
-        for (NewDeadLetter& letter : pending.batch.dead_letters) {
-          merged.dead_letters.push_back(std::move(letter));
-        }
-      }
-    }
+    merge(taken, merged);
     merged.completed.swap(completed);
     Committed committed;
     if (!merged.empty()) {
@@ -188,7 +140,7 @@ void GroupCommitter::run_writer() {
       committed.done.push_back(std::move(pending.done));
     }
     {
-      std::lock_guard lock(mutex_);
+      MutexLock lock(mutex_);
       ++commits_;
       unsynced_.push_back(std::move(committed));
     }
@@ -196,12 +148,69 @@ void GroupCommitter::run_writer() {
   }
 }
 
+bool GroupCommitter::take_next_group(std::vector<Pending>& taken, std::vector<Claim>& completed) {
+  MutexLock lock(mutex_);
+  // At most one committed group waits for the sync after the one in progress: meanwhile
+  // submissions gather into the next group instead of each becoming a transaction of its own.
+  wake_.wait(lock, [this]() HK_REQUIRES(mutex_) {
+    return (stopping_ || !queue_.empty() || !completed_.empty()) && unsynced_.empty();
+  });
+  // Completions alone wait a little for a submission to share its transaction (under load
+  // one comes within a commit's time), unless there are many of them.
+  auto submission_or_enough = [this]() HK_REQUIRES(mutex_) {
+    return stopping_ || !queue_.empty() ||
+           static_cast<int64_t>(completed_.size()) >= options_.completions_alone;
+  };
+  if (!submission_or_enough()) {
+    wake_.wait_for(lock, std::chrono::milliseconds(options_.completion_delay_ms),
+                   submission_or_enough);
+  }
+  if (queue_.empty() && completed_.empty()) {
+    return false;
+  }
+  completed.swap(completed_);
+  // Everything that queued while the previous commit ran, up to the per-commit cap (at least one
+  // submission, however large).
+  int64_t jobs = 0;
+  while (!queue_.empty() &&
+         (taken.empty() || jobs + static_cast<int64_t>(queue_.front().batch.jobs.size()) <=
+                               options_.max_jobs_per_commit)) {
+    jobs += static_cast<int64_t>(queue_.front().batch.jobs.size());
+    taken.push_back(std::move(queue_.front()));
+    queue_.pop_front();
+  }
+  queued_jobs_ -= jobs;
+  return true;
+}
+
+void GroupCommitter::merge(std::vector<Pending>& taken, Batch& merged) {
+  merged.jobs.clear();
+  merged.events.clear();
+  merged.dead_letters.clear();
+  if (taken.size() == 1) {
+    merged = std::move(taken[0].batch);
+    return;
+  }
+  for (Pending& pending : taken) {
+    for (NewJob& job : pending.batch.jobs) {
+      merged.jobs.push_back(std::move(job));
+    }
+    for (ArchivedEvent& event : pending.batch.events) {
+      merged.events.push_back(std::move(event));
+    }
+    for (NewDeadLetter& letter : pending.batch.dead_letters) {
+      merged.dead_letters.push_back(std::move(letter));
+    }
+  }
+}
+
 void GroupCommitter::run_syncer() {
   std::deque<Committed> groups;
   for (;;) {
     {
-      std::unique_lock lock(mutex_);
-      wake_syncer_.wait(lock, [this] { return writer_done_ || !unsynced_.empty(); });
+      MutexLock lock(mutex_);
+      wake_syncer_.wait(
+          lock, [this]() HK_REQUIRES(mutex_) { return writer_done_ || !unsynced_.empty(); });
       if (unsynced_.empty()) {
         return;  // the writer has stopped and every group is answered
       }

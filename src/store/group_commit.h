@@ -11,18 +11,20 @@
 // The queue is bounded (Options::max_queued_jobs): beyond it submit() calls `done` at once with
 // kResourceExhausted, which ingest turns into a retryable throttling error.
 //
+// It reads no clock: the one time it keeps, Options::completion_delay_ms, is a bounded wait on a
+// condition variable (real time) for company. docs/store.md describes the durability model.
+//
 // Thread safety: submit() and complete() are thread-safe. `done` and the CommitConsumer's
 // committed() run on the syncer thread (`done` on the caller's thread for an immediate
 // rejection): keep them short.
 
-#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <functional>
-#include <mutex>
 #include <thread>
 #include <vector>
 
+#include "core/mutex.h"
 #include "store/store.h"
 
 namespace hikyaku::store {
@@ -64,24 +66,24 @@ class GroupCommitter {
   GroupCommitter(const GroupCommitter&) = delete;
   GroupCommitter& operator=(const GroupCommitter&) = delete;
 
-  void submit(Batch batch, Done done);
+  void submit(Batch batch, Done done) HK_EXCLUDES(mutex_);
 
   // Completes delivered claims in the next commit (see Batch::completed) without waiting for it:
   // settling deliveries shares the ingest's transactions instead of adding its own (they wait up
   // to Options::completion_delay_ms for one; a crash meanwhile only redelivers them). After
   // stop(), completes them at once on the caller's thread. Failures are logged; the jobs are
   // then delivered again when their leases expire.
-  void complete(std::vector<Claim> delivered);
+  void complete(std::vector<Claim> delivered) HK_EXCLUDES(mutex_);
 
   // Hands committed jobs to `consumer` (see CommitConsumer); set before the first submit. Without
   // one, jobs only become pending in the store.
   void set_consumer(CommitConsumer* consumer) { consumer_ = consumer; }
 
   // Commits everything submitted so far and stops; later submits fail with kUnavailable.
-  void stop();
+  void stop() HK_EXCLUDES(mutex_);
 
   // Commits performed so far (each may hold many submissions); for metrics and tests.
-  int64_t commits() const;
+  int64_t commits() const HK_EXCLUDES(mutex_);
 
  private:
   struct Pending {
@@ -98,24 +100,30 @@ class GroupCommitter {
     size_t completions = 0;     // Batch::completed settled in it (for the error log)
   };
 
-  void run_writer();
-  void run_syncer();
+  void run_writer() HK_EXCLUDES(mutex_);
+  void run_syncer() HK_EXCLUDES(mutex_);
+  // The writer's wait: the submissions of the next group, up to the per-commit cap, and the
+  // completions gathered meanwhile. False when stopping and drained.
+  bool take_next_group(std::vector<Pending>& taken, std::vector<Claim>& completed)
+      HK_EXCLUDES(mutex_);
+  // Merges the taken submissions into one batch (`merged` is reused across groups).
+  static void merge(std::vector<Pending>& taken, Batch& merged);
   // Appends `merged` (deferring the sync) and records what the consumer gets.
   void commit(Batch& merged, Committed& committed);
 
   Store& store_;
   const Options options_;
-  CommitConsumer* consumer_ = nullptr;
-  mutable std::mutex mutex_;
-  std::condition_variable wake_;         // the writer's
-  std::condition_variable wake_syncer_;  // the syncer's
-  std::deque<Pending> queue_;            // guarded by mutex_
-  std::vector<Claim> completed_;         // guarded by mutex_
-  std::deque<Committed> unsynced_;       // guarded by mutex_
-  int64_t queued_jobs_ = 0;              // guarded by mutex_
-  int64_t commits_ = 0;                  // guarded by mutex_
-  bool stopping_ = false;                // guarded by mutex_
-  bool writer_done_ = false;             // guarded by mutex_
+  CommitConsumer* consumer_ = nullptr;  // set before the first submit
+  mutable Mutex mutex_;
+  CondVar wake_;         // the writer's
+  CondVar wake_syncer_;  // the syncer's
+  std::deque<Pending> queue_ HK_GUARDED_BY(mutex_);
+  std::vector<Claim> completed_ HK_GUARDED_BY(mutex_);
+  std::deque<Committed> unsynced_ HK_GUARDED_BY(mutex_);
+  int64_t queued_jobs_ HK_GUARDED_BY(mutex_) = 0;
+  int64_t commits_ HK_GUARDED_BY(mutex_) = 0;
+  bool stopping_ HK_GUARDED_BY(mutex_) = false;
+  bool writer_done_ HK_GUARDED_BY(mutex_) = false;
   std::thread writer_;
   std::thread syncer_;
 };

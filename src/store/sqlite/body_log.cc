@@ -33,12 +33,6 @@ uint64_t record_hash(int64_t segment, int64_t offset, std::string_view body) {
   return XXH3_64bits_withSeed(body.data(), body.size(), XXH3_64bits(place, sizeof place));
 }
 
-int64_t steady_now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
 Status io_error(std::string_view doing, const std::string& path) {
   return unavailable(fmt::format("body log: {} {}: {}", doing, path, std::strerror(errno)));
 }
@@ -80,19 +74,18 @@ struct BodyLog::Segment {
   int64_t id = 0;
   int fd = -1;
   int64_t size = 0;           // bytes handed out to appends; guarded by BodyLog::mutex_
-  int64_t created_at_ms = 0;  // since when it is (or was) the active segment
-  int64_t sealed_at_ms = 0;   // 0 while active; guarded by BodyLog::mutex_
+  int64_t created_at_ms = 0;  // since when it is (or was) the active segment; ditto
+  int64_t sealed_at_ms = 0;   // 0 while active; ditto
 
-  Segment(int64_t id_, int fd_, int64_t size_) : id(id_), fd(fd_), size(size_) {
-    created_at_ms = steady_now_ms();
-  }
+  Segment(int64_t id_, int fd_, int64_t size_, int64_t created_at_ms_)
+      : id(id_), fd(fd_), size(size_), created_at_ms(created_at_ms_) {}
   ~Segment() { ::close(fd); }
   Segment(const Segment&) = delete;
   Segment& operator=(const Segment&) = delete;
 };
 
-BodyLog::BodyLog(Options options, int folder_fd)
-    : options_(std::move(options)), folder_fd_(folder_fd) {}
+BodyLog::BodyLog(Options options, int folder_fd, const Clock& clock)
+    : options_(std::move(options)), folder_fd_(folder_fd), clock_(clock) {}
 
 // A prepared segment's file, empty or a renamed spare, is collected at the next open.
 BodyLog::~BodyLog() { ::close(folder_fd_); }
@@ -105,7 +98,13 @@ std::string BodyLog::spare_path(int64_t n) const {
   return fmt::format("{}/spare-{}.seg", options_.folder, n);
 }
 
-Result<std::unique_ptr<BodyLog>> BodyLog::open(const Options& options) {
+int64_t BodyLog::now_ms() const {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             clock_.steady_now().time_since_epoch())
+      .count();
+}
+
+Result<std::unique_ptr<BodyLog>> BodyLog::open(const Options& options, const Clock& clock) {
   if (options.folder.empty() || options.segment_bytes <= 0) {
     return invalid_argument("body log: needs a folder and a positive segment size");
   }
@@ -130,13 +129,24 @@ Result<std::unique_ptr<BodyLog>> BodyLog::open(const Options& options) {
   if (folder_fd < 0) {
     return io_error("cannot open folder", options.folder);
   }
-  std::unique_ptr<BodyLog> log(new BodyLog(options, folder_fd));
+  std::unique_ptr<BodyLog> log(new BodyLog(options, folder_fd, clock));
+  // Nobody else has the log yet; the lock is for the analysis' sake.
+  MutexLock lock(log->mutex_);
   int64_t last = 0;
-  for (const auto& entry : std::filesystem::directory_iterator(options.folder, error)) {
+  HK_RETURN_IF_ERROR(log->load_folder(last));
+  // Never an id that rows may still name: its records could verify for them.
+  log->next_id_ = std::max(last + 1, options.first_free_id);
+  HK_RETURN_IF_ERROR(log->roll_over());
+  return log;
+}
+
+Status BodyLog::load_folder(int64_t& last) {
+  std::error_code error;
+  for (const auto& entry : std::filesystem::directory_iterator(options_.folder, error)) {
     const std::string name = entry.path().filename().string();
     if (name.starts_with("spare-") && name.ends_with(".seg")) {
-      log->spares_.push_back(entry.path().string());
-      log->next_spare_ = std::max<int64_t>(log->next_spare_, std::atoll(name.c_str() + 6) + 1);
+      spares_.push_back(entry.path().string());
+      next_spare_ = std::max<int64_t>(next_spare_, std::atoll(name.c_str() + 6) + 1);
       continue;
     }
     if (name.size() != 14 || !name.ends_with(".seg") ||
@@ -153,20 +163,16 @@ Result<std::unique_ptr<BodyLog>> BodyLog::open(const Options& options) {
       }
       return io_error("cannot open", entry.path().string());
     }
-    auto segment = std::make_shared<Segment>(id, fd, info.st_size);
+    auto segment = std::make_shared<Segment>(id, fd, info.st_size, now_ms());
     segment->sealed_at_ms = segment->created_at_ms;
-    log->segments_.emplace(id, std::move(segment));
+    segments_.emplace(id, std::move(segment));
     last = std::max(last, id);
   }
   if (error) {
     return unavailable(
-        fmt::format("body log: cannot list folder {}: {}", options.folder, error.message()));
+        fmt::format("body log: cannot list folder {}: {}", options_.folder, error.message()));
   }
-  std::lock_guard lock(log->mutex_);
-  // Never an id that rows may still name: its records could verify for them.
-  log->next_id_ = std::max(last + 1, options.first_free_id);
-  HK_RETURN_IF_ERROR(log->roll_over());
-  return log;
+  return ok_status();
 }
 
 std::string BodyLog::take_spare() {
@@ -197,7 +203,7 @@ Result<std::shared_ptr<BodyLog::Segment>> BodyLog::create_segment(int64_t id,
   if (fd < 0) {
     return io_error("cannot create", path);
   }
-  return std::make_shared<Segment>(id, fd, 0);
+  return std::make_shared<Segment>(id, fd, 0, now_ms());
 }
 
 Status BodyLog::roll_over() {
@@ -206,7 +212,7 @@ Status BodyLog::roll_over() {
     HK_ASSIGN_OR_RETURN(segment, create_segment(next_id_++, take_spare()));
     folder_unsynced_ = true;  // synced by the next sync(), before anyone relies on this segment
   }
-  segment->created_at_ms = steady_now_ms();
+  segment->created_at_ms = now_ms();
   if (active_ != nullptr) {
     active_->sealed_at_ms = segment->created_at_ms;
   }
@@ -219,7 +225,7 @@ Status BodyLog::prepare_next() {
   int64_t id = 0;
   std::string spare;
   {
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     if (next_ != nullptr || preparing_) {
       return ok_status();
     }
@@ -233,7 +239,7 @@ Status BodyLog::prepare_next() {
     status = io_error("cannot sync folder", options_.folder);
     (void)::unlink(path_of(id).c_str());
   }
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   preparing_ = false;
   if (status.ok()) {
     next_ = std::move(*segment);
@@ -242,7 +248,7 @@ Status BodyLog::prepare_next() {
 }
 
 bool BodyLog::next_prepared() const {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   return next_ != nullptr;
 }
 
@@ -258,7 +264,7 @@ Status BodyLog::append(std::span<const std::string_view> bodies, std::vector<Bod
   std::shared_ptr<Segment> segment;
   int64_t offset = 0;
   {
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     if (active_->size > 0 && active_->size + total > options_.segment_bytes) {
       HK_RETURN_IF_ERROR(roll_over());
     }
@@ -286,7 +292,7 @@ Status BodyLog::append(std::span<const std::string_view> bodies, std::vector<Bod
     return io_error("cannot write", path_of(segment->id));
   }
   // Marked after the write: a sync() that took the mark before it could miss these bytes.
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   if (std::find(unsynced_.begin(), unsynced_.end(), segment) == unsynced_.end()) {
     unsynced_.push_back(std::move(segment));
   }
@@ -296,14 +302,14 @@ Status BodyLog::append(std::span<const std::string_view> bodies, std::vector<Bod
 Status BodyLog::sync() {
   // One at a time: a second caller finding nothing left to sync must not return before the
   // first caller's fdatasync, which covers its appends too, has.
-  std::lock_guard sync_lock(sync_mutex_);
+  MutexLock sync_lock(sync_mutex_);
   if (!sync_failure_.ok()) {
     return sync_failure_;
   }
   std::vector<std::shared_ptr<Segment>> segments;
   bool folder = false;
   {
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     segments.swap(unsynced_);
     folder = std::exchange(folder_unsynced_, false);
   }
@@ -323,7 +329,7 @@ Status BodyLog::sync() {
 Result<std::string> BodyLog::read(const BodyRef& ref) const {
   std::shared_ptr<Segment> segment;
   {
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     if (auto found = segments_.find(ref.segment); found != segments_.end()) {
       segment = found->second;
     }
@@ -358,8 +364,8 @@ Result<std::string> BodyLog::read(const BodyRef& ref) const {
 }
 
 std::vector<BodyLog::Sealed> BodyLog::sealed() const {
-  const int64_t now = steady_now_ms();
-  std::lock_guard lock(mutex_);
+  const int64_t now = now_ms();
+  MutexLock lock(mutex_);
   std::vector<Sealed> sealed;
   for (const auto& [id, segment] : segments_) {
     if (segment->sealed_at_ms != 0) {
@@ -370,8 +376,8 @@ std::vector<BodyLog::Sealed> BodyLog::sealed() const {
 }
 
 Status BodyLog::seal_if_older(int64_t age_ms) {
-  std::lock_guard lock(mutex_);
-  if (active_->size == 0 || steady_now_ms() - active_->created_at_ms < age_ms) {
+  MutexLock lock(mutex_);
+  if (active_->size == 0 || now_ms() - active_->created_at_ms < age_ms) {
     return ok_status();
   }
   return roll_over();
@@ -380,7 +386,7 @@ Status BodyLog::seal_if_older(int64_t age_ms) {
 Status BodyLog::remove(int64_t id) {
   std::string spare;
   {
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     auto found = segments_.find(id);
     if (found == segments_.end()) {
       return ok_status();
@@ -404,7 +410,7 @@ Status BodyLog::remove(int64_t id) {
     // Its old records cannot pass for new ones: the hash is seeded with the segment id, and ids
     // are never reused.
     const bool renamed = ::rename(path.c_str(), spare.c_str()) == 0;
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     --spares_pending_;
     if (renamed) {
       spares_.push_back(std::move(spare));

@@ -4,26 +4,23 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <string>
 #include <vector>
+
+#include "testing/fake_clock.h"
+#include "testing/temp_dir.h"
 
 namespace hikyaku::store {
 namespace {
 
 class BodyLogTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    folder_ = std::filesystem::temp_directory_path() /
-              ("hikyaku-body-log-" + std::to_string(getpid()) + "-" +
-               ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(folder_);
-  }
-  void TearDown() override { std::filesystem::remove_all(folder_); }
-
-  std::unique_ptr<BodyLog> open(int64_t segment_bytes = int64_t{64} << 20) {
-    auto log = BodyLog::open({.folder = folder_.string(), .segment_bytes = segment_bytes});
+  std::unique_ptr<BodyLog> open(int64_t segment_bytes = int64_t{64} << 20,
+                                const Clock& clock = SystemClock::instance()) {
+    auto log = BodyLog::open({.folder = folder_.string(), .segment_bytes = segment_bytes}, clock);
     EXPECT_TRUE(log.has_value()) << log.status().to_string();
     return std::move(*log);
   }
@@ -55,7 +52,9 @@ class BodyLogTest : public ::testing::Test {
                                              std::filesystem::directory_iterator()));
   }
 
-  std::filesystem::path folder_;
+  testing::TempDir dir_{"body-log"};
+  // Not created yet: open() makes it.
+  const std::filesystem::path folder_{dir_.file("bodies")};
 };
 
 TEST_F(BodyLogTest, BodiesReadBackAfterSyncAndAfterReopening) {
@@ -169,6 +168,22 @@ TEST_F(BodyLogTest, AnIdleSegmentIsSealedOnlyWhenItHoldsSomething) {
   ASSERT_EQ(log->sealed().size(), 1u);
   EXPECT_EQ(log->sealed()[0].segment, ref.segment);
   EXPECT_NE(append(*log, {"y"})[0].segment, ref.segment);
+}
+
+TEST_F(BodyLogTest, SegmentAgesAreMeasuredWithTheInjectedClock) {
+  testing::FakeClock clock;
+  auto log = open(int64_t{64} << 20, clock);
+  const BodyRef ref = append(*log, {"x"})[0];
+  clock.advance(std::chrono::milliseconds(9'999));
+  ASSERT_TRUE(log->seal_if_older(10'000).ok());
+  EXPECT_TRUE(log->sealed().empty());  // one millisecond too young
+  clock.advance(std::chrono::milliseconds(1));
+  ASSERT_TRUE(log->seal_if_older(10'000).ok());
+  ASSERT_EQ(log->sealed().size(), 1u);
+  EXPECT_EQ(log->sealed()[0].segment, ref.segment);
+  EXPECT_EQ(log->sealed()[0].sealed_for_ms, 0);
+  clock.advance(std::chrono::milliseconds(60'000));
+  EXPECT_EQ(log->sealed()[0].sealed_for_ms, 60'000);
 }
 
 TEST_F(BodyLogTest, AFolderThatCannotBeCreatedIsAClearError) {

@@ -32,13 +32,23 @@
 // Checkpoints (copying the WAL into the database file) run on a second connection and thread,
 // off the commit path; that thread also runs collect_bodies() (on the store's connection).
 //
+// Time (the body log's sealing, the checkpoint thread's maintenance interval) is read from the
+// Clock given to open(); lease and due times come from the callers' arguments.
+//
+// The durability model as a whole (group commit, deferred sync, body log, leases) is described in
+// docs/store.md. Private parts live in sqlite/internal/ (schema, statements, the checkpointer).
+//
 // Thread safety: thread-safe; calls are serialized on one connection (SQLite serializes writers
 // anyway; every call is short).
 
+#include <cstdint>
 #include <memory>
-#include <mutex>
+#include <optional>
 #include <string>
+#include <vector>
 
+#include "core/clock.h"
+#include "core/mutex.h"
 #include "store/sqlite/body_log.h"
 #include "store/store.h"
 
@@ -60,10 +70,13 @@ class SqliteStore final : public Store {
   };
 
   // Opens or creates the database and its schema. kUnavailable when the file cannot be opened
-  // or is not a hikyaku store.
-  static Result<std::unique_ptr<SqliteStore>> open(const Options& options);
+  // or is not a hikyaku store. `clock` must outlive the store.
+  static Result<std::unique_ptr<SqliteStore>> open(const Options& options,
+                                                   const Clock& clock = SystemClock::instance());
 
   ~SqliteStore() override;
+  SqliteStore(const SqliteStore&) = delete;
+  SqliteStore& operator=(const SqliteStore&) = delete;
 
   Status append(const Batch& batch) override;
   Result<std::vector<Claim>> append_and_lease(Batch& batch, int limit, int64_t lease_expires_at_ms,
@@ -88,59 +101,93 @@ class SqliteStore final : public Store {
   // says so), moves long-needed bodies into their rows and readies the next segment. Runs about
   // once a second and after each roll-over on the checkpoint thread, and at open; callable from
   // any thread.
-  Status collect_bodies();
+  Status collect_bodies() HK_EXCLUDES(collect_mutex_, mutex_, wal_sync_mutex_);
 
  private:
-  class Statements;
-  class Checkpointer;
-  SqliteStore(sqlite3* db, const Options& options);
-  // Switches the connection to the configured level (durable) or to NORMAL (lease
-  // bookkeeping), only when it changes. Call with mutex_ held, outside a transaction.
-  Status use_sync(bool durable);
+  class Statements;    // internal/statements.h
+  class Checkpointer;  // internal/checkpointer.h
   // The lease append_and_lease writes into its first `jobs` rows.
   struct RowLease {
     size_t jobs = 0;
     std::string token;
     int64_t expires_at_ms = 0;
   };
+
+  SqliteStore(sqlite3* db, const Options& options, int lock_fd, std::unique_ptr<BodyLog> bodies);
+  // The rest of open() once the store exists (from then on it closes what it holds, whatever
+  // fails): the checkpoint thread, the WAL descriptor, a first body collection.
+  Status start(const Options& options, const Clock& clock)
+      HK_EXCLUDES(mutex_, collect_mutex_, wal_sync_mutex_);
+
+  // Runs `body` inside BEGIN IMMEDIATE ... COMMIT, rolling back on error (internal/statements.h).
+  template <typename Body>
+  Status in_transaction(Body&& body) HK_REQUIRES(mutex_);
+  // Switches the connection to the configured level (durable) or to NORMAL (lease
+  // bookkeeping), only when it changes. Call outside a transaction.
+  Status use_sync(bool durable) HK_REQUIRES(mutex_);
+  std::string new_token() HK_REQUIRES(mutex_);
+  Status open_wal_for_sync();
+  Status sync_wal() HK_EXCLUDES(wal_sync_mutex_);
+
   // Inserts the batch (inside a transaction); the jobs' ids go to `job_ids` when not null. With
   // `sync_bodies` the bodies are durable before it returns (the transaction's commit will be).
   Status insert_batch(const Batch& batch, std::vector<int64_t>* job_ids, const RowLease& lease,
-                      bool sync_bodies);
-  std::string new_token();  // call with mutex_ held
-  Status open_wal_for_sync();
-  Status sync_wal();
+                      bool sync_bodies) HK_REQUIRES(mutex_);
+  // insert_batch()'s three kinds of rows, the jobs' bodies already at `refs`.
+  Status insert_jobs(const std::vector<NewJob>& jobs, const std::vector<BodyRef>& refs,
+                     std::vector<int64_t>* job_ids, const RowLease& lease) HK_REQUIRES(mutex_);
+  Status insert_dead_letters(const std::vector<NewDeadLetter>& letters) HK_REQUIRES(mutex_);
+  Status archive_events(const std::vector<ArchivedEvent>& events) HK_REQUIRES(mutex_);
+
+  // claim() inside its transaction: reads up to `limit` due jobs with their bodies into `claims`
+  // (jobs whose body is gone into `unreadable`, with the reason), then leases `claims`.
+  Status read_due_jobs(int64_t now_ms, int limit, const std::string& token, int64_t expires,
+                       std::vector<Claim>& claims,
+                       std::vector<std::pair<Claim, Status>>& unreadable) HK_REQUIRES(mutex_);
+  Status lease_claims(const std::vector<Claim>& claims, const std::string& token, int64_t expires)
+      HK_REQUIRES(mutex_);
   // Moves a claimed job into the dead-letter queue with the claim's body (inside a transaction).
-  Status move_to_dead_letters(const Claim& claim, const DeadLetterReason& reason, int64_t now_ms);
-  // Copies the bodies still needed from `segment` into their rows.
-  Status inline_bodies(int64_t segment);
+  Status move_to_dead_letters(const Claim& claim, const DeadLetterReason& reason, int64_t now_ms)
+      HK_REQUIRES(mutex_);
   // complete_all() inside a transaction; adds the number completed to `completed`.
-  Status complete_claims(const std::vector<Claim>& claims, int64_t& completed);
+  Status complete_claims(const std::vector<Claim>& claims, int64_t& completed) HK_REQUIRES(mutex_);
   // Ends `claim`'s lease (inside a transaction): a lease row, or with `in_row_too` also a lease
   // written into the job's row; kFailedPrecondition when it was lost.
-  Status take_lease(const Claim& claim, bool in_row_too);
+  Status take_lease(const Claim& claim, bool in_row_too) HK_REQUIRES(mutex_);
   // Completes one claim (inside a transaction), adding 1 to `completed`; kFailedPrecondition
   // when its lease was lost.
-  Status complete_one(const Claim& claim, int64_t& completed);
+  Status complete_one(const Claim& claim, int64_t& completed) HK_REQUIRES(mutex_);
 
-  std::mutex mutex_;
-  std::mutex collect_mutex_;  // held by collect_bodies(), never inside mutex_
-  sqlite3* db_;               // guarded by mutex_
-  std::string path_;
-  int64_t seal_bodies_after_ms_;
-  int64_t inline_bodies_after_ms_;
-  std::unique_ptr<Statements> statements_;  // guarded by mutex_
+  // collect_bodies(): seals an idle segment and sorts the sealed ones into those no job needs
+  // and those still needed `inline_bodies_after_ms_` after they were sealed.
+  Status sort_sealed_segments(std::vector<int64_t>& unreferenced, std::vector<int64_t>& long_sealed)
+      HK_EXCLUDES(mutex_);
+  // Copies the bodies still needed from `segment` into their rows.
+  Status inline_bodies(int64_t segment) HK_EXCLUDES(mutex_);
+  // One chunk of inline_bodies() (inside a transaction): the jobs after `after_id`, which moves
+  // on; `done` when there are no more.
+  Status inline_chunk(int64_t segment, int64_t& after_id, bool& done) HK_REQUIRES(mutex_);
+
+  Mutex collect_mutex_ HK_ACQUIRED_BEFORE(mutex_);  // held by collect_bodies()
+  Mutex mutex_;
+  sqlite3* const db_ HK_GUARDED_BY(mutex_);
+  const std::string path_;
+  const int64_t seal_bodies_after_ms_;
+  const int64_t inline_bodies_after_ms_;
+  const bool durable_sync_full_;  // Options::synchronous_full
+  const int lock_fd_;
+  const uint64_t token_salt_;
+  std::unique_ptr<Statements> statements_ HK_GUARDED_BY(mutex_);
+  // Thread-safe by itself; reset only by the destructor.
   std::unique_ptr<BodyLog> bodies_;
-  int64_t last_body_segment_ = 0;  // guarded by mutex_; the segment the last append went to
-  std::unique_ptr<Checkpointer> checkpointer_;  // null if its connection failed to open
-  uint64_t next_token_ = 0;                     // guarded by mutex_
-  uint64_t token_salt_ = 0;
-  int lock_fd_ = -1;
-  int wal_fd_ = -1;  // the "-wal" file, for sync()
-  std::mutex wal_sync_mutex_;
-  Status wal_sync_failure_;        // guarded by wal_sync_mutex_
-  bool durable_sync_full_ = true;  // Options::synchronous_full
-  bool sync_full_now_ = true;      // guarded by mutex_; the connection's current level
+  // Set by start() before the store is shared; null only when start() failed.
+  std::unique_ptr<Checkpointer> checkpointer_;
+  int64_t last_body_segment_ HK_GUARDED_BY(mutex_) = 0;  // the segment the last append went to
+  uint64_t next_token_ HK_GUARDED_BY(mutex_) = 0;
+  bool sync_full_now_ HK_GUARDED_BY(mutex_);  // the connection's current level
+  int wal_fd_ = -1;                           // the "-wal" file, for sync(); set by start()
+  Mutex wal_sync_mutex_;
+  Status wal_sync_failure_ HK_GUARDED_BY(wal_sync_mutex_);
 };
 
 }  // namespace hikyaku::store

@@ -10,22 +10,15 @@
 #include <fstream>
 #include <iterator>
 
+#include "testing/temp_dir.h"
+
 namespace hikyaku::store {
 namespace {
 
 class SqliteStoreTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    directory_ = std::filesystem::temp_directory_path() /
-                 ("hikyaku-store-" + std::to_string(getpid()) + "-" +
-                  ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(directory_);
-    reopen();
-  }
-  void TearDown() override {
-    store_.reset();
-    std::filesystem::remove_all(directory_);
-  }
+  void SetUp() override { reopen(); }
+  void TearDown() override { store_.reset(); }
   void reopen(SqliteStore::Options options = {}) {
     store_.reset();
     options.path = database().string();
@@ -65,7 +58,8 @@ class SqliteStoreTest : public ::testing::Test {
     return claims.has_value() ? std::move(claims).value() : std::vector<Claim>{};
   }
 
-  std::filesystem::path directory_;
+  testing::TempDir dir_{"store"};
+  const std::filesystem::path directory_{dir_.path()};
   std::unique_ptr<SqliteStore> store_;
 };
 

@@ -5,9 +5,11 @@
 #include <algorithm>
 #include <cstddef>
 #include <deque>
-#include <mutex>
 #include <new>
+#include <utility>
 #include <vector>
+
+#include "core/mutex.h"
 
 namespace hikyaku::store {
 namespace {
@@ -204,17 +206,22 @@ sqlite3_io_methods methods_like(const sqlite3_io_methods& real) {
 
 // The wrapped VFS hands out a few distinct method tables (by locking style); each gets one
 // wrapper table, made on first sight and kept for the life of the process.
+struct WrapperTables {
+  Mutex mutex;
+  // A deque: tables handed out stay where they are as more are added.
+  std::deque<std::pair<const sqlite3_io_methods*, sqlite3_io_methods>> tables HK_GUARDED_BY(mutex);
+};
+
 const sqlite3_io_methods* wrapper_methods(const sqlite3_io_methods* real) {
-  static std::mutex mutex;
   // Never freed: files may be closed during static destruction.
-  static auto* tables = new std::deque<std::pair<const sqlite3_io_methods*, sqlite3_io_methods>>;
-  std::lock_guard lock(mutex);
-  for (const auto& [known, wrapper] : *tables) {
+  static auto* wrappers = new WrapperTables;
+  MutexLock lock(wrappers->mutex);
+  for (const auto& [known, wrapper] : wrappers->tables) {
     if (known == real) {
       return &wrapper;
     }
   }
-  return &tables->emplace_back(real, methods_like(*real)).second;
+  return &wrappers->tables.emplace_back(real, methods_like(*real)).second;
 }
 
 int open_file(sqlite3_vfs*, const char* name, sqlite3_file* file, int flags, int* out_flags) {

@@ -5,11 +5,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <filesystem>
-#include <functional>
 #include <string>
 
 #include "store/sqlite/sqlite_store.h"
+#include "testing/temp_dir.h"
 
 namespace hikyaku::store {
 namespace {
@@ -18,17 +17,6 @@ namespace {
 // frame flushes), the level lease bookkeeping always uses.
 class WalWriteBufferTest : public ::testing::TestWithParam<bool> {
  protected:
-  void SetUp() override {
-    directory_ = std::filesystem::temp_directory_path() /
-                 ("hikyaku-walbuf-" + std::to_string(getpid()) + "-" +
-                  std::to_string(std::hash<std::string>()(
-                      ::testing::UnitTest::GetInstance()->current_test_info()->name())));
-    std::filesystem::remove_all(directory_);
-    std::filesystem::create_directories(directory_);
-    path_ = (directory_ / "hikyaku.db").string();
-  }
-  void TearDown() override { std::filesystem::remove_all(directory_); }
-
   // `jobs` jobs of `body_bytes` each, bodies numbered from `first`.
   static Batch batch(int first, int jobs, size_t body_bytes) {
     Batch batch;
@@ -56,8 +44,8 @@ class WalWriteBufferTest : public ::testing::TestWithParam<bool> {
     return count;
   }
 
-  std::filesystem::path directory_;
-  std::string path_;
+  testing::TempDir dir_{"walbuf"};
+  const std::string path_{dir_.file("hikyaku.db")};
 };
 
 TEST_P(WalWriteBufferTest, IsRegistered) { ASSERT_NE(wal_write_buffer_vfs(), nullptr); }

@@ -1,0 +1,29 @@
+#pragma once
+// Internal to the SQLite store: the database's settings, its schema, and the upgrade from
+// earlier schema versions, applied when the store opens.
+//
+// Thread safety: called by SqliteStore::open() before the connection is shared.
+
+#include <sqlite3.h>
+
+#include <cstdint>
+
+#include "core/status.h"
+
+namespace hikyaku::store::internal {
+
+// The dead-letter error code of a job whose body is gone from the body log. Such letters are
+// never redriven: there is nothing to deliver.
+inline constexpr const char* kBodyUnreadable = "BODY_UNREADABLE";
+
+// WAL mode, the configured synchronous level, and the page cache.
+Status configure_connection(sqlite3* db, bool synchronous_full);
+
+// Creates the tables when missing and upgrades an older schema to the current version, all or
+// nothing. kUnavailable for a version this build does not know.
+Status create_or_upgrade_schema(sqlite3* db);
+
+// The lowest body-log segment id that no job row names.
+Result<int64_t> first_free_body_segment(sqlite3* db);
+
+}  // namespace hikyaku::store::internal

@@ -1,0 +1,224 @@
+// SqliteStore: claiming jobs and settling claims (complete, retry, release, dead-letter). A
+// claim's lease is a row of `leases`; a job leased by append_and_lease carries its lease in its
+// own row instead (internal/schema.cc).
+#include <fmt/format.h>
+#include <sqlite3.h>
+
+#include <optional>
+#include <utility>
+
+#include "store/sqlite/internal/schema.h"
+#include "store/sqlite/internal/statements.h"
+#include "store/sqlite/sqlite_store.h"
+
+namespace hikyaku::store {
+
+using internal::sqlite_error;
+using internal::Statement;
+using internal::Use;
+
+Result<std::vector<Claim>> SqliteStore::claim(int64_t now_ms, int limit, int64_t lease_ms) {
+  if (limit <= 0 || lease_ms <= 0) {
+    return invalid_argument("claim needs a positive limit and lease");
+  }
+  MutexLock lock(mutex_);
+  (void)use_sync(false);  // failing leaves FULL: slower, never less durable
+  const std::string token = new_token();
+  const int64_t expires = now_ms + lease_ms;
+  std::vector<Claim> claims;
+  const Status status = in_transaction([&]() HK_REQUIRES(mutex_) -> Status {
+    std::vector<std::pair<Claim, Status>> unreadable;
+    HK_RETURN_IF_ERROR(read_due_jobs(now_ms, limit, token, expires, claims, unreadable));
+    // Undeliverable: visible in the dead-letter queue instead of failing every claim.
+    for (const auto& [claim, error] : unreadable) {
+      if (Status moved =
+              move_to_dead_letters(claim, {internal::kBodyUnreadable, error.message(), ""}, now_ms);
+          !moved.ok()) {
+        return moved;
+      }
+    }
+    return lease_claims(claims, token, expires);
+  });
+  HK_RETURN_IF_ERROR(status);
+  return claims;
+}
+
+Status SqliteStore::read_due_jobs(int64_t now_ms, int limit, const std::string& token,
+                                  int64_t expires, std::vector<Claim>& claims,
+                                  std::vector<std::pair<Claim, Status>>& unreadable) {
+  Use select(statements_->claim);
+  select->bind(1, now_ms).bind(2, limit);
+  int step = SQLITE_ROW;
+  while ((step = select->step()) == SQLITE_ROW) {
+    Claim claim{internal::read_job(*select), token, expires};
+    if (const std::optional<BodyRef> ref = internal::body_ref_at(*select, 8)) {
+      Result<std::string> body = bodies_->read(*ref);
+      if (!body && body.error().code() == StatusCode::kNotFound) {
+        unreadable.emplace_back(std::move(claim), body.status());
+        continue;
+      }
+      if (!body) {
+        return body.status();  // an I/O error may pass: the job stays for the next claim
+      }
+      claim.job.body = std::move(*body);
+    }
+    claims.push_back(std::move(claim));
+  }
+  if (step != SQLITE_DONE) {
+    return sqlite_error(db_, "claiming jobs");
+  }
+  return ok_status();
+}
+
+Status SqliteStore::lease_claims(const std::vector<Claim>& claims, const std::string& token,
+                                 int64_t expires) {
+  for (const Claim& claim : claims) {
+    Use lease(statements_->lease);
+    lease->bind(1, claim.job.id).bind(2, token).bind(3, expires);
+    if (lease->step() != SQLITE_DONE) {
+      return sqlite_error(db_, "leasing a job");
+    }
+    // An expired lease from append_and_lease ends here (no write unless there was one).
+    Use clear(statements_->clear_row_lease);
+    clear->bind(1, claim.job.id);
+    if (clear->step() != SQLITE_DONE) {
+      return sqlite_error(db_, "leasing a job");
+    }
+  }
+  return ok_status();
+}
+
+Status SqliteStore::complete(const Claim& claim) {
+  MutexLock lock(mutex_);
+  (void)use_sync(false);  // failing leaves FULL: slower, never less durable
+  int64_t completed = 0;
+  return in_transaction([&]() HK_REQUIRES(mutex_) { return complete_one(claim, completed); });
+}
+
+Result<int64_t> SqliteStore::complete_all(const std::vector<Claim>& claims) {
+  MutexLock lock(mutex_);
+  (void)use_sync(false);  // failing leaves FULL: slower, never less durable
+  int64_t completed = 0;
+  HK_RETURN_IF_ERROR(
+      in_transaction([&]() HK_REQUIRES(mutex_) { return complete_claims(claims, completed); }));
+  return completed;
+}
+
+Status SqliteStore::complete_claims(const std::vector<Claim>& claims, int64_t& completed) {
+  for (const Claim& claim : claims) {
+    if (Status status = complete_one(claim, completed);
+        !status.ok() && status.code() != StatusCode::kFailedPrecondition) {
+      return status;
+    }  // a lost lease is skipped: the job is someone else's now
+  }
+  return ok_status();
+}
+
+Status SqliteStore::complete_one(const Claim& claim, int64_t& completed) {
+  {
+    // A lease from append_and_lease: one delete settles it.
+    Use complete(statements_->complete_leased);
+    complete->bind(1, claim.job.id).bind(2, claim.token);
+    if (complete->step() != SQLITE_DONE) {
+      return sqlite_error(db_, "completing a job");
+    }
+    if (sqlite3_changes(db_) > 0) {
+      ++completed;
+      return ok_status();
+    }
+  }
+  HK_RETURN_IF_ERROR(take_lease(claim, /*in_row_too=*/false));
+  Use complete(statements_->complete);
+  complete->bind(1, claim.job.id);
+  if (complete->step() != SQLITE_DONE) {
+    return sqlite_error(db_, "completing a job");
+  }
+  completed += sqlite3_changes(db_);
+  return ok_status();
+}
+
+Status SqliteStore::take_lease(const Claim& claim, bool in_row_too) {
+  // Ends the lease `statement` names; true when there was one.
+  auto ended = [&](Statement& statement) HK_REQUIRES(mutex_) -> Result<bool> {
+    Use unlease(statement);
+    unlease->bind(1, claim.job.id).bind(2, claim.token);
+    if (unlease->step() != SQLITE_DONE) {
+      return sqlite_error(db_, "settling a lease");
+    }
+    return sqlite3_changes(db_) > 0;
+  };
+  HK_ASSIGN_OR_RETURN(const bool in_table, ended(statements_->unlease));
+  if (in_table) {
+    return ok_status();
+  }
+  if (in_row_too) {
+    HK_ASSIGN_OR_RETURN(const bool in_row, ended(statements_->unlease_row));
+    if (in_row) {
+      return ok_status();
+    }
+  }
+  return failed_precondition(fmt::format("job {} is no longer leased by this claim", claim.job.id));
+}
+
+Status SqliteStore::retry(const Claim& claim, int64_t next_attempt_at_ms,
+                          const std::string& error) {
+  MutexLock lock(mutex_);
+  (void)use_sync(false);  // failing leaves FULL: slower, never less durable
+  return in_transaction([&]() HK_REQUIRES(mutex_) -> Status {
+    HK_RETURN_IF_ERROR(take_lease(claim, /*in_row_too=*/true));
+    Use retry(statements_->retry);
+    retry->bind(1, claim.job.id).bind(2, next_attempt_at_ms).bind(3, error);
+    if (retry->step() != SQLITE_DONE) {
+      return sqlite_error(db_, "rescheduling a job");
+    }
+    return ok_status();
+  });
+}
+
+Status SqliteStore::release(const Claim& claim, int64_t due_at_ms) {
+  MutexLock lock(mutex_);
+  (void)use_sync(false);  // failing leaves FULL: slower, never less durable
+  return in_transaction([&]() HK_REQUIRES(mutex_) -> Status {
+    HK_RETURN_IF_ERROR(take_lease(claim, /*in_row_too=*/true));
+    Use release(statements_->release);
+    release->bind(1, claim.job.id).bind(2, due_at_ms);
+    if (release->step() != SQLITE_DONE) {
+      return sqlite_error(db_, "releasing a job");
+    }
+    return ok_status();
+  });
+}
+
+Status SqliteStore::dead_letter(const Claim& claim, const DeadLetterReason& reason,
+                                int64_t now_ms) {
+  MutexLock lock(mutex_);
+  HK_RETURN_IF_ERROR(use_sync(true));
+  return in_transaction([&]() HK_REQUIRES(mutex_) -> Status {
+    HK_RETURN_IF_ERROR(take_lease(claim, /*in_row_too=*/true));
+    return move_to_dead_letters(claim, reason, now_ms);
+  });
+}
+
+Status SqliteStore::move_to_dead_letters(const Claim& claim, const DeadLetterReason& reason,
+                                         int64_t now_ms) {
+  {
+    Use move(statements_->move_to_dlq);
+    move->bind(1, claim.job.id)
+        .bind(2, reason.error_code)
+        .bind(3, reason.error_message)
+        .bind(4, reason.exhausted_retry_condition)
+        .bind(5, now_ms)
+        .bind_blob(6, claim.job.body);
+    if (move->step() != SQLITE_DONE) {
+      return sqlite_error(db_, "dead-lettering a job");
+    }
+  }
+  Use remove(statements_->complete);
+  remove->bind(1, claim.job.id);
+  if (remove->step() != SQLITE_DONE) {
+    return sqlite_error(db_, "removing a dead-lettered job");
+  }
+  return ok_status();
+}
+
+}  // namespace hikyaku::store
