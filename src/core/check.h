@@ -1,17 +1,58 @@
 #pragma once
-// Invariant checks. HK_CHECK is always on and aborts with the failed condition; HK_DCHECK only in
-// debug builds. Use them for broken invariants only, never to validate external input (that gets
-// a Status).
+// Invariant checks, and the one policy for what goes wrong (applied everywhere in src/):
+//
+// - Errors caused by untrusted input (requests, config files, events, CLI arguments) or by the
+//   environment (disk, network, peers, clock) are values: Status / Result<T> (core/status.h),
+//   answered or logged where they are understood. They never abort.
+// - Boost/Asio errors are taken as error_code values (the non-throwing overloads), never as
+//   exceptions. A library whose error channel is exceptions (yaml-cpp, CLI11) is caught at its
+//   call site and turned into a Status there.
+// - A broken invariant (a bug: a state our own code promised could not happen, or an unexpected
+//   exception reaching a thread's loop) is not handled. It is logged at critical level with its
+//   message and where it was found, and the process aborts, as Envoy does: limping on with
+//   corrupt state would hide the bug and risk wrong deliveries; a crash leaves a core and a
+//   restart recovers from the durable store.
+//
+// HK_CHECK(cond) and HK_CHECK_MSG(cond, fmt, args...) are always on; HK_DCHECK only in debug
+// builds. fatal(message) is the same for code that has detected the broken invariant itself.
+// Never use them to validate external input.
+//
+// Thread safety: safe from any thread.
+
+#include <fmt/format.h>
 
 #include <cstdio>
 #include <cstdlib>
+#include <source_location>
+#include <string_view>
 
-#define HK_CHECK(condition)                                                              \
-  do {                                                                                   \
-    if (!(condition)) {                                                                  \
-      std::fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #condition); \
-      std::abort();                                                                      \
-    }                                                                                    \
+namespace hikyaku {
+
+// Writes "[critical] file:line: message" to stderr (where the process's log goes) and aborts.
+[[noreturn]] inline void fatal(std::string_view message,
+                               std::source_location where = std::source_location::current()) {
+  std::fprintf(stderr, "[critical] %s:%u: %.*s\n", where.file_name(),
+               static_cast<unsigned>(where.line()), static_cast<int>(message.size()),
+               message.data());
+  std::fflush(stderr);
+  std::abort();
+}
+
+}  // namespace hikyaku
+
+#define HK_CHECK(condition)                          \
+  do {                                               \
+    if (!(condition)) {                              \
+      ::hikyaku::fatal("check failed: " #condition); \
+    }                                                \
+  } while (false)
+
+// HK_CHECK_MSG(statuses.size() == count, "the bus answered {} statuses for {}", a, b)
+#define HK_CHECK_MSG(condition, ...)                                                               \
+  do {                                                                                             \
+    if (!(condition)) {                                                                            \
+      ::hikyaku::fatal(fmt::format("check failed: {}: {}", #condition, fmt::format(__VA_ARGS__))); \
+    }                                                                                              \
   } while (false)
 
 #ifdef NDEBUG

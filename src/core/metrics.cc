@@ -71,7 +71,7 @@ MetricsRegistry::Family& MetricsRegistry::family(const std::string& name, const 
 
 Counter& MetricsRegistry::counter(const std::string& name, const std::string& help,
                                   const MetricLabels& labels) {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   auto& slot = family(name, help, Kind::kCounter).counters[render_labels(labels)];
   if (!slot) {
     slot = std::make_unique<Counter>();
@@ -81,7 +81,7 @@ Counter& MetricsRegistry::counter(const std::string& name, const std::string& he
 
 Gauge& MetricsRegistry::gauge(const std::string& name, const std::string& help,
                               const MetricLabels& labels) {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   auto& slot = family(name, help, Kind::kGauge).gauges[render_labels(labels)];
   if (!slot) {
     slot = std::make_unique<Gauge>();
@@ -91,7 +91,7 @@ Gauge& MetricsRegistry::gauge(const std::string& name, const std::string& help,
 
 Histogram& MetricsRegistry::histogram(const std::string& name, const std::string& help,
                                       const MetricLabels& labels) {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   auto& slot = family(name, help, Kind::kHistogram).histograms[render_labels(labels)];
   if (!slot) {
     slot = std::make_unique<Histogram>();
@@ -100,7 +100,7 @@ Histogram& MetricsRegistry::histogram(const std::string& name, const std::string
 }
 
 std::string MetricsRegistry::render() const {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   std::string out;
   for (const auto& [name, family] : families_) {
     const char* type = family.kind == Kind::kCounter ? "counter"

@@ -18,10 +18,12 @@
 #include <cstdint>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <utility>
 #include <vector>
+
+#include "core/mutex.h"
+#include "core/thread_annotations.h"
 
 namespace hikyaku {
 
@@ -36,10 +38,11 @@ class Counter {
   std::atomic<int64_t> value_{0};
 };
 
-// A gauge whose value is read when rendering (queue depth, ...).
+// A gauge whose value is read when rendering (queue depth, open connections, ...).
 class Gauge {
  public:
   void set(int64_t value) { value_.store(value, std::memory_order_relaxed); }
+  void add(int64_t delta) { value_.fetch_add(delta, std::memory_order_relaxed); }
   int64_t value() const { return value_.load(std::memory_order_relaxed); }
 
  private:
@@ -64,13 +67,15 @@ class Histogram {
 class MetricsRegistry {
  public:
   Counter& counter(const std::string& name, const std::string& help,
-                   const MetricLabels& labels = {});
-  Gauge& gauge(const std::string& name, const std::string& help, const MetricLabels& labels = {});
+                   const MetricLabels& labels = {}) HK_EXCLUDES(mutex_);
+  Gauge& gauge(const std::string& name, const std::string& help, const MetricLabels& labels = {})
+      HK_EXCLUDES(mutex_);
   Histogram& histogram(const std::string& name, const std::string& help,
-                       const MetricLabels& labels = {});
+                       const MetricLabels& labels = {}) HK_EXCLUDES(mutex_);
 
-  // Prometheus text exposition format (version 0.0.4), families sorted by name.
-  std::string render() const;
+  // Prometheus text exposition format (version 0.0.4), families sorted by name, the series of a
+  // family sorted by their rendered label sets.
+  std::string render() const HK_EXCLUDES(mutex_);
 
  private:
   enum class Kind { kCounter, kGauge, kHistogram };
@@ -81,10 +86,10 @@ class MetricsRegistry {
     std::map<std::string, std::unique_ptr<Gauge>> gauges;
     std::map<std::string, std::unique_ptr<Histogram>> histograms;
   };
-  Family& family(const std::string& name, const std::string& help, Kind kind);
+  Family& family(const std::string& name, const std::string& help, Kind kind) HK_REQUIRES(mutex_);
 
-  mutable std::mutex mutex_;
-  std::map<std::string, Family> families_;  // guarded by mutex_
+  mutable Mutex mutex_;
+  std::map<std::string, Family> families_ HK_GUARDED_BY(mutex_);
 };
 
 }  // namespace hikyaku

@@ -26,6 +26,16 @@ TEST(MetricsTest, CountersRenderWithLabelsAndAreShared) {
   EXPECT_THAT(text, HasSubstr("hikyaku_queue_depth 7\n"));
 }
 
+TEST(MetricsTest, GaugesMoveBothWays) {
+  MetricsRegistry registry;
+  Gauge& open = registry.gauge("hikyaku_open_things", "Things open now");
+  open.add(3);
+  open.add(-1);
+  EXPECT_EQ(open.value(), 2);
+  EXPECT_THAT(registry.render(),
+              HasSubstr("# TYPE hikyaku_open_things gauge\nhikyaku_open_things 2\n"));
+}
+
 TEST(MetricsTest, HistogramBucketsAreCumulative) {
   MetricsRegistry registry;
   Histogram& latency =

@@ -8,15 +8,17 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
-#include <condition_variable>
-#include <mutex>
 #include <optional>
 #include <thread>
 #include <type_traits>
 #include <unordered_map>
 
+#include "core/check.h"
+#include "core/mutex.h"
 #include "core/thread.h"
+#include "core/thread_annotations.h"
 #include "server/internal/api.h"
+#include "server/internal/wire.h"
 
 namespace hikyaku::server {
 namespace {
@@ -28,7 +30,6 @@ namespace ssl = asio::ssl;
 using tcp = asio::ip::tcp;
 using error_code = beast::error_code;
 
-constexpr std::string_view kAmzJson = "application/x-amz-json-1.1";
 // Per-connection read buffer: reserved for headers up front, grown for a body up to the cap.
 constexpr std::size_t kHeaderReadBuffer = 4096;
 constexpr std::size_t kMaxReadBuffer = 64 * 1024;
@@ -45,29 +46,50 @@ class SessionBase {
 struct State {
   config::ServerLimits limits;
   std::shared_ptr<Api> api;
-  std::shared_ptr<Metrics> metrics;
+  std::shared_ptr<ServerMetrics> metrics;
   std::atomic<bool> stopping{false};
 
-  std::mutex mu;
-  std::condition_variable cv;
-  std::unordered_map<SessionBase*, std::weak_ptr<SessionBase>> sessions;  // guarded by mu
+  Mutex mu;
+  CondVar sessions_changed;
+  std::unordered_map<SessionBase*, std::weak_ptr<SessionBase>> sessions HK_GUARDED_BY(mu);
 
-  void add(SessionBase* key, std::weak_ptr<SessionBase> session) {
-    std::lock_guard lock(mu);
+  void add(SessionBase* key, std::weak_ptr<SessionBase> session) HK_EXCLUDES(mu) {
+    MutexLock lock(mu);
     sessions.emplace(key, std::move(session));
   }
-  void remove(SessionBase* key) {
+  void remove(SessionBase* key) HK_EXCLUDES(mu) {
     {
-      std::lock_guard lock(mu);
+      MutexLock lock(mu);
       sessions.erase(key);
     }
-    cv.notify_all();
+    sessions_changed.notify_all();
+  }
+  std::vector<std::shared_ptr<SessionBase>> live_sessions() HK_EXCLUDES(mu) {
+    std::vector<std::shared_ptr<SessionBase>> live;
+    MutexLock lock(mu);
+    for (auto& [key, weak] : sessions) {
+      if (auto session = weak.lock()) {
+        live.push_back(std::move(session));
+      }
+    }
+    return live;
+  }
+  // Waits until every session is gone or `clock` reaches `deadline`. Each wait is bounded in real
+  // time so that a test clock's advance() is noticed.
+  void wait_for_no_sessions(const Clock& clock, std::chrono::steady_clock::time_point deadline)
+      HK_EXCLUDES(mu) {
+    constexpr std::chrono::milliseconds kPoll{100};
+    MutexLock lock(mu);
+    while (!sessions.empty()) {
+      const auto now = clock.steady_now();
+      if (now >= deadline) {
+        return;
+      }
+      const auto wait = std::min<std::chrono::steady_clock::duration>(deadline - now, kPoll);
+      sessions_changed.wait_for(lock, wait, [&]() HK_REQUIRES(mu) { return sessions.empty(); });
+    }
   }
 };
-
-std::string error_body(std::string_view type, std::string_view message) {
-  return fmt::format(R"({{"__type":"{}","message":"{}"}})", type, message);
-}
 
 template <typename Stream>
 class Session : public SessionBase, public std::enable_shared_from_this<Session<Stream>> {
@@ -77,11 +99,11 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   template <typename... Args>
   Session(std::shared_ptr<State> state, std::weak_ptr<asio::io_context> ioc, Args&&... args)
       : state_(std::move(state)), ioc_(std::move(ioc)), stream_(std::forward<Args>(args)...) {
-    state_->metrics->connections_active.fetch_add(1, std::memory_order_relaxed);
+    state_->metrics->connections_active.add(1);
   }
 
   ~Session() override {
-    state_->metrics->connections_active.fetch_sub(1, std::memory_order_relaxed);
+    state_->metrics->connections_active.add(-1);
     state_->remove(this);
   }
 
@@ -108,16 +130,16 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     if constexpr (kTls) {
       reading_ = true;
       lowest().expires_after(timeout());
-      stream_.async_handshake(
-          ssl::stream_base::server, [self = this->shared_from_this()](error_code ec) {
-            self->reading_ = false;
-            if (ec) {
-              self->state_->metrics->malformed_requests.fetch_add(1, std::memory_order_relaxed);
-              self->lowest().close();
-              return;
-            }
-            self->read_request();
-          });
+      stream_.async_handshake(ssl::stream_base::server,
+                              [self = this->shared_from_this()](error_code ec) {
+                                self->reading_ = false;
+                                if (ec) {
+                                  self->state_->metrics->malformed_requests.add();
+                                  self->lowest().close();
+                                  return;
+                                }
+                                self->read_request();
+                              });
     } else {
       read_request();
     }
@@ -186,7 +208,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
 
   void on_read_error(error_code ec) {
     reading_ = false;
-    Metrics& metrics = *state_->metrics;
+    ServerMetrics& metrics = *state_->metrics;
     if (ec == http::error::end_of_stream || ec == asio::error::eof ||
         ec == asio::error::connection_reset || ec == asio::error::operation_aborted ||
         ec == asio::ssl::error::stream_truncated) {
@@ -196,7 +218,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     if (ec == beast::error::timeout) {
       // An idle keep-alive connection timing out is normal; a partial request is a slow client.
       if (parser_ && (parser_->got_some() || buffer_.size() > 0)) {
-        metrics.request_timeouts.fetch_add(1, std::memory_order_relaxed);
+        metrics.request_timeouts.add();
       }
       lowest().close();
       return;
@@ -217,7 +239,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
                               state_->limits.max_header_bytes));
       return;
     }
-    metrics.malformed_requests.fetch_add(1, std::memory_order_relaxed);
+    metrics.malformed_requests.add();
     if (parser_ && parser_->got_some()) {
       write_error(400, "SerializationException", "Malformed HTTP request.");
       return;
@@ -230,7 +252,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     HttpResponse response;
     response.status = status;
     response.content_type = kAmzJson;
-    response.body = error_body(type, message);
+    response.body = json_error_body(type, message);
     keep_alive_ = false;
     version_ = 11;
     write(std::move(response));
@@ -380,13 +402,13 @@ class Listener : public std::enable_shared_from_this<Listener> {
       return;
     }
     if (!ec) {
-      Metrics& metrics = *state_->metrics;
-      if (metrics.connections_active.load() >= state_->limits.max_connections) {
-        metrics.connections_refused.fetch_add(1, std::memory_order_relaxed);
+      ServerMetrics& metrics = *state_->metrics;
+      if (metrics.connections_active.value() >= state_->limits.max_connections) {
+        metrics.connections_refused.add();
         error_code ignored;
         socket.close(ignored);
       } else {
-        metrics.connections_accepted.fetch_add(1, std::memory_order_relaxed);
+        metrics.connections_accepted.add();
         error_code ignored;
         socket.set_option(tcp::no_delay(true), ignored);
         if (tls_) {
@@ -449,8 +471,12 @@ Result<ListenAddress> split_listen(std::string_view listen) {
 }  // namespace
 
 struct Server::Impl {
-  config::ServerConfig config;
-  ServerOptions options;
+  Impl(config::ServerConfig config_in, const Clock& clock_in, ServerOptions options_in)
+      : config(std::move(config_in)), clock(clock_in), options(std::move(options_in)) {}
+
+  const config::ServerConfig config;
+  const Clock& clock;
+  const ServerOptions options;
   std::shared_ptr<State> state;
   std::shared_ptr<asio::io_context> ioc;
   // Keeps the io threads running while a request waits on the bus (no Asio operation pending).
@@ -462,21 +488,22 @@ struct Server::Impl {
   bool stopped = false;
 };
 
-Server::Server(config::ServerConfig config, bus::EventBus& bus, ServerOptions options)
-    : impl_(std::make_unique<Impl>()) {
-  impl_->config = config;
-  impl_->options = options;
+Server::Server(config::ServerConfig config, bus::EventBus& bus, const Clock& clock,
+               ServerOptions options)
+    : impl_(std::make_unique<Impl>(config, clock, std::move(options))) {
   ApiOptions api_options;
-  api_options.clock = options.clock;
-  api_options.readiness = options.readiness;
-  api_options.metrics_text = options.metrics_text;
+  api_options.readiness = impl_->options.readiness;
+  api_options.metrics_text = impl_->options.metrics_text;
   impl_->state = std::make_shared<State>();
   impl_->state->limits = config.limits;
-  impl_->state->api = std::make_shared<Api>(std::move(config), bus, std::move(api_options));
+  impl_->state->api = std::make_shared<Api>(std::move(config), bus, clock, std::move(api_options));
   impl_->state->metrics = impl_->state->api->metrics();
 }
 
-Server::~Server() { stop(std::chrono::steady_clock::now()); }
+Server::Server(config::ServerConfig config, bus::EventBus& bus, ServerOptions options)
+    : Server(std::move(config), bus, SystemClock::instance(), std::move(options)) {}
+
+Server::~Server() { stop(impl_->clock.steady_now()); }
 
 Result<uint16_t> Server::start() {
   Impl& impl = *impl_;
@@ -541,15 +568,14 @@ Result<uint16_t> Server::start() {
   for (int i = 0; i < threads; ++i) {
     impl.threads.emplace_back([ioc = impl.ioc] {
       name_this_thread("hk-http");
-      // Handlers report errors through error_code; anything thrown is a bug we must not hide,
-      // but one connection's fault must not end the process either.
-      while (true) {
-        try {
-          ioc->run();
-          return;
-        } catch (const std::exception&) {
-          continue;
-        }
+      // Handlers report errors through error_code values; an exception reaching this loop is a
+      // broken invariant (core/check.h): crash with its message rather than serve on.
+      try {
+        ioc->run();
+      } catch (const std::exception& e) {
+        fatal(fmt::format("hk-http: an exception escaped a request handler: {}", e.what()));
+      } catch (...) {
+        fatal("hk-http: a non-standard exception escaped a request handler");
       }
     });
   }
@@ -565,23 +591,10 @@ void Server::stop(std::chrono::steady_clock::time_point deadline) {
   State& state = *impl.state;
   state.stopping.store(true);
   impl.listener->close();
-  std::vector<std::shared_ptr<SessionBase>> sessions;
-  {
-    std::lock_guard lock(state.mu);
-    for (auto& [key, weak] : state.sessions) {
-      if (auto session = weak.lock()) {
-        sessions.push_back(std::move(session));
-      }
-    }
-  }
-  for (auto& session : sessions) {
+  for (const auto& session : state.live_sessions()) {
     session->close_if_idle();
   }
-  sessions.clear();
-  {
-    std::unique_lock lock(state.mu);
-    state.cv.wait_until(lock, deadline, [&] { return state.sessions.empty(); });
-  }
+  state.wait_for_no_sessions(impl.clock, deadline);
   impl.work.reset();
   impl.ioc->stop();
   for (auto& thread : impl.threads) {
@@ -595,6 +608,6 @@ void Server::stop(std::chrono::steady_clock::time_point deadline) {
 
 uint16_t Server::port() const { return impl_->port.load(); }
 
-std::string Server::server_metrics_text() const { return impl_->state->metrics->text(); }
+std::string Server::server_metrics_text() const { return impl_->state->metrics->render(); }
 
 }  // namespace hikyaku::server

@@ -19,10 +19,11 @@
 //   server::ServerOptions options;
 //   options.readiness = [&] { return store.ping(); };
 //   options.metrics_text = [&] { return bus_metrics() + srv->server_metrics_text(); };
-//   auto srv = std::make_unique<server::Server>(config.server, bus, std::move(options));
+//   const Clock& clock = SystemClock::instance();
+//   auto srv = std::make_unique<server::Server>(config.server, bus, clock, std::move(options));
 //   HK_ASSIGN_OR_RETURN(uint16_t port, srv->start());
 //   ... wait for SIGTERM ...
-//   srv->stop(std::chrono::steady_clock::now() + std::chrono::seconds(10));
+//   srv->stop(clock.steady_now() + std::chrono::seconds(10));
 //
 // Limits (Server.Limits): MaxHeaderBytes (431), MaxBodyBytes (413), MaxConnections (further
 // connections are closed at once and counted), RequestTimeoutSeconds (a whole request, headers and
@@ -47,7 +48,8 @@
 // ThrottlingException, anything else -> InternalFailure (both retryable by SDKs).
 //
 // Threads: `io_threads` Asio threads; request handling never blocks them (ingest is
-// asynchronous; its callback posts the response back to the connection's strand).
+// asynchronous; its callback posts the response back to the connection's strand). An exception
+// escaping a handler is a bug and aborts the process (core/check.h).
 //
 // Thread safety: start() and stop() are externally synchronized (call them from one thread);
 // server_metrics_text() and port() are thread-safe. The EventBus must outlive the Server and
@@ -62,6 +64,7 @@
 
 #include "bus/event_bus.h"
 #include "config/config.h"
+#include "core/clock.h"
 #include "core/status.h"
 
 namespace hikyaku::server {
@@ -75,12 +78,15 @@ struct ServerOptions {
   std::function<Status()> readiness;
   // Number of Asio threads; 0 = std::thread::hardware_concurrency() (at least 1).
   int io_threads = 0;
-  // Time source for SigV4 clock-skew checks and PutEvents' default event time. Empty: system.
-  std::function<std::chrono::system_clock::time_point()> clock;
 };
 
 class Server {
  public:
+  // `clock` (SigV4 clock skew, PutEvents' default event time, stop()'s deadline) must outlive the
+  // Server.
+  Server(config::ServerConfig config, bus::EventBus& bus, const Clock& clock,
+         ServerOptions options = {});
+  // With SystemClock::instance().
   Server(config::ServerConfig config, bus::EventBus& bus, ServerOptions options = {});
   ~Server();  // stop()s with a zero deadline if still running
   Server(const Server&) = delete;
@@ -94,8 +100,8 @@ class Server {
   Result<uint16_t> start();
 
   // Stops accepting, closes idle connections, lets in-flight requests finish and answer (their
-  // connections then close), and waits for that until `deadline`; then stops the io threads,
-  // cutting whatever is left. Idempotent.
+  // connections then close), and waits for that until the clock's steady_now() reaches
+  // `deadline`; then stops the io threads, cutting whatever is left. Idempotent.
   void stop(std::chrono::steady_clock::time_point deadline);
 
   // The bound port (0 before start()).

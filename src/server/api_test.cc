@@ -1,0 +1,674 @@
+// The API layer without sockets: requests go straight into Api::handle(), answers come back
+// through Respond (on the fake bus's thread when an ingest is involved).
+#include "server/internal/api.h"
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+#include <simdjson.h>
+
+#include <chrono>
+#include <fstream>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/json_writer.h"
+#include "core/mutex.h"
+#include "server/internal/test_support.h"
+#include "server/sigv4.h"
+#include "testing/fake_clock.h"
+
+namespace hikyaku::server {
+namespace {
+
+using namespace std::chrono_literals;
+using test::amz_headers;
+using test::entries_body;
+using test::entry_json;
+using test::Headers;
+using test::Json;
+using test::kEnvelope;
+using test::loopback_config;
+using test::Reply;
+
+class ApiTest : public ::testing::Test {
+ protected:
+  ApiTest() = default;
+  explicit ApiTest(std::chrono::system_clock::time_point start) : clock_(start) {}
+
+  void start(config::ServerConfig config, ApiOptions options = {}) {
+    api_ = std::make_unique<Api>(std::move(config), bus_, clock_, std::move(options));
+  }
+
+  // Handles one request and waits for its answer, seen as an HTTP client would see it.
+  Reply request(std::string_view method, std::string_view target, std::string body = "",
+                Headers headers = {}) {
+    struct Answer {
+      Mutex mu;
+      CondVar done;
+      std::optional<HttpResponse> response HK_GUARDED_BY(mu);
+    };
+    auto answer = std::make_shared<Answer>();
+    HttpRequest http_request;
+    http_request.method = std::string(method);
+    http_request.target = std::string(target);
+    http_request.headers.emplace_back("Host", std::string(test::kHost));
+    for (auto& header : headers) {
+      http_request.headers.push_back(std::move(header));
+    }
+    http_request.body = std::move(body);
+    api_->handle(std::move(http_request), [answer](HttpResponse response) {
+      MutexLock lock(answer->mu);
+      EXPECT_FALSE(answer->response.has_value()) << "Respond called twice";
+      answer->response = std::move(response);
+      answer->done.notify_all();
+    });
+    MutexLock lock(answer->mu);
+    if (!answer->done.wait_for(
+            lock, 10s, [&]() HK_REQUIRES(answer->mu) { return answer->response.has_value(); })) {
+      ADD_FAILURE() << "no answer within 10 s";
+      return {};
+    }
+    Reply reply;
+    reply.status = answer->response->status;
+    reply.body = answer->response->body;
+    if (!answer->response->content_type.empty()) {
+      reply.headers["content-type"] = answer->response->content_type;
+    }
+    for (const auto& [name, value] : answer->response->headers) {
+      std::string lower = name;
+      for (char& c : lower) {
+        c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      }
+      reply.headers[lower] = value;
+    }
+    return reply;
+  }
+
+  Reply put_events(std::string body) {
+    return request("POST", "/", std::move(body), amz_headers("PutEvents"));
+  }
+
+  std::string metrics_text() const { return api_->metrics()->render(); }
+
+  test::FakeBus bus_;  // declared first: outlives the Api
+  testing::FakeClock clock_;
+  std::unique_ptr<Api> api_;
+};
+
+// ---------------------------------------------------------------------------------------------
+// AWS-validated cases (tests/data/aws-validated/put-events.jsonl).
+
+std::vector<std::string> read_lines(const std::string& path) {
+  std::ifstream in(path);
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);) {
+    if (!line.empty()) {
+      lines.push_back(line);
+    }
+  }
+  return lines;
+}
+
+void replace_all(std::string& text, std::string_view from, std::string_view to) {
+  for (size_t at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size())) {
+    text.replace(at, from.size(), to);
+  }
+}
+
+// The body of case `c` with its placeholders filled in.
+std::string case_body(simdjson::dom::element c, std::chrono::sys_seconds now) {
+  std::string body = simdjson::to_string(c["request"].value());
+  simdjson::dom::object generator;
+  if (c["detail_generator"].get(generator) == simdjson::SUCCESS) {
+    std::string detail(generator["prefix"].get_string().value());
+    detail += std::string(static_cast<size_t>(generator["count"].get_int64().value()), 'p');
+    detail += generator["suffix"].get_string().value();
+    EXPECT_EQ(static_cast<int64_t>(detail.size()),
+              generator["detail_length_bytes"].get_int64().value());
+    replace_all(body, "\"<generated, see detail_generator>\"", json_quote(detail));
+  }
+  replace_all(body, "\"<now, epoch seconds>\"", std::to_string(now.time_since_epoch().count()));
+  return body;
+}
+
+TEST_F(ApiTest, AwsValidatedPutEventsAndTestEventPatternCases) {
+  start(loopback_config());
+  auto lines =
+      read_lines(std::string(HIKYAKU_TEST_DATA_DIR) + "/data/aws-validated/put-events.jsonl");
+  ASSERT_EQ(lines.size(), 24U);
+  int checked = 0;
+  for (const auto& line : lines) {
+    simdjson::dom::parser parser;
+    simdjson::dom::element c;
+    ASSERT_EQ(parser.parse(line).get(c), simdjson::SUCCESS);
+    std::string id(c["id"].get_string().value());
+    std::string api(c["api"].get_string().value());
+    if (api != "PutEvents" && api != "TestEventPattern") {
+      continue;
+    }
+    SCOPED_TRACE(id);
+    const auto now = std::chrono::floor<std::chrono::seconds>(clock_.now());
+    const std::string body = case_body(c, now);
+
+    bus_.clear();
+    Reply reply = request("POST", "/", body, amz_headers(api));
+    int64_t expected_status = 200;
+    if (c["http_status"].get(expected_status) != simdjson::SUCCESS) {
+      expected_status = 200;
+    }
+    ASSERT_EQ(reply.status, static_cast<unsigned>(expected_status)) << reply.body;
+    EXPECT_EQ(reply.headers["content-type"], "application/x-amz-json-1.1");
+    EXPECT_EQ(reply.headers["x-amzn-requestid"].size(), 36U);
+    Json json(reply.body);
+    std::string_view aws_error_code;
+    if (c["aws_error_code"].get(aws_error_code) == simdjson::SUCCESS) {
+      EXPECT_EQ(json.str("__type"), aws_error_code);
+      EXPECT_EQ(json.str("message"), c["aws_error"].get_string().value());
+      EXPECT_TRUE(bus_.calls().empty());
+      ++checked;
+      continue;
+    }
+    int64_t failed = -1;
+    ASSERT_EQ(json.root["FailedEntryCount"].get(failed), simdjson::SUCCESS);
+    int64_t expected_failed = 0;
+    if (c["failed_entry_count"].get(expected_failed) != simdjson::SUCCESS) {
+      expected_failed = 0;
+    }
+    EXPECT_EQ(failed, expected_failed);
+    simdjson::dom::array expected_entries;
+    if (c["result_entries"].get(expected_entries) == simdjson::SUCCESS) {
+      simdjson::dom::array entries = json.root["Entries"].get_array().value();
+      ASSERT_EQ(entries.size(), expected_entries.size());
+      for (size_t i = 0; i < entries.size(); ++i) {
+        simdjson::dom::object want = expected_entries.at(i).get_object().value();
+        simdjson::dom::element got = entries.at(i).value();
+        std::string_view code;
+        if (want["ErrorCode"].get(code) == simdjson::SUCCESS) {
+          EXPECT_EQ(got["ErrorCode"].get_string().value(), code);
+          EXPECT_EQ(got["ErrorMessage"].get_string().value(),
+                    want["ErrorMessage"].get_string().value());
+          EXPECT_FALSE(got["EventId"].error() == simdjson::SUCCESS);
+        } else {
+          std::string_view event_id;
+          ASSERT_EQ(got["EventId"].get(event_id), simdjson::SUCCESS);
+          EXPECT_EQ(event_id.size(), 36U);
+          EXPECT_EQ(event_id[14], '4');  // UUID version 4
+        }
+      }
+    }
+    simdjson::dom::array delivered;
+    if (c["delivered"].get(delivered) == simdjson::SUCCESS) {
+      // The first delivered envelope is the first accepted entry on the default bus.
+      auto envelopes = bus_.envelopes();
+      ASSERT_FALSE(envelopes.empty());
+      simdjson::dom::object want = delivered.at(0).get_object().value();
+      const Envelope& got = envelopes[0];
+      EXPECT_EQ(got.version, "0");
+      EXPECT_EQ(got.source, want["source"].get_string().value());
+      EXPECT_EQ(got.detail_type, want["detail-type"].get_string().value());
+      EXPECT_EQ(got.account, "123456789012");
+      EXPECT_EQ(got.region, "ap-northeast-1");
+      EXPECT_TRUE(got.resources.empty());
+      EXPECT_EQ(got.detail_json, simdjson::minify(want["detail"].value()));
+      if (id.find("test_put_events_time") == 0) {
+        EXPECT_EQ(got.time, want["time"].get_string().value());
+      } else if (id == "test_put_events_with_time_field") {
+        EXPECT_EQ(got.time, format_event_time(now.time_since_epoch().count()).value());
+      }
+      std::string_view event_id;
+      if (json.root["Entries"].at(0)["EventId"].get(event_id) == simdjson::SUCCESS) {
+        EXPECT_EQ(got.id, event_id);
+      }
+    }
+    ++checked;
+  }
+  EXPECT_EQ(checked, 20);
+}
+
+TEST_F(ApiTest, PutEventsGroupsByBusAndKeepsEntryOrder) {
+  start(loopback_config());
+  std::string body = R"({"Entries":[
+    {"Source":"a","DetailType":"t","Detail":"{\"n\": 1.50}","Resources":["arn:x","arn:y"],"Time":"2026-03-01T10:15:02+01:00"},
+    {"Source":"b","DetailType":"t","Detail":"[]"},
+    {"Source":"c","DetailType":"t","Detail":"{}","EventBusName":"arn:aws:events:ap-northeast-1:123456789012:event-bus/orders-bus","Time":1767322800.9},
+    {"Source":"d","DetailType":"t","Detail":"{}","EventBusName":"default"}]})";
+  Reply reply = put_events(body);
+  ASSERT_EQ(reply.status, 200U) << reply.body;
+  Json json(reply.body);
+  EXPECT_EQ(json.root["FailedEntryCount"].get_int64().value(), 1);
+  auto entries = json.root["Entries"].get_array().value();
+  ASSERT_EQ(entries.size(), 4U);
+  EXPECT_EQ(entries.at(1)["ErrorCode"].get_string().value(), "MalformedDetail");
+  auto calls = bus_.calls();
+  ASSERT_EQ(calls.size(), 2U);
+  EXPECT_EQ(calls[0].bus, "default");
+  ASSERT_EQ(calls[0].envelopes.size(), 2U);
+  EXPECT_EQ(calls[0].envelopes[0].source, "a");
+  EXPECT_EQ(calls[0].envelopes[0].time, "2026-03-01T09:15:02Z");
+  EXPECT_EQ(calls[0].envelopes[0].detail_json, R"({"n":1.50})");
+  EXPECT_EQ(calls[0].envelopes[0].resources, (std::vector<std::string>{"arn:x", "arn:y"}));
+  EXPECT_EQ(calls[0].envelopes[0].id, entries.at(0)["EventId"].get_string().value());
+  EXPECT_EQ(calls[0].envelopes[1].source, "d");
+  EXPECT_EQ(calls[1].bus, "orders-bus");
+  EXPECT_EQ(calls[1].envelopes[0].time, "2026-01-02T03:00:00Z");
+  EXPECT_EQ(calls[1].envelopes[0].id, entries.at(2)["EventId"].get_string().value());
+}
+
+TEST_F(ApiTest, EntriesWithoutTimeGetTheClocksSecond) {
+  start(loopback_config());
+  clock_.advance(1500ms);
+  ASSERT_EQ(put_events(entries_body({entry_json("s", "t", "{}")})).status, 200U);
+  ASSERT_EQ(bus_.envelopes().size(), 1U);
+  EXPECT_EQ(bus_.envelopes()[0].time, "2026-03-01T09:15:03Z");
+}
+
+TEST_F(ApiTest, EntrySizeExactlyAtTheLimitIsAcceptedOneByteOverIsNot) {
+  config::ServerConfig config = loopback_config();
+  config.limits.max_entry_bytes = 1000;
+  start(config);
+  // size = 1 (Source) + 1 (DetailType) + len(Detail) + 14 (Time)
+  std::string detail = R"({"a":")" + std::string(1000 - 16 - 8, 'x') + R"("})";
+  ASSERT_EQ(detail.size(), 1000U - 16);
+  auto body = [&](const std::string& d) {
+    return R"({"Entries":[{"Time":1767322800,"Source":"s","DetailType":"d","Detail":)" +
+           json_quote(d) + "}]}";
+  };
+  Reply at_limit = put_events(body(detail));
+  EXPECT_EQ(at_limit.status, 200U) << at_limit.body;
+  EXPECT_EQ(Json(at_limit.body).root["FailedEntryCount"].get_int64().value(), 0);
+
+  std::string over = detail;
+  over.insert(6, "x");
+  Reply over_limit = put_events(body(over));
+  EXPECT_EQ(over_limit.status, 400U);
+  Json json(over_limit.body);
+  EXPECT_EQ(json.str("__type"), "ValidationException");
+  EXPECT_EQ(json.str("message"), "Total size of the entries in the request is over the limit.");
+
+  // The limit is on the request total: two entries of half the size each add up.
+  std::string half = R"({"a":")" + std::string(500, 'x') + R"("})";
+  Reply two = put_events(entries_body({entry_json("s", "d", half), entry_json("s", "d", half)}));
+  EXPECT_EQ(two.status, 400U) << two.body;
+}
+
+TEST_F(ApiTest, DefaultEntryLimitIs256KiB) {
+  start(loopback_config());
+  auto body = [](size_t total) {
+    // size = 1 (Source) + 1 (DetailType) + len(Detail)
+    std::string detail = R"({"a":")" + std::string(total - 2 - 8, 'x') + R"("})";
+    return entries_body({entry_json("s", "d", detail)});
+  };
+  Reply at_limit = put_events(body(262144));
+  EXPECT_EQ(at_limit.status, 200U) << at_limit.body.substr(0, 200);
+  Reply over_limit = put_events(body(262145));
+  EXPECT_EQ(over_limit.status, 400U);
+  EXPECT_EQ(Json(over_limit.body).str("__type"), "ValidationException");
+  ASSERT_EQ(bus_.envelopes().size(), 1U);
+  EXPECT_EQ(bus_.envelopes()[0].detail_json.size(), 262142U);
+}
+
+TEST_F(ApiTest, RequestLevelErrors) {
+  start(loopback_config());
+
+  Reply malformed = put_events(R"({"Entries": [)");
+  EXPECT_EQ(malformed.status, 400U);
+  EXPECT_EQ(Json(malformed.body).str("__type"), "SerializationException");
+
+  Reply wrong_type = put_events(R"({"Entries": [{"Source": 5}]})");
+  EXPECT_EQ(wrong_type.status, 400U);
+  EXPECT_EQ(Json(wrong_type.body).str("__type"), "SerializationException");
+  EXPECT_NE(Json(wrong_type.body).str("message").find("Entries[0].Source"), std::string::npos);
+
+  Reply empty = put_events(R"({"Entries": []})");
+  EXPECT_EQ(empty.status, 400U);
+  EXPECT_EQ(Json(empty.body).str("__type"), "ValidationException");
+
+  Reply missing = put_events(R"({})");
+  EXPECT_EQ(missing.status, 400U);
+  EXPECT_NE(Json(missing.body).str("message").find("'entries'"), std::string::npos);
+
+  Reply endpoint = put_events(R"({"EndpointId":"abc.veo","Entries":[]})");
+  EXPECT_EQ(Json(endpoint.body).str("__type"), "ValidationException");
+
+  Reply unknown = request("POST", "/", "{}", amz_headers("PutRule"));
+  EXPECT_EQ(unknown.status, 400U);
+  EXPECT_EQ(Json(unknown.body).str("__type"), "UnknownOperationException");
+  Reply foreign = request("POST", "/", "{}", {{"X-Amz-Target", "DynamoDB_20120810.GetItem"}});
+  EXPECT_EQ(Json(foreign.body).str("__type"), "UnknownOperationException");
+  Reply no_target = request("POST", "/", "{}");
+  EXPECT_EQ(Json(no_target.body).str("__type"), "UnknownOperationException");
+
+  Reply number_detail = put_events(entries_body({entry_json("s", "d", "5")}));
+  EXPECT_EQ(number_detail.status, 200U);
+  EXPECT_EQ(Json(number_detail.body).root["Entries"].at(0)["ErrorCode"].get_string().value(),
+            "MalformedDetail");
+  Reply long_type = put_events(entries_body({entry_json("s", std::string(129, 'x'), "{}")}));
+  EXPECT_EQ(Json(long_type.body).root["Entries"].at(0)["ErrorCode"].get_string().value(),
+            "InvalidArgument");
+  EXPECT_TRUE(bus_.calls().empty());
+}
+
+TEST_F(ApiTest, BusFailuresBecomeRetryableEntryErrors) {
+  start(loopback_config());
+  bus_.set_status(unavailable("store is down"));
+  Reply reply = put_events(entries_body({entry_json("s", "d", "{}"), entry_json("", "d", "{}")}));
+  ASSERT_EQ(reply.status, 200U);
+  Json json(reply.body);
+  EXPECT_EQ(json.root["FailedEntryCount"].get_int64().value(), 2);
+  EXPECT_EQ(json.root["Entries"].at(0)["ErrorCode"].get_string().value(), "InternalFailure");
+  EXPECT_EQ(json.root["Entries"].at(0)["ErrorMessage"].get_string().value(), "store is down");
+  EXPECT_EQ(json.root["Entries"].at(1)["ErrorCode"].get_string().value(), "InvalidArgument");
+
+  bus_.set_status(resource_exhausted("queue full"));
+  Reply throttled = put_events(entries_body({entry_json("s", "d", "{}")}));
+  EXPECT_EQ(Json(throttled.body).root["Entries"].at(0)["ErrorCode"].get_string().value(),
+            "ThrottlingException");
+
+  std::string metrics = metrics_text();
+  EXPECT_NE(metrics.find("hikyaku_ingest_entries_rejected_total{path=\"put_events\",error_code="
+                         "\"InternalFailure\"} 1"),
+            std::string::npos)
+      << metrics;
+  EXPECT_NE(metrics.find("error_code=\"ThrottlingException\"} 1"), std::string::npos);
+  EXPECT_NE(metrics.find("error_code=\"InvalidArgument\"} 1"), std::string::npos);
+}
+
+TEST_F(ApiTest, TestEventPattern) {
+  start(loopback_config());
+  std::string event =
+      R"({"id":"1","account":"1","source":"aws.securityhub","time":"2026-01-01T00:00:00Z","region":"r","resources":[],"detail-type":"x","detail":{"n":5}})";
+  auto test_pattern = [&](std::string_view pattern) {
+    JsonWriter w;
+    w.begin_object();
+    w.key("EventPattern");
+    w.string(pattern);
+    w.key("Event");
+    w.string(event);
+    w.end_object();
+    return request("POST", "/", w.take(), amz_headers("TestEventPattern"));
+  };
+  Reply match = test_pattern(R"({"detail":{"n":[{"numeric":[">",4]}]}})");
+  EXPECT_EQ(match.status, 200U);
+  EXPECT_EQ(match.body, R"({"Result":true})");
+  Reply no_match = test_pattern(R"({"source":["other"]})");
+  EXPECT_EQ(no_match.body, R"({"Result":false})");
+  Reply invalid = test_pattern(R"({"source":[]})");
+  EXPECT_EQ(invalid.status, 400U);
+  Json json(invalid.body);
+  EXPECT_EQ(json.str("__type"), "InvalidEventPatternException");
+  EXPECT_EQ(json.str("message").rfind("Event pattern is not valid. Reason: ", 0), 0U);
+}
+
+TEST_F(ApiTest, ReadOnlyRuleOperations) {
+  start(loopback_config());
+  Reply rules = request("POST", "/", "{}", amz_headers("ListRules"));
+  ASSERT_EQ(rules.status, 200U) << rules.body;
+  Json list(rules.body);
+  auto rule = list.root["Rules"].at(0);
+  EXPECT_EQ(rule["Name"].get_string().value(), "findings-to-log");
+  EXPECT_EQ(rule["Arn"].get_string().value(),
+            "arn:aws:events:ap-northeast-1:123456789012:rule/findings-to-log");
+  EXPECT_EQ(rule["State"].get_string().value(), "ENABLED");
+  EXPECT_EQ(list.root["Rules"].get_array().value().size(), 1U);
+
+  Reply custom = request("POST", "/", R"({"EventBusName":"orders-bus"})", amz_headers("ListRules"));
+  Json custom_json(custom.body);
+  EXPECT_EQ(custom_json.root["Rules"].at(0)["Arn"].get_string().value(),
+            "arn:aws:events:ap-northeast-1:123456789012:rule/orders-bus/orders");
+  EXPECT_EQ(custom_json.root["Rules"].at(0)["State"].get_string().value(), "DISABLED");
+
+  Reply missing_bus = request("POST", "/", R"({"EventBusName":"nope"})", amz_headers("ListRules"));
+  EXPECT_EQ(Json(missing_bus.body).str("message"), "Event bus nope does not exist.");
+
+  Reply describe =
+      request("POST", "/", R"({"Name":"findings-to-log"})", amz_headers("DescribeRule"));
+  Json described(describe.body);
+  EXPECT_EQ(described.str("EventPattern"), R"({"source":["aws.securityhub"]})");
+  EXPECT_EQ(described.str("EventBusName"), "default");
+  Reply unknown_rule = request("POST", "/", R"({"Name":"x"})", amz_headers("DescribeRule"));
+  EXPECT_EQ(unknown_rule.status, 400U);
+  EXPECT_EQ(Json(unknown_rule.body).str("__type"), "ResourceNotFoundException");
+  EXPECT_EQ(Json(unknown_rule.body).str("message"), "Rule x does not exist on EventBus default.");
+
+  Reply targets =
+      request("POST", "/", R"({"Rule":"findings-to-log"})", amz_headers("ListTargetsByRule"));
+  Json targets_json(targets.body);
+  auto target_list = targets_json.root["Targets"].get_array().value();
+  ASSERT_EQ(target_list.size(), 2U);
+  EXPECT_EQ(target_list.at(1)["Arn"].get_string().value(),
+            "arn:aws:events:ap-northeast-1:123456789012:api-destination/backlog-add-issue");
+  EXPECT_EQ(target_list.at(1)["InputTransformer"]["InputPathsMap"]["t"].get_string().value(),
+            "$.detail.title");
+
+  Reply buses = request("POST", "/", "{}", amz_headers("ListEventBuses"));
+  Json buses_json(buses.body);
+  auto bus_list = buses_json.root["EventBuses"].get_array().value();
+  ASSERT_EQ(bus_list.size(), 2U);
+  EXPECT_EQ(bus_list.at(0)["Arn"].get_string().value(),
+            "arn:aws:events:ap-northeast-1:123456789012:event-bus/default");
+  EXPECT_EQ(bus_list.at(1)["Name"].get_string().value(), "orders-bus");
+}
+
+// ---------------------------------------------------------------------------------------------
+// SigV4.
+
+class SignedApiTest : public ApiTest {
+ protected:
+  static constexpr std::string_view kSecret = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
+
+  SignedApiTest() : ApiTest(*sigv4::parse_amz_date("20260102T030405Z")), now_(clock_.now()) {}
+
+  void start_signed() {
+    config::ServerConfig config = loopback_config();
+    config.region.reset();
+    config::SigV4Credential any;
+    any.access_key_id = "AKIDEXAMPLE";
+    any.secret_access_key = Secret(std::string(kSecret));
+    config::SigV4Credential limited;
+    limited.access_key_id = "AKIDLIMITED";
+    limited.secret_access_key = Secret("limited-secret");
+    limited.allowed_sources = {"com.example.*", "my.app"};
+    config.auth.sigv4_credentials = {any, limited};
+    start(config);
+  }
+
+  Reply signed_put_events(const std::string& body, std::string_view key_id, std::string_view secret,
+                          std::chrono::system_clock::time_point signed_at,
+                          std::string_view region = "us-west-2") {
+    return request("POST", "/", body,
+                   test::signed_put_events_headers(body, key_id, secret, signed_at, region));
+  }
+
+  const std::chrono::system_clock::time_point now_;
+};
+
+TEST_F(SignedApiTest, SignedRoundTripAndRefusals) {
+  start_signed();
+  std::string body = entries_body({entry_json("com.example.a", "t", "{}")});
+
+  Reply ok = signed_put_events(body, "AKIDEXAMPLE", kSecret, now_);
+  ASSERT_EQ(ok.status, 200U) << ok.body;
+  EXPECT_EQ(Json(ok.body).root["FailedEntryCount"].get_int64().value(), 0);
+  // No Server.Region: the signing region becomes the event's region.
+  ASSERT_EQ(bus_.envelopes().size(), 1U);
+  EXPECT_EQ(bus_.envelopes()[0].region, "us-west-2");
+  EXPECT_EQ(bus_.envelopes()[0].time, "2026-01-02T03:04:05Z");
+
+  Reply wrong_secret = signed_put_events(body, "AKIDEXAMPLE", "wrong", now_);
+  EXPECT_EQ(wrong_secret.status, 403U);
+  EXPECT_EQ(Json(wrong_secret.body).str("__type"), "InvalidSignatureException");
+  EXPECT_EQ(wrong_secret.body.find(kSecret), std::string::npos);
+
+  Reply skewed = signed_put_events(body, "AKIDEXAMPLE", kSecret, now_ - 6min);
+  EXPECT_EQ(skewed.status, 403U);
+  EXPECT_NE(Json(skewed.body).str("message").find("Signature expired"), std::string::npos);
+  Reply within = signed_put_events(body, "AKIDEXAMPLE", kSecret, now_ + 4min);
+  EXPECT_EQ(within.status, 200U);
+
+  Reply unknown = signed_put_events(body, "AKIDUNKNOWN", kSecret, now_);
+  EXPECT_EQ(unknown.status, 403U);
+  EXPECT_EQ(Json(unknown.body).str("__type"), "UnrecognizedClientException");
+
+  Reply unsigned_reply = put_events(body);
+  EXPECT_EQ(unsigned_reply.status, 403U);
+  EXPECT_EQ(Json(unsigned_reply.body).str("__type"), "MissingAuthenticationTokenException");
+  EXPECT_EQ(bus_.envelopes().size(), 2U);  // only the two accepted requests reached the bus
+
+  // AllowedSources: per-entry refusal, others in the same request accepted.
+  std::string mixed =
+      entries_body({entry_json("com.example.x", "t", "{}"),
+                    entry_json("aws.securityhub", "t", "{}"), entry_json("my.app", "t", "{}")});
+  Reply limited = signed_put_events(mixed, "AKIDLIMITED", "limited-secret", now_);
+  ASSERT_EQ(limited.status, 200U) << limited.body;
+  Json json(limited.body);
+  EXPECT_EQ(json.root["FailedEntryCount"].get_int64().value(), 1);
+  EXPECT_EQ(json.root["Entries"].at(1)["ErrorCode"].get_string().value(),
+            "NotAuthorizedForSourceException");
+  EXPECT_TRUE(json.root["Entries"].at(0)["EventId"].error() == simdjson::SUCCESS);
+  EXPECT_TRUE(json.root["Entries"].at(2)["EventId"].error() == simdjson::SUCCESS);
+
+  std::string metrics = metrics_text();
+  EXPECT_EQ(metrics.find(kSecret), std::string::npos);
+  EXPECT_EQ(metrics.find("limited-secret"), std::string::npos);
+  EXPECT_NE(metrics.find("error_type=\"InvalidSignatureException\"} 2"), std::string::npos)
+      << metrics;
+}
+
+TEST_F(SignedApiTest, SkewIsMeasuredOnTheInjectedClock) {
+  start_signed();
+  std::string body = entries_body({entry_json("com.example.a", "t", "{}")});
+  const auto signed_at = now_;
+  clock_.advance(6min);
+  Reply late = signed_put_events(body, "AKIDEXAMPLE", kSecret, signed_at);
+  EXPECT_EQ(late.status, 403U);
+  EXPECT_NE(Json(late.body).str("message").find("Signature expired"), std::string::npos);
+}
+
+TEST_F(SignedApiTest, RegionIsRestrictedWhenConfigured) {
+  config::ServerConfig config = loopback_config();  // Region ap-northeast-1
+  config::SigV4Credential credential;
+  credential.access_key_id = "AKIDEXAMPLE";
+  credential.secret_access_key = Secret(std::string(kSecret));
+  config.auth.sigv4_credentials = {credential};
+  start(config);
+  std::string body = entries_body({entry_json("s", "t", "{}")});
+  EXPECT_EQ(signed_put_events(body, "AKIDEXAMPLE", kSecret, now_, "ap-northeast-1").status, 200U);
+  Reply other = signed_put_events(body, "AKIDEXAMPLE", kSecret, now_, "us-east-1");
+  EXPECT_EQ(other.status, 403U);
+  EXPECT_EQ(Json(other.body).str("__type"), "InvalidSignatureException");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Webhook, health, readiness, metrics.
+
+TEST_F(ApiTest, WebhookApiKeyAuth) {
+  config::ServerConfig config = loopback_config();
+  config::ApiKeyCredential key;
+  key.header_name = "x-hikyaku-key";
+  key.value = Secret("s3cr3t-key-value");
+  config.auth.api_keys = {key};
+  start(config);
+  Reply missing = request("POST", "/events/default", std::string(kEnvelope));
+  EXPECT_EQ(missing.status, 401U);
+  Reply wrong = request("POST", "/events/default", std::string(kEnvelope),
+                        {{"X-Hikyaku-Key", "s3cr3t-key-valuX"}});
+  EXPECT_EQ(wrong.status, 403U);
+  Reply shorter =
+      request("POST", "/events/default", std::string(kEnvelope), {{"x-hikyaku-key", "s3cr3t"}});
+  EXPECT_EQ(shorter.status, 403U);
+  EXPECT_TRUE(bus_.calls().empty());
+  Reply ok = request("POST", "/events/securityhub", std::string(kEnvelope),
+                     {{"x-hikyaku-key", "s3cr3t-key-value"}});
+  ASSERT_EQ(ok.status, 200U) << ok.body;
+  EXPECT_EQ(Json(ok.body).str("EventId"), "6f1b3c1e-0000-4000-8000-000000000001");
+  auto calls = bus_.calls();
+  ASSERT_EQ(calls.size(), 1U);
+  EXPECT_EQ(calls[0].bus, "securityhub");
+  EXPECT_EQ(calls[0].envelopes[0].account, "111122223333");  // preserved as received
+  EXPECT_EQ(calls[0].envelopes[0].time, "2026-03-01T09:15:02Z");
+
+  Reply bad = request("POST", "/events/default", R"({"version":"0"})",
+                      {{"x-hikyaku-key", "s3cr3t-key-value"}});
+  EXPECT_EQ(bad.status, 400U);
+  EXPECT_EQ(Json(bad.body).str("__type"), "ValidationException");
+
+  // The PutEvents API is closed: Auth is configured but has no SigV4 credential.
+  Reply api = put_events(entries_body({entry_json("s", "t", "{}")}));
+  EXPECT_EQ(api.status, 403U);
+
+  bus_.set_status(unavailable("store down"));
+  Reply unavailable_reply = request("POST", "/events/default", std::string(kEnvelope),
+                                    {{"x-hikyaku-key", "s3cr3t-key-value"}});
+  EXPECT_EQ(unavailable_reply.status, 503U);
+
+  for (const std::string& text :
+       {metrics_text(), missing.body, wrong.body, shorter.body, bad.body}) {
+    EXPECT_EQ(text.find("s3cr3t"), std::string::npos);
+  }
+}
+
+TEST_F(ApiTest, HealthReadinessAndMetrics) {
+  bool ready = false;
+  ApiOptions options;
+  options.readiness = [&] { return ready ? Status() : unavailable("store not open"); };
+  options.metrics_text = [this] { return "bus_metric 1\n" + metrics_text(); };
+  start(loopback_config(), std::move(options));
+  EXPECT_EQ(request("GET", "/healthz").status, 200U);
+  Reply not_ready = request("GET", "/readyz");
+  EXPECT_EQ(not_ready.status, 503U);
+  EXPECT_NE(not_ready.body.find("store not open"), std::string::npos);
+  ready = true;
+  EXPECT_EQ(request("GET", "/readyz").status, 200U);
+  EXPECT_EQ(put_events(entries_body({entry_json("s", "t", "{}")})).status, 200U);
+  Reply metrics = request("GET", "/metrics");
+  EXPECT_EQ(metrics.status, 200U);
+  EXPECT_EQ(metrics.headers["content-type"], "text/plain; version=0.0.4");
+  EXPECT_EQ(metrics.body.rfind("bus_metric 1\n", 0), 0U);
+  EXPECT_NE(metrics.body.find("hikyaku_ingest_entries_accepted_total{path=\"put_events\"} 1"),
+            std::string::npos)
+      << metrics.body;
+  EXPECT_EQ(request("GET", "/nope").status, 404U);
+  EXPECT_EQ(request("GET", "/events/default").status, 405U);
+}
+
+// Every series the server has always exposed, by name and labels (dashboards read them).
+TEST_F(ApiTest, MetricNamesAndLabelsAreStable) {
+  start(loopback_config());
+  const std::string text = metrics_text();
+  std::vector<std::string> expected = {
+      "hikyaku_ingest_entries_accepted_total{path=\"put_events\"} 0",
+      "hikyaku_ingest_entries_accepted_total{path=\"webhook\"} 0",
+      "hikyaku_http_requests_total 0",
+      "hikyaku_http_connections_active 0",
+      "hikyaku_http_connections_accepted_total 0",
+      "hikyaku_http_connections_refused_total 0",
+      "hikyaku_http_request_timeouts_total 0",
+      "hikyaku_http_malformed_requests_total 0",
+      "# TYPE hikyaku_http_connections_active gauge",
+      "# TYPE hikyaku_http_requests_total counter",
+  };
+  for (std::string_view path : {"put_events", "webhook"}) {
+    for (std::string_view code : ServerMetrics::kEntryErrorCodes) {
+      expected.push_back(fmt::format(
+          "hikyaku_ingest_entries_rejected_total{{path=\"{}\",error_code=\"{}\"}} 0", path, code));
+    }
+  }
+  for (std::string_view type : ServerMetrics::kRequestErrorTypes) {
+    expected.push_back(
+        fmt::format("hikyaku_http_request_errors_total{{error_type=\"{}\"}} 0", type));
+  }
+  for (const std::string& line : expected) {
+    EXPECT_NE(text.find(line + "\n"), std::string::npos) << line << "\n" << text;
+  }
+}
+
+TEST(LoopbackHostTest, RecognizesLoopbackListenHosts) {
+  EXPECT_TRUE(is_loopback_host("127.0.0.1"));
+  EXPECT_TRUE(is_loopback_host("::1"));
+  EXPECT_FALSE(is_loopback_host("127.0.0.1.example.com"));
+}
+
+}  // namespace
+}  // namespace hikyaku::server
