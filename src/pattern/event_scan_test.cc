@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "core/json_number.h"
 #include "pattern/pattern.h"
 
 namespace hikyaku::pattern {
@@ -98,6 +99,25 @@ TEST(EventScanTest, NumbersConvertExactlyOnTheFastPathOrDeferToTheCaller) {
     std::string t = bad;
     const char* end = internal::scan_number(t.data(), t.data() + t.size());
     EXPECT_TRUE(end == nullptr || end != t.data() + t.size()) << t;
+  }
+}
+
+TEST(EventScanTest, NumberGrammarIsCores) {
+  // The event scanner reads exactly the tokens core/json_number.h does, with or without converting.
+  for (const char* text : {"-",         "01",     "1.",
+                           "1e",        "1e+",    "-0",
+                           "1E5",       "0.0e-0", "12345678901234567890123",
+                           ".5",        "+1",     "-01.5",
+                           "1.5e",      "1e-",    "0e0",
+                           "-",         "",       "1.2.3",
+                           "1ee5",      "00",     "-a",
+                           "9e99999999"}) {
+    const std::string t = text;
+    const char* end = t.data() + t.size();
+    const char* want = scan_json_number(t.data(), end);
+    internal::NumberToken token;
+    EXPECT_EQ(internal::scan_number(t.data(), end), want) << t;
+    EXPECT_EQ(internal::scan_number(t.data(), end, &token), want) << t;
   }
 }
 

@@ -1,4 +1,5 @@
-// One pattern against one event: validate_pattern, validate_event, matches() and explain(). Not
+// One pattern against one event: validate_pattern, lint_pattern, validate_event, matches() and
+// explain(). Not
 // on the hot path: both inputs are validated fully, and explain walks the event with a scratch of
 // its own, then asks each $or combination why it failed.
 #include <algorithm>
@@ -36,6 +37,10 @@ Status validate_event(std::string_view event_json) {
     return invalid_argument("event must be a JSON object");
   }
   return Status();
+}
+
+std::vector<std::string> lint_pattern(std::string_view pattern_json) {
+  return internal::lint_pattern(pattern_json);
 }
 
 namespace {

@@ -48,6 +48,15 @@ namespace hikyaku::pattern {
 // found). Never crashes on any input. Thread-safe.
 Status validate_pattern(std::string_view pattern_json);
 
+// Warnings about a pattern that validate_pattern accepts but that probably does not say what its
+// author meant, one line each in the form of validate_pattern's errors (`<path>: <what>`); empty
+// when there is nothing to say, and for an invalid pattern. Today: a field name that is an
+// operator name ("prefix", "numeric", "exists", ... as in {"detail": {"prefix": ["a"]}}), which
+// matches an event field of that name; inside a $or branch the warning adds that AWS EventBridge
+// rejects it there (hikyaku refuses such a name as a direct key of a $or branch, and accepts it
+// deeper inside one). Thread-safe.
+std::vector<std::string> lint_pattern(std::string_view pattern_json);
+
 // Checks that `event_json` is strict JSON (RFC 8259, no trailing content) whose top level is an
 // object. Matcher::match does not do this full check (see there). Thread-safe.
 Status validate_event(std::string_view event_json);

@@ -14,6 +14,7 @@ namespace {
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
+using ::testing::Not;
 
 // Matches `pattern` against `event`, failing the test on any error.
 bool M(std::string_view pattern, std::string_view event) {
@@ -318,6 +319,70 @@ TEST(PatternTest, Or) {
         R"({"$or":[]})", R"({"$or":[{},{"a":["x"]}]})"}) {
     Invalid(bad);
   }
+}
+
+// docs/event-patterns.md §9: operator names ("numeric", "prefix", ...) are ordinary field names,
+// matched by exact value, except as keys of a $or branch, where AWS EventBridge (event-ruler's
+// compiler) refuses them; hikyaku refuses them there too, naming the key.
+TEST(PatternTest, OperatorNamesAreFieldNamesOutsideOr) {
+  const char* numeric = R"({"numeric":[">",5]})";  // the field "numeric" is ">" or 5
+  EXPECT_TRUE(M(numeric, R"({"numeric":">"})"));
+  EXPECT_TRUE(M(numeric, R"({"numeric":5})"));
+  EXPECT_TRUE(M(numeric, R"({"numeric":5.0})"));
+  EXPECT_FALSE(M(numeric, R"({"numeric":6})"));
+  EXPECT_FALSE(M(numeric, R"({"numeric":"5"})"));
+  EXPECT_FALSE(M(numeric, R"({"n":6})"));
+  EXPECT_TRUE(M(R"({"detail":{"prefix":["a"]}})", R"({"detail":{"prefix":"a"}})"));
+  EXPECT_FALSE(M(R"({"detail":{"prefix":["a"]}})", R"({"detail":{"prefix":"ab"}})"));
+  EXPECT_FALSE(M(R"({"detail":{"prefix":["a"]}})", R"({"detail":"a"})"));
+  EXPECT_TRUE(
+      M(R"({"exists":[false],"cidr":["10.0.0.0/8"]})", R"({"exists":false,"cidr":"10.0.0.0/8"})"));
+  EXPECT_FALSE(M(R"({"cidr":["10.0.0.0/8"]})", R"({"cidr":"10.1.2.3"})"));
+}
+
+TEST(PatternTest, OperatorNamesAreRefusedAsKeysOfOrBranches) {
+  for (const char* name :
+       {"numeric", "prefix", "suffix", "exists", "anything-but", "cidr", "equals-ignore-case",
+        "wildcard", "exactly", ">", "<=", "regex", "date-after", "ip-address-in-range"}) {
+    const std::string key = std::string("\"") + name + "\"";
+    const std::string second = R"({"$or":[{"a":["1"]},{)" + key + R"(:["x"]}]})";
+    EXPECT_THAT(Invalid(second), HasSubstr("$or[1]: " + key + " is a match operator")) << name;
+    const std::string first = R"({"$or":[{)" + key + R"(:[">",5]},{"b":["x"]}]})";
+    EXPECT_THAT(Invalid(first), HasSubstr("$or[0]: " + key)) << name;
+    // In a nested $or, and in a $or under a field.
+    const std::string nested =
+        R"({"$or":[{"a":["1"]},{"$or":[{"b":["2"]},{)" + key + R"(:["x"]}]}]})";
+    EXPECT_THAT(Invalid(nested), HasSubstr("$or[1].$or[1]: " + key)) << name;
+    const std::string under = R"({"d":{"$or":[{)" + key + R"(:["x"]},{"b":["2"]}]}})";
+    EXPECT_THAT(Invalid(under), HasSubstr("d.$or[0]: " + key)) << name;
+  }
+  // The brief's case and the one event-ruler reads as a field named "$or": refused either way.
+  Invalid(R"({"$or":[{"numeric":[">",5]},{"prefix":["a"]}]})");
+  Invalid(R"({"$or":[{"numeric":[">",5]},{"prefix":"a"}]})");
+  // Ordinary names in the same places are fine, and the branches still match as $or.
+  const char* ok = R"({"$or":[{"numerics":[">",5]},{"prefixes":["a"]}]})";
+  EXPECT_TRUE(M(ok, R"({"numerics":5})"));
+  EXPECT_TRUE(M(ok, R"({"prefixes":"a"})"));
+  EXPECT_FALSE(M(ok, R"({"numerics":6,"prefixes":"b"})"));
+}
+
+TEST(PatternTest, LintNamesOperatorNamesUsedAsFieldNames) {
+  EXPECT_THAT(lint_pattern(R"({"detail":{"state":["running"]}})"), IsEmpty());
+  EXPECT_THAT(lint_pattern(R"({"a":[{"prefix":"x"}]})"), IsEmpty());  // an operator, as meant
+  EXPECT_THAT(lint_pattern("not json"), IsEmpty());  // invalid: validate_pattern says why
+  std::vector<std::string> w = lint_pattern(R"({"detail":{"prefix":["a"]},"numeric":[5]})");
+  ASSERT_EQ(w.size(), 2u);
+  EXPECT_THAT(w[0], HasSubstr(R"(detail.prefix: "prefix" is a match operator, used here as a )"
+                              R"(field name)"));
+  EXPECT_THAT(w[0], HasSubstr(R"([{"prefix": ...}])"));
+  EXPECT_THAT(w[0], Not(HasSubstr("$or")));
+  EXPECT_THAT(w[1], HasSubstr(R"(numeric: "numeric" is a match operator)"));
+  // Deeper inside a $or branch hikyaku accepts the name as a field; AWS refuses it there.
+  w = lint_pattern(R"({"$or":[{"a":["1"]},{"b":{"cidr":["x"]}}]})");
+  ASSERT_EQ(w.size(), 1u);
+  EXPECT_THAT(w[0], HasSubstr(R"($or[1].b.cidr: "cidr" is a match operator)"));
+  EXPECT_THAT(w[0],
+              HasSubstr("AWS EventBridge rejects operator names as field names inside a $or"));
 }
 
 TEST(PatternTest, StructuralErrorsNameThePath) {

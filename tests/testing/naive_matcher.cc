@@ -764,6 +764,9 @@ std::string join_path(const std::string* prefix, const std::string& key) {
 
 bool is_string(const Json& v) { return v.kind == Json::Kind::kString; }
 
+// This list, join_path and the last-writer-wins set_field below repeat
+// src/pattern/internal/parse.cc on purpose: the oracle is written again from the spec so that a
+// mistake in the engine's parser cannot hide by being shared with the code that checks it.
 bool is_reserved_in_or(const std::string& key) {
   static const char* const kReserved[] = {"exactly",
                                           "equals-ignore-case",

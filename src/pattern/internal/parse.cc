@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <limits>
+#include <string>
 #include <utility>
+#include <vector>
 
 #include "pattern/internal/json_tree.h"
 
@@ -473,11 +475,64 @@ class Parser {
   const ParseLimits& limits_;
 };
 
+// Walks a valid pattern's objects for field names that are operator names (see lint_pattern).
+class Linter {
+ public:
+  std::vector<std::string> run(const JsonNode& root) {
+    visit(root, "", 0);
+    return std::move(warnings_);
+  }
+
+ private:
+  // `or_depth` counts the $or branches `obj` sits in.
+  void visit(const JsonNode& obj, const std::string& where, int or_depth) {
+    for (size_t i = 0; i < obj.items.size(); ++i) {
+      const std::string& key = obj.keys[i];
+      const JsonNode& value = obj.items[i];
+      const std::string loc = join_path(where, key);
+      if (key == "$or") {
+        for (size_t b = 0; b < value.items.size(); ++b) {
+          visit(value.items[b], loc + "[" + std::to_string(b) + "]", or_depth + 1);
+        }
+        continue;
+      }
+      if (is_reserved_key(key)) {
+        warn(loc, key, or_depth > 0);
+      }
+      if (value.kind == JKind::kObject) {
+        visit(value, loc, or_depth);
+      }
+    }
+  }
+
+  void warn(const std::string& loc, const std::string& key, bool inside_or) {
+    std::string w = loc + ": \"" + key +
+                    "\" is a match operator, used here as a field name: the pattern matches an "
+                    "event field called \"" +
+                    key + "\" (an operator goes inside a field's array, as in [{\"" + key +
+                    "\": ...}])";
+    if (inside_or) {
+      w += "; AWS EventBridge rejects operator names as field names inside a $or branch";
+    }
+    warnings_.push_back(std::move(w));
+  }
+
+  std::vector<std::string> warnings_;
+};
+
 }  // namespace
 
 Result<std::vector<SubRule>> parse_pattern(std::string_view pattern_json,
                                            const ParseLimits& limits) {
   return Parser(limits).run(pattern_json);
+}
+
+std::vector<std::string> lint_pattern(std::string_view pattern_json, const ParseLimits& limits) {
+  if (!parse_pattern(pattern_json, limits).has_value()) {
+    return {};  // validate_pattern reports what is wrong
+  }
+  Result<JsonNode> root = parse_json(pattern_json, limits.max_depth);
+  return Linter().run(*root);
 }
 
 }  // namespace hikyaku::pattern::internal

@@ -71,4 +71,8 @@ struct ParseLimits {
 Result<std::vector<SubRule>> parse_pattern(std::string_view pattern_json,
                                            const ParseLimits& limits = {});
 
+// Warnings about a valid pattern (see pattern::lint_pattern); empty for an invalid one.
+std::vector<std::string> lint_pattern(std::string_view pattern_json,
+                                      const ParseLimits& limits = {});
+
 }  // namespace hikyaku::pattern::internal
