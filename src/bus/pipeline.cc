@@ -2,7 +2,9 @@
 
 #include <fmt/format.h>
 
-#include "core/json_writer.h"
+#include "core/arn.h"
+#include "core/envelope.h"
+#include "core/time.h"
 
 namespace hikyaku::bus {
 
@@ -26,7 +28,7 @@ Result<std::shared_ptr<const Snapshot>> Snapshot::build(
       }
       CompiledRule compiled;
       compiled.name = rule.name;
-      compiled.arn = transform::rule_arn(region, config->server.account, bus_name, rule.name);
+      compiled.arn = rule_arn(region, config->server.account, bus_name, rule.name);
       compiled.matched_events = &metrics.counter("hikyaku_matched_events_total",
                                                  "Events that matched a rule (MatchedEvents)",
                                                  {{"bus", bus_name}, {"rule", rule.name}});
@@ -84,7 +86,7 @@ void Pipeline::ingest(std::string_view bus_name, std::vector<Envelope> envelopes
   const Snapshot::CompiledBus* bus = snapshot->find_bus(bus_name);
   const auto now = clock_.now();
   const int64_t now_ms = clock_.now_ms();
-  const std::string ingestion_time = transform::format_ingestion_time(now);
+  const std::string ingestion_time = format_rfc3339_seconds(now);
 
   store::Batch batch;
   batch.jobs.reserve(envelopes.size());
@@ -99,8 +101,9 @@ void Pipeline::ingest(std::string_view bus_name, std::vector<Envelope> envelopes
       continue;
     }
     bus->ingested_events->add();
-    // The envelope was built or validated by the caller, so a match error is a broken
-    // invariant rather than bad input; it still must not lose the event silently.
+    // The caller built or validated the envelope, but with a different parser than the
+    // matcher's scanner; should they ever disagree, the client's event is refused (a value,
+    // retryable) rather than crashing the process on input a client controls.
     if (Status status = bus->matcher->match(event_json, matched); !status.ok()) {
       done(std::vector<Status>(envelopes.size(),
                                internal_error("matching failed: " + status.message())));

@@ -21,7 +21,7 @@
 
 #include "bus/event_bus.h"
 #include "config/config.h"
-#include "core/ids.h"
+#include "core/clock.h"
 #include "core/metrics.h"
 #include "pattern/pattern.h"
 #include "store/group_commit.h"

@@ -2,15 +2,14 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <unistd.h>
 
-#include <filesystem>
 #include <fstream>
 #include <future>
 #include <sstream>
 
 #include "store/sqlite/sqlite_store.h"
 #include "testing/fake_clock.h"
+#include "testing/temp_dir.h"
 
 namespace hikyaku::bus {
 namespace {
@@ -37,11 +36,7 @@ Envelope sample(const char* name) {
 class PipelineTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    directory_ = std::filesystem::temp_directory_path() /
-                 ("hikyaku-bus-" + std::to_string(getpid()) + "-" +
-                  ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(directory_);
-    auto opened = store::SqliteStore::open({.path = (directory_ / "db").string()});
+    auto opened = store::SqliteStore::open({.path = directory_.file("db")});
     ASSERT_TRUE(opened.has_value()) << opened.error().message();
     store_ = std::move(opened).value();
     committer_ = std::make_unique<store::GroupCommitter>(*store_);
@@ -50,7 +45,6 @@ class PipelineTest : public ::testing::Test {
     pipeline_.reset();
     committer_.reset();
     store_.reset();
-    std::filesystem::remove_all(directory_);
   }
 
   void load(const std::string& config_text, const std::string& file = "test.yaml") {
@@ -75,7 +69,7 @@ class PipelineTest : public ::testing::Test {
     return claims.has_value() ? std::move(claims).value() : std::vector<store::Claim>{};
   }
 
-  std::filesystem::path directory_;
+  testing::TempDir directory_{"bus"};
   FixedClock clock_;
   MetricsRegistry metrics_;
   std::unique_ptr<store::SqliteStore> store_;
