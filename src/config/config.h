@@ -16,7 +16,8 @@
 //   ${NAME}            the environment variable NAME; unset is an error naming it
 //   ${NAME:-default}   NAME, or `default` when NAME is unset or empty
 //   ${file:PATH}       the contents of PATH (relative to the config file's folder), one trailing
-//                      newline removed: for secrets mounted as files
+//                      newline removed: for secrets mounted as files; at most
+//                      kMaxReferenceFileBytes
 //   $${                a literal "${"
 //
 // Secrets (ApiKeyValue, Password, ClientSecret, parameters with IsValueSecret, and the query
@@ -25,6 +26,7 @@
 //
 // The loaded Config is an immutable value; a reload builds a new one.
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -254,7 +256,13 @@ struct LoadResult {
   bool ok() const { return errors.empty(); }
 };
 
-// Loads and validates a config file. A file that cannot be read is one error.
+// Size caps for whole-file reads, so that a path naming /dev/zero or a huge log is an error, not
+// unbounded memory: the config file itself, and each ${file:PATH} value (a secret, a key).
+inline constexpr size_t kMaxConfigFileBytes = 4 * 1024 * 1024;
+inline constexpr size_t kMaxReferenceFileBytes = 64 * 1024;
+
+// Loads and validates a config file. A file that cannot be read (or is larger than
+// kMaxConfigFileBytes) is one error.
 LoadResult load_config_file(const std::string& path, const LoadOptions& options = {});
 
 // Loads from text; `file_name` is used in messages only.

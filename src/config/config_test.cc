@@ -4,6 +4,9 @@
 #include <gtest/gtest.h>
 
 #include <map>
+#include <string>
+
+#include "testing/temp_dir.h"
 
 namespace hikyaku::config {
 namespace {
@@ -387,6 +390,38 @@ TEST(ConfigErrorTest, UnreadableFile) {
   LoadResult result = load_config_file("/nonexistent/hikyaku.yaml");
   ASSERT_EQ(result.errors.size(), 1u);
   EXPECT_EQ(result.errors[0].to_string(), "/nonexistent/hikyaku.yaml: cannot open the config file");
+}
+
+TEST(ConfigErrorTest, ConfigFileOverTheCapOrAFolderIsOneClearError) {
+  const hikyaku::testing::TempDir directory("config");
+  const std::string big = directory.write("big.yaml", std::string(kMaxConfigFileBytes + 1, '#'));
+  LoadResult too_big = load_config_file(big);
+  ASSERT_EQ(too_big.errors.size(), 1u);
+  EXPECT_EQ(too_big.errors[0].to_string(),
+            big + ": cannot read the config file: larger than the limit of " +
+                std::to_string(kMaxConfigFileBytes) + " bytes");
+
+  LoadResult folder = load_config_file(directory.path());
+  ASSERT_EQ(folder.errors.size(), 1u);
+  EXPECT_EQ(folder.errors[0].to_string(),
+            directory.path() + ": cannot read the config file: it is a directory");
+}
+
+TEST(ConfigErrorTest, FileReferenceOverTheCapFailsWithItsLocation) {
+  const hikyaku::testing::TempDir directory("config");
+  directory.write("key.txt", std::string(kMaxReferenceFileBytes + 1, 'k'));
+  LoadOptions options = options_with({{"BACKLOG_API_KEY", "k"}});
+  options.base_directory = directory.path();
+  LoadResult result = load_config_text(
+      replace(kValid, "ApiKeyValue: dummy-value", "ApiKeyValue: \"${file:key.txt}\""), "test.yaml",
+      options);
+  ASSERT_EQ(result.errors.size(), 1u);
+  EXPECT_EQ(result.errors[0].key_path,
+            "Connections[0].AuthParameters.ApiKeyAuthParameters.ApiKeyValue");
+  EXPECT_THAT(
+      result.errors[0].to_string(),
+      HasSubstr("${file:key.txt}: cannot read " + directory.file("key.txt") +
+                ": larger than the limit of " + std::to_string(kMaxReferenceFileBytes) + " bytes"));
 }
 
 // --- Secrets ---------------------------------------------------------------------------------

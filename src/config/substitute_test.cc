@@ -2,9 +2,11 @@
 
 #include <gtest/gtest.h>
 
-#include <filesystem>
-#include <fstream>
 #include <map>
+#include <string>
+
+#include "config/config.h"
+#include "testing/temp_dir.h"
 
 namespace hikyaku::config::internal {
 namespace {
@@ -60,26 +62,40 @@ TEST(SubstituteTest, MalformedReferences) {
 }
 
 TEST(SubstituteTest, ReadsFilesAndDropsOneTrailingNewline) {
-  const std::filesystem::path directory =
-      std::filesystem::temp_directory_path() / ("hikyaku-substitute-" + std::to_string(getpid()));
-  std::filesystem::create_directories(directory);
-  { std::ofstream(directory / "key.txt") << "s3cr3t\n"; }
+  const testing::TempDir directory("substitute");
+  const std::string key_file = directory.write("key.txt", "s3cr3t\n");
   Result<Substitution> relative =
-      substitute("${file:key.txt}", fake_environment({}), directory.string());
+      substitute("${file:key.txt}", fake_environment({}), directory.path());
   ASSERT_TRUE(relative.has_value()) << relative.error().message();
   EXPECT_EQ(relative->value, "s3cr3t");
   EXPECT_TRUE(relative->used_reference);
 
   Result<Substitution> absolute =
-      substitute("k=${file:" + (directory / "key.txt").string() + "}", fake_environment({}), "");
+      substitute("k=${file:" + key_file + "}", fake_environment({}), "");
   ASSERT_TRUE(absolute.has_value());
   EXPECT_EQ(absolute->value, "k=s3cr3t");
 
   Result<Substitution> missing =
-      substitute("${file:nope.txt}", fake_environment({}), directory.string());
+      substitute("${file:nope.txt}", fake_environment({}), directory.path());
   ASSERT_FALSE(missing.has_value());
   EXPECT_NE(missing.error().message().find("cannot read"), std::string::npos);
-  std::filesystem::remove_all(directory);
+}
+
+TEST(SubstituteTest, AFileOverTheCapIsAnErrorNamingTheReferenceAndTheLimit) {
+  const testing::TempDir directory("substitute");
+  directory.write("exact.txt", std::string(kMaxReferenceFileBytes, 'k'));
+  directory.write("big.txt", std::string(kMaxReferenceFileBytes + 1, 'k'));
+
+  Result<Substitution> exact =
+      substitute("${file:exact.txt}", fake_environment({}), directory.path());
+  ASSERT_TRUE(exact.has_value()) << exact.error().message();
+  EXPECT_EQ(exact->value.size(), kMaxReferenceFileBytes);
+
+  Result<Substitution> big = substitute("${file:big.txt}", fake_environment({}), directory.path());
+  ASSERT_FALSE(big.has_value());
+  EXPECT_EQ(big.error().message(), "${file:big.txt}: cannot read " + directory.file("big.txt") +
+                                       ": larger than the limit of " +
+                                       std::to_string(kMaxReferenceFileBytes) + " bytes");
 }
 
 }  // namespace

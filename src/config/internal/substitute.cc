@@ -3,13 +3,12 @@
 #include <fmt/format.h>
 
 #include <cctype>
-#include <fstream>
-#include <sstream>
+#include <utility>
+
+#include "core/file.h"
 
 namespace hikyaku::config::internal {
 namespace {
-
-constexpr size_t kMaxSecretFileBytes = 64 * 1024;
 
 bool is_variable_name(std::string_view name) {
   if (name.empty() || std::isdigit(static_cast<unsigned char>(name[0]))) {
@@ -28,17 +27,12 @@ Result<std::string> read_reference_file(std::string_view path, const std::string
   if (!full_path.empty() && full_path[0] != '/' && !base_directory.empty()) {
     full_path = base_directory + "/" + full_path;
   }
-  std::ifstream file(full_path, std::ios::binary);
-  if (!file) {
-    return invalid_argument(fmt::format("${{file:{}}}: cannot read {}", path, full_path));
+  Result<std::string> read = read_file(full_path, kMaxReferenceFileBytes);
+  if (!read.has_value()) {
+    // read_file's message names the full path and the reason ("larger than the limit of ...").
+    return invalid_argument(fmt::format("${{file:{}}}: {}", path, read.error().message()));
   }
-  std::string contents(kMaxSecretFileBytes + 1, '\0');
-  file.read(contents.data(), static_cast<std::streamsize>(contents.size()));
-  contents.resize(static_cast<size_t>(file.gcount()));
-  if (contents.size() > kMaxSecretFileBytes) {
-    return invalid_argument(
-        fmt::format("${{file:{}}}: file is larger than {} bytes", path, kMaxSecretFileBytes));
-  }
+  std::string contents = std::move(read).value();
   if (!contents.empty() && contents.back() == '\n') {
     contents.pop_back();
     if (!contents.empty() && contents.back() == '\r') {

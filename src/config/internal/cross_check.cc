@@ -1,0 +1,80 @@
+#include "config/internal/cross_check.h"
+
+#include <fmt/format.h>
+
+#include <set>
+#include <string>
+#include <vector>
+
+#include "config/internal/did_you_mean.h"
+
+namespace hikyaku::config::internal {
+namespace {
+
+template <typename Items, typename Name>
+void check_unique(YamlReader& reader, const Items& items, std::string_view section, Name name_of) {
+  std::set<std::string> seen;
+  for (size_t i = 0; i < items.size(); ++i) {
+    const std::string name = name_of(items[i]);
+    if (!name.empty() && !seen.insert(name).second) {
+      reader.add_error(items[i].location, fmt::format("{}[{}].Name", section, i),
+                       fmt::format("duplicate name \"{}\"", name));
+    }
+  }
+}
+
+void check_connection_names(YamlReader& reader, const Config& config) {
+  std::vector<std::string> connection_names;
+  for (const Connection& connection : config.connections) {
+    connection_names.push_back(connection.name);
+  }
+  for (size_t i = 0; i < config.api_destinations.size(); ++i) {
+    const ApiDestination& destination = config.api_destinations[i];
+    if (!config.find_connection(destination.connection_name)) {
+      reader.add_error(destination.connection_location,
+                       fmt::format("ApiDestinations[{}].ConnectionName", i),
+                       fmt::format("no connection named \"{}\"{}", destination.connection_name,
+                                   did_you_mean(destination.connection_name, connection_names)));
+    }
+  }
+}
+
+void check_targets(YamlReader& reader, const Config& config) {
+  std::vector<std::string> destination_names;
+  for (const ApiDestination& destination : config.api_destinations) {
+    destination_names.push_back(destination.name);
+  }
+  for (size_t i = 0; i < config.rules.size(); ++i) {
+    const Rule& rule = config.rules[i];
+    std::set<std::string> target_ids;
+    for (size_t j = 0; j < rule.targets.size(); ++j) {
+      const Target& target = rule.targets[j];
+      const std::string target_path = fmt::format("Rules[{}].Targets[{}]", i, j);
+      if (!target_ids.insert(target.id).second) {
+        reader.add_error(
+            target.location, target_path + ".Id",
+            fmt::format("duplicate target Id \"{}\" in rule \"{}\"", target.id, rule.name));
+      }
+      if (!target.log && !config.find_api_destination(target.api_destination)) {
+        reader.add_error(target.api_destination_location, target_path + ".ApiDestination",
+                         fmt::format("no API destination named \"{}\"{}", target.api_destination,
+                                     did_you_mean(target.api_destination, destination_names)));
+      }
+    }
+  }
+}
+
+}  // namespace
+
+void cross_check(YamlReader& reader, const Config& config) {
+  check_unique(reader, config.connections, "Connections",
+               [](const Connection& c) { return c.name; });
+  check_unique(reader, config.api_destinations, "ApiDestinations",
+               [](const ApiDestination& d) { return d.name; });
+  check_unique(reader, config.rules, "Rules",
+               [](const Rule& r) { return r.event_bus_name + "/" + r.name; });
+  check_connection_names(reader, config);
+  check_targets(reader, config);
+}
+
+}  // namespace hikyaku::config::internal
