@@ -11,12 +11,11 @@
 #include <simdjson.h>
 
 #include <cstdlib>
-#include <fstream>
-#include <sstream>
 
 #include "cli/commands.h"
+#include "core/clock.h"
 #include "core/envelope.h"
-#include "core/ids.h"
+#include "core/file.h"
 #include "core/json_writer.h"
 #include "core/redact.h"
 #include "delivery/http_client.h"
@@ -114,14 +113,13 @@ int send(const std::string& endpoint, const std::string& bus,
          const std::vector<std::string>& files) {
   std::vector<Event> events;
   for (const std::string& file : files) {
-    std::ifstream in(file, std::ios::binary);
-    if (!in) {
-      fmt::print(stderr, "error: {}: cannot read the file\n", file);
+    // No envelope is larger than kMaxEnvelopeBytes: a bigger file is refused before parsing.
+    Result<std::string> text = read_file(file, kMaxEnvelopeBytes);
+    if (!text.has_value()) {
+      fmt::print(stderr, "error: {}\n", text.error().message());
       return 2;
     }
-    std::stringstream text;
-    text << in.rdbuf();
-    Result<Envelope> envelope = parse_envelope(text.str());
+    Result<Envelope> envelope = parse_envelope(*text);
     if (!envelope.has_value()) {
       fmt::print(stderr, "error: {}: {}\n", file, envelope.error().message());
       return 2;

@@ -17,6 +17,7 @@
 #include "cli/commands.h"
 #include "cli/wiring.h"
 #include "config/config.h"
+#include "core/clock.h"
 #include "core/redact.h"
 #include "delivery/dispatcher.h"
 #include "server/server.h"
@@ -160,7 +161,7 @@ int serve(const std::string& path) {
     spdlog::info("stopping signal={}", signal == SIGTERM ? "SIGTERM" : "SIGINT");
     break;
   }
-  running.server->stop(std::chrono::steady_clock::now() + kDrainDeadline);
+  running.server->stop(SystemClock::instance().steady_now() + kDrainDeadline);
   running.committer->stop();   // everything answered is committed
   running.dispatcher->stop();  // attempts in flight finish; the rest stays pending
   running.server.reset();

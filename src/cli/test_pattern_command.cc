@@ -15,31 +15,14 @@
 #include <fstream>
 #include <iostream>
 #include <memory>
-#include <sstream>
 #include <string>
 
 #include "cli/commands.h"
+#include "core/file.h"
 #include "pattern/pattern.h"
 
 namespace hikyaku::cli {
 namespace {
-
-// "@FILE" -> the file's contents; anything else is the text itself.
-bool resolve_argument(const std::string& arg, std::string& out, std::string& error) {
-  if (arg.empty() || arg[0] != '@') {
-    out = arg;
-    return true;
-  }
-  std::ifstream in(arg.substr(1), std::ios::binary);
-  if (!in) {
-    error = "cannot read " + arg.substr(1);
-    return false;
-  }
-  std::ostringstream buf;
-  buf << in.rdbuf();
-  out = buf.str();
-  return true;
-}
 
 // Strips the "pattern: " / "event: " context that pattern::matches() adds.
 std::string without_prefix(const std::string& message, std::string_view prefix) {
@@ -93,16 +76,18 @@ int run_batch(const std::string& path) {
 }
 
 int run_single(const std::string& pattern_arg, const std::string& event_arg, bool explain) {
-  std::string pattern_json;
-  std::string event_json;
-  std::string error;
-  if (!resolve_argument(pattern_arg, pattern_json, error) ||
-      !resolve_argument(event_arg, event_json, error)) {
-    std::fprintf(stderr, "error: %s\n", error.c_str());
+  Result<std::string> pattern_json = text_or_file(pattern_arg, kMaxArgumentFileBytes);
+  if (!pattern_json) {
+    std::fprintf(stderr, "error: %s\n", pattern_json.error().message().c_str());
+    return 2;
+  }
+  Result<std::string> event_json = text_or_file(event_arg, kMaxArgumentFileBytes);
+  if (!event_json) {
+    std::fprintf(stderr, "error: %s\n", event_json.error().message().c_str());
     return 2;
   }
   if (explain) {
-    Result<pattern::Explanation> e = pattern::explain(pattern_json, event_json);
+    Result<pattern::Explanation> e = pattern::explain(*pattern_json, *event_json);
     if (!e.has_value()) {
       std::fprintf(stderr, "error: %s\n", e.error().message().c_str());
       return 2;
@@ -113,7 +98,7 @@ int run_single(const std::string& pattern_arg, const std::string& event_arg, boo
     }
     return 0;
   }
-  Result<bool> r = pattern::matches(pattern_json, event_json);
+  Result<bool> r = pattern::matches(*pattern_json, *event_json);
   if (!r.has_value()) {
     std::fprintf(stderr, "error: %s\n", r.error().message().c_str());
     return 2;

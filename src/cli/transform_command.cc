@@ -9,17 +9,19 @@
 // {"output": "..."} or {"error": "..."}, and exits 0 unless the batch itself cannot be read.
 #include <simdjson.h>
 
-#include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
 #include <memory>
-#include <sstream>
 #include <string>
 
 #include "cli/commands.h"
+#include "core/arn.h"
+#include "core/clock.h"
+#include "core/file.h"
 #include "core/json_writer.h"
 #include "core/status.h"
+#include "core/time.h"
 #include "transform/transformer.h"
 
 namespace hikyaku::cli {
@@ -53,29 +55,13 @@ struct Request {
   std::string ingestion_time;  // empty: now
 };
 
-Result<std::string> read_whole_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    return invalid_argument("cannot read file " + path);
-  }
-  std::ostringstream text;
-  text << in.rdbuf();
-  if (in.bad()) {
-    return invalid_argument("cannot read file " + path);
-  }
-  return text.str();
-}
-
-// "@FILE" -> the file's content; anything else -> itself.
+// "@FILE" -> the file's content (capped); anything else -> itself. Errors name the option.
 Result<std::string> text_or_file(const std::string& value, const char* option) {
-  if (!value.empty() && value[0] == '@') {
-    Result<std::string> text = read_whole_file(value.substr(1));
-    if (!text) {
-      return text.error().with_context(option);
-    }
-    return text;
+  Result<std::string> text = hikyaku::text_or_file(value, kMaxArgumentFileBytes);
+  if (!text) {
+    return text.error().with_context(option);
   }
-  return value;
+  return text;
 }
 
 Status json_error(std::string_view what, simdjson::error_code error) {
@@ -160,14 +146,13 @@ Result<std::string> run_request(const Request& request) {
   }
   HK_ASSIGN_OR_RETURN(const Transformer transformer, Transformer::compile(request.target));
 
-  const std::string ingestion_time =
-      request.ingestion_time.empty()
-          ? transform::format_ingestion_time(std::chrono::system_clock::now())
-          : request.ingestion_time;
+  const std::string ingestion_time = request.ingestion_time.empty()
+                                         ? format_rfc3339_seconds(SystemClock::instance().now())
+                                         : request.ingestion_time;
   const std::string arn =
       request.rule_arn.empty()
-          ? transform::rule_arn(string_member(event, "region"), string_member(event, "account"), "",
-                                request.rule_name)
+          ? hikyaku::rule_arn(string_member(event, "region"), string_member(event, "account"), "",
+                              request.rule_name)
           : request.rule_arn;
   const transform::RenderContext context{request.rule_name, arn, ingestion_time};
   return transformer.render(request.event, context);

@@ -3,7 +3,7 @@
 // - aws_output: the exact body text;
 // - aws_output_json: the same JSON value (the recording kept only the parsed value);
 // - delivered: false (AWS produced invalid JSON and dropped the event): valid JSON whose value
-//   carries the escaped text (spec §3.2);
+//   carries the escaped text (docs/input-transformer.md §3.2);
 // - api PutTargets errors: a compile error saying the same thing.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>

@@ -178,7 +178,8 @@ TEST_P(TransformConformanceTest, Case) {
   if (c["valid_json"].get_bool().get(valid_json) == simdjson::SUCCESS && valid_json) {
     EXPECT_TRUE(is_valid_json(*out)) << *out;
   }
-  // A JSON template's output is always valid JSON (spec §3.2); check it on every such case.
+  // A JSON template's output is always valid JSON (docs/input-transformer.md §3.2); check it on
+  // every such case.
   if (transformer->is_json_template() && target.body_encoding == BodyEncoding::kJson) {
     EXPECT_TRUE(is_valid_json(*out)) << "JSON template rendered invalid JSON: " << *out;
   }

@@ -1,7 +1,7 @@
 // Property test (fixed seed): for random event values full of characters that break naive JSON
 // templating (quotes, backslashes, control characters, U+2028, `<`, non-ASCII), a JSON template
-// always renders valid JSON (spec §3.2), a value-position placeholder gives back the value
-// itself, and an in-string placeholder gives back its text.
+// always renders valid JSON (docs/input-transformer.md §3.2), a value-position placeholder gives
+// back the value itself, and an in-string placeholder gives back its text.
 #include <gtest/gtest.h>
 #include <simdjson.h>
 

@@ -2,13 +2,17 @@
 
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
-#include <sstream>
+#include <utility>
+
+#include "core/file.h"
 
 namespace hikyaku::transform::testing {
 namespace {
 
 namespace dom = simdjson::dom;
+
+// Far above any file under tests/data; a cap only so a wrong path cannot read without bound.
+constexpr size_t kMaxTestDataBytes = 64 * 1024 * 1024;
 
 bool values_equal(dom::element a, dom::element b, const std::string& where, std::string* why) {
   auto fail = [&](const std::string& what) {
@@ -78,14 +82,12 @@ bool values_equal(dom::element a, dom::element b, const std::string& where, std:
 }  // namespace
 
 std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    std::fprintf(stderr, "cannot read test data %s\n", path.c_str());
+  Result<std::string> text = hikyaku::read_file(path, kMaxTestDataBytes);
+  if (!text.has_value()) {
+    std::fprintf(stderr, "test data: %s\n", text.error().message().c_str());
     std::abort();
   }
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
+  return std::move(text).value();
 }
 
 bool is_valid_json(std::string_view text) {

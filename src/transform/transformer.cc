@@ -8,6 +8,7 @@
 #include <ctime>
 
 #include "core/check.h"
+#include "core/json_number.h"
 #include "core/json_writer.h"
 #include "transform/internal/form_encoding.h"
 #include "transform/internal/input_template.h"
@@ -32,7 +33,8 @@ constexpr int kSlotIngestionTime = 2;
 constexpr int kSlotEvent = 3;
 constexpr int kFirstPathSlot = 4;
 
-// <aws.events.event>: the envelope without detail, detail-type renamed, in AWS's order (spec §4).
+// <aws.events.event>: the envelope without detail, detail-type renamed, in AWS's order
+// (docs/input-transformer.md §4).
 struct EventField {
   std::string_view output_key;
   std::string_view path;  // empty: the ingestion time
@@ -101,8 +103,6 @@ std::string_view trim_token(std::string_view token) {
   return token;
 }
 
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
-
 // Whether core's append_json_escaped would change `text`: it holds `"`, `\`, a control character
 // or the lead byte of U+2028/U+2029 (0xE2; other 0xE2 characters give false positives, which only
 // cost the slow path). Tested 8 bytes at a time: the common case is long text with none of them.
@@ -149,46 +149,6 @@ bool raw_key_has_escape(const char* key) {
       return true;
     }
   }
-}
-
-// RFC 8259 number grammar; on-demand only looks at a number's first character when typing it.
-bool is_json_number(std::string_view s) {
-  size_t i = 0;
-  if (i < s.size() && s[i] == '-') {
-    ++i;
-  }
-  if (i >= s.size() || !is_digit(s[i])) {
-    return false;
-  }
-  if (s[i] == '0') {
-    ++i;
-  } else {
-    while (i < s.size() && is_digit(s[i])) {
-      ++i;
-    }
-  }
-  if (i < s.size() && s[i] == '.') {
-    ++i;
-    if (i >= s.size() || !is_digit(s[i])) {
-      return false;
-    }
-    while (i < s.size() && is_digit(s[i])) {
-      ++i;
-    }
-  }
-  if (i < s.size() && (s[i] == 'e' || s[i] == 'E')) {
-    ++i;
-    if (i < s.size() && (s[i] == '+' || s[i] == '-')) {
-      ++i;
-    }
-    if (i >= s.size() || !is_digit(s[i])) {
-      return false;
-    }
-    while (i < s.size() && is_digit(s[i])) {
-      ++i;
-    }
-  }
-  return i == s.size();
 }
 
 // A trie over the InputPathsMap paths without wildcards, walked once per event.
@@ -351,6 +311,7 @@ class Evaluator {
         return ok_status();
       }
       case od::json_type::number: {
+        // On-demand only looks at a number's first character when typing it.
         const std::string_view token = trim_token(value.raw_json_token());
         if (!is_json_number(token)) {
           return event_error(simdjson::NUMBER_ERROR);
@@ -651,7 +612,8 @@ void append_without_quotes(std::string& out, std::string_view json) {
   out.append(json.data() + start, json.size() - start);
 }
 
-// Appends `value` rendered at `position` (spec §5 table; in-string text escaped per §3.2).
+// Appends `value` rendered at `position` (the table of docs/input-transformer.md §5; text inside
+// a JSON string escaped per §3.2).
 void append_value(std::string& out, const SlotValue& value, Position position,
                   std::string_view arena) {
   std::string_view literal;

@@ -14,7 +14,7 @@
 //                         .ingestion_time = "2026-03-02T01:15:45Z"};
 //   HK_ASSIGN_OR_RETURN(std::string body, t.render(event_json, context));
 //
-// Behaviour follows the shared reference input-transformer.md (the spec; § numbers below are its):
+// Behaviour follows docs/input-transformer.md (the § numbers below are its sections):
 // - InputPathsMap paths use the JSONPath subset AWS accepts: `$`, `.name` (letters, digits, `-`,
 //   `_`, `/`), `[N]`, `.*` and `[*]`. They are evaluated against the original event. A path that
 //   matches nothing makes its variable "missing". A path with a wildcard yields the JSON array of
@@ -26,10 +26,10 @@
 //   (`<br>`, `<Sumary>`) is a configuration error with a "did you mean" hint.
 // - A template whose first non-whitespace character is `{` is a JSON template; anything else is
 //   a string template rendered byte for byte (quotes the author wrote included). Rendering per
-//   value type and position is the table of spec §5. A JSON template must be valid JSON with
-//   every placeholder standing for a value (checked at compile time); its output is then always
-//   valid JSON: text inserted inside a JSON string is escaped, which is where hikyaku differs from
-//   AWS (AWS emits invalid JSON there and drops the event, spec §3.2). Output that AWS renders as
+//   value type and position is the table of §5. A JSON template must be valid JSON with every
+//   placeholder standing for a value (checked at compile time); its output is then always valid
+//   JSON: text inserted inside a JSON string is escaped, which is where hikyaku differs from AWS
+//   (AWS emits invalid JSON there and drops the event, §3.2). Output that AWS renders as
 //   valid JSON is reproduced byte for byte, except that inserted U+2028/U+2029 characters are
 //   written as \u2028/\u2029 (same JSON value).
 // - BodyEncoding kForm turns the JSON output into application/x-www-form-urlencoded: each
@@ -37,10 +37,11 @@
 //   ending in `[]` keeps it), a nested object is an error; strings are sent unquoted, `null` and
 //   missing values as empty fields.
 //
-// Choices where AWS's behaviour is unconfirmed (spec marks them so): numbers are copied as the
-// event writes them (`1.5e3` stays `1.5e3`); `null` renders `null` everywhere; objects and arrays
-// are copied compactly (no whitespace); in a string template an object or array loses every `"`
-// byte, escaped ones included; a wildcard path gives an array; InputPath on a missing path gives
+// Choices where AWS's behaviour is unconfirmed (docs/input-transformer.md marks them so): numbers
+// are copied as the event writes them (`1.5e3` stays `1.5e3`); `null` renders `null` everywhere;
+// objects and arrays are copied compactly (no whitespace); in a string template an object or array
+// loses every `"` byte, escaped ones included; a wildcard path gives an array; InputPath on a
+// missing path gives
 // `""`; <aws.events.event> and <aws.events.event.json> follow the table like any object (escaped
 // inside a JSON string, quotes removed in a string template); a JSON template may start after
 // whitespace, and one starting with `[` is a string template.

@@ -4,10 +4,13 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "core/arn.h"
+#include "core/time.h"
 #include "transform/test_json.h"
 
 namespace hikyaku::transform {
@@ -24,8 +27,8 @@ std::string sample(const std::string& name) {
   return read_file(kDataDir + "/data/securityhub/" + name);
 }
 
-// The scenario's transformer (shared/seed/SCENARIO.md), verbatim, template on one line as the
-// user typed it into the console.
+// The scenario's transformer (docs/scenario.md), verbatim, template on one line as the user typed
+// it into the console.
 TargetInput scenario_target() {
   InputTransformerSpec spec;
   spec.input_paths_map = {
@@ -280,16 +283,24 @@ TEST(TransformerTest, CopiesShareTheCompiledStateAndOutliveTheSpec) {
   EXPECT_EQ(render_ok(copy, R"({"v": [1,"a"]})"), R"("value=[1,a]")");
 }
 
+// The pipeline fills the predefined variables with core/time.h's and core/arn.h's functions;
+// this is what a target receives from them.
 TEST(HelpersTest, IngestionTimeAndRuleArn) {
-  EXPECT_EQ(format_ingestion_time(
-                std::chrono::system_clock::time_point(std::chrono::seconds(1772414145))),
-            "2026-03-02T01:15:45Z");
-  EXPECT_EQ(rule_arn("us-east-1", "111111111111", "", "r"),
-            "arn:aws:events:us-east-1:111111111111:rule/r");
-  EXPECT_EQ(rule_arn("us-east-1", "111111111111", "default", "r"),
-            "arn:aws:events:us-east-1:111111111111:rule/r");
-  EXPECT_EQ(rule_arn("us-east-1", "111111111111", "test-bus", "test-rule"),
-            "arn:aws:events:us-east-1:111111111111:rule/test-bus/test-rule");
+  const Transformer t = compile_ok(
+      template_target({}, R"("<aws.events.event.ingestion-time> <aws.events.rule-arn>")"));
+  auto rendered = [&](std::string_view bus) {
+    const std::string time = format_rfc3339_seconds(
+        std::chrono::system_clock::time_point(std::chrono::seconds(1772414145)));
+    const std::string arn =
+        hikyaku::rule_arn("us-east-1", "111111111111", bus, bus == "test-bus" ? "test-rule" : "r");
+    return render_ok(t, "{}", RenderContext{"r", arn, time});
+  };
+  EXPECT_EQ(rendered(""), R"("2026-03-02T01:15:45Z arn:aws:events:us-east-1:111111111111:rule/r")");
+  EXPECT_EQ(rendered("default"),
+            R"("2026-03-02T01:15:45Z arn:aws:events:us-east-1:111111111111:rule/r")");
+  EXPECT_EQ(
+      rendered("test-bus"),
+      R"("2026-03-02T01:15:45Z arn:aws:events:us-east-1:111111111111:rule/test-bus/test-rule")");
   EXPECT_EQ(*parse_body_encoding("FORM"), BodyEncoding::kForm);
   EXPECT_EQ(*parse_body_encoding("JSON"), BodyEncoding::kJson);
   EXPECT_FALSE(parse_body_encoding("form").has_value());

@@ -1,11 +1,11 @@
 #pragma once
 // BodyEncoding FORM: JSON object text -> application/x-www-form-urlencoded (hikyaku extension,
-// spec §8 example D). Top-level keys become fields in order; an array becomes one `key[]=v`
-// field per element (a key already ending in `[]` is kept as is); strings are sent unquoted,
-// numbers as written, booleans as true/false, null as an empty value. Nested objects, and
-// objects or arrays inside arrays, are errors. Percent-encoding follows the WHATWG
-// urlencoded serializer (space -> '+', [A-Za-z0-9*-._] kept, other bytes %XX), except that
-// '[' and ']' are kept literally in keys, as Backlog documents `categoryId[]=1`.
+// docs/input-transformer.md §8 example D). Top-level keys become fields in order; an array
+// becomes one `key[]=v` field per element (a key already ending in `[]` is kept as is); strings
+// are sent unquoted, numbers as written, booleans as true/false, null as an empty value. Nested
+// objects, and objects or arrays inside arrays, are errors. Percent-encoding follows the WHATWG
+// urlencoded serializer (space -> '+', [A-Za-z0-9*-._] kept, other bytes %XX), except that '['
+// and ']' are kept literally in keys, as Backlog documents `categoryId[]=1`.
 //
 // Internal to transform/. Thread safety: functions; the parser is the caller's.
 

@@ -19,7 +19,7 @@ bool is_json_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '
 
 // A valid variable name: an InputPathsMap key ([A-Za-z0-9_-]+) or a dotted name like the
 // predefined `aws.events.rule-name` (letter first, non-empty segments of key characters).
-// Anything else between < and > is literal text (spec §3.1).
+// Anything else between < and > is literal text (docs/input-transformer.md §3.1).
 bool is_variable_name(std::string_view s) {
   if (s.empty()) {
     return false;

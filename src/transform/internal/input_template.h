@@ -1,7 +1,7 @@
 #pragma once
-// InputTemplate parsing (spec §3, §5.1 steps 1, 3, 4): splits a template once into literal and
-// placeholder segments, decides JSON mode vs string mode, and records for each placeholder
-// whether it stands for a JSON value or sits inside a JSON string literal.
+// InputTemplate parsing (docs/input-transformer.md §3, §5.1 steps 1, 3, 4): splits a template
+// once into literal and placeholder segments, decides JSON mode vs string mode, and records for
+// each placeholder whether it stands for a JSON value or sits inside a JSON string literal.
 //
 // Internal to transform/. Thread safety: plain values.
 

@@ -1,7 +1,8 @@
 #pragma once
-// The JSONPath subset EventBridge accepts in InputPath and InputPathsMap (spec §2):
-// `$`, then any sequence of `.name`, `.*`, `[N]`, `[*]`; names are made of letters, digits,
-// `-`, `_` and `/`. Bracket-quoted names, filters, recursive descent and slices are rejected.
+// The JSONPath subset EventBridge accepts in InputPath and InputPathsMap
+// (docs/input-transformer.md §2): `$`, then any sequence of `.name`, `.*`, `[N]`, `[*]`; names
+// are made of letters, digits, `-`, `_` and `/`. Bracket-quoted names, filters, recursive descent
+// and slices are rejected.
 //
 // Internal to transform/. Thread safety: plain values.
 
