@@ -23,16 +23,16 @@
 
 #include <cstdio>
 #include <cstdlib>
-#include <source_location>
 #include <string_view>
 
 namespace hikyaku {
 
 // Writes "[critical] file:line: message" to stderr (where the process's log goes) and aborts.
-[[noreturn]] inline void fatal(std::string_view message,
-                               std::source_location where = std::source_location::current()) {
-  std::fprintf(stderr, "[critical] %s:%u: %.*s\n", where.file_name(),
-               static_cast<unsigned>(where.line()), static_cast<int>(message.size()),
+// The location defaults to the caller's (__builtin_FILE/LINE: clang 14 has no
+// std::source_location).
+[[noreturn]] inline void fatal(std::string_view message, const char* file = __builtin_FILE(),
+                               int line = __builtin_LINE()) {
+  std::fprintf(stderr, "[critical] %s:%d: %.*s\n", file, line, static_cast<int>(message.size()),
                message.data());
   std::fflush(stderr);
   std::abort();

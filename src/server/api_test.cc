@@ -664,6 +664,32 @@ TEST_F(ApiTest, MetricNamesAndLabelsAreStable) {
   }
 }
 
+// A bus that breaks EventBus's contract: it answers with no status at all.
+class MiscountingBus : public test::FakeBus {
+ public:
+  void ingest(std::string_view, std::vector<Envelope>, IngestDone done) override { done({}); }
+};
+
+// A broken invariant is not served on (core/check.h): the process says why and aborts.
+TEST(ApiDeathTest, BusAnsweringTheWrongNumberOfStatusesIsFatal) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  auto call = [](std::string target, std::string body, Headers headers) {
+    MiscountingBus bus;
+    testing::FakeClock clock;
+    Api api(loopback_config(), bus, clock, {});
+    HttpRequest request;
+    request.method = "POST";
+    request.target = std::move(target);
+    request.headers = std::move(headers);
+    request.body = std::move(body);
+    api.handle(std::move(request), [](const HttpResponse&) {});
+  };
+  EXPECT_DEATH(call("/", entries_body({entry_json("s", "t", "{}")}), amz_headers("PutEvents")),
+               "the bus answered 0 statuses for 1 events");
+  EXPECT_DEATH(call("/events/default", std::string(kEnvelope), {}),
+               "the bus answered 0 statuses for 1 event");
+}
+
 TEST(LoopbackHostTest, RecognizesLoopbackListenHosts) {
   EXPECT_TRUE(is_loopback_host("127.0.0.1"));
   EXPECT_TRUE(is_loopback_host("::1"));
