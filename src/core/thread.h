@@ -6,8 +6,10 @@
 //
 // Background threads (checkpoints, deliveries) run at a lower CPU priority than the path every
 // PutEvents answer waits on (HTTP and the group commit): on a small machine the commit thread is
-// the one serial stage, and measured runnable-but-waiting for a CPU ~28% of the time when
-// everything ran at the same priority. Lowering a thread's priority needs no privilege.
+// the one serial stage, and at equal priority it spends much of its time runnable but waiting for
+// a CPU. Lowering a thread's priority needs no privilege.
+//
+// Thread safety: each function acts on the calling thread only.
 
 #include <pthread.h>
 #include <sys/resource.h>

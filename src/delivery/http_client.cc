@@ -2,14 +2,16 @@
 
 #include <curl/curl.h>
 
+#include <algorithm>
 #include <mutex>
+#include <string>
 
 #include "core/redact.h"
 
 namespace hikyaku::delivery {
 namespace {
 
-constexpr size_t kMaxResponseBytes = 1024 * 1024;
+constexpr size_t kMaxResponseBytes = size_t{1024} * 1024;
 constexpr size_t kExcerptBytes = 512;
 
 size_t collect(char* data, size_t size, size_t count, void* user) {
@@ -38,8 +40,10 @@ AttemptResult HttpClient::send(const HttpRequest& request, std::string* response
   std::string response;
   char error[CURL_ERROR_SIZE] = {0};
   curl_slist* headers = nullptr;
+  std::string line;
   for (const auto& [name, value] : request.headers) {
-    headers = curl_slist_append(headers, (name + ": " + value).c_str());
+    line.assign(name).append(": ").append(value);
+    headers = curl_slist_append(headers, line.c_str());
   }
   headers = curl_slist_append(headers, "Expect:");  // no 100-continue round trip
   curl_easy_setopt(curl, CURLOPT_URL, request.url.c_str());

@@ -237,6 +237,7 @@ TEST(GroupCommitTest, ConcurrentProducersAllGetAnswers) {
   constexpr int kPerThread = 200;
   std::atomic<int> ok{0};
   std::vector<std::thread> producers;
+  producers.reserve(kThreads);
   for (int t = 0; t < kThreads; ++t) {
     producers.emplace_back([&] {
       for (int i = 0; i < kPerThread; ++i) {

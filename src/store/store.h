@@ -1,6 +1,7 @@
 #pragma once
-// The store seam: everything durable goes through this interface, so the SQLite and JetStream
-// backends are interchangeable and nothing above it knows which one runs.
+// The store seam: everything durable goes through this interface, so nothing above it knows which
+// backend runs (SqliteStore, sqlite/sqlite_store.h, is the one there is). docs/store.md describes
+// the durability model: what is durable when, and what a crash or a power cut can cost.
 //
 // Delivery jobs move through three states:
 //

@@ -77,8 +77,8 @@ struct BodyLog::Segment {
   int64_t created_at_ms = 0;  // since when it is (or was) the active segment; ditto
   int64_t sealed_at_ms = 0;   // 0 while active; ditto
 
-  Segment(int64_t id_, int fd_, int64_t size_, int64_t created_at_ms_)
-      : id(id_), fd(fd_), size(size_), created_at_ms(created_at_ms_) {}
+  Segment(int64_t segment_id, int file, int64_t bytes, int64_t created_ms)
+      : id(segment_id), fd(file), size(bytes), created_at_ms(created_ms) {}
   ~Segment() { ::close(fd); }
   Segment(const Segment&) = delete;
   Segment& operator=(const Segment&) = delete;

@@ -24,7 +24,6 @@
 namespace hikyaku::store {
 
 using internal::sqlite_error;
-using internal::Statement;
 using internal::Use;
 
 namespace {
