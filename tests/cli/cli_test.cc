@@ -4,10 +4,8 @@
 #include <gtest/gtest.h>
 #include <simdjson.h>
 
-#include <filesystem>
-#include <fstream>
-
 #include "testing/process.h"
+#include "testing/temp_dir.h"
 
 namespace hikyaku {
 namespace {
@@ -20,19 +18,14 @@ using testing::run_command;
 const std::string kExample = std::string(HIKYAKU_SOURCE_DIR) + "/examples/securityhub-backlog.yaml";
 constexpr const char* kSecret = "bk-Z9x8Y7w6-very-secret";
 
+// A config file in a directory of its own, removed with the object.
 class TempFile {
  public:
-  explicit TempFile(const std::string& contents) {
-    path_ = (std::filesystem::temp_directory_path() / ("hikyaku-cli-" + std::to_string(getpid()) +
-                                                       "-" + std::to_string(counter_++) + ".yaml"))
-                .string();
-    std::ofstream(path_) << contents;
-  }
-  ~TempFile() { std::filesystem::remove(path_); }
+  explicit TempFile(std::string_view contents) : path_(directory_.write("config.yaml", contents)) {}
   const std::string& path() const { return path_; }
 
  private:
-  static inline int counter_ = 0;
+  testing::TempDir directory_{"cli"};
   std::string path_;
 };
 

@@ -5,7 +5,6 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <simdjson.h>
-#include <unistd.h>
 
 #include <csignal>
 #include <filesystem>
@@ -16,9 +15,10 @@
 #include <thread>
 
 #include "core/json_writer.h"
-#include "delivery/http_client.h"
+#include "testing/http_client.h"
 #include "testing/http_receiver.h"
 #include "testing/process.h"
+#include "testing/temp_dir.h"
 #include "testing/wait.h"
 
 namespace hikyaku {
@@ -75,17 +75,7 @@ std::multiset<std::string> delivered_event_ids(const std::filesystem::path& path
 
 class ServeTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    directory_ = std::filesystem::temp_directory_path() /
-                 ("hikyaku-serve-" + std::to_string(getpid()) + "-" +
-                  ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(directory_);
-    std::filesystem::create_directories(directory_);
-  }
-  void TearDown() override {
-    server_.reset();
-    std::filesystem::remove_all(directory_);
-  }
+  void TearDown() override { server_.reset(); }
 
   // Writes the config: SigV4 auth, an all-findings Log target and the scenario's Backlog rule
   // pointing at `backlog_url` (with the API key in the query, as the scenario does).
@@ -159,7 +149,8 @@ Rules:
                               {"HOME", directory_.string()}});
   }
 
-  std::filesystem::path directory_;
+  testing::TempDir temp_dir_{"serve"};
+  const std::filesystem::path directory_{temp_dir_.path()};
   std::unique_ptr<ChildProcess> server_;
   std::string url_;
 };
@@ -259,13 +250,13 @@ TEST_F(ServeTest, SendCommandPublishesFilesInBatchesOfTen) {
   EXPECT_EQ(unsigned_send.exit_code, 2);
 }
 
-// Publishes batches of 10 with libcurl, recording every EventId the server acknowledged, until
-// told to stop, `max_batches` were sent, or the server goes away.
-// Publishes batches of 10 until `stop`, the server stops answering, or `max_batches`; returns
-// the ids of the entries the server accepted. `accepted_so_far` follows the count as it grows.
+// Publishes batches of 10 on one kept-alive connection until `stop`, the server stops answering,
+// or `max_batches`; returns the ids of the entries the server accepted. `accepted_so_far` follows
+// the count as it grows.
 std::vector<std::string> publish_until(const std::string& url, const std::atomic<bool>& stop,
                                        int max_batches, std::atomic<size_t>& accepted_so_far) {
-  delivery::HttpClient http;
+  testing::HttpClient http =
+      testing::HttpClient::from_url(url, {.timeout = std::chrono::seconds(10)});
   std::vector<std::string> accepted;
   const std::string entry = entries_for({"02-fsbp-s3-8-high-failed.json"});
   const std::string one = entry.substr(1, entry.size() - 2);
@@ -276,18 +267,15 @@ std::vector<std::string> publish_until(const std::string& url, const std::atomic
   body += "]}";
   simdjson::dom::parser parser;
   for (int batch = 0; batch < max_batches && !stop; ++batch) {
-    delivery::HttpRequest request;
-    request.url = url + "/";
-    request.body = body;
-    request.timeout_ms = 10'000;
-    request.headers = {{"Content-Type", "application/x-amz-json-1.1"},
-                       {"X-Amz-Target", "AWSEvents.PutEvents"}};
-    std::string response;
-    if (http.send(request, nullptr, &response).http_status != 200) {
+    const testing::Response response = http.request(
+        "POST", "/",
+        {{"Content-Type", "application/x-amz-json-1.1"}, {"X-Amz-Target", "AWSEvents.PutEvents"}},
+        body);
+    if (response.status != 200) {
       break;  // the server died: whatever was not answered was not accepted
     }
     simdjson::dom::element answer;
-    if (parser.parse(response).get(answer) != simdjson::SUCCESS) {
+    if (parser.parse(response.body).get(answer) != simdjson::SUCCESS) {
       break;
     }
     for (simdjson::dom::element result : answer["Entries"]) {
@@ -417,8 +405,7 @@ TEST_F(ServeTest, SecretsNeverReachLogsMetricsOrDeadLetters) {
   ASSERT_TRUE(wait_for([&] { return backlog.request_count() == 1; }));
   std::string metrics;
   ASSERT_TRUE(wait_for([&] {
-    CommandResult scraped = run_command({"/usr/bin/curl", "-s", url_ + "/metrics"});
-    metrics = scraped.out;
+    metrics = testing::HttpClient::from_url(url_).get("/metrics").body;
     return metrics.find("hikyaku_invocations_sent_to_dlq_total") != std::string::npos;
   }));
   server_->signal(SIGTERM);

@@ -99,7 +99,8 @@ ScriptableDestination::ScriptableDestination(DestinationOptions options)
     // can tell a kept-alive connection the server closed from one it may reuse.
     SSL_CTX_set_num_tickets(tls_context_, 0);
   }
-  listen_fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  // Non-blocking, so that a connection gone between poll() and accept() cannot block the loop.
+  listen_fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   sockaddr_in address{};
   address.sin_family = AF_INET;
   address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);

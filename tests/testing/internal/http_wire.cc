@@ -400,6 +400,10 @@ MessageResult read_message(WireStream& stream, std::string& buffer, MessageKind 
         return MessageResult::kError;
       }
     }
+    if (kind == MessageKind::kRequest && buffer.starts_with("\r\n")) {
+      buffer.erase(0, 2);  // RFC 9112 §2.2: blank lines before a request line are ignored
+      continue;
+    }
     const size_t head_end = find_or_read(stream, buffer, "\r\n\r\n", 0, error);
     if (head_end == std::string::npos) {
       return MessageResult::kError;
