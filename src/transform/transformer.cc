@@ -5,7 +5,6 @@
 
 #include <array>
 #include <cstring>
-#include <ctime>
 
 #include "core/check.h"
 #include "core/json_number.h"
@@ -683,22 +682,6 @@ Result<BodyEncoding> parse_body_encoding(std::string_view text) {
 std::string_view content_type(BodyEncoding encoding) {
   return encoding == BodyEncoding::kForm ? "application/x-www-form-urlencoded"
                                          : "application/json; charset=utf-8";
-}
-
-std::string format_ingestion_time(std::chrono::system_clock::time_point time) {
-  const std::time_t seconds = std::chrono::system_clock::to_time_t(time);
-  std::tm utc{};
-  gmtime_r(&seconds, &utc);
-  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z", utc.tm_year + 1900, utc.tm_mon + 1,
-                     utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec);
-}
-
-std::string rule_arn(std::string_view region, std::string_view account, std::string_view bus_name,
-                     std::string_view rule_name) {
-  if (bus_name.empty() || bus_name == "default") {
-    return fmt::format("arn:aws:events:{}:{}:rule/{}", region, account, rule_name);
-  }
-  return fmt::format("arn:aws:events:{}:{}:rule/{}/{}", region, account, bus_name, rule_name);
 }
 
 Result<Transformer> Transformer::compile(const TargetInput& spec) {

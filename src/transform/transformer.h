@@ -50,7 +50,6 @@
 // all const methods may be called concurrently. render() keeps one simdjson parser and scratch
 // buffers per thread (thread_local), reused across calls and across Transformers.
 
-#include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
@@ -106,21 +105,15 @@ struct TargetInput {
 };
 
 // Per-event values of the predefined variables. The views must stay valid during render().
+// The pipeline builds them with hikyaku::rule_arn (core/arn.h) and format_rfc3339_seconds
+// (core/time.h), as EventBridge writes them.
 struct RenderContext {
   std::string_view rule_name;       // <aws.events.rule-name>
   std::string_view rule_arn;        // <aws.events.rule-arn>
   std::string_view ingestion_time;  // <aws.events.event.ingestion-time>, and the "time" member of
                                     // <aws.events.event> (AWS's recording shows the ingestion
-                                    // time there, not the event's time; see format_ingestion_time)
+                                    // time there, not the event's time)
 };
-
-// `time` as EventBridge writes it: "YYYY-MM-DDTHH:MM:SSZ" (UTC, whole seconds).
-std::string format_ingestion_time(std::chrono::system_clock::time_point time);
-
-// The ARN AWS gives a rule: arn:aws:events:REGION:ACCOUNT:rule/NAME on the default bus,
-// arn:aws:events:REGION:ACCOUNT:rule/BUS/NAME on another bus (empty or "default" = default bus).
-std::string rule_arn(std::string_view region, std::string_view account, std::string_view bus_name,
-                     std::string_view rule_name);
 
 class Transformer {
  public:
