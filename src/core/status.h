@@ -115,23 +115,28 @@ class [[nodiscard]] Result {
 
 }  // namespace hikyaku
 
-#define HK_STATUS_CONCAT_INNER_(a, b) a##b
-#define HK_STATUS_CONCAT_(a, b) HK_STATUS_CONCAT_INNER_(a, b)
+#define HK_STATUS_CONCAT_INNER(a, b) a##b
+#define HK_STATUS_CONCAT(a, b) HK_STATUS_CONCAT_INNER(a, b)
 
 // Returns the Status from the enclosing function when `expr` (a Status) is not ok.
 #define HK_RETURN_IF_ERROR(expr)           \
   do {                                     \
     ::hikyaku::Status hk_status_ = (expr); \
-    if (!hk_status_.ok())                  \
+    if (!hk_status_.ok()) {                \
       return hk_status_;                   \
+    }                                      \
   } while (false)
 
 // Evaluates `expr` (a Result<T>); on error returns its Status, otherwise moves the value into
 // `lhs` (which may be a declaration: HK_ASSIGN_OR_RETURN(auto x, f())).
 #define HK_ASSIGN_OR_RETURN(lhs, expr) \
-  HK_ASSIGN_OR_RETURN_IMPL_(HK_STATUS_CONCAT_(hk_result_, __LINE__), lhs, expr)
-#define HK_ASSIGN_OR_RETURN_IMPL_(result, lhs, expr) \
-  auto result = (expr);                              \
-  if (!result.has_value())                           \
-    return result.error();                           \
+  HK_ASSIGN_OR_RETURN_IMPL(HK_STATUS_CONCAT(hk_result_, __LINE__), lhs, expr)
+// `result` is a fresh name and `lhs` may be a declaration: neither can be parenthesized.
+// NOLINTBEGIN(bugprone-macro-parentheses)
+#define HK_ASSIGN_OR_RETURN_IMPL(result, lhs, expr) \
+  auto result = (expr);                             \
+  if (!result.has_value()) {                        \
+    return result.error();                          \
+  }                                                 \
   lhs = std::move(result).value()
+// NOLINTEND(bugprone-macro-parentheses)
