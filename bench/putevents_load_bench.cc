@@ -40,6 +40,7 @@
 #include "server/server.h"
 #include "store/group_commit.h"
 #include "store/sqlite/sqlite_store.h"
+#include "testing/temp_dir.h"
 
 namespace {
 
@@ -231,10 +232,8 @@ struct RunResult {
 };
 
 RunResult run(int rules, int connections, int seconds, bool full_sync) {
-  const std::filesystem::path directory =
-      std::filesystem::temp_directory_path() / fmt::format("hikyaku-load-{}-{}", getpid(), rules);
-  std::filesystem::remove_all(directory);
-  std::filesystem::create_directories(directory);
+  const hikyaku::testing::TempDir temp_dir("load");  // the store and the Log target's file
+  const std::filesystem::path directory = temp_dir.path();
 
   config::LoadResult loaded =
       config::load_config_text(config_text(rules, directory.string(), full_sync), "bench.yaml");
@@ -306,7 +305,6 @@ RunResult run(int rules, int connections, int seconds, bool full_sync) {
   std::ifstream deliveries(directory / "deliveries.jsonl");
   result.delivered_lines = std::count(std::istreambuf_iterator<char>(deliveries),
                                       std::istreambuf_iterator<char>(), '\n');
-  std::filesystem::remove_all(directory);
   return result;
 }
 

@@ -224,7 +224,7 @@ Response HttpClient::request(std::string_view method, std::string_view target,
     return failed;
   }
   Response response = read_response(method);
-  if (header_value(headers, "connection") == "close") {
+  if (CaseInsensitiveLess::equal(header_value(headers, "connection"), "close")) {
     close();
   }
   return response;

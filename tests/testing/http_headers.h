@@ -20,6 +20,9 @@ struct CaseInsensitiveLess {
         a.begin(), a.end(), b.begin(), b.end(),
         [](unsigned char x, unsigned char y) { return std::tolower(x) < std::tolower(y); });
   }
+  static bool equal(std::string_view a, std::string_view b) {
+    return a.size() == b.size() && !CaseInsensitiveLess()(a, b) && !CaseInsensitiveLess()(b, a);
+  }
 };
 
 using Headers = std::map<std::string, std::string, CaseInsensitiveLess>;

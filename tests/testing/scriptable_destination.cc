@@ -31,10 +31,6 @@ namespace {
   std::abort();
 }
 
-bool equals_ignoring_case(std::string_view a, std::string_view b) {
-  return !CaseInsensitiveLess()(a, b) && !CaseInsensitiveLess()(b, a);
-}
-
 std::string build_response(const ScriptedResponse& scripted, const WireMessage& request,
                            bool close) {
   if (!scripted.raw.empty()) {
@@ -47,9 +43,9 @@ std::string build_response(const ScriptedResponse& scripted, const WireMessage& 
   bool connection_given = false;
   for (const auto& [name, value] : scripted.headers) {
     text += name + ": " + value + "\r\n";
-    framed = framed || equals_ignoring_case(name, "content-length") ||
-             equals_ignoring_case(name, "transfer-encoding");
-    connection_given = connection_given || equals_ignoring_case(name, "connection");
+    framed = framed || CaseInsensitiveLess::equal(name, "content-length") ||
+             CaseInsensitiveLess::equal(name, "transfer-encoding");
+    connection_given = connection_given || CaseInsensitiveLess::equal(name, "connection");
   }
   const bool bodiless = scripted.status < 200 || scripted.status == 204 || scripted.status == 304;
   if (!framed && !bodiless) {
@@ -257,7 +253,7 @@ ScriptableDestination::Ending ScriptableDestination::converse(WireStream& stream
     std::string error;
     const MessageResult result = internal::read_message(
         stream, buffer, MessageKind::kRequest, "", message, error, [&](const WireMessage& head) {
-          if (equals_ignoring_case(header_value(head.headers, "expect"), "100-continue")) {
+          if (CaseInsensitiveLess::equal(header_value(head.headers, "expect"), "100-continue")) {
             (void)stream.write_all("HTTP/1.1 100 Continue\r\n\r\n");
           }
         });
