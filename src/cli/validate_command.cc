@@ -11,11 +11,15 @@ void add_validate_command(CLI::App& app, int& exit_code) {
   auto* command = app.add_subcommand(
       "validate",
       "Load and check a config (YAML or JSON) without starting anything; prints a summary with "
-      "secrets masked. Exit 0 when valid, 1 with every error listed when not.");
+      "secrets masked; warnings (a pattern that probably does not say what was meant) are printed "
+      "but do not fail. Exit 0 when valid, 1 with every error listed when not.");
   auto config_path = std::make_shared<std::string>();
   command->add_option("-c,--config", *config_path, "config file")->required();
   command->callback([config_path, &exit_code] {
     config::LoadResult result = config::load_config_file(*config_path);
+    for (const config::ConfigError& warning : result.warnings) {
+      fmt::print(stderr, "warning: {}\n", warning.to_string());
+    }
     if (!result.ok()) {
       for (const config::ConfigError& error : result.errors) {
         fmt::print(stderr, "error: {}\n", error.to_string());

@@ -249,10 +249,12 @@ struct ConfigError {
   std::string to_string() const;
 };
 
-// The outcome of a load: a Config when errors is empty.
+// The outcome of a load: a Config when errors is empty. Warnings (e.g. an event pattern that
+// names a field like an operator) never fail the load; they come in the same form as errors.
 struct LoadResult {
   std::optional<Config> config;
   std::vector<ConfigError> errors;
+  std::vector<ConfigError> warnings;
   bool ok() const { return errors.empty(); }
 };
 

@@ -424,6 +424,21 @@ TEST(ConfigErrorTest, FileReferenceOverTheCapFailsWithItsLocation) {
                 ": larger than the limit of " + std::to_string(kMaxReferenceFileBytes) + " bytes"));
 }
 
+TEST(ConfigWarningTest, AnOperatorNameAsAFieldNameWarnsWithoutFailing) {
+  const std::string text =
+      replace(kValid, "source: [aws.securityhub]", "source: [aws.securityhub]\n      prefix: [a]");
+  LoadResult result = load(text, {{"BACKLOG_API_KEY", "k"}});
+  ASSERT_TRUE(result.ok()) << result.errors[0].to_string();
+  ASSERT_EQ(result.warnings.size(), 1u);
+  const ConfigError& warning = result.warnings[0];
+  EXPECT_EQ(warning.key_path, "Rules[0].EventPattern");
+  EXPECT_EQ(warning.location.line, 19);  // the pattern's first key
+  EXPECT_THAT(warning.message, HasSubstr("prefix"));
+  EXPECT_THAT(warning.to_string(), HasSubstr("test.yaml:19:7: Rules[0].EventPattern: prefix"));
+
+  EXPECT_TRUE(load(kValid, {{"BACKLOG_API_KEY", "k"}}).warnings.empty());
+}
+
 // --- Secrets ---------------------------------------------------------------------------------
 
 TEST(ConfigSecretTest, DescribeMasksEverySecret) {

@@ -63,7 +63,7 @@ LoadResult load(std::string_view text, const std::string& file, const LoadOption
     if (e.mark.is_null()) {
       error.location = {};
     }
-    return {std::nullopt, {error}};
+    return {std::nullopt, {error}, {}};
   }
   YamlReader reader(file, options);
   Config config;
@@ -82,6 +82,7 @@ LoadResult load(std::string_view text, const std::string& file, const LoadOption
   }
   LoadResult result;
   result.errors = reader.take_errors();
+  result.warnings = reader.take_warnings();
   if (result.errors.empty()) {
     result.config = std::move(config);
   }
@@ -134,7 +135,7 @@ LoadResult load_config_text(std::string_view text, const std::string& file_name,
 LoadResult load_config_file(const std::string& path, const LoadOptions& options) {
   Result<std::string> text = read_file(path, kMaxConfigFileBytes);
   if (!text.has_value()) {
-    return {std::nullopt, {{path, {}, "", config_file_error(path, text.error())}}};
+    return {std::nullopt, {{path, {}, "", config_file_error(path, text.error())}}, {}};
   }
   return load_config_text(*text, path, options);
 }

@@ -250,6 +250,10 @@ void read_event_pattern(YamlReader& reader, const YAML::Node& pattern,
       reader.add_error(
           pattern, pattern_path,
           fmt::format("invalid pattern in rule \"{}\": {}", rule.name, status.message()));
+      return;
+    }
+    for (std::string& warning : lint_event_pattern(rule.event_pattern)) {
+      reader.add_warning(pattern, pattern_path, std::move(warning));
     }
   }
 }

@@ -9,6 +9,10 @@ Status validate_event_pattern(const std::string& pattern_json) {
   return pattern::validate_pattern(pattern_json);
 }
 
+std::vector<std::string> lint_event_pattern(const std::string& pattern_json) {
+  return pattern::lint_pattern(pattern_json);
+}
+
 Status validate_target_input(const Target& target) {
   return transform::Transformer::compile(target_input(target)).status();
 }

@@ -4,12 +4,18 @@
 // kInvalidArgument with a message that names the offending part; the loader adds file, line and
 // key path.
 
+#include <string>
+#include <vector>
+
 #include "config/config.h"
 #include "core/status.h"
 
 namespace hikyaku::config::internal {
 
 Status validate_event_pattern(const std::string& pattern_json);
+// Lines "<path in the pattern>: <what>" about a valid pattern that probably does not say what its
+// author meant (pattern::lint_pattern).
+std::vector<std::string> lint_event_pattern(const std::string& pattern_json);
 Status validate_target_input(const Target& target);
 
 }  // namespace hikyaku::config::internal

@@ -58,6 +58,10 @@ void YamlReader::add_error(SourceLocation location, const std::string& path, std
   errors_.push_back({file_, location, path, std::move(message)});
 }
 
+void YamlReader::add_warning(const YAML::Node& node, const std::string& path, std::string message) {
+  warnings_.push_back({file_, location_of(node), path, std::move(message)});
+}
+
 bool YamlReader::check_map(const YAML::Node& node, const std::string& path, Keys allowed) {
   if (!node.IsMap()) {
     add_error(node, path, fmt::format("must be a mapping, got {}", kind_name(node)));

@@ -41,6 +41,9 @@ class YamlReader {
   void add_error(SourceLocation location, const std::string& path, std::string message);
   size_t error_count() const { return errors_.size(); }
   std::vector<ConfigError> take_errors() { return std::move(errors_); }
+  // A problem that does not fail the load.
+  void add_warning(const YAML::Node& node, const std::string& path, std::string message);
+  std::vector<ConfigError> take_warnings() { return std::move(warnings_); }
 
   // Checks that `node` is a mapping whose keys are all in `allowed`, reporting unknown (with a
   // hint) and duplicate keys. Returns false when it is not a mapping.
@@ -71,6 +74,7 @@ class YamlReader {
   std::string file_;
   LoadOptions options_;
   std::vector<ConfigError> errors_;
+  std::vector<ConfigError> warnings_;
 };
 
 }  // namespace hikyaku::config::internal
