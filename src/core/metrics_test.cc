@@ -57,6 +57,7 @@ TEST(MetricsTest, ConcurrentIncrementsAreNotLost) {
   MetricsRegistry registry;
   Counter& counter = registry.counter("c", "c");
   std::vector<std::thread> threads;
+  threads.reserve(4);
   for (int t = 0; t < 4; ++t) {
     threads.emplace_back([&] {
       for (int i = 0; i < 10000; ++i) {

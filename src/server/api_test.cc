@@ -58,7 +58,7 @@ class ApiTest : public ::testing::Test {
       http_request.headers.push_back(std::move(header));
     }
     http_request.body = std::move(body);
-    api_->handle(std::move(http_request), [answer](HttpResponse response) {
+    api_->handle(http_request, [answer](HttpResponse response) {
       MutexLock lock(answer->mu);
       EXPECT_FALSE(answer->response.has_value()) << "Respond called twice";
       answer->response = std::move(response);
@@ -652,12 +652,12 @@ TEST_F(ApiTest, MetricNamesAndLabelsAreStable) {
   for (std::string_view path : {"put_events", "webhook"}) {
     for (std::string_view code : ServerMetrics::kEntryErrorCodes) {
       expected.push_back(fmt::format(
-          "hikyaku_ingest_entries_rejected_total{{path=\"{}\",error_code=\"{}\"}} 0", path, code));
+          R"(hikyaku_ingest_entries_rejected_total{{path="{}",error_code="{}"}} 0)", path, code));
     }
   }
   for (std::string_view type : ServerMetrics::kRequestErrorTypes) {
     expected.push_back(
-        fmt::format("hikyaku_http_request_errors_total{{error_type=\"{}\"}} 0", type));
+        fmt::format(R"(hikyaku_http_request_errors_total{{error_type="{}"}} 0)", type));
   }
   for (const std::string& line : expected) {
     EXPECT_NE(text.find(line + "\n"), std::string::npos) << line << "\n" << text;
@@ -682,7 +682,7 @@ TEST(ApiDeathTest, BusAnsweringTheWrongNumberOfStatusesIsFatal) {
     request.target = std::move(target);
     request.headers = std::move(headers);
     request.body = std::move(body);
-    api.handle(std::move(request), [](const HttpResponse&) {});
+    api.handle(request, [](const HttpResponse&) {});
   };
   EXPECT_DEATH(call("/", entries_body({entry_json("s", "t", "{}")}), amz_headers("PutEvents")),
                "the bus answered 0 statuses for 1 events");

@@ -27,12 +27,12 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
 namespace ssl = asio::ssl;
-using tcp = asio::ip::tcp;
-using error_code = beast::error_code;
+using boost::asio::ip::tcp;
+using boost::beast::error_code;
 
 // Per-connection read buffer: reserved for headers up front, grown for a body up to the cap.
 constexpr std::size_t kHeaderReadBuffer = 4096;
-constexpr std::size_t kMaxReadBuffer = 64 * 1024;
+constexpr std::size_t kMaxReadBuffer = std::size_t{64} * 1024;
 
 class SessionBase {
  public:
@@ -285,7 +285,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
       std::shared_ptr<Session> session;
     };
     auto holder = std::make_shared<Holder>(Holder{ioc_.lock(), this->shared_from_this()});
-    state_->api->handle(std::move(request), [holder](HttpResponse response) {
+    state_->api->handle(request, [holder](HttpResponse response) {
       auto session = holder->session;
       asio::post(session->stream_.get_executor(),
                  [session, response = std::move(response)]() mutable {
@@ -522,7 +522,7 @@ Result<uint16_t> Server::start() {
     address = asio::ip::make_address(listen.host, ec);
     if (ec) {
       return invalid_argument(fmt::format(
-          "Server.Listen \"{}\": \"{}\" is not an IP address (use e.g. 127.0.0.1, 0.0.0.0, [::1])",
+          R"(Server.Listen "{}": "{}" is not an IP address (use e.g. 127.0.0.1, 0.0.0.0, [::1]))",
           impl.config.listen, listen.host));
     }
   }

@@ -39,11 +39,11 @@
 // publish: PutEvents answers NotAuthorizedForSourceException per entry, the webhook 403. Secrets
 // (Authorization headers, API keys, secret access keys) never reach logs, errors or metrics.
 //
-// PutEvents details: the entry size rule sums over all entries of the request and refuses
-// (400 ValidationException) when the total is over MaxEntryBytes (a total exactly at the limit is
-// accepted). Events get version "0", a new UUIDv4 id, Time (epoch seconds, or an RFC 3339
-// string) or now, Server.Account, and Server.Region (else the SigV4 signing region, else
-// us-east-1). EventBusName may be a name or an ARN; entries are grouped per bus, one ingest()
+// PutEvents details (docs/putevents.md §2): the entry size rule sums over all entries of the
+// request and refuses (400 ValidationException) when the total is over MaxEntryBytes (a total
+// exactly at the limit is accepted). Events get version "0", a new UUIDv4 id, Time (epoch seconds,
+// or an RFC 3339 string) or now, Server.Account, and Server.Region (else the SigV4 signing region,
+// else us-east-1). EventBusName may be a name or an ARN; entries are grouped per bus, one ingest()
 // per bus, answered in entry order. Bus failures become per-entry errors: kResourceExhausted ->
 // ThrottlingException, anything else -> InternalFailure (both retryable by SDKs).
 //

@@ -14,13 +14,12 @@
 #include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <cstdlib>
 #include <map>
 #include <thread>
 
 #include "server/internal/test_support.h"
 #include "testing/fake_clock.h"
-#include "testing/temp_dir.h"
+#include "testing/tls_certificate.h"
 
 namespace hikyaku::server {
 namespace {
@@ -29,7 +28,7 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
 namespace ssl = asio::ssl;
-using tcp = asio::ip::tcp;
+using boost::asio::ip::tcp;
 using namespace std::chrono_literals;
 using test::amz_headers;
 using test::entries_body;
@@ -64,20 +63,20 @@ class Client {
   tcp::socket& socket() { return socket_; }
 
   Reply request(std::string_view method, std::string_view target, std::string body = "",
-                std::vector<std::pair<std::string, std::string>> headers = {}) {
+                const test::Headers& headers = {}) {
     http::request<http::string_body> req;
     req.method_string(beast::string_view(method.data(), method.size()));
     req.target(beast::string_view(target.data(), target.size()));
     req.version(11);
     req.set(http::field::host, std::string(test::kHost));
-    for (auto& [name, value] : headers) {
+    for (const auto& [name, value] : headers) {
       req.set(name, value);
     }
     req.body() = std::move(body);
     req.prepare_payload();
     beast::error_code ec;
     http::response_parser<http::string_body> parser;
-    parser.body_limit(16 * 1024 * 1024);
+    parser.body_limit(std::uint64_t{16} * 1024 * 1024);
     if (tls_stream_) {
       http::write(*tls_stream_, req, ec);
       if (!ec) {
@@ -389,15 +388,10 @@ TEST(ServerStartTest, RefusesNonLoopbackListenWithoutAuth) {
 }
 
 TEST_F(ServerTest, TlsServesWebhookAndApi) {
-  testing::TempDir dir("server");
-  std::string cert = dir.file("cert.pem");
-  std::string key = dir.file("key.pem");
-  std::string command =
-      "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 -keyout " + key +
-      " -out " + cert + " >/dev/null 2>&1";
-  ASSERT_EQ(std::system(command.c_str()), 0);
+  const testing::TestCertificate certificate;  // made with OpenSSL; aborts if that fails
+  const testing::TlsFiles& files = certificate.files();
   config::ServerConfig config = loopback_config();
-  config.tls = config::TlsConfig{cert, key};
+  config.tls = config::TlsConfig{files.cert_file, files.key_file};
   start(config);
   Client client(port_, /*tls=*/true);
   ASSERT_TRUE(client.connected());
@@ -413,7 +407,7 @@ TEST_F(ServerTest, TlsServesWebhookAndApi) {
   EXPECT_EQ(plain.request("GET", "/healthz").status, 0U);
 
   config::ServerConfig broken = loopback_config();
-  broken.tls = config::TlsConfig{dir.file("missing.pem"), key};
+  broken.tls = config::TlsConfig{files.cert_file + ".missing", files.key_file};
   Server bad(broken, bus_);
   auto result = bad.start();
   ASSERT_FALSE(result.has_value());

@@ -35,7 +35,7 @@ std::string_view trim(std::string_view text) {
   return text;
 }
 
-// Trimmed, inner runs of spaces collapsed to one (§6.2).
+// Trimmed, inner runs of spaces collapsed to one (docs/putevents.md §6.2).
 std::string canonical_header_value(std::string_view value) {
   value = trim(value);
   std::string out;
@@ -102,7 +102,8 @@ std::string canonical_query(std::string_view query) {
   return out;
 }
 
-// All values of the header `lower_name`, joined with ',' (§6.2); nullopt-like empty flag.
+// All values of the header `lower_name`, joined with ',' (docs/putevents.md §6.2); nullopt-like
+// empty flag.
 bool header_values(const SigV4Request& request, std::string_view lower_name, std::string& out) {
   bool found = false;
   out.clear();
@@ -535,6 +536,7 @@ std::string authorization_header(const SigV4Request& request,
                                  std::string_view amz_date, std::string_view region,
                                  std::string_view service) {
   std::vector<std::string> names;
+  names.reserve(signed_headers.size());
   for (const auto& name : signed_headers) {
     names.push_back(to_lower(name));
   }

@@ -2,7 +2,7 @@
 // AWS Signature Version 4 verification for the AWS JSON API (PutEvents, TestEventPattern, ...).
 //
 // Pure functions over an HTTP request already read into memory; nothing here knows Beast. The
-// algorithm is AWS's (shared/reference/eventbridge-events.md §6):
+// algorithm is AWS's (docs/putevents.md §6):
 //
 //   Authorization: AWS4-HMAC-SHA256 Credential=AKID/20260102/us-east-1/events/aws4_request,
 //                  SignedHeaders=content-type;host;x-amz-date;x-amz-target, Signature=<64 hex>
@@ -11,7 +11,7 @@
 //   constant time with the one sent.
 //
 //   SigV4Request request{.method = "POST", .path = "/", .query = "", .headers = ..., .body = body};
-//   VerifyOptions options{.credentials = &config.auth.sigv4_credentials, .now = clock()};
+//   VerifyOptions options{.credentials = &config.auth.sigv4_credentials, .now = clock.now()};
 //   VerifyOutcome outcome = verify(request, options);
 //   if (!outcome.ok()) -> answer HTTP 403 {"__type": outcome.error.type(),
 //                                          "message": outcome.error.message}
@@ -36,7 +36,7 @@ namespace hikyaku::server::sigv4 {
 
 inline constexpr std::string_view kAlgorithm = "AWS4-HMAC-SHA256";
 inline constexpr std::string_view kService = "events";
-inline constexpr std::chrono::seconds kMaxClockSkew{300};  // issue 5: over 5 minutes is refused
+inline constexpr std::chrono::seconds kMaxClockSkew{300};  // as AWS: over 5 minutes is refused
 
 // One request as received. Header names in any case, in arrival order; repeated names allowed.
 struct SigV4Request {
@@ -70,8 +70,8 @@ std::string sha256_hex(std::string_view data);
 // kept when `keep_slash`.
 std::string uri_encode(std::string_view text, bool keep_slash);
 
-// The canonical request of §6.2 over `signed_headers` (lower-case names, any order; the output
-// sorts them). `payload_hash` is the lower-case hex SHA-256 of the body.
+// The canonical request (docs/putevents.md §6.2) over `signed_headers` (lower-case names, any
+// order; the output sorts them). `payload_hash` is the lower-case hex SHA-256 of the body.
 std::string canonical_request(const SigV4Request& request,
                               const std::vector<std::string>& signed_headers,
                               std::string_view payload_hash);

@@ -24,8 +24,8 @@ SigV4Request put_events_request() {
   return request;
 }
 
-const std::vector<std::string> kSdkSignedHeaders = {"content-type", "host", "x-amz-date",
-                                                    "x-amz-target"};
+const std::vector<std::string> sdk_signed_headers = {"content-type", "host", "x-amz-date",
+                                                     "x-amz-target"};
 
 std::vector<config::SigV4Credential> credentials() {
   config::SigV4Credential credential;
@@ -66,7 +66,7 @@ TEST(SigV4Test, PutEventsVector) {
   EXPECT_EQ(request.body.size(), 167U);
   std::string payload_hash = sha256_hex(request.body);
   EXPECT_EQ(payload_hash, "01ac934e6ad4fd7445813bdd84f58b2daf530dd414cde33c02c9e06fb1c8a901");
-  std::string canonical = canonical_request(request, kSdkSignedHeaders, payload_hash);
+  std::string canonical = canonical_request(request, sdk_signed_headers, payload_hash);
   EXPECT_EQ(canonical,
             "POST\n/\n\ncontent-type:application/x-amz-json-1.1\nhost:localhost:4010\n"
             "x-amz-date:20260102T030405Z\nx-amz-target:AWSEvents.PutEvents\n\n"
@@ -79,7 +79,7 @@ TEST(SigV4Test, PutEventsVector) {
   EXPECT_EQ(signature(key, string_to_sign("20260102T030405Z",
                                           "20260102/us-east-1/events/aws4_request", canonical)),
             kPutEventsSignature);
-  EXPECT_EQ(authorization_header(request, kSdkSignedHeaders, "AKIDEXAMPLE", kSecret,
+  EXPECT_EQ(authorization_header(request, sdk_signed_headers, "AKIDEXAMPLE", kSecret,
                                  "20260102T030405Z", "us-east-1"),
             authorization(kPutEventsSignature));
 }
@@ -99,7 +99,7 @@ TEST(SigV4Test, ParseAuthorization) {
   ASSERT_TRUE(parsed.has_value()) << parsed.error().message();
   EXPECT_EQ(parsed->access_key_id, "AKIDEXAMPLE");
   EXPECT_EQ(parsed->scope(), "20260102/us-east-1/events/aws4_request");
-  EXPECT_EQ(parsed->signed_headers, kSdkSignedHeaders);
+  EXPECT_EQ(parsed->signed_headers, sdk_signed_headers);
 
   auto missing =
       parse_authorization("AWS4-HMAC-SHA256 Credential=A/20260102/r/events/aws4_request");

@@ -85,7 +85,7 @@ HttpResponse Api::aws_error(unsigned status, std::string_view type, std::string_
   return aws_json_response(json_error_body(type, message), request_id, status);
 }
 
-void Api::handle(HttpRequest request, Respond respond) {
+void Api::handle(const HttpRequest& request, Respond respond) {
   metrics_->requests_total.add();
   const std::string_view target = request.target;
   const std::string_view path = target.substr(0, target.find('?'));

@@ -68,7 +68,7 @@ class Api {
   Api(config::ServerConfig config, bus::EventBus& bus, const Clock& clock, ApiOptions options);
 
   // Handles one request; calls `respond` exactly once (see the thread-safety note above).
-  void handle(HttpRequest request, Respond respond);
+  void handle(const HttpRequest& request, Respond respond);
 
   // Shared with server.cc's connections and with bus callbacks that may outlive the Api.
   const std::shared_ptr<ServerMetrics>& metrics() const { return metrics_; }

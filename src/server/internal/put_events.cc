@@ -532,7 +532,7 @@ void Api::put_events(const HttpRequest& request, const Caller& caller, std::stri
   answer->expect_groups(groups.size());
   for (BusGroup& group : groups) {
     bus_.ingest(group.bus, std::move(group.envelopes),
-                [answer, indexes = std::move(group.indexes)](std::vector<Status> statuses) {
+                [answer, indexes = std::move(group.indexes)](const std::vector<Status>& statuses) {
                   answer->settle(indexes, statuses);
                 });
   }

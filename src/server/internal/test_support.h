@@ -158,8 +158,8 @@ struct Json {
   explicit Json(const std::string& text) {
     if (parser.parse(text).get(root) != simdjson::SUCCESS) {
       ADD_FAILURE() << "not JSON: " << text.substr(0, 300);
-      static const std::string kEmpty = "{}";
-      if (parser.parse(kEmpty).get(root) != simdjson::SUCCESS) {
+      static const std::string empty_object = "{}";
+      if (parser.parse(empty_object).get(root) != simdjson::SUCCESS) {
         std::abort();
       }
     }
