@@ -1,4 +1,4 @@
-// CityLots2 benchmark (issue 3): each of the 14 rule sets in its own matcher, the COMBO and
+// CityLots2 benchmark: each of the 14 rule sets in its own matcher, the COMBO and
 // PARTIAL_COMBO sets in one matcher each, every rule's count checked against rules.json
 // (synthetic_counts), plus a scaling run with 1 / 1,000 / 100,000 rules.
 //

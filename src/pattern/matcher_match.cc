@@ -143,8 +143,13 @@ void Run::on_value(const WalkedValue& value) {
 }
 
 // ---- stage 2: lookup ----
+// The functions of this stage run for every value the walk reports (and the scan list for every
+// matcher of the field). They are declared inline, and lookup() forced inline into on_value(), so
+// that the compiler folds them into one function as before the split: called separately they
+// cost about 3% more instructions on CityLots2's COMPLEX_ARRAYS set, which reports every
+// coordinate of the geometry.
 
-void Run::lookup(uint32_t v) {
+[[gnu::always_inline]] inline void Run::lookup(uint32_t v) {
   EventValue& ev = s_.values[v];
   const FieldIndex& f = m_.fields[ev.field];
   switch (ev.type) {
@@ -171,7 +176,7 @@ void Run::lookup(uint32_t v) {
   }
 }
 
-void Run::lookup_string(const FieldIndex& f, uint32_t v) {
+inline void Run::lookup_string(const FieldIndex& f, uint32_t v) {
   EventValue& ev = s_.values[v];
   std::string& key = s_.key;
   if (!f.exact.empty()) {
@@ -198,7 +203,7 @@ void Run::lookup_string(const FieldIndex& f, uint32_t v) {
   fire_affixes(f.suffix, ev.text, v);
 }
 
-void Run::lookup_number(const FieldIndex& f, uint32_t v) {
+inline void Run::lookup_number(const FieldIndex& f, uint32_t v) {
   if (f.exact.empty()) {
     return;
   }
@@ -219,7 +224,7 @@ void Run::lookup_number(const FieldIndex& f, uint32_t v) {
   fire_all(f.exact.find(key), v);
 }
 
-void Run::fire(uint32_t mid, uint32_t v) {
+inline void Run::fire(uint32_t mid, uint32_t v) {
   for (uint32_t c : m_.matchers[mid].conds) {
     const bool first = s_.cond_epoch[c] != s_.epoch;
     const auto h = static_cast<uint32_t>(s_.hits.size());
@@ -238,7 +243,7 @@ void Run::fire(uint32_t mid, uint32_t v) {
 
 // Fires every matcher whose literal is a prefix (suffix) of `bytes`. Wildcards indexed by
 // their literal start (end) are verified against the whole value first.
-void Run::fire_affixes(const AffixTable& t, std::string_view bytes, uint32_t v) {
+inline void Run::fire_affixes(const AffixTable& t, std::string_view bytes, uint32_t v) {
   if (t.empty()) {
     return;
   }
@@ -250,7 +255,7 @@ void Run::fire_affixes(const AffixTable& t, std::string_view bytes, uint32_t v) 
   });
 }
 
-const IpAddress* Run::ip_of(EventValue& ev) {
+inline const IpAddress* Run::ip_of(EventValue& ev) {
   if (ev.ip == EventValue::kIpUnknown) {
     std::optional<IpAddress> ip = parse_ip(ev.text);
     ev.ip = ip ? static_cast<uint32_t>(s_.ips.size()) : EventValue::kNotIp;
@@ -262,7 +267,7 @@ const IpAddress* Run::ip_of(EventValue& ev) {
 }
 
 // The matchers that no table can index, evaluated per value of their field.
-bool Run::scan_matches(const CompiledMatcher& cm, EventValue& ev) {
+inline bool Run::scan_matches(const CompiledMatcher& cm, EventValue& ev) {
   const bool is_string = ev.type == ValueType::kString;
   switch (cm.kind) {
     case MKind::kExistsTrue:

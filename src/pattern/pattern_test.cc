@@ -435,7 +435,7 @@ TEST(PatternTest, LimitsStopHostilePatterns) {
   many += "}";
   EXPECT_THAT(Invalid(many), HasSubstr("256"));
   // Size.
-  std::string big = R"({"a":[")" + std::string(300 * 1024, 'x') + R"("]})";
+  std::string big = R"({"a":[")" + std::string(size_t{300} * 1024, 'x') + R"("]})";
   EXPECT_THAT(Invalid(big), HasSubstr("bytes"));
   // Bad UTF-8 and lone surrogates never crash.
   Invalid("{\"a\":[\"\xff\"]}");

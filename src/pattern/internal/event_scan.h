@@ -39,10 +39,11 @@ const char* find_string_end(const char* p, const char* end, bool* escaped);
 // or nullptr when a string or container is not closed before `end`, or `p` starts no value.
 const char* skip_value(const char* p, const char* end);
 
-// `p` at the first byte of a number. Returns what hikyaku::scan_json_number returns (the one
-// number grammar, core/json_number.h): the first byte after the longest prefix that is a JSON
-// number token, or nullptr. With `token`, also converts the common cases: `exact` says `value` is
-// the correctly rounded double (with -0 as 0); otherwise the caller converts the text itself.
+// `p` at the first byte of a number. Returns what hikyaku::scan_json_number (core/json_number.h)
+// returns: the first byte after the longest prefix that is a JSON number token, or nullptr. With
+// `token`, also converts the common cases on the way: `exact` says `value` is the correctly
+// rounded double (with -0 as 0); otherwise the caller converts the text itself. (The same
+// grammar, fused with the conversion: see event_scan.cc.)
 struct NumberToken {
   double value = 0;
   bool exact = false;
@@ -91,7 +92,7 @@ inline constexpr uint32_t kNone = 0xFFFFFFFFu;
 inline constexpr uint32_t kMaxEventDepth = 1000;
 
 struct StringHash {
-  using is_transparent = void;
+  using is_transparent = void;  // NOLINT(readability-identifier-naming): the standard's name
   size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
 };
 template <typename V>
@@ -140,6 +141,7 @@ class PathIndex {
   void set_field(uint32_t n, uint32_t field) { nodes_[n].field = field; }
   // The node an event key leads to from `node`, or kNone. Event keys may contain dots ("a.b" is
   // the same path as a -> b): `*dotted` tells whether this one did.
+  // Inline: the walk calls it for every key of every object on a named path.
   uint32_t child(uint32_t node, std::string_view key, bool* dotted) const;
   const KeyNeedles& needles() const { return needles_; }
   size_t memory_bytes() const;
@@ -148,6 +150,24 @@ class PathIndex {
   std::vector<PathNode> nodes_{1};
   KeyNeedles needles_;  // every path segment
 };
+
+inline uint32_t PathIndex::child(uint32_t node, std::string_view key, bool* dotted) const {
+  size_t dot = 0;
+  while (dot < key.size() && key[dot] != '.') {
+    ++dot;
+  }
+  *dotted = dot < key.size();
+  size_t start = 0;
+  while (true) {
+    node = nodes_[node].find(key.substr(start, dot - start));
+    if (node == kNone || dot == key.size()) {
+      return node;
+    }
+    start = dot + 1;
+    dot = key.find('.', start);
+    dot = dot == std::string_view::npos ? key.size() : dot;
+  }
+}
 
 enum class ValueType : uint8_t { kString, kNumber, kTrue, kFalse, kNull };
 

@@ -129,6 +129,7 @@ namespace internal {
 
 // ---- per-event state ----
 
+// A value the walk reported, as stored for lookup and verification.
 struct EventValue {
   static constexpr uint32_t kIpUnknown = 0xFFFFFFFFu;  // not parsed yet
   static constexpr uint32_t kNotIp = 0xFFFFFFFEu;
@@ -140,8 +141,7 @@ struct EventValue {
   uint32_t ip;                // index into Scratch::ips, or kIpUnknown / kNotIp
   ValueType type;
   bool number_ok;     // false: out of double range (1e309): literal matching only
-  int8_t comparable;  // docs/event-patterns.md §2 comparability, computed on first need (-1 = not
-                      // yet)
+  int8_t comparable;  // §2 comparability, computed on first need (-1 = not yet)
 };
 
 // A value that satisfied a condition; the hits of one condition form a list through `next`.

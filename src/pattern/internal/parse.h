@@ -60,7 +60,7 @@ struct SubRule {
 };
 
 struct ParseLimits {
-  size_t max_pattern_bytes = 256 * 1024;
+  size_t max_pattern_bytes = size_t{256} * 1024;
   size_t max_depth = 64;
   size_t max_fields_per_sub_rule = 256;
   size_t max_sub_rules = 1024;  // $or expansion per pattern
