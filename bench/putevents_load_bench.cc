@@ -26,6 +26,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -308,9 +309,7 @@ RunResult run(int rules, int connections, int seconds, bool full_sync) {
   return result;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+int run_all(int argc, char** argv) {
 #ifndef NDEBUG
   fmt::print(stderr,
              "WARNING: putevents_load_bench built without optimisation; figures mean nothing\n");
@@ -362,4 +361,15 @@ int main(int argc, char** argv) {
     }
   }
   return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return run_all(argc, argv);
+  } catch (const std::exception& error) {  // a malformed number in the arguments, for one
+    std::fprintf(stderr, "putevents_load_bench: %s\n", error.what());
+    return 2;
+  }
 }

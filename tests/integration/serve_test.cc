@@ -34,7 +34,10 @@ using testing::wait_for;
 constexpr const char* kAccessKey = "AKIDHIKYAKUTEST";
 constexpr const char* kSecretKey = "hikyaku-secret-key-7f3a9c";
 constexpr const char* kBacklogKey = "backlog-api-key-52e1d0";
-const std::string kData = std::string(HIKYAKU_TEST_DATA_DIR) + "/data/securityhub/";
+// The Security Hub sample events.
+std::string sample(std::string_view name) {
+  return std::string(HIKYAKU_TEST_DATA_DIR) + "/data/securityhub/" + std::string(name);
+}
 
 std::string read_file(const std::filesystem::path& path) {
   std::ifstream file(path);
@@ -161,7 +164,7 @@ std::string entries_for(const std::vector<std::string>& files) {
   writer.begin_array();
   simdjson::dom::parser parser;
   for (const std::string& name : files) {
-    simdjson::dom::element event = parser.load(kData + name);
+    simdjson::dom::element event = parser.load(sample(name));
     writer.begin_object();
     writer.key("Source");
     writer.string(std::string_view(event["source"]));
@@ -221,7 +224,7 @@ TEST_F(ServeTest, AwsCliTestEventPatternAndListRules) {
   start_server();
   CommandResult matches =
       aws({"test-event-pattern", "--event-pattern", R"({"source": ["aws.securityhub"]})", "--event",
-           read_file(kData + "05-guardduty-ec2-cryptomining-high.json")});
+           read_file(sample("05-guardduty-ec2-cryptomining-high.json"))});
   ASSERT_EQ(matches.exit_code, 0) << matches.err;
   EXPECT_THAT(matches.out, HasSubstr("\"Result\": true"));
 
@@ -236,7 +239,7 @@ TEST_F(ServeTest, SendCommandPublishesFilesInBatchesOfTen) {
   start_server();
   std::vector<std::string> argv = {HIKYAKU_BINARY, "send", "--endpoint", url_};
   for (int i = 0; i < 12; ++i) {
-    argv.push_back(kData + "07-macie-s3-personal-data-high.json");
+    argv.push_back(sample("07-macie-s3-personal-data-high.json"));
   }
   CommandResult sent = run_command(argv, {{"AWS_ACCESS_KEY_ID", kAccessKey},
                                           {"AWS_SECRET_ACCESS_KEY", kSecretKey},
@@ -246,7 +249,7 @@ TEST_F(ServeTest, SendCommandPublishesFilesInBatchesOfTen) {
   ASSERT_TRUE(wait_for([&] { return lines_of(directory_ / "deliveries.jsonl").size() == 12; }));
 
   CommandResult unsigned_send = run_command(
-      {HIKYAKU_BINARY, "send", "--endpoint", url_, kData + "07-macie-s3-personal-data-high.json"});
+      {HIKYAKU_BINARY, "send", "--endpoint", url_, sample("07-macie-s3-personal-data-high.json")});
   EXPECT_EQ(unsigned_send.exit_code, 2);
 }
 
@@ -358,7 +361,7 @@ TEST_F(ServeTest, SighupReloadsConfigAndRefusesAnInvalidOne) {
   };
   auto publish = [&] {
     CommandResult sent = run_command({HIKYAKU_BINARY, "send", "--endpoint", url_,
-                                      kData + "05-guardduty-ec2-cryptomining-high.json"});
+                                      sample("05-guardduty-ec2-cryptomining-high.json")});
     ASSERT_EQ(sent.exit_code, 0) << sent.err;
   };
   write_rule("first.jsonl");

@@ -14,7 +14,7 @@
 namespace hikyaku::testing {
 
 struct CaseInsensitiveLess {
-  using is_transparent = void;
+  using is_transparent = void;  // NOLINT(readability-identifier-naming): the standard's name
   bool operator()(std::string_view a, std::string_view b) const {
     return std::lexicographical_compare(
         a.begin(), a.end(), b.begin(), b.end(),

@@ -31,9 +31,9 @@ CommandResult run_command(const std::vector<std::string>& argv,
 // background. The destructor kills it (SIGKILL) if it still runs, and reaps it.
 class ChildProcess {
  public:
-  ChildProcess(const std::vector<std::string>& argv,
-               const std::vector<std::pair<std::string, std::string>>& environment = {},
-               const std::string& working_directory = "");
+  explicit ChildProcess(const std::vector<std::string>& argv,
+                        const std::vector<std::pair<std::string, std::string>>& environment = {},
+                        const std::string& working_directory = "");
   ~ChildProcess();
   ChildProcess(const ChildProcess&) = delete;
   ChildProcess& operator=(const ChildProcess&) = delete;

@@ -42,7 +42,7 @@ std::string build_response(const ScriptedResponse& scripted, const WireMessage& 
   bool framed = false;
   bool connection_given = false;
   for (const auto& [name, value] : scripted.headers) {
-    text += name + ": " + value + "\r\n";
+    text.append(name).append(": ").append(value).append("\r\n");
     framed = framed || CaseInsensitiveLess::equal(name, "content-length") ||
              CaseInsensitiveLess::equal(name, "transfer-encoding");
     connection_given = connection_given || CaseInsensitiveLess::equal(name, "connection");

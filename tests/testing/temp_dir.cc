@@ -30,7 +30,7 @@ std::string TempDir::file(std::string_view name) const {
 }
 
 std::string TempDir::write(std::string_view name, std::string_view content) const {
-  const std::string target = file(name);
+  std::string target = file(name);
   std::ofstream out(target, std::ios::binary | std::ios::trunc);
   out.write(content.data(), static_cast<std::streamsize>(content.size()));
   if (!out) {
