@@ -40,7 +40,7 @@ struct Envelope {
 
 // Limits applied by parse_envelope(): AWS's 256 KiB PutEvents entry limit leaves envelopes well
 // below this; the cap only keeps a hostile body from costing unbounded memory.
-inline constexpr size_t kMaxEnvelopeBytes = 1024 * 1024;
+inline constexpr size_t kMaxEnvelopeBytes = size_t{1024} * 1024;
 inline constexpr size_t kMaxDetailTypeChars = 128;
 
 Result<Envelope> parse_envelope(std::string_view json);

@@ -52,9 +52,9 @@ Status validate_pattern(std::string_view pattern_json);
 // author meant, one line each in the form of validate_pattern's errors (`<path>: <what>`); empty
 // when there is nothing to say, and for an invalid pattern. Today: a field name that is an
 // operator name ("prefix", "numeric", "exists", ... as in {"detail": {"prefix": ["a"]}}), which
-// matches an event field of that name; inside a $or branch the warning adds that AWS EventBridge
-// rejects it there (hikyaku refuses such a name as a direct key of a $or branch, and accepts it
-// deeper inside one). Thread-safe.
+// matches an event field of that name (deeper inside a $or branch the warning adds that AWS
+// EventBridge rejects it there); and a "$or" whose branches use operator names as keys, which
+// EventBridge and hikyaku read as a field called "$or" (docs/event-patterns.md §9). Thread-safe.
 std::vector<std::string> lint_pattern(std::string_view pattern_json);
 
 // Checks that `event_json` is strict JSON (RFC 8259, no trailing content) whose top level is an

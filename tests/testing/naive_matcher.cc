@@ -793,6 +793,25 @@ bool is_reserved_in_or(const std::string& key) {
   return key.starts_with("date-") || key.starts_with("ip-address-");
 }
 
+// True when some object element of a "$or" array has a match type as a key: EventBridge then
+// reads the whole "$or" as a field of that name (docs/event-patterns.md §9).
+bool or_uses_operator_keys(const Json& value) {
+  if (value.kind != Json::Kind::kArray) {
+    return false;
+  }
+  for (const Json& branch : value.items) {
+    if (branch.kind != Json::Kind::kObject) {
+      continue;
+    }
+    for (const auto& member : branch.members) {
+      if (is_reserved_in_or(member.first)) {
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
 class PatternCompiler {
  public:
   Result<std::vector<SubRule>> compile(const Json& root) {
@@ -829,7 +848,16 @@ class PatternCompiler {
     }
     for (const auto& [key, value] : obj.members) {
       const std::string path = join_path(prefix, key);
-      if (key == "$or") {
+      if (key == "$or" && or_uses_operator_keys(value)) {
+        // EventBridge's fallback: a field literally named "$or" whose matchers are the elements.
+        Result<std::vector<Matcher>> leaf = compile_leaf(value, path);
+        if (!leaf.has_value()) {
+          return add_or(value, prefix, path, rules);  // the $or error stands
+        }
+        for (SubRule& rule : rules) {
+          set_field(rule, path, *leaf);
+        }
+      } else if (key == "$or") {
         HK_RETURN_IF_ERROR(add_or(value, prefix, path, rules));
       } else if (value.kind == Json::Kind::kObject) {
         HK_RETURN_IF_ERROR(add_object(value, &path, rules));

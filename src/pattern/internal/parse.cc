@@ -40,6 +40,25 @@ bool is_reserved_key(std::string_view k) {
   return k.starts_with("date-") || k.starts_with("ip-address-");
 }
 
+// A "$or" array at least one of whose object elements has an operator name as a key: EventBridge
+// cannot read it as a $or and falls back to a field called "$or" (docs/event-patterns.md §9).
+bool is_or_of_operators(const JsonNode& value) {
+  if (value.kind != JKind::kArray) {
+    return false;
+  }
+  for (const JsonNode& branch : value.items) {
+    if (branch.kind != JKind::kObject) {
+      continue;
+    }
+    for (const std::string& k : branch.keys) {
+      if (is_reserved_key(k)) {
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
 std::string join_path(const std::string& prefix, const std::string& key) {
   return prefix.empty() ? key : prefix + "." + key;
 }
@@ -103,10 +122,25 @@ class Parser {
       const JsonNode& value = obj.items[i];
       std::string path = prefix + key;  // prefix is "" at the top, else "<parent path>."
       std::string loc = join_path(where, key);
-      if (key == "$or") {
+      if (key == "$or" && !is_or_of_operators(value)) {
         std::vector<Alternative> branches;
         HK_RETURN_IF_ERROR(expand_or(value, prefix, loc, branches));
         HK_RETURN_IF_ERROR(cross(alts, branches, loc));
+        continue;
+      }
+      if (key == "$or") {
+        // EventBridge reads a "$or" whose branches use operator names as keys as a field literally
+        // named "$or" with those objects as its matchers (docs/event-patterns.md §9); so does
+        // hikyaku, when they are valid matchers. Otherwise the $or error stands.
+        FieldSpec field;
+        field.path = path;
+        if (!parse_leaf(value, loc, field).ok()) {
+          std::vector<Alternative> unused;
+          return expand_or(value, prefix, loc, unused);
+        }
+        for (Alternative& a : alts) {
+          set_field(a, field);
+        }
         continue;
       }
       if (value.kind == JKind::kObject) {
@@ -490,6 +524,14 @@ class Linter {
       const std::string& key = obj.keys[i];
       const JsonNode& value = obj.items[i];
       const std::string loc = join_path(where, key);
+      if (key == "$or" && is_or_of_operators(value)) {
+        warnings_.push_back(loc +
+                            ": a branch uses an operator name as a key, so this is read as a field "
+                            "called \"$or\" whose value must match one of these operators, as "
+                            "EventBridge does; to match either condition, put each operator inside "
+                            "a field's array: {\"$or\": [{\"field\": [{\"numeric\": ...}]}, ...]}");
+        continue;
+      }
       if (key == "$or") {
         for (size_t b = 0; b < value.items.size(); ++b) {
           visit(value.items[b], loc + "[" + std::to_string(b) + "]", or_depth + 1);
