@@ -16,8 +16,8 @@ namespace {
 
 // id -> why hikyaku deliberately answers differently from AWS (docs/event-patterns.md §13).
 const std::map<std::string, std::string>& divergences() {
-  static const std::map<std::string, std::string> kDivergences = {};
-  return kDivergences;
+  static const std::map<std::string, std::string> table = {};
+  return table;
 }
 
 struct Case {

@@ -22,9 +22,9 @@ using testing::outcome_of;
 using Case = testing::PatternCase;
 
 const std::vector<Case>& all_cases() {
-  static const std::vector<Case> kCases = testing::load_pattern_case_dir(
+  static const std::vector<Case> cases = testing::load_pattern_case_dir(
       std::filesystem::path(HIKYAKU_TEST_DATA_DIR) / "conformance" / "patterns");
-  return kCases;
+  return cases;
 }
 
 class EngineConformanceTest : public ::testing::TestWithParam<Case> {};
@@ -74,10 +74,12 @@ TEST(DifferentialTest, OneMatcherForManyPatternsAgreesWithNaiveMatcher) {
   testing::PatternGenerator gen(7);
   for (int round = 0; round < 4; ++round) {
     std::vector<std::string> patterns;
+    patterns.reserve(200);
     for (int i = 0; i < 200; ++i) {
       patterns.push_back(gen.pattern());
     }
     std::vector<RuleSpec> rules;
+    rules.reserve(patterns.size());
     for (size_t i = 0; i < patterns.size(); ++i) {
       rules.push_back({static_cast<uint32_t>(i), patterns[i]});
     }

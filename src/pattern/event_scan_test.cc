@@ -20,26 +20,26 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 
-const char* Skip(const std::string& text) {
+const char* skip(const std::string& text) {
   return internal::skip_value(text.data(), text.data() + text.size());
 }
 
 // Where skip_value stops, as an offset; -1 for nullptr.
-long SkipEnd(const std::string& text) {
-  const char* end = Skip(text);
+long skip_end(const std::string& text) {
+  const char* end = skip(text);
   return end == nullptr ? -1 : end - text.data();
 }
 
 TEST(EventScanTest, SkipsValuesStructurally) {
-  EXPECT_EQ(SkipEnd(R"("abc",1)"), 5);
-  EXPECT_EQ(SkipEnd(R"("a\"b\\",1)"), 8);
-  EXPECT_EQ(SkipEnd("123,"), 3);
-  EXPECT_EQ(SkipEnd("true}"), 4);
-  EXPECT_EQ(SkipEnd(R"({"a":[1,{"b":"]}"}]},2)"), 20);
-  EXPECT_EQ(SkipEnd("[[[]]]]"), 6);
-  EXPECT_EQ(SkipEnd(R"({"a":"unterminated)"), -1);
-  EXPECT_EQ(SkipEnd("[1,2"), -1);
-  EXPECT_EQ(SkipEnd("@"), -1);
+  EXPECT_EQ(skip_end(R"("abc",1)"), 5);
+  EXPECT_EQ(skip_end(R"("a\"b\\",1)"), 8);
+  EXPECT_EQ(skip_end("123,"), 3);
+  EXPECT_EQ(skip_end("true}"), 4);
+  EXPECT_EQ(skip_end(R"({"a":[1,{"b":"]}"}]},2)"), 20);
+  EXPECT_EQ(skip_end("[[[]]]]"), 6);
+  EXPECT_EQ(skip_end(R"({"a":"unterminated)"), -1);
+  EXPECT_EQ(skip_end("[1,2"), -1);
+  EXPECT_EQ(skip_end("@"), -1);
 }
 
 TEST(EventScanTest, SkipsLongContainersAcrossVectorBlocks) {
@@ -51,12 +51,12 @@ TEST(EventScanTest, SkipsLongContainersAcrossVectorBlocks) {
                          std::string(pad % 7, ' ') + "\"" + std::string(pad, 'y') + "\"]";
       const long want = static_cast<long>(text.size());
       text += ",\"after\"]";
-      EXPECT_EQ(SkipEnd(text), want) << text;
+      EXPECT_EQ(skip_end(text), want) << text;
     }
   }
   std::string deep = std::string(5000, '[') + std::string(5000, ']');
-  EXPECT_EQ(SkipEnd(deep), 10000);
-  EXPECT_EQ(SkipEnd(std::string(5000, '[') + std::string(4999, ']')), -1);
+  EXPECT_EQ(skip_end(deep), 10000);
+  EXPECT_EQ(skip_end(std::string(5000, '[') + std::string(4999, ']')), -1);
 }
 
 TEST(EventScanTest, NumbersConvertExactlyOnTheFastPathOrDeferToTheCaller) {
@@ -169,7 +169,7 @@ TEST(EventScanTest, ManyNeedlesCostOneProbePerLength) {
   EXPECT_FALSE(needles.may_occur(none.data(), none.data() + none.size()));
 }
 
-std::vector<uint32_t> Match(std::string_view pattern, std::string_view event) {
+std::vector<uint32_t> match_ids(std::string_view pattern, std::string_view event) {
   auto m = Matcher::compile({{7, pattern}});
   EXPECT_TRUE(m.has_value()) << pattern;
   std::vector<uint32_t> ids;
@@ -180,23 +180,23 @@ std::vector<uint32_t> Match(std::string_view pattern, std::string_view event) {
 
 TEST(EarlyStopTest, LaterKeysThatNameAFieldStillCount) {
   const char* pattern = R"({"p":{"s":["x"]},"t":[{"exists":false}]})";
-  EXPECT_THAT(Match(pattern, R"({"p":{"s":"x"},"g":[1,2,3]})"), ElementsAre(7));
+  EXPECT_THAT(match_ids(pattern, R"({"p":{"s":"x"},"g":[1,2,3]})"), ElementsAre(7));
   // A duplicate key acts like an array of both values; a dotted key reaches the same field.
-  EXPECT_THAT(Match(pattern, R"({"p":{"s":"x"},"g":[1,2,3],"t":1})"), IsEmpty());
-  EXPECT_THAT(Match(pattern, R"({"p":{"s":"y"},"g":[1],"p.s":"x"})"), ElementsAre(7));
-  EXPECT_THAT(Match(pattern, R"({"p":{"s":"y"},"g":[1],"p":{"s":"x"}})"), ElementsAre(7));
-  EXPECT_THAT(Match(pattern, R"({"p":{"s":"y","z":1,"s":"x"},"g":2})"), ElementsAre(7));
+  EXPECT_THAT(match_ids(pattern, R"({"p":{"s":"x"},"g":[1,2,3],"t":1})"), IsEmpty());
+  EXPECT_THAT(match_ids(pattern, R"({"p":{"s":"y"},"g":[1],"p.s":"x"})"), ElementsAre(7));
+  EXPECT_THAT(match_ids(pattern, R"({"p":{"s":"y"},"g":[1],"p":{"s":"x"}})"), ElementsAre(7));
+  EXPECT_THAT(match_ids(pattern, R"({"p":{"s":"y","z":1,"s":"x"},"g":2})"), ElementsAre(7));
   // Spelled with an escape.
-  EXPECT_THAT(Match(pattern, R"({"p":{"s":"x"},"g":[1],"\u0074":1})"), IsEmpty());
+  EXPECT_THAT(match_ids(pattern, R"({"p":{"s":"x"},"g":[1],"\u0074":1})"), IsEmpty());
   const char* exact = R"({"p":{"s":["x"]}})";
-  EXPECT_THAT(Match(exact, R"({"p":{"s":"y"},"g":"long tail","p":{"s":"x"}})"), ElementsAre(7));
-  EXPECT_THAT(Match(exact, R"({"p":[{"s":"y"}],"p":[{"s":"x"}]})"), ElementsAre(7));
+  EXPECT_THAT(match_ids(exact, R"({"p":{"s":"y"},"g":"long tail","p":{"s":"x"}})"), ElementsAre(7));
+  EXPECT_THAT(match_ids(exact, R"({"p":[{"s":"y"}],"p":[{"s":"x"}]})"), ElementsAre(7));
 }
 
 TEST(EarlyStopTest, TheTextAfterTheStopIsNotRead) {
   // Documented: once nothing later can matter, the rest is not read, so it is not validated.
   const char* exact = R"({"p":{"s":["x"]}})";
-  EXPECT_THAT(Match(exact, R"({"p":{"s":"x"},"g": not json at all)"), ElementsAre(7));
+  EXPECT_THAT(match_ids(exact, R"({"p":{"s":"x"},"g": not json at all)"), ElementsAre(7));
   // Before the stop, malformed JSON is an error that says where.
   auto m = Matcher::compile({{7, exact}});
   ASSERT_TRUE(m.has_value());

@@ -12,7 +12,7 @@ namespace {
 using ::testing::ElementsAre;
 using ::testing::IsEmpty;
 
-std::vector<uint32_t> Find(const ValueTable& t, std::string_view key) {
+std::vector<uint32_t> find_ids(const ValueTable& t, std::string_view key) {
   auto ids = t.find(key);
   return {ids.begin(), ids.end()};
 }
@@ -21,7 +21,7 @@ TEST(ValueTableTest, FindsEveryKeyAndNothingElse) {
   ValueTable t;
   EXPECT_TRUE(t.empty());
   t.freeze();
-  EXPECT_THAT(Find(t, "x"), IsEmpty());
+  EXPECT_THAT(find_ids(t, "x"), IsEmpty());
 
   ValueTable big;
   for (uint32_t i = 0; i < 20000; ++i) {
@@ -33,19 +33,19 @@ TEST(ValueTableTest, FindsEveryKeyAndNothingElse) {
   EXPECT_FALSE(big.empty());
   for (uint32_t i = 0; i < 20000; i += 7) {
     if (i == 7) {
-      EXPECT_THAT(Find(big, "s7"), ElementsAre(7u, 70000u));
+      EXPECT_THAT(find_ids(big, "s7"), ElementsAre(7u, 70000u));
     } else {
-      EXPECT_THAT(Find(big, "s" + std::to_string(i)), ElementsAre(i)) << i;
+      EXPECT_THAT(find_ids(big, "s" + std::to_string(i)), ElementsAre(i)) << i;
     }
   }
-  EXPECT_THAT(Find(big, ""), ElementsAre(5u));
-  EXPECT_THAT(Find(big, "s20000"), IsEmpty());
-  EXPECT_THAT(Find(big, "s"), IsEmpty());
-  EXPECT_THAT(Find(big, std::string("s1\0", 3)), IsEmpty());
+  EXPECT_THAT(find_ids(big, ""), ElementsAre(5u));
+  EXPECT_THAT(find_ids(big, "s20000"), IsEmpty());
+  EXPECT_THAT(find_ids(big, "s"), IsEmpty());
+  EXPECT_THAT(find_ids(big, std::string("s1\0", 3)), IsEmpty());
   EXPECT_GT(big.memory(), 20000u * 24);
 }
 
-std::vector<uint32_t> Affixes(const AffixTable& t, std::string_view value) {
+std::vector<uint32_t> affixes(const AffixTable& t, std::string_view value) {
   std::vector<uint32_t> ids;
   t.for_each_match(value, [&](uint32_t id) { ids.push_back(id); });
   return ids;
@@ -62,12 +62,12 @@ TEST(AffixTableTest, PrefixesAndSuffixesOfEveryLength) {
   prefix.add("abd", 100);
   prefix.freeze();
   suffix.freeze();
-  EXPECT_THAT(Affixes(prefix, "abcx"), ElementsAre(0u, 1u, 2u, 3u));  // shortest first
-  EXPECT_THAT(Affixes(prefix, "abd"), ElementsAre(0u, 1u, 2u, 100u));
-  EXPECT_THAT(Affixes(prefix, ""), ElementsAre(0u));
-  EXPECT_THAT(Affixes(suffix, "xyz"), ElementsAre(0u, 1u, 2u, 3u));
-  EXPECT_THAT(Affixes(suffix, "yz"), ElementsAre(0u, 1u, 2u));
-  EXPECT_EQ(Affixes(prefix, word).size(), word.size() + 1);
+  EXPECT_THAT(affixes(prefix, "abcx"), ElementsAre(0u, 1u, 2u, 3u));  // shortest first
+  EXPECT_THAT(affixes(prefix, "abd"), ElementsAre(0u, 1u, 2u, 100u));
+  EXPECT_THAT(affixes(prefix, ""), ElementsAre(0u));
+  EXPECT_THAT(affixes(suffix, "xyz"), ElementsAre(0u, 1u, 2u, 3u));
+  EXPECT_THAT(affixes(suffix, "yz"), ElementsAre(0u, 1u, 2u));
+  EXPECT_EQ(affixes(prefix, word).size(), word.size() + 1);
   EXPECT_TRUE(AffixTable(AffixTable::Side::kPrefix).empty());
 }
 

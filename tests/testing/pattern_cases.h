@@ -29,6 +29,7 @@ struct PatternCase {
 };
 
 // gtest prints the parameter of a failing test with this.
+// NOLINTNEXTLINE(readability-identifier-naming): the name gtest looks for.
 inline void PrintTo(const PatternCase& c, std::ostream* os) { *os << c.name; }
 
 std::vector<PatternCase> load_pattern_cases(const std::filesystem::path& file);

@@ -50,6 +50,7 @@ class PatternGenerator {
     std::vector<std::string> paths = pick_paths(chance(75) ? 1 : 2 + uniform(2));
     // Fields as (path, leaf text); $or branches as lists of such fields.
     std::vector<std::pair<std::string, std::string>> fields;
+    fields.reserve(paths.size());
     for (const std::string& p : paths) {
       fields.emplace_back(p, leaf());
     }
@@ -84,7 +85,7 @@ class PatternGenerator {
       }
       fields = std::move(kept);
       std::string ors = "[";
-      const char* const kInner[] = {"e", "f", "g.h", "g.i"};
+      static constexpr const char* kInner[] = {"e", "f", "g.h", "g.i"};
       const std::size_t first = uniform(4);
       std::size_t second = uniform(3);
       if (second >= first) {
@@ -218,7 +219,7 @@ class PatternGenerator {
     if (r < 85) {
       return pick(kNumbers);
     }
-    const char* const kLiterals[] = {"true", "false", "null"};
+    static constexpr const char* kLiterals[] = {"true", "false", "null"};
     return pick(kLiterals);
   }
 
@@ -226,9 +227,9 @@ class PatternGenerator {
   std::string value_for(std::string_view key) {
     auto one = [&]() -> std::string {
       if (key == "ip") {
-        const char* const kIps[] = {R"("10.0.0.1")",    R"("010.0.0.1")",   R"("10.1.2.3")",
-                                    R"("192.168.1.1")", R"("2001:db8::1")", R"("2001:DB8:0::1")",
-                                    R"("::1")",         R"("10")"};
+        static constexpr const char* kIps[] = {
+            R"("10.0.0.1")",    R"("010.0.0.1")",     R"("10.1.2.3")", R"("192.168.1.1")",
+            R"("2001:db8::1")", R"("2001:DB8:0::1")", R"("::1")",      R"("10")"};
         return chance(85) ? pick(kIps) : scalar();
       }
       if (key == "n" && chance(70)) {
@@ -267,7 +268,7 @@ class PatternGenerator {
   }
 
   std::string numeric() {
-    const char* const kOps[] = {"=", "<", "<=", ">", ">="};
+    static constexpr const char* kOps[] = {"=", "<", "<=", ">", ">="};
     if (chance(50)) {
       return std::string(R"({"numeric":[")") + pick(kOps) + "\"," + pick(kBounds) + "]}";
     }
@@ -298,7 +299,7 @@ class PatternGenerator {
       case 2:
         return pick(kNumbers);
       case 3: {
-        const char* const kLiterals[] = {"true", "false", "null"};
+        static constexpr const char* kLiterals[] = {"true", "false", "null"};
         return pick(kLiterals);
       }
       case 4:
