@@ -121,7 +121,7 @@ TEST(JsonTreeTest, StrictParsing) {
   EXPECT_EQ(r->items[0].items[0].text, "1.50");
   EXPECT_EQ(r->items[0].items[1].text, "x\xC3\xA9");
   EXPECT_EQ(to_json(*r), R"({"a": [1.50, "xé", true, null], "a": {}})");
-  for (const char* bad : {"", "{", "{\"a\"}", "[1,]", "{\"a\":01}", "tru", "\"\\x\"", "{'a':1}",
+  for (const char* bad : {"", "{", "{\"a\"}", "[1,]", "{\"a\":01}", "tru", R"("\x")", "{'a':1}",
                           "[1] [2]", "\"a\nb\""}) {
     EXPECT_FALSE(parse_json(bad, 10).has_value()) << bad;
   }

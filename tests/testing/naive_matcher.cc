@@ -31,9 +31,15 @@ namespace {
 struct Json {
   enum class Kind { kNull, kFalse, kTrue, kNumber, kString, kArray, kObject };
   Kind kind = Kind::kNull;
-  std::string text;                                   // number token as written, or the string
-  std::vector<Json> items;                            // array elements
-  std::vector<std::pair<std::string, Json>> members;  // object members, in order, duplicates kept
+  std::string text;                        // number token as written, or the string
+  std::vector<Json> items;                 // array elements
+  std::vector<struct JsonMember> members;  // object members, in order, duplicates kept
+};
+
+// A struct, not std::pair<std::string, Json>: a pair needs Json complete where Json declares it.
+struct JsonMember {
+  std::string first;  // the key
+  Json second;
 };
 
 class JsonParser {
@@ -315,7 +321,7 @@ class JsonParser {
       ++pos_;
       Json value;
       HK_RETURN_IF_ERROR(parse_value(value, depth));
-      out.members.emplace_back(std::move(key), std::move(value));
+      out.members.push_back(JsonMember{std::move(key), std::move(value)});
       skip_ws();
       if (at(',')) {
         ++pos_;
@@ -604,7 +610,7 @@ Result<Wildcard> parse_wildcard(std::string_view s) {
     if (s[i] == '\\') {
       if (i + 1 >= s.size() || (s[i + 1] != '*' && s[i + 1] != '\\')) {
         return invalid_argument("invalid escape in wildcard at position " + std::to_string(i) +
-                                " (only \\* and \\\\ are allowed)");
+                                R"( (only \* and \\ are allowed))");
       }
       out.push_back({false, s[i + 1]});
       ++i;
@@ -768,23 +774,23 @@ bool is_string(const Json& v) { return v.kind == Json::Kind::kString; }
 // src/pattern/internal/parse.cc on purpose: the oracle is written again from the spec so that a
 // mistake in the engine's parser cannot hide by being shared with the code that checks it.
 bool is_reserved_in_or(const std::string& key) {
-  static const char* const kReserved[] = {"exactly",
-                                          "equals-ignore-case",
-                                          "prefix",
-                                          "suffix",
-                                          "anything-but",
-                                          "exists",
-                                          "wildcard",
-                                          "numeric",
-                                          "cidr",
-                                          "=",
-                                          "<",
-                                          "<=",
-                                          ">",
-                                          ">=",
-                                          "regex",
-                                          "not-wildcard",
-                                          "not-equals-ignore-case"};
+  static constexpr const char* kReserved[] = {"exactly",
+                                              "equals-ignore-case",
+                                              "prefix",
+                                              "suffix",
+                                              "anything-but",
+                                              "exists",
+                                              "wildcard",
+                                              "numeric",
+                                              "cidr",
+                                              "=",
+                                              "<",
+                                              "<=",
+                                              ">",
+                                              ">=",
+                                              "regex",
+                                              "not-wildcard",
+                                              "not-equals-ignore-case"};
   for (const char* r : kReserved) {
     if (key == r) {
       return true;
@@ -885,7 +891,7 @@ class PatternCompiler {
       for (const auto& member : branch.members) {
         if (is_reserved_in_or(member.first)) {
           return invalid_argument(path + ": \"" + member.first +
-                                  "\" is a match type and cannot be a field of an \"$or\" branch");
+                                  R"(" is a match type and cannot be a field of an "$or" branch)");
         }
       }
     }
@@ -1122,7 +1128,11 @@ class PatternCompiler {
       if (op == "prefix" || op == "suffix") {
         for (const std::string& s : values) {
           if (s.empty()) {
-            return invalid_argument(inner_at + ": an empty " + op + " is not allowed");
+            std::string msg = inner_at;
+            msg += ": an empty ";
+            msg += op;
+            msg += " is not allowed";
+            return invalid_argument(msg);
           }
         }
         const bool is_prefix = op == "prefix";
@@ -1188,7 +1198,7 @@ class PatternCompiler {
 
   static Result<Matcher> compile_numeric(const Json& arg, const std::string& at) {
     const std::string shape_error =
-        at + ": needs [op, number] or [\">\"|\">=\", low, \"<\"|\"<=\", high]";
+        at + R"(: needs [op, number] or [">"|">=", low, "<"|"<=", high])";
     if (arg.kind != Json::Kind::kArray || (arg.items.size() != 2 && arg.items.size() != 4)) {
       return invalid_argument(shape_error);
     }
@@ -1229,8 +1239,11 @@ class PatternCompiler {
     for (const auto& [op, value] : conditions) {
       // Nothing is above the largest double or below its negation (event-ruler crashes here).
       if ((op == ">" && value == kMax) || (op == "<" && value == -kMax)) {
-        return invalid_argument(at + ": no number is " + op + " " +
-                                (value > 0 ? "the largest" : "the smallest") + " double");
+        std::string msg = at;
+        msg += ": no number is ";
+        msg += op;
+        msg += value > 0 ? " the largest double" : " the smallest double";
+        return invalid_argument(msg);
       }
     }
     return make([conditions](const Json& e) {
@@ -1362,9 +1375,9 @@ class SubRuleSearch {
 
  private:
   const std::vector<LeafValue>& values_at(const std::string& path) const {
-    static const std::vector<LeafValue> kNone;
+    static const std::vector<LeafValue> none;
     auto it = leaves_.find(path);
-    return it == leaves_.end() ? kNone : it->second;
+    return it == leaves_.end() ? none : it->second;
   }
 
   bool consistent_with_chosen(const LeafValue& lv) const {

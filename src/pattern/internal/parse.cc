@@ -178,9 +178,12 @@ class Parser {
       }
       for (const std::string& k : branch.keys) {
         if (is_reserved_key(k)) {
-          return invalid_argument(bloc + ": \"" + k +
-                                  "\" is a match operator and cannot be a field name in a $or "
-                                  "branch; put it inside a field's array");
+          std::string msg = bloc;
+          msg += R"(: ")";
+          msg += k;
+          msg += R"(" is a match operator and cannot be a field name in a $or branch; )";
+          msg += "put it inside a field's array";
+          return invalid_argument(msg);
         }
       }
       std::vector<Alternative> sub;
@@ -338,12 +341,12 @@ class Parser {
     }
     if (op == "cidr") {
       if (v.kind != JKind::kString) {
-        return bad(loc, "\"cidr\" needs a string such as \"10.0.0.0/24\"", v);
+        return bad(loc, R"("cidr" needs a string such as "10.0.0.0/24")", v);
       }
       std::string error;
       std::optional<CidrRange> range = parse_cidr(v.text, error);
       if (!range) {
-        return invalid_argument(loc + ": \"cidr\" value \"" + v.text + "\" is invalid: " + error);
+        return invalid_argument(loc + R"(: "cidr" value ")" + v.text + R"(" is invalid: )" + error);
       }
       m.kind = Kind::kCidr;
       m.text = v.text;
@@ -358,10 +361,10 @@ class Parser {
     std::string error;
     std::optional<Wildcard> w = parse_wildcard(text, error);
     if (!w) {
-      return invalid_argument(loc + ": \"wildcard\" value \"" + text + "\" is invalid: " + error);
+      return invalid_argument(loc + R"(: "wildcard" value ")" + text + R"(" is invalid: )" + error);
     }
     if (w->star_count > limits_.max_wildcard_stars) {
-      return invalid_argument(loc + ": \"wildcard\" value \"" + text + "\" is too complex: " +
+      return invalid_argument(loc + R"(: "wildcard" value ")" + text + R"(" is too complex: )" +
                               std::to_string(w->star_count) + " '*' characters, at most " +
                               std::to_string(limits_.max_wildcard_stars) + " allowed");
     }
@@ -420,9 +423,9 @@ class Parser {
     } else {
       return bad(loc, kShape, v);
     }
-    std::string what = "\"anything-but\" with \"" + op +
-                       "\" needs a string or a non-empty list "
-                       "of strings";
+    std::string what = R"("anything-but" with ")";
+    what += op;
+    what += R"(" needs a string or a non-empty list of strings)";
     std::vector<const JsonNode*> values;
     if (inner.kind == JKind::kString) {
       values.push_back(&inner);
@@ -439,9 +442,13 @@ class Parser {
       }
       if (x->text.empty() &&
           (kind == Kind::kAnythingButPrefix || kind == Kind::kAnythingButSuffix)) {
-        return invalid_argument(loc + ": \"anything-but\" with \"" + op +
-                                "\" needs non-empty strings (an empty " + op +
-                                " would exclude everything)");
+        std::string msg = loc;
+        msg += R"(: "anything-but" with ")";
+        msg += op;
+        msg += R"(" needs non-empty strings (an empty )";
+        msg += op;
+        msg += " would exclude everything)";
+        return invalid_argument(msg);
       }
       if (kind == Kind::kAnythingButWildcard) {
         HK_RETURN_IF_ERROR(check_wildcard(x->text, loc));

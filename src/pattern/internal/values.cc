@@ -1,13 +1,10 @@
 #include "pattern/internal/values.h"
 
-#include <locale.h>  // newlocale/towlower_l (POSIX)
-#include <wctype.h>
-
 #include <algorithm>
 #include <charconv>
-#include <clocale>
+#include <clocale>  // newlocale (POSIX)
 #include <cstring>
-#include <cwctype>
+#include <cwctype>  // towlower_l (POSIX)
 #include <system_error>
 
 #include "core/hex.h"
@@ -280,9 +277,9 @@ std::optional<IpAddress> parse_ipv6(std::string_view t) {
       full[8 - tail + k] = groups[gap + k];
     }
   }
-  for (int k = 0; k < 8; ++k) {
-    ip.bytes[static_cast<size_t>(2 * k)] = static_cast<uint8_t>(full[k] >> 8);
-    ip.bytes[static_cast<size_t>(2 * k + 1)] = static_cast<uint8_t>(full[k] & 0xFF);
+  for (size_t k = 0; k < 8; ++k) {
+    ip.bytes[2 * k] = static_cast<uint8_t>(full[k] >> 8);
+    ip.bytes[2 * k + 1] = static_cast<uint8_t>(full[k] & 0xFF);
   }
   return ip;
 }
@@ -413,9 +410,8 @@ const char* special_upper(uint32_t cp) {
       return "FFI";
     case 0xFB04:
       return "FFL";
-    case 0xFB05:
-      return "ST";
-    case 0xFB06:
+    case 0xFB05:  // long s t
+    case 0xFB06:  // s t
       return "ST";
     default:
       return nullptr;
@@ -588,7 +584,7 @@ std::optional<Wildcard> parse_wildcard(std::string_view text, std::string& error
     if (c == '\\') {
       if (i + 1 >= text.size() || (text[i + 1] != '*' && text[i + 1] != '\\')) {
         error =
-            "invalid escape at position " + std::to_string(i) + " (only \\* and \\\\ are allowed)";
+            "invalid escape at position " + std::to_string(i) + R"( (only \* and \\ are allowed))";
         return std::nullopt;
       }
       seg.push_back(text[++i]);
