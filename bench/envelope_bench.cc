@@ -24,6 +24,7 @@ const char* sample_name(int64_t index) {
                     : "14-inspector-large-near-240kb-finding.json";
 }
 
+// NOLINTNEXTLINE(readability-identifier-naming): Google Benchmark's BM_ names, as reports show
 void BM_SimdjsonDomParse(benchmark::State& state) {
   const std::string event = read_sample(sample_name(state.range(0)));
   simdjson::dom::parser parser;
@@ -34,6 +35,7 @@ void BM_SimdjsonDomParse(benchmark::State& state) {
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * event.size()));
 }
 
+// NOLINTNEXTLINE(readability-identifier-naming): Google Benchmark's BM_ names, as reports show
 void BM_ParseEnvelope(benchmark::State& state) {
   const std::string event = read_sample(sample_name(state.range(0)));
   for (auto _ : state) {
@@ -45,6 +47,7 @@ void BM_ParseEnvelope(benchmark::State& state) {
 
 // Escaping an event into a JSON string (what a Log target does with every body), against the
 // floor of appending the same bytes unescaped.
+// NOLINTNEXTLINE(readability-identifier-naming): Google Benchmark's BM_ names, as reports show
 void BM_AppendBytes(benchmark::State& state) {
   const std::string event = read_sample(sample_name(state.range(0)));
   std::string out;
@@ -56,6 +59,7 @@ void BM_AppendBytes(benchmark::State& state) {
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * event.size()));
 }
 
+// NOLINTNEXTLINE(readability-identifier-naming): Google Benchmark's BM_ names, as reports show
 void BM_AppendJsonString(benchmark::State& state) {
   const std::string event = read_sample(sample_name(state.range(0)));
   std::string out;

@@ -29,14 +29,14 @@ namespace {
 
 namespace fs = std::filesystem;
 
-const fs::path kDataDir = HIKYAKU_TEST_DATA_DIR;
+const fs::path data_dir = HIKYAKU_TEST_DATA_DIR;
 
 using Case = PatternCase;
 
 const std::vector<Case>& all_cases() {
-  static const std::vector<Case> kCases =
-      load_pattern_case_dir(kDataDir / "conformance" / "patterns");
-  return kCases;
+  static const std::vector<Case> cases =
+      load_pattern_case_dir(data_dir / "conformance" / "patterns");
+  return cases;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -109,7 +109,7 @@ struct Divergence {
 
 // Cases where the oracle (the spec) deliberately gives a different answer than AWS.
 const std::map<std::string, Divergence>& aws_divergences() {
-  static const std::map<std::string, Divergence> kDivergences = {
+  static const std::map<std::string, Divergence> table = {
       {"content_wildcard_complex_EXC",
        {"match",
         "AWS rejects \"*:*:*:*:*:event-bus/*\" with its service-level wildcard complexity quota "
@@ -118,7 +118,7 @@ const std::map<std::string, Divergence>& aws_divergences() {
         "more than 5 '*' and so agrees with AWS here; docs/event-patterns.md §13 should settle "
         "which."}},
   };
-  return kDivergences;
+  return table;
 }
 
 struct AwsCase {
@@ -131,7 +131,7 @@ struct AwsCase {
 std::vector<AwsCase> load_aws_cases() {
   std::vector<AwsCase> out;
   simdjson::padded_string text;
-  const fs::path path = kDataDir / "data" / "aws-validated" / "event-patterns.jsonl";
+  const fs::path path = data_dir / "data" / "aws-validated" / "event-patterns.jsonl";
   if (simdjson::padded_string::load(path.string()).get(text)) {
     ADD_FAILURE() << "cannot read " << path;
     return out;
@@ -249,10 +249,10 @@ TEST(PatternGeneratorTest, ValidPatternsHealthyMatchRateAndEveryOperator) {
   EXPECT_GE(rate, 0.20);
   EXPECT_LE(rate, 0.50);
   for (const char* op :
-       {"\"prefix\"", "\"suffix\"", "\"equals-ignore-case\"", "\"wildcard\"", "\"exactly\"",
-        "\"anything-but\"", "\"numeric\"", "\"exists\":true", "\"exists\":false", "\"cidr\"",
-        "\"$or\"", "\"d.e\"", "\"x.y\"", "{\"prefix\":{\"equals-ignore-case\"",
-        "{\"anything-but\":{\"wildcard\"", "null", "true", "12345678901234567890"}) {
+       {R"("prefix")", R"("suffix")", R"("equals-ignore-case")", R"("wildcard")", R"("exactly")",
+        R"("anything-but")", R"("numeric")", R"("exists":true)", R"("exists":false)", R"("cidr")",
+        R"("$or")", R"("d.e")", R"("x.y")", R"({"prefix":{"equals-ignore-case")",
+        R"({"anything-but":{"wildcard")", "null", "true", "12345678901234567890"}) {
     EXPECT_NE(all_patterns.find(op), std::string::npos) << op;
   }
 }
