@@ -27,13 +27,14 @@ TEST(TimeTest, ParsesToEpochSecondsWithOffsets) {
   EXPECT_EQ(parse_rfc3339("2022-01-01T00:00:00.999Z"), 1640995200);  // fraction dropped
   EXPECT_EQ(parse_rfc3339("2022-01-01T09:00:00+09:00"), 1640995200);
   EXPECT_EQ(parse_rfc3339("2021-12-31T19:00:00-05:00"), 1640995200);
-  EXPECT_EQ(parse_rfc3339("2024-02-29T00:00:00Z"), 1709164800);  // leap day
+  EXPECT_EQ(parse_rfc3339("2024-02-29T00:00:00Z"), 1709164800);    // leap day
   EXPECT_EQ(parse_rfc3339("2026-02-30T00:00:00Z"), std::nullopt);  // no such day
   EXPECT_EQ(parse_rfc3339("2026-03-01 09:15:02Z"), std::nullopt);
 }
 
 TEST(TimeTest, FormatAndParseRoundTrip) {
-  for (int64_t seconds : {int64_t{0}, int64_t{951782400}, int64_t{1772356502}, int64_t{4102444799}}) {
+  for (int64_t seconds :
+       {int64_t{0}, int64_t{951782400}, int64_t{1772356502}, int64_t{4102444799}}) {
     const auto time = std::chrono::system_clock::time_point(std::chrono::seconds(seconds));
     EXPECT_EQ(parse_rfc3339(format_rfc3339_seconds(time)), seconds);
     EXPECT_EQ(parse_rfc3339(format_rfc3339_millis(time)), seconds);
