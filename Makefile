@@ -65,10 +65,12 @@ tsan: deps
 	  ctest --test-dir build-tsan --output-on-failure -j $(JOBS) -R '$(TSAN_REGEX)'
 
 # Static checks: the include graph, formatting, clang-tidy with clang's thread-safety analysis.
+# TIDY_ADVISORY=1 reports clang-tidy's findings without failing (CI, until the tree is at zero).
+TIDY_ADVISORY ?=
 check: configure
 	scripts/check-layering
 	clang-format --dry-run --Werror $$(git ls-files 'src/*.h' 'src/*.cc' 'bench/*.cc' 'tests/*.cc' 'tests/*.h')
-	scripts/run-tidy $(BUILD_DIR) $(JOBS)
+	scripts/run-tidy $(BUILD_DIR) $(JOBS) $(if $(TIDY_ADVISORY),|| echo "check: clang-tidy findings above are not enforced yet (TIDY_ADVISORY)")
 
 format:
 	clang-format -i $$(git ls-files 'src/*.h' 'src/*.cc' 'bench/*.cc' 'tests/*.cc' 'tests/*.h')
