@@ -36,7 +36,7 @@ std::string answer_line(simdjson::dom::parser& parser, const std::string& line) 
   if (parser.parse(line).get(doc) != simdjson::SUCCESS ||
       doc["pattern"].get_string().get(pattern) != simdjson::SUCCESS ||
       doc["event"].get_string().get(event) != simdjson::SUCCESS) {
-    return "invalid-event: batch line must be {\"pattern\": string, \"event\": string}";
+    return R"(invalid-event: batch line must be {"pattern": string, "event": string})";
   }
   Result<bool> r = pattern::matches(pattern, event);
   if (r.has_value()) {

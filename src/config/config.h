@@ -74,9 +74,9 @@ struct TlsConfig {
 
 // Server.Limits: what one client may cost. Defaults follow AWS where AWS has a limit.
 struct ServerLimits {
-  int64_t max_entry_bytes = 256 * 1024;  // PutEvents entry size, computed as AWS does
-  int64_t max_body_bytes = 1024 * 1024;  // whole request body
-  int64_t max_header_bytes = 16 * 1024;
+  int64_t max_entry_bytes = int64_t{256} * 1024;  // PutEvents entry size, computed as AWS does
+  int64_t max_body_bytes = int64_t{1024} * 1024;  // whole request body
+  int64_t max_header_bytes = int64_t{16} * 1024;
   int max_connections = 1024;
   int request_timeout_seconds = 30;  // reading one whole request, slowloris included
 };
@@ -260,8 +260,8 @@ struct LoadResult {
 
 // Size caps for whole-file reads, so that a path naming /dev/zero or a huge log is an error, not
 // unbounded memory: the config file itself, and each ${file:PATH} value (a secret, a key).
-inline constexpr size_t kMaxConfigFileBytes = 4 * 1024 * 1024;
-inline constexpr size_t kMaxReferenceFileBytes = 64 * 1024;
+inline constexpr size_t kMaxConfigFileBytes = size_t{4} * 1024 * 1024;
+inline constexpr size_t kMaxReferenceFileBytes = size_t{64} * 1024;
 
 // Loads and validates a config file. A file that cannot be read (or is larger than
 // kMaxConfigFileBytes) is one error.

@@ -332,7 +332,7 @@ TEST(ConfigErrorTest, InvalidPatternJsonAndBadUrl) {
 
 TEST(ConfigErrorTest, InvalidPatternNamesRuleAndPatternPath) {
   std::string text = replace(kValid, "Severity: { Label: [CRITICAL, HIGH] }",
-                             "Severity: { Label: [{ numeric: [\"<\", \"5\"] }] }");
+                             R"(Severity: { Label: [{ numeric: ["<", "5"] }] })");
   std::string error = single_error(text);
   EXPECT_THAT(error, HasSubstr("Rules[0].EventPattern: invalid pattern in rule "
                                "\"securityhub-to-backlog\": detail.findings.Severity.Label"));

@@ -46,7 +46,10 @@ std::vector<AwsCase> load_cases() {
   return cases;
 }
 
-void PrintTo(const AwsCase& c, std::ostream* os) { *os << c.id; }
+// Names the case in failure messages (gtest's customization point, hence the name).
+void PrintTo(const AwsCase& c, std::ostream* os) {  // NOLINT(readability-identifier-naming)
+  *os << c.id;
+}
 
 class AwsValidatedTest : public ::testing::TestWithParam<AwsCase> {};
 

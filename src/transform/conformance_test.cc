@@ -20,6 +20,7 @@
 #include <filesystem>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "transform/test_json.h"
@@ -33,7 +34,7 @@ using testing::json_equal;
 using testing::read_file;
 using testing::to_json;
 
-const std::string kTestsDir = HIKYAKU_TEST_DATA_DIR;
+constexpr std::string_view kTestsDir = HIKYAKU_TEST_DATA_DIR;
 
 struct ConformanceCase {
   std::string file;
@@ -44,7 +45,7 @@ struct ConformanceCase {
 
 std::vector<ConformanceCase> load_cases() {
   std::vector<ConformanceCase> cases;
-  const std::filesystem::path dir = kTestsDir + "/conformance/transform";
+  const std::filesystem::path dir = std::string(kTestsDir) + "/conformance/transform";
   std::vector<std::filesystem::path> files;
   for (const auto& entry : std::filesystem::directory_iterator(dir)) {
     if (entry.path().extension() == ".json") {
@@ -80,8 +81,12 @@ std::vector<ConformanceCase> load_cases() {
   return cases;
 }
 
-// Names the case in failure messages instead of dumping its bytes.
-void PrintTo(const ConformanceCase& c, std::ostream* os) { *os << c.file << "/" << c.name; }
+// Names the case in failure messages instead of dumping its bytes (gtest's customization point,
+// hence the name).
+void PrintTo(const ConformanceCase& c,  // NOLINT(readability-identifier-naming)
+             std::ostream* os) {
+  *os << c.file << "/" << c.name;
+}
 
 class TransformConformanceTest : public ::testing::TestWithParam<ConformanceCase> {};
 
@@ -135,7 +140,7 @@ TEST_P(TransformConformanceTest, Case) {
   if (c["event_text"].get_string().get(text) == simdjson::SUCCESS) {
     event = std::string(text);
   } else if (c["event_file"].get_string().get(text) == simdjson::SUCCESS) {
-    event = read_file(kTestsDir + "/" + std::string(text));
+    event = read_file(std::string(kTestsDir) + "/" + std::string(text));
   } else if (member("event", e)) {
     event = to_json(e);
   } else {

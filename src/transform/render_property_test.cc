@@ -72,37 +72,37 @@ class ValueGenerator {
   size_t pick(size_t n) { return std::uniform_int_distribution<size_t>(0, n - 1)(rng_); }
 
   std::string random_string() {
-    static const std::vector<std::string> kPieces = {"a",
-                                                     "Z",
-                                                     " ",
-                                                     "\"",
-                                                     "\\",
-                                                     "\n",
-                                                     "\t",
-                                                     "\r",
-                                                     std::string(1, '\x01'),
-                                                     std::string(1, '\x1f'),
-                                                     "é",
-                                                     "日本",
-                                                     "🚨",
-                                                     "\xE2\x80\xA8",
-                                                     "\xE2\x80\xA9",
-                                                     "\xE2\x9A\xA0",
-                                                     "<",
-                                                     ">",
-                                                     "<br />",
-                                                     "{",
-                                                     "}",
-                                                     "[",
-                                                     "]",
-                                                     ":",
-                                                     ",",
-                                                     "/",
-                                                     "'"};
+    static const std::vector<std::string> pieces = {"a",
+                                                    "Z",
+                                                    " ",
+                                                    "\"",
+                                                    "\\",
+                                                    "\n",
+                                                    "\t",
+                                                    "\r",
+                                                    std::string(1, '\x01'),
+                                                    std::string(1, '\x1f'),
+                                                    "é",
+                                                    "日本",
+                                                    "🚨",
+                                                    "\xE2\x80\xA8",
+                                                    "\xE2\x80\xA9",
+                                                    "\xE2\x9A\xA0",
+                                                    "<",
+                                                    ">",
+                                                    "<br />",
+                                                    "{",
+                                                    "}",
+                                                    "[",
+                                                    "]",
+                                                    ":",
+                                                    ",",
+                                                    "/",
+                                                    "'"};
     std::string s;
     const size_t n = pick(8);
     for (size_t i = 0; i < n; ++i) {
-      s += kPieces[pick(kPieces.size())];
+      s += pieces[pick(pieces.size())];
     }
     return s;
   }

@@ -12,7 +12,7 @@ namespace {
 namespace dom = simdjson::dom;
 
 // Far above any file under tests/data; a cap only so a wrong path cannot read without bound.
-constexpr size_t kMaxTestDataBytes = 64 * 1024 * 1024;
+constexpr size_t kMaxTestDataBytes = size_t{64} * 1024 * 1024;
 
 bool values_equal(dom::element a, dom::element b, const std::string& where, std::string* why) {
   auto fail = [&](const std::string& what) {

@@ -29,9 +29,9 @@
 //   value type and position is the table of §5. A JSON template must be valid JSON with every
 //   placeholder standing for a value (checked at compile time); its output is then always valid
 //   JSON: text inserted inside a JSON string is escaped, which is where hikyaku differs from AWS
-//   (AWS emits invalid JSON there and drops the event, §3.2). Output that AWS renders as
-//   valid JSON is reproduced byte for byte, except that inserted U+2028/U+2029 characters are
-//   written as \u2028/\u2029 (same JSON value).
+//   (AWS emits invalid JSON there and drops the event, §3.2). Output that AWS renders as valid
+//   JSON is reproduced byte for byte, except that inserted U+2028/U+2029 characters are written
+//   as \u2028/\u2029 (same JSON value).
 // - BodyEncoding kForm turns the JSON output into application/x-www-form-urlencoded: each
 //   top-level key is a field, an array becomes repeated `key[]=value` fields (a key already
 //   ending in `[]` keeps it), a nested object is an error; strings are sent unquoted, `null` and
@@ -39,12 +39,11 @@
 //
 // Choices where AWS's behaviour is unconfirmed (docs/input-transformer.md marks them so): numbers
 // are copied as the event writes them (`1.5e3` stays `1.5e3`); `null` renders `null` everywhere;
-// objects and arrays are copied compactly (no whitespace); in a string template an object or array
-// loses every `"` byte, escaped ones included; a wildcard path gives an array; InputPath on a
-// missing path gives
-// `""`; <aws.events.event> and <aws.events.event.json> follow the table like any object (escaped
-// inside a JSON string, quotes removed in a string template); a JSON template may start after
-// whitespace, and one starting with `[` is a string template.
+// objects and arrays are copied compactly (no whitespace); in a string template an object or
+// array loses every `"` byte, escaped ones included; a wildcard path gives an array; InputPath on
+// a missing path gives `""`; <aws.events.event> and <aws.events.event.json> follow the table like
+// any object (escaped inside a JSON string, quotes removed in a string template); a JSON template
+// may start after whitespace, and one starting with `[` is a string template.
 //
 // Thread safety: a Transformer is immutable once compiled; copies share the compiled state, and
 // all const methods may be called concurrently. render() keeps one simdjson parser and scratch

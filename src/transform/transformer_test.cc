@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -18,13 +19,12 @@ namespace {
 
 using ::testing::HasSubstr;
 using testing::is_valid_json;
-using testing::json_equal;
 using testing::read_file;
 
-const std::string kDataDir = HIKYAKU_TEST_DATA_DIR;
+constexpr std::string_view kDataDir = HIKYAKU_TEST_DATA_DIR;
 
 std::string sample(const std::string& name) {
-  return read_file(kDataDir + "/data/securityhub/" + name);
+  return read_file(std::string(kDataDir) + "/data/securityhub/" + name);
 }
 
 // The scenario's transformer (docs/scenario.md), verbatim, template on one line as the user typed
@@ -46,9 +46,9 @@ TargetInput scenario_target() {
   return target;
 }
 
-const RenderContext kContext{"shub-to-backlog",
-                             "arn:aws:events:ap-northeast-1:123456789012:rule/shub-to-backlog",
-                             "2026-03-02T01:15:45Z"};
+constexpr RenderContext kContext{"shub-to-backlog",
+                                 "arn:aws:events:ap-northeast-1:123456789012:rule/shub-to-backlog",
+                                 "2026-03-02T01:15:45Z"};
 
 Transformer compile_ok(const TargetInput& target) {
   Result<Transformer> t = Transformer::compile(target);
@@ -256,8 +256,10 @@ TEST(TransformerTest, ConcurrentRendersFromOneTransformerAgree) {
   const std::string want01 = render_ok(t, e01);
   const std::string want13 = render_ok(t, e13);
   std::atomic<int> mismatches{0};
+  constexpr int kThreads = 4;
   std::vector<std::thread> threads;
-  for (int i = 0; i < 4; ++i) {
+  threads.reserve(kThreads);
+  for (int i = 0; i < kThreads; ++i) {
     threads.emplace_back([&, i] {
       std::string out;
       for (int n = 0; n < 200; ++n) {

@@ -53,7 +53,7 @@ void check_targets(YamlReader& reader, const Config& config) {
       if (!target_ids.insert(target.id).second) {
         reader.add_error(
             target.location, target_path + ".Id",
-            fmt::format("duplicate target Id \"{}\" in rule \"{}\"", target.id, rule.name));
+            fmt::format(R"(duplicate target Id "{}" in rule "{}")", target.id, rule.name));
       }
       if (!target.log && !config.find_api_destination(target.api_destination)) {
         reader.add_error(target.api_destination_location, target_path + ".ApiDestination",

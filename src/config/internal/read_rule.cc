@@ -210,7 +210,7 @@ void report_target_input(YamlReader& reader, const Rule& rule, const Target& tar
       message.rfind("Input", 0) == 0 && colon != std::string::npos && message.find(' ') > colon;
   reader.add_error(target.location,
                    member_first ? target_path + "." + message.substr(0, colon) : target_path,
-                   fmt::format("rule \"{}\" target \"{}\": {}", rule.name, target.id,
+                   fmt::format(R"(rule "{}" target "{}": {})", rule.name, target.id,
                                member_first ? message.substr(colon + 2) : message));
 }
 

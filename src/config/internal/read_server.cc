@@ -17,11 +17,14 @@ void check_listen(YamlReader& reader, const YAML::Node& node, const std::string&
     return;
   }
   const size_t colon = listen.rfind(':');
-  const std::string port = colon == std::string::npos ? "" : listen.substr(colon + 1);
-  char* end = nullptr;
-  const long number = port.empty() ? -1 : std::strtol(port.c_str(), &end, 10);
-  if (colon == std::string::npos || colon == 0 || port.empty() || *end != '\0' || number < 0 ||
-      number > 65535) {
+  bool valid = colon != std::string::npos && colon != 0 && colon + 1 < listen.size();
+  if (valid) {
+    const std::string port = listen.substr(colon + 1);
+    char* end = nullptr;
+    const long number = std::strtol(port.c_str(), &end, 10);
+    valid = *end == '\0' && number >= 0 && number <= 65535;
+  }
+  if (!valid) {
     reader.add_error(
         node, "Server.Listen",
         fmt::format("must be HOST:PORT with a port from 0 to 65535, got \"{}\"", listen));

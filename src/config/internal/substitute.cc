@@ -73,7 +73,7 @@ Result<Substitution> substitute(std::string_view text, const EnvironmentLookup& 
     const size_t close = text.find('}', dollar + 2);
     if (close == std::string_view::npos) {
       return invalid_argument(
-          fmt::format("unterminated reference \"{}\" (missing \"}}\")", text.substr(dollar, 40)));
+          fmt::format(R"(unterminated reference "{}" (missing "}}"))", text.substr(dollar, 40)));
     }
     const std::string_view reference = text.substr(dollar + 2, close - dollar - 2);
     position = close + 1;

@@ -43,8 +43,8 @@ const char* kind_name(const YAML::Node& node) {
   return "unknown";
 }
 
-YamlReader::YamlReader(std::string file, const LoadOptions& options)
-    : file_(std::move(file)), options_(options) {
+YamlReader::YamlReader(std::string file, LoadOptions options)
+    : file_(std::move(file)), options_(std::move(options)) {
   if (options_.base_directory.empty() && !file_.empty()) {
     options_.base_directory = std::filesystem::path(file_).parent_path().string();
   }

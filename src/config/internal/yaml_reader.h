@@ -35,7 +35,7 @@ const char* kind_name(const YAML::Node& node);
 class YamlReader {
  public:
   // `options.base_directory` empty means the folder of `file` (for ${file:relative}).
-  YamlReader(std::string file, const LoadOptions& options);
+  YamlReader(std::string file, LoadOptions options);
 
   void add_error(const YAML::Node& node, const std::string& path, std::string message);
   void add_error(SourceLocation location, const std::string& path, std::string message);

@@ -95,11 +95,12 @@ void append_form_encoded(std::string& out, std::string_view text, bool key) {
       keep[static_cast<size_t>(c)] = 1;
     }
     for (int c = 'a'; c <= 'z'; ++c) {
+      const int upper = c - 'a' + 'A';
       keep[static_cast<size_t>(c)] = 1;
-      keep[static_cast<size_t>(c - 'a' + 'A')] = 1;
+      keep[static_cast<size_t>(upper)] = 1;
     }
-    for (char c : {'*', '-', '.', '_'}) {
-      keep[static_cast<size_t>(c)] = 1;
+    for (const unsigned char c : {'*', '-', '.', '_'}) {
+      keep[c] = 1;
     }
     keep['['] = 2;
     keep[']'] = 2;

@@ -8,7 +8,8 @@ namespace {
 
 using ::testing::HasSubstr;
 
-const std::vector<std::string_view> kNames = {"aws.events.rule-name", "Summary", "Id", "list"};
+const std::vector<std::string_view> defined_names = {"aws.events.rule-name", "Summary", "Id",
+                                                     "list"};
 
 std::string describe(std::string_view text, const ParsedTemplate& parsed) {
   std::string out;
@@ -19,14 +20,15 @@ std::string describe(std::string_view text, const ParsedTemplate& parsed) {
       const char* where = s.position == Position::kJsonValue      ? "value"
                           : s.position == Position::kJsonInString ? "instring"
                                                                   : "text";
-      out += "<" + std::string(kNames[static_cast<size_t>(s.name_index)]) + ":" + where + ">";
+      out +=
+          "<" + std::string(defined_names[static_cast<size_t>(s.name_index)]) + ":" + where + ">";
     }
   }
   return out;
 }
 
 std::string parse_ok(std::string_view text) {
-  Result<ParsedTemplate> parsed = parse_input_template(text, kNames, false);
+  Result<ParsedTemplate> parsed = parse_input_template(text, defined_names, false);
   EXPECT_TRUE(parsed.has_value()) << text << ": " << parsed.status().to_string();
   return parsed ? describe(text, *parsed) : "";
 }
@@ -40,9 +42,9 @@ TEST(InputTemplateTest, SplitsIntoSegmentsAndKnowsEachPlaceholdersPosition) {
 }
 
 TEST(InputTemplateTest, JsonModeIsChosenByTheFirstNonSpaceCharacter) {
-  EXPECT_TRUE(parse_input_template("  \n{\"a\": 1}", kNames, false)->json_mode);
-  EXPECT_FALSE(parse_input_template("[1, 2]", kNames, false)->json_mode);
-  EXPECT_FALSE(parse_input_template("\"{\"", kNames, false)->json_mode);
+  EXPECT_TRUE(parse_input_template("  \n{\"a\": 1}", defined_names, false)->json_mode);
+  EXPECT_FALSE(parse_input_template("[1, 2]", defined_names, false)->json_mode);
+  EXPECT_FALSE(parse_input_template("\"{\"", defined_names, false)->json_mode);
 }
 
 TEST(InputTemplateTest, EscapedQuotesDoNotEndAString) {
@@ -58,7 +60,7 @@ TEST(InputTemplateTest, TextThatIsNotAVariableNameStaysLiteral) {
 
 TEST(InputTemplateTest, UndefinedNamesAreErrorsWithAHint) {
   auto error = [](std::string_view text) {
-    Result<ParsedTemplate> parsed = parse_input_template(text, kNames, false);
+    Result<ParsedTemplate> parsed = parse_input_template(text, defined_names, false);
     EXPECT_FALSE(parsed.has_value()) << text;
     return parsed ? std::string() : parsed.error().message();
   };
@@ -73,7 +75,7 @@ TEST(InputTemplateTest, UndefinedNamesAreErrorsWithAHint) {
 
 TEST(InputTemplateTest, JsonTemplatesMustBeValidJsonWithPlaceholdersAsValues) {
   auto error = [](std::string_view text) {
-    Result<ParsedTemplate> parsed = parse_input_template(text, kNames, false);
+    Result<ParsedTemplate> parsed = parse_input_template(text, defined_names, false);
     EXPECT_FALSE(parsed.has_value()) << text;
     return parsed ? std::string() : parsed.error().message();
   };
@@ -86,11 +88,12 @@ TEST(InputTemplateTest, JsonTemplatesMustBeValidJsonWithPlaceholdersAsValues) {
 }
 
 TEST(InputTemplateTest, FormNeedsAFlatJsonTemplate) {
-  EXPECT_TRUE(parse_input_template(R"({"a": <Id>, "b[]": [1, <Id>]})", kNames, true).has_value());
-  Result<ParsedTemplate> nested = parse_input_template(R"({"a": {"b": 1}})", kNames, true);
+  EXPECT_TRUE(
+      parse_input_template(R"({"a": <Id>, "b[]": [1, <Id>]})", defined_names, true).has_value());
+  Result<ParsedTemplate> nested = parse_input_template(R"({"a": {"b": 1}})", defined_names, true);
   ASSERT_FALSE(nested.has_value());
   EXPECT_THAT(nested.error().message(), HasSubstr("nested object under key \"a\""));
-  Result<ParsedTemplate> text = parse_input_template(R"("a=<Id>")", kNames, true);
+  Result<ParsedTemplate> text = parse_input_template(R"("a=<Id>")", defined_names, true);
   ASSERT_FALSE(text.has_value());
   EXPECT_THAT(text.error().message(), HasSubstr("needs a JSON template"));
 }
