@@ -22,6 +22,6 @@ Result<std::string> read_file(const std::string& path, size_t max_bytes);
 Result<std::string> text_or_file(std::string_view value, size_t max_bytes);
 
 // The cap for "@FILE" arguments of the command line (patterns, events, templates).
-inline constexpr size_t kMaxArgumentFileBytes = 16 * 1024 * 1024;
+inline constexpr size_t kMaxArgumentFileBytes = size_t{16} * 1024 * 1024;
 
 }  // namespace hikyaku
