@@ -7,8 +7,10 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <exception>
+#include <string>
 
 #include "cli/commands.h"
+#include "core/check.h"
 
 #ifndef HIKYAKU_VERSION
 #define HIKYAKU_VERSION "unknown"
@@ -49,7 +51,8 @@ int main(int argc, char** argv) {
     }
     return exit_code;
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "error: %s\n", e.what());
-    return 3;
+    // Every expected failure is a Status turned into an exit code by its command; an exception
+    // that gets this far is a bug (core/check.h's policy).
+    hikyaku::fatal(std::string("unexpected exception: ") + e.what());
   }
 }

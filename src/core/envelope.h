@@ -42,6 +42,10 @@ struct Envelope {
 // below this; the cap only keeps a hostile body from costing unbounded memory.
 inline constexpr size_t kMaxEnvelopeBytes = size_t{1024} * 1024;
 inline constexpr size_t kMaxDetailTypeChars = 128;
+// How deep an event's JSON may nest (objects and arrays, the envelope itself counting as level 1):
+// AWS documents 1,000 for PutEvents. Ingest refuses a deeper entry on its own; the matcher and the
+// transformer accept everything up to this depth, so an accepted event never fails there.
+inline constexpr size_t kMaxEventNestingDepth = 1000;
 
 Result<Envelope> parse_envelope(std::string_view json);
 

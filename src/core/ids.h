@@ -5,10 +5,6 @@
 
 #include <string>
 
-// Transitional: clock.h and time.h used to be part of this header.
-#include "core/clock.h"
-#include "core/time.h"
-
 namespace hikyaku {
 
 // A random version-4 UUID, lower-case hex ("6a7e8feb-b491-4cf7-a9f1-bf3703467718"), as

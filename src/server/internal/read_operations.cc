@@ -4,6 +4,8 @@
 #include <simdjson.h>
 
 #include <algorithm>
+#include <memory>
+#include <optional>
 
 #include "core/arn.h"
 #include "core/json_writer.h"
@@ -120,6 +122,38 @@ const config::Rule* find_rule(const config::Config& config, std::string_view nam
     }
   }
   return nullptr;
+}
+
+// The rule a DescribeRule or ListTargetsByRule request names, with the config snapshot that owns
+// it, or the error AWS answers when the name is missing or no such rule is on the bus.
+struct RequestedRule {
+  std::shared_ptr<const config::Config> config;
+  const config::Rule* rule = nullptr;
+  std::optional<HttpResponse> error;
+};
+
+RequestedRule find_requested_rule(const bus::EventBus& event_bus, simdjson::dom::object object,
+                                  std::string_view member, std::string_view wire_name,
+                                  const std::string& request_id) {
+  RequestedRule found;
+  const std::string name = optional_member(object, member);
+  if (name.empty()) {
+    found.error = aws_error(400, "ValidationException",
+                            fmt::format("1 validation error detected: Value null at '{}' failed to "
+                                        "satisfy constraint: Member must not be null",
+                                        wire_name),
+                            request_id);
+    return found;
+  }
+  const std::string bus = bus_name_of(optional_member(object, "EventBusName"));
+  found.config = event_bus.config();
+  found.rule = find_rule(*found.config, name, bus);
+  if (found.rule == nullptr) {
+    found.error =
+        aws_error(400, "ResourceNotFoundException",
+                  fmt::format("Rule {} does not exist on EventBus {}.", name, bus), request_id);
+  }
+  return found;
 }
 
 // Pagination over an index: NextToken is the decimal index of the next item.
@@ -247,22 +281,12 @@ HttpResponse Api::describe_rule(const HttpRequest& request, const std::string& r
   if (!body.error.empty()) {
     return aws_error(400, "SerializationException", body.error, request_id);
   }
-  const std::string name = optional_member(body.object, "Name");
-  if (name.empty()) {
-    return aws_error(400, "ValidationException",
-                     "1 validation error detected: Value null at 'name' failed to satisfy "
-                     "constraint: Member must not be null",
-                     request_id);
-  }
-  const std::string bus = bus_name_of(optional_member(body.object, "EventBusName"));
-  const auto config = bus_.config();
-  const config::Rule* rule = find_rule(*config, name, bus);
-  if (rule == nullptr) {
-    return aws_error(400, "ResourceNotFoundException",
-                     fmt::format("Rule {} does not exist on EventBus {}.", name, bus), request_id);
+  const RequestedRule requested = find_requested_rule(bus_, body.object, "Name", "name", request_id);
+  if (requested.error) {
+    return *requested.error;
   }
   JsonWriter writer;
-  write_rule(writer, region, config_.account, *rule, true);
+  write_rule(writer, region, config_.account, *requested.rule, true);
   return aws_json_response(writer.take(), request_id);
 }
 
@@ -272,20 +296,11 @@ HttpResponse Api::list_targets_by_rule(const HttpRequest& request, const std::st
   if (!body.error.empty()) {
     return aws_error(400, "SerializationException", body.error, request_id);
   }
-  const std::string name = optional_member(body.object, "Rule");
-  if (name.empty()) {
-    return aws_error(400, "ValidationException",
-                     "1 validation error detected: Value null at 'rule' failed to satisfy "
-                     "constraint: Member must not be null",
-                     request_id);
+  const RequestedRule requested = find_requested_rule(bus_, body.object, "Rule", "rule", request_id);
+  if (requested.error) {
+    return *requested.error;
   }
-  const std::string bus = bus_name_of(optional_member(body.object, "EventBusName"));
-  const auto config = bus_.config();
-  const config::Rule* rule = find_rule(*config, name, bus);
-  if (rule == nullptr) {
-    return aws_error(400, "ResourceNotFoundException",
-                     fmt::format("Rule {} does not exist on EventBus {}.", name, bus), request_id);
-  }
+  const config::Rule* rule = requested.rule;
   const size_t start = start_index(body.object);
   const size_t end = std::min(rule->targets.size(), start + page_limit(body.object));
   JsonWriter writer;
