@@ -1,105 +1,533 @@
 #include "core/redact.h"
 
+#include <algorithm>
 #include <array>
 #include <cctype>
+#include <cstring>
+#include <deque>
+#include <iterator>
+#include <set>
+
+#include "core/hex.h"
 
 namespace hikyaku {
 namespace {
 
-bool contains_ignore_case(std::string_view haystack, std::string_view needle) {
-  if (needle.size() > haystack.size()) {
-    return false;
+// ---- shared text helpers -------------------------------------------------------------------
+
+bool is_space_or_control(unsigned char c) { return c <= 0x20 || c == 0x7f; }
+
+// Where a `name=value` value ends (the value is masked up to here).
+bool ends_value(unsigned char c) {
+  return is_space_or_control(c) || std::strchr("&;#\"'<>\\`", c) != nullptr;
+}
+
+// What cannot be part of a parameter name: the name is the run before `=` up to one of these.
+bool ends_name(unsigned char c) {
+  return is_space_or_control(c) || std::strchr("?&;#/:,(){}[]<>\"'\\=`", c) != nullptr;
+}
+
+// Where a URL's authority ends.
+bool ends_authority(unsigned char c) { return ends_value(c) || c == '/' || c == '?'; }
+
+char ascii_lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+
+// Appends the UTF-8 encoding of `code_point` to `out` (at most 4 bytes); returns the count.
+size_t utf8_encode(uint32_t code_point, std::array<unsigned char, 4>& out) {
+  if (code_point < 0x80) {
+    out[0] = static_cast<unsigned char>(code_point);
+    return 1;
   }
-  for (size_t start = 0; start + needle.size() <= haystack.size(); ++start) {
-    bool equal = true;
-    for (size_t i = 0; i < needle.size(); ++i) {
-      if (std::tolower(static_cast<unsigned char>(haystack[start + i])) != needle[i]) {
-        equal = false;
-        break;
+  if (code_point < 0x800) {
+    out[0] = static_cast<unsigned char>(0xC0 | (code_point >> 6));
+    out[1] = static_cast<unsigned char>(0x80 | (code_point & 0x3F));
+    return 2;
+  }
+  if (code_point < 0x10000) {
+    out[0] = static_cast<unsigned char>(0xE0 | (code_point >> 12));
+    out[1] = static_cast<unsigned char>(0x80 | ((code_point >> 6) & 0x3F));
+    out[2] = static_cast<unsigned char>(0x80 | (code_point & 0x3F));
+    return 3;
+  }
+  out[0] = static_cast<unsigned char>(0xF0 | (code_point >> 18));
+  out[1] = static_cast<unsigned char>(0x80 | ((code_point >> 12) & 0x3F));
+  out[2] = static_cast<unsigned char>(0x80 | ((code_point >> 6) & 0x3F));
+  out[3] = static_cast<unsigned char>(0x80 | (code_point & 0x3F));
+  return 4;
+}
+
+// Four hex digits at text[at..at+4) as a number, or -1.
+int32_t hex4(std::string_view text, size_t at) {
+  if (at + 4 > text.size()) {
+    return -1;
+  }
+  int32_t value = 0;
+  for (size_t i = at; i < at + 4; ++i) {
+    const int digit = hex_digit_value(text[i]);
+    if (digit < 0) {
+      return -1;
+    }
+    value = value * 16 + digit;
+  }
+  return value;
+}
+
+// Decodes the escape (percent or JSON) starting at text[at], if any: writes its bytes to
+// `bytes` and returns the escape's length in `text`; returns 0 when text[at] is a plain byte.
+size_t decode_escape(std::string_view text, size_t at, std::array<unsigned char, 4>& bytes,
+                     size_t& count) {
+  const char c = text[at];
+  if (c == '%') {
+    if (at + 2 < text.size()) {
+      const int high = hex_digit_value(text[at + 1]);
+      const int low = hex_digit_value(text[at + 2]);
+      if (high >= 0 && low >= 0) {
+        bytes[0] = static_cast<unsigned char>(high * 16 + low);
+        count = 1;
+        return 3;
       }
     }
-    if (equal) {
-      return true;
+    return 0;
+  }
+  if (c != '\\' || at + 1 >= text.size()) {
+    return 0;
+  }
+  static constexpr std::string_view kFrom = "\"\\/bfnrt";
+  static constexpr std::string_view kTo = "\"\\/\b\f\n\r\t";
+  if (const size_t simple = kFrom.find(text[at + 1]); simple != std::string_view::npos) {
+    bytes[0] = static_cast<unsigned char>(kTo[simple]);
+    count = 1;
+    return 2;
+  }
+  if (text[at + 1] != 'u') {
+    return 0;
+  }
+  const int32_t unit = hex4(text, at + 2);
+  if (unit < 0) {
+    return 0;
+  }
+  uint32_t code_point = static_cast<uint32_t>(unit);
+  size_t length = 6;
+  if (unit >= 0xD800 && unit <= 0xDBFF && at + 7 < text.size() && text[at + 6] == '\\' &&
+      text[at + 7] == 'u') {
+    const int32_t low = hex4(text, at + 8);
+    if (low >= 0xDC00 && low <= 0xDFFF) {
+      code_point = 0x10000 + ((static_cast<uint32_t>(unit) - 0xD800) << 10) +
+                   (static_cast<uint32_t>(low) - 0xDC00);
+      length = 12;
     }
   }
-  return false;
+  count = utf8_encode(code_point, bytes);
+  return length;
+}
+
+// Calls emit(byte, escape_begin, escape_end) for every byte of `text` with one layer of percent
+// and JSON escapes decoded.
+template <typename Emit>
+void for_each_decoded(std::string_view text, Emit&& emit) {
+  std::array<unsigned char, 4> bytes{};
+  size_t at = 0;
+  while (at < text.size()) {
+    size_t count = 0;
+    const size_t length = decode_escape(text, at, bytes, count);
+    if (length == 0) {
+      emit(static_cast<unsigned char>(text[at]), at, at + 1);
+      ++at;
+      continue;
+    }
+    for (size_t i = 0; i < count; ++i) {
+      emit(bytes[i], at, at + length);
+    }
+    at += length;
+  }
+}
+
+std::string decode_once(std::string_view text) {
+  std::string out;
+  for_each_decoded(text,
+                   [&out](unsigned char byte, size_t, size_t) { out += static_cast<char>(byte); });
+  return out;
+}
+
+// Form encoding writes a space as `+`: both are folded onto one byte in patterns and texts.
+unsigned char fold(unsigned char c) { return c == '+' ? ' ' : c; }
+
+constexpr std::string_view kBase64 =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+constexpr std::string_view kBase64Url =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+// A base64 fragment shorter than this is too likely to occur by chance to be masked.
+constexpr size_t kMinBase64Chars = Redactor::kMinSecretBytes;
+
+// The base64 characters of `value` preceded by `offset` (0-2) other bytes that depend only on
+// `value`: what any base64 text holding `value` at that offset contains.
+std::string base64_core(std::string_view value, size_t offset, std::string_view alphabet) {
+  const size_t bits = 8 * (offset + value.size());
+  std::string out;
+  const size_t first = (8 * offset + 5) / 6;
+  for (size_t k = first; 6 * k + 6 <= bits; ++k) {
+    uint32_t sextet = 0;
+    for (size_t bit = 6 * k; bit < 6 * k + 6; ++bit) {
+      const size_t byte_index = bit / 8;
+      const unsigned char byte =
+          byte_index < offset ? 0 : static_cast<unsigned char>(value[byte_index - offset]);
+      sextet = (sextet << 1) | ((byte >> (7 - bit % 8)) & 1U);
+    }
+    out += alphabet[sextet];
+  }
+  return out;
+}
+
+std::string base64_padded(std::string_view value) {
+  std::string out = base64_core(value, 0, kBase64);
+  const size_t remainder = value.size() % 3;
+  if (remainder != 0) {
+    // The last character mixes the final bits with zero padding.
+    const auto last = static_cast<unsigned char>(value.back());
+    const uint32_t sextet = remainder == 1 ? (last & 0x03U) << 4 : (last & 0x0FU) << 2;
+    out += kBase64[sextet];
+    out.append(remainder == 1 ? "==" : "=");
+  }
+  return out;
+}
+
+// ---- name rules --------------------------------------------------------------------------
+
+bool contains(std::string_view haystack, std::string_view needle) {
+  return haystack.find(needle) != std::string_view::npos;
+}
+
+// The words of a parameter name: split at non-alphanumerics and lower-to-upper case changes.
+bool has_short_secret_word(std::string_view name) {
+  static constexpr std::array<std::string_view, 5> kWords = {"pw", "pwd", "pass", "pswd", "sig"};
+  std::string word;
+  auto flush = [&word]() {
+    const bool hit = std::find(kWords.begin(), kWords.end(), word) != kWords.end();
+    word.clear();
+    return hit;
+  };
+  for (size_t i = 0; i < name.size(); ++i) {
+    const auto c = static_cast<unsigned char>(name[i]);
+    const bool alnum = std::isalnum(c) != 0;
+    const bool boundary = !alnum || (i > 0 && std::isupper(c) != 0 &&
+                                     std::islower(static_cast<unsigned char>(name[i - 1])) != 0);
+    if (boundary && flush()) {
+      return true;
+    }
+    if (alnum) {
+      word += ascii_lower(static_cast<char>(c));
+    }
+  }
+  return flush();
+}
+
+struct NameSpan {
+  size_t begin;
+  size_t end;
+};
+
+// Appends the spans the name rules mask in `text`, in order and merged.
+void find_name_spans(std::string_view text, std::vector<NameSpan>& spans) {
+  std::vector<NameSpan> found;
+  // Userinfo of every scheme://userinfo@host.
+  for (size_t scheme = text.find("://"); scheme != std::string_view::npos;
+       scheme = text.find("://", scheme + 3)) {
+    const size_t begin = scheme + 3;
+    size_t end = begin;
+    while (end < text.size() && !ends_authority(static_cast<unsigned char>(text[end]))) {
+      ++end;
+    }
+    const size_t at = text.substr(begin, end - begin).rfind('@');
+    if (at != std::string_view::npos && at > 0) {
+      found.push_back({begin, begin + at});
+    }
+  }
+  // Values of credential-named parameters.
+  for (size_t equals = text.find('='); equals != std::string_view::npos;
+       equals = text.find('=', equals + 1)) {
+    size_t name_begin = equals;
+    while (name_begin > 0 && !ends_name(static_cast<unsigned char>(text[name_begin - 1]))) {
+      --name_begin;
+    }
+    if (name_begin == equals ||
+        !is_secret_parameter_name(text.substr(name_begin, equals - name_begin))) {
+      continue;
+    }
+    size_t value_end = equals + 1;
+    while (value_end < text.size() && !ends_value(static_cast<unsigned char>(text[value_end]))) {
+      ++value_end;
+    }
+    if (value_end > equals + 1) {
+      found.push_back({equals + 1, value_end});
+      equals = value_end - 1;
+    }
+  }
+  std::sort(found.begin(), found.end(),
+            [](const NameSpan& a, const NameSpan& b) { return a.begin < b.begin; });
+  for (const NameSpan& span : found) {
+    if (!spans.empty() && span.begin <= spans.back().end) {
+      spans.back().end = std::max(spans.back().end, span.end);
+    } else {
+      spans.push_back(span);
+    }
+  }
+}
+
+template <typename SpanT>
+std::string mask_spans(std::string_view text, const std::vector<SpanT>& spans) {
+  std::string out;
+  out.reserve(text.size());
+  size_t at = 0;
+  for (const SpanT& span : spans) {
+    out.append(text.substr(at, span.begin - at));
+    out.append(Redactor::kMask);
+    at = span.end;
+  }
+  out.append(text.substr(at));
+  return out;
+}
+
+bool redact_names_into(std::string_view text, std::string& out) {
+  if (text.find('=') == std::string_view::npos && text.find("://") == std::string_view::npos) {
+    return false;
+  }
+  std::vector<NameSpan> spans;
+  find_name_spans(text, spans);
+  if (spans.empty()) {
+    return false;
+  }
+  out = mask_spans(text, spans);
+  return true;
 }
 
 }  // namespace
 
 bool is_secret_parameter_name(std::string_view name) {
-  static constexpr std::array<std::string_view, 8> kMarkers = {
-      "key", "token", "secret", "password", "passwd", "signature", "credential", "auth"};
-  for (std::string_view marker : kMarkers) {
-    if (contains_ignore_case(name, marker)) {
-      return true;
-    }
+  static constexpr std::array<std::string_view, 12> kMarkers = {
+      "key",  "token",   "secret", "passw",  "passphrase", "signature",
+      "auth", "session", "cookie", "bearer", "jwt",        "credential"};
+  // Percent-decoded (and `+` as a space), then compared without case.
+  std::string decoded;
+  decoded.reserve(name.size());
+  for_each_decoded(name, [&decoded](unsigned char byte, size_t, size_t) {
+    decoded += byte == '+' ? ' ' : static_cast<char>(byte);
+  });
+  if (has_short_secret_word(decoded)) {
+    return true;
   }
-  return false;
+  std::transform(decoded.begin(), decoded.end(), decoded.begin(), ascii_lower);
+  return std::any_of(kMarkers.begin(), kMarkers.end(),
+                     [&decoded](std::string_view marker) { return contains(decoded, marker); });
 }
 
-std::string redact_url(std::string_view url) {
+std::string redact_url(std::string_view text) {
   std::string out;
-  out.reserve(url.size());
+  if (!redact_names_into(text, out)) {
+    return std::string(text);
+  }
+  return out;
+}
 
-  // Userinfo: scheme://user:password@host -> scheme://user:***@host
-  size_t authority_start = url.find("://");
-  size_t rest = 0;
-  if (authority_start != std::string_view::npos) {
-    authority_start += 3;
-    const size_t authority_end = url.find_first_of("/?#", authority_start);
-    const std::string_view authority = url.substr(
-        authority_start,
-        (authority_end == std::string_view::npos ? url.size() : authority_end) - authority_start);
-    const size_t at = authority.rfind('@');
-    out.append(url.substr(0, authority_start));
-    if (at != std::string_view::npos) {
-      const std::string_view userinfo = authority.substr(0, at);
-      const size_t colon = userinfo.find(':');
-      if (colon != std::string_view::npos) {
-        out.append(userinfo.substr(0, colon + 1));
-        out.append("***");
-      } else {
-        out.append(userinfo);
+// ---- Redactor ------------------------------------------------------------------------------
+
+Redactor::Redactor(const std::vector<std::string>& secrets) {
+  std::set<std::string> patterns;
+  auto add = [&patterns](std::string pattern, size_t minimum) {
+    if (pattern.size() >= minimum) {
+      std::transform(pattern.begin(), pattern.end(), pattern.begin(),
+                     [](char c) { return static_cast<char>(fold(static_cast<unsigned char>(c))); });
+      patterns.insert(std::move(pattern));
+    }
+  };
+  for (const std::string& secret : secrets) {
+    if (secret.size() < kMinSecretBytes) {
+      continue;
+    }
+    // The value itself (found raw, or decoded from an escaped form by the second pass), and its
+    // decoded form (a value that itself contains escapes appears decoded in some texts).
+    add(secret, kMinSecretBytes);
+    add(decode_once(secret), kMinSecretBytes);
+    add(base64_padded(secret), kMinBase64Chars);
+    for (size_t offset = 0; offset < 3; ++offset) {
+      add(base64_core(secret, offset, kBase64), kMinBase64Chars);
+      add(base64_core(secret, offset, kBase64Url), kMinBase64Chars);
+    }
+  }
+  for (const std::string& pattern : patterns) {
+    add_pattern(pattern);
+  }
+  pattern_count_ = patterns.size();
+  if (pattern_count_ > 0) {
+    build_automaton();
+  }
+}
+
+void Redactor::add_pattern(std::string_view pattern) {
+  if (trie_.empty()) {
+    trie_.emplace_back();
+    trie_match_.push_back(0);
+  }
+  int32_t node = 0;
+  for (char c : pattern) {
+    const auto byte = static_cast<uint8_t>(c);
+    auto& children = trie_[static_cast<size_t>(node)];
+    auto child = std::find_if(children.begin(), children.end(),
+                              [byte](const auto& edge) { return edge.first == byte; });
+    if (child != children.end()) {
+      node = child->second;
+      continue;
+    }
+    const auto created = static_cast<int32_t>(trie_.size());
+    children.emplace_back(byte, created);
+    trie_.emplace_back();
+    trie_match_.push_back(0);
+    node = created;
+  }
+  trie_match_[static_cast<size_t>(node)] = static_cast<uint32_t>(pattern.size());
+  max_pattern_ = std::max(max_pattern_, pattern.size());
+}
+
+void Redactor::build_automaton() {
+  // Bytes that occur in no pattern share class 0, which keeps the table narrow.
+  for (const auto& children : trie_) {
+    for (const auto& [byte, child] : children) {
+      if (class_of_[byte] == 0) {
+        class_of_[byte] = static_cast<uint16_t>(classes_++);
       }
-      out.append(authority.substr(at));
-    } else {
-      out.append(authority);
     }
-    rest = authority_start + authority.size();
   }
+  const size_t states = trie_.size();
+  next_.assign(states * classes_, -1);
+  match_ = trie_match_;
+  for (size_t state = 0; state < states; ++state) {
+    for (const auto& [byte, child] : trie_[state]) {
+      next_[state * classes_ + class_of_[byte]] = child;
+    }
+  }
+  std::vector<int32_t> fail(states, 0);
+  std::deque<int32_t> queue;
+  for (size_t c = 0; c < classes_; ++c) {
+    int32_t& to = next_[c];
+    if (to < 0) {
+      to = 0;
+    } else {
+      queue.push_back(to);
+    }
+  }
+  while (!queue.empty()) {
+    const auto state = static_cast<size_t>(queue.front());
+    queue.pop_front();
+    const auto state_fail = static_cast<size_t>(fail[state]);
+    match_[state] = std::max(match_[state], match_[state_fail]);
+    for (size_t c = 0; c < classes_; ++c) {
+      int32_t& to = next_[state * classes_ + c];
+      const int32_t through_fail = next_[state_fail * classes_ + c];
+      if (to < 0) {
+        to = through_fail;
+      } else {
+        fail[static_cast<size_t>(to)] = through_fail;
+        queue.push_back(to);
+      }
+    }
+  }
+  trie_.clear();
+  trie_.shrink_to_fit();
+  trie_match_.clear();
+  trie_match_.shrink_to_fit();
+}
 
-  // Query: mask the value of each secret-named parameter up to the next '&' or '#'.
-  const size_t query = url.find('?', rest);
-  if (query == std::string_view::npos) {
-    out.append(url.substr(rest));
-    return out;
+namespace {
+
+// Records [begin, end) into `spans`, merging with the spans it overlaps or touches (matches are
+// reported by increasing end).
+template <typename SpanT>
+void add_span(std::vector<SpanT>& spans, size_t begin, size_t end) {
+  while (!spans.empty() && spans.back().end >= begin) {
+    begin = std::min(begin, spans.back().begin);
+    end = std::max(end, spans.back().end);
+    spans.pop_back();
   }
-  out.append(url.substr(rest, query + 1 - rest));
-  size_t position = query + 1;
-  while (position <= url.size()) {
-    size_t end = url.find_first_of("&#", position);
-    if (end == std::string_view::npos) {
-      end = url.size();
+  spans.push_back({begin, end});
+}
+
+}  // namespace
+
+void Redactor::scan_raw(std::string_view text, std::vector<Span>& spans) const {
+  int32_t state = 0;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const unsigned char byte = fold(static_cast<unsigned char>(text[i]));
+    state = next_[static_cast<size_t>(state) * classes_ + class_of_[byte]];
+    if (const uint32_t length = match_[static_cast<size_t>(state)]; length != 0) {
+      add_span(spans, i + 1 - length, i + 1);
     }
-    const std::string_view parameter = url.substr(position, end - position);
-    const size_t equals = parameter.find('=');
-    if (equals != std::string_view::npos && is_secret_parameter_name(parameter.substr(0, equals)) &&
-        equals + 1 < parameter.size()) {
-      out.append(parameter.substr(0, equals + 1));
-      out.append("***");
+  }
+}
+
+void Redactor::scan_decoded(std::string_view text, std::vector<Span>& spans) const {
+  // Where each of the last max_pattern_ decoded bytes began in `text`.
+  std::vector<size_t> begins(max_pattern_);
+  size_t decoded = 0;
+  int32_t state = 0;
+  for_each_decoded(text, [&](unsigned char byte, size_t escape_begin, size_t escape_end) {
+    begins[decoded % max_pattern_] = escape_begin;
+    ++decoded;
+    state = next_[static_cast<size_t>(state) * classes_ + class_of_[fold(byte)]];
+    if (const uint32_t length = match_[static_cast<size_t>(state)]; length != 0) {
+      add_span(spans, begins[(decoded - length) % max_pattern_], escape_end);
+    }
+  });
+}
+
+void Redactor::find_values(std::string_view text, std::vector<Span>& spans) const {
+  if (empty()) {
+    return;
+  }
+  scan_raw(text, spans);
+  if (text.find_first_of("%\\") == std::string_view::npos) {
+    return;  // the decoded text is the text
+  }
+  std::vector<Span> decoded;
+  scan_decoded(text, decoded);
+  if (decoded.empty()) {
+    return;
+  }
+  std::vector<Span> merged;
+  merged.reserve(spans.size() + decoded.size());
+  std::merge(spans.begin(), spans.end(), decoded.begin(), decoded.end(), std::back_inserter(merged),
+             [](const Span& a, const Span& b) { return a.begin < b.begin; });
+  spans.clear();
+  for (const Span& span : merged) {
+    if (!spans.empty() && span.begin <= spans.back().end) {
+      spans.back().end = std::max(spans.back().end, span.end);
     } else {
-      out.append(parameter);
+      spans.push_back(span);
     }
-    if (end == url.size()) {
-      break;
-    }
-    out += url[end];
-    if (url[end] == '#') {
-      out.append(url.substr(end + 1));
-      break;
-    }
-    position = end + 1;
+  }
+}
+
+bool Redactor::contains_secret(std::string_view text) const {
+  std::vector<Span> spans;
+  find_values(text, spans);
+  return !spans.empty();
+}
+
+bool Redactor::redact_into(std::string_view text, std::string& out) const {
+  std::vector<Span> spans;
+  find_values(text, spans);
+  if (spans.empty()) {
+    return redact_names_into(text, out);
+  }
+  std::string by_value = mask_spans(text, spans);
+  if (!redact_names_into(by_value, out)) {
+    out = std::move(by_value);
+  }
+  return true;
+}
+
+std::string Redactor::redact(std::string_view text) const {
+  std::string out;
+  if (!redact_into(text, out)) {
+    return std::string(text);
   }
   return out;
 }
