@@ -224,7 +224,47 @@ struct Config {
   const ApiDestination* find_api_destination(std::string_view name) const;
   // Bus names in first-use order ("default" first when any rule uses it).
   std::vector<std::string> event_bus_names() const;
+
+  // Every configured secret VALUE, for redaction by value wherever text leaves the process
+  // (logs, errors, dead letters, metrics, admin output): connection API key values, Basic
+  // passwords, OAuth client secrets, every HttpParameter marked IsValueSecret or with a
+  // secret-like name (headers, query strings and bodies of both InvocationHttpParameters and
+  // OAuthHttpParameters), Server.Auth webhook key values and SigV4 secret access keys, the
+  // values of secret-named parameters in a target's HttpParameters, and, in every endpoint URL
+  // (InvocationEndpoint, AuthorizationEndpoint), userinfo credentials (user and password) and
+  // the values of secret-named parameters after `?`, `&`, `;` or `#` (both as written and
+  // percent-decoded). Non-empty, without duplicates, longest first (so that a redactor
+  // replacing them in order never leaves the tail of a longer secret that contains a shorter
+  // one).
+  std::vector<std::string> secret_values() const;
 };
+
+// Every check `serve` makes on the Server section before it listens, in one place so that
+// `validate` (the loader calls it) refuses exactly what `serve` refuses:
+//   - Listen is HOST:PORT; PORT is 0 to 65535 in decimal (0 = any free port);
+//   - HOST is `localhost` (= 127.0.0.1), a four-part dotted IPv4 address, or an IPv6 address in
+//     brackets ([::1], [::]). Host names are not resolved. Shorthand IPv4 forms that inet_aton
+//     reads differently from how people read them (127.1, 0x7f.1, 017.0.0.1, 2130706433) are
+//     refused with the dotted form they stand for; IPv6 zone ids (%eth0) are not supported;
+//   - IPv4-mapped IPv6 addresses ([::ffff:127.0.0.1]) are refused, with the IPv4 address to write
+//     instead: whether they are loopback depends on the socket options of the day, and the
+//     IPv4 form says the same thing unambiguously;
+//   - an address that is not loopback (127.0.0.0/8, [::1], localhost) requires Server.Auth: without
+//     it anyone who can reach the port could publish events;
+//   - Tls.CertFile and Tls.KeyFile name readable regular files (their PEM content is checked when
+//     serve loads them).
+// kInvalidArgument lists every problem, one per line, each starting with its key
+// ("Server.Listen: ..."). Never quotes a secret.
+Status check_server_config(const ServerConfig& server);
+
+// Server.Listen taken apart, after check_server_config() accepted it.
+struct ListenAddress {
+  std::string host;  // an IP literal without brackets ("localhost" is given as "127.0.0.1")
+  uint16_t port = 0;
+  bool loopback = false;
+};
+// Parses Server.Listen with the rules above (not the Auth or Tls ones); the error names the key.
+Result<ListenAddress> parse_listen(std::string_view listen);
 
 // The transform component's view of a target's input settings (Input, InputPath,
 // InputTransformer, BodyEncoding), for compiling it.
@@ -236,8 +276,14 @@ EnvironmentLookup process_environment();
 
 struct LoadOptions {
   EnvironmentLookup environment = process_environment();
-  // Folder that ${file:relative/path} is resolved against ("" = the config file's folder).
+  // Folder that ${file:relative/path} is resolved against ("" = the config file's folder; the
+  // working directory for text without a file).
   std::string base_directory;
+  // ${file:PATH} must name a file inside base_directory: absolute paths, `..` and symbolic links
+  // that lead outside it are refused unless this is set (the command line's
+  // --allow-file-references-outside-config-dir), so a config cannot read arbitrary files of the
+  // machine it is loaded on.
+  bool allow_file_references_outside_config_dir = false;
 };
 
 // One problem found while loading, already formatted "FILE:LINE:COL: KEY.PATH: message".

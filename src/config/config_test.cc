@@ -178,6 +178,9 @@ TEST(ConfigTest, TargetAcceptsApiDestinationArn) {
 }
 
 TEST(ConfigTest, ServerSectionAndLogTarget) {
+  const testing::TempDir dir("config-tls");
+  const std::string cert = dir.write("cert.pem", "not checked before serve loads it\n");
+  const std::string key = dir.write("key.pem", "not checked before serve loads it\n");
   std::string text = replace(kValid, "  Listen: 127.0.0.1:4010\n", R"(  Listen: 0.0.0.0:8443
   Account: "123456789012"
   Region: ap-northeast-1
@@ -185,9 +188,10 @@ TEST(ConfigTest, ServerSectionAndLogTarget) {
     SigV4:
       Credentials: [{ AccessKeyId: AKIDEXAMPLE, SecretAccessKey: "${AWS_SECRET}", AllowedSources: [aws.securityhub] }]
     ApiKeys: [{ HeaderName: x-hikyaku-key, Value: "${HOOK_KEY}" }]
-  Tls: { CertFile: cert.pem, KeyFile: key.pem }
+  Tls: { CertFile: CERT, KeyFile: KEY }
   Limits: { MaxEntryBytes: 1024, RequestTimeoutSeconds: 5 }
 )");
+  text = replace(replace(text, "CERT", cert), "KEY }", key + " }");
   text = replace(text, "ApiDestination: backlog-add-issue", "Log: { Path: var/out.jsonl }");
   LoadResult result = load(
       text, {{"BACKLOG_API_KEY", "k"}, {"AWS_SECRET", "aws-s3cr3t"}, {"HOOK_KEY", "hook-s3cr3t"}});
@@ -202,7 +206,7 @@ TEST(ConfigTest, ServerSectionAndLogTarget) {
   ASSERT_EQ(server.auth.api_keys.size(), 1u);
   EXPECT_EQ(server.auth.api_keys[0].header_name, "x-hikyaku-key");
   ASSERT_TRUE(server.tls.has_value());
-  EXPECT_EQ(server.tls->key_file, "key.pem");
+  EXPECT_EQ(server.tls->key_file, key);
   EXPECT_EQ(server.limits.max_entry_bytes, 1024);
   EXPECT_EQ(server.limits.request_timeout_seconds, 5);
   EXPECT_EQ(server.limits.max_body_bytes, 1024 * 1024);

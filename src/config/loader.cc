@@ -12,6 +12,7 @@
 #include "config/config.h"
 #include "config/internal/cross_check.h"
 #include "config/internal/sections.h"
+#include "config/internal/yaml_expansion.h"
 #include "config/internal/yaml_reader.h"
 #include "core/file.h"
 
@@ -55,6 +56,11 @@ void read_root(YamlReader& reader, const YAML::Node& root, Config& config) {
 }
 
 LoadResult load(std::string_view text, const std::string& file, const LoadOptions& options) {
+  if (std::optional<internal::ExpansionProblem> problem = internal::check_yaml_expansion(text)) {
+    return {std::nullopt,
+            {{file, problem->location, std::move(problem->key_path), std::move(problem->message)}},
+            {}};
+  }
   YAML::Node root;
   try {
     root = YAML::Load(std::string(text));

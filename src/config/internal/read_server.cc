@@ -8,28 +8,10 @@
 #include <utility>
 
 #include "config/internal/sections.h"
+#include "config/internal/server_check.h"
 
 namespace hikyaku::config::internal {
 namespace {
-
-void check_listen(YamlReader& reader, const YAML::Node& node, const std::string& listen) {
-  if (!node) {
-    return;
-  }
-  const size_t colon = listen.rfind(':');
-  bool valid = colon != std::string::npos && colon != 0 && colon + 1 < listen.size();
-  if (valid) {
-    const std::string port = listen.substr(colon + 1);
-    char* end = nullptr;
-    const long number = std::strtol(port.c_str(), &end, 10);
-    valid = *end == '\0' && number >= 0 && number <= 65535;
-  }
-  if (!valid) {
-    reader.add_error(
-        node, "Server.Listen",
-        fmt::format("must be HOST:PORT with a port from 0 to 65535, got \"{}\"", listen));
-  }
-}
 
 void read_sigv4(YamlReader& reader, const YAML::Node& sigv4, const std::string& sigv4_path,
                 ServerAuthConfig& out) {
@@ -142,6 +124,20 @@ bool is_account_id(const std::string& account) {
          std::all_of(account.begin(), account.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
+// check_server_config()'s problems, each at the line of its key (the listen address for the
+// Auth requirement: that is what the user would change, or add Auth next to).
+void report_server_problems(YamlReader& reader, const YAML::Node& server,
+                            const ServerConfig& config) {
+  for (ServerProblem& problem : server_config_problems(config)) {
+    // Looked up afresh, never assigned: assigning a YAML::Node rewrites the node it refers to.
+    const bool tls = problem.key.starts_with("Server.Tls.");
+    const YAML::Node node =
+        tls ? server["Tls"][problem.key.substr(problem.key.rfind('.') + 1)] : server["Listen"];
+    reader.add_error(node ? location_of(node) : location_of(server), problem.key,
+                     std::move(problem.message));
+  }
+}
+
 }  // namespace
 
 void read_server(YamlReader& reader, const YAML::Node& server, ServerConfig& out) {
@@ -149,9 +145,8 @@ void read_server(YamlReader& reader, const YAML::Node& server, ServerConfig& out
                         {"Listen", "Account", "Region", "Auth", "Tls", "Limits"})) {
     return;
   }
-  if (reader.read_string_into(server, "Server", "Listen", out.listen)) {
-    check_listen(reader, server["Listen"], out.listen);
-  }
+  const size_t errors_before = reader.error_count();
+  reader.read_string_into(server, "Server", "Listen", out.listen);
   if (reader.read_string_into(server, "Server", "Account", out.account) &&
       !is_account_id(out.account)) {
     reader.add_error(server["Account"], "Server.Account",
@@ -171,6 +166,9 @@ void read_server(YamlReader& reader, const YAML::Node& server, ServerConfig& out
   }
   if (const YAML::Node limits = server["Limits"]) {
     read_limits(reader, limits, out.limits);
+  }
+  if (reader.error_count() == errors_before) {
+    report_server_problems(reader, server, out);
   }
 }
 
