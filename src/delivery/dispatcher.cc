@@ -1,7 +1,10 @@
 #include "delivery/dispatcher.h"
 
+#include <fcntl.h>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
@@ -15,6 +18,63 @@
 #include "delivery/http_client.h"
 
 namespace hikyaku::delivery {
+namespace {
+
+// What of an HTTP error answer goes into the job's error message.
+constexpr size_t kErrorExcerptBytes = 512;
+
+// Text recorded or shown about `endpoint` (null: the target is gone) with its secrets masked.
+std::string redacted(const Endpoint* endpoint, std::string_view text) {
+  if (endpoint != nullptr && endpoint->redactor != nullptr) {
+    return endpoint->redactor->redact(text);
+  }
+  return redact_url(text);
+}
+
+// Opens a Log target's file for appending. A file it creates is 0600 whatever the umask (the
+// lines hold event bodies); an existing file keeps its mode. Anything but a regular file is
+// refused. Returns null with `error` set on failure.
+FILE* open_log_file(const std::string& path, std::string& error) {
+  // Non-blocking so that a FIFO put in the way fails at once instead of hanging a worker.
+  constexpr int kFlags = O_WRONLY | O_APPEND | O_CLOEXEC | O_NOCTTY | O_NONBLOCK;
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    bool created = true;
+    int fd = ::open(path.c_str(), kFlags | O_CREAT | O_EXCL, S_IRUSR | S_IWUSR);
+    if (fd < 0 && errno == EEXIST) {
+      created = false;
+      fd = ::open(path.c_str(), kFlags);
+      if (fd < 0 && errno == ENOENT) {
+        continue;  // removed between the two opens
+      }
+    }
+    if (fd < 0) {
+      error = fmt::format("cannot open {}: {}", path, std::strerror(errno));
+      return nullptr;
+    }
+    struct stat status {};
+    if (::fstat(fd, &status) != 0 || !S_ISREG(status.st_mode)) {
+      ::close(fd);
+      error = fmt::format("cannot write {}: not a regular file", path);
+      return nullptr;
+    }
+    if (created && ::fchmod(fd, S_IRUSR | S_IWUSR) != 0) {
+      error = fmt::format("cannot set the mode of {}: {}", path, std::strerror(errno));
+      ::close(fd);
+      return nullptr;
+    }
+    (void)::fcntl(fd, F_SETFL, O_APPEND);  // a regular file: blocking writes from here
+    FILE* file = ::fdopen(fd, "a");
+    if (file == nullptr) {
+      error = fmt::format("cannot open {}: {}", path, std::strerror(errno));
+      ::close(fd);
+    }
+    return file;
+  }
+  error = fmt::format("cannot open {}: it keeps disappearing", path);
+  return nullptr;
+}
+
+}  // namespace
 
 // Per-destination pacing: each send takes the next slot 1/rate seconds after the previous one.
 // Excess deliveries wait (EventBridge delays rather than drops them); they keep aging meanwhile.
@@ -55,10 +115,11 @@ class Dispatcher::LogFiles {
     MutexLock lock(mutex_);
     FILE*& file = files_[path];
     if (file == nullptr) {
-      file = std::fopen(path.c_str(), "ae");
+      std::string error;
+      file = open_log_file(path, error);
       if (file == nullptr) {
         files_.erase(path);
-        return fmt::format("cannot open {}: {}", path, std::strerror(errno));
+        return error;
       }
     }
     if (std::fwrite(line.data(), 1, line.size(), file) != line.size() || std::fflush(file) != 0) {
@@ -175,8 +236,9 @@ int64_t Dispatcher::attempts() const {
   return attempts_;
 }
 
-Counter& Dispatcher::target_counter(const char* name, const char* help, const std::string& target) {
-  return metrics_.counter(name, help, {{"target", target}});
+Counter& Dispatcher::target_counter(const char* name, const char* help, const Endpoint* endpoint,
+                                    const std::string& target) {
+  return metrics_.counter(name, help, {{"target", redacted(endpoint, target)}});
 }
 
 // One worker's state. What it has attempted but not yet settled: successful deliveries wait in
@@ -218,14 +280,16 @@ struct Dispatcher::Worker {
   std::chrono::sys_time<std::chrono::milliseconds> time_text_ms{};
   std::string time_text_value;
 
-  TargetMetrics& metrics_for(MetricsRegistry& registry, const std::string& target) {
+  TargetMetrics& metrics_for(MetricsRegistry& registry, const Endpoint& endpoint,
+                             const std::string& target) {
     auto [slot, inserted] = metrics.try_emplace(target);
     if (inserted) {
+      const std::string label = redacted(&endpoint, target);
       slot->second.invocations = &registry.counter(
-          "hikyaku_invocations_total", "Delivery attempts (Invocations)", {{"target", target}});
+          "hikyaku_invocations_total", "Delivery attempts (Invocations)", {{"target", label}});
       slot->second.latency =
           &registry.histogram("hikyaku_delivery_latency_seconds",
-                              "From ingestion to successful delivery", {{"target", target}});
+                              "From ingestion to successful delivery", {{"target", label}});
     }
     return slot->second;
   }
@@ -366,7 +430,7 @@ bool Dispatcher::wait_for_rate_limit(const store::Claim& claim, const Endpoint& 
   metrics_
       .counter("hikyaku_throttled_rules_total",
                "Deliveries delayed by an API destination's InvocationRateLimitPerSecond",
-               {{"destination", endpoint.destination}})
+               {{"destination", redacted(&endpoint, endpoint.destination)}})
       .add();
   MutexLock lock(mutex_);
   if (stop_wake_.wait_for(lock, slot - clock_.steady_now(),
@@ -387,7 +451,7 @@ void Dispatcher::deliver(store::Claim claim, Worker& worker) {
     return;
   }
   const Endpoint& endpoint = found->second;
-  Worker::TargetMetrics& metrics = worker.metrics_for(metrics_, job.target);
+  Worker::TargetMetrics& metrics = worker.metrics_for(metrics_, endpoint, job.target);
   if (endpoint.kind == Endpoint::Kind::kLog) {
     // Written with the rest of the batch (settle()); only then is the job completed.
     Worker::LogWrite& write = worker.logs[endpoint.log_path];
@@ -418,15 +482,20 @@ void Dispatcher::deliver(store::Claim claim, Worker& worker) {
   for (const auto& [name, value] : endpoint.headers) {
     request.headers.emplace_back(name, value.reveal());
   }
-  std::string excerpt;
-  AttemptResult result = worker.http.send(request, &excerpt);
-  const std::string detail = result.http_status != 0 ? excerpt : result.error;
+  std::string response;
+  AttemptResult result = worker.http.send(request, nullptr, &response);
   count_attempts(1);
   metrics.invocations->add();
   if (classify(result) == Outcome::kDelivered) {
     metrics.latency->observe(static_cast<double>(clock_.now_ms() - job.ingested_at_ms) / 1000.0);
     worker.delivered.push_back(std::move(claim));  // completed in settle(), batched
     return;
+  }
+  // The whole answer is redacted before it is cut: a cut through an echoed secret would leave
+  // its head unrecognisable.
+  std::string detail = result.http_status != 0 ? redacted(&endpoint, response) : result.error;
+  if (detail.size() > kErrorExcerptBytes) {
+    detail.resize(kErrorExcerptBytes);
   }
   settle_failure(claim, &endpoint, result, detail);
 }
@@ -440,11 +509,13 @@ void Dispatcher::settle_failure(const store::Claim& claim, const Endpoint* endpo
                                 const AttemptResult& result, const std::string& detail) {
   const store::Job& job = claim.job;
   target_counter("hikyaku_failed_invocations_total", "Failed delivery attempts (FailedInvocations)",
-                 job.target)
+                 endpoint, job.target)
       .add();
   const std::string code = endpoint == nullptr ? "NO_RESOURCE" : error_code(result);
+  // Every error text the store records passes the redactor, whatever produced it (an echoing
+  // destination, libcurl, a Log file's path).
   const std::string message =
-      redact_url(detail.empty() ? code : fmt::format("{}: {}", code, detail));
+      redacted(endpoint, detail.empty() ? code : fmt::format("{}: {}", code, detail));
   std::string exhausted;
   if (endpoint != nullptr && classify(result) == Outcome::kRetry) {
     const int attempts_done = job.attempts + 1;
@@ -466,7 +537,8 @@ void Dispatcher::settle_failure(const store::Claim& claim, const Endpoint* endpo
     return;
   }
   target_counter("hikyaku_invocations_sent_to_dlq_total",
-                 "Deliveries moved to the dead-letter queue (InvocationsSentToDlq)", job.target)
+                 "Deliveries moved to the dead-letter queue (InvocationsSentToDlq)", endpoint,
+                 job.target)
       .add();
 }
 

@@ -16,7 +16,9 @@
 // with the error attributes. A job whose target disappeared in a reload is dead-lettered
 // (NO_RESOURCE).
 //
-// Endpoints of kind kLog append one JSON object per line to their file:
+// Every error text recorded in the store (retries, dead letters) and every metrics label passes
+// the endpoint's Redactor (endpoint.h). Endpoints of kind kLog append one JSON object per line to
+// their file (created 0600, whatever the umask):
 //   {"time": "...", "rule": "...", "target": "...", "body": "<the delivered body, as a string>"}
 //
 // What is sent, retried and dead-lettered is described in docs/api-destinations.md §4-§6.
@@ -113,7 +115,9 @@ class Dispatcher final : public store::CommitConsumer {
   void settle_failure(const store::Claim& claim, const Endpoint* endpoint,
                       const AttemptResult& result, const std::string& detail);
   void count_attempts(int64_t count) HK_EXCLUDES(mutex_);
-  Counter& target_counter(const char* name, const char* help, const std::string& target);
+  // The counter of `target` (its label redacted with `endpoint`'s redactor; null: names only).
+  Counter& target_counter(const char* name, const char* help, const Endpoint* endpoint,
+                          const std::string& target);
 
   store::Store& store_;
   MetricsRegistry& metrics_;

@@ -3,6 +3,14 @@
 // ("<bus>/<rule>/<target id>"). Built by the composition root from the config; delivery knows
 // nothing of patterns, transformers or the config file.
 //
+// Every text the delivery engine records or shows about an endpoint (retry and dead-letter
+// error messages, metrics labels) passes the endpoint's `redactor`, built from every configured
+// secret value: a destination that echoes the URL, a header or the body in its error answer
+// cannot put a secret into the store.
+//
+// Connection secrets (auth headers, IsValueSecret parameters) live only here and are applied at
+// send time; they are never part of a job's stored body.
+//
 // Immutable once published; thread-safe to read.
 
 #include <cstdint>
@@ -12,6 +20,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/redact.h"
 #include "core/secret.h"
 
 namespace hikyaku::delivery {
@@ -27,8 +36,8 @@ struct Endpoint {
   std::string rule;  // for log lines and messages
   std::string target_id;
 
-  // kHttp: an API destination. `url` may embed a secret (Backlog's apiKey): show it only
-  // through redact_url().
+  // kHttp: an API destination. `url` may embed a secret (Backlog's apiKey, an IsValueSecret
+  // query parameter): show it only through `redactor`.
   std::string destination;  // the API destination's name
   std::string method = "POST";
   std::string url;
@@ -40,6 +49,9 @@ struct Endpoint {
   std::string log_path;
 
   RetryPolicy retry_policy;
+
+  // Shared by every endpoint of one config; null applies the name rules only.
+  std::shared_ptr<const Redactor> redactor;
 };
 
 using Endpoints = std::map<std::string, Endpoint, std::less<>>;
