@@ -129,20 +129,23 @@ const config::Rule* find_rule(const config::Config& config, std::string_view nam
 struct RequestedRule {
   std::shared_ptr<const config::Config> config;
   const config::Rule* rule = nullptr;
-  std::optional<HttpResponse> error;
+  // The HTTP 400 error to answer (Api::aws_error counts it) when the rule cannot be named.
+  struct Error {
+    std::string_view type;
+    std::string message;
+  };
+  std::optional<Error> error;
 };
 
 RequestedRule find_requested_rule(const bus::EventBus& event_bus, simdjson::dom::object object,
-                                  std::string_view member, std::string_view wire_name,
-                                  const std::string& request_id) {
+                                  std::string_view member, std::string_view wire_name) {
   RequestedRule found;
   const std::string name = optional_member(object, member);
   if (name.empty()) {
-    found.error = aws_error(400, "ValidationException",
-                            fmt::format("1 validation error detected: Value null at '{}' failed to "
-                                        "satisfy constraint: Member must not be null",
-                                        wire_name),
-                            request_id);
+    found.error = RequestedRule::Error{
+        "ValidationException", fmt::format("1 validation error detected: Value null at '{}' "
+                                           "failed to satisfy constraint: Member must not be null",
+                                           wire_name)};
     return found;
   }
   const std::string bus = bus_name_of(optional_member(object, "EventBusName"));
@@ -150,8 +153,8 @@ RequestedRule find_requested_rule(const bus::EventBus& event_bus, simdjson::dom:
   found.rule = find_rule(*found.config, name, bus);
   if (found.rule == nullptr) {
     found.error =
-        aws_error(400, "ResourceNotFoundException",
-                  fmt::format("Rule {} does not exist on EventBus {}.", name, bus), request_id);
+        RequestedRule::Error{"ResourceNotFoundException",
+                             fmt::format("Rule {} does not exist on EventBus {}.", name, bus)};
   }
   return found;
 }
@@ -281,9 +284,9 @@ HttpResponse Api::describe_rule(const HttpRequest& request, const std::string& r
   if (!body.error.empty()) {
     return aws_error(400, "SerializationException", body.error, request_id);
   }
-  const RequestedRule requested = find_requested_rule(bus_, body.object, "Name", "name", request_id);
+  const RequestedRule requested = find_requested_rule(bus_, body.object, "Name", "name");
   if (requested.error) {
-    return *requested.error;
+    return aws_error(400, requested.error->type, requested.error->message, request_id);
   }
   JsonWriter writer;
   write_rule(writer, region, config_.account, *requested.rule, true);
@@ -296,9 +299,9 @@ HttpResponse Api::list_targets_by_rule(const HttpRequest& request, const std::st
   if (!body.error.empty()) {
     return aws_error(400, "SerializationException", body.error, request_id);
   }
-  const RequestedRule requested = find_requested_rule(bus_, body.object, "Rule", "rule", request_id);
+  const RequestedRule requested = find_requested_rule(bus_, body.object, "Rule", "rule");
   if (requested.error) {
-    return *requested.error;
+    return aws_error(400, requested.error->type, requested.error->message, request_id);
   }
   const config::Rule* rule = requested.rule;
   const size_t start = start_index(body.object);
