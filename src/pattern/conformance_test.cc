@@ -4,12 +4,16 @@
 //   (b) differential (re2's habit): random patterns and events from a fixed seed give the same
 //       answer from the compiled matcher and from tests/testing/naive_matcher (one pattern at a
 //       time, and many patterns compiled into one matcher).
+// Each runs twice: as matching runs, and with the array-consistency check forced past its quick
+// search into the linear pass (matcher_verify.cc), which must give the same answers.
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "pattern/internal/matcher_impl.h"
 #include "pattern/pattern.h"
 #include "testing/naive_matcher.h"
 #include "testing/pattern_cases.h"
@@ -27,6 +31,15 @@ const std::vector<Case>& all_cases() {
   return cases;
 }
 
+// For its lifetime, this thread's matches skip the quick search and use the linear pass.
+class ForceLinearPass {
+ public:
+  ForceLinearPass() { internal::thread_scratch().quick_steps = 0; }
+  ~ForceLinearPass() { internal::thread_scratch().quick_steps = internal::kQuickSearchSteps; }
+  ForceLinearPass(const ForceLinearPass&) = delete;
+  ForceLinearPass& operator=(const ForceLinearPass&) = delete;
+};
+
 class EngineConformanceTest : public ::testing::TestWithParam<Case> {};
 
 TEST_P(EngineConformanceTest, GivesExpectedOutcome) {
@@ -35,13 +48,16 @@ TEST_P(EngineConformanceTest, GivesExpectedOutcome) {
   Result<bool> r = matches(c.pattern, c.event);
   EXPECT_EQ(outcome_of(r), c.expect) << "pattern: " << c.pattern << "\nevent: " << c.event
                                      << "\nerror: " << r.status().to_string();
-  // The multi-rule matcher agrees with the convenience function.
+  // The multi-rule matcher agrees with the convenience function, with either check.
   if (r.has_value()) {
     auto m = Matcher::compile({{1, c.pattern}});
     ASSERT_TRUE(m.has_value());
     std::vector<uint32_t> ids;
     ASSERT_TRUE((*m)->match(c.event, ids).ok());
     EXPECT_EQ(!ids.empty(), *r);
+    ForceLinearPass linear;
+    ASSERT_TRUE((*m)->match(c.event, ids).ok());
+    EXPECT_EQ(!ids.empty(), *r) << "linear pass";
   }
 }
 
@@ -54,7 +70,7 @@ INSTANTIATE_TEST_SUITE_P(Patterns, EngineConformanceTest, ::testing::ValuesIn(al
 
 TEST(EngineConformanceSuiteTest, SuiteIsPresent) { EXPECT_GE(all_cases().size(), 600u); }
 
-TEST(DifferentialTest, SinglePatternAgreesWithNaiveMatcher) {
+void single_patterns_agree_with_naive_matcher() {
   testing::PatternGenerator gen(20260228);
   int matched = 0;
   for (int i = 0; i < 8000; ++i) {
@@ -70,9 +86,23 @@ TEST(DifferentialTest, SinglePatternAgreesWithNaiveMatcher) {
   EXPECT_GT(matched, 800);  // the comparison is not trivially "nomatch"
 }
 
+TEST(DifferentialTest, SinglePatternAgreesWithNaiveMatcher) {
+  single_patterns_agree_with_naive_matcher();
+}
+
+TEST(DifferentialTest, SinglePatternAgreesWithNaiveMatcherInTheLinearPass) {
+  ForceLinearPass linear;
+  single_patterns_agree_with_naive_matcher();
+}
+
 TEST(DifferentialTest, OneMatcherForManyPatternsAgreesWithNaiveMatcher) {
   testing::PatternGenerator gen(7);
-  for (int round = 0; round < 4; ++round) {
+  for (int round = 0; round < 6; ++round) {
+    // The last rounds check the linear pass.
+    std::optional<ForceLinearPass> linear;
+    if (round >= 4) {
+      linear.emplace();
+    }
     std::vector<std::string> patterns;
     patterns.reserve(200);
     for (int i = 0; i < 200; ++i) {

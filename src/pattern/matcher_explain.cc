@@ -108,28 +108,31 @@ class Explainer {
  public:
   Explainer(const Matcher::Impl& m, Scratch& s, Run& run) : m_(m), s_(s), run_(run) {}
 
-  // Empty when sub-rule `sr_index` matches; else one line naming the field at fault.
-  std::string why(uint32_t sr_index) {
+  // Empty when sub-rule `sr_index` matches; else one line naming the field at fault. Errors:
+  // the event exceeds the matcher's work budget (as Matcher::match).
+  Result<std::string> why(uint32_t sr_index) {
     const SubRuleC& sr = m_.sub_rules[sr_index];
     for (uint32_t k = 0; k < sr.need; ++k) {
       if (run_.cond_hits(sr.conds[k]) == kNone) {
         return why_not_hit(sr.conds[k]);
       }
     }
-    s_.chosen.clear();
-    if (s_.absent.size() < sr.conds.size()) {
-      s_.absent.resize(sr.conds.size(), 0);
+    HK_ASSIGN_OR_RETURN(bool all, satisfiable(sr.conds, sr.need));
+    if (all) {
+      return std::string();  // matches
     }
-    if (run_.search(sr, 0)) {
-      return {};  // matches
-    }
-    // Positive conditions each have a value: either the array rule or a negative failed. Find a
-    // choice of positive values ignoring negatives, to blame the negative.
-    s_.chosen.clear();
-    if (search_positives(sr, 0)) {
+    // Positive conditions each have a value: either the array rule or a negative failed. When
+    // the positives alone combine, blame the first negative that cannot join them.
+    const std::span<const uint32_t> positives(sr.conds.data(), sr.need);
+    HK_ASSIGN_OR_RETURN(bool positives_combine, satisfiable(positives, sr.need));
+    if (positives_combine) {
       for (size_t k = sr.need; k < sr.conds.size(); ++k) {
-        const uint32_t c = sr.conds[k];
-        if (!run_.negative_holds(c)) {
+        std::vector<uint32_t>& conds = s_.conds;
+        conds.assign(positives.begin(), positives.end());
+        conds.push_back(sr.conds[k]);
+        HK_ASSIGN_OR_RETURN(bool with_negative, satisfiable(conds, sr.need));
+        if (!with_negative) {
+          const uint32_t c = sr.conds[k];
           return path_of(c) + ": " + values_of(m_.conds[c].field) +
                  " exists, but the pattern needs " + condition_json(c);
         }
@@ -157,23 +160,16 @@ class Explainer {
            (all_exact(c) ? " is not one of " : " does not match ") + condition_json(c);
   }
 
-  // Like Run::search over the positive conditions only.
-  bool search_positives(const SubRuleC& sr, uint32_t k) {
-    if (k == sr.need) {
-      return true;
-    }
-    for (uint32_t h = run_.cond_hits(sr.conds[k]); h != kNone; h = s_.hits[h].next) {
-      const uint32_t v = s_.hits[h].value;
-      if (!run_.consistent_with_chosen(v)) {
-        continue;
-      }
-      s_.chosen.push_back(v);
-      if (search_positives(sr, k + 1)) {
+  Result<bool> satisfiable(std::span<const uint32_t> conds, uint32_t need) {
+    switch (run_.satisfiable(conds, need)) {
+      case Run::Verdict::kYes:
         return true;
-      }
-      s_.chosen.pop_back();
+      case Run::Verdict::kNo:
+        return false;
+      case Run::Verdict::kOverBudget:
+        break;
     }
-    return false;
+    return internal::array_budget_error();
   }
 
   // The field's values in event order: one as itself, several as a JSON list.
@@ -238,7 +234,11 @@ Result<Explanation> explain(std::string_view pattern_json, std::string_view even
   Explanation out;
   std::vector<std::string> reasons;
   for (uint32_t i = 0; i < matcher->impl_->sub_rules.size(); ++i) {
-    std::string reason = explainer.why(i);
+    Result<std::string> why = explainer.why(i);
+    if (!why) {
+      return why.error().with_context("event");
+    }
+    std::string reason = std::move(*why);
     if (reason.empty()) {
       out.matched = true;
       return out;

@@ -1,7 +1,6 @@
-// Matching one event (stages 2 and 3 of internal/matcher_impl.h): Run receives each value the walk
-// finds (internal/event_scan.h), looks it up in its field's tables and records the conditions it
-// hits; afterwards each candidate sub-rule is verified by a search for one array-consistent
-// choice of values.
+// Matching one event (stage 2 of internal/matcher_impl.h): Run receives each value the walk finds
+// (internal/event_scan.h), looks it up in its field's tables and records the conditions it hits.
+// Stage 3, the verification of the candidate sub-rules, is in matcher_verify.cc.
 #include <algorithm>
 #include <cstdint>
 #include <span>
@@ -20,22 +19,6 @@ void grow(std::vector<T>& v, size_t n) {
   if (v.size() < n) {
     v.resize(n, T{});
   }
-}
-
-// Values `a` and `b` may be combined: they are not in different elements of one array.
-bool consistent(const Scratch& s, const EventValue& a, const EventValue& b) {
-  const uint32_t n = std::min(a.ctx_len, b.ctx_len);
-  for (uint32_t k = 0; k < n; ++k) {
-    const ArrayPos& x = s.ctx_buf[a.ctx_off + k];
-    const ArrayPos& y = s.ctx_buf[b.ctx_off + k];
-    if (x.array != y.array) {
-      return true;  // different arrays from here down: nothing shared
-    }
-    if (x.index != y.index) {
-      return false;
-    }
-  }
-  return true;
 }
 
 // Only comparable numbers match by value and satisfy a range (docs/event-patterns.md §2, §6).
@@ -91,12 +74,12 @@ bool string_excluded(const CompiledMatcher& cm, std::string_view text) {
   }
 }
 
+}  // namespace
+
 Scratch& thread_scratch() {
   static thread_local Scratch scratch;
   return scratch;
 }
-
-}  // namespace
 
 void Scratch::begin(const Matcher::Impl& m) {
   grow(cond_epoch, m.conds.size());
@@ -115,6 +98,8 @@ void Scratch::begin(const Matcher::Impl& m) {
   ctx_buf.clear();
   hits.clear();
   candidates.clear();
+  work = 0;
+  budget_used = 0;
 }
 
 Status Run::walk(std::string_view event_json) {
@@ -304,125 +289,6 @@ inline bool Run::scan_matches(const CompiledMatcher& cm, EventValue& ev) {
   }
 }
 
-// ---- stage 3: verify ----
-
-void Run::collect(std::vector<uint32_t>& out) {
-  out.clear();
-  auto consider = [&](uint32_t sr) {
-    const uint32_t rule = m_.sub_rules[sr].rule;
-    if (s_.rule_epoch[rule] == s_.epoch) {
-      return;
-    }
-    if (verify(sr)) {
-      s_.rule_epoch[rule] = s_.epoch;
-      out.push_back(m_.rule_ids[rule]);
-    }
-  };
-  for (uint32_t sr : s_.candidates) {
-    consider(sr);
-  }
-  for (uint32_t sr : m_.always_check) {
-    consider(sr);
-  }
-  std::sort(out.begin(), out.end());
-  out.erase(std::unique(out.begin(), out.end()), out.end());
-}
-
-bool Run::verify(uint32_t sr_index) {
-  const SubRuleC& sr = m_.sub_rules[sr_index];
-  if (sr.conds.size() == 1 && sr.need == 1) {
-    return true;  // its only condition is its anchor, which was hit
-  }
-  for (uint32_t k = 0; k < sr.need; ++k) {
-    if (cond_hits(sr.conds[k]) == kNone) {
-      return false;  // cheap rejection before the search
-    }
-  }
-  s_.chosen.clear();
-  if (s_.absent.size() < sr.conds.size()) {
-    s_.absent.resize(sr.conds.size(), 0);
-  }
-  return search(sr, 0);
-}
-
-bool Run::consistent_with_chosen(uint32_t v) const {
-  const EventValue& ev = s_.values[v];
-  if (ev.ctx_len == 0) {
-    return true;
-  }
-  return std::all_of(s_.chosen.begin(), s_.chosen.end(),
-                     [&](uint32_t c) { return consistent(s_, ev, s_.values[c]); });
-}
-
-// Depth <= 256 fields per sub-rule. Positive conditions pick one of their hits. Conditions that
-// contain exists:false pick a consistent hit of their other alternatives (which anchors its array
-// element like any value) or "absent", checked once the whole choice is known: no value of the
-// field may be consistent with the chosen values.
-bool Run::search(const SubRuleC& sr, uint32_t k) {
-  if (k == sr.conds.size()) {
-    return absents_hold(sr);
-  }
-  const uint32_t c = sr.conds[k];
-  const bool negative = k >= sr.need;
-  for (uint32_t h = cond_hits(c); h != kNone; h = s_.hits[h].next) {
-    if (s_.values[s_.hits[h].value].ctx_len == 0) {
-      // A value outside every array combines with anything and constrains nothing: it
-      // dominates every other option of this condition.
-      s_.chosen.push_back(s_.hits[h].value);
-      const bool ok = search(sr, k + 1);
-      s_.chosen.pop_back();
-      return ok;
-    }
-  }
-  for (uint32_t h = cond_hits(c); h != kNone; h = s_.hits[h].next) {
-    const uint32_t v = s_.hits[h].value;
-    if (!consistent_with_chosen(v)) {
-      continue;
-    }
-    s_.chosen.push_back(v);
-    const bool ok = search(sr, k + 1);
-    s_.chosen.pop_back();
-    if (ok) {
-      return true;
-    }
-  }
-  if (negative) {
-    s_.absent[k] = 1;
-    const bool ok = search(sr, k + 1);
-    s_.absent[k] = 0;
-    return ok;
-  }
-  return false;
-}
-
-bool Run::absents_hold(const SubRuleC& sr) const {
-  for (size_t k = sr.need; k < sr.conds.size(); ++k) {
-    if (s_.absent[k] != 0 && !absent_here(m_.conds[sr.conds[k]].field)) {
-      return false;
-    }
-  }
-  return true;
-}
-
-// No value of `field` is consistent with the chosen values.
-bool Run::absent_here(uint32_t field) const {
-  for (uint32_t v = field_values(field); v != kNone; v = s_.values[v].next_in_field) {
-    if (consistent_with_chosen(v)) {
-      return false;
-    }
-  }
-  return true;
-}
-
-bool Run::negative_holds(uint32_t c) const {
-  for (uint32_t h = cond_hits(c); h != kNone; h = s_.hits[h].next) {
-    if (consistent_with_chosen(s_.hits[h].value)) {
-      return true;
-    }
-  }
-  return absent_here(m_.conds[c].field);
-}
-
 }  // namespace internal
 
 Status Matcher::match(std::string_view event_json, std::vector<uint32_t>& rule_ids) const {
@@ -432,8 +298,7 @@ Status Matcher::match(std::string_view event_json, std::vector<uint32_t>& rule_i
     rule_ids.clear();
     return st;
   }
-  run.collect(rule_ids);
-  return Status();
+  return run.collect(rule_ids);
 }
 
 }  // namespace hikyaku::pattern

@@ -27,7 +27,10 @@
 // Limits (all enforced with kInvalidArgument naming the limit): a pattern is at most 256 KiB of
 // JSON and 64 levels deep; $or expands to at most 1024 combinations per pattern; each
 // combination names at most 256 fields; a wildcard has at most 5 '*' (AWS rejects complex
-// wildcards too). Events nest at most 1000 levels on the paths that rules name.
+// wildcards too). Events nest at most kMaxEventNestingDepth (core/envelope.h: 1000) levels of
+// objects and arrays on the paths that rules name. Array consistency is checked in time linear
+// in the values of the rules' fields; only events with arrays under duplicate or dotted keys can
+// need a search, bounded per event (docs/event-patterns.md §10; past it match() fails).
 //
 // Errors name the offending place: `<path>[<index>]: <what is wrong>, got <fragment>`, e.g.
 //   detail.findings.Severity.Label[1]: "numeric" needs [op, number] pairs: ..., got {"numeric":
@@ -106,8 +109,9 @@ class Matcher {
   Matcher& operator=(const Matcher&) = delete;
 
   // Replaces `rule_ids` with the ids of the rules matching `event_json`, ascending, no duplicates.
-  // Errors: kInvalidArgument when the event is not a JSON object, or when malformed JSON is met
-  // on the way. Parts of the event that no rule names are skipped structurally, not validated,
+  // Errors: kInvalidArgument when the event is not a JSON object, when malformed JSON is met
+  // on the way, when it nests too deep on a named path, or when it exceeds the array-consistency
+  // budget (docs/event-patterns.md §10). All are properties of the event: retrying does not help. Parts of the event that no rule names are skipped structurally, not validated,
   // and the text after the point where the scan may stop is not read at all (call validate_event
   // first where strictness matters). Nothing refers to the event text after the call.
   Status match(std::string_view event_json, std::vector<uint32_t>& rule_ids) const;

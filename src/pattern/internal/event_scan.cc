@@ -710,22 +710,23 @@ class EventWalk {
     return true;
   }
 
-  // p_ at the first byte of a value.
+  bool too_deep() {
+    failure_ = invalid_argument("event nests deeper than " + std::to_string(kMaxEventDepth) +
+                                " levels (objects and arrays, the event itself being level 1)");
+    return false;
+  }
+
+  // p_ at the first byte of a value; `depth` is its level should it be an object or an array.
   bool walk_value(uint32_t node, uint32_t depth) {
-    if (depth > kMaxEventDepth) {
-      failure_ =
-          invalid_argument("event nests deeper than " + std::to_string(kMaxEventDepth) + " levels");
-      return false;
-    }
     const PathNode& pn = index_.node(node);
     switch (*p_) {
       case '{':
         if (pn.children.empty()) {
           return skip();  // an object is never a leaf
         }
-        return walk_object(node, depth);
+        return depth > kMaxEventDepth ? too_deep() : walk_object(node, depth);
       case '[':
-        return walk_array(node, depth);
+        return depth > kMaxEventDepth ? too_deep() : walk_array(node, depth);
       case '"': {
         if (pn.field == kNone) {
           return skip();

@@ -23,6 +23,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/envelope.h"
 #include "core/status.h"
 #include "pattern/internal/value_table.h"
 
@@ -87,9 +88,11 @@ class KeyNeedles {
 
 // Sentinel for "no node" / "no field".
 inline constexpr uint32_t kNone = 0xFFFFFFFFu;
-// Nesting allowed on the paths rules name (the walk recurses along them; elsewhere it skips
-// iteratively, at any depth). Full event validation uses the same bound.
-inline constexpr uint32_t kMaxEventDepth = 1000;
+// Nesting allowed on the paths rules name: the one event depth limit (core/envelope.h; objects
+// and arrays, the event itself counting as level 1), so an event ingest accepted always matches.
+// The walk recurses along those paths; elsewhere it skips iteratively, at any depth. Full event
+// validation (validate_event) uses the same bound.
+inline constexpr uint32_t kMaxEventDepth = static_cast<uint32_t>(kMaxEventNestingDepth);
 
 struct StringHash {
   using is_transparent = void;  // NOLINT(readability-identifier-naming): the standard's name
@@ -218,8 +221,8 @@ struct WalkScratch {
 // open object has read all its named children (outside any array) and the rest of the event
 // holds none of the named key segments (for CityLots2's `properties.*` rules: before the
 // 600-byte geometry). Errors (kInvalidArgument): the event is not a JSON object, malformed JSON
-// met on the way ("event is not valid JSON: <what> at offset N"), or nesting deeper than
-// kMaxEventDepth along a named path.
+// met on the way ("event is not valid JSON: <what> at offset N"), or an object or array deeper
+// than kMaxEventDepth along a named path.
 Status walk_event(std::string_view event_json, const PathIndex& index, WalkScratch& scratch,
                   ValueSink& sink);
 

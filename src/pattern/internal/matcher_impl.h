@@ -18,7 +18,10 @@
 //   3. verify — after the walk, a candidate is confirmed when all its positive conditions were
 //               hit and one array-consistent choice of values exists (docs/event-patterns.md §3)
 //               that also satisfies its exists:false conditions. Sub-rules with no positive
-//               condition are always verified.
+//               condition are always verified. (matcher_verify.cc: a short backtracking search
+//               settles the usual few-values case; otherwise one pass over the values in event
+//               order decides it in linear time; the backtracking search, under a per-event step
+//               budget, remains only for events whose arrays sit under duplicate or dotted keys.)
 //
 // Thread safety: an Impl is immutable after Matcher::compile(); a Scratch (and the Run using it)
 // belongs to one thread.
@@ -150,6 +153,62 @@ struct Hit {
   uint32_t next;
 };
 
+// Work limits of stage 3 (docs/event-patterns.md §10).
+// The backtracking search is tried first on each candidate with this many steps (a step: one
+// value compared with the values chosen so far); if it has not decided by then, the linear pass
+// decides.
+inline constexpr uint64_t kQuickSearchSteps = 256;
+// Steps one event may spend in the backtracking search after the linear pass found the event's
+// shape outside its scope (a field with values in two arrays, or directly and in an array, under
+// one element: duplicate or dotted keys). Past it, the event fails to match with an error.
+inline constexpr uint64_t kArraySearchBudget = 2'000'000;
+
+// A set of conditions of one sub-rule, by position in SubRuleC::conds (at most 256 fields).
+struct CondSet {
+  static constexpr size_t kWords = 4;
+  uint64_t w[kWords] = {};
+
+  void set(uint32_t i) { w[i / 64] |= uint64_t{1} << (i % 64); }
+  bool has(uint32_t i) const { return (w[i / 64] >> (i % 64) & 1) != 0; }
+  bool none() const { return (w[0] | w[1] | w[2] | w[3]) == 0; }
+  bool intersects(const CondSet& o) const {
+    return ((w[0] & o.w[0]) | (w[1] & o.w[1]) | (w[2] & o.w[2]) | (w[3] & o.w[3])) != 0;
+  }
+  CondSet operator&(const CondSet& o) const {
+    return {{w[0] & o.w[0], w[1] & o.w[1], w[2] & o.w[2], w[3] & o.w[3]}};
+  }
+  CondSet operator|(const CondSet& o) const {
+    return {{w[0] | o.w[0], w[1] | o.w[1], w[2] | o.w[2], w[3] | o.w[3]}};
+  }
+  CondSet without(const CondSet& o) const {
+    return {{w[0] & ~o.w[0], w[1] & ~o.w[1], w[2] & ~o.w[2], w[3] & ~o.w[3]}};
+  }
+  bool operator==(const CondSet& o) const = default;
+};
+
+// The linear pass (Run::decide): one open array element of the event, with what is known of the
+// sub-rule's conditions inside it, and of the array it belongs to.
+struct OpenElement {
+  ArrayPos pos{};        // unused for the event's top level
+  CondSet rel;           // conditions with a value in this element (at any depth)
+  CondSet direct;        // ... directly in it, not in a nested array
+  CondSet direct_hit;    // ... directly in it, satisfying the condition
+  bool feasible = true;  // every nested array closed so far has a suitable element
+  // Over the elements of pos.array closed so far:
+  CondSet array_rel;      // their conditions
+  CondSet array_pos;      // their positive conditions
+  bool array_ok = false;  // one of them is feasible and holds every positive in array_pos
+};
+
+// One list of values the linear pass merges in event order: a condition's hits, or (for a
+// condition with exists:false) every value of its field.
+struct ValueStream {
+  uint32_t value;   // current value (the lists run newest first)
+  uint32_t cursor;  // hit index, or value index for a field's list
+  uint32_t cond;    // position in the condition list
+  bool hits;        // a hit list (each value satisfies the condition)
+};
+
 // Per-thread buffers, reused across events and matchers: after warm-up, a match allocates
 // nothing. Per-condition/field/rule lists are stamped with `epoch` instead of being cleared.
 struct Scratch {
@@ -164,12 +223,30 @@ struct Scratch {
   std::vector<uint32_t> candidates;
   std::vector<uint32_t> chosen;
   std::vector<uint8_t> absent;  // per condition of the sub-rule being verified
+  std::vector<ValueStream> streams;
+  std::vector<OpenElement> open;
+  std::vector<uint32_t> conds;  // explain: a condition list of its own
   std::string key;              // lookup keys (kind tag + value)
   uint32_t epoch = 0;
+  // Stage 3's work for the current event: every step of the search and every value (and array
+  // level) of the linear pass counts one. Tests assert on it; only search steps after the quick
+  // try count against kArraySearchBudget.
+  uint64_t work = 0;
+  uint64_t budget_used = 0;
+  uint64_t step_limit = 0;  // the current search stops past it
+  uint64_t steps = 0;
+  bool aborted = false;
+  uint64_t quick_steps = kQuickSearchSteps;  // tests lower it to exercise the linear pass
 
   // Sizes the stamped lists for `m` and forgets the previous event.
   void begin(const Matcher::Impl& m);
 };
+
+// kInvalidArgument: the event exceeded kArraySearchBudget.
+Status array_budget_error();
+
+// The scratch Matcher::match uses on the calling thread (tests read its work counter).
+Scratch& thread_scratch();
 
 // One match of one event against one compiled matcher: receives the walk's values (stage 2,
 // lookup) and verifies the candidates afterwards (stage 3). Explain drives it too.
@@ -179,8 +256,14 @@ class Run final : public ValueSink {
 
   // Stages 1 and 2. Errors as walk_event().
   Status walk(std::string_view event_json);
-  // Stage 3: the ids of the matching rules into `out` (sorted, unique).
-  void collect(std::vector<uint32_t>& out);
+  // Stage 3: the ids of the matching rules into `out` (sorted, unique). Errors:
+  // kInvalidArgument when the event exceeds kArraySearchBudget (out is then empty).
+  Status collect(std::vector<uint32_t>& out);
+
+  enum class Verdict : uint8_t { kNo, kYes, kOverBudget };
+  // Whether one array-consistent choice satisfies conditions `conds` (the first `need`
+  // positive, the rest containing exists:false), each positive one having a hit.
+  Verdict satisfiable(std::span<const uint32_t> conds, uint32_t need);
 
   // After walk(): the newest hit of condition `c` (older ones through Hit::next), or kNone.
   uint32_t cond_hits(uint32_t c) const {
@@ -190,20 +273,25 @@ class Run final : public ValueSink {
   uint32_t field_values(uint32_t f) const {
     return s_.field_epoch[f] == s_.epoch ? s_.field_head[f] : kNone;
   }
-  // Value `v` can be combined with every value in Scratch::chosen (docs/event-patterns.md §3).
-  bool consistent_with_chosen(uint32_t v) const;
-  // Depth-first search for one array-consistent choice of values for conditions k.. of `sr`,
-  // extending Scratch::chosen; true when one exists.
-  bool search(const SubRuleC& sr, uint32_t k);
-  // For explain: negative condition `c` can hold given the chosen values.
-  bool negative_holds(uint32_t c) const;
-
   void on_value(const WalkedValue& value) override;
 
  private:
-  bool verify(uint32_t sr_index);
-  bool absents_hold(const SubRuleC& sr) const;
+  Verdict verify(uint32_t sr_index);
+  // The backtracking search, stopped (Scratch::aborted) past `limit` steps.
+  Verdict search_within(std::span<const uint32_t> conds, uint32_t need, uint64_t limit);
+  // Depth-first search for one array-consistent choice of values for conditions k.., extending
+  // Scratch::chosen; true when one exists.
+  bool search(std::span<const uint32_t> conds, uint32_t need, uint32_t k);
+  // Value `v` can be combined with every value in Scratch::chosen (docs/event-patterns.md §3).
+  bool consistent_with_chosen(uint32_t v) const;
+  bool absents_hold(std::span<const uint32_t> conds, uint32_t need) const;
   bool absent_here(uint32_t field) const;
+  // The linear pass: kYes/kNo, or kOverBudget when the event's shape is outside its scope.
+  Verdict decide(std::span<const uint32_t> conds, uint32_t need);
+  void push_stream(ValueStream stream);
+  bool add_to_tree(uint32_t v, uint32_t cond, bool hit, const CondSet& positive);
+  static void end_element(OpenElement& e, const CondSet& positive);
+  bool close_top(const CondSet& positive);
   void lookup(uint32_t v);
   void lookup_string(const FieldIndex& f, uint32_t v);
   void lookup_number(const FieldIndex& f, uint32_t v);
