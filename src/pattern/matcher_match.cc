@@ -95,7 +95,6 @@ void Scratch::begin(const Matcher::Impl& m) {
   }
   values.clear();
   ips.clear();
-  ctx_buf.clear();
   hits.clear();
   candidates.clear();
   work = 0;
@@ -114,14 +113,13 @@ void Run::on_value(const WalkedValue& value) {
   ev.text = value.text;
   ev.number = value.number == 0 ? 0.0 : value.number;  // -0 == 0
   ev.field = value.field;
-  ev.ctx_off = static_cast<uint32_t>(s_.ctx_buf.size());
-  ev.ctx_len = static_cast<uint32_t>(value.arrays.size());
+  ev.element = value.element;
+  ev.depth = value.element == kNone ? 0 : s_.walk.elements[value.element].depth;
   ev.next_in_field = field_values(value.field);
   ev.ip = EventValue::kIpUnknown;
   ev.type = value.type;
   ev.number_ok = value.number_ok;
   ev.comparable = -1;
-  s_.ctx_buf.insert(s_.ctx_buf.end(), value.arrays.begin(), value.arrays.end());
   s_.field_epoch[value.field] = s_.epoch;
   s_.field_head[value.field] = v;
   lookup(v);

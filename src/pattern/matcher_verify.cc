@@ -18,8 +18,8 @@
 // (past it the event fails with an error: such events can encode a satisfiability problem, so no
 // exact method is fast on all of them).
 //
-// Cost of the pass: O(v·(d + log c)) for v values of the sub-rule's fields at array depth d
-// from c conditions, plus O(d) set operations per array element met.
+// Cost of the pass: O(v·log c + e) for v values of the sub-rule's fields from c conditions, in e
+// array elements.
 #include <algorithm>
 #include <cstdint>
 #include <span>
@@ -33,18 +33,35 @@ namespace hikyaku::pattern {
 namespace internal {
 namespace {
 
-// Values `a` and `b` may be combined: they are not in different elements of one array.
-bool consistent(const Scratch& s, const EventValue& a, const EventValue& b) {
-  const uint32_t n = std::min(a.ctx_len, b.ctx_len);
-  for (uint32_t k = 0; k < n; ++k) {
-    const ArrayPos& x = s.ctx_buf[a.ctx_off + k];
-    const ArrayPos& y = s.ctx_buf[b.ctx_off + k];
-    if (x.array != y.array) {
-      return true;  // different arrays from here down: nothing shared
+// Values `a` and `b` may be combined: they are not in different elements of one array. Each
+// element visited counts a step of the search.
+bool consistent(Scratch& s, const EventValue& a, const EventValue& b) {
+  const std::vector<ArrayElement>& el = s.walk.elements;
+  uint32_t x = a.element;
+  uint32_t y = b.element;
+  if (x == kNone || y == kNone) {
+    return true;
+  }
+  // The shallower path may be a prefix of the deeper: compare at the same depth.
+  while (el[x].depth > el[y].depth) {
+    x = el[x].parent;
+    ++s.steps;
+  }
+  while (el[y].depth > el[x].depth) {
+    y = el[y].parent;
+    ++s.steps;
+  }
+  // Up to the outermost level where they differ: two elements of one array there conflict,
+  // elements of different arrays combine (and so does everything inside them).
+  while (x != y) {
+    ++s.steps;
+    const uint32_t px = el[x].parent;
+    const uint32_t py = el[y].parent;
+    if (px == py) {
+      return el[x].pos.array != el[y].pos.array;
     }
-    if (x.index != y.index) {
-      return false;
-    }
+    x = px;
+    y = py;
   }
   return true;
 }
@@ -154,13 +171,12 @@ Run::Verdict Run::search_within(std::span<const uint32_t> conds, uint32_t need, 
 }
 
 bool Run::consistent_with_chosen(uint32_t v) const {
-  spend(s_, 1 + s_.chosen.size());
   const EventValue& ev = s_.values[v];
-  if (ev.ctx_len == 0) {
-    return true;
-  }
-  return std::all_of(s_.chosen.begin(), s_.chosen.end(),
-                     [&](uint32_t c) { return consistent(s_, ev, s_.values[c]); });
+  const bool ok = ev.depth == 0 || std::all_of(s_.chosen.begin(), s_.chosen.end(), [&](uint32_t c) {
+                    return consistent(s_, ev, s_.values[c]);
+                  });
+  spend(s_, 1);
+  return ok;
 }
 
 // Depth <= 256 fields per sub-rule. Positive conditions pick one of their hits. Conditions that
@@ -177,7 +193,7 @@ bool Run::search(std::span<const uint32_t> conds, uint32_t need, uint32_t k) {
     if (!spend(s_, 1)) {
       return false;
     }
-    if (s_.values[s_.hits[h].value].ctx_len == 0) {
+    if (s_.values[s_.hits[h].value].depth == 0) {
       // A value outside every array combines with anything and constrains nothing: it
       // dominates every other option of this condition.
       s_.chosen.push_back(s_.hits[h].value);
@@ -282,36 +298,39 @@ void Run::push_stream(ValueStream stream) {
 // array elements depth first like event order does. False when the shape is outside the pass's
 // scope.
 bool Run::add_to_tree(uint32_t v, uint32_t cond, bool hit, const CondSet& positive) {
-  const EventValue& ev = s_.values[v];
-  const ArrayPos* ctx = s_.ctx_buf.data() + ev.ctx_off;
-  const size_t len = ev.ctx_len;
-  s_.work += 1 + len;
+  const std::vector<ArrayElement>& el = s_.walk.elements;
   std::vector<OpenElement>& open = s_.open;
-  size_t d = 0;  // the first d elements of ctx are open
-  while (d + 1 < open.size() && d < len && open[d + 1].pos.array == ctx[d].array &&
-         open[d + 1].pos.index == ctx[d].index) {
-    ++d;
+  std::vector<uint32_t>& path = s_.path;
+  // Up from the value's element to the first one open (open[k] is at depth k): the elements to
+  // open, innermost first.
+  path.clear();
+  uint32_t n = s_.values[v].element;
+  while (n != kNone && !(el[n].depth < open.size() && open[el[n].depth].element == n)) {
+    path.push_back(n);
+    n = el[n].parent;
   }
+  const size_t d = n == kNone ? 0 : el[n].depth;
+  s_.work += 1 + path.size();
   while (open.size() > d + 2) {
     if (!close_top(positive)) {
       return false;
     }
   }
   if (open.size() == d + 2) {
-    if (d < len && open[d + 1].pos.array == ctx[d].array) {
+    if (!path.empty() && el[path.back()].pos.array == el[open[d + 1].element].pos.array) {
       // Another element of the same array: its state carries over, the element's does not.
       OpenElement& e = open[d + 1];
       end_element(e, positive);
-      e.pos = ctx[d];
+      e.element = path.back();
       e.rel = e.direct = e.direct_hit = CondSet{};
       e.feasible = true;
-      ++d;
+      path.pop_back();
     } else if (!close_top(positive)) {
       return false;
     }
   }
-  for (; d < len; ++d) {
-    open.emplace_back().pos = ctx[d];
+  for (; !path.empty(); path.pop_back()) {
+    open.emplace_back().element = path.back();
   }
   OpenElement& here = open.back();
   if (here.rel.has(cond) && !here.direct.has(cond)) {

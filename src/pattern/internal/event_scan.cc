@@ -543,7 +543,7 @@ class EventWalk {
     s_.decoded.clear();
     s_.decoded.reserve(event_json.size());
     s_.frames.clear();
-    s_.arrays.clear();
+    s_.elements.clear();
     begin_ = event_json.data();
     end_ = begin_ + event_json.size();
     p_ = begin_;
@@ -754,19 +754,21 @@ class EventWalk {
       return true;
     }
     ++open_arrays_;
-    s_.arrays.push_back(ArrayPos{next_array_++, 0});
-    const size_t slot = s_.arrays.size() - 1;
+    const uint32_t array = next_array_++;
+    const uint32_t outer = element_;
+    const uint32_t arrays_around = outer == kNone ? 1 : s_.elements[outer].depth + 1;
     bool more = true;
     for (uint32_t index = 0; more; ++index) {
       if (p_ == end_) {
         return fail("unexpected end");
       }
-      s_.arrays[slot].index = index;
+      element_ = static_cast<uint32_t>(s_.elements.size());
+      s_.elements.push_back(ArrayElement{ArrayPos{array, index}, outer, arrays_around});
       if (!walk_value(node, depth + 1) || !next_item(']', &more)) {
         return false;
       }
     }
-    s_.arrays.pop_back();
+    element_ = outer;
     --open_arrays_;
     return true;
   }
@@ -807,7 +809,7 @@ class EventWalk {
 
   void report(uint32_t field, ValueType type, std::string_view text, double number = 0,
               bool number_ok = false) {
-    sink_.on_value(WalkedValue{field, type, number_ok, text, number, s_.arrays});
+    sink_.on_value(WalkedValue{field, type, number_ok, text, number, element_});
   }
 
   const PathIndex& index_;
@@ -818,6 +820,7 @@ class EventWalk {
   const char* p_ = nullptr;
   uint32_t open_arrays_ = 0;
   uint32_t next_array_ = 0;
+  uint32_t element_ = kNone;  // the innermost array element open
   bool stopped_ = false;
   Status failure_;
 };

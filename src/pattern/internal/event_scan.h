@@ -181,6 +181,17 @@ struct ArrayPos {
   uint32_t index;
 };
 
+// One array element the walk entered on a named path, in the tree of elements: the element it
+// sits in (kNone: its array is outside every array) and how many arrays enclose it, itself
+// included. Values refer to their innermost element, so a value costs O(1) to record however deep
+// it sits (one copy of the whole path per value would be O(depth): gigabytes for 100,000 values
+// 999 arrays deep).
+struct ArrayElement {
+  ArrayPos pos;
+  uint32_t parent;
+  uint32_t depth;
+};
+
 // One value found at a path some rule names. Views stay valid until the next walk with the same
 // scratch (decoded strings live in WalkScratch::decoded).
 struct WalkedValue {
@@ -189,7 +200,7 @@ struct WalkedValue {
   bool number_ok;         // kNumber: `number` is its correctly rounded double (false: 1e309)
   std::string_view text;  // kString: the decoded bytes; kNumber: the literal token
   double number;          // see number_ok; -0 stays -0 here
-  std::span<const ArrayPos> arrays;  // the enclosing arrays, outermost first
+  uint32_t element;       // innermost enclosing array element (WalkScratch::elements), or kNone
 };
 
 // Receives the values of one walk, in event order. (A virtual call per value found, not per
@@ -213,7 +224,7 @@ struct WalkScratch {
   std::string decoded;  // unescaped string values of the current event
   std::string key;      // an object key with escapes, decoded
   std::vector<Frame> frames;
-  std::vector<ArrayPos> arrays;
+  std::vector<ArrayElement> elements;  // every array element entered, in event order
 };
 
 // Walks `event_json` along `index` and reports every value at a path with a field to `sink`.

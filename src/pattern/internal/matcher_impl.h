@@ -139,9 +139,10 @@ struct EventValue {
   std::string_view text;  // string bytes / number literal
   double number;          // the correctly rounded double (when number_ok)
   uint32_t field;
-  uint32_t ctx_off, ctx_len;  // its array positions: Scratch::ctx_buf[ctx_off, +ctx_len)
-  uint32_t next_in_field;     // the previous value of the same field, or kNone
-  uint32_t ip;                // index into Scratch::ips, or kIpUnknown / kNotIp
+  uint32_t element;        // innermost array element (WalkScratch::elements), or kNone
+  uint32_t depth;          // arrays around it (0: outside every array)
+  uint32_t next_in_field;  // the previous value of the same field, or kNone
+  uint32_t ip;             // index into Scratch::ips, or kIpUnknown / kNotIp
   ValueType type;
   bool number_ok;     // false: out of double range (1e309): literal matching only
   int8_t comparable;  // §2 comparability, computed on first need (-1 = not yet)
@@ -189,11 +190,11 @@ struct CondSet {
 // The linear pass (Run::decide): one open array element of the event, with what is known of the
 // sub-rule's conditions inside it, and of the array it belongs to.
 struct OpenElement {
-  ArrayPos pos{};        // unused for the event's top level
-  CondSet rel;           // conditions with a value in this element (at any depth)
-  CondSet direct;        // ... directly in it, not in a nested array
-  CondSet direct_hit;    // ... directly in it, satisfying the condition
-  bool feasible = true;  // every nested array closed so far has a suitable element
+  uint32_t element = kNone;  // WalkScratch::elements; kNone for the event's top level
+  CondSet rel;               // conditions with a value in this element (at any depth)
+  CondSet direct;            // ... directly in it, not in a nested array
+  CondSet direct_hit;        // ... directly in it, satisfying the condition
+  bool feasible = true;      // every nested array closed so far has a suitable element
   // Over the elements of pos.array closed so far:
   CondSet array_rel;      // their conditions
   CondSet array_pos;      // their positive conditions
@@ -215,7 +216,6 @@ struct Scratch {
   WalkScratch walk;
   std::vector<EventValue> values;
   std::vector<IpAddress> ips;  // parsed IP literals of string values (EventValue::ip)
-  std::vector<ArrayPos> ctx_buf;
   std::vector<Hit> hits;
   std::vector<uint32_t> cond_epoch, cond_head;
   std::vector<uint32_t> field_epoch, field_head;
@@ -225,6 +225,7 @@ struct Scratch {
   std::vector<uint8_t> absent;  // per condition of the sub-rule being verified
   std::vector<ValueStream> streams;
   std::vector<OpenElement> open;
+  std::vector<uint32_t> path;   // elements a value sits in that are not open yet
   std::vector<uint32_t> conds;  // explain: a condition list of its own
   std::string key;              // lookup keys (kind tag + value)
   uint32_t epoch = 0;
