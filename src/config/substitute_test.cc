@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <map>
 #include <string>
 
@@ -22,13 +23,13 @@ EnvironmentLookup fake_environment(std::map<std::string, std::string> variables)
 }
 
 std::string resolve(std::string_view text, std::map<std::string, std::string> variables = {}) {
-  Result<Substitution> result = substitute(text, fake_environment(std::move(variables)), "");
+  Result<Substitution> result = substitute(text, fake_environment(std::move(variables)), {});
   EXPECT_TRUE(result.has_value()) << text << ": " << result.error().message();
   return result.has_value() ? result->value : "";
 }
 
 std::string error_of(std::string_view text, std::map<std::string, std::string> variables = {}) {
-  Result<Substitution> result = substitute(text, fake_environment(std::move(variables)), "");
+  Result<Substitution> result = substitute(text, fake_environment(std::move(variables)), {});
   EXPECT_FALSE(result.has_value()) << text;
   return result.has_value() ? "" : result.error().message();
 }
@@ -65,18 +66,21 @@ TEST(SubstituteTest, ReadsFilesAndDropsOneTrailingNewline) {
   const testing::TempDir directory("substitute");
   const std::string key_file = directory.write("key.txt", "s3cr3t\n");
   Result<Substitution> relative =
-      substitute("${file:key.txt}", fake_environment({}), directory.path());
+      substitute("${file:key.txt}", fake_environment({}), {directory.path()});
   ASSERT_TRUE(relative.has_value()) << relative.error().message();
   EXPECT_EQ(relative->value, "s3cr3t");
   EXPECT_TRUE(relative->used_reference);
 
   Result<Substitution> absolute =
-      substitute("k=${file:" + key_file + "}", fake_environment({}), "");
+      substitute("k=${file:" + key_file + "}", fake_environment({}), {"", true});
   ASSERT_TRUE(absolute.has_value());
   EXPECT_EQ(absolute->value, "k=s3cr3t");
+  ASSERT_EQ(absolute->references.size(), 1u);
+  EXPECT_EQ(absolute->references[0].reference, "${file:" + key_file + "}");
+  EXPECT_EQ(absolute->references[0].value, "s3cr3t");
 
   Result<Substitution> missing =
-      substitute("${file:nope.txt}", fake_environment({}), directory.path());
+      substitute("${file:nope.txt}", fake_environment({}), {directory.path()});
   ASSERT_FALSE(missing.has_value());
   EXPECT_NE(missing.error().message().find("cannot read"), std::string::npos);
 }
@@ -87,15 +91,58 @@ TEST(SubstituteTest, AFileOverTheCapIsAnErrorNamingTheReferenceAndTheLimit) {
   directory.write("big.txt", std::string(kMaxReferenceFileBytes + 1, 'k'));
 
   Result<Substitution> exact =
-      substitute("${file:exact.txt}", fake_environment({}), directory.path());
+      substitute("${file:exact.txt}", fake_environment({}), {directory.path()});
   ASSERT_TRUE(exact.has_value()) << exact.error().message();
   EXPECT_EQ(exact->value.size(), kMaxReferenceFileBytes);
 
-  Result<Substitution> big = substitute("${file:big.txt}", fake_environment({}), directory.path());
+  Result<Substitution> big =
+      substitute("${file:big.txt}", fake_environment({}), {directory.path()});
   ASSERT_FALSE(big.has_value());
   EXPECT_EQ(big.error().message(), "${file:big.txt}: cannot read " + directory.file("big.txt") +
                                        ": larger than the limit of " +
                                        std::to_string(kMaxReferenceFileBytes) + " bytes");
+}
+
+TEST(SubstituteTest, FilesOutsideTheConfigFolderNeedTheOptIn) {
+  const testing::TempDir root("substitute");
+  const std::string folder = root.path() + "/config";
+  std::filesystem::create_directories(folder + "/secrets");
+  root.write("config/secrets/key.txt", "inside\n");
+  root.write("outside.txt", "outside-secret\n");
+  std::filesystem::create_symlink(root.file("outside.txt"), folder + "/link.txt");
+  std::filesystem::create_symlink(folder + "/secrets/key.txt", folder + "/inner-link.txt");
+  std::filesystem::create_symlink(root.path(), folder + "/up");
+
+  const FileReferencePolicy strict{folder};
+  for (const char* inside : {"${file:secrets/key.txt}", "${file:./secrets/../secrets/key.txt}",
+                             "${file:secrets//key.txt}", "${file:inner-link.txt}"}) {
+    Result<Substitution> read = substitute(inside, fake_environment({}), strict);
+    ASSERT_TRUE(read.has_value()) << inside << ": " << read.error().message();
+    EXPECT_EQ(read->value, "inside");
+  }
+  const std::string outside_paths[] = {"../outside.txt", "secrets/../../outside.txt", "link.txt",
+                                       "up/outside.txt", root.file("outside.txt"),    "/etc/passwd",
+                                       "/dev/zero"};
+  for (const std::string& path : outside_paths) {
+    const std::string reference = "${file:" + path + "}";
+    Result<Substitution> refused = substitute("k=" + reference, fake_environment({}), strict);
+    ASSERT_FALSE(refused.has_value()) << path;
+    const std::string& message = refused.error().message();
+    EXPECT_TRUE(message.starts_with(reference + ": ")) << message;
+    EXPECT_NE(message.find("--allow-file-references-outside-config-dir"), std::string::npos)
+        << message;
+    EXPECT_EQ(message.find("outside-secret"), std::string::npos) << message;
+    EXPECT_EQ(message.find("root:"), std::string::npos) << message;
+  }
+  const FileReferencePolicy open{folder, true};
+  Result<Substitution> allowed = substitute("${file:../outside.txt}", fake_environment({}), open);
+  ASSERT_TRUE(allowed.has_value()) << allowed.error().message();
+  EXPECT_EQ(allowed->value, "outside-secret");
+  Result<Substitution> endless = substitute("${file:/dev/zero}", fake_environment({}), open);
+  ASSERT_FALSE(endless.has_value());
+  EXPECT_NE(endless.error().message().find("larger than the limit of 65536 bytes"),
+            std::string::npos)
+      << endless.error().message();
 }
 
 }  // namespace

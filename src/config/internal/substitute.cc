@@ -2,7 +2,10 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cctype>
+#include <filesystem>
+#include <system_error>
 #include <utility>
 
 #include "core/file.h"
@@ -22,10 +25,42 @@ bool is_variable_name(std::string_view name) {
   return true;
 }
 
-Result<std::string> read_reference_file(std::string_view path, const std::string& base_directory) {
+// Empty when `full_path` may be read under `files`; otherwise why not. A path that does not
+// resolve (missing file) passes: read_file() then says why it cannot be read.
+std::string outside_problem(std::string_view path, const std::string& full_path,
+                            const FileReferencePolicy& files) {
+  if (files.allow_outside_base) {
+    return "";
+  }
+  constexpr std::string_view kHow =
+      "put the file in the config's folder, or pass --allow-file-references-outside-config-dir";
+  if (!path.empty() && path[0] == '/') {
+    return fmt::format("absolute paths are refused; {}", kHow);
+  }
+  std::error_code error;
+  const std::filesystem::path base =
+      std::filesystem::canonical(files.base_directory.empty() ? "." : files.base_directory, error);
+  if (error) {
+    return "";
+  }
+  const std::filesystem::path real = std::filesystem::canonical(full_path, error);
+  if (error) {
+    return "";
+  }
+  const auto [base_end, unused] = std::mismatch(base.begin(), base.end(), real.begin(), real.end());
+  if (base_end != base.end()) {
+    return fmt::format("the path leads outside the config's folder {}; {}", base.string(), kHow);
+  }
+  return "";
+}
+
+Result<std::string> read_reference_file(std::string_view path, const FileReferencePolicy& files) {
   std::string full_path(path);
-  if (!full_path.empty() && full_path[0] != '/' && !base_directory.empty()) {
-    full_path = base_directory + "/" + full_path;
+  if (!full_path.empty() && full_path[0] != '/' && !files.base_directory.empty()) {
+    full_path = files.base_directory + "/" + full_path;
+  }
+  if (std::string problem = outside_problem(path, full_path, files); !problem.empty()) {
+    return invalid_argument(fmt::format("${{file:{}}}: {}", path, problem));
   }
   Result<std::string> read = read_file(full_path, kMaxReferenceFileBytes);
   if (!read.has_value()) {
@@ -45,7 +80,7 @@ Result<std::string> read_reference_file(std::string_view path, const std::string
 }  // namespace
 
 Result<Substitution> substitute(std::string_view text, const EnvironmentLookup& environment,
-                                const std::string& base_directory) {
+                                const FileReferencePolicy& files) {
   Substitution result;
   if (text.find('$') == std::string_view::npos) {
     result.value = std::string(text);
@@ -79,10 +114,11 @@ Result<Substitution> substitute(std::string_view text, const EnvironmentLookup& 
     position = close + 1;
     result.used_reference = true;
 
+    const std::string written(text.substr(dollar, close + 1 - dollar));
     if (reference.substr(0, 5) == "file:") {
-      HK_ASSIGN_OR_RETURN(std::string contents,
-                          read_reference_file(reference.substr(5), base_directory));
+      HK_ASSIGN_OR_RETURN(std::string contents, read_reference_file(reference.substr(5), files));
       out += contents;
+      result.references.push_back({written, std::move(contents)});
       continue;
     }
     const size_t default_marker = reference.find(":-");
@@ -95,10 +131,15 @@ Result<Substitution> substitute(std::string_view text, const EnvironmentLookup& 
     }
     const std::optional<std::string> value = environment(name);
     if (default_marker != std::string_view::npos) {
-      out +=
-          (value && !value->empty()) ? *value : std::string(reference.substr(default_marker + 2));
+      if (value && !value->empty()) {
+        out += *value;
+        result.references.push_back({written, *value});
+      } else {
+        out += reference.substr(default_marker + 2);  // written in the config: not a secret
+      }
     } else if (value) {
       out += *value;
+      result.references.push_back({written, *value});
     } else {
       return invalid_argument(fmt::format(
           "environment variable {} is not set (set it, or write ${{{}:-default}} to allow a "

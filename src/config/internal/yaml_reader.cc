@@ -11,6 +11,7 @@
 
 #include "config/internal/did_you_mean.h"
 #include "config/internal/substitute.h"
+#include "core/json_writer.h"
 
 namespace hikyaku::config::internal {
 
@@ -62,6 +63,87 @@ void YamlReader::add_warning(const YAML::Node& node, const std::string& path, st
   warnings_.push_back({file_, location_of(node), path, std::move(message)});
 }
 
+// Masked when taken rather than when added: a value resolved after a message was written (a
+// name that cross_check() quotes) is masked as well.
+std::vector<ConfigError> YamlReader::take_errors() {
+  for (ConfigError& error : errors_) {
+    error.message = without_resolved_values(std::move(error.message));
+  }
+  return std::move(errors_);
+}
+
+std::vector<ConfigError> YamlReader::take_warnings() {
+  for (ConfigError& warning : warnings_) {
+    warning.message = without_resolved_values(std::move(warning.message));
+  }
+  return std::move(warnings_);
+}
+
+namespace {
+
+void replace_all(std::string& text, std::string_view from, std::string_view to) {
+  for (size_t at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size())) {
+    text.replace(at, from.size(), to);
+  }
+}
+
+}  // namespace
+
+std::string YamlReader::without_resolved_values(std::string message) const {
+  for (const Masked& masked : resolved_) {
+    if (masked.value.size() >= kMinMaskedLength) {
+      replace_all(message, masked.value, masked.reference);
+    } else {
+      replace_all(message, "\"" + masked.value + "\"", "\"" + masked.reference + "\"");
+    }
+  }
+  return message;
+}
+
+void YamlReader::remember(const std::vector<ResolvedReference>& references) {
+  auto add = [this](std::string value, const std::string& reference) {
+    if (value.empty()) {
+      return;
+    }
+    const auto same = [&](const Masked& m) { return m.value == value; };
+    if (std::find_if(resolved_.begin(), resolved_.end(), same) != resolved_.end()) {
+      return;
+    }
+    // Longest first, so that a value containing another is replaced whole.
+    const auto position = std::find_if(resolved_.begin(), resolved_.end(), [&](const Masked& m) {
+      return m.value.size() < value.size();
+    });
+    resolved_.insert(position, {std::move(value), reference});
+  };
+  for (const ResolvedReference& resolved : references) {
+    add(resolved.value, resolved.reference);
+    std::string escaped;
+    append_json_string(escaped, resolved.value);
+    add(escaped.substr(1, escaped.size() - 2), resolved.reference);
+    // A piece can be quoted alone: a line of a file, a string inside JSON text (a component
+    // quoting the line or the member it choked on).
+    for (std::string_view separators :
+         {std::string_view("\r\n"), std::string_view("\r\n\t \"{}[],:")}) {
+      std::string_view rest = resolved.value;
+      while (!rest.empty()) {
+        const size_t end = rest.find_first_of(separators);
+        const std::string_view piece = rest.substr(0, end);
+        if (piece.size() >= kMinMaskedLength && piece.size() < resolved.value.size()) {
+          add(std::string(piece), resolved.reference);
+        }
+        rest = end == std::string_view::npos ? std::string_view() : rest.substr(end + 1);
+      }
+    }
+  }
+}
+
+std::string YamlReader::quoted(const YAML::Node& node, const std::string& value) {
+  if (node.IsScalar() && node.Scalar().find("${") != std::string::npos) {
+    return "\"" + node.Scalar() + "\"";
+  }
+  return "\"" + value + "\"";
+}
+
 bool YamlReader::check_map(const YAML::Node& node, const std::string& path, Keys allowed) {
   if (!node.IsMap()) {
     add_error(node, path, fmt::format("must be a mapping, got {}", kind_name(node)));
@@ -111,11 +193,13 @@ std::optional<std::string> YamlReader::read_string(const YAML::Node& node,
     return std::nullopt;
   }
   Result<Substitution> resolved =
-      substitute(node.Scalar(), options_.environment, options_.base_directory);
+      substitute(node.Scalar(), options_.environment,
+                 {options_.base_directory, options_.allow_file_references_outside_config_dir});
   if (!resolved.has_value()) {
     add_error(node, path, resolved.error().message());
     return std::nullopt;
   }
+  remember(resolved->references);
   return std::move(resolved->value);
 }
 
@@ -163,12 +247,14 @@ std::optional<int64_t> YamlReader::read_integer(const YAML::Node& node, const st
   errno = 0;
   const int64_t value = std::strtoll(text->c_str(), &end, 10);
   if (text->empty() || *end != '\0' || errno != 0) {
-    add_error(node, path, fmt::format("must be an integer, got \"{}\"", *text));
+    add_error(node, path, fmt::format("must be an integer, got {}", quoted(node, *text)));
     return std::nullopt;
   }
   if (value < minimum || value > maximum) {
     add_error(node, path,
-              fmt::format("must be between {} and {}, got {}", minimum, maximum, value));
+              fmt::format("must be between {} and {}, got {}", minimum, maximum,
+                          node.Scalar().find("${") == std::string::npos ? std::to_string(value)
+                                                                        : quoted(node, *text)));
     return std::nullopt;
   }
   return value;
@@ -185,7 +271,7 @@ std::optional<bool> YamlReader::read_bool(const YAML::Node& node, const std::str
   if (*text == "false" || *text == "False" || *text == "FALSE") {
     return false;
   }
-  add_error(node, path, fmt::format("must be true or false, got \"{}\"", *text));
+  add_error(node, path, fmt::format("must be true or false, got {}", quoted(node, *text)));
   return std::nullopt;
 }
 
@@ -203,9 +289,9 @@ std::optional<std::string> YamlReader::read_enum(const YAML::Node& node, const s
     list += list.empty() ? "" : " | ";
     list += choice;
   }
-  add_error(
-      node, path,
-      fmt::format("must be one of {}, got \"{}\"{}", list, *text, did_you_mean(*text, choices)));
+  add_error(node, path,
+            fmt::format("must be one of {}, got {}{}", list, quoted(node, *text),
+                        did_you_mean(*text, choices)));
   return std::nullopt;
 }
 

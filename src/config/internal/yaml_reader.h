@@ -4,6 +4,16 @@
 // problem goes into with its line, column and key path. Reading never stops at the first
 // problem: a failed read is reported and returns nothing, and the caller carries on.
 //
+// Secrets in messages: every value a ${...} reference resolved to is remembered, and every error
+// and warning added here shows the reference instead wherever the value (or its JSON-escaped
+// form, or one of its lines, or one of its words: text between blanks and JSON punctuation)
+// appears in the message, whichever reader or component wrote it. Environment values that were
+// not set (a ${NAME:-default} falling back to its default) are not masked: the default is written
+// in the config. A
+// value (or piece) shorter than kMinMaskedLength is replaced only where a message quotes it whole
+// ("ab"), so that a short value does not garble the words around it; the typed reads (integer,
+// bool, enum) quote the text as written, references unresolved, to begin with.
+//
 // Thread safety: a YamlReader belongs to one load on one thread.
 
 #include <yaml-cpp/yaml.h>
@@ -18,6 +28,7 @@
 #include <vector>
 
 #include "config/config.h"
+#include "config/internal/substitute.h"
 #include "core/secret.h"
 
 namespace hikyaku::config::internal {
@@ -32,6 +43,9 @@ std::string index(const std::string& path, size_t i);
 // "a mapping", "a list", "a scalar", ... for "must be X, got Y" messages.
 const char* kind_name(const YAML::Node& node);
 
+// See above: shorter resolved values are masked only where quoted whole.
+inline constexpr size_t kMinMaskedLength = 8;
+
 class YamlReader {
  public:
   // `options.base_directory` empty means the folder of `file` (for ${file:relative}).
@@ -40,10 +54,10 @@ class YamlReader {
   void add_error(const YAML::Node& node, const std::string& path, std::string message);
   void add_error(SourceLocation location, const std::string& path, std::string message);
   size_t error_count() const { return errors_.size(); }
-  std::vector<ConfigError> take_errors() { return std::move(errors_); }
+  std::vector<ConfigError> take_errors();
   // A problem that does not fail the load.
   void add_warning(const YAML::Node& node, const std::string& path, std::string message);
-  std::vector<ConfigError> take_warnings() { return std::move(warnings_); }
+  std::vector<ConfigError> take_warnings();
 
   // Checks that `node` is a mapping whose keys are all in `allowed`, reporting unknown (with a
   // hint) and duplicate keys. Returns false when it is not a mapping.
@@ -52,6 +66,9 @@ class YamlReader {
   bool check_sequence(const YAML::Node& node, const std::string& path);
   // Reports `key` missing from `parent`.
   bool require(const YAML::Node& parent, const std::string& path, std::string_view key);
+
+  // `message` with every resolved reference value replaced by the reference (see above).
+  std::string without_resolved_values(std::string message) const;
 
   // A scalar as a string with ${...} resolved; reference errors never show a resolved value.
   std::optional<std::string> read_string(const YAML::Node& node, const std::string& path);
@@ -71,8 +88,18 @@ class YamlReader {
                                        Keys choices);
 
  private:
+  // How a message quotes a value read from `node`: the value, or the text as written when it
+  // holds a reference.
+  static std::string quoted(const YAML::Node& node, const std::string& value);
+  void remember(const std::vector<ResolvedReference>& references);
+
   std::string file_;
   LoadOptions options_;
+  struct Masked {
+    std::string value;
+    std::string reference;
+  };
+  std::vector<Masked> resolved_;  // longest value first
   std::vector<ConfigError> errors_;
   std::vector<ConfigError> warnings_;
 };

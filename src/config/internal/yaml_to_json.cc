@@ -23,6 +23,12 @@ bool append_json_map(YamlReader& reader, const YAML::Node& node, const std::stri
       reader.add_error(entry.first, path, "keys must be strings");
       return false;
     }
+    if (entry.first.Scalar() == "<<" && entry.first.Tag() != "!") {
+      reader.add_error(entry.first, join(path, "<<"),
+                       R"(YAML merge keys (<<) are not supported here: write the keys out (or )"
+                       R"(quote "<<" for a field of that name))");
+      return false;
+    }
     out += first ? "" : ",";
     first = false;
     append_json_string(out, entry.first.Scalar());
