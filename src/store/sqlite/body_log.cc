@@ -16,6 +16,8 @@
 #include <filesystem>
 #include <utility>
 
+#include "store/sqlite/internal/private_files.h"
+
 namespace hikyaku::store {
 namespace {
 
@@ -108,8 +110,8 @@ Result<std::unique_ptr<BodyLog>> BodyLog::open(const Options& options, const Clo
   if (options.folder.empty() || options.segment_bytes <= 0) {
     return invalid_argument("body log: needs a folder and a positive segment size");
   }
-  std::error_code error;
-  if (std::filesystem::create_directories(options.folder, error)) {
+  HK_ASSIGN_OR_RETURN(const bool created, internal::create_private_folders(options.folder));
+  if (created) {
     // The folder's own entry must outlast a power cut too, or every segment goes with it.
     const std::string parent = std::filesystem::path(options.folder).parent_path().string();
     const int parent_fd = ::open(parent.empty() ? "." : parent.c_str(), O_RDONLY | O_CLOEXEC);
@@ -120,10 +122,8 @@ Result<std::unique_ptr<BodyLog>> BodyLog::open(const Options& options, const Clo
     if (!synced) {
       return io_error("cannot sync the folder holding", options.folder);
     }
-  }
-  if (error) {
-    return unavailable(
-        fmt::format("body log: cannot create folder {}: {}", options.folder, error.message()));
+  } else {
+    HK_RETURN_IF_ERROR(internal::make_private(options.folder));
   }
   const int folder_fd = ::open(options.folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (folder_fd < 0) {
@@ -145,6 +145,7 @@ Status BodyLog::load_folder(int64_t& last) {
   for (const auto& entry : std::filesystem::directory_iterator(options_.folder, error)) {
     const std::string name = entry.path().filename().string();
     if (name.starts_with("spare-") && name.ends_with(".seg")) {
+      HK_RETURN_IF_ERROR(internal::make_private(entry.path().string()));
       spares_.push_back(entry.path().string());
       next_spare_ = std::max<int64_t>(next_spare_, std::atoll(name.c_str() + 6) + 1);
       continue;
@@ -162,6 +163,10 @@ Status BodyLog::load_folder(int64_t& last) {
         ::close(fd);
       }
       return io_error("cannot open", entry.path().string());
+    }
+    if (Status tightened = internal::make_private(entry.path().string()); !tightened.ok()) {
+      ::close(fd);
+      return tightened;
     }
     auto segment = std::make_shared<Segment>(id, fd, info.st_size, now_ms());
     segment->sealed_at_ms = segment->created_at_ms;
@@ -198,7 +203,7 @@ Result<std::shared_ptr<BodyLog::Segment>> BodyLog::create_segment(int64_t id,
     }
   }
   if (fd < 0) {
-    fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, internal::kPrivateFileMode);
   }
   if (fd < 0) {
     return io_error("cannot create", path);

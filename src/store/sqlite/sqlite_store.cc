@@ -17,6 +17,7 @@
 
 #include "core/random.h"
 #include "store/sqlite/internal/checkpointer.h"
+#include "store/sqlite/internal/private_files.h"
 #include "store/sqlite/internal/schema.h"
 #include "store/sqlite/internal/statements.h"
 #include "store/sqlite/wal_write_buffer.h"
@@ -31,12 +32,17 @@ namespace {
 Status create_parent_folder(const std::string& path) {
   const std::filesystem::path parent = std::filesystem::path(path).parent_path();
   if (!parent.empty()) {
-    std::error_code error;
-    std::filesystem::create_directories(parent, error);
-    if (error) {
-      return unavailable(
-          fmt::format("sqlite: cannot create folder {}: {}", parent.string(), error.message()));
-    }
+    HK_RETURN_IF_ERROR(internal::create_private_folders(parent.string()).status());
+  }
+  return ok_status();
+}
+
+// The database is created 0600 before SQLite opens it: SQLite gives the -wal, -shm and -journal
+// files it creates the database file's permissions. Files of an earlier run are tightened.
+Status prepare_private_files(const std::string& path) {
+  HK_RETURN_IF_ERROR(internal::create_private_file(path));
+  for (const char* suffix : {"-wal", "-shm", "-journal"}) {
+    HK_RETURN_IF_ERROR(internal::make_private(path + suffix));
   }
   return ok_status();
 }
@@ -45,9 +51,14 @@ Status create_parent_folder(const std::string& path) {
 // its descriptor.
 Result<int> take_owner_lock(const std::string& path) {
   const std::string lock_path = path + ".lock";
-  const int lock_fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  const int lock_fd =
+      ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, internal::kPrivateFileMode);
   if (lock_fd < 0) {
     return unavailable(fmt::format("sqlite: cannot open {}: {}", lock_path, std::strerror(errno)));
+  }
+  if (Status tightened = internal::make_private(lock_path); !tightened.ok()) {
+    ::close(lock_fd);
+    return tightened;
   }
   if (flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
     ::close(lock_fd);
@@ -104,6 +115,10 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const Options& options, c
   }
   HK_RETURN_IF_ERROR(create_parent_folder(options.path));
   HK_ASSIGN_OR_RETURN(const int lock_fd, take_owner_lock(options.path));
+  if (Status files = prepare_private_files(options.path); !files.ok()) {
+    ::close(lock_fd);
+    return files;
+  }
   Result<sqlite3*> db = open_connection(options);
   if (!db) {
     ::close(lock_fd);

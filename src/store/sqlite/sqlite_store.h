@@ -29,6 +29,10 @@
 // sealed (a target that is down, a backlog) are moved into their rows, so that a few slow jobs
 // never keep whole segments on disk. Backups must copy the folder with the database.
 //
+// Every file the store writes (database, -wal, -shm, -journal, lock file, body segments) is its
+// owner's alone (0600; folders it creates 0700) whatever the umask, and an earlier run's files
+// that group or others could read are tightened at open (sqlite/internal/private_files.h).
+//
 // Checkpoints (copying the WAL into the database file) run on a second connection and thread,
 // off the commit path; that thread also runs collect_bodies() (on the store's connection).
 //
