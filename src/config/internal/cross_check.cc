@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "config/internal/did_you_mean.h"
+#include "config/internal/path_check.h"
 
 namespace hikyaku::config::internal {
 namespace {
@@ -75,6 +76,7 @@ void cross_check(YamlReader& reader, const Config& config) {
                [](const Rule& r) { return r.event_bus_name + "/" + r.name; });
   check_connection_names(reader, config);
   check_targets(reader, config);
+  check_log_paths(reader, config);
 }
 
 }  // namespace hikyaku::config::internal

@@ -7,6 +7,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "config/internal/path_check.h"
 #include "config/internal/sections.h"
 #include "config/internal/server_check.h"
 
@@ -180,9 +181,11 @@ void read_store(YamlReader& reader, const YAML::Node& store, StoreConfig& out) {
   if (!sqlite || !reader.check_map(sqlite, "Store.Sqlite", {"Path", "Synchronous"})) {
     return;
   }
-  reader.read_string_into(sqlite, "Store.Sqlite", "Path", out.sqlite.path);
-  if (out.sqlite.path.empty()) {
-    reader.add_error(sqlite, "Store.Sqlite.Path", "must not be empty");
+  if (reader.read_string_into(sqlite, "Store.Sqlite", "Path", out.sqlite.path) || !sqlite["Path"]) {
+    if (std::string problem = writable_file_problem(out.sqlite.path); !problem.empty()) {
+      reader.add_error(sqlite["Path"] ? location_of(sqlite["Path"]) : location_of(sqlite),
+                       "Store.Sqlite.Path", std::move(problem));
+    }
   }
   if (const YAML::Node synchronous = sqlite["Synchronous"]) {
     if (reader.read_enum(synchronous, "Store.Sqlite.Synchronous", {"FULL", "NORMAL"}) == "NORMAL") {
