@@ -1,5 +1,6 @@
 #include "core/json_writer.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstring>
@@ -11,6 +12,9 @@
 namespace hikyaku {
 
 namespace {
+
+// Copies `text` (without a terminator: the output is a JSON buffer) and returns the end.
+char* copy_to(char* out, std::string_view text) { return std::copy(text.begin(), text.end(), out); }
 
 // Bytes that may need an escape: '"', '\\', controls, and 0xE2 (the lead byte of U+2028/U+2029).
 bool may_need_escape(unsigned char byte) {
@@ -131,15 +135,13 @@ void append_json_escaped(std::string& out, std::string_view text) {
       case 0xE2:
         // U+2028 and U+2029 are valid in JSON but break JavaScript consumers that eval or embed
         // it. Their last byte (0xA8/0xA9) is never a candidate, so skipping it here is safe.
-        std::memcpy(write, static_cast<unsigned char>(text[i + 2]) == 0xA8 ? "u2028" : "u2029", 5);
-        write += 5;
+        write = copy_to(write, static_cast<unsigned char>(text[i + 2]) == 0xA8 ? "u2028" : "u2029");
         run_start = i + 3;
         return;
       default:
-        std::memcpy(write, "u00", 3);
-        write[3] = kHex[byte >> 4];
-        write[4] = kHex[byte & 0xF];
-        write += 5;
+        write = copy_to(write, "u00");
+        *write++ = kHex[byte >> 4];
+        *write++ = kHex[byte & 0xF];
         return;
     }
   });
