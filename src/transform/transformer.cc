@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "core/check.h"
+#include "core/envelope.h"
 #include "core/json_number.h"
 #include "core/json_writer.h"
 #include "transform/internal/form_encoding.h"
@@ -69,9 +70,21 @@ struct SlotValue {
   bool plain = false;  // kString: nothing in `text` needs JSON escaping
 };
 
+// One open object or array of a value being copied (Evaluator::copy_value).
+struct CopyLevel {
+  od::object_iterator field;
+  od::object_iterator fields_end;
+  od::array_iterator element;
+  od::array_iterator elements_end;
+  bool is_object = false;
+  bool visited = false;  // the current member was copied: advance before reading the next
+  bool empty = true;     // nothing written yet (no comma before the next member)
+};
+
 // Per-thread render state, reused across events and transformers.
 struct Scratch {
   od::parser parser;
+  std::vector<CopyLevel> copy_stack;
   std::string padded;     // the event, with SIMDJSON_PADDING spare capacity
   std::string arena;      // compact JSON of captured objects and arrays
   std::string json_body;  // JSON output before form encoding
@@ -234,7 +247,7 @@ namespace {
 class Evaluator {
  public:
   Evaluator(const internal::CompiledInput& impl, Scratch& scratch)
-      : impl_(impl), arena_(scratch.arena), slots_(scratch.slots) {}
+      : impl_(impl), arena_(scratch.arena), slots_(scratch.slots), stack_(scratch.copy_stack) {}
 
   Status run(od::document& doc) {
     bool rewind = false;
@@ -269,23 +282,49 @@ class Evaluator {
     return ok_status();
   }
 
-  // Visits `value` at trie node `node` (-1: none). With `serialize`, appends its compact JSON to
-  // the arena. Captures the value for every slot ending at `node`.
+  // Visits `value` at trie node `node` (-1: none; then `serialize` is set). With `serialize`,
+  // appends its compact JSON to the arena. Captures the value for every slot ending at `node`.
+  // `depth` is the value's depth below the envelope (0: the envelope). The recursion follows the
+  // trie only, so it is bounded by the configured paths (kMaxPathChars), never by the event: what
+  // no path looks into is copied by copy_value(), which keeps its own stack.
   Status walk(od::value& value, int node, bool serialize, int depth) {
-    if (depth > kMaxJsonDepth) {
-      return invalid_argument(fmt::format("event nests deeper than {} levels", kMaxJsonDepth));
+    if (node < 0) {
+      return copy_value(value, depth);
     }
     od::json_type type;
     if (auto error = value.type().get(type)) {
       return event_error(error);
     }
-    const TrieNode* trie = node >= 0 ? &impl_.nodes[static_cast<size_t>(node)] : nullptr;
-    const bool capture = trie != nullptr && !trie->slots.empty();
+    const TrieNode* trie = &impl_.nodes[static_cast<size_t>(node)];
+    const bool capture = !trie->slots.empty();
     switch (type) {
       case od::json_type::object:
+        HK_RETURN_IF_ERROR(check_depth(depth));
         return walk_object(value, trie, serialize || capture, capture, depth);
       case od::json_type::array:
+        HK_RETURN_IF_ERROR(check_depth(depth));
         return walk_array(value, trie, serialize || capture, capture, depth);
+      default:
+        return scalar(value, type, trie, serialize, capture);
+    }
+  }
+
+ private:
+  // An object or array at `depth` below the envelope is at nesting level depth + 1 (the
+  // envelope is level 1): core/envelope.h's limit, which ingest enforces, holds here too.
+  static Status check_depth(int depth) {
+    if (static_cast<size_t>(depth) + 1 > kMaxEventNestingDepth) {
+      return invalid_argument(
+          fmt::format("event nests deeper than {} levels", kMaxEventNestingDepth));
+    }
+    return ok_status();
+  }
+
+  // A string, number, boolean or null: appended with `serialize`, captured for `trie`'s slots
+  // with `capture`.
+  Status scalar(od::value& value, od::json_type type, const TrieNode* trie, bool serialize,
+                bool capture) {
+    switch (type) {
       case od::json_type::string: {
         bool raw = false;
         std::string_view text = unescaped_fast_path(value.raw_json_token(), raw);
@@ -352,11 +391,104 @@ class Evaluator {
         }
         return ok_status();
       }
+      default:
+        return event_error(simdjson::INCORRECT_TYPE);
     }
-    return event_error(simdjson::INCORRECT_TYPE);
   }
 
- private:
+  // Appends the compact JSON of `value` (at `depth` below the envelope) to the arena, without
+  // recursion: an event may nest kMaxEventNestingDepth levels, more than a thread's stack should
+  // hold frames for (on any stack size, and with a sanitizer's larger frames).
+  Status copy_value(od::value& value, int depth) {
+    const size_t base = stack_.size();  // copy_value is not reentered; base is 0 in practice
+    HK_RETURN_IF_ERROR(copy_open(value, depth));
+    while (stack_.size() > base) {
+      CopyLevel& level = stack_.back();
+      if (level.visited) {
+        if (level.is_object) {
+          ++level.field;
+        } else {
+          ++level.element;
+        }
+      }
+      level.visited = true;
+      const bool more =
+          level.is_object ? level.field != level.fields_end : level.element != level.elements_end;
+      if (!more) {
+        arena_ += level.is_object ? '}' : ']';
+        stack_.pop_back();
+        continue;
+      }
+      if (!level.empty) {
+        arena_ += ',';
+      }
+      level.empty = false;
+      const int child_depth = depth + static_cast<int>(stack_.size() - base);
+      if (level.is_object) {
+        od::field field;
+        if (auto error = (*level.field).get(field)) {
+          return event_error(error);
+        }
+        std::string_view key;
+        if (auto error = field.unescaped_key().get(key)) {
+          return event_error(error);
+        }
+        append_json_string(arena_, key);
+        arena_ += ':';
+        // May push a level: `level` is not used again in this round.
+        HK_RETURN_IF_ERROR(copy_open(field.value(), child_depth));
+      } else {
+        od::value element;
+        if (auto error = (*level.element).get(element)) {
+          return event_error(error);
+        }
+        HK_RETURN_IF_ERROR(copy_open(element, child_depth));
+      }
+    }
+    return ok_status();
+  }
+
+  // copy_value()'s step: appends a scalar, or opens an object or array (pushing its level).
+  Status copy_open(od::value& value, int depth) {
+    od::json_type type;
+    if (auto error = value.type().get(type)) {
+      return event_error(error);
+    }
+    if (type != od::json_type::object && type != od::json_type::array) {
+      return scalar(value, type, nullptr, true, false);
+    }
+    HK_RETURN_IF_ERROR(check_depth(depth));
+    CopyLevel level;
+    level.is_object = type == od::json_type::object;
+    if (level.is_object) {
+      od::object object;
+      if (auto error = value.get_object().get(object)) {
+        return event_error(error);
+      }
+      if (auto error = object.begin().get(level.field)) {
+        return event_error(error);
+      }
+      if (auto error = object.end().get(level.fields_end)) {
+        return event_error(error);
+      }
+      arena_ += '{';
+    } else {
+      od::array array;
+      if (auto error = value.get_array().get(array)) {
+        return event_error(error);
+      }
+      if (auto error = array.begin().get(level.element)) {
+        return event_error(error);
+      }
+      if (auto error = array.end().get(level.elements_end)) {
+        return event_error(error);
+      }
+      arena_ += '[';
+    }
+    stack_.push_back(level);
+    return ok_status();
+  }
+
   void set(const TrieNode& trie, const SlotValue& value) {
     for (int slot : trie.slots) {
       // First occurrence wins when an object repeats a key.
@@ -543,9 +675,7 @@ class Evaluator {
       first = false;
       return walk(value, -1, true, depth);
     }
-    if (depth > kMaxJsonDepth) {
-      return invalid_argument(fmt::format("event nests deeper than {} levels", kMaxJsonDepth));
-    }
+    // Recursion follows the path's steps (at most kMaxPathChars of them), whatever the event.
     const PathStep& s = path.steps[step];
     od::json_type type;
     if (auto error = value.type().get(type)) {
@@ -598,6 +728,7 @@ class Evaluator {
   const internal::CompiledInput& impl_;
   std::string& arena_;
   std::vector<SlotValue>& slots_;
+  std::vector<CopyLevel>& stack_;
 };
 
 void append_without_quotes(std::string& out, std::string_view json) {

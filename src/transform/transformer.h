@@ -70,9 +70,6 @@ inline constexpr size_t kMaxInputPathsMapKeyChars = 256;
 inline constexpr size_t kMaxPathChars = 256;  // InputPath and InputPathsMap values
 inline constexpr size_t kMaxInputTemplateChars = 8192;
 inline constexpr size_t kMaxInputChars = 8192;
-// Deepest JSON nesting the renderer walks when it copies an object or array out of an event;
-// deeper events fail to render with kInvalidArgument (no unbounded recursion on untrusted input).
-inline constexpr int kMaxJsonDepth = 256;
 
 // How a target's body is encoded on the wire.
 enum class BodyEncoding {
@@ -138,10 +135,13 @@ class Transformer {
   // `event_json` is the event envelope as JSON text (an object); the parts of it that the
   // transformer copies into the output are validated, others are not read (kWholeEvent copies
   // the text verbatim without parsing it, unless the encoding is kForm).
-  // Errors: kInvalidArgument when the event is not valid JSON where it is read, nests deeper than
-  // kMaxJsonDepth, or cannot be form-encoded (kForm: not an object, a nested object, an array
-  // inside an array). Such an event cannot be delivered to this target; it is AWS's "not
-  // delivered" case, surfaced as an error instead of silence.
+  // Errors: kInvalidArgument when the event is not valid JSON where it is read, has an object or
+  // array nested deeper than core/envelope.h's kMaxEventNestingDepth (1,000 levels, the envelope
+  // being level 1) where it is read, or cannot be form-encoded (kForm: not an object, a nested
+  // object, an array inside an array). Such an event cannot be delivered to this target; it is
+  // AWS's "not delivered" case, surfaced as an error instead of silence. Every event within the
+  // limit renders: the stack used does not grow with the event's depth (recursion follows the
+  // configured paths only; copying an object or array out of the event is iterative).
   // Cost: one simdjson on-demand pass over the event that stops once every path is resolved;
   // the template is not re-parsed. Not reentrant from within itself (no callbacks exist).
   Status render_to(std::string_view event_json, const RenderContext& context,
