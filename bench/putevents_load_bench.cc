@@ -3,7 +3,13 @@
 // and measure durable ingest throughput and latency.
 //
 //   putevents_load_bench [--connections 8,32] [--seconds 5] [--rules 1,100,1000]
-//                        [--sync FULL|NORMAL]
+//                        [--sync FULL|NORMAL] [--targets 1] [--match-all] [--entry-kb 0]
+//                        [--max-queued-mib 256]
+//
+// Fan-out: `--rules 20 --targets 5 --match-all --entry-kb 25 --connections 100` makes every event
+// match all 20 rules (5 Log targets each: 100 deliveries per event) with ~250 KB requests. The
+// peak resident memory (VmHWM) and the requests refused with ThrottlingException are reported;
+// `--max-queued-mib` sets the ingest's queued-bytes bound.
 //
 // With few connections a run measures the latency of each commit (every connection waits for
 // its answer before it sends again); with more, requests share commits and the CPU is the limit.
@@ -54,25 +60,38 @@ std::string read_file(const std::string& path) {
   return text.str();
 }
 
-// 100 rules on distinct controls, one of which matches the sample; every rule has a Log target.
-std::string config_text(int rules, const std::string& directory, bool full_sync) {
+struct Shape {
+  int targets = 1;             // Log targets per rule
+  bool match_all = false;      // every rule matches every event (fan-out) instead of one rule
+  int entry_kb = 0;            // pads each entry's Detail to about this size (0: the sample as is)
+  int64_t max_queued_mib = 0;  // 0: the default bound
+};
+
+// 100 rules on distinct controls, one of which matches the sample (all of them with
+// --match-all); every rule has `targets` Log targets.
+std::string config_text(int rules, const std::string& directory, bool full_sync,
+                        const Shape& shape) {
   std::string text = fmt::format(
       "Server: {{ Listen: 127.0.0.1:0, Limits: {{ MaxConnections: 4096 }} }}\n"
       "Store: {{ Sqlite: {{ Path: {}/hikyaku.db, Synchronous: {} }} }}\nRules:\n",
       directory, full_sync ? "FULL" : "NORMAL");
   for (int i = 0; i < rules; ++i) {
-    const std::string control = i == 0 ? "S3.8" : fmt::format("X.{}", i);
+    const std::string control = i == 0 || shape.match_all ? "S3.8" : fmt::format("X.{}", i);
     text += fmt::format(
         "  - Name: rule-{}\n"
         "    EventPattern: {{ source: [aws.securityhub], detail: {{ findings: {{ Compliance: "
         "{{ SecurityControlId: [\"{}\"] }}, Severity: {{ Label: [HIGH, CRITICAL] }} }} }} }}\n"
-        "    Targets: [{{ Id: log, Log: {{ Path: {}/deliveries.jsonl }} }}]\n",
-        i, control, directory);
+        "    Targets:\n",
+        i, control);
+    for (int t = 0; t < shape.targets; ++t) {
+      text += fmt::format("      - {{ Id: log{}, Log: {{ Path: {}/deliveries.jsonl }} }}\n", t,
+                          directory);
+    }
   }
   return text;
 }
 
-std::string request_for(const std::string& event_path, const std::string& host) {
+std::string request_for(const std::string& event_path, const std::string& host, int entry_kb) {
   const std::string event = read_file(event_path);
   simdjson::dom::parser parser;
   simdjson::dom::element parsed = parser.parse(event);
@@ -83,7 +102,13 @@ std::string request_for(const std::string& event_path, const std::string& host) 
   entry.key("DetailType");
   entry.string(std::string_view(parsed["detail-type"]));
   entry.key("Detail");
-  entry.string(simdjson::minify(parsed["detail"]));
+  std::string detail = simdjson::minify(parsed["detail"]);
+  const size_t wanted = static_cast<size_t>(entry_kb) * 1024;
+  if (detail.size() + 16 < wanted) {  // {"...", "padding":"xxx"}
+    detail.pop_back();
+    detail += ",\"padding\":\"" + std::string(wanted - detail.size() - 14, 'x') + "\"}";
+  }
+  entry.string(detail);
   entry.end_object();
   std::string body = "{\"Entries\":[";
   for (int i = 0; i < 10; ++i) {
@@ -104,6 +129,7 @@ struct ClientTotals {
   std::vector<int64_t> latencies_us;
   int64_t accepted = 0;
   int64_t failed = 0;
+  int64_t throttled = 0;  // requests whose entries were refused with ThrottlingException
 };
 
 void drive_connections(uint16_t port, int connections, const std::string& request,
@@ -197,6 +223,8 @@ void drive_connections(uint16_t port, int connections, const std::string& reques
                                             .count());
           if (c.response.find("\"FailedEntryCount\":0") != std::string::npos) {
             totals.accepted += 10;
+          } else if (c.response.find("ThrottlingException") != std::string::npos) {
+            ++totals.throttled;
           } else {
             ++totals.failed;
           }
@@ -228,16 +256,35 @@ struct RunResult {
   double p99_ms = 0;
   double cpu_ms_per_1000 = 0;
   int64_t failed = 0;
+  int64_t throttled = 0;
+  int64_t peak_rss_mib = 0;
   int64_t delivered_lines = 0;
   double entries_per_commit = 0;  // all of them: ingest commits and completions alone
 };
 
-RunResult run(int rules, int connections, int seconds, bool full_sync) {
+// The process's peak resident memory so far (VmHWM), in MiB; reset_peak_rss() restarts it.
+int64_t peak_rss_mib() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.starts_with("VmHWM:")) {
+      return std::strtoll(line.c_str() + 6, nullptr, 10) / 1024;
+    }
+  }
+  return 0;
+}
+
+void reset_peak_rss() {
+  std::ofstream clear_refs("/proc/self/clear_refs");
+  clear_refs << "5";
+}
+
+RunResult run(int rules, int connections, int seconds, bool full_sync, const Shape& shape) {
   const hikyaku::testing::TempDir temp_dir("load");  // the store and the Log target's file
   const std::filesystem::path directory = temp_dir.path();
 
-  config::LoadResult loaded =
-      config::load_config_text(config_text(rules, directory.string(), full_sync), "bench.yaml");
+  config::LoadResult loaded = config::load_config_text(
+      config_text(rules, directory.string(), full_sync, shape), "bench.yaml");
   if (!loaded.ok()) {
     fmt::print(stderr, "config: {}\n", loaded.errors[0].to_string());
     std::exit(1);
@@ -247,17 +294,23 @@ RunResult run(int rules, int connections, int seconds, bool full_sync) {
   auto store = std::move(store::SqliteStore::open(
                              {.path = config->store.sqlite.path, .synchronous_full = full_sync}))
                    .value();
-  store::GroupCommitter committer(*store);
+  store::GroupCommitter::Options commit_options;
+  if (shape.max_queued_mib > 0) {
+    commit_options.max_queued_bytes = shape.max_queued_mib * 1024 * 1024;
+  }
+  store::GroupCommitter committer(*store, commit_options);
   auto snapshot = bus::Snapshot::build(config, metrics).value();
   bus::Pipeline pipeline(committer, metrics, SystemClock::instance(), snapshot);
   auto endpoints = std::make_shared<delivery::Endpoints>();
   for (const config::Rule& rule : config->rules) {
-    delivery::Endpoint endpoint;
-    endpoint.kind = delivery::Endpoint::Kind::kLog;
-    endpoint.rule = rule.name;
-    endpoint.target_id = "log";
-    endpoint.log_path = rule.targets[0].log->path;
-    endpoints->emplace(bus::target_key("default", rule.name, "log"), endpoint);
+    for (const config::Target& target : rule.targets) {
+      delivery::Endpoint endpoint;
+      endpoint.kind = delivery::Endpoint::Kind::kLog;
+      endpoint.rule = rule.name;
+      endpoint.target_id = target.id;
+      endpoint.log_path = target.log->path;
+      endpoints->emplace(bus::target_key("default", rule.name, target.id), endpoint);
+    }
   }
   delivery::Dispatcher dispatcher(*store, metrics, SystemClock::instance(), endpoints);
   dispatcher.attach(committer);
@@ -267,7 +320,8 @@ RunResult run(int rules, int connections, int seconds, bool full_sync) {
 
   const std::string request = request_for(
       std::string(HIKYAKU_TEST_DATA_DIR) + "/data/securityhub/02-fsbp-s3-8-high-failed.json",
-      fmt::format("127.0.0.1:{}", port));
+      fmt::format("127.0.0.1:{}", port), shape.entry_kb);
+  reset_peak_rss();
   std::atomic<bool> stop{false};
   ClientTotals totals;
   const double cpu_before = cpu_seconds();
@@ -284,6 +338,7 @@ RunResult run(int rules, int connections, int seconds, bool full_sync) {
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   const double cpu = cpu_seconds() - cpu_before;
   const int64_t commits = committer.commits() - commits_before;
+  const int64_t peak_mib = peak_rss_mib();
 
   server.stop(std::chrono::steady_clock::now() + std::chrono::seconds(5));
   committer.stop();
@@ -293,6 +348,8 @@ RunResult run(int rules, int connections, int seconds, bool full_sync) {
   std::vector<int64_t>& all = totals.latencies_us;
   const int64_t total = totals.accepted;
   result.failed = totals.failed;
+  result.throttled = totals.throttled;
+  result.peak_rss_mib = peak_mib;
   std::sort(all.begin(), all.end());
   if (!all.empty()) {
     result.p50_ms = static_cast<double>(all[all.size() / 2]) / 1000.0;
@@ -318,6 +375,7 @@ int run_all(int argc, char** argv) {
   int seconds = 5;
   bool full_sync = true;
   std::vector<int> rule_counts = {1, 100, 1000};
+  Shape shape;
   auto parse_list = [](const std::string& value) {
     std::vector<int> numbers;
     std::stringstream list(value);
@@ -327,10 +385,24 @@ int run_all(int argc, char** argv) {
     }
     return numbers;
   };
-  for (int i = 1; i + 1 < argc; i += 2) {
+  for (int i = 1; i < argc; i += 2) {
     const std::string flag = argv[i];
+    if (flag == "--match-all") {
+      shape.match_all = true;
+      --i;  // takes no value
+      continue;
+    }
+    if (i + 1 >= argc) {
+      break;
+    }
     const std::string value = argv[i + 1];
-    if (flag == "--connections") {
+    if (flag == "--targets") {
+      shape.targets = std::stoi(value);
+    } else if (flag == "--entry-kb") {
+      shape.entry_kb = std::stoi(value);
+    } else if (flag == "--max-queued-mib") {
+      shape.max_queued_mib = std::stoll(value);
+    } else if (flag == "--connections") {
       connection_counts = parse_list(value);
     } else if (flag == "--seconds") {
       seconds = std::stoi(value);
@@ -342,22 +414,24 @@ int run_all(int argc, char** argv) {
   }
   for (int connections : connection_counts) {
     fmt::print(
-        "PutEvents load: {} keep-alive connections, batches of 10 x ~3 KB Security Hub "
-        "events, {} s per run, SQLite synchronous={}, Log target\n",
-        connections, seconds, full_sync ? "FULL" : "NORMAL");
+        "PutEvents load: {} keep-alive connections, batches of 10 x ~{} KB Security Hub "
+        "events, {} s per run, SQLite synchronous={}, {} Log target(s) per rule{}\n",
+        connections, shape.entry_kb > 0 ? shape.entry_kb : 3, seconds,
+        full_sync ? "FULL" : "NORMAL", shape.targets,
+        shape.match_all ? ", every rule matching every event" : "");
     double baseline = 0;
     for (int rules : rule_counts) {
-      const RunResult result = run(rules, connections, seconds, full_sync);
+      const RunResult result = run(rules, connections, seconds, full_sync, shape);
       if (baseline == 0) {
         baseline = result.entries_per_second;
       }
       fmt::print(
           "rules={} entries_per_s={:.0f} ratio_to_{}_rule={:.2f} p50_ms={:.2f} p99_ms={:.2f} "
           "cpu_ms_per_1000_entries={:.1f} entries_per_commit={:.1f} failed_requests={} "
-          "delivered_so_far={}\n",
+          "throttled_requests={} peak_rss_mib={} delivered_so_far={}\n",
           rules, result.entries_per_second, rule_counts[0], result.entries_per_second / baseline,
           result.p50_ms, result.p99_ms, result.cpu_ms_per_1000, result.entries_per_commit,
-          result.failed, result.delivered_lines);
+          result.failed, result.throttled, result.peak_rss_mib, result.delivered_lines);
     }
   }
   return 0;

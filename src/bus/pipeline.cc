@@ -71,7 +71,17 @@ Pipeline::Pipeline(store::GroupCommitter& committer, MetricsRegistry& metrics, c
           "Deliveries whose body could not be rendered; recorded in the dead-letter queue")),
       unknown_bus_events_(
           metrics.counter("hikyaku_unknown_bus_events_total",
-                          "Events accepted for a bus without rules (dropped, as AWS does)")) {}
+                          "Events accepted for a bus without rules (dropped, as AWS does)")),
+      throttled_events_(metrics.counter(
+          "hikyaku_throttled_events_total",
+          "Events refused because the ingest queue's byte bound was reached (clients retry)")),
+      refused_events_(metrics.counter(
+          "hikyaku_refused_events_total",
+          "Events refused on their own (e.g. nested too deep to match); nothing of them stored")) {
+  committer_.set_queued_bytes_gauge(&metrics.gauge(
+      "hikyaku_ingest_queued_bytes",
+      "Bytes of rendered deliveries and events accepted for commit and not yet durable"));
+}
 
 std::shared_ptr<const config::Config> Pipeline::config() const {
   return snapshot_.load()->config();
@@ -81,7 +91,64 @@ void Pipeline::publish(std::shared_ptr<const Snapshot> snapshot) {
   snapshot_.store(std::move(snapshot));
 }
 
+namespace {
+
+// What a call adds to the metrics, counted only once its events are stored. Holds the counters
+// themselves: the answer may come after the Pipeline is gone (the registry outlives both).
+struct Tally {
+  Counter* ingested = nullptr;  // the bus's; null for a bus without rules
+  Counter* unknown_bus = nullptr;
+  Counter* render_failures = nullptr;
+  Counter* throttled = nullptr;
+  Counter* refused = nullptr;
+  int64_t ingested_events = 0;
+  int64_t unknown_bus_events = 0;
+  int64_t render_failure_count = 0;
+  std::vector<Counter*> matched;  // one entry per (event, matched rule)
+};
+
+Status queue_full() {
+  return resource_exhausted("too many events are waiting to be stored; retry shortly");
+}
+
+// Gives every envelope not refused alone the commit's `status`, and counts the call.
+void answer(const Status& status, const Tally& tally, std::vector<Status>& statuses) {
+  int64_t refused_alone = 0;
+  for (Status& entry : statuses) {
+    if (entry.ok()) {
+      entry = status;
+    } else {
+      ++refused_alone;
+    }
+  }
+  tally.refused->add(refused_alone);
+  if (status.code() == StatusCode::kResourceExhausted) {
+    tally.throttled->add(static_cast<int64_t>(statuses.size()) - refused_alone);
+  }
+  if (!status.ok()) {
+    return;
+  }
+  if (tally.ingested != nullptr) {
+    tally.ingested->add(tally.ingested_events);
+  }
+  tally.unknown_bus->add(tally.unknown_bus_events);
+  tally.render_failures->add(tally.render_failure_count);
+  for (Counter* counter : tally.matched) {
+    counter->add();
+  }
+}
+
+}  // namespace
+
 void Pipeline::ingest(std::string_view bus_name, std::vector<Envelope> envelopes, IngestDone done) {
+  const size_t count = envelopes.size();
+  // Full already: refuse before spending any work on the call.
+  const int64_t room = committer_.room_bytes();
+  if (room <= 0) {
+    throttled_events_.add(static_cast<int64_t>(count));
+    done(std::vector<Status>(count, queue_full()));
+    return;
+  }
   const std::shared_ptr<const Snapshot> snapshot = snapshot_.load();
   const Snapshot::CompiledBus* bus = snapshot->find_bus(bus_name);
   const auto now = clock_.now();
@@ -89,52 +156,88 @@ void Pipeline::ingest(std::string_view bus_name, std::vector<Envelope> envelopes
   const std::string ingestion_time = format_rfc3339_seconds(now);
 
   store::Batch batch;
-  batch.jobs.reserve(envelopes.size());
+  batch.jobs.reserve(count);
+  std::vector<Status> statuses(count);  // ok until the commit says otherwise
+  Tally tally{.ingested = bus != nullptr ? bus->ingested_events : nullptr,
+              .unknown_bus = &unknown_bus_events_,
+              .render_failures = &render_failures_,
+              .throttled = &throttled_events_,
+              .refused = &refused_events_,
+              .matched = {}};
+  int64_t bytes = 0;
   std::vector<uint32_t> matched;
-  for (const Envelope& envelope : envelopes) {
+  for (size_t i = 0; i < count; ++i) {
+    const Envelope& envelope = envelopes[i];
     const std::string event_json = serialize_envelope(envelope);
+    if (bus != nullptr) {
+      // The caller validated the envelope with a different parser than the matcher's scanner;
+      // should they disagree (an event nested deeper than the matcher reads, say), that event
+      // alone is refused, as a value: the rest of the call goes on.
+      if (Status status = bus->matcher->match(event_json, matched); !status.ok()) {
+        statuses[i] = invalid_argument("the event cannot be matched: " + status.message());
+        continue;
+      }
+    }
     if (options_.archive_events) {
       batch.events.push_back({envelope.id, std::string(bus_name), event_json, now_ms});
+      bytes += store::entry_bytes(batch.events.back());
     }
     if (bus == nullptr) {
-      unknown_bus_events_.add();
+      ++tally.unknown_bus_events;
       continue;
     }
-    bus->ingested_events->add();
-    // The caller built or validated the envelope, but with a different parser than the
-    // matcher's scanner; should they ever disagree, the client's event is refused (a value,
-    // retryable) rather than crashing the process on input a client controls.
-    if (Status status = bus->matcher->match(event_json, matched); !status.ok()) {
-      done(std::vector<Status>(envelopes.size(),
-                               internal_error("matching failed: " + status.message())));
-      return;
-    }
+    ++tally.ingested_events;
     for (uint32_t rule_index : matched) {
       const Snapshot::CompiledRule& rule = bus->rules[rule_index];
-      rule.matched_events->add();
+      tally.matched.push_back(rule.matched_events);
       const transform::RenderContext context{rule.name, rule.arn, ingestion_time};
       for (const Snapshot::CompiledTarget& target : rule.targets) {
         std::string body;  // moved into the job: rendering is the only copy of the event
         Status rendered = target.transformer.render_to(event_json, context, body);
         if (rendered.ok()) {
           batch.jobs.push_back({target.key, envelope.id, std::move(body), "", now_ms});
+          bytes += store::entry_bytes(batch.jobs.back());
         } else {
-          render_failures_.add();
+          ++tally.render_failure_count;
           batch.dead_letters.push_back({{target.key, envelope.id, event_json, "", now_ms},
                                         {"TRANSFORM_ERROR", rendered.message(), ""}});
+          bytes += store::entry_bytes(batch.dead_letters.back());
         }
       }
     }
+    // Past the room left, the call cannot be admitted: stop rendering (memory stays bounded by
+    // the room plus one body per ingesting thread) and refuse it whole.
+    if (bytes > room) {
+      refuse_too_large(bytes, count, done);
+      return;
+    }
   }
 
-  if (batch.empty()) {
-    done(std::vector<Status>(envelopes.size()));  // nothing to make durable: accepted
+  if (batch.empty()) {  // nothing to make durable: accepted (or refused alone)
+    answer(ok_status(), tally, statuses);
+    done(std::move(statuses));
     return;
   }
-  const size_t count = envelopes.size();
-  committer_.submit(std::move(batch), [done = std::move(done), count](const Status& status) {
-    done(std::vector<Status>(count, status));
+  committer_.submit(std::move(batch), [done = std::move(done), statuses = std::move(statuses),
+                                       tally = std::move(tally)](const Status& status) mutable {
+    answer(status, tally, statuses);
+    done(std::move(statuses));
   });
+}
+
+void Pipeline::refuse_too_large(int64_t bytes, size_t count, const IngestDone& done) {
+  if (bytes > committer_.max_queued_bytes()) {
+    // It would never fit: a client error, not a reason to retry.
+    refused_events_.add(static_cast<int64_t>(count));
+    done(std::vector<Status>(
+        count, invalid_argument(fmt::format(
+                   "the deliveries of this request take more than {} bytes, the most the ingest "
+                   "queue holds; send fewer or smaller entries per request",
+                   committer_.max_queued_bytes()))));
+    return;
+  }
+  throttled_events_.add(static_cast<int64_t>(count));
+  done(std::vector<Status>(count, queue_full()));
 }
 
 }  // namespace hikyaku::bus

@@ -8,6 +8,23 @@
 // commit is asynchronous. A target whose body cannot be rendered for an event (AWS silently drops
 // such deliveries) gets a dead letter with the reason instead, in the same batch.
 //
+// Per-envelope problems stay with their envelope: an event the matcher cannot read (e.g. nested
+// deeper than core/envelope.h's kMaxEventNestingDepth, which ingest should have refused) is
+// answered kInvalidArgument alone, with nothing of it stored, and the call's other events go on.
+//
+// Memory: a call is admitted whole or not at all by the GroupCommitter's byte bound
+// (GroupCommitter::Options::max_queued_bytes). A call finding no room is refused before any work;
+// a call whose rendered deliveries outgrow the room left stops rendering and is refused; both
+// answer kResourceExhausted for every envelope (nothing stored; the producer retries). A call
+// whose deliveries exceed the whole bound can never fit and is answered kInvalidArgument. While a
+// call renders, its bodies are not yet counted: the slack is one call (at most the room left,
+// plus one event's deliveries) per thread inside ingest().
+//
+// Metrics count only what was stored: hikyaku_ingested_events_total,
+// hikyaku_matched_events_total and hikyaku_render_failures_total once the commit succeeded;
+// hikyaku_throttled_events_total and hikyaku_refused_events_total for refusals;
+// hikyaku_ingest_queued_bytes is the committer's queued bytes.
+//
 // Config reload: build a new Snapshot off the hot path and publish() it; calls already inside
 // ingest() finish with the snapshot they loaded.
 //
@@ -90,9 +107,14 @@ class Pipeline final : public EventBus {
   store::GroupCommitter& committer_;
   const Clock& clock_;
   const Options options_;
+  // Answers a call whose deliveries (`bytes`) outgrew the room left in the commit queue.
+  void refuse_too_large(int64_t bytes, size_t count, const IngestDone& done);
+
   std::atomic<std::shared_ptr<const Snapshot>> snapshot_;
   Counter& render_failures_;
   Counter& unknown_bus_events_;
+  Counter& throttled_events_;
+  Counter& refused_events_;
 };
 
 }  // namespace hikyaku::bus

@@ -3,13 +3,19 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <condition_variable>
 #include <fstream>
 #include <future>
+#include <map>
+#include <mutex>
 #include <sstream>
+#include <thread>
 
 #include "store/sqlite/sqlite_store.h"
 #include "testing/fake_clock.h"
 #include "testing/temp_dir.h"
+#include "testing/wait.h"
 
 namespace hikyaku::bus {
 namespace {
@@ -196,6 +202,319 @@ TEST_F(PipelineTest, CommitFailureIsReportedPerEvent) {
   ASSERT_EQ(statuses.size(), 2u);
   EXPECT_EQ(statuses[0].code(), StatusCode::kUnavailable);
   EXPECT_EQ(statuses[1].code(), StatusCode::kUnavailable);
+}
+
+// An event nesting `levels` levels in all (the envelope is level 1, detail level 2): detail.a
+// holds levels - 2 nested arrays around the number 1.
+Envelope deep_envelope(const std::string& id, size_t levels) {
+  Envelope envelope;
+  envelope.version = "0";
+  envelope.id = id;
+  envelope.detail_type = "deep";
+  envelope.source = "test.deep";
+  envelope.account = "123456789012";
+  envelope.time = "2026-03-01T09:15:02Z";
+  envelope.region = "us-east-1";
+  envelope.detail_json =
+      R"({"a":)" + std::string(levels - 2, '[') + "1" + std::string(levels - 2, ']') + "}";
+  return envelope;
+}
+
+TEST_F(PipelineTest, AnEventTooDeepToMatchFailsAloneAndTheRestOfTheCallIsStored) {
+  load(R"(Rules:
+  - Name: deep
+    EventPattern: { source: [test.deep], detail: { a: [1] } }
+    Targets:
+      - { Id: whole, Log: { Path: whole.jsonl } }
+      - { Id: detail, Log: { Path: detail.jsonl }, InputPath: "$.detail" }
+      - Id: inner
+        Log: { Path: inner.jsonl }
+        InputTransformer:
+          InputPathsMap: { v: "$.detail.a[0][0][0]" }
+          InputTemplate: '{"v": <v>, "s": "<v>"}'
+)");
+  const std::vector<Status> statuses =
+      ingest("default", {deep_envelope("at-999", 999), deep_envelope("at-1001", 1001),
+                         deep_envelope("at-1000", kMaxEventNestingDepth)});
+  ASSERT_EQ(statuses.size(), 3u);
+  EXPECT_TRUE(statuses[0].ok()) << statuses[0].to_string();
+  EXPECT_EQ(statuses[1].code(), StatusCode::kInvalidArgument);
+  EXPECT_THAT(statuses[1].message(), HasSubstr("deeper than 1000 levels"));
+  EXPECT_TRUE(statuses[2].ok()) << statuses[2].to_string();
+
+  std::map<std::string, int> jobs;
+  for (const store::Claim& claim : claim_all()) {
+    ++jobs[claim.job.event_id];
+    if (claim.job.target == "default/deep/detail") {
+      EXPECT_EQ(claim.job.body.rfind(R"({"a":[[[)", 0), 0u);
+    }
+  }
+  EXPECT_EQ(jobs, (std::map<std::string, int>{{"at-1000", 3}, {"at-999", 3}}));
+  Result<std::vector<store::DeadLetter>> letters = store_->dlq_list(10, 0);
+  ASSERT_TRUE(letters.has_value());
+  EXPECT_TRUE(letters->empty());
+  const std::string metrics = metrics_.render();
+  EXPECT_THAT(metrics, HasSubstr("hikyaku_ingested_events_total{bus=\"default\"} 2\n"));
+  EXPECT_THAT(metrics,
+              HasSubstr("hikyaku_matched_events_total{bus=\"default\",rule=\"deep\"} 2\n"));
+  EXPECT_THAT(metrics, HasSubstr("hikyaku_refused_events_total 1\n"));
+}
+
+TEST_F(PipelineTest, MetricsCountOnlyEventsThatWereStored) {
+  load(std::string(kLogConfig));
+  committer_->stop();  // nothing can be stored
+  const std::vector<Status> statuses =
+      ingest("default", {sample("05-guardduty-ec2-cryptomining-high.json")});
+  EXPECT_EQ(statuses[0].code(), StatusCode::kUnavailable);
+  const std::string metrics = metrics_.render();
+  EXPECT_THAT(metrics, HasSubstr("hikyaku_ingested_events_total{bus=\"default\"} 0\n"));
+  EXPECT_THAT(metrics,
+              HasSubstr("hikyaku_matched_events_total{bus=\"default\",rule=\"all-findings\"} 0\n"));
+}
+
+// A SQLite store whose disk syncs can be held: a slow disk, on demand.
+class SlowDiskStore : public store::Store {
+ public:
+  explicit SlowDiskStore(store::Store& real) : real_(real) {}
+  void hold() {
+    std::lock_guard lock(mutex_);
+    held_ = true;
+    waiting_ = 0;
+  }
+  void open() {
+    std::lock_guard lock(mutex_);
+    held_ = false;
+    changed_.notify_all();
+  }
+  bool a_sync_waits() {
+    std::lock_guard lock(mutex_);
+    return waiting_ > 0;
+  }
+
+  Status sync() override {
+    {
+      std::unique_lock lock(mutex_);
+      ++waiting_;
+      changed_.wait(lock, [this] { return !held_; });
+    }
+    return real_.sync();
+  }
+  Status append(const store::Batch& batch) override { return real_.append(batch); }
+  Result<std::vector<store::Claim>> append_and_lease(store::Batch& batch, int limit,
+                                                     int64_t expires, bool defer) override {
+    return real_.append_and_lease(batch, limit, expires, defer);
+  }
+  Result<std::vector<store::Claim>> claim(int64_t now, int limit, int64_t lease) override {
+    return real_.claim(now, limit, lease);
+  }
+  Status complete(const store::Claim& c) override { return real_.complete(c); }
+  Result<int64_t> complete_all(const std::vector<store::Claim>& c) override {
+    return real_.complete_all(c);
+  }
+  Status retry(const store::Claim& c, int64_t at, const std::string& e) override {
+    return real_.retry(c, at, e);
+  }
+  Status dead_letter(const store::Claim& c, const store::DeadLetterReason& r,
+                     int64_t now) override {
+    return real_.dead_letter(c, r, now);
+  }
+  Status release(const store::Claim& c, int64_t at) override { return real_.release(c, at); }
+  Result<std::optional<store::KvEntry>> kv_get(const std::string& k) override {
+    return real_.kv_get(k);
+  }
+  Result<int64_t> kv_put_if(const std::string& k, const std::string& v, int64_t r) override {
+    return real_.kv_put_if(k, v, r);
+  }
+  Result<std::vector<store::DeadLetter>> dlq_list(int limit, int64_t after) override {
+    return real_.dlq_list(limit, after);
+  }
+  Result<int64_t> dlq_redrive(const std::vector<int64_t>& ids, int64_t now) override {
+    return real_.dlq_redrive(ids, now);
+  }
+  Result<int64_t> dlq_purge(const std::vector<int64_t>& ids) override {
+    return real_.dlq_purge(ids);
+  }
+  Result<store::Counts> counts(int64_t now) override { return real_.counts(now); }
+  Status ping() override { return real_.ping(); }
+
+ private:
+  store::Store& real_;
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  bool held_ = false;
+  int waiting_ = 0;
+};
+
+// Ingest under a byte bound: a pipeline over a committer with `max_queued_bytes` on a store
+// whose syncs the test holds.
+class BoundedPipelineTest : public PipelineTest {
+ protected:
+  void bound(int64_t max_queued_bytes) {
+    pipeline_.reset();
+    committer_.reset();
+    slow_disk_ = std::make_unique<SlowDiskStore>(*store_);
+    committer_ = std::make_unique<store::GroupCommitter>(
+        *slow_disk_, store::GroupCommitter::Options{.max_queued_bytes = max_queued_bytes});
+    load(std::string(kLogConfig));
+  }
+  // The bytes one call of `calls_envelopes(…)` queues, measured on an unbounded committer.
+  int64_t bytes_of_one_call() {
+    load(std::string(kLogConfig));
+    EXPECT_TRUE(ingest("default", envelopes("m", 3) /* ids as long as the test's */)[0].ok());
+    return committer_->peak_queued_bytes();
+  }
+  // `count` distinct events named "<prefix>-<i>".
+  static std::vector<Envelope> envelopes(const std::string& prefix, int count) {
+    std::vector<Envelope> out;
+    for (int i = 0; i < count; ++i) {
+      out.push_back(sample("05-guardduty-ec2-cryptomining-high.json"));
+      out.back().id = prefix + "-" + std::to_string(i);
+    }
+    return out;
+  }
+  // Jobs in the store per event id (every job claimed once).
+  std::map<std::string, int> jobs_per_event() {
+    std::map<std::string, int> jobs;
+    for (;;) {
+      std::vector<store::Claim> claims = claim_all();
+      if (claims.empty()) {
+        return jobs;
+      }
+      for (const store::Claim& claim : claims) {
+        ++jobs[claim.job.event_id];
+      }
+    }
+  }
+  int64_t metric(const std::string& line_prefix) {
+    const std::string text = metrics_.render();
+    const size_t at = text.find("\n" + line_prefix + " ");
+    return at == std::string::npos ? -1 : std::stoll(text.substr(at + line_prefix.size() + 2));
+  }
+
+  std::unique_ptr<SlowDiskStore> slow_disk_;  // outlives the committer (TearDown resets it)
+};
+
+TEST_F(BoundedPipelineTest, ACallPastTheBoundIsRefusedWholeStoresNothingAndFitsOnceCommitsFree) {
+  const int64_t one = bytes_of_one_call();
+  ASSERT_GT(one, 0);
+  bound(one + one / 2);  // room for one call and a half
+
+  slow_disk_->hold();
+  std::promise<std::vector<Status>> first;
+  pipeline_->ingest("default", envelopes("a", 3),
+                    [&](std::vector<Status> statuses) { first.set_value(std::move(statuses)); });
+  ASSERT_TRUE(testing::wait_for([&] { return slow_disk_->a_sync_waits(); }));
+  EXPECT_EQ(committer_->queued_bytes(), one);  // committed, not yet durable: still counted
+
+  // The second call does not fit: every entry is refused at once, as retryable.
+  const std::vector<Status> refused = ingest("default", envelopes("b", 3));
+  ASSERT_EQ(refused.size(), 3u);
+  for (const Status& status : refused) {
+    EXPECT_EQ(status.code(), StatusCode::kResourceExhausted) << status.to_string();
+  }
+  EXPECT_EQ(committer_->queued_bytes(), one);
+
+  slow_disk_->open();
+  for (const Status& status : first.get_future().get()) {
+    EXPECT_TRUE(status.ok()) << status.to_string();
+  }
+  ASSERT_TRUE(testing::wait_for([&] { return committer_->queued_bytes() == 0; }));
+  for (const Status& status : ingest("default", envelopes("b", 3))) {
+    EXPECT_TRUE(status.ok()) << status.to_string();  // the bound freed as the commit completed
+  }
+  EXPECT_LE(committer_->peak_queued_bytes(), one + one / 2);
+
+  // Two jobs (two targets) per accepted event; the refused attempt left nothing.
+  std::map<std::string, int> jobs = jobs_per_event();
+  EXPECT_EQ(jobs.size(), 9u);  // m-0..2, a-0..2, b-0..2
+  for (const auto& [event, count] : jobs) {
+    EXPECT_EQ(count, 2) << event;
+  }
+  EXPECT_EQ(metric("hikyaku_throttled_events_total"), 3);
+  EXPECT_EQ(metric("hikyaku_ingested_events_total{bus=\"default\"}"), 9);
+  EXPECT_EQ(metric("hikyaku_matched_events_total{bus=\"default\",rule=\"all-findings\"}"), 9);
+}
+
+TEST_F(BoundedPipelineTest, ACallLargerThanTheWholeBoundIsRefusedAsInvalidNotRetryable) {
+  const int64_t one = bytes_of_one_call();
+  bound(one / 2);
+  const std::vector<Status> statuses = ingest("default", envelopes("big", 3));
+  ASSERT_EQ(statuses.size(), 3u);
+  for (const Status& status : statuses) {
+    EXPECT_EQ(status.code(), StatusCode::kInvalidArgument) << status.to_string();
+    EXPECT_THAT(status.message(), HasSubstr("fewer or smaller entries"));
+  }
+  // One event alone fits.
+  EXPECT_TRUE(ingest("default", envelopes("small", 1))[0].ok());
+  std::map<std::string, int> jobs = jobs_per_event();
+  EXPECT_EQ(jobs.count("big-0"), 0u);
+  EXPECT_EQ(jobs["small-0"], 2);
+}
+
+TEST_F(BoundedPipelineTest, ManyConcurrentCallsStayWithinTheBoundAndEveryAcceptedEventIsStored) {
+  const int64_t one = bytes_of_one_call();
+  const int64_t kBound = one * 3;
+  bound(kBound);
+  constexpr int kThreads = 6;
+  constexpr int kCalls = 25;
+  std::mutex mutex;
+  std::vector<std::string> accepted;
+  std::vector<std::string> throttled;
+  std::atomic<bool> running{true};
+  std::thread disk([&] {  // a disk that is slow now and then
+    while (running) {
+      slow_disk_->hold();
+      std::this_thread::yield();
+      slow_disk_->open();
+      std::this_thread::yield();
+    }
+  });
+  std::vector<std::thread> clients;
+  for (int t = 0; t < kThreads; ++t) {
+    clients.emplace_back([&, t] {
+      for (int c = 0; c < kCalls; ++c) {
+        const int size = 1 + (t + c) % 3;
+        std::vector<Envelope> call = envelopes(fmt::format("t{}-c{}", t, c), size);
+        std::vector<std::string> ids;
+        for (const Envelope& envelope : call) {
+          ids.push_back(envelope.id);
+        }
+        const std::vector<Status> statuses = ingest("default", std::move(call));
+        std::lock_guard lock(mutex);
+        // All or nothing: every entry of a call has the same answer.
+        for (const Status& status : statuses) {
+          EXPECT_EQ(status.code(), statuses[0].code()) << status.to_string();
+        }
+        EXPECT_TRUE(statuses[0].ok() || statuses[0].code() == StatusCode::kResourceExhausted)
+            << statuses[0].to_string();
+        auto& into = statuses[0].ok() ? accepted : throttled;
+        into.insert(into.end(), ids.begin(), ids.end());
+      }
+    });
+  }
+  for (std::thread& client : clients) {
+    client.join();
+  }
+  running = false;
+  disk.join();
+  slow_disk_->open();
+  ASSERT_TRUE(testing::wait_for([&] { return committer_->queued_bytes() == 0; }));
+  EXPECT_LE(committer_->peak_queued_bytes(), kBound);
+
+  std::map<std::string, int> jobs = jobs_per_event();
+  jobs.erase("m-0");
+  jobs.erase("m-1");
+  jobs.erase("m-2");
+  EXPECT_EQ(jobs.size(), accepted.size());
+  for (const std::string& id : accepted) {
+    EXPECT_EQ(jobs[id], 2) << id;
+  }
+  for (const std::string& id : throttled) {
+    EXPECT_EQ(jobs.count(id), 0u) << id;
+  }
+  EXPECT_EQ(metric("hikyaku_throttled_events_total"), static_cast<int64_t>(throttled.size()));
+  EXPECT_EQ(metric("hikyaku_ingested_events_total{bus=\"default\"}"),
+            static_cast<int64_t>(accepted.size()) + 3);
 }
 
 }  // namespace

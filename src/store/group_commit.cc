@@ -11,6 +11,50 @@
 
 namespace hikyaku::store {
 
+namespace {
+
+// A vector element plus the allocator's bookkeeping per string; what SSO keeps inline is counted
+// twice, which errs on the safe side.
+constexpr int64_t kEntryOverhead = 64;
+
+int64_t bytes_of(const std::string& text) { return static_cast<int64_t>(text.size()); }
+
+}  // namespace
+
+int64_t entry_bytes(const NewJob& job) {
+  return kEntryOverhead + static_cast<int64_t>(sizeof(NewJob)) + bytes_of(job.target) +
+         bytes_of(job.event_id) + bytes_of(job.body) + bytes_of(job.headers);
+}
+
+int64_t entry_bytes(const ArchivedEvent& event) {
+  return kEntryOverhead + static_cast<int64_t>(sizeof(ArchivedEvent)) + bytes_of(event.event_id) +
+         bytes_of(event.bus) + bytes_of(event.envelope);
+}
+
+int64_t entry_bytes(const NewDeadLetter& letter) {
+  return entry_bytes(letter.job) + bytes_of(letter.reason.error_code) +
+         bytes_of(letter.reason.error_message) + bytes_of(letter.reason.exhausted_retry_condition);
+}
+
+int64_t batch_bytes(const Batch& batch) {
+  int64_t bytes = 0;
+  for (const NewJob& job : batch.jobs) {
+    bytes += entry_bytes(job);
+  }
+  for (const ArchivedEvent& event : batch.events) {
+    bytes += entry_bytes(event);
+  }
+  for (const NewDeadLetter& letter : batch.dead_letters) {
+    bytes += entry_bytes(letter);
+  }
+  for (const Claim& claim : batch.completed) {
+    bytes += kEntryOverhead + static_cast<int64_t>(sizeof(Claim)) + bytes_of(claim.token) +
+             bytes_of(claim.job.target) + bytes_of(claim.job.event_id) + bytes_of(claim.job.body) +
+             bytes_of(claim.job.headers);
+  }
+  return bytes;
+}
+
 GroupCommitter::GroupCommitter(Store& store, Options options)
     : store_(store),
       options_(options),
@@ -27,6 +71,7 @@ GroupCommitter::~GroupCommitter() { stop(); }
 
 void GroupCommitter::submit(Batch batch, Done done) {
   const auto jobs = static_cast<int64_t>(batch.jobs.size());
+  const int64_t bytes = batch_bytes(batch);
   {
     MutexLock lock(mutex_);
     if (stopping_) {
@@ -34,15 +79,47 @@ void GroupCommitter::submit(Batch batch, Done done) {
       done(unavailable("the store is shutting down"));
       return;
     }
-    if (queued_jobs_ > 0 && queued_jobs_ + jobs > options_.max_queued_jobs) {
+    // Whole batches only: a batch that does not fit is refused entirely, and nobody waits.
+    if ((queued_jobs_ > 0 && queued_jobs_ + jobs > options_.max_queued_jobs) ||
+        queued_bytes_ + bytes > options_.max_queued_bytes) {
       lock.unlock();
       done(resource_exhausted("the store's commit queue is full; retry shortly"));
       return;
     }
     queued_jobs_ += jobs;
-    queue_.push_back({std::move(batch), std::move(done)});
+    queued_bytes_ += bytes;
+    peak_queued_bytes_ = std::max(peak_queued_bytes_, queued_bytes_);
+    queue_.push_back({std::move(batch), std::move(done), bytes});
+  }
+  if (queued_bytes_gauge_ != nullptr) {
+    queued_bytes_gauge_->add(bytes);
   }
   wake_.notify_one();
+}
+
+void GroupCommitter::release_bytes(int64_t bytes) {
+  {
+    MutexLock lock(mutex_);
+    queued_bytes_ -= bytes;
+  }
+  if (queued_bytes_gauge_ != nullptr) {
+    queued_bytes_gauge_->add(-bytes);
+  }
+}
+
+int64_t GroupCommitter::room_bytes() const {
+  MutexLock lock(mutex_);
+  return std::max<int64_t>(options_.max_queued_bytes - queued_bytes_, 0);
+}
+
+int64_t GroupCommitter::queued_bytes() const {
+  MutexLock lock(mutex_);
+  return queued_bytes_;
+}
+
+int64_t GroupCommitter::peak_queued_bytes() const {
+  MutexLock lock(mutex_);
+  return peak_queued_bytes_;
 }
 
 void GroupCommitter::stop() {
@@ -101,6 +178,10 @@ void GroupCommitter::complete(std::vector<Claim> delivered) {
       wake = completed_.empty() || static_cast<int64_t>(completed_.size() + delivered.size()) >=
                                        options_.completions_alone;
       for (Claim& claim : delivered) {
+        // Settling needs the job's id and lease token only: the body is freed now rather than
+        // kept until the next commit.
+        std::string().swap(claim.job.body);
+        std::string().swap(claim.job.headers);
         completed_.push_back(std::move(claim));
       }
       delivered.clear();
@@ -135,9 +216,15 @@ void GroupCommitter::run_writer() {
     if (!merged.empty()) {
       commit(merged, committed);
     }
+    // What was not leased is in the store now: free it before the sync, not at the next group.
+    merged.jobs.clear();
+    merged.events.clear();
+    merged.dead_letters.clear();
+    merged.completed.clear();
     committed.done.reserve(taken.size());
     for (Pending& pending : taken) {
       committed.done.push_back(std::move(pending.done));
+      committed.bytes += pending.bytes;
     }
     {
       MutexLock lock(mutex_);
@@ -184,9 +271,6 @@ bool GroupCommitter::take_next_group(std::vector<Pending>& taken, std::vector<Cl
 }
 
 void GroupCommitter::merge(std::vector<Pending>& taken, Batch& merged) {
-  merged.jobs.clear();
-  merged.events.clear();
-  merged.dead_letters.clear();
   if (taken.size() == 1) {
     merged = std::move(taken[0].batch);
     return;
@@ -235,6 +319,7 @@ void GroupCommitter::run_syncer() {
       for (Done& done : group.done) {
         done(status);
       }
+      release_bytes(group.bytes);
     }
     groups.clear();
   }

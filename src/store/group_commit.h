@@ -8,8 +8,14 @@
 // the disk, the next group's transaction runs. No timer is involved: under load, groups grow by
 // themselves; when idle, a lone batch commits and syncs at once (no added latency).
 //
-// The queue is bounded (Options::max_queued_jobs): beyond it submit() calls `done` at once with
-// kResourceExhausted, which ingest turns into a retryable throttling error.
+// Memory is bounded in bytes (Options::max_queued_bytes, 256 MiB by default): a submitted batch
+// counts (batch_bytes(): its bodies, envelopes, dead letters and per-entry overhead) from submit()
+// until its `done` is called, i.e. while it is queued, being committed and waiting for the sync;
+// jobs are then handed to the consumer, which bounds what it holds itself. A batch that would take
+// the total past the bound is refused whole: submit() calls `done` at once with
+// kResourceExhausted (nothing of it is stored), which ingest turns into a retryable throttling
+// error. Nothing ever waits for room, so admission cannot deadlock. Options::max_queued_jobs
+// bounds the number of queued jobs the same way.
 //
 // It reads no clock: the one time it keeps, Options::completion_delay_ms, is a bounded wait on a
 // condition variable (real time) for company. docs/store.md describes the durability model.
@@ -24,6 +30,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/metrics.h"
 #include "core/mutex.h"
 #include "store/store.h"
 
@@ -45,11 +52,22 @@ class CommitConsumer {
   virtual void committed(std::vector<Claim> leased, int64_t left_pending) = 0;
 };
 
+// What a batch (or one of its parts) holds in memory, as the committer's byte bound counts it:
+// the strings' bytes plus a fixed overhead per entry.
+int64_t batch_bytes(const Batch& batch);
+int64_t entry_bytes(const NewJob& job);
+int64_t entry_bytes(const ArchivedEvent& event);
+int64_t entry_bytes(const NewDeadLetter& letter);
+
 class GroupCommitter {
  public:
   using Done = std::function<void(const Status&)>;
 
+  static constexpr int64_t kDefaultMaxQueuedBytes = int64_t{256} * 1024 * 1024;
+
   struct Options {
+    // batch_bytes() of the batches submitted and not yet answered, across all submitters.
+    int64_t max_queued_bytes = kDefaultMaxQueuedBytes;
     int64_t max_queued_jobs = 200'000;  // jobs waiting for a commit, across all submitters
     int64_t max_jobs_per_commit = 20'000;
     // Completed deliveries (complete()) wait up to this long for a submission to ride along
@@ -85,10 +103,21 @@ class GroupCommitter {
   // Commits performed so far (each may hold many submissions); for metrics and tests.
   int64_t commits() const HK_EXCLUDES(mutex_);
 
+  // The bytes a submission may still take (Options::max_queued_bytes minus what is queued;
+  // 0 when full): a producer that builds a large batch stops building once past it.
+  int64_t room_bytes() const HK_EXCLUDES(mutex_);
+  int64_t max_queued_bytes() const { return options_.max_queued_bytes; }
+  // Bytes submitted and not yet answered, and the most there ever were (for metrics and tests).
+  int64_t queued_bytes() const HK_EXCLUDES(mutex_);
+  int64_t peak_queued_bytes() const HK_EXCLUDES(mutex_);
+  // Keeps `gauge` equal to queued_bytes(); set before the first submit.
+  void set_queued_bytes_gauge(Gauge* gauge) { queued_bytes_gauge_ = gauge; }
+
  private:
   struct Pending {
     Batch batch;
     Done done;
+    int64_t bytes = 0;  // batch_bytes(batch) at submit()
   };
   // A committed group waiting for the sync that makes it durable.
   struct Committed {
@@ -98,6 +127,7 @@ class GroupCommitter {
     std::vector<Claim> leased;  // for the consumer
     int64_t left_pending = 0;   // jobs of the group not leased to the consumer
     size_t completions = 0;     // Batch::completed settled in it (for the error log)
+    int64_t bytes = 0;          // the submissions' bytes, released once they are answered
   };
 
   void run_writer() HK_EXCLUDES(mutex_);
@@ -110,6 +140,8 @@ class GroupCommitter {
   static void merge(std::vector<Pending>& taken, Batch& merged);
   // Appends `merged` (deferring the sync) and records what the consumer gets.
   void commit(Batch& merged, Committed& committed);
+  // Returns answered submissions' bytes to the bound.
+  void release_bytes(int64_t bytes) HK_EXCLUDES(mutex_);
 
   Store& store_;
   const Options options_;
@@ -121,6 +153,9 @@ class GroupCommitter {
   std::vector<Claim> completed_ HK_GUARDED_BY(mutex_);
   std::deque<Committed> unsynced_ HK_GUARDED_BY(mutex_);
   int64_t queued_jobs_ HK_GUARDED_BY(mutex_) = 0;
+  int64_t queued_bytes_ HK_GUARDED_BY(mutex_) = 0;
+  int64_t peak_queued_bytes_ HK_GUARDED_BY(mutex_) = 0;
+  Gauge* queued_bytes_gauge_ = nullptr;  // set before the first submit
   int64_t commits_ HK_GUARDED_BY(mutex_) = 0;
   bool stopping_ HK_GUARDED_BY(mutex_) = false;
   bool writer_done_ HK_GUARDED_BY(mutex_) = false;

@@ -56,6 +56,9 @@ class RecordingStore : public Store {
     std::lock_guard lock(mutex_);
     commit_sizes_.push_back(batch.jobs.size());
     completion_sizes_.push_back(batch.completed.size());
+    for (const Claim& claim : batch.completed) {
+      completed_body_bytes_ += claim.job.body.size() + claim.job.headers.size();
+    }
     return fail_ ? unavailable("disk full") : ok_status();
   }
   Status sync() override {
@@ -78,6 +81,10 @@ class RecordingStore : public Store {
   std::vector<size_t> completion_sizes() {
     std::lock_guard lock(mutex_);
     return completion_sizes_;
+  }
+  size_t completed_body_bytes() {
+    std::lock_guard lock(mutex_);
+    return completed_body_bytes_;
   }
 
   Result<std::vector<Claim>> append_and_lease(Batch& batch, int limit, int64_t lease_expires_at_ms,
@@ -122,6 +129,7 @@ class RecordingStore : public Store {
   bool fail_sync_ = false;
   std::vector<size_t> commit_sizes_;
   std::vector<size_t> completion_sizes_;
+  size_t completed_body_bytes_ = 0;
 };
 
 Batch batch_of(size_t jobs) {
@@ -260,6 +268,172 @@ TEST(GroupCommitTest, ConcurrentProducersAllGetAnswers) {
     total += size;
   }
   EXPECT_EQ(total, static_cast<size_t>(kThreads * kPerThread * 2));
+}
+
+// A batch whose bodies hold `body_bytes` bytes in all, over `jobs` jobs, and archived events and
+// dead letters too: every part of a batch counts.
+Batch sized_batch(size_t jobs, size_t body_bytes) {
+  Batch batch;
+  for (size_t i = 0; i < jobs; ++i) {
+    batch.jobs.push_back({"bus/rule/target", "event", std::string(body_bytes / jobs, 'b'), "", 0});
+  }
+  batch.events.push_back({"event", "bus", std::string(body_bytes / 4, 'e'), 0});
+  batch.dead_letters.push_back(
+      {{"bus/rule/t2", "event", std::string(body_bytes / 4, 'd'), "", 0}, {"X", "why", ""}});
+  return batch;
+}
+
+TEST(GroupCommitTest, BatchSizesCountEveryPartOfTheBatch) {
+  const int64_t bodies_only = batch_bytes(batch_of(0));
+  EXPECT_EQ(bodies_only, 0);
+  const Batch batch = sized_batch(4, 40'000);
+  // Bodies, the archived envelope and the dead letter's event, plus overhead per entry.
+  EXPECT_GT(batch_bytes(batch), 40'000 + 10'000 + 10'000);
+  EXPECT_LT(batch_bytes(batch), 40'000 + 10'000 + 10'000 + 6 * 512);
+  Batch bigger = sized_batch(4, 40'000);
+  bigger.jobs[0].headers = std::string(1000, 'h');
+  EXPECT_EQ(batch_bytes(bigger), batch_bytes(batch) + 1000);
+}
+
+TEST(GroupCommitTest, ABatchPastTheByteBoundIsRefusedWholeAndTheBoundFreesOnceAnswered) {
+  RecordingStore store;
+  const int64_t one = batch_bytes(sized_batch(10, 100'000));
+  GroupCommitter committer(store, {.max_queued_bytes = one * 2 + one / 2});
+  store.sync_gate.hold();
+  std::promise<Status> first;
+  committer.submit(sized_batch(10, 100'000), [&](const Status& s) { first.set_value(s); });
+  store.sync_gate.wait_until_entered();  // committed, waiting for the disk: still counted
+  EXPECT_EQ(committer.queued_bytes(), one);
+  std::promise<Status> second;
+  committer.submit(sized_batch(10, 100'000), [&](const Status& s) { second.set_value(s); });
+  EXPECT_EQ(committer.queued_bytes(), 2 * one);
+  EXPECT_EQ(committer.room_bytes(), one / 2);
+
+  // A third does not fit, nor does a small one that would cross the bound by a byte.
+  std::promise<Status> refused;
+  committer.submit(sized_batch(10, 100'000), [&](const Status& s) { refused.set_value(s); });
+  const Status status = refused.get_future().get();
+  EXPECT_EQ(status.code(), StatusCode::kResourceExhausted);
+  EXPECT_NE(status.message().find("retry"), std::string::npos) << status.message();
+  Batch just_over = sized_batch(1, 4);
+  just_over.jobs[0].body.assign(static_cast<size_t>(one / 2 + 1), 'x');
+  std::promise<Status> also_refused;
+  committer.submit(std::move(just_over), [&](const Status& s) { also_refused.set_value(s); });
+  EXPECT_EQ(also_refused.get_future().get().code(), StatusCode::kResourceExhausted);
+  EXPECT_EQ(committer.queued_bytes(), 2 * one);
+
+  store.sync_gate.open();
+  EXPECT_TRUE(first.get_future().get().ok());
+  EXPECT_TRUE(second.get_future().get().ok());
+  ASSERT_TRUE(testing::wait_for([&] { return committer.queued_bytes() == 0; }));
+  EXPECT_EQ(committer.room_bytes(), committer.max_queued_bytes());
+  std::promise<Status> later;
+  committer.submit(sized_batch(10, 100'000), [&](const Status& s) { later.set_value(s); });
+  EXPECT_TRUE(later.get_future().get().ok());
+  committer.stop();
+  // The refused batches stored nothing: three batches of ten jobs were committed.
+  size_t jobs = 0;
+  for (size_t size : store.commit_sizes()) {
+    jobs += size;
+  }
+  EXPECT_EQ(jobs, 30u);
+  EXPECT_EQ(committer.peak_queued_bytes(), 2 * one);
+}
+
+TEST(GroupCommitTest, UnderConcurrentProducersTheQueuedBytesNeverPassTheBound) {
+  RecordingStore store;
+  constexpr int64_t kBound = 200'000;
+  MetricsRegistry metrics;
+  Gauge& gauge = metrics.gauge("queued_bytes", "test");
+  GroupCommitter committer(store, {.max_queued_bytes = kBound});
+  committer.set_queued_bytes_gauge(&gauge);
+  constexpr int kThreads = 8;
+  constexpr int kRounds = 40;
+  constexpr int kPerRound = 4;  // submissions in flight per producer
+  std::atomic<int64_t> accepted_jobs{0};
+  std::atomic<int> accepted{0};
+  std::atomic<int> refused{0};
+  std::atomic<int64_t> largest_seen{0};
+  // The disk is held until the queue has overflowed once, then slow now and then.
+  store.sync_gate.hold();
+  std::atomic<bool> producing{true};
+  std::thread disk([&] {
+    EXPECT_TRUE(testing::wait_for([&] { return refused > 0; }));
+    while (producing) {
+      store.sync_gate.open();
+      std::this_thread::yield();
+      store.sync_gate.hold();
+      std::this_thread::yield();
+    }
+    store.sync_gate.open();
+  });
+  std::vector<std::thread> producers;
+  producers.reserve(kThreads);
+  for (int t = 0; t < kThreads; ++t) {
+    producers.emplace_back([&, t] {
+      for (int round = 0; round < kRounds; ++round) {
+        std::vector<std::future<void>> answers;
+        for (int k = 0; k < kPerRound; ++k) {
+          const int i = round * kPerRound + k;
+          // Sizes from a few bytes to a third of the bound, jobs from 1 to 40.
+          const size_t jobs = 1 + static_cast<size_t>((t * 7 + i * 13) % 40);
+          const size_t bytes = 8 + static_cast<size_t>((t * 7919 + i * 104'729) % (kBound / 3));
+          auto done = std::make_shared<std::promise<void>>();
+          answers.push_back(done->get_future());
+          committer.submit(sized_batch(jobs, bytes), [&, jobs, done](const Status& s) {
+            if (s.ok()) {
+              ++accepted;
+              accepted_jobs += static_cast<int64_t>(jobs);
+            } else {
+              EXPECT_EQ(s.code(), StatusCode::kResourceExhausted) << s.message();
+              ++refused;
+            }
+            done->set_value();
+          });
+          const int64_t seen = committer.queued_bytes();
+          int64_t largest = largest_seen.load();
+          while (seen > largest && !largest_seen.compare_exchange_weak(largest, seen)) {
+          }
+        }
+        for (std::future<void>& answer : answers) {
+          answer.wait();
+        }
+      }
+    });
+  }
+  for (std::thread& producer : producers) {
+    producer.join();
+  }
+  producing = false;
+  disk.join();
+  committer.stop();
+  EXPECT_EQ(accepted + refused, kThreads * kRounds * kPerRound);
+  EXPECT_GT(accepted.load(), 0);
+  EXPECT_GT(refused.load(), 0);
+  EXPECT_LE(committer.peak_queued_bytes(), kBound);
+  EXPECT_LE(largest_seen.load(), kBound);
+  EXPECT_EQ(committer.queued_bytes(), 0);
+  EXPECT_EQ(gauge.value(), 0);
+  // Refused batches stored nothing; every accepted job was committed.
+  size_t committed_jobs = 0;
+  for (size_t size : store.commit_sizes()) {
+    committed_jobs += size;
+  }
+  EXPECT_EQ(static_cast<int64_t>(committed_jobs), accepted_jobs.load());
+}
+
+TEST(GroupCommitTest, CompletedClaimsDoNotKeepTheirBodiesUntilTheNextCommit) {
+  RecordingStore store;
+  GroupCommitter committer(store, {.completion_delay_ms = 3'600'000, .completions_alone = 1000});
+  std::vector<Claim> delivered = claims(2);
+  delivered[0].job.body = std::string(100'000, 'b');
+  delivered[1].job.headers = R"({"x-h":"v"})";
+  committer.complete(std::move(delivered));
+  std::promise<Status> done;
+  committer.submit(batch_of(1), [&](const Status& s) { done.set_value(s); });
+  ASSERT_TRUE(done.get_future().get().ok());
+  EXPECT_EQ(store.completion_sizes(), (std::vector<size_t>{2}));
+  EXPECT_EQ(store.completed_body_bytes(), 0u);  // settled by id and token alone
 }
 
 // Takes up to `slots` jobs per commit and records what it was given.
