@@ -8,8 +8,9 @@
 //   array_consistency_bench --benchmark_filter=Sibling
 //
 // Shapes: sibling fields under one array (2 and 3 fields, each operator), exists:false next to a
-// positive field, fields at different depths of nested arrays, arrays of arrays, and 20 rules
-// over the same array at once.
+// positive field, fields at different depths of nested arrays, arrays of arrays, 20 rules over
+// the same array at once, arrays 900 deep; and the worst event the search budget allows
+// (BM_BudgetExhausted).
 
 #include <benchmark/benchmark.h>
 
@@ -33,7 +34,7 @@ struct Operator {
   const char* no;
 };
 
-const Operator kOperators[] = {
+constexpr Operator kOperators[] = {
     {"exact", R"(["v"])", R"("v")", R"("u")"},
     {"prefix", R"([{"prefix": "va"}])", R"("val")", R"("vol")"},
     {"suffix", R"([{"suffix": "al"}])", R"("val")", R"("vol")"},
@@ -45,7 +46,7 @@ const Operator kOperators[] = {
     {"cidr", R"([{"cidr": "10.0.0.0/8"}])", R"("10.1.2.3")", R"("11.1.2.3")"},
 };
 
-const char* const kFieldNames[] = {"x", "y", "z"};
+constexpr const char* kFieldNames[] = {"x", "y", "z"};
 
 std::unique_ptr<const Matcher> compile_or_die(const std::vector<std::string>& patterns) {
   std::vector<RuleSpec> specs;
@@ -171,6 +172,68 @@ void BM_ManyRules(benchmark::State& state) {
   run(state, *compile_or_die(patterns), event, n, false);
 }
 
+// The same as the issue's example, 900 arrays deep: the cost of a value does not grow with depth.
+// NOLINTNEXTLINE(readability-identifier-naming): Google Benchmark's BM_ names, as reports show
+void BM_DeepArrays(benchmark::State& state) {
+  const int64_t n = state.range(0);
+  const std::string pattern = R"({"a":{"x":["v"],"y":["v"]}})";
+  std::string event = R"({"a":)" + std::string(900, '[');
+  for (int64_t i = 0; i < n; ++i) {
+    event += std::string(i == 0 ? "" : ",") +
+             (i % 2 == 0 ? R"({"x":"v","y":"u"})" : R"({"x":"u","y":"v"})");
+  }
+  event += std::string(900, ']') + "}";
+  run(state, *compile_or_die({pattern}), event, n, false);
+}
+
+// The worst case the budget allows: the pigeonhole principle for 7 pigeons in 6 holes spelled
+// with duplicate keys (see array_consistency_test.cc), which exhausts the per-event search budget
+// and fails. Its time is the most one event can cost in array-consistency checks.
+// NOLINTNEXTLINE(readability-identifier-naming): Google Benchmark's BM_ names, as reports show
+void BM_BudgetExhausted(benchmark::State& state) {
+  constexpr size_t kPigeons = 7;
+  constexpr size_t kHoles = 6;
+  std::string pattern = "{";
+  std::vector<std::string> true_side(kPigeons * kHoles);
+  std::vector<std::string> false_side(kPigeons * kHoles);
+  auto add = [](std::string& side, const std::string& field) {
+    side += (side.empty() ? "\"" : ",\"") + field + R"(":"v")";
+  };
+  for (size_t p = 0; p < kPigeons; ++p) {
+    const std::string field = "P" + std::to_string(p);
+    pattern += (p == 0 ? "\"a." : ",\"a.") + field + R"(":["v"])";
+    for (size_t h = 0; h < kHoles; ++h) {
+      add(true_side[p * kHoles + h], field);
+    }
+  }
+  for (size_t h = 0; h < kHoles; ++h) {
+    for (size_t p = 0; p < kPigeons; ++p) {
+      for (size_t q = p + 1; q < kPigeons; ++q) {
+        const std::string field =
+            "C" + std::to_string(p) + "_" + std::to_string(q) + "_" + std::to_string(h);
+        pattern += ",\"a." + field + R"(":["v"])";
+        add(false_side[p * kHoles + h], field);
+        add(false_side[q * kHoles + h], field);
+      }
+    }
+  }
+  pattern += "}";
+  std::string event = "{";
+  for (size_t i = 0; i < true_side.size(); ++i) {
+    event +=
+        std::string(i == 0 ? "" : ",") + R"("a":[{)" + true_side[i] + "},{" + false_side[i] + "}]";
+  }
+  event += "}";
+  auto matcher = compile_or_die({pattern});
+  std::vector<uint32_t> ids;
+  for (auto _ : state) {
+    if (matcher->match(event, ids).ok()) {
+      state.SkipWithError("expected the budget to run out");
+      return;
+    }
+  }
+}
+
 void lengths(benchmark::internal::Benchmark* b) {
   for (int64_t n : {1000, 4000, 16000, 26000}) {
     b->Arg(n);
@@ -192,6 +255,8 @@ BENCHMARK(BM_ExistsFalseSibling)->Apply(lengths)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_NestedArrays)->Apply(lengths)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_ArraysOfArrays)->Apply(lengths)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_ManyRules)->Apply(lengths)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_DeepArrays)->Apply(lengths)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_BudgetExhausted)->Unit(benchmark::kMillisecond);
 
 }  // namespace
 

@@ -29,8 +29,7 @@
 #include "pattern/internal/matcher_impl.h"
 #include "pattern/pattern.h"
 
-namespace hikyaku::pattern {
-namespace internal {
+namespace hikyaku::pattern::internal {
 namespace {
 
 // Values `a` and `b` may be combined: they are not in different elements of one array. Each
@@ -376,5 +375,4 @@ bool Run::close_top(const CondSet& positive) {
   return true;
 }
 
-}  // namespace internal
-}  // namespace hikyaku::pattern
+}  // namespace hikyaku::pattern::internal
