@@ -6,6 +6,11 @@
 // Signals: SIGTERM/SIGINT stop accepting, drain in-flight requests and deliveries, close the
 // store; SIGHUP reloads the config (a config that does not validate is refused and the running
 // one kept).
+//
+// Secrets: every log line passes a Redactor installed at the logging sink (core/log.h) and every
+// error the delivery engine records passes the same one (delivery/endpoint.h). It knows every
+// secret value of every config loaded since start, so a secret rotated away by a reload stays
+// masked in whatever still mentions it.
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -13,12 +18,14 @@
 #include <chrono>
 #include <csignal>
 #include <memory>
+#include <set>
 
 #include "bus/pipeline.h"
 #include "cli/commands.h"
 #include "cli/wiring.h"
 #include "config/config.h"
 #include "core/clock.h"
+#include "core/log.h"
 #include "core/redact.h"
 #include "delivery/dispatcher.h"
 #include "server/server.h"
@@ -47,7 +54,20 @@ struct Running {
   Gauge* pending = nullptr;
   Gauge* leased = nullptr;
   Gauge* dead_letters = nullptr;
+  std::set<std::string> secrets;  // of every config loaded since start
 };
+
+// Adds `config`'s secret values to those known, installs the redactor of them all at the
+// logging sink and returns it for the endpoints.
+std::shared_ptr<const Redactor> remember_secrets(Running& running, const config::Config& config) {
+  for (std::string& value : secret_values(config)) {
+    running.secrets.insert(std::move(value));
+  }
+  auto redactor = std::make_shared<const Redactor>(
+      std::vector<std::string>(running.secrets.begin(), running.secrets.end()));
+  install_log_redactor(redactor);
+  return redactor;
+}
 
 std::string metrics_text(Running& running) {
   if (Result<store::Counts> counts = running.store->counts(SystemClock::instance().now_ms())) {
@@ -66,6 +86,7 @@ void reload(Running& running, const std::string& path) {
     return;
   }
   auto config = std::make_shared<const config::Config>(std::move(*loaded.config));
+  std::shared_ptr<const Redactor> redactor = remember_secrets(running, *config);
   Result<std::shared_ptr<const bus::Snapshot>> snapshot =
       bus::Snapshot::build(config, running.metrics);
   if (!snapshot.has_value()) {
@@ -73,7 +94,7 @@ void reload(Running& running, const std::string& path) {
     return;
   }
   std::vector<std::string> warnings;
-  auto endpoints = build_endpoints(*config, warnings);
+  auto endpoints = build_endpoints(*config, std::move(redactor), warnings);
   for (const std::string& warning : warnings) {
     spdlog::warn("{}", warning);
   }
@@ -90,6 +111,9 @@ int serve(const std::string& path) {
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  // Before anything logs and before any other thread exists: the name rules from the start,
+  // the config's values once it is loaded.
+  install_log_redactor(nullptr);
 
   config::LoadResult loaded = config::load_config_file(path);
   if (!loaded.ok()) {
@@ -99,6 +123,7 @@ int serve(const std::string& path) {
   auto config = std::make_shared<const config::Config>(std::move(*loaded.config));
 
   Running running;
+  std::shared_ptr<const Redactor> redactor = remember_secrets(running, *config);
   running.pending = &running.metrics.gauge("hikyaku_queue_pending_jobs",
                                            "Delivery jobs waiting (due now or later)");
   running.leased = &running.metrics.gauge("hikyaku_queue_leased_jobs", "Delivery jobs in flight");
@@ -124,7 +149,7 @@ int serve(const std::string& path) {
   running.pipeline = std::make_unique<bus::Pipeline>(*running.committer, running.metrics,
                                                      SystemClock::instance(), *snapshot);
   std::vector<std::string> warnings;
-  auto endpoints = build_endpoints(*config, warnings);
+  auto endpoints = build_endpoints(*config, std::move(redactor), warnings);
   for (const std::string& warning : warnings) {
     spdlog::warn("{}", warning);
   }

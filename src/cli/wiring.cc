@@ -55,6 +55,8 @@ void apply_connection(const config::Connection& connection, delivery::Endpoint& 
     endpoint.url += endpoint.url.find('?') == std::string::npos ? '?' : '&';
     endpoint.url += percent_encode(query.key) + "=" + percent_encode(query.value.reveal());
   }
+  // When BodyParameters are implemented they must be merged into the body at send time (in
+  // delivery), never into the rendered body the store keeps.
   if (!parameters.body_parameters.empty()) {
     warnings.push_back(
         fmt::format("connection {}: InvocationHttpParameters.BodyParameters are not applied yet",
@@ -64,7 +66,19 @@ void apply_connection(const config::Connection& connection, delivery::Endpoint& 
 
 }  // namespace
 
+std::vector<std::string> secret_values(const config::Config& config) {
+  std::vector<std::string> values = config.secret_values();
+  for (const config::Connection& connection : config.connections) {
+    if (connection.authorization_type == config::AuthorizationType::kBasic &&
+        !connection.password.empty()) {
+      values.push_back(connection.username + ":" + connection.password.reveal());
+    }
+  }
+  return values;
+}
+
 std::shared_ptr<const delivery::Endpoints> build_endpoints(const config::Config& config,
+                                                           std::shared_ptr<const Redactor> redactor,
                                                            std::vector<std::string>& warnings) {
   auto endpoints = std::make_shared<delivery::Endpoints>();
   for (const config::Rule& rule : config.rules) {
@@ -72,6 +86,7 @@ std::shared_ptr<const delivery::Endpoints> build_endpoints(const config::Config&
       delivery::Endpoint endpoint;
       endpoint.rule = rule.name;
       endpoint.target_id = target.id;
+      endpoint.redactor = redactor;
       endpoint.retry_policy = {target.retry_policy.maximum_retry_attempts,
                                target.retry_policy.maximum_event_age_in_seconds};
       if (target.log) {

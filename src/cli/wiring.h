@@ -1,19 +1,30 @@
 #pragma once
 // Composition helpers for `hikyaku serve`: turning a validated Config into what the delivery
 // component needs (it knows nothing of the config file).
+//
+// Connection secrets (API key and Basic headers, IsValueSecret parameters) go into the
+// endpoints, which live in memory only and are applied at send time: a job's stored body never
+// holds them.
 
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "config/config.h"
+#include "core/redact.h"
 #include "delivery/endpoint.h"
 
 namespace hikyaku::cli {
 
-// One Endpoint per enabled rule target, keyed "<bus>/<rule>/<target id>". `warnings` receives
-// what the config asks for that this build cannot do yet (never a secret).
+// Every secret value `config` holds: Config::secret_values() and, for each Basic connection,
+// the `user:password` its Authorization header encodes.
+std::vector<std::string> secret_values(const config::Config& config);
+
+// One Endpoint per enabled rule target, keyed "<bus>/<rule>/<target id>", each sharing
+// `redactor` (see delivery/endpoint.h). `warnings` receives what the config asks for that this
+// build cannot do yet (never a secret).
 std::shared_ptr<const delivery::Endpoints> build_endpoints(const config::Config& config,
+                                                           std::shared_ptr<const Redactor> redactor,
                                                            std::vector<std::string>& warnings);
 
 }  // namespace hikyaku::cli

@@ -106,7 +106,7 @@ size_t decode_escape(std::string_view text, size_t at, std::array<unsigned char,
   if (unit < 0) {
     return 0;
   }
-  uint32_t code_point = static_cast<uint32_t>(unit);
+  auto code_point = static_cast<uint32_t>(unit);
   size_t length = 6;
   if (unit >= 0xD800 && unit <= 0xDBFF && at + 7 < text.size() && text[at + 6] == '\\' &&
       text[at + 7] == 'u') {
