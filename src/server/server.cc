@@ -2,12 +2,15 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read_until.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
+#include <limits>
 #include <optional>
 #include <thread>
 #include <type_traits>
@@ -33,6 +36,129 @@ using boost::beast::error_code;
 // Per-connection read buffer: reserved for headers up front, grown for a body up to the cap.
 constexpr std::size_t kHeaderReadBuffer = 4096;
 constexpr std::size_t kMaxReadBuffer = std::size_t{64} * 1024;
+
+constexpr std::size_t kUnlimitedBuffer = std::numeric_limits<std::size_t>::max();
+
+// A flat_buffer by reference: Asio's read_until keeps the (v1) dynamic buffer it is given by
+// value, so passing the buffer itself would read into a copy.
+class BufferRef {
+ public:
+  using const_buffers_type = beast::flat_buffer::const_buffers_type;
+  using mutable_buffers_type = beast::flat_buffer::mutable_buffers_type;
+  explicit BufferRef(beast::flat_buffer& buffer) : buffer_(&buffer) {}
+  std::size_t size() const { return buffer_->size(); }
+  std::size_t max_size() const { return buffer_->max_size(); }
+  std::size_t capacity() const { return buffer_->capacity(); }
+  const_buffers_type data() const { return buffer_->data(); }
+  mutable_buffers_type prepare(std::size_t n) { return buffer_->prepare(n); }
+  void commit(std::size_t n) { buffer_->commit(n); }
+  void consume(std::size_t n) { buffer_->consume(n); }
+
+ private:
+  beast::flat_buffer* buffer_;
+};
+
+// A request refused for its framing (RFC 9112 §6): its body length cannot be read the way every
+// other HTTP implementation on the path would read it, so the connection is closed after the
+// answer and nothing after it is read as a request.
+struct FramingError {
+  unsigned status;  // 400, or 501 for a transfer coding hikyaku does not implement
+  std::string message;
+};
+
+std::string_view std_view(beast::string_view view) { return {view.data(), view.size()}; }
+
+FramingError bad_framing(std::string message) { return {400, std::move(message)}; }
+
+// The raw header block (request line to the empty line): Beast joins obs-fold continuation lines
+// into the value, which another reader may not; RFC 9112 §5.2 lets a server refuse them instead.
+std::optional<FramingError> check_header_bytes(std::string_view block) {
+  for (std::size_t at = block.find("\r\n"); at != std::string_view::npos && at + 2 < block.size();
+       at = block.find("\r\n", at + 2)) {
+    const char next = block[at + 2];
+    if (next == ' ' || next == '\t') {
+      return bad_framing(
+          "A header line starts with whitespace (obsolete line folding, RFC 9112 §5.2): send "
+          "each header field on one line.");
+    }
+  }
+  return std::nullopt;
+}
+
+// OWS-trimmed elements of a comma-separated list, in order; empty elements skipped.
+template <typename Visit>
+void for_each_list_element(std::string_view list, Visit visit) {
+  while (!list.empty()) {
+    const std::size_t comma = list.find(',');
+    std::string_view element = list.substr(0, comma);
+    list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
+    while (!element.empty() && (element.front() == ' ' || element.front() == '\t')) {
+      element.remove_prefix(1);
+    }
+    while (!element.empty() && (element.back() == ' ' || element.back() == '\t')) {
+      element.remove_suffix(1);
+    }
+    if (!element.empty()) {
+      visit(element);
+    }
+  }
+}
+
+// What Beast's parser leaves to the server (RFC 9112 §3.2, §6.1, §6.3): Transfer-Encoding must be
+// exactly "chunked", never with Content-Length nor in HTTP/1.0; one Content-Length of digits only;
+// exactly one Host.
+std::optional<FramingError> check_header_fields(const http::request_header<>& header) {
+  std::size_t hosts = 0;
+  std::size_t lengths = 0;
+  bool bad_length = false;
+  std::size_t coding_fields = 0;
+  std::size_t codings = 0;
+  bool empty_coding_field = false;
+  std::string_view last_coding;
+  for (const auto& field : header) {
+    if (field.name() == http::field::host) {
+      ++hosts;
+    } else if (field.name() == http::field::content_length) {
+      ++lengths;
+      const std::string_view value = std_view(field.value());
+      bad_length =
+          bad_length || value.empty() ||
+          !std::all_of(value.begin(), value.end(), [](char c) { return c >= '0' && c <= '9'; });
+    } else if (field.name() == http::field::transfer_encoding) {
+      ++coding_fields;
+      const std::size_t before = codings;
+      for_each_list_element(std_view(field.value()), [&](std::string_view coding) {
+        ++codings;
+        last_coding = coding;
+      });
+      empty_coding_field = empty_coding_field || codings == before;
+    }
+  }
+  if (coding_fields > 0) {
+    if (header.version() < 11) {
+      return bad_framing("Transfer-Encoding is not allowed in an HTTP/1.0 request.");
+    }
+    if (lengths > 0) {
+      return bad_framing("A request may not have both Transfer-Encoding and Content-Length.");
+    }
+    if (empty_coding_field ||
+        !beast::iequals(beast::string_view(last_coding.data(), last_coding.size()), "chunked")) {
+      return bad_framing(
+          "Transfer-Encoding must end with chunked: the request's length cannot be read "
+          "otherwise.");
+    }
+    if (codings != 1) {
+      return FramingError{501, "Transfer-Encoding: only chunked is implemented."};
+    }
+  }
+  if (lengths > 1 || bad_length) {
+    return bad_framing("Content-Length must appear once, as decimal digits only.");
+  }
+  if (hosts > 1 || (hosts == 0 && header.version() >= 11)) {
+    return bad_framing("An HTTP/1.1 request must have exactly one Host header.");
+  }
+  return std::nullopt;
+}
 
 class SessionBase {
  public:
@@ -161,9 +287,42 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     reading_ = true;
     // One deadline for the whole request (headers and body): a slow client cannot stretch it.
     lowest().expires_after(timeout());
-    http::async_read_header(
-        stream_, buffer_, *parser_,
-        [self = this->shared_from_this()](error_code ec, std::size_t) { self->on_header(ec); });
+    // The header block is read whole first so that its raw bytes can be checked for what Beast's
+    // parser accepts silently (obs-fold); the parser then reads it from the buffer.
+    buffer_.max_size(static_cast<std::size_t>(
+        std::clamp<int64_t>(state_->limits.max_header_bytes, 256, UINT32_MAX)));
+    asio::async_read_until(stream_, BufferRef(buffer_), "\r\n\r\n",
+                           [self = this->shared_from_this()](error_code ec, std::size_t end) {
+                             self->on_header_block(ec, end);
+                           });
+  }
+
+  void on_header_block(error_code ec, std::size_t end) {
+    buffer_.max_size(kUnlimitedBuffer);
+    if (ec == asio::error::not_found) {
+      ec = http::error::header_limit;  // the buffer filled up before the header block ended
+    }
+    if (ec) {
+      on_read_error(ec);
+      return;
+    }
+    const std::string_view block(static_cast<const char*>(buffer_.data().data()), end);
+    if (std::optional<FramingError> error = check_header_bytes(block)) {
+      refuse_framing(*error);
+      return;
+    }
+    http::async_read_header(stream_, buffer_, *parser_,
+                            [self = this->shared_from_this()](error_code read_ec, std::size_t) {
+                              self->on_header(read_ec);
+                            });
+  }
+
+  // Answers a request whose length cannot be read unambiguously, and closes the connection.
+  void refuse_framing(const FramingError& error) {
+    reading_ = false;
+    state_->metrics->malformed_requests.add();
+    write_error(error.status, error.status == 501 ? "NotImplemented" : "SerializationException",
+                error.message);
   }
 
   void on_header(error_code ec) {
@@ -172,6 +331,10 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
       return;
     }
     auto& header = parser_->get();
+    if (std::optional<FramingError> error = check_header_fields(header)) {
+      refuse_framing(*error);
+      return;
+    }
     auto expect = header[http::field::expect];
     if (beast::iequals(expect, "100-continue")) {
       auto continue_response = std::make_shared<http::response<http::empty_body>>(
@@ -240,8 +403,9 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
       return;
     }
     metrics.malformed_requests.add();
-    if (parser_ && parser_->got_some()) {
-      write_error(400, "SerializationException", "Malformed HTTP request.");
+    if ((parser_ && parser_->got_some()) || buffer_.size() > 0) {
+      write_error(400, "SerializationException",
+                  fmt::format("Malformed HTTP request: {}.", ec.message()));
       return;
     }
     lowest().close();
@@ -439,35 +603,6 @@ class Listener : public std::enable_shared_from_this<Listener> {
   tcp::acceptor acceptor_;
 };
 
-struct ListenAddress {
-  std::string host;
-  uint16_t port = 0;
-};
-
-Result<ListenAddress> split_listen(std::string_view listen) {
-  size_t colon = listen.rfind(':');
-  if (colon == std::string_view::npos || colon + 1 >= listen.size()) {
-    return invalid_argument(fmt::format("Server.Listen \"{}\" must be host:port", listen));
-  }
-  ListenAddress address;
-  address.host = std::string(listen.substr(0, colon));
-  if (address.host.size() >= 2 && address.host.front() == '[' && address.host.back() == ']') {
-    address.host = address.host.substr(1, address.host.size() - 2);
-  }
-  unsigned port = 0;
-  for (char c : listen.substr(colon + 1)) {
-    if (c < '0' || c > '9' || port > 65535) {
-      return invalid_argument(fmt::format("Server.Listen \"{}\": port must be 0..65535", listen));
-    }
-    port = port * 10 + static_cast<unsigned>(c - '0');
-  }
-  if (port > 65535) {
-    return invalid_argument(fmt::format("Server.Listen \"{}\": port must be 0..65535", listen));
-  }
-  address.port = static_cast<uint16_t>(port);
-  return address;
-}
-
 }  // namespace
 
 struct Server::Impl {
@@ -510,29 +645,15 @@ Result<uint16_t> Server::start() {
   if (impl.started) {
     return failed_precondition("the server was already started");
   }
-  HK_ASSIGN_OR_RETURN(ListenAddress listen, split_listen(impl.config.listen));
-
+  // The same checks `hikyaku validate` makes (listen address, Auth for a non-loopback one, TLS
+  // files), so that the two can never disagree.
+  HK_RETURN_IF_ERROR(config::check_server_config(impl.config));
+  HK_ASSIGN_OR_RETURN(config::ListenAddress listen, config::parse_listen(impl.config.listen));
   error_code ec;
-  asio::ip::address address;
-  if (listen.host.empty()) {
-    address = asio::ip::address_v4::any();
-  } else if (listen.host == "localhost") {
-    address = asio::ip::address_v4::loopback();
-  } else {
-    address = asio::ip::make_address(listen.host, ec);
-    if (ec) {
-      return invalid_argument(fmt::format(
-          R"(Server.Listen "{}": "{}" is not an IP address (use e.g. 127.0.0.1, 0.0.0.0, [::1]))",
-          impl.config.listen, listen.host));
-    }
-  }
-  if (!impl.config.auth.configured() && !address.is_loopback()) {
-    return failed_precondition(fmt::format(
-        "refusing to listen on {}: it is not a loopback address and Server.Auth is not "
-        "configured, so anyone who can reach it could publish events. Add "
-        "Server.Auth.SigV4.Credentials (and Server.Auth.ApiKeys for /events/{{bus}}), or listen "
-        "on 127.0.0.1",
-        impl.config.listen));
+  const asio::ip::address address = asio::ip::make_address(listen.host, ec);
+  if (ec) {
+    return invalid_argument(fmt::format(R"(Server.Listen "{}": "{}" is not an IP address: {})",
+                                        impl.config.listen, listen.host, ec.message()));
   }
 
   std::shared_ptr<ssl::context> tls;

@@ -12,7 +12,8 @@
 //                                          401 missing / 403 wrong; 200 {"EventId": "..."}.
 //   GET  /healthz                          200 "ok" while the process serves.
 //   GET  /readyz                           200 / 503 from ServerOptions::readiness.
-//   GET  /metrics                          ServerOptions::metrics_text() (Prometheus text).
+//   GET  /metrics                          ServerOptions::metrics_text() (Prometheus text); open on
+//                                          a loopback listener, else needs an Auth.ApiKeys header.
 //
 // Example (the composition root, `hikyaku serve`):
 //
@@ -44,8 +45,17 @@
 // exactly at the limit is accepted). Events get version "0", a new UUIDv4 id, Time (epoch seconds,
 // or an RFC 3339 string) or now, Server.Account, and Server.Region (else the SigV4 signing region,
 // else us-east-1). EventBusName may be a name or an ARN; entries are grouped per bus, one ingest()
-// per bus, answered in entry order. Bus failures become per-entry errors: kResourceExhausted ->
-// ThrottlingException, anything else -> InternalFailure (both retryable by SDKs).
+// per bus, answered in entry order. Detail may nest at most kMaxEventNestingDepth - 1 levels
+// (MalformedDetail otherwise, that entry alone). Bus failures become per-entry errors:
+// kResourceExhausted -> ThrottlingException, kUnavailable/kDeadlineExceeded/kInternal ->
+// InternalFailure (both retryable), anything else -> InvalidArgument (final); when every entry is
+// throttled the whole request answers 400 ThrottlingException, which SDKs back off on. The
+// webhook answers 400 / 429 / 503 for the same three.
+//
+// Framing: a request whose body length is ambiguous (Transfer-Encoding other than a lone
+// "chunked", with Content-Length or in HTTP/1.0; a repeated or non-digit Content-Length; obs-fold;
+// not exactly one Host) is answered 400 (501 for an unimplemented coding) and its connection
+// closed (docs/putevents.md §4.1).
 //
 // Threads: `io_threads` Asio threads; request handling never blocks them (ingest is
 // asynchronous; its callback posts the response back to the connection's strand). An exception
@@ -92,11 +102,13 @@ class Server {
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 
-  // Binds Server.Listen ("host:port", "[v6]:port"; port 0 picks a free port), loads the TLS
-  // certificate when Server.Tls is set, and starts the io threads. Returns the bound port.
-  // Errors: kFailedPrecondition when Server.Auth is missing and Listen is not loopback, or when
-  // already started; kInvalidArgument for a malformed Listen or an unreadable/invalid
-  // certificate or key; kUnavailable when the address cannot be bound.
+  // Checks the Server section with config::check_server_config() (exactly what `hikyaku
+  // validate` checks), binds Server.Listen ("host:port", "[v6]:port"; port 0 picks a free port),
+  // loads the TLS certificate when Server.Tls is set, and starts the io threads. Returns the
+  // bound port. Errors: kFailedPrecondition when already started; kInvalidArgument for what
+  // check_server_config() refuses (a malformed Listen, a non-loopback Listen without
+  // Server.Auth, unreadable TLS files) or an invalid certificate or key; kUnavailable when the
+  // address cannot be bound.
   Result<uint16_t> start();
 
   // Stops accepting, closes idle connections, lets in-flight requests finish and answer (their

@@ -3,6 +3,7 @@
 // answers is tested without sockets in api_test.cc.
 #include "server/server.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <poll.h>
 #include <simdjson.h>
@@ -19,6 +20,7 @@
 
 #include "server/internal/test_support.h"
 #include "testing/fake_clock.h"
+#include "testing/http_client.h"
 #include "testing/tls_certificate.h"
 
 namespace hikyaku::server {
@@ -246,6 +248,123 @@ TEST_F(ServerTest, RequestLevelErrorsKeepTheConnectionFramingErrorsCloseIt) {
   EXPECT_EQ(big_header.status, 431U);
 }
 
+// Request smuggling: a request whose body length two HTTP implementations could read differently
+// (RFC 9112 §6.1, §6.3) is answered 400 (501 for a transfer coding hikyaku does not implement) and
+// the connection closed, so the bytes after it are never read as a request of their own.
+TEST_F(ServerTest, AmbiguousFramingIsRefusedAndTheConnectionClosed) {
+  start(loopback_config());
+  // What a front proxy might have read as this request's body: answered, it would be a second,
+  // smuggled request.
+  const std::string smuggled = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+  const std::string chunked_smuggled =
+      fmt::format("{:x}\r\n{}\r\n0\r\n\r\n", smuggled.size(), smuggled);
+  struct Case {
+    std::string_view name;
+    std::string head;  // request line and header fields, without the empty line
+    std::string body;
+    unsigned status;
+  };
+  const std::string post = "POST / HTTP/1.1\r\nHost: x\r\nX-Amz-Target: AWSEvents.PutEvents\r\n";
+  const std::string length = "Content-Length: " + std::to_string(smuggled.size()) + "\r\n";
+  const std::vector<Case> cases = {
+      {"unknown coding", post + "Transfer-Encoding: xchunked\r\n", chunked_smuggled, 400},
+      {"chunked not last", post + "Transfer-Encoding: chunked, identity\r\n", chunked_smuggled,
+       400},
+      {"identity alone", post + "Transfer-Encoding: identity\r\n", smuggled, 400},
+      {"empty coding", post + "Transfer-Encoding: \r\n", smuggled, 400},
+      {"coding list ending in chunked", post + "Transfer-Encoding: gzip, chunked\r\n",
+       chunked_smuggled, 501},
+      {"codings split over two fields",
+       post + "Transfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n", chunked_smuggled, 501},
+      {"chunked twice", post + "Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n",
+       chunked_smuggled, 400},
+      {"chunked then length", post + "Transfer-Encoding: chunked\r\n" + length, chunked_smuggled,
+       400},
+      {"length then chunked", post + length + "Transfer-Encoding: chunked\r\n", chunked_smuggled,
+       400},
+      {"length and another coding", post + length + "Transfer-Encoding: gzip\r\n", smuggled, 400},
+      {"chunked in HTTP/1.0",
+       "POST / HTTP/1.0\r\nHost: x\r\nX-Amz-Target: AWSEvents.PutEvents\r\n"
+       "Transfer-Encoding: chunked\r\n",
+       chunked_smuggled, 400},
+      {"chunked with a folded value", post + "Transfer-Encoding:\r\n chunked\r\n", chunked_smuggled,
+       400},
+      {"space before the colon", post + "Transfer-Encoding : chunked\r\n", chunked_smuggled, 400},
+      {"length twice, same value", post + length + length, smuggled, 400},
+      {"length twice, different values", post + length + "Content-Length: 0\r\n", smuggled, 400},
+      {"length list", post + "Content-Length: 0, 0\r\n", smuggled, 400},
+      {"length with a plus sign", post + "Content-Length: +0\r\n", smuggled, 400},
+      {"length with a minus sign", post + "Content-Length: -0\r\n", smuggled, 400},
+      {"length in hex", post + "Content-Length: 0x0\r\n", smuggled, 400},
+      {"length with an inner space", post + "Content-Length: 0 0\r\n", smuggled, 400},
+      {"length with a decimal point", post + "Content-Length: 0.0\r\n", smuggled, 400},
+      {"empty length", post + "Content-Length: \r\n", smuggled, 400},
+      {"length overflowing 64 bits", post + "Content-Length: 18446744073709551617\r\n", smuggled,
+       400},
+      {"folded other header", post + "X-Note: a\r\n b\r\n" + length, smuggled, 400},
+      {"fold right after the request line",
+       "POST / HTTP/1.1\r\n Host: x\r\nX-Amz-Target: AWSEvents.PutEvents\r\n" + length, smuggled,
+       400},
+      {"bare CR inside a value", post + "X-Note: a\rb\r\n" + length, smuggled, 400},
+      {"bare LF ending a field", post + "X-Note: a\n" + length, smuggled, 400},
+      {"NUL inside a value", post + std::string("X-Note: a\0b\r\n", 13) + length, smuggled, 400},
+      {"two Host fields", post + "Host: y\r\n" + length, smuggled, 400},
+      {"no Host in HTTP/1.1", "POST / HTTP/1.1\r\nX-Amz-Target: AWSEvents.PutEvents\r\n" + length,
+       smuggled, 400},
+      {"bad chunk size", post + "Transfer-Encoding: chunked\r\n", "zz\r\n" + smuggled, 400},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(std::string(c.name));
+    testing::HttpClient client("127.0.0.1", port_);
+    ASSERT_TRUE(client.send_raw(c.head + "\r\n" + c.body).ok());
+    const std::string answer = client.read_raw(5s);
+    EXPECT_EQ(answer.rfind(fmt::format("HTTP/1.1 {} ", c.status), 0), 0U) << answer;
+    // One answer, then the connection is closed: the smuggled request is never answered.
+    size_t responses = 0;
+    for (size_t at = answer.find("HTTP/1."); at != std::string::npos;
+         at = answer.find("\nHTTP/1.", at + 1)) {
+      ++responses;  // status lines: at the start, or after a line break
+    }
+    EXPECT_EQ(responses, 1U) << answer;
+    EXPECT_EQ(answer.find("\r\n\r\nok\n"), std::string::npos) << answer;
+    EXPECT_FALSE(client.connected());
+  }
+  EXPECT_TRUE(bus_.calls().empty());
+  EXPECT_NE(server_->server_metrics_text().find(
+                fmt::format("hikyaku_http_malformed_requests_total {}\n", cases.size())),
+            std::string::npos)
+      << server_->server_metrics_text();
+}
+
+// The shapes the refusals above must not catch: these are read as the client meant them, and the
+// request after them on the same connection is answered as well.
+TEST_F(ServerTest, UnambiguousFramingIsServedAndKeepsTheConnection) {
+  start(loopback_config());
+  const std::string body = entries_body({entry_json("s", "t", "{}")});
+  const std::string post = "POST / HTTP/1.1\r\nHost: x\r\nX-Amz-Target: AWSEvents.PutEvents\r\n";
+  const std::string chunked = fmt::format("{:x}\r\n{}\r\n0\r\n\r\n", body.size(), body);
+  const std::vector<std::string> requests = {
+      post + "Transfer-Encoding: chunked\r\n\r\n" + chunked,
+      post + "Transfer-Encoding: CHUNKED\r\n\r\n" + chunked,
+      post + "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body,
+      post + "Content-Length:   " + std::to_string(body.size()) + "  \r\n\r\n" + body,
+      post + "X-Note: a b\tc\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body,
+  };
+  for (const std::string& request : requests) {
+    SCOPED_TRACE(request.substr(0, 160));
+    testing::HttpClient client("127.0.0.1", port_);
+    ASSERT_TRUE(client.send_raw(request + "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").ok());
+    testing::Response first = client.read_response("POST");
+    ASSERT_TRUE(first.ok()) << first.error;
+    EXPECT_EQ(first.status, 200) << first.body;
+    testing::Response second = client.read_response("GET");
+    EXPECT_EQ(second.status, 200);
+    EXPECT_EQ(second.body, "ok\n");
+    EXPECT_TRUE(client.connected());
+  }
+  EXPECT_EQ(bus_.envelopes().size(), requests.size());
+}
+
 TEST_F(ServerTest, SlowlorisIsCutOffWhileOthersAreServed) {
   config::ServerConfig config = loopback_config();
   config.limits.request_timeout_seconds = 1;
@@ -371,20 +490,49 @@ TEST_F(ServerTest, StopGivesUpWhenTheInjectedClockPassesTheDeadline) {
   EXPECT_EQ(reply.status, 0U);  // cut off: the io threads stopped before the bus answered
 }
 
-TEST(ServerStartTest, RefusesNonLoopbackListenWithoutAuth) {
+// start() refuses exactly what config::check_server_config() (and so `hikyaku validate`) refuses.
+TEST(ServerStartTest, RefusesWhatValidateRefuses) {
   test::FakeBus bus;
-  config::ServerConfig config;
-  config.listen = "0.0.0.0:0";
-  Server server(config, bus);
-  auto port = server.start();
-  ASSERT_FALSE(port.has_value());
-  EXPECT_EQ(port.error().code(), StatusCode::kFailedPrecondition);
-  EXPECT_NE(port.error().message().find("not a loopback address"), std::string::npos);
-  EXPECT_NE(port.error().message().find("Server.Auth"), std::string::npos);
+  for (std::string_view listen : {"0.0.0.0:0", "[::]:0", "[::ffff:127.0.0.1]:0", "127.1:0",
+                                  "not-an-address:80", "127.0.0.1", "127.0.0.1:65536", "[::1:0"}) {
+    SCOPED_TRACE(listen);
+    config::ServerConfig config;
+    config.listen = std::string(listen);
+    const Status checked = config::check_server_config(config);
+    ASSERT_FALSE(checked.ok());
+    Server server(config, bus);
+    auto port = server.start();
+    ASSERT_FALSE(port.has_value());
+    EXPECT_EQ(port.error().code(), StatusCode::kInvalidArgument);
+    EXPECT_EQ(port.error().message(), checked.message());
+  }
+  config::ServerConfig open;
+  open.listen = "0.0.0.0:0";
+  Server server(open, bus);
+  auto refused = server.start();
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_NE(refused.error().message().find("not a loopback address"), std::string::npos);
+  EXPECT_NE(refused.error().message().find("Server.Auth"), std::string::npos);
+}
 
-  config.listen = "not-an-address:80";
-  Server bad(config, bus);
-  EXPECT_EQ(bad.start().error().code(), StatusCode::kInvalidArgument);
+// Listening beyond loopback (with Server.Auth), /metrics asks for an API key; health does not.
+TEST_F(ServerTest, MetricsOnANonLoopbackListenerNeedTheApiKey) {
+  config::ServerConfig config = loopback_config();
+  config.listen = "0.0.0.0:0";
+  config::ApiKeyCredential key;
+  key.header_name = "X-Scrape-Key";
+  key.value = Secret("scrape-secret-value");
+  config.auth.api_keys = {key};
+  start(config);
+  Client client(port_);
+  EXPECT_EQ(client.request("GET", "/healthz").status, 200U);
+  EXPECT_EQ(client.request("GET", "/readyz").status, 200U);
+  Reply anonymous = client.request("GET", "/metrics");
+  EXPECT_EQ(anonymous.status, 401U);
+  EXPECT_EQ(anonymous.body.find("hikyaku_"), std::string::npos);
+  Reply keyed = client.request("GET", "/metrics", "", {{"X-Scrape-Key", "scrape-secret-value"}});
+  EXPECT_EQ(keyed.status, 200U);
+  EXPECT_NE(keyed.body.find("hikyaku_http_connections_active 1"), std::string::npos);
 }
 
 TEST_F(ServerTest, TlsServesWebhookAndApi) {

@@ -7,6 +7,7 @@
 #include <openssl/sha.h>
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <ctime>
 
@@ -127,6 +128,18 @@ bool is_lower_hex(std::string_view text, size_t length) {
   return std::all_of(text.begin(), text.end(),
                      [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
 }
+
+struct RequiredHeader {
+  std::string_view lower_name;
+  std::string_view wire_name;  // as AWS's message spells it
+  bool always;                 // false: only when the request carries it
+};
+constexpr std::array<RequiredHeader, 4> kRequiredSignedHeaders = {{
+    {"host", "Host", true},
+    {"x-amz-date", "X-Amz-Date", true},
+    {"x-amz-target", "X-Amz-Target", true},
+    {"content-type", "Content-Type", false},
+}};
 
 VerifyOutcome fail(Failure failure, std::string message) {
   VerifyOutcome outcome;
@@ -473,15 +486,18 @@ VerifyOutcome verify(const SigV4Request& request, const VerifyOptions& options) 
     return std::find(auth.signed_headers.begin(), auth.signed_headers.end(), name) !=
            auth.signed_headers.end();
   };
-  if (!signs("host")) {
-    return fail(Failure::kInvalidSignature,
-                "'Host' must be a 'SignedHeader' in the AWS Authorization.");
-  }
-  if (!signs("x-amz-date")) {
-    return fail(Failure::kInvalidSignature,
-                "'X-Amz-Date' must be a 'SignedHeader' in the AWS Authorization.");
-  }
+  // What a signature must cover so that it cannot be replayed as another request: where it goes,
+  // when it was made, which operation, and how the body is to be read. The AWS SDKs and CLI sign
+  // all of these.
   std::string unused;
+  for (const RequiredHeader& required : kRequiredSignedHeaders) {
+    if (!signs(required.lower_name) &&
+        (required.always || header_values(request, required.lower_name, unused))) {
+      return fail(Failure::kInvalidSignature,
+                  fmt::format("'{}' must be a 'SignedHeader' in the AWS Authorization.",
+                              required.wire_name));
+    }
+  }
   for (const auto& name : auth.signed_headers) {
     if (!header_values(request, name, unused)) {
       return fail(

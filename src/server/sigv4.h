@@ -129,7 +129,8 @@ struct Verified {
 // Verifies `request`. On success, the matching credential and the signing region; otherwise the
 // failure to answer with. Checks, in order: Authorization present and well formed, X-Amz-Date
 // present and parseable, access key known, scope (date equals X-Amz-Date's date, region,
-// service "events", terminator), host and x-amz-date among the signed headers, clock skew at most
+// service "events", terminator), host, x-amz-date, x-amz-target (and content-type when the request
+// has one) among the signed headers, every signed header present, clock skew at most
 // kMaxClockSkew, X-Amz-Content-Sha256 (when sent and not UNSIGNED-PAYLOAD) equal to the body's
 // hash, and finally the signature (constant-time comparison).
 struct VerifyOutcome {

@@ -197,5 +197,84 @@ TEST(SigV4Test, VerifyRefusals) {
             std::string::npos);
 }
 
+// `request` with an Authorization header whose SignedHeaders element is `signed_headers_text` as
+// written (any case, order, repeats), signed correctly over the headers it names: only the rule
+// on which headers must be signed can refuse it.
+SigV4Request signed_over(SigV4Request request, std::string_view signed_headers_text) {
+  std::vector<std::string> names;
+  std::string_view rest = signed_headers_text;
+  while (!rest.empty()) {
+    const size_t semi = rest.find(';');
+    std::string name(rest.substr(0, semi));
+    for (char& c : name) {
+      c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    }
+    names.push_back(std::move(name));
+    rest = semi == std::string_view::npos ? std::string_view() : rest.substr(semi + 1);
+  }
+  const std::string canonical = canonical_request(request, names, sha256_hex(request.body));
+  const std::string scope = "20260102/us-east-1/events/aws4_request";
+  const std::string sig = signature(signing_key(kSecret, "20260102", "us-east-1", "events"),
+                                    string_to_sign("20260102T030405Z", scope, canonical));
+  request.headers.emplace_back(
+      "Authorization", "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/" + scope + ", SignedHeaders=" +
+                           std::string(signed_headers_text) + ", Signature=" + sig);
+  return request;
+}
+
+// A signature must cover where the request goes, when it was made, which operation it is and how
+// its body is typed: one that leaves any of these out could be replayed as another request.
+TEST(SigV4Test, HostDateTargetAndContentTypeMustBeSigned) {
+  auto creds = credentials();
+  VerifyOptions options{&creds, "", signed_time()};
+  struct Case {
+    std::string_view signed_headers;
+    std::string_view missing;  // "" = accepted
+  };
+  const Case cases[] = {
+      {"content-type;host;x-amz-date;x-amz-target", ""},
+      {"X-Amz-Target;HOST;x-amz-date;Content-Type", ""},
+      {"x-amz-target;x-amz-target;host;x-amz-date;content-type;amz-sdk-request", ""},
+      {"host;x-amz-date", "X-Amz-Target"},
+      {"content-type;host;x-amz-date", "X-Amz-Target"},
+      {"x-amz-date;host;content-type;host", "X-Amz-Target"},
+      {"CONTENT-TYPE;HOST;X-AMZ-DATE", "X-Amz-Target"},
+      {"amz-sdk-request;content-type;host;x-amz-date", "X-Amz-Target"},
+      {"content-type;x-amz-date;x-amz-target", "Host"},
+      {"x-amz-target;x-amz-target;content-type;x-amz-date", "Host"},
+      {"content-type;host;x-amz-target", "X-Amz-Date"},
+      {"Host;X-Amz-Target;Content-Type;Host", "X-Amz-Date"},
+      {"host;x-amz-date;x-amz-target", "Content-Type"},
+      {"x-amz-target;x-amz-date;host;x-amz-target", "Content-Type"},
+      {"host", "X-Amz-Date"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.signed_headers);
+    const VerifyOutcome outcome =
+        verify(signed_over(put_events_request(), c.signed_headers), options);
+    if (c.missing.empty()) {
+      EXPECT_TRUE(outcome.ok()) << outcome.error.message;
+      continue;
+    }
+    ASSERT_FALSE(outcome.ok());
+    EXPECT_EQ(outcome.error.type(), "InvalidSignatureException");
+    EXPECT_EQ(outcome.error.message, "'" + std::string(c.missing) +
+                                         "' must be a 'SignedHeader' in the AWS Authorization.");
+  }
+
+  // Content-Type is required only when the request carries one (an SDK always sends it).
+  SigV4Request untyped = put_events_request();
+  std::erase_if(untyped.headers, [](const auto& header) { return header.first == "Content-Type"; });
+  EXPECT_TRUE(verify(signed_over(untyped, "host;x-amz-date;x-amz-target"), options).ok());
+  // A required header named but not sent is refused too.
+  SigV4Request no_target = put_events_request();
+  std::erase_if(no_target.headers,
+                [](const auto& header) { return header.first == "X-Amz-Target"; });
+  const VerifyOutcome absent =
+      verify(signed_over(no_target, "content-type;host;x-amz-date;x-amz-target"), options);
+  EXPECT_NE(absent.error.message.find("'x-amz-target' is not present"), std::string::npos)
+      << absent.error.message;
+}
+
 }  // namespace
 }  // namespace hikyaku::server::sigv4

@@ -36,6 +36,14 @@ bool valid_webhook_bus(std::string_view bus) {
 
 constexpr std::string_view kAwsTargetPrefix = "AWSEvents.";
 
+// GET /metrics names rules, targets and destinations: anyone who can reach a loopback listener is
+// on this host already, anyone else must show one of Server.Auth.ApiKeys. Without Server.Auth the
+// server listens only on loopback (config::check_server_config).
+bool metrics_need_key(const config::ServerConfig& config) {
+  const Result<config::ListenAddress> listen = config::parse_listen(config.listen);
+  return config.auth.configured() && !(listen && listen->loopback);
+}
+
 }  // namespace
 
 const std::string* HttpRequest::header(std::string_view name) const {
@@ -47,30 +55,13 @@ const std::string* HttpRequest::header(std::string_view name) const {
   return nullptr;
 }
 
-bool is_loopback_host(std::string_view host) {
-  if (host == "localhost" || host == "::1" || host == "[::1]") {
-    return true;
-  }
-  if (host.substr(0, 4) != "127.") {
-    return false;
-  }
-  int dots = 0;
-  for (char c : host) {
-    if (c == '.') {
-      ++dots;
-    } else if (c < '0' || c > '9') {
-      return false;
-    }
-  }
-  return dots == 3;
-}
-
 Api::Api(config::ServerConfig config, bus::EventBus& bus, const Clock& clock, ApiOptions options)
     : config_(std::move(config)),
       bus_(bus),
       clock_(clock),
       options_(std::move(options)),
-      metrics_(std::make_shared<ServerMetrics>()) {}
+      metrics_(std::make_shared<ServerMetrics>()),
+      metrics_need_key_(metrics_need_key(config_)) {}
 
 std::string Api::region_for(std::string_view signing_region) const {
   if (config_.region) {
@@ -127,6 +118,15 @@ void Api::handle(const HttpRequest& request, Respond respond) {
       return;
     }
     if (path == "/metrics") {
+      if (metrics_need_key_) {
+        const Authenticated<const config::ApiKeyCredential*> key =
+            authenticate_api_key(request, config_.auth);
+        if (key.refusal) {
+          metrics_->count_request_error(key.refusal->type);
+          respond(text_response(key.refusal->status, key.refusal->message + "\n"));
+          return;
+        }
+      }
       HttpResponse response;
       response.content_type = "text/plain; version=0.0.4";
       response.body = options_.metrics_text ? options_.metrics_text() : metrics_->render();

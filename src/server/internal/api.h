@@ -102,6 +102,9 @@ class Api {
   const Clock& clock_;
   ApiOptions options_;
   std::shared_ptr<ServerMetrics> metrics_;
+  // GET /metrics asks for one of Server.Auth.ApiKeys: Server.Auth is set and Listen is not
+  // loopback.
+  bool metrics_need_key_;
 };
 
 // Epoch seconds -> "YYYY-MM-DDTHH:MM:SSZ". Errors: kInvalidArgument outside years 0001..9999.
@@ -116,8 +119,5 @@ struct EntrySizeInput {
   std::vector<std::string_view> resources;
 };
 int64_t put_events_entry_size(const EntrySizeInput& entry);
-
-// True for loopback listen hosts: 127.0.0.0/8, ::1, localhost.
-bool is_loopback_host(std::string_view host);
 
 }  // namespace hikyaku::server

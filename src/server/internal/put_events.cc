@@ -292,6 +292,43 @@ EntryError invalid_argument_entry(std::string message) {
   return {"InvalidArgument", std::move(message)};
 }
 
+// Detail's own nesting limit: the envelope holding it is the event's first level.
+constexpr size_t kMaxDetailDepth = kMaxEventNestingDepth - 1;
+
+constexpr size_t kInitialDetailCapacity = 4096;  // grows with the largest Detail parsed
+
+// Parses Detail: a parser that stops at kMaxDetailDepth, so that the depth costs nothing to check
+// on ordinary events. simdjson does not count an empty innermost container towards its limit, so
+// a refusal is only a hint that the exact count settles.
+simdjson::dom::parser& detail_parser() {
+  thread_local simdjson::dom::parser parser = [] {
+    simdjson::dom::parser p;
+    HK_CHECK(p.allocate(kInitialDetailCapacity, kMaxDetailDepth) == simdjson::SUCCESS);
+    return p;
+  }();
+  return parser;
+}
+
+// MalformedDetail unless Detail is a JSON object nesting at most kMaxDetailDepth levels.
+std::optional<EntryError> check_detail(std::string_view text) {
+  simdjson::dom::element detail;
+  simdjson::error_code error = detail_parser().parse(text.data(), text.size()).get(detail);
+  if (error == simdjson::DEPTH_ERROR) {
+    if (nests_deeper_than(text, kMaxDetailDepth)) {
+      return EntryError{"MalformedDetail",
+                        fmt::format("Detail is malformed. Reason: Detail nests objects and arrays "
+                                    "deeper than {} levels (an event nests at most {}, the event "
+                                    "itself being the first).",
+                                    kMaxDetailDepth, kMaxEventNestingDepth)};
+    }
+    error = nested_parser().parse(text.data(), text.size()).get(detail);
+  }
+  if (error != simdjson::SUCCESS || !detail.is_object()) {
+    return EntryError{"MalformedDetail", "Detail is malformed."};
+  }
+  return std::nullopt;
+}
+
 // The entry errors AWS reports before an event exists, in AWS's order.
 std::optional<EntryError> validate_entry(const RawEntry& entry, const Caller& caller) {
   if (!entry.source || entry.source->empty()) {
@@ -312,11 +349,8 @@ std::optional<EntryError> validate_entry(const RawEntry& entry, const Caller& ca
                     "characters.",
                     kMaxDetailTypeChars));
   }
-  simdjson::dom::element detail;
-  if (nested_parser().parse(entry.detail->data(), entry.detail->size()).get(detail) !=
-          simdjson::SUCCESS ||
-      !detail.is_object()) {
-    return EntryError{"MalformedDetail", "Detail is malformed."};
+  if (std::optional<EntryError> malformed = check_detail(*entry.detail)) {
+    return malformed;
   }
   if (entry.time_invalid) {
     return invalid_argument_entry(
@@ -371,6 +405,8 @@ std::optional<EntryError> make_envelope(const RawEntry& entry, const EnvelopeDef
 
 // --- answering ---
 
+constexpr std::string_view kThrottling = "ThrottlingException";
+
 // The answer being assembled: one outcome per entry, sent once every bus group's ingest has
 // called back. Callbacks touch disjoint entries; the last one (by `remaining_`) answers.
 class PendingAnswer {
@@ -413,9 +449,20 @@ class PendingAnswer {
   void expect_groups(size_t groups) { remaining_.store(groups); }
 
   void answer() {
-    JsonWriter writer;
     const auto failed = std::count_if(outcomes_.begin(), outcomes_.end(),
                                       [](const Outcome& o) { return !o.error_code.empty(); });
+    const auto throttled = std::count_if(outcomes_.begin(), outcomes_.end(), [](const Outcome& o) {
+      return o.error_code == kThrottling;
+    });
+    if (throttled == static_cast<std::ptrdiff_t>(outcomes_.size())) {
+      // Nothing was taken because the server is overloaded: the whole-request error is the one
+      // SDKs and the AWS CLI back off and retry on (a per-entry code is resent at once, if ever).
+      metrics_->count_request_error(kThrottling);
+      metrics_->count_throttled_request(IngestPath::kPutEvents);
+      respond_(aws_json_response(json_error_body(kThrottling, "Rate exceeded"), request_id_, 400));
+      return;
+    }
+    JsonWriter writer;
     writer.begin_object();
     writer.key("FailedEntryCount");
     writer.number(static_cast<int64_t>(failed));

@@ -14,6 +14,10 @@ constexpr const char* kAcceptedHelp = "Entries accepted (durably committed), by 
 constexpr const char* kRejected = "hikyaku_ingest_entries_rejected_total";
 constexpr const char* kRejectedHelp =
     "Entries rejected, by ingest path and EventBridge error code.";
+constexpr const char* kThrottled = "hikyaku_ingest_requests_throttled_total";
+constexpr const char* kThrottledHelp =
+    "Requests refused as a whole because the server is overloaded (PutEvents "
+    "ThrottlingException, webhook 429), by ingest path.";
 constexpr const char* kRequestErrors = "hikyaku_http_request_errors_total";
 constexpr const char* kRequestErrorsHelp = "Requests refused as a whole, by error type (__type).";
 
@@ -39,6 +43,7 @@ ServerMetrics::ServerMetrics()
   for (size_t path = 0; path < kPathLabels.size(); ++path) {
     const std::string label(kPathLabels[path]);
     accepted_[path] = &registry_.counter(kAccepted, kAcceptedHelp, {{"path", label}});
+    throttled_[path] = &registry_.counter(kThrottled, kThrottledHelp, {{"path", label}});
     for (size_t code = 0; code < kEntryErrorCodes.size(); ++code) {
       rejected_[path][code] = &registry_.counter(
           kRejected, kRejectedHelp,
@@ -53,6 +58,8 @@ ServerMetrics::ServerMetrics()
 }
 
 void ServerMetrics::count_entry_accepted(IngestPath path) { accepted_[index_of(path)]->add(); }
+
+void ServerMetrics::count_throttled_request(IngestPath path) { throttled_[index_of(path)]->add(); }
 
 void ServerMetrics::count_entry_error(IngestPath path, std::string_view code) {
   auto& counters = rejected_[index_of(path)];

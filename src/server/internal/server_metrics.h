@@ -4,6 +4,9 @@
 //
 //   hikyaku_ingest_entries_accepted_total{path}              counter  path: put_events | webhook
 //   hikyaku_ingest_entries_rejected_total{path,error_code}   counter  error_code: kEntryErrorCodes
+//   hikyaku_ingest_requests_throttled_total{path}            counter  answered ThrottlingException
+//                                                                     (PutEvents, whole request) or
+//                                                                     429 (webhook): overload
 //   hikyaku_http_requests_total                              counter
 //   hikyaku_http_request_errors_total{error_type}            counter  error_type:
 //   kRequestErrorTypes hikyaku_http_connections_active                          gauge
@@ -33,7 +36,7 @@ class ServerMetrics {
       "InvalidArgument", "MalformedDetail", "NotAuthorizedForSourceException", "InternalFailure",
       "ThrottlingException"};
   // Whole-request errors by __type; anything else counts as "Other".
-  static constexpr std::array<std::string_view, 14> kRequestErrorTypes = {
+  static constexpr std::array<std::string_view, 15> kRequestErrorTypes = {
       "ValidationException",
       "SerializationException",
       "UnknownOperationException",
@@ -47,6 +50,7 @@ class ServerMetrics {
       "RequestEntityTooLargeException",
       "RequestHeaderFieldsTooLarge",
       "ServiceUnavailable",
+      "ThrottlingException",
       "Other"};
 
   ServerMetrics();
@@ -56,6 +60,7 @@ class ServerMetrics {
   void count_entry_accepted(IngestPath path);
   void count_entry_error(IngestPath path, std::string_view code);
   void count_request_error(std::string_view type);
+  void count_throttled_request(IngestPath path);
 
   // Prometheus text (format 0.0.4).
   std::string render() const { return registry_.render(); }
@@ -73,7 +78,8 @@ class ServerMetrics {
   Counter& malformed_requests;
 
  private:
-  std::array<Counter*, 2> accepted_{};  // by IngestPath
+  std::array<Counter*, 2> accepted_{};   // by IngestPath
+  std::array<Counter*, 2> throttled_{};  // by IngestPath
   std::array<std::array<Counter*, kEntryErrorCodes.size()>, 2> rejected_{};
   std::array<Counter*, kRequestErrorTypes.size()> request_errors_{};
 };

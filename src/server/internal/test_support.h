@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -26,9 +27,9 @@
 
 namespace hikyaku::server::test {
 
-// Records every ingest and answers with a configurable Status on a thread of its own, or holds
-// the answers until released. Its config has rule findings-to-log (default bus, a Log and an API
-// destination target) and the disabled rule orders on orders-bus.
+// Records every ingest and answers with a configurable Status (one for all, or one per envelope)
+// on a thread of its own, or holds the answers until released. Its config has rule findings-to-log
+// (default bus, a Log and an API destination target) and the disabled rule orders on orders-bus.
 class FakeBus : public bus::EventBus {
  public:
   struct Call {
@@ -83,9 +84,15 @@ class FakeBus : public bus::EventBus {
     if (hold_) {
       held_.emplace_back(count, std::move(done));
     } else {
-      threads_.emplace_back([count, status = status_, done = std::move(done)] {
-        done(std::vector<Status>(count, status));
-      });
+      std::vector<Status> statuses(count, status_);
+      if (status_of_) {
+        const std::vector<Envelope>& sent = calls_.back().envelopes;
+        for (size_t i = 0; i < count; ++i) {
+          statuses[i] = status_of_(sent[i]);
+        }
+      }
+      threads_.emplace_back(
+          [statuses = std::move(statuses), done = std::move(done)] { done(statuses); });
     }
     changed_.notify_all();
   }
@@ -95,6 +102,11 @@ class FakeBus : public bus::EventBus {
   void set_status(Status status) {
     MutexLock lock(mu_);
     status_ = std::move(status);
+  }
+  // Answers each envelope with its own status (overrides set_status; empty: back to it).
+  void set_status_of(std::function<Status(const Envelope&)> status_of) {
+    MutexLock lock(mu_);
+    status_of_ = std::move(status_of);
   }
   void hold() {
     MutexLock lock(mu_);
@@ -139,6 +151,7 @@ class FakeBus : public bus::EventBus {
   std::shared_ptr<const config::Config> config_;  // immutable
   std::vector<Call> calls_ HK_GUARDED_BY(mu_);
   Status status_ HK_GUARDED_BY(mu_);
+  std::function<Status(const Envelope&)> status_of_ HK_GUARDED_BY(mu_);
   bool hold_ HK_GUARDED_BY(mu_) = false;
   std::vector<std::pair<size_t, IngestDone>> held_ HK_GUARDED_BY(mu_);
   std::vector<std::thread> threads_ HK_GUARDED_BY(mu_);

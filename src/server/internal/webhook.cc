@@ -1,6 +1,7 @@
 // POST /events/{bus}: one whole envelope, as an EventBridge API destination sends it
-// (docs/api-destinations.md). Answers {"EventId": ...}; bus failures become 429/503 with
-// Retry-After, which API destinations retry.
+// (docs/api-destinations.md). Answers {"EventId": ...}; an event that can never be stored (too
+// deep, refused by the bus) 400; overload 429 and store trouble 503, both with Retry-After, which
+// API destinations retry.
 #include <fmt/format.h>
 
 #include "core/check.h"
@@ -12,6 +13,10 @@
 
 namespace hikyaku::server {
 namespace {
+
+// Seconds a 429 or 503 asks the sender to wait: overload and store trouble clear within about a
+// second (the bus refuses while its queue is full; the queue drains at the commit rate).
+constexpr const char* kRetryAfterSeconds = "1";
 
 HttpResponse json_error(unsigned status, std::string_view type, std::string_view message) {
   HttpResponse response;
@@ -27,10 +32,24 @@ HttpResponse webhook_answer(const Status& status, const std::string& event_id,
   if (!status.ok()) {
     const std::string_view code = entry_error_code(status);
     metrics.count_entry_error(IngestPath::kWebhook, code);
-    HttpResponse response = json_error(status.code() == StatusCode::kResourceExhausted ? 429 : 503,
-                                       code, status.message());
-    response.headers.emplace_back("Retry-After", "1");
-    return response;
+    switch (classify_ingest_failure(status)) {
+      case IngestFailure::kOverload: {
+        metrics.count_throttled_request(IngestPath::kWebhook);
+        HttpResponse response = json_error(429, code, status.message());
+        response.headers.emplace_back("Retry-After", kRetryAfterSeconds);
+        return response;
+      }
+      case IngestFailure::kRetryable: {
+        HttpResponse response = json_error(503, code, status.message());
+        response.headers.emplace_back("Retry-After", kRetryAfterSeconds);
+        return response;
+      }
+      case IngestFailure::kRejected:
+        break;
+    }
+    // This event can never be stored: a retry would fail the same way.
+    metrics.count_request_error("ValidationException");
+    return json_error(400, "ValidationException", status.message());
   }
   metrics.count_entry_accepted(IngestPath::kWebhook);
   JsonWriter writer;
@@ -52,6 +71,15 @@ void Api::handle_webhook(const HttpRequest& request, std::string_view bus_name, 
   if (key.refusal) {
     metrics_->count_request_error(key.refusal->type);
     respond(json_error(key.refusal->status, key.refusal->type, key.refusal->message));
+    return;
+  }
+  if (nests_deeper_than(request.body, kMaxEventNestingDepth)) {
+    metrics_->count_entry_error(IngestPath::kWebhook, "InvalidArgument");
+    metrics_->count_request_error("ValidationException");
+    respond(json_error(400, "ValidationException",
+                       fmt::format("event nests objects and arrays deeper than {} levels, the "
+                                   "limit (the event itself is the first level)",
+                                   kMaxEventNestingDepth)));
     return;
   }
   Result<Envelope> envelope = parse_envelope(request.body);

@@ -81,9 +81,55 @@ std::string optional_member(simdjson::dom::object object, std::string_view key) 
   return std::string(text);
 }
 
+IngestFailure classify_ingest_failure(const Status& status) {
+  switch (status.code()) {
+    case StatusCode::kResourceExhausted:
+      return IngestFailure::kOverload;
+    case StatusCode::kUnavailable:
+    case StatusCode::kDeadlineExceeded:
+    case StatusCode::kInternal:
+      return IngestFailure::kRetryable;
+    default:
+      return IngestFailure::kRejected;
+  }
+}
+
 std::string_view entry_error_code(const Status& status) {
-  return status.code() == StatusCode::kResourceExhausted ? "ThrottlingException"
-                                                         : "InternalFailure";
+  switch (classify_ingest_failure(status)) {
+    case IngestFailure::kOverload:
+      return "ThrottlingException";
+    case IngestFailure::kRetryable:
+      return "InternalFailure";
+    case IngestFailure::kRejected:
+      break;
+  }
+  return "InvalidArgument";
+}
+
+bool nests_deeper_than(std::string_view json, size_t max_depth) {
+  size_t depth = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < json.size(); ++i) {
+    const char c = json[i];
+    if (in_string) {
+      if (c == '\\') {
+        ++i;  // the escaped character, a quote included
+      } else if (c == '"') {
+        in_string = false;
+      }
+      continue;
+    }
+    if (c == '"') {
+      in_string = true;
+    } else if (c == '{' || c == '[') {
+      if (++depth > max_depth) {
+        return true;
+      }
+    } else if ((c == '}' || c == ']') && depth > 0) {
+      --depth;
+    }
+  }
+  return false;
 }
 
 }  // namespace hikyaku::server

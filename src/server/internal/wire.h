@@ -48,8 +48,22 @@ ParsedBody parse_body_object(const std::string& body);
 // The string member `key`, or "" when absent or not a string.
 std::string optional_member(simdjson::dom::object object, std::string_view key);
 
-// The PutEvents ErrorCode (and webhook __type) for a failed ingest: kResourceExhausted ->
-// ThrottlingException, anything else -> InternalFailure (both retryable by SDKs).
+// What the bus said about one event (EventBus::IngestDone), as the wire says it.
+enum class IngestFailure {
+  kOverload,   // kResourceExhausted: nothing stored, retry later (ThrottlingException / 429)
+  kRetryable,  // kUnavailable, kDeadlineExceeded, kInternal: nothing stored, retry (503)
+  kRejected,   // anything else (kInvalidArgument, ...): this event can never be stored (400)
+};
+IngestFailure classify_ingest_failure(const Status& status);
+
+// The PutEvents ErrorCode (and webhook __type) for a failed ingest: ThrottlingException (kOverload,
+// retried by SDKs after a back-off), InternalFailure (kRetryable, retried) or InvalidArgument
+// (kRejected, final).
 std::string_view entry_error_code(const Status& status);
+
+// True when `json` (JSON text, not necessarily valid) opens more than `max_depth` nested objects
+// and arrays, counted as core/envelope.h counts them: `{}` is 1 level, `{"a":[]}` 2. Linear, no
+// allocation; only brackets outside strings count.
+bool nests_deeper_than(std::string_view json, size_t max_depth);
 
 }  // namespace hikyaku::server
