@@ -109,22 +109,26 @@ void sign(delivery::HttpRequest& request, const std::string& host) {
                            *key_id, *secret, amz_date, region));
 }
 
+// One event file: at most kMaxEnvelopeBytes (no envelope is larger), refused before parsing when
+// bigger; errors name the file.
+Result<Event> read_event(const std::string& file) {
+  HK_ASSIGN_OR_RETURN(std::string text, read_file(file, kMaxEnvelopeBytes));
+  Result<Envelope> envelope = parse_envelope(text);
+  if (!envelope.has_value()) {
+    return invalid_argument(fmt::format("{}: {}", file, envelope.error().message()));
+  }
+  return Event{file, std::move(envelope).value()};
+}
+
 int send(const std::string& endpoint, const std::string& bus,
          const std::vector<std::string>& files) {
-  std::vector<Event> events;
+  // Every file is checked before anything is sent (bad input sends nothing), then read again ten
+  // at a time: memory holds one call's events, however many files are named.
   for (const std::string& file : files) {
-    // No envelope is larger than kMaxEnvelopeBytes: a bigger file is refused before parsing.
-    Result<std::string> text = read_file(file, kMaxEnvelopeBytes);
-    if (!text.has_value()) {
-      fmt::print(stderr, "error: {}\n", text.error().message());
+    if (Result<Event> event = read_event(file); !event.has_value()) {
+      fmt::print(stderr, "error: {}\n", event.error().message());
       return 2;
     }
-    Result<Envelope> envelope = parse_envelope(*text);
-    if (!envelope.has_value()) {
-      fmt::print(stderr, "error: {}: {}\n", file, envelope.error().message());
-      return 2;
-    }
-    events.push_back({file, std::move(envelope).value()});
   }
   const size_t scheme_end = endpoint.find("://");
   if (endpoint.rfind("http://", 0) != 0 && endpoint.rfind("https://", 0) != 0) {
@@ -137,8 +141,19 @@ int send(const std::string& endpoint, const std::string& bus,
 
   delivery::HttpClient http;
   bool all_accepted = true;
-  for (size_t begin = 0; begin < events.size(); begin += kEntriesPerCall) {
-    const size_t end = std::min(events.size(), begin + kEntriesPerCall);
+  std::vector<Event> events;
+  for (size_t first = 0; first < files.size(); first += kEntriesPerCall) {
+    events.clear();
+    for (size_t i = first; i < std::min(files.size(), first + kEntriesPerCall); ++i) {
+      Result<Event> event = read_event(files[i]);
+      if (!event.has_value()) {  // changed since it was checked
+        fmt::print(stderr, "error: {}\n", event.error().message());
+        return 2;
+      }
+      events.push_back(std::move(event).value());
+    }
+    const size_t begin = 0;
+    const size_t end = events.size();
     delivery::HttpRequest request;
     request.method = "POST";
     request.url =

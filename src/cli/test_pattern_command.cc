@@ -8,13 +8,13 @@
 //       Each line: {"pattern": "<pattern JSON as a string>", "event": "<event JSON as a string>"}.
 //       Prints one line per input line, in order: "match", "nomatch", "invalid: <message>" (bad
 //       pattern) or "invalid-event: <message>" (bad event, or a batch line that is not such an
-//       object). Exit 0 once every line is answered; 2 if FILE cannot be read.
+//       object). Exit 0 once every line is answered; 2 if FILE cannot be read or a line is longer
+//       than kMaxArgumentFileBytes (the lines before it are answered).
 #include <simdjson.h>
 
 #include <cstdio>
-#include <fstream>
-#include <iostream>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "cli/commands.h"
@@ -50,24 +50,24 @@ std::string answer_line(simdjson::dom::parser& parser, const std::string& line) 
 }
 
 int run_batch(const std::string& path) {
-  std::ifstream file;
-  std::istream* in = &std::cin;
-  if (path != "-") {
-    file.open(path, std::ios::binary);
-    if (!file) {
-      std::fprintf(stderr, "error: cannot read %s\n", path.c_str());
-      return 2;
-    }
-    in = &file;
+  Result<LineReader> reader = LineReader::open(path, kMaxArgumentFileBytes);
+  if (!reader.has_value()) {
+    std::fprintf(stderr, "error: %s\n", reader.error().message().c_str());
+    return 2;
   }
   simdjson::dom::parser parser;
-  std::string line;
   std::string out;
-  while (std::getline(*in, line)) {
-    if (!line.empty() && line.back() == '\r') {
-      line.pop_back();
+  while (true) {
+    Result<std::optional<std::string_view>> line = reader->next();
+    if (!line.has_value()) {
+      std::fflush(stdout);
+      std::fprintf(stderr, "error: %s\n", line.error().message().c_str());
+      return 2;
     }
-    out = answer_line(parser, line);
+    if (!line->has_value()) {
+      break;
+    }
+    out = answer_line(parser, std::string(**line));
     out.push_back('\n');
     std::fwrite(out.data(), 1, out.size(), stdout);
   }

@@ -6,13 +6,13 @@
 //
 // EVENT, T, P and J are JSON text or @FILE; TPL is template text or @FILE. Bad input prints
 // "error: ..." on stderr and exits 2. A batch prints one JSON line per input line:
-// {"output": "..."} or {"error": "..."}, and exits 0 unless the batch itself cannot be read.
+// {"output": "..."} or {"error": "..."}, and exits 0 unless the batch itself cannot be read (or
+// a line is longer than kMaxArgumentFileBytes: exit 2 after answering the lines before it).
 #include <simdjson.h>
 
 #include <cstdio>
-#include <fstream>
-#include <iostream>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "cli/commands.h"
@@ -233,25 +233,25 @@ std::string run_batch_line(std::string_view line) {
 }
 
 int run_batch(const std::string& source) {
-  std::ifstream file;
-  std::istream* in = &std::cin;
-  if (source != "-") {
-    file.open(source, std::ios::binary);
-    if (!file) {
-      std::fprintf(stderr, "error: --batch: cannot read file %s\n", source.c_str());
+  Result<LineReader> reader = LineReader::open(source, kMaxArgumentFileBytes);
+  if (!reader.has_value()) {
+    std::fprintf(stderr, "error: --batch: %s\n", reader.error().message().c_str());
+    return 2;
+  }
+  while (true) {
+    Result<std::optional<std::string_view>> line = reader->next();
+    if (!line.has_value()) {
+      std::fflush(stdout);
+      std::fprintf(stderr, "error: --batch: %s\n", line.error().message().c_str());
       return 2;
     }
-    in = &file;
-  }
-  std::string line;
-  while (std::getline(*in, line)) {
-    if (!line.empty() && line.back() == '\r') {
-      line.pop_back();
+    if (!line->has_value()) {
+      break;
     }
-    if (line.find_first_not_of(" \t") == std::string::npos) {
+    if ((*line)->find_first_not_of(" \t") == std::string_view::npos) {
       continue;
     }
-    const std::string result = run_batch_line(line);
+    const std::string result = run_batch_line(**line);
     std::fwrite(result.data(), 1, result.size(), stdout);
     std::fputc('\n', stdout);
   }

@@ -1,6 +1,8 @@
 #include <fmt/format.h>
 
 #include <cstdio>
+#include <memory>
+#include <string>
 
 #include "cli/commands.h"
 #include "config/config.h"
@@ -14,9 +16,13 @@ void add_validate_command(CLI::App& app, int& exit_code) {
       "secrets masked; warnings (a pattern that probably does not say what was meant) are printed "
       "but do not fail. Exit 0 when valid, 1 with every error listed when not.");
   auto config_path = std::make_shared<std::string>();
+  auto options = std::make_shared<config::LoadOptions>();
   command->add_option("-c,--config", *config_path, "config file")->required();
-  command->callback([config_path, &exit_code] {
-    config::LoadResult result = config::load_config_file(*config_path);
+  command->add_flag("--allow-file-references-outside-config-dir",
+                    options->allow_file_references_outside_config_dir,
+                    "let ${file:PATH} read absolute paths and paths outside the config's folder");
+  command->callback([config_path, options, &exit_code] {
+    config::LoadResult result = config::load_config_file(*config_path, *options);
     for (const config::ConfigError& warning : result.warnings) {
       fmt::print(stderr, "warning: {}\n", warning.to_string());
     }

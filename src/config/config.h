@@ -17,8 +17,18 @@
 //   ${NAME:-default}   NAME, or `default` when NAME is unset or empty
 //   ${file:PATH}       the contents of PATH (relative to the config file's folder), one trailing
 //                      newline removed: for secrets mounted as files; at most
-//                      kMaxReferenceFileBytes
+//                      kMaxReferenceFileBytes. PATH must lead to a file inside that folder
+//                      (absolute paths, `..` and symbolic links out of it are refused) unless
+//                      LoadOptions::allow_file_references_outside_config_dir is set
 //   $${                a literal "${"
+// Errors name a reference as written, never what it resolved to (internal/yaml_reader.h says how
+// every message is masked).
+//
+// Bounds while loading: the file is at most kMaxConfigFileBytes; YAML aliases may not expand it
+// beyond that, nor number more than 10,000, nor form a cycle (internal/yaml_expansion.h), checked
+// before anything walks the tree. Files hikyaku will write (Store.Sqlite.Path, Log paths) must be
+// ones it may create or append to (internal/path_check.h), and check_server_config() below makes
+// every check `serve` makes on the Server section.
 //
 // Secrets (ApiKeyValue, Password, ClientSecret, parameters with IsValueSecret, and the query
 // string of InvocationEndpoint) are held as Secret or shown through redact_url(); describe()

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <utility>
 
 namespace hikyaku {
 
@@ -52,6 +53,66 @@ Result<std::string> text_or_file(std::string_view value, size_t max_bytes) {
     return invalid_argument("\"@\" must be followed by a file name (@FILE)");
   }
   return read_file(std::string(value.substr(1)), max_bytes);
+}
+
+void LineReader::Closer::operator()(std::FILE* file) const { std::fclose(file); }
+
+LineReader::LineReader(std::string name, std::FILE* file, bool owned, size_t max_line_bytes)
+    : name_(std::move(name)),
+      owned_(owned ? file : nullptr),
+      file_(file),
+      max_line_bytes_(max_line_bytes) {}
+
+Result<LineReader> LineReader::open(const std::string& path, size_t max_line_bytes) {
+  if (path == "-") {
+    return LineReader("stdin", stdin, false, max_line_bytes);
+  }
+  std::FILE* file = std::fopen(path.c_str(), "rb");
+  if (file == nullptr) {
+    return invalid_argument(fmt::format("cannot read {}: {}", path, std::strerror(errno)));
+  }
+  LineReader reader(path, file, true, max_line_bytes);
+  struct stat info {};
+  if (fstat(fileno(file), &info) == 0 && S_ISDIR(info.st_mode)) {
+    return invalid_argument(fmt::format("cannot read {}: it is a directory", path));
+  }
+  return reader;
+}
+
+Result<std::optional<std::string_view>> LineReader::next() {
+  if (done_) {
+    return std::optional<std::string_view>();
+  }
+  line_.clear();
+  ++line_number_;
+  while (true) {
+    const int c = getc_unlocked(file_);  // one reader per FILE: no lock needed
+    if (c == EOF) {
+      if (std::ferror(file_) != 0) {
+        done_ = true;
+        return invalid_argument(fmt::format("cannot read {}: {}", name_, std::strerror(errno)));
+      }
+      done_ = true;
+      if (line_.empty()) {
+        return std::optional<std::string_view>();
+      }
+      break;
+    }
+    if (c == '\n') {
+      break;
+    }
+    if (line_.size() == max_line_bytes_) {
+      done_ = true;
+      return invalid_argument(
+          fmt::format("cannot read {}: line {} is longer than the limit of {} bytes", name_,
+                      line_number_, max_line_bytes_));
+    }
+    line_.push_back(static_cast<char>(c));
+  }
+  if (!line_.empty() && line_.back() == '\r') {
+    line_.pop_back();
+  }
+  return std::optional<std::string_view>(line_);
 }
 
 }  // namespace hikyaku

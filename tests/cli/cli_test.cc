@@ -1,8 +1,15 @@
 // The `hikyaku` executable as a user runs it: exit codes, output, and no secret in any output.
 
+#include <fcntl.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <simdjson.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <string>
+#include <thread>
 
 #include "testing/process.h"
 #include "testing/temp_dir.h"
@@ -150,6 +157,197 @@ TEST(CliTransformTest, BatchAnswersOneJsonLinePerInputLine) {
   EXPECT_THAT(result.out, HasSubstr("{\"output\":\"b here\"}\n"));
   EXPECT_THAT(result.out, HasSubstr("{\"error\":\"event: "));
   EXPECT_EQ(std::count(result.out.begin(), result.out.end(), '\n'), 2);
+}
+
+// --- Every file a command reads has a cap ----------------------------------------------------
+
+// A FIFO that a thread feeds without end (no newline) until the reader goes away: the kind of
+// source no size check before reading can judge.
+class EndlessFifo {
+ public:
+  EndlessFifo() : path_(directory_.file("endless")) {
+    std::signal(SIGPIPE, SIG_IGN);  // the writer learns of the reader's exit through EPIPE
+    EXPECT_EQ(::mkfifo(path_.c_str(), 0600), 0);
+    writer_ = std::thread([this] {
+      const int fd = ::open(path_.c_str(), O_WRONLY | O_CLOEXEC);  // waits for the reader
+      if (fd < 0) {
+        return;
+      }
+      const std::string chunk(64 * 1024, 'a');
+      while (::write(fd, chunk.data(), chunk.size()) > 0) {
+      }
+      ::close(fd);
+    });
+  }
+  ~EndlessFifo() {
+    // Unblocks the writer if no reader ever opened the FIFO.
+    const int fd = ::open(path_.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd >= 0) {
+      ::close(fd);
+    }
+    writer_.join();
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  testing::TempDir directory_{"fifo"};
+  std::string path_;
+  std::thread writer_;
+};
+
+// A sparse regular file of `bytes` (cheap to make, expensive to read whole).
+std::string sparse_file(const testing::TempDir& directory, const std::string& name, off_t bytes) {
+  const std::string path = directory.file(name);
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  EXPECT_GE(fd, 0);
+  EXPECT_EQ(::ftruncate(fd, bytes), 0);
+  ::close(fd);
+  return path;
+}
+
+constexpr const char* kArgumentLimit = "larger than the limit of 16777216 bytes";
+
+TEST(CliFileCapTest, AtFileArgumentsAreCapped) {
+  const testing::TempDir directory("caps");
+  const std::string big = sparse_file(directory, "big.json", (off_t{16} << 20) + 1);
+  for (const std::string& source : {std::string("/dev/zero"), big}) {
+    SCOPED_TRACE(source);
+    CommandResult pattern =
+        run_command({HIKYAKU_BINARY, "test-pattern", "-p", "@" + source, "-e", "{}"});
+    EXPECT_EQ(pattern.exit_code, 2);
+    EXPECT_THAT(pattern.err, HasSubstr("cannot read " + source + ": " + kArgumentLimit));
+    CommandResult event =
+        run_command({HIKYAKU_BINARY, "test-pattern", "-p", "{}", "-e", "@" + source});
+    EXPECT_THAT(event.err, HasSubstr(kArgumentLimit));
+    CommandResult transform =
+        run_command({HIKYAKU_BINARY, "transform", "--event", "@" + source, "--input-path", "$"});
+    EXPECT_EQ(transform.exit_code, 2);
+    EXPECT_THAT(transform.err, HasSubstr(kArgumentLimit));
+    CommandResult template_file = run_command({HIKYAKU_BINARY, "transform", "--event", "{}",
+                                               "--input-paths", "{}", "--template", "@" + source});
+    EXPECT_THAT(template_file.err, HasSubstr(kArgumentLimit));
+  }
+  EndlessFifo fifo;
+  CommandResult endless =
+      run_command({HIKYAKU_BINARY, "test-pattern", "-p", "{}", "-e", "@" + fifo.path()});
+  EXPECT_EQ(endless.exit_code, 2);
+  EXPECT_THAT(endless.err, HasSubstr("cannot read " + fifo.path() + ": " + kArgumentLimit));
+}
+
+TEST(CliFileCapTest, BatchLinesAreCapped) {
+  for (const char* command : {"test-pattern", "transform"}) {
+    SCOPED_TRACE(command);
+    CommandResult zero = run_command({HIKYAKU_BINARY, command, "--batch", "/dev/zero"});
+    EXPECT_EQ(zero.exit_code, 2);
+    EXPECT_THAT(
+        zero.err,
+        HasSubstr("cannot read /dev/zero: line 1 is longer than the limit of 16777216 bytes"));
+    EndlessFifo fifo;
+    CommandResult endless = run_command({HIKYAKU_BINARY, command, "--batch", fifo.path()});
+    EXPECT_EQ(endless.exit_code, 2);
+    EXPECT_THAT(endless.err, HasSubstr("line 1 is longer than the limit"));
+  }
+  // From stdin, after lines that are answered: they are, then the long one stops the batch.
+  const std::string input =
+      std::string(R"({"pattern": "{\"a\": [\"b\"]}", "event": "{\"a\": \"b\"}"})") + "\n" +
+      std::string((size_t{16} << 20) + 1, 'x') + "\n";
+  CommandResult stdin_batch =
+      run_command({HIKYAKU_BINARY, "test-pattern", "--batch", "-"}, {}, input);
+  EXPECT_EQ(stdin_batch.exit_code, 2);
+  EXPECT_EQ(stdin_batch.out, "match\n");
+  EXPECT_THAT(stdin_batch.err, HasSubstr("cannot read stdin: line 2 is longer than the limit"));
+  CommandResult folder = run_command({HIKYAKU_BINARY, "transform", "--batch", "/"});
+  EXPECT_EQ(folder.exit_code, 2);
+  EXPECT_THAT(folder.err, HasSubstr("cannot read /: it is a directory"));
+}
+
+TEST(CliFileCapTest, SendEventFilesAndConfigFilesAreCapped) {
+  const testing::TempDir directory("caps");
+  const std::string big = sparse_file(directory, "big.json", (off_t{1} << 20) + 1);  // 1 MiB + 1
+  for (const std::string& source : {std::string("/dev/zero"), big}) {
+    CommandResult send =
+        run_command({HIKYAKU_BINARY, "send", "--endpoint", "http://127.0.0.1:9", source});
+    EXPECT_EQ(send.exit_code, 2);
+    EXPECT_THAT(send.err, HasSubstr("cannot read " + source + ": larger than the limit of"));
+  }
+  const std::string big_config = sparse_file(directory, "big.yaml", (off_t{4} << 20) + 1);
+  for (const std::string& source : {std::string("/dev/zero"), big_config}) {
+    CommandResult validate = run_command({HIKYAKU_BINARY, "validate", "--config", source});
+    EXPECT_EQ(validate.exit_code, 1);
+    EXPECT_THAT(validate.err, HasSubstr("larger than the limit of 4194304 bytes"));
+  }
+  EndlessFifo fifo;
+  CommandResult endless = run_command({HIKYAKU_BINARY, "validate", "--config", fifo.path()});
+  EXPECT_EQ(endless.exit_code, 1);
+  EXPECT_THAT(endless.err, HasSubstr("larger than the limit of 4194304 bytes"));
+}
+
+// --- validate refuses what serve refuses ------------------------------------------------------
+
+TEST(CliValidateTest, RefusesWhatServeRefuses) {
+  const std::string rules =
+      "Rules:\n  - Name: r\n    EventPattern: { source: [x] }\n"
+      "    Targets: [{ Id: t, Log: { Path: out.jsonl } }]\n";
+  for (const char* listen :
+       {"0.0.0.0:4010", "[::]:4010", "[::ffff:127.0.0.1]:4010", "127.1:4010"}) {
+    SCOPED_TRACE(listen);
+    TempFile config("Server: { Listen: \"" + std::string(listen) + "\" }\n" + rules);
+    CommandResult result = run_command({HIKYAKU_BINARY, "validate", "--config", config.path()});
+    EXPECT_EQ(result.exit_code, 1);
+    EXPECT_THAT(result.err, HasSubstr(":1:19: Server.Listen: "));
+  }
+  for (const char* path : {"/etc/passwd", "/proc/self/mem", ""}) {
+    SCOPED_TRACE(path);
+    TempFile config("Store: { Sqlite: { Path: \"" + std::string(path) + "\" } }\n" + rules);
+    CommandResult result = run_command({HIKYAKU_BINARY, "validate", "--config", config.path()});
+    EXPECT_EQ(result.exit_code, 1);
+    EXPECT_THAT(result.err, HasSubstr("Store.Sqlite.Path: "));
+  }
+}
+
+TEST(CliValidateTest, AliasBombIsRefusedAtItsKey) {
+  std::string text = "Rules:\n  - Name: r\n    EventPattern:\n      l0: &l0 [lol]\n";
+  for (int level = 1; level < 9; ++level) {
+    text += "      l" + std::to_string(level) + ": &l" + std::to_string(level) + " [";
+    for (int i = 0; i < 10; ++i) {
+      text += (i == 0 ? "*l" : ", *l") + std::to_string(level - 1);
+    }
+    text += "]\n";
+  }
+  text += "    Targets: [{ Id: t, Log: { Path: out.jsonl } }]\n";
+  TempFile config(text);
+  CommandResult result = run_command({HIKYAKU_BINARY, "validate", "--config", config.path()});
+  EXPECT_EQ(result.exit_code, 1);
+  EXPECT_THAT(result.err, HasSubstr(": Rules[0].EventPattern.l"));
+  EXPECT_THAT(result.err, HasSubstr("expands to more than 4194304 bytes through YAML aliases"));
+}
+
+TEST(CliValidateTest, FileReferencesOutsideTheConfigFolderNeedTheFlag) {
+  const testing::TempDir outside("outside");
+  const std::string secret_file = outside.write("key.txt", std::string(kSecret) + "\n");
+  TempFile config(R"(Connections:
+  - Name: c
+    AuthorizationType: API_KEY
+    AuthParameters: { ApiKeyAuthParameters: { ApiKeyName: k, ApiKeyValue: "${file:)" +
+                  secret_file + R"(}" } }
+Rules:
+  - Name: r
+    State: "${file:)" +
+                  secret_file + R"(}"
+    EventPattern: { source: [x] }
+    Targets: [{ Id: t, Log: { Path: out.jsonl } }]
+)");
+  CommandResult refused = run_command({HIKYAKU_BINARY, "validate", "--config", config.path()});
+  EXPECT_EQ(refused.exit_code, 1);
+  EXPECT_THAT(refused.err, HasSubstr("absolute paths are refused"));
+  EXPECT_THAT(refused.err, HasSubstr("--allow-file-references-outside-config-dir"));
+  CommandResult allowed = run_command({HIKYAKU_BINARY, "validate", "--config", config.path(),
+                                       "--allow-file-references-outside-config-dir"});
+  EXPECT_EQ(allowed.exit_code, 1);  // the State is still wrong, and says so without the value
+  EXPECT_THAT(allowed.err, HasSubstr("Rules[0].State: must be one of ENABLED | DISABLED, got "
+                                     "\"${file:" +
+                                     secret_file + "}\""));
+  EXPECT_THAT(refused.out + refused.err + allowed.out + allowed.err, Not(HasSubstr(kSecret)));
 }
 
 }  // namespace

@@ -11,7 +11,8 @@
 
 namespace hikyaku::config::internal {
 
-// One reference and what it resolved to: errors show `reference`, never `value`.
+// One reference and what it resolved to (from the environment or a file; a default that was used
+// is not listed: it is written in the config): errors show `reference`, never `value`.
 struct ResolvedReference {
   std::string reference;  // as written: "${BACKLOG_API_KEY}", "${file:key.txt}"
   std::string value;
