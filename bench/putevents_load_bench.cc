@@ -106,7 +106,7 @@ std::string request_for(const std::string& event_path, const std::string& host, 
   const size_t wanted = static_cast<size_t>(entry_kb) * 1024;
   if (detail.size() + 16 < wanted) {  // {"...", "padding":"xxx"}
     detail.pop_back();
-    detail += ",\"padding\":\"" + std::string(wanted - detail.size() - 14, 'x') + "\"}";
+    detail += R"(,"padding":")" + std::string(wanted - detail.size() - 14, 'x') + R"("})";
   }
   entry.string(detail);
   entry.end_object();

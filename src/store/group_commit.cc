@@ -90,18 +90,16 @@ void GroupCommitter::submit(Batch batch, Done done) {
     queued_bytes_ += bytes;
     peak_queued_bytes_ = std::max(peak_queued_bytes_, queued_bytes_);
     queue_.push_back({std::move(batch), std::move(done), bytes});
-  }
-  if (queued_bytes_gauge_ != nullptr) {
-    queued_bytes_gauge_->add(bytes);
+    if (queued_bytes_gauge_ != nullptr) {
+      queued_bytes_gauge_->add(bytes);  // under the lock: never behind its release
+    }
   }
   wake_.notify_one();
 }
 
 void GroupCommitter::release_bytes(int64_t bytes) {
-  {
-    MutexLock lock(mutex_);
-    queued_bytes_ -= bytes;
-  }
+  MutexLock lock(mutex_);
+  queued_bytes_ -= bytes;
   if (queued_bytes_gauge_ != nullptr) {
     queued_bytes_gauge_->add(-bytes);
   }
