@@ -43,7 +43,9 @@ constexpr std::size_t kUnlimitedBuffer = std::numeric_limits<std::size_t>::max()
 // value, so passing the buffer itself would read into a copy.
 class BufferRef {
  public:
+  // NOLINTNEXTLINE(readability-identifier-naming): the names Asio's DynamicBuffer requires
   using const_buffers_type = beast::flat_buffer::const_buffers_type;
+  // NOLINTNEXTLINE(readability-identifier-naming): the names Asio's DynamicBuffer requires
   using mutable_buffers_type = beast::flat_buffer::mutable_buffers_type;
   explicit BufferRef(beast::flat_buffer& buffer) : buffer_(&buffer) {}
   std::size_t size() const { return buffer_->size(); }
