@@ -11,6 +11,7 @@
 
 #include "cli/commands.h"
 #include "core/check.h"
+#include "core/log.h"
 
 #ifndef HIKYAKU_VERSION
 #define HIKYAKU_VERSION "unknown"
@@ -20,6 +21,9 @@ int main(int argc, char** argv) {
   try {
     // Logs go to stderr; stdout carries only what a command is asked to print.
     spdlog::set_default_logger(spdlog::stderr_color_mt("hikyaku"));
+    // Every command's log lines pass the name rules of core/redact.h; serve adds the config's
+    // secret values once it has read them.
+    hikyaku::install_log_redactor(nullptr);
     CLI::App app{
         "hikyaku: an event router that speaks AWS EventBridge (event patterns, input "
         "transformers, API destinations), built first for Security Hub findings -> Backlog "

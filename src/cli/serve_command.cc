@@ -78,8 +78,8 @@ std::string metrics_text(Running& running) {
   return running.metrics.render() + running.server->server_metrics_text();
 }
 
-void reload(Running& running, const std::string& path) {
-  config::LoadResult loaded = config::load_config_file(path);
+void reload(Running& running, const std::string& path, const config::LoadOptions& load_options) {
+  config::LoadResult loaded = config::load_config_file(path, load_options);
   if (!loaded.ok()) {
     print_errors(path, loaded.errors);
     spdlog::error("reload refused; the running config stays in force");
@@ -103,7 +103,7 @@ void reload(Running& running, const std::string& path) {
   spdlog::info("reloaded config={} rules={}", path, config->rules.size());
 }
 
-int serve(const std::string& path) {
+int serve(const std::string& path, const config::LoadOptions& load_options) {
   // Signals are taken synchronously by this thread; every thread started below inherits the mask.
   sigset_t signals;
   sigemptyset(&signals);
@@ -115,7 +115,7 @@ int serve(const std::string& path) {
   // the config's values once it is loaded.
   install_log_redactor(nullptr);
 
-  config::LoadResult loaded = config::load_config_file(path);
+  config::LoadResult loaded = config::load_config_file(path, load_options);
   if (!loaded.ok()) {
     print_errors(path, loaded.errors);
     return 1;
@@ -138,7 +138,9 @@ int serve(const std::string& path) {
     return 1;
   }
   running.store = std::move(store).value();
-  running.committer = std::make_unique<store::GroupCommitter>(*running.store);
+  store::GroupCommitter::Options commit_options;
+  commit_options.max_queued_bytes = config->store.max_queued_bytes;
+  running.committer = std::make_unique<store::GroupCommitter>(*running.store, commit_options);
 
   Result<std::shared_ptr<const bus::Snapshot>> snapshot =
       bus::Snapshot::build(config, running.metrics);
@@ -181,7 +183,7 @@ int serve(const std::string& path) {
     int signal = 0;
     sigwait(&signals, &signal);
     if (signal == SIGHUP) {
-      reload(running, path);
+      reload(running, path, load_options);
       continue;
     }
     spdlog::info("stopping signal={}", signal == SIGTERM ? "SIGTERM" : "SIGINT");
@@ -207,8 +209,14 @@ void add_serve_command(CLI::App& app, int& exit_code) {
       "durable delivery. Prints \"listening URL\" once ready. SIGTERM/SIGINT drain and stop; "
       "SIGHUP reloads the config.");
   auto config_path = std::make_shared<std::string>();
+  auto load_options = std::make_shared<config::LoadOptions>();
   command->add_option("-c,--config", *config_path, "config file (YAML or JSON)")->required();
-  command->callback([config_path, &exit_code] { exit_code = serve(*config_path); });
+  command->add_flag("--allow-file-references-outside-config-dir",
+                    load_options->allow_file_references_outside_config_dir,
+                    "let ${file:PATH} read absolute paths and paths outside the config's folder "
+                    "(at start and on every reload)");
+  command->callback(
+      [config_path, load_options, &exit_code] { exit_code = serve(*config_path, *load_options); });
 }
 
 }  // namespace hikyaku::cli

@@ -113,6 +113,10 @@ struct SqliteStoreConfig {
 
 struct StoreConfig {
   SqliteStoreConfig sqlite;
+  // Store.MaxQueuedBytes: how much accepted work (rendered bodies, archived events, dead letters)
+  // may wait in memory for its commit; past it PutEvents answers ThrottlingException and the
+  // webhook 429 (docs/store.md, "Memory under load"). 1 MiB .. 64 GiB.
+  int64_t max_queued_bytes = int64_t{256} * 1024 * 1024;
 };
 
 // One {Key, Value, IsValueSecret} of a connection's InvocationHttpParameters / OAuthHttpParameters.

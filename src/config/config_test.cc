@@ -120,6 +120,24 @@ TEST(ConfigTest, LoadsValidConfigIntoTypedStructs) {
   EXPECT_EQ(target.retry_policy.maximum_event_age_in_seconds, 86400);
 }
 
+TEST(ConfigTest, StoreMaxQueuedBytesDefaultsTo256MiBAndIsBounded) {
+  LoadResult defaults = load(kValid);
+  ASSERT_TRUE(defaults.ok()) << defaults.errors[0].to_string();
+  EXPECT_EQ(defaults.config->store.max_queued_bytes, int64_t{256} * 1024 * 1024);
+
+  const std::string set = replace(kValid, "Store:\n", "Store:\n  MaxQueuedBytes: 67108864\n");
+  LoadResult loaded = load(set);
+  ASSERT_TRUE(loaded.ok()) << loaded.errors[0].to_string();
+  EXPECT_EQ(loaded.config->store.max_queued_bytes, int64_t{64} * 1024 * 1024);
+
+  for (const char* bad : {"0", "1000", "-5", "1e9", "many", "68719476737"}) {
+    EXPECT_THAT(single_error(replace(kValid, "Store:\n",
+                                     std::string("Store:\n  MaxQueuedBytes: ") + bad + "\n")),
+                HasSubstr("Store.MaxQueuedBytes"))
+        << bad;
+  }
+}
+
 TEST(ConfigTest, YamlScalarsBecomeJsonTypesInPatterns) {
   std::string text = replace(kValid, "source: [aws.securityhub]",
                              "source: [aws.securityhub]\n      n: [5, \"5\", true, null, 1.5e3]");

@@ -1149,6 +1149,7 @@ class PatternCompiler {
         };
       } else if (op == "equals-ignore-case") {
         std::vector<std::vector<std::vector<std::string>>> all;
+        all.reserve(values.size());
         for (const std::string& s : values) {
           all.push_back(case_units(s));
         }

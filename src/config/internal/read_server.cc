@@ -174,8 +174,15 @@ void read_server(YamlReader& reader, const YAML::Node& server, ServerConfig& out
 }
 
 void read_store(YamlReader& reader, const YAML::Node& store, StoreConfig& out) {
-  if (!reader.check_map(store, "Store", {"Sqlite"})) {
+  if (!reader.check_map(store, "Store", {"Sqlite", "MaxQueuedBytes"})) {
     return;
+  }
+  if (const YAML::Node max_queued = store["MaxQueuedBytes"]) {
+    constexpr int64_t kMiB = int64_t{1024} * 1024;
+    if (std::optional<int64_t> bytes =
+            reader.read_integer(max_queued, "Store.MaxQueuedBytes", kMiB, 64 * 1024 * kMiB)) {
+      out.max_queued_bytes = *bytes;
+    }
   }
   const YAML::Node sqlite = store["Sqlite"];
   if (!sqlite || !reader.check_map(sqlite, "Store.Sqlite", {"Path", "Synchronous"})) {
