@@ -1,6 +1,6 @@
 # The two commands: `make run` (the main job) and `make test` (build and pass every test).
 # Each installs missing Debian packages first (scripts/install-deps), then configures and builds.
-# CI (.ci/run) runs `make check`, `make test`, `make asan` and `make tsan`.
+# CI (.ci/run) runs `make lint`, `make test`, `make asan`, then `make check` and `make tsan`.
 .PHONY: run test bench asan tsan deps build configure lint check format clean
 
 JOBS ?= $(shell nproc)
