@@ -111,9 +111,10 @@ class Matcher {
   // Replaces `rule_ids` with the ids of the rules matching `event_json`, ascending, no duplicates.
   // Errors: kInvalidArgument when the event is not a JSON object, when malformed JSON is met
   // on the way, when it nests too deep on a named path, or when it exceeds the array-consistency
-  // budget (docs/event-patterns.md §10). All are properties of the event: retrying does not help. Parts of the event that no rule names are skipped structurally, not validated,
-  // and the text after the point where the scan may stop is not read at all (call validate_event
-  // first where strictness matters). Nothing refers to the event text after the call.
+  // budget (docs/event-patterns.md §10). All are properties of the event: retrying does not help.
+  // Parts of the event that no rule names are skipped structurally, not validated, and the text
+  // after the point where the scan may stop is not read at all (call validate_event first where
+  // strictness matters). Nothing refers to the event text after the call.
   Status match(std::string_view event_json, std::vector<uint32_t>& rule_ids) const;
 
   size_t rule_count() const;
