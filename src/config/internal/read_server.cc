@@ -180,7 +180,7 @@ void read_store(YamlReader& reader, const YAML::Node& store, StoreConfig& out) {
   if (const YAML::Node max_queued = store["MaxQueuedBytes"]) {
     constexpr int64_t kMiB = int64_t{1024} * 1024;
     if (std::optional<int64_t> bytes =
-            reader.read_integer(max_queued, "Store.MaxQueuedBytes", kMiB, 64 * 1024 * kMiB)) {
+            reader.read_integer(max_queued, "Store.MaxQueuedBytes", kMiB, kMiB * 64 * 1024)) {
       out.max_queued_bytes = *bytes;
     }
   }
