@@ -70,10 +70,42 @@ Result<std::string> raw_detail_text(std::string_view json) {
 
 }  // namespace
 
+bool json_nests_deeper_than(std::string_view json, size_t max_depth) {
+  size_t depth = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < json.size(); ++i) {
+    const char c = json[i];
+    if (in_string) {
+      if (c == '\\') {
+        ++i;  // the escaped character, a quote included
+      } else if (c == '"') {
+        in_string = false;
+      }
+      continue;
+    }
+    if (c == '"') {
+      in_string = true;
+    } else if (c == '{' || c == '[') {
+      if (++depth > max_depth) {
+        return true;
+      }
+    } else if ((c == '}' || c == ']') && depth > 0) {
+      --depth;
+    }
+  }
+  return false;
+}
+
 Result<Envelope> parse_envelope(std::string_view json) {
   if (json.size() > kMaxEnvelopeBytes) {
     return invalid_argument(
         fmt::format("event is {} bytes; the limit is {} bytes", json.size(), kMaxEnvelopeBytes));
+  }
+  if (json_nests_deeper_than(json, kMaxEventNestingDepth)) {
+    return invalid_argument(
+        fmt::format("event nests objects and arrays deeper than {} levels, the "
+                    "limit (the event itself is the first level)",
+                    kMaxEventNestingDepth));
   }
   simdjson::dom::parser parser;
   simdjson::dom::element root;

@@ -5,10 +5,11 @@
 //    "time":"2026-03-01T09:15:02Z","region":"...","resources":[...],"detail":{...}}
 //
 // parse_envelope() validates a complete envelope as received on the webhook path (an AWS API
-// destination forwarding events, or an event file): every field present with its JSON type,
-// `detail` an object, `time` an RFC 3339 UTC timestamp. Errors name the field and what was
-// expected, e.g. `"detail" must be a JSON object, got string`. Unknown top-level keys are
-// ignored, as AWS adds fields over time (`replay-name` is kept).
+// destination forwarding events, or an event file): at most kMaxEnvelopeBytes and
+// kMaxEventNestingDepth levels deep, every field present with its JSON type, `detail` an object,
+// `time` an RFC 3339 UTC timestamp. Errors name the field and what was expected, e.g. `"detail"
+// must be a JSON object, got string`. Unknown top-level keys are ignored, as AWS adds fields over
+// time (`replay-name` is kept).
 //
 // serialize_envelope() writes AWS's field order, which is what a target receives when a rule has
 // no input setting.
@@ -46,6 +47,11 @@ inline constexpr size_t kMaxDetailTypeChars = 128;
 // AWS documents 1,000 for PutEvents. Ingest refuses a deeper entry on its own; the matcher and the
 // transformer accept everything up to this depth, so an accepted event never fails there.
 inline constexpr size_t kMaxEventNestingDepth = 1000;
+
+// True when `json` (JSON text, not necessarily valid) opens more than `max_depth` nested objects
+// and arrays, counted as kMaxEventNestingDepth counts them: `{}` is 1 level, `{"a":[]}` 2.
+// Linear, no allocation; only brackets outside strings count.
+bool json_nests_deeper_than(std::string_view json, size_t max_depth);
 
 Result<Envelope> parse_envelope(std::string_view json);
 

@@ -138,4 +138,41 @@ TEST(EnvelopeTest, ParsesEverySampleSecurityHubEvent) {
 }
 
 }  // namespace
+TEST(JsonNestsDeeperThanTest, CountsOnlyBracketsOutsideStrings) {
+  EXPECT_FALSE(json_nests_deeper_than("{}", 1));
+  EXPECT_TRUE(json_nests_deeper_than("{}", 0));
+  EXPECT_FALSE(json_nests_deeper_than(R"({"a":"[[[[[[","b":"\"{{{{"})", 1));
+  EXPECT_TRUE(json_nests_deeper_than(R"({"a":"\\",  "b":[{}]})", 2));  // an escaped backslash ends
+  EXPECT_FALSE(json_nests_deeper_than(R"([[],[],[[]]])", 3));
+  EXPECT_TRUE(json_nests_deeper_than(R"([[],[],[[[]]]])", 3));
+  EXPECT_FALSE(json_nests_deeper_than("", 0));
+  EXPECT_FALSE(json_nests_deeper_than("]]]]{", 1));  // garbage does not underflow
+}
+
+TEST(EnvelopeTest, RefusesAnEventNestedDeeperThanTheLimit) {
+  // kValid with a detail of `levels` nested objects: the event nests levels + 1 deep.
+  const auto with_detail_levels = [](size_t levels) {
+    std::string detail;
+    for (size_t i = 0; i < levels; ++i) {
+      detail += i + 1 < levels ? R"({"a":)" : "{}";
+    }
+    detail.append(levels - 1, '}');
+    return replace(
+        kValid,
+        R"({ "findings": [ { "Severity": { "Label": "CRITICAL", "Normalized": 90.50 } } ] })",
+        detail);
+  };
+  const std::string at_limit = with_detail_levels(kMaxEventNestingDepth - 1);
+  ASSERT_FALSE(json_nests_deeper_than(at_limit, kMaxEventNestingDepth));
+  EXPECT_TRUE(parse_envelope(at_limit).has_value());
+
+  const std::string too_deep = with_detail_levels(kMaxEventNestingDepth);
+  ASSERT_TRUE(json_nests_deeper_than(too_deep, kMaxEventNestingDepth));
+  Result<Envelope> refused = parse_envelope(too_deep);
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_EQ(refused.error().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(refused.error().message().find("deeper than 1000 levels"), std::string::npos)
+      << refused.error().message();
+}
+
 }  // namespace hikyaku

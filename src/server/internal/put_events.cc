@@ -314,7 +314,7 @@ std::optional<EntryError> check_detail(std::string_view text) {
   simdjson::dom::element detail;
   simdjson::error_code error = detail_parser().parse(text.data(), text.size()).get(detail);
   if (error == simdjson::DEPTH_ERROR) {
-    if (nests_deeper_than(text, kMaxDetailDepth)) {
+    if (json_nests_deeper_than(text, kMaxDetailDepth)) {
       return EntryError{"MalformedDetail",
                         fmt::format("Detail is malformed. Reason: Detail nests objects and arrays "
                                     "deeper than {} levels (an event nests at most {}, the event "

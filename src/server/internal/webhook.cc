@@ -73,15 +73,6 @@ void Api::handle_webhook(const HttpRequest& request, std::string_view bus_name, 
     respond(json_error(key.refusal->status, key.refusal->type, key.refusal->message));
     return;
   }
-  if (nests_deeper_than(request.body, kMaxEventNestingDepth)) {
-    metrics_->count_entry_error(IngestPath::kWebhook, "InvalidArgument");
-    metrics_->count_request_error("ValidationException");
-    respond(json_error(400, "ValidationException",
-                       fmt::format("event nests objects and arrays deeper than {} levels, the "
-                                   "limit (the event itself is the first level)",
-                                   kMaxEventNestingDepth)));
-    return;
-  }
   Result<Envelope> envelope = parse_envelope(request.body);
   if (!envelope) {
     metrics_->count_entry_error(IngestPath::kWebhook, "InvalidArgument");

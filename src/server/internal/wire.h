@@ -61,9 +61,4 @@ IngestFailure classify_ingest_failure(const Status& status);
 // (kRejected, final).
 std::string_view entry_error_code(const Status& status);
 
-// True when `json` (JSON text, not necessarily valid) opens more than `max_depth` nested objects
-// and arrays, counted as core/envelope.h counts them: `{}` is 1 level, `{"a":[]}` 2. Linear, no
-// allocation; only brackets outside strings count.
-bool nests_deeper_than(std::string_view json, size_t max_depth);
-
 }  // namespace hikyaku::server
