@@ -179,7 +179,7 @@ store::CommitConsumer::Offer Dispatcher::offer() {
     return {};
   }
   return {options_.max_handed_off - static_cast<int>(handed_off_.size()),
-          clock_.now_ms() + options_.lease_ms};
+          options_.max_handed_off_bytes - handed_off_bytes_, clock_.now_ms() + options_.lease_ms};
 }
 
 void Dispatcher::committed(std::vector<store::Claim> leased, int64_t left_pending) {
@@ -188,6 +188,7 @@ void Dispatcher::committed(std::vector<store::Claim> leased, int64_t left_pendin
     MutexLock lock(mutex_);
     if (!stopping_) {
       for (store::Claim& claim : leased) {
+        handed_off_bytes_ += store::entry_bytes(claim);
         handed_off_.push_back(std::move(claim));
       }
       leased.clear();
@@ -225,6 +226,7 @@ void Dispatcher::stop() {
   {
     MutexLock lock(mutex_);
     unattempted.swap(handed_off_);
+    handed_off_bytes_ = 0;
   }
   for (const store::Claim& claim : unattempted) {
     (void)store_.release(claim);
@@ -348,6 +350,7 @@ std::vector<store::Claim> Dispatcher::next_claims(Worker& worker) {
     // Handed-off jobs wait in memory while their leases run; run_worker() gives back any whose
     // lease got too short for an attempt.
     while (!handed_off_.empty() && static_cast<int>(claims.size()) < options_.claim_batch) {
+      handed_off_bytes_ -= store::entry_bytes(handed_off_.front());
       claims.push_back(std::move(handed_off_.front()));
       handed_off_.pop_front();
     }

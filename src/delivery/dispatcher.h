@@ -9,12 +9,11 @@
 // Each job is attempted under a store lease; a worker that dies loses its lease and the job is
 // attempted again elsewhere: delivery is at-least-once, so receivers must tolerate duplicates.
 // New jobs are leased to the dispatcher by the commit that makes them durable and handed over in
-// memory (up to Options::max_handed_off waiting); the rest, retries and jobs left by an earlier
-// run are claimed from the store.
-// Outcomes follow retry_policy.h: delivered -> complete; retryable -> rescheduled with backoff
-// until the target's RetryPolicy is exhausted; permanent or exhausted -> the dead-letter queue
-// with the error attributes. A job whose target disappeared in a reload is dead-lettered
-// (NO_RESOURCE).
+// memory (up to Options::max_handed_off jobs and max_handed_off_bytes waiting); the rest, retries
+// and jobs left by an earlier run are claimed from the store. Outcomes follow retry_policy.h:
+// delivered -> complete; retryable -> rescheduled with backoff until the target's RetryPolicy is
+// exhausted; permanent or exhausted -> the dead-letter queue with the error attributes. A job whose
+// target disappeared in a reload is dead-lettered (NO_RESOURCE).
 //
 // Every error text recorded in the store (retries, dead letters) and every metrics label passes
 // the endpoint's Redactor (endpoint.h). Endpoints of kind kLog append one JSON object per line to
@@ -49,7 +48,10 @@ class Dispatcher final : public store::CommitConsumer {
   struct Options {
     int workers = 4;
     int claim_batch = 32;
-    int max_handed_off = 2048;  // jobs taken from commits and not yet picked up by a worker
+    // Jobs taken from commits and not yet picked up by a worker: at most this many, holding at
+    // most this many bytes (store::entry_bytes). The rest wait in the store for claim().
+    int max_handed_off = 2048;
+    int64_t max_handed_off_bytes = int64_t{64} << 20;
     int64_t lease_ms = 60'000;  // a send slot later than lease - 2 x timeout is not waited for
     int64_t settle_interval_ms = 20;  // successful deliveries are completed in batches this often
     int64_t idle_poll_ms = 1000;      // look for due retries at least this often
@@ -132,6 +134,7 @@ class Dispatcher final : public store::CommitConsumer {
   bool started_ HK_GUARDED_BY(mutex_) = false;
   bool stopping_ HK_GUARDED_BY(mutex_) = false;
   std::deque<store::Claim> handed_off_ HK_GUARDED_BY(mutex_);
+  int64_t handed_off_bytes_ HK_GUARDED_BY(mutex_) = 0;
   // The store may hold due jobs (set at start and by notify(); cleared by the worker that
   // claims them); it is also polled every idle_poll_ms for retries coming due.
   bool store_has_due_ HK_GUARDED_BY(mutex_) = true;

@@ -42,12 +42,14 @@ class DispatcherTest : public ::testing::Test {
   }
 
   void start(Endpoints endpoints, int workers = 2, int64_t lease_ms = 60'000,
-             int64_t idle_poll_ms = 20, int max_handed_off = 2048) {
+             int64_t idle_poll_ms = 20, int max_handed_off = 2048,
+             int64_t max_handed_off_bytes = int64_t{64} << 20) {
     Dispatcher::Options options;
     options.workers = workers;
     options.lease_ms = lease_ms;
     options.idle_poll_ms = idle_poll_ms;
     options.max_handed_off = max_handed_off;
+    options.max_handed_off_bytes = max_handed_off_bytes;
     options.backoff = backoff_;
     options.http_timeout_ms = 1000;
     dispatcher_ = std::make_unique<Dispatcher>(
@@ -319,6 +321,32 @@ TEST_F(DispatcherTest, JobsBeyondTheHandoffLimitStayInTheStoreAndAreClaimed) {
   ASSERT_TRUE(wait_for([&] { return logged_bodies(path).size() == 30; }));
   EXPECT_TRUE(wait_for([&] { return store_->counts(0)->leased == 0 && pending() == 0; }));
   dispatcher_->stop();
+}
+
+TEST_F(DispatcherTest, HandedOverJobsAreBoundedInBytesToo) {
+  store::GroupCommitter committer(*store_);
+  committer_ = &committer;
+  // No workers: what is handed over stays handed over. Room for two 10 kB jobs and a half.
+  const store::NewJob sample{"default/r1/t1", "event-0", std::string(10'000, 'x'), "", 0};
+  start({{"default/r1/t1", log_to((directory_ / "out.jsonl").string())}}, 0, 60'000, 20, 2048,
+        2 * store::entry_bytes(sample) + store::entry_bytes(sample) / 2);
+  const auto commit_large = [&](int count) {
+    store::Batch batch;
+    batch.jobs.assign(count, sample);
+    std::promise<Status> committed;
+    committer.submit(std::move(batch), [&](const Status& s) { committed.set_value(s); });
+    ASSERT_TRUE(committed.get_future().get().ok());
+  };
+  commit_large(5);
+  EXPECT_EQ(store_->counts(0)->leased, 2);
+  EXPECT_EQ(store_->counts(0)->pending, 3);
+  commit_large(1);  // the half left is not room for another
+  EXPECT_EQ(store_->counts(0)->leased, 2);
+  EXPECT_EQ(store_->counts(0)->pending, 4);
+  committer.stop();
+  dispatcher_->stop();
+  EXPECT_EQ(store_->counts(0)->leased, 0);
+  EXPECT_EQ(pending(), 6);
 }
 
 TEST_F(DispatcherTest, StopGivesHandedOverJobsNotYetAttemptedBackToTheStore) {

@@ -36,6 +36,12 @@ int64_t entry_bytes(const NewDeadLetter& letter) {
          bytes_of(letter.reason.error_message) + bytes_of(letter.reason.exhausted_retry_condition);
 }
 
+int64_t entry_bytes(const Claim& claim) {
+  return kEntryOverhead + static_cast<int64_t>(sizeof(Claim)) + bytes_of(claim.token) +
+         bytes_of(claim.job.target) + bytes_of(claim.job.event_id) + bytes_of(claim.job.body) +
+         bytes_of(claim.job.headers);
+}
+
 int64_t batch_bytes(const Batch& batch) {
   int64_t bytes = 0;
   for (const NewJob& job : batch.jobs) {
@@ -48,12 +54,28 @@ int64_t batch_bytes(const Batch& batch) {
     bytes += entry_bytes(letter);
   }
   for (const Claim& claim : batch.completed) {
-    bytes += kEntryOverhead + static_cast<int64_t>(sizeof(Claim)) + bytes_of(claim.token) +
-             bytes_of(claim.job.target) + bytes_of(claim.job.event_id) + bytes_of(claim.job.body) +
-             bytes_of(claim.job.headers);
+    bytes += entry_bytes(claim);
   }
   return bytes;
 }
+
+namespace {
+
+// How many of `jobs`, from the first, the offer takes.
+int jobs_within(const CommitConsumer::Offer& offer, const std::vector<NewJob>& jobs) {
+  int taken = 0;
+  int64_t bytes = 0;
+  for (const NewJob& job : jobs) {
+    bytes += entry_bytes(job);
+    if (taken >= offer.jobs || bytes > offer.bytes) {
+      break;
+    }
+    ++taken;
+  }
+  return taken;
+}
+
+}  // namespace
 
 GroupCommitter::GroupCommitter(Store& store, Options options)
     : store_(store),
@@ -154,7 +176,7 @@ void GroupCommitter::commit(Batch& merged, Committed& committed) {
   const CommitConsumer::Offer offer =
       consumer_ != nullptr && jobs > 0 ? consumer_->offer() : CommitConsumer::Offer{};
   Result<std::vector<Claim>> leased = store_.append_and_lease(
-      merged, std::max(offer.jobs, 0), offer.lease_expires_at_ms, /*defer_sync=*/true);
+      merged, jobs_within(offer, merged.jobs), offer.lease_expires_at_ms, /*defer_sync=*/true);
   if (!leased.has_value()) {
     committed.status = leased.error();
     return;

@@ -40,8 +40,11 @@ namespace hikyaku::store {
 // leased to it in that same transaction, so they are never read back from the store.
 class CommitConsumer {
  public:
+  // How many of a commit's jobs to lease to the consumer, from its first: at most `jobs`, and
+  // as many as fit in `bytes` (as entry_bytes counts them). The rest stay pending for claim().
   struct Offer {
-    int jobs = 0;  // how many of a commit's jobs to lease to the consumer (the rest stay pending)
+    int jobs = 0;
+    int64_t bytes = 0;
     int64_t lease_expires_at_ms = 0;
   };
   virtual ~CommitConsumer() = default;
@@ -58,6 +61,7 @@ int64_t batch_bytes(const Batch& batch);
 int64_t entry_bytes(const NewJob& job);
 int64_t entry_bytes(const ArchivedEvent& event);
 int64_t entry_bytes(const NewDeadLetter& letter);
+int64_t entry_bytes(const Claim& claim);
 
 class GroupCommitter {
  public:

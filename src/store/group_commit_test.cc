@@ -5,6 +5,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <future>
+#include <limits>
 #include <mutex>
 #include <thread>
 
@@ -436,11 +437,12 @@ TEST(GroupCommitTest, CompletedClaimsDoNotKeepTheirBodiesUntilTheNextCommit) {
   EXPECT_EQ(store.completed_body_bytes(), 0u);  // settled by id and token alone
 }
 
-// Takes up to `slots` jobs per commit and records what it was given.
+// Takes up to `slots` jobs and `bytes` per commit and records what it was given.
 class RecordingConsumer : public CommitConsumer {
  public:
-  explicit RecordingConsumer(int slots) : slots_(slots) {}
-  Offer offer() override { return {slots_, 4242}; }
+  explicit RecordingConsumer(int slots, int64_t bytes = std::numeric_limits<int64_t>::max())
+      : slots_(slots), bytes_(bytes) {}
+  Offer offer() override { return {slots_, bytes_, 4242}; }
   void committed(std::vector<Claim> leased, int64_t left_pending) override {
     std::lock_guard lock(mutex_);
     for (Claim& claim : leased) {
@@ -465,6 +467,7 @@ class RecordingConsumer : public CommitConsumer {
 
  private:
   const int slots_;
+  const int64_t bytes_;
   std::mutex mutex_;
   std::vector<std::string> bodies_;
   int64_t left_pending_ = 0;
@@ -493,6 +496,25 @@ TEST(GroupCommitTest, ConsumerGetsTheCommittedJobsUpToItsOfferAndHearsOfTheRest)
   committer.stop();
   EXPECT_EQ(consumer.bodies(), (std::vector<std::string>{"0", "1", "2", "3", "4"}));
   EXPECT_EQ(consumer.left_pending(), 2);  // jobs 5 and 6 stay in the store for claim()
+}
+
+TEST(GroupCommitTest, ConsumerGetsNoMoreBytesThanItsOffer) {
+  RecordingStore store;
+  Batch batch;
+  for (int i = 0; i < 6; ++i) {
+    batch.jobs.push_back({"t", "e", std::string(1000, static_cast<char>('a' + i)), "", 0});
+  }
+  const int64_t one_job = entry_bytes(batch.jobs[0]);
+  RecordingConsumer consumer(100, 3 * one_job + one_job / 2);  // room for three and a half
+  GroupCommitter committer(store);
+  committer.set_consumer(&consumer);
+  std::promise<Status> done;
+  committer.submit(std::move(batch), [&](const Status& s) { done.set_value(s); });
+  ASSERT_TRUE(done.get_future().get().ok());
+  committer.stop();
+  ASSERT_EQ(consumer.bodies().size(), 3u);
+  EXPECT_EQ(consumer.bodies()[2], std::string(1000, 'c'));  // the first three, in order
+  EXPECT_EQ(consumer.left_pending(), 3);
 }
 
 TEST(GroupCommitTest, NobodyIsAnsweredBeforeTheSyncAndTheNextGroupCommitsMeanwhile) {
