@@ -198,6 +198,38 @@ TEST_F(ServerTest, AnswersCrossTheSocketWithTheirHeaders) {
             std::string::npos);
 }
 
+// Overload as a client sees it: PutEvents throttled as a whole (AWS's ThrottlingException, which
+// the CLI and SDKs back off on), the webhook 429 with Retry-After; the connection stays open and
+// the same client is served once there is room again.
+TEST_F(ServerTest, ThrottlingAnswersCrossTheSocketAndKeepTheConnection) {
+  start(loopback_config());
+  Client client(port_);
+  bus_.set_status(resource_exhausted("queued work is over its byte bound"));
+  Reply throttled = put_events(client, entries_body({entry_json("s", "t", "{}")}));
+  EXPECT_EQ(throttled.status, 400U);
+  EXPECT_EQ(throttled.headers["content-type"], "application/x-amz-json-1.1");
+  EXPECT_EQ(throttled.body, R"({"__type":"ThrottlingException","message":"Rate exceeded"})");
+  Reply busy = client.request("POST", "/events/default", std::string(kEnvelope));
+  EXPECT_EQ(busy.status, 429U);
+  EXPECT_EQ(busy.headers["retry-after"], "1");
+  EXPECT_EQ(Json(busy.body).str("__type"), "ThrottlingException");
+
+  bus_.set_status(Status());
+  Reply accepted = put_events(client, entries_body({entry_json("s", "t", "{}")}));
+  EXPECT_EQ(accepted.status, 200U) << accepted.body;
+  EXPECT_EQ(client.request("POST", "/events/default", std::string(kEnvelope)).status, 200U);
+  Reply metrics = client.request("GET", "/metrics");
+  for (std::string_view path : {"put_events", "webhook"}) {
+    EXPECT_NE(metrics.body.find(
+                  fmt::format("hikyaku_ingest_entries_accepted_total{{path=\"{}\"}} 1\n", path)),
+              std::string::npos)
+        << path;
+  }
+  EXPECT_NE(metrics.body.find("hikyaku_http_connections_active 1\n"), std::string::npos)
+      << "the throttled requests kept their connection:\n"
+      << metrics.body;
+}
+
 TEST_F(ServerTest, SignedRequestOverHttp) {
   config::ServerConfig config = loopback_config();
   config::SigV4Credential credential;
