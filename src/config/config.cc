@@ -97,18 +97,6 @@ std::string describe_target_input(const Target& target) {
   return "the whole event";
 }
 
-// Every occurrence of a configured secret value replaced by the mask: the name rules above miss a
-// secret reused under an ordinary name, or in a URL piece they do not parse.
-std::string without_secret_values(std::string text, const std::vector<std::string>& secrets) {
-  for (const std::string& secret : secrets) {  // longest first: see secret_values()
-    for (size_t at = text.find(secret); at != std::string::npos;
-         at = text.find(secret, at + Secret::kMask.size())) {
-      text.replace(at, secret.size(), Secret::kMask);
-    }
-  }
-  return text;
-}
-
 }  // namespace
 
 std::string describe(const Config& config) {
@@ -183,7 +171,9 @@ std::string describe(const Config& config) {
                         destination.http_method, redact_url(destination.invocation_endpoint),
                         destination.connection_name, destination.invocation_rate_limit_per_second);
   }
-  return without_secret_values(std::move(text), config.secret_values());
+  // The name rules above miss a secret reused under an ordinary name, or in a URL piece they do
+  // not parse: every configured value is masked wherever it appears, in any encoding.
+  return Redactor(config.secret_values()).redact(text);
 }
 
 }  // namespace hikyaku::config
