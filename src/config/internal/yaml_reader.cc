@@ -63,6 +63,11 @@ void YamlReader::add_warning(const YAML::Node& node, const std::string& path, st
   warnings_.push_back({file_, location_of(node), path, std::move(message)});
 }
 
+void YamlReader::add_warning(SourceLocation location, const std::string& path,
+                             std::string message) {
+  warnings_.push_back({file_, location, path, std::move(message)});
+}
+
 // Masked when taken rather than when added: a value resolved after a message was written (a
 // name that cross_check() quotes) is masked as well.
 std::vector<ConfigError> YamlReader::take_errors() {

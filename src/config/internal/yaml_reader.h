@@ -57,6 +57,7 @@ class YamlReader {
   std::vector<ConfigError> take_errors();
   // A problem that does not fail the load.
   void add_warning(const YAML::Node& node, const std::string& path, std::string message);
+  void add_warning(SourceLocation location, const std::string& path, std::string message);
   std::vector<ConfigError> take_warnings();
 
   // Checks that `node` is a mapping whose keys are all in `allowed`, reporting unknown (with a
