@@ -187,8 +187,17 @@ struct RetryPolicy {
   int maximum_event_age_in_seconds = 86400;
 };
 
+// Targets[].DeadLetterConfig.Arn: where a target's dead letters go besides the store's own
+// dead-letter queue, which keeps every one of them regardless.
 struct DeadLetterConfig {
-  std::string arn;
+  enum class Kind {
+    kSqsQueue,        // arn:aws:sqs:REGION:ACCOUNT:NAME: accepted; hikyaku sends nothing to SQS
+    kApiDestination,  // an API destination, by name or api-destination ARN
+  };
+  std::string arn;  // as written (after ${...} references)
+  Kind kind = Kind::kSqsQueue;
+  std::string api_destination;  // kApiDestination: the destination's name, checked to exist
+  SourceLocation location;      // of Arn
 };
 
 // Targets[].Log: append one JSON line per delivery to a file (for tests, audits and dry runs).

@@ -2,11 +2,14 @@
 
 #include <fmt/format.h>
 
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
 
+#include "config/internal/config_warnings.h"
 #include "config/internal/did_you_mean.h"
+#include "config/internal/not_yet_applied.h"
 #include "config/internal/path_check.h"
 
 namespace hikyaku::config::internal {
@@ -61,6 +64,13 @@ void check_targets(YamlReader& reader, const Config& config) {
                          fmt::format("no API destination named \"{}\"{}", target.api_destination,
                                      did_you_mean(target.api_destination, destination_names)));
       }
+      const std::optional<DeadLetterConfig>& dlq = target.dead_letter_config;
+      if (dlq && dlq->kind == DeadLetterConfig::Kind::kApiDestination &&
+          !config.find_api_destination(dlq->api_destination)) {
+        reader.add_error(dlq->location, target_path + ".DeadLetterConfig.Arn",
+                         fmt::format("no API destination named \"{}\"{}", dlq->api_destination,
+                                     did_you_mean(dlq->api_destination, destination_names)));
+      }
     }
   }
 }
@@ -77,6 +87,10 @@ void cross_check(YamlReader& reader, const Config& config) {
   check_connection_names(reader, config);
   check_targets(reader, config);
   check_log_paths(reader, config);
+  if (reader.error_count() == 0) {
+    warn_about_config(reader, config);
+    warn_not_yet_applied(reader, config);
+  }
 }
 
 }  // namespace hikyaku::config::internal

@@ -2,12 +2,18 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cctype>
+#include <optional>
+#include <string_view>
 #include <utility>
 #include <vector>
 
+#include "config/internal/config_warnings.h"
 #include "config/internal/sections.h"
 #include "config/internal/validate_hooks.h"
 #include "config/internal/yaml_to_json.h"
+#include "core/arn.h"
 
 namespace hikyaku::config::internal {
 namespace {
@@ -157,6 +163,77 @@ void read_retry_policy(YamlReader& reader, const YAML::Node& retry, const std::s
   }
 }
 
+// "arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE" split at its first five colons (RESOURCE may
+// hold more); fewer than six parts when it is not shaped like an ARN.
+std::vector<std::string_view> arn_parts(std::string_view arn) {
+  std::vector<std::string_view> parts;
+  while (parts.size() < 5) {
+    const size_t colon = arn.find(':');
+    if (colon == std::string_view::npos) {
+      break;
+    }
+    parts.push_back(arn.substr(0, colon));
+    arn.remove_prefix(colon + 1);
+  }
+  parts.push_back(arn);
+  return parts;
+}
+
+// arn:PARTITION:sqs:REGION:ACCOUNT:NAME, as AWS writes a queue's ARN (NAME: 1 to 80 of
+// [-_A-Za-z0-9], plus ".fifo" for a FIFO queue).
+bool is_sqs_queue_arn(const std::vector<std::string_view>& parts) {
+  const auto all = [](std::string_view text, auto predicate) {
+    return std::all_of(text.begin(), text.end(),
+                       [&](char c) { return predicate(static_cast<unsigned char>(c)); });
+  };
+  if (parts.size() != 6 || parts[0] != "arn" || parts[1].empty() || parts[2] != "sqs" ||
+      parts[3].empty() || parts[4].size() != 12 ||
+      !all(parts[4], [](unsigned char c) { return std::isdigit(c) != 0; })) {
+    return false;
+  }
+  std::string_view name = parts[5];
+  if (name.ends_with(".fifo")) {
+    name.remove_suffix(5);
+  }
+  return !name.empty() && name.size() <= 80 &&
+         all(name, [](unsigned char c) { return std::isalnum(c) != 0 || c == '-' || c == '_'; });
+}
+
+// DeadLetterConfig.Arn: an SQS queue ARN (accepted for compatibility), or an API destination by
+// name or by ARN; cross_check() makes sure the destination exists.
+void read_dead_letter_config(YamlReader& reader, const YAML::Node& dlq, const std::string& path,
+                             Target& target) {
+  if (!reader.check_map(dlq, path, {"Arn"}) || !reader.require(dlq, path, "Arn")) {
+    return;
+  }
+  DeadLetterConfig config;
+  config.location = location_of(dlq["Arn"]);
+  if (!reader.read_string_into(dlq, path, "Arn", config.arn)) {
+    return;
+  }
+  const std::vector<std::string_view> parts = arn_parts(config.arn);
+  const std::optional<std::string_view> destination =
+      parts.size() == 6 && parts[2] == "events" ? arn_resource_name(config.arn, "api-destination")
+                                                : std::nullopt;
+  if (is_sqs_queue_arn(parts)) {
+    config.kind = DeadLetterConfig::Kind::kSqsQueue;
+  } else if (destination && is_resource_name(*destination)) {
+    config.kind = DeadLetterConfig::Kind::kApiDestination;
+    config.api_destination = std::string(*destination);
+  } else if (is_resource_name(config.arn)) {
+    config.kind = DeadLetterConfig::Kind::kApiDestination;
+    config.api_destination = config.arn;
+  } else {
+    reader.add_error(dlq["Arn"], join(path, "Arn"),
+                     fmt::format("\"{}\" is neither an SQS queue ARN "
+                                 "(arn:aws:sqs:REGION:ACCOUNT:NAME) nor an API destination (its "
+                                 "Name, or arn:aws:events:REGION:ACCOUNT:api-destination/NAME/ID)",
+                                 config.arn));
+    return;
+  }
+  target.dead_letter_config = std::move(config);
+}
+
 Target read_target(YamlReader& reader, const YAML::Node& node, const std::string& path) {
   Target target;
   target.location = location_of(node);
@@ -189,12 +266,7 @@ Target read_target(YamlReader& reader, const YAML::Node& node, const std::string
     read_retry_policy(reader, retry, join(path, "RetryPolicy"), target.retry_policy);
   }
   if (const YAML::Node dlq = node["DeadLetterConfig"]) {
-    const std::string dlq_path = join(path, "DeadLetterConfig");
-    if (reader.check_map(dlq, dlq_path, {"Arn"})) {
-      DeadLetterConfig config;
-      reader.read_string_into(dlq, dlq_path, "Arn", config.arn);
-      target.dead_letter_config = std::move(config);
-    }
+    read_dead_letter_config(reader, dlq, join(path, "DeadLetterConfig"), target);
   }
   return target;
 }
@@ -254,6 +326,9 @@ void read_event_pattern(YamlReader& reader, const YAML::Node& pattern,
     }
     for (std::string& warning : lint_event_pattern(rule.event_pattern)) {
       reader.add_warning(pattern, pattern_path, std::move(warning));
+    }
+    if (std::optional<std::string> warning = security_hub_compliance_warning(rule.event_pattern)) {
+      reader.add_warning(pattern, pattern_path, std::move(*warning));
     }
   }
 }
