@@ -258,7 +258,7 @@ Result<TokenRequest> build_token_request(const OAuthSettings& settings) {
   const std::string& method = settings.http_method;
   if (method != "GET" && method != "POST" && method != "PUT") {
     return invalid_argument(
-        fmt::format("connection \"{}\": OAuth HttpMethod \"{}\" must be GET, POST or PUT",
+        fmt::format(R"(connection "{}": OAuth HttpMethod "{}" must be GET, POST or PUT)",
                     settings.connection, excerpt(method, kValueBytes)));
   }
   const std::string_view endpoint = settings.authorization_endpoint;

@@ -438,7 +438,7 @@ TEST(OAuthResponseTest, NoSecretReachesAnyMessage) {
 
 // ---- the cache ----
 
-Token token_at(int64_t now_ms, int64_t lifetime_ms, std::string value = "token-value") {
+Token token_at(int64_t now_ms, int64_t lifetime_ms, const std::string& value = "token-value") {
   Token token;
   token.access_token = Secret(value);
   token.authorization = Secret("Bearer " + value);
