@@ -36,10 +36,10 @@
 //   `Bearer` in any case (RFC 6750; other types cannot be sent as a bearer header);
 //   `expires_in` is a number or a numeric string of seconds. Absent, null or 0 (0: "no expiry",
 //   as Go's oauth2 reads it) gives the default lifetime of one hour, so a token without an
-//   expiry is still renewed hourly; more than 24 hours is capped at 24 hours; a fraction of a
-//   second is rounded up to a second; negative or non-numeric is refused as malformed.
+//   expiry is still renewed hourly; more than 24 hours is capped at 24 hours; less than a
+//   second counts as a second; negative or non-numeric is refused as malformed.
 // - Refresh: a token is used until `min(60 s, 10% of its lifetime)` before it expires; from then
-//   on the next delivery starts a new fetch and the old token is still used meanwhile while it
+//   on the next delivery starts a new fetch, and the old token is used meanwhile as long as it
 //   is valid. A 401 or 407 from the destination invalidates the token that got it, once: later
 //   401s for the same (already replaced) token do not drop its successor, so many requests in
 //   flight with one old token cause one fetch.
