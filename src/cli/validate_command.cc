@@ -13,15 +13,19 @@ void add_validate_command(CLI::App& app, int& exit_code) {
   auto* command = app.add_subcommand(
       "validate",
       "Load and check a config (YAML or JSON) without starting anything; prints a summary with "
-      "secrets masked; warnings (a pattern that probably does not say what was meant) are printed "
-      "but do not fail. Exit 0 when valid, 1 with every error listed when not.");
+      "secrets masked. Warnings (a secret written into an endpoint URL, a pattern that probably "
+      "does not say what was meant, a setting accepted but not acted on yet) are printed and do "
+      "not fail unless --strict is given. Exit 0 when valid, 1 with every error listed when not "
+      "(or, with --strict, when there is any warning), 2 on a usage error.");
   auto config_path = std::make_shared<std::string>();
   auto options = std::make_shared<config::LoadOptions>();
+  auto strict = std::make_shared<bool>(false);
   command->add_option("-c,--config", *config_path, "config file")->required();
   command->add_flag("--allow-file-references-outside-config-dir",
                     options->allow_file_references_outside_config_dir,
                     "let ${file:PATH} read absolute paths and paths outside the config's folder");
-  command->callback([config_path, options, &exit_code] {
+  command->add_flag("--strict", *strict, "fail (exit 1) on any warning, not only on errors");
+  command->callback([config_path, options, strict, &exit_code] {
     config::LoadResult result = config::load_config_file(*config_path, *options);
     for (const config::ConfigError& warning : result.warnings) {
       fmt::print(stderr, "warning: {}\n", warning.to_string());
@@ -32,6 +36,12 @@ void add_validate_command(CLI::App& app, int& exit_code) {
       }
       fmt::print(stderr, "{}: {} error{}; nothing was started\n", *config_path,
                  result.errors.size(), result.errors.size() == 1 ? "" : "s");
+      exit_code = 1;
+      return;
+    }
+    if (*strict && !result.warnings.empty()) {
+      fmt::print(stderr, "{}: {} warning{}, and --strict fails on any\n", *config_path,
+                 result.warnings.size(), result.warnings.size() == 1 ? "" : "s");
       exit_code = 1;
       return;
     }

@@ -53,10 +53,17 @@ TEST(CliTest, ValidateExamplePrintsSummaryWithKeyMasked) {
   EXPECT_EQ(result.exit_code, 0) << result.err;
   EXPECT_THAT(result.out, HasSubstr("is valid"));
   EXPECT_THAT(result.out, HasSubstr("securityhub-to-backlog"));
-  EXPECT_THAT(result.out, HasSubstr("https://acme.backlog.com/api/v2/issues?apiKey=***"));
+  // The key is the connection's secret query parameter, not part of the URL.
+  EXPECT_THAT(result.out,
+              HasSubstr("POST https://acme.backlog.com/api/v2/issues (connection backlog, 1/s)"));
+  EXPECT_THAT(result.out, HasSubstr("query apiKey: ***"));
   EXPECT_THAT(result.out, HasSubstr("dummy-key: ***"));
   EXPECT_THAT(result.out + result.err, Not(HasSubstr(kSecret)));
   EXPECT_THAT(result.out + result.err, Not(HasSubstr("dummy-value")));
+  // The scenario's pattern is kept as it was, and validate says what it misses.
+  EXPECT_THAT(result.err, HasSubstr("warning: " + std::string(kExample)));
+  EXPECT_THAT(result.err, HasSubstr("Rules[0].EventPattern: detail.findings.Compliance.Status: "
+                                    "anything-but never matches a missing field"));
 }
 
 TEST(CliTest, InvalidConfigListsEveryErrorAndExitsOne) {
@@ -348,6 +355,108 @@ Rules:
                                      "\"${file:" +
                                      secret_file + "}\""));
   EXPECT_THAT(refused.out + refused.err + allowed.out + allowed.err, Not(HasSubstr(kSecret)));
+}
+
+// --- validate --strict and warnings ---------------------------------------------------------
+
+constexpr std::string_view kNoWarnings = R"(Connections:
+  - Name: c
+    AuthorizationType: API_KEY
+    AuthParameters:
+      ApiKeyAuthParameters: { ApiKeyName: x-key, ApiKeyValue: "${HIKYAKU_TEST_KEY}" }
+ApiDestinations:
+  - Name: d
+    ConnectionName: c
+    InvocationEndpoint: https://h.example/x?projectId=1
+    HttpMethod: POST
+Rules:
+  - Name: r
+    EventPattern: { source: [aws.securityhub] }
+    Targets: [{ Id: t, ApiDestination: d }]
+)";
+
+TEST(CliValidateTest, StrictExitsZeroWithoutWarnings) {
+  TempFile config(kNoWarnings);
+  CommandResult result =
+      run_command({HIKYAKU_BINARY, "validate", "--strict", "--config", config.path()},
+                  {{"HIKYAKU_TEST_KEY", kSecret}});
+  EXPECT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_EQ(result.err, "");
+  EXPECT_THAT(result.out, HasSubstr("is valid"));
+}
+
+TEST(CliValidateTest, StrictExitsOneOnAnyWarning) {
+  std::string text(kNoWarnings);
+  text.replace(text.find("?projectId=1"), 12, "?projectId=1&apiKey=${HIKYAKU_TEST_KEY}");
+  TempFile config(text);
+  CommandResult lenient = run_command({HIKYAKU_BINARY, "validate", "--config", config.path()},
+                                      {{"HIKYAKU_TEST_KEY", kSecret}});
+  EXPECT_EQ(lenient.exit_code, 0) << lenient.err;
+  EXPECT_THAT(lenient.err, HasSubstr("warning: " + config.path() +
+                                     ":7:5: ApiDestinations[0].InvocationEndpoint: the URL "
+                                     "carries the credential-like query parameter \"apiKey\""));
+  EXPECT_THAT(lenient.out, HasSubstr("is valid"));
+
+  CommandResult strict =
+      run_command({HIKYAKU_BINARY, "validate", "--config", config.path(), "--strict"},
+                  {{"HIKYAKU_TEST_KEY", kSecret}});
+  EXPECT_EQ(strict.exit_code, 1);
+  EXPECT_THAT(strict.err, HasSubstr("ApiDestinations[0].InvocationEndpoint"));
+  EXPECT_THAT(strict.err, HasSubstr(config.path() + ": 1 warning, and --strict fails on any"));
+  EXPECT_EQ(strict.out, "");
+  EXPECT_THAT(lenient.out + lenient.err + strict.out + strict.err, Not(HasSubstr(kSecret)));
+}
+
+// Secrets written into endpoint URLs in every way a user might: from the environment, inline,
+// percent-encoded name, userinfo. None reaches validate's output, warnings included.
+TEST(CliValidateTest, NoSecretOfAnEndpointUrlInValidateOutput) {
+  const std::string inline_token = "tok-Inline-55aa66bb77cc";
+  const std::string inline_key = "key-Encoded-88dd99ee00ff";
+  const std::string password = "pw-Userinfo-11223344aabb";
+  TempFile config(R"(Connections:
+  - Name: c
+    AuthorizationType: API_KEY
+    AuthParameters: { ApiKeyAuthParameters: { ApiKeyName: x-key, ApiKeyValue: dummy-value } }
+ApiDestinations:
+  - Name: env
+    ConnectionName: c
+    InvocationEndpoint: "https://h.example/x?apiKey=${HIKYAKU_TEST_KEY}&a=1"
+    HttpMethod: POST
+  - Name: inline
+    ConnectionName: c
+    InvocationEndpoint: "https://h.example/x?access_token=)" +
+                  inline_token + R"(;api%4Bey=)" + inline_key + R"("
+    HttpMethod: POST
+  - Name: userinfo
+    ConnectionName: c
+    InvocationEndpoint: "https://bot:)" +
+                  password + R"(@h.example/x"
+    HttpMethod: POST
+Rules:
+  - Name: r
+    EventPattern: { source: [x] }
+    Targets: [{ Id: t, ApiDestination: env }, { Id: u, ApiDestination: inline },
+              { Id: v, ApiDestination: userinfo }]
+)");
+  for (const bool strict : {false, true}) {
+    std::vector<std::string> arguments = {HIKYAKU_BINARY, "validate", "--config", config.path()};
+    if (strict) {
+      arguments.emplace_back("--strict");
+    }
+    CommandResult result = run_command(arguments, {{"HIKYAKU_TEST_KEY", kSecret}});
+    EXPECT_EQ(result.exit_code, strict ? 1 : 0) << result.err;
+    // One warning per credential: apiKey, access_token, api%4Bey, the userinfo.
+    size_t warnings = 0;
+    for (size_t at = result.err.find("warning: "); at != std::string::npos;
+         at = result.err.find("warning: ", at + 1)) {
+      ++warnings;
+    }
+    EXPECT_EQ(warnings, 4u) << result.err;
+    const std::string all = result.out + result.err;
+    for (const std::string& secret : {std::string(kSecret), inline_token, inline_key, password}) {
+      EXPECT_THAT(all, Not(HasSubstr(secret))) << all;
+    }
+  }
 }
 
 }  // namespace
