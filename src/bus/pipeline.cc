@@ -12,6 +12,34 @@ std::string target_key(std::string_view bus, std::string_view rule, std::string_
   return fmt::format("{}/{}/{}", bus, rule, target_id);
 }
 
+namespace {
+
+// The JSONPath values of a target's HttpParameters, named as delivery/request.h reads them.
+Result<transform::PathValues> compile_http_parameters(const config::Target& target) {
+  std::vector<std::pair<std::string, std::string>> named;
+  if (target.http_parameters) {
+    const config::TargetHttpParameters& parameters = *target.http_parameters;
+    for (size_t i = 0; i < parameters.path_parameter_values.size(); ++i) {
+      if (transform::is_event_path(parameters.path_parameter_values[i])) {
+        named.emplace_back(fmt::format("path:{}", i), parameters.path_parameter_values[i]);
+      }
+    }
+    for (const auto& [name, value] : parameters.header_parameters) {
+      if (transform::is_event_path(value)) {
+        named.emplace_back("header:" + name, value);
+      }
+    }
+    for (const auto& [name, value] : parameters.query_string_parameters) {
+      if (transform::is_event_path(value)) {
+        named.emplace_back("query:" + name, value);
+      }
+    }
+  }
+  return transform::PathValues::compile(named);
+}
+
+}  // namespace
+
 Result<std::shared_ptr<const Snapshot>> Snapshot::build(
     std::shared_ptr<const config::Config> config, MetricsRegistry& metrics) {
   std::shared_ptr<Snapshot> snapshot(new Snapshot());
@@ -39,8 +67,13 @@ Result<std::shared_ptr<const Snapshot>> Snapshot::build(
           return transformer.error().with_context(
               fmt::format("rule {} target {}", rule.name, target.id));
         }
-        compiled.targets.push_back(
-            {target_key(bus_name, rule.name, target.id), std::move(transformer).value()});
+        Result<transform::PathValues> parameters = compile_http_parameters(target);
+        if (!parameters.has_value()) {
+          return parameters.error().with_context(
+              fmt::format("rule {} target {}: HttpParameters", rule.name, target.id));
+        }
+        compiled.targets.push_back({target_key(bus_name, rule.name, target.id),
+                                    std::move(transformer).value(), std::move(parameters).value()});
       }
       specs.push_back({static_cast<uint32_t>(bus.rules.size()), rule.event_pattern});
       bus.rules.push_back(std::move(compiled));
@@ -193,9 +226,15 @@ void Pipeline::ingest(std::string_view bus_name, std::vector<Envelope> envelopes
       const transform::RenderContext context{rule.name, rule.arn, ingestion_time};
       for (const Snapshot::CompiledTarget& target : rule.targets) {
         std::string body;  // moved into the job: rendering is the only copy of the event
+        std::string headers;
         Status rendered = target.transformer.render_to(event_json, context, body);
         if (rendered.ok()) {
-          batch.jobs.push_back({target.key, envelope.id, std::move(body), "", now_ms});
+          rendered =
+              target.http_parameters.render_to(event_json, headers).with_context("HttpParameters");
+        }
+        if (rendered.ok()) {
+          batch.jobs.push_back(
+              {target.key, envelope.id, std::move(body), std::move(headers), now_ms});
           bytes += store::entry_bytes(batch.jobs.back());
         } else {
           ++tally.render_failure_count;

@@ -8,6 +8,12 @@
 // commit is asynchronous. A target whose body cannot be rendered for an event (AWS silently drops
 // such deliveries) gets a dead letter with the reason instead, in the same batch.
 //
+// A target's HttpParameters values that are JSONPaths (`$.detail.x`) are resolved here too, since
+// only ingest has the event: the job's `headers` field carries them as one flat JSON object,
+// {"path:<index>": "...", "header:<name>": "...", "query:<name>": "..."}, holding only the paths
+// that matched (delivery/request.h reads it). Literal values are never stored: one may be a
+// secret.
+//
 // Per-envelope problems stay with their envelope: an event the matcher cannot read (e.g. nested
 // deeper than core/envelope.h's kMaxEventNestingDepth, which ingest should have refused) is
 // answered kInvalidArgument alone, with nothing of it stored, and the call's other events go on.
@@ -63,6 +69,9 @@ class Snapshot {
   struct CompiledTarget {
     std::string key;
     transform::Transformer transformer;
+    // The target's HttpParameters values that are JSONPaths, resolved per event into the job's
+    // `headers` (the shape is delivery/request.h's); literals stay in the delivery endpoint.
+    transform::PathValues http_parameters;
   };
   struct CompiledRule {
     std::string name;

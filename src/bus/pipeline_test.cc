@@ -21,6 +21,7 @@ namespace hikyaku::bus {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 // Stands still at 2026-03-01T09:15:02Z.
 using FixedClock = testing::FakeClock;
@@ -108,6 +109,59 @@ TEST_F(PipelineTest, ScenarioRuleTurnsCriticalFindingIntoTheBacklogBody) {
   EXPECT_THAT(
       metrics_.render(),
       HasSubstr("hikyaku_matched_events_total{bus=\"default\",rule=\"securityhub-to-backlog\"} 1"));
+}
+
+constexpr std::string_view kHttpParametersConfig = R"(Connections:
+  - Name: c
+    AuthorizationType: API_KEY
+    AuthParameters:
+      ApiKeyAuthParameters: { ApiKeyName: x-api-key, ApiKeyValue: connection-key-value }
+      InvocationHttpParameters:
+        BodyParameters: [{ Key: token, Value: body-secret-value, IsValueSecret: true }]
+ApiDestinations:
+  - Name: d
+    ConnectionName: c
+    InvocationEndpoint: https://example.com/findings/*/accounts/*
+    HttpMethod: POST
+Rules:
+  - Name: r
+    EventPattern: { source: [aws.securityhub] }
+    Targets:
+      - Id: t
+        ApiDestination: d
+        HttpParameters:
+          PathParameterValues: ["$.detail.findings[0].Severity.Label", "literal-account"]
+          HeaderParameters:
+            X-Finding: "$.detail.findings[0].Id"
+            X-Api-Token: target-literal-secret
+            X-Missing: "$.detail.nothing"
+          QueryStringParameters: { account: "$.account", apiKey: query-literal-secret }
+      - Id: plain
+        ApiDestination: d
+        HttpParameters: { PathParameterValues: [a, b] }
+)";
+
+TEST_F(PipelineTest, JobsCarryTheResolvedJsonPathValuesOfHttpParametersAndNoLiteral) {
+  load(std::string(kHttpParametersConfig));
+  const Envelope event = sample("01-fsbp-ec2-19-critical-failed.json");
+  ASSERT_TRUE(ingest("default", {event})[0].ok());
+  std::vector<store::Claim> claims = claim_all();
+  ASSERT_EQ(claims.size(), 2u);
+  // The shape delivery/request.h reads: matched paths only, in configuration order.
+  EXPECT_EQ(claims[0].job.headers,
+            R"({"path:0":"CRITICAL","header:X-Finding":"arn:aws:securityhub:ap-northeast-1:)"
+            R"(123456789012:security-control/EC2.19/finding/0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9",)"
+            R"("query:account":")" +
+                event.account + R"("})");
+  // A target without JSONPath values stores nothing there.
+  EXPECT_EQ(claims[1].job.headers, "");
+  for (const store::Claim& claim : claims) {
+    for (const char* secret : {"connection-key-value", "body-secret-value", "target-literal-secret",
+                               "query-literal-secret", "literal-account"}) {
+      EXPECT_THAT(claim.job.headers, Not(HasSubstr(secret)));
+      EXPECT_THAT(claim.job.body, Not(HasSubstr(secret)));
+    }
+  }
 }
 
 constexpr std::string_view kLogConfig = R"(Rules:

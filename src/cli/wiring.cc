@@ -1,33 +1,13 @@
 #include "cli/wiring.h"
 
 #include <fmt/format.h>
-#include <openssl/evp.h>
 
 #include "bus/pipeline.h"
+#include "core/url_encoding.h"
+#include "transform/transformer.h"
 
 namespace hikyaku::cli {
 namespace {
-
-std::string base64(std::string_view bytes) {
-  std::string out(4 * ((bytes.size() + 2) / 3), '\0');
-  const int written = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                                      reinterpret_cast<const unsigned char*>(bytes.data()),
-                                      static_cast<int>(bytes.size()));
-  out.resize(static_cast<size_t>(written));
-  return out;
-}
-
-std::string percent_encode(std::string_view text) {
-  std::string out;
-  for (unsigned char c : text) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += fmt::format("%{:02X}", c);
-    }
-  }
-  return out;
-}
 
 void apply_connection(const config::Connection& connection, delivery::Endpoint& endpoint,
                       std::vector<std::string>& warnings) {
@@ -36,9 +16,9 @@ void apply_connection(const config::Connection& connection, delivery::Endpoint& 
       endpoint.headers.emplace_back(connection.api_key_name, connection.api_key_value);
       break;
     case config::AuthorizationType::kBasic:
-      endpoint.headers.emplace_back(
-          "Authorization",
-          Secret("Basic " + base64(connection.username + ":" + connection.password.reveal())));
+      endpoint.headers.emplace_back("Authorization",
+                                    Secret("Basic " + base64_encode(connection.username + ":" +
+                                                                    connection.password.reveal())));
       break;
     case config::AuthorizationType::kOAuthClientCredentials:
       warnings.push_back(fmt::format(
@@ -47,20 +27,37 @@ void apply_connection(const config::Connection& connection, delivery::Endpoint& 
           connection.name));
       break;
   }
+  // Applied at send time (delivery/request.h), never written into a stored job.
   const config::HttpParameterSet& parameters = connection.invocation_http_parameters;
   for (const config::HttpParameter& header : parameters.header_parameters) {
     endpoint.headers.emplace_back(header.key, header.value);
   }
   for (const config::HttpParameter& query : parameters.query_string_parameters) {
-    endpoint.url += endpoint.url.find('?') == std::string::npos ? '?' : '&';
-    endpoint.url += percent_encode(query.key) + "=" + percent_encode(query.value.reveal());
+    endpoint.query_parameters.emplace_back(query.key, query.value);
   }
-  // When BodyParameters are implemented they must be merged into the body at send time (in
-  // delivery), never into the rendered body the store keeps.
-  if (!parameters.body_parameters.empty()) {
-    warnings.push_back(
-        fmt::format("connection {}: InvocationHttpParameters.BodyParameters are not applied yet",
-                    connection.name));
+  for (const config::HttpParameter& body : parameters.body_parameters) {
+    endpoint.body_parameters.emplace_back(body.key, body.value);
+  }
+}
+
+// A target value: a JSONPath (resolved at ingest, bus/pipeline.h) or a literal kept here.
+delivery::TargetParameter target_parameter(std::string key, const std::string& value) {
+  if (transform::is_event_path(value)) {
+    return {std::move(key), Secret(), value};
+  }
+  return {std::move(key), Secret(value), ""};
+}
+
+void apply_target_parameters(const config::TargetHttpParameters& parameters,
+                             delivery::Endpoint& endpoint) {
+  for (const std::string& value : parameters.path_parameter_values) {
+    endpoint.path_parameters.push_back(target_parameter("", value));
+  }
+  for (const auto& [name, value] : parameters.header_parameters) {
+    endpoint.header_parameters.push_back(target_parameter(name, value));
+  }
+  for (const auto& [name, value] : parameters.query_string_parameters) {
+    endpoint.query_string_parameters.push_back(target_parameter(name, value));
   }
 }
 
@@ -103,16 +100,24 @@ std::shared_ptr<const delivery::Endpoints> build_endpoints(const config::Config&
         endpoint.method = destination->http_method;
         endpoint.url = destination->invocation_endpoint;
         endpoint.rate_limit_per_second = destination->invocation_rate_limit_per_second;
+        endpoint.timeout_ms = destination->timeout_seconds * 1000L;
+        endpoint.ca_file = destination->ca_file;
         if (target.body_encoding == config::BodyEncoding::kForm) {
-          endpoint.content_type = "application/x-www-form-urlencoded";
+          endpoint.body_encoding = delivery::Endpoint::BodyEncoding::kForm;
         }
         if (const config::Connection* connection =
                 config.find_connection(destination->connection_name)) {
           apply_connection(*connection, endpoint, warnings);
+          if (!endpoint.body_parameters.empty() &&
+              (endpoint.method == "GET" || endpoint.method == "HEAD")) {
+            warnings.push_back(fmt::format(
+                "connection {}: its BodyParameters are not sent to API destination {}, whose "
+                "{} requests have no body",
+                connection->name, destination->name, endpoint.method));
+          }
         }
         if (target.http_parameters) {
-          warnings.push_back(fmt::format("rule {} target {}: HttpParameters are not applied yet",
-                                         rule.name, target.id));
+          apply_target_parameters(*target.http_parameters, endpoint);
         }
       }
       endpoints->emplace(bus::target_key(rule.event_bus_name, rule.name, target.id),

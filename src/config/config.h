@@ -164,6 +164,11 @@ struct ApiDestination {
   std::string invocation_endpoint;
   std::string http_method;                     // POST, GET, HEAD, OPTIONS, PUT, PATCH, DELETE
   int invocation_rate_limit_per_second = 300;  // AWS's default
+  // TimeoutSeconds (hikyaku's key): the whole exchange of one attempt; EventBridge's fixed 5 s.
+  int timeout_seconds = 5;
+  // Tls.CaFile (hikyaku's key): a PEM bundle of CAs trusted instead of the system store, for a
+  // private CA; a readable regular file, relative to the working directory. "" = system store.
+  std::string ca_file;
   SourceLocation location;
   SourceLocation connection_location;
 };

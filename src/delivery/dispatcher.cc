@@ -476,15 +476,18 @@ void Dispatcher::deliver(store::Claim claim, Worker& worker) {
   if (!wait_for_rate_limit(claim, endpoint)) {
     return;
   }
-  HttpRequest request;
-  request.method = endpoint.method;
-  request.url = endpoint.url;
-  request.body = job.body;
-  request.timeout_ms = options_.http_timeout_ms;
-  request.headers.emplace_back("Content-Type", endpoint.content_type);
-  for (const auto& [name, value] : endpoint.headers) {
-    request.headers.emplace_back(name, value.reveal());
+  Result<HttpRequest> built = build_request(endpoint, job, nullptr);
+  if (!built.has_value()) {
+    AttemptResult invalid;
+    invalid.invalid_request = true;
+    settle_failure(claim, &endpoint, invalid, built.error().message());
+    return;
   }
+  HttpRequest request = std::move(built).value();
+  // The attempt ends within its lease, whatever the destination's timeout.
+  request.timeout_ms =
+      std::max(1L, std::min(request.timeout_ms,
+                            static_cast<long>(claim.lease_expires_at_ms - clock_.now_ms())));
   std::string response;
   AttemptResult result = worker.http.send(request, nullptr, &response);
   count_attempts(1);

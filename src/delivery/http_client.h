@@ -11,17 +11,10 @@
 #include <utility>
 #include <vector>
 
+#include "delivery/request.h"
 #include "delivery/retry_policy.h"
 
 namespace hikyaku::delivery {
-
-struct HttpRequest {
-  std::string method = "POST";
-  std::string url;
-  std::vector<std::pair<std::string, std::string>> headers;  // clear text: built at send time
-  std::string body;
-  long timeout_ms = 5000;
-};
 
 class HttpClient {
  public:

@@ -5,6 +5,9 @@
 namespace hikyaku::delivery {
 
 Outcome classify(const AttemptResult& result) {
+  if (result.invalid_request) {
+    return Outcome::kPermanent;
+  }
   if (result.http_status == 0) {
     return Outcome::kRetry;  // timeout or connection failure
   }
@@ -18,6 +21,9 @@ Outcome classify(const AttemptResult& result) {
 }
 
 std::string error_code(const AttemptResult& result) {
+  if (result.invalid_request) {
+    return "INVALID_PARAMETERS";
+  }
   if (result.http_status != 0) {
     return "HTTP_" + std::to_string(result.http_status);
   }

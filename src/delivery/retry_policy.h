@@ -23,11 +23,15 @@ struct AttemptResult {
   int http_status = 0;
   bool timed_out = false;
   std::string error;  // transport error text, already free of secrets
+  // The request could not be built for this job (build_request(), request.h): nothing was sent,
+  // and nothing ever will be. Permanent, ERROR_CODE INVALID_PARAMETERS.
+  bool invalid_request = false;
 };
 
 Outcome classify(const AttemptResult& result);
 
-// The DLQ's ERROR_CODE for a failed attempt: "HTTP_<status>", "TIMEOUT" or "CONNECTION_FAILURE".
+// The DLQ's ERROR_CODE for a failed attempt: "HTTP_<status>", "TIMEOUT", "CONNECTION_FAILURE" or
+// "INVALID_PARAMETERS".
 std::string error_code(const AttemptResult& result);
 
 struct Backoff {

@@ -1054,4 +1054,79 @@ Transformer::Kind Transformer::kind() const { return impl_->kind; }
 BodyEncoding Transformer::body_encoding() const { return impl_->encoding; }
 bool Transformer::is_json_template() const { return impl_->json_template; }
 
+namespace internal {
+
+struct CompiledValues {
+  CompiledInput input;
+  std::vector<std::pair<std::string, int>> names;  // name, slot; in configuration order
+};
+
+}  // namespace internal
+
+bool is_event_path(std::string_view value) { return value.starts_with("$."); }
+
+Result<PathValues> PathValues::compile(
+    const std::vector<std::pair<std::string, std::string>>& named) {
+  if (named.empty()) {
+    return PathValues(nullptr);
+  }
+  auto impl = std::make_shared<internal::CompiledValues>();
+  impl->input.kind = Transformer::Kind::kInputTransformer;
+  for (const auto& [name, path_text] : named) {
+    if (path_text.size() > kMaxPathChars) {
+      return invalid_argument(fmt::format("{}: path is {} characters long; the limit is {}", name,
+                                          path_text.size(), kMaxPathChars));
+    }
+    Result<JsonPath> path = internal::parse_json_path(path_text);
+    if (!path) {
+      return path.error().with_context(name);
+    }
+    impl->names.emplace_back(name, impl->input.add_path(*path));
+  }
+  return PathValues(std::move(impl));
+}
+
+bool PathValues::empty() const { return impl_ == nullptr; }
+
+Status PathValues::render_to(std::string_view event_json, std::string& out) const {
+  out.clear();
+  if (impl_ == nullptr) {
+    return ok_status();
+  }
+  const internal::CompiledInput& impl = impl_->input;
+  Scratch& scratch = thread_scratch();
+  scratch.slots.assign(static_cast<size_t>(impl.num_slots), SlotValue{});
+  scratch.arena.clear();
+  od::document doc;
+  if (auto error = scratch.parser.iterate(pad(scratch.padded, event_json)).get(doc)) {
+    return event_error(error);
+  }
+  Evaluator evaluator(impl, scratch);
+  HK_RETURN_IF_ERROR(evaluator.run(doc));
+  // Each value as text: a string's content; anything else its JSON (as a string template would
+  // insert it, but objects and arrays keep their quotes).
+  std::string& text = scratch.json_body;
+  out += '{';
+  bool first = true;
+  for (const auto& [name, slot] : impl_->names) {
+    const SlotValue& value = scratch.slots[static_cast<size_t>(slot)];
+    if (value.kind == ValueKind::kMissing) {
+      continue;
+    }
+    text.clear();
+    append_value(text, value,
+                 value.kind == ValueKind::kString ? Position::kText : Position::kJsonValue,
+                 scratch.arena);
+    if (!first) {
+      out += ',';
+    }
+    first = false;
+    append_json_string(out, name);
+    out += ':';
+    append_json_string(out, text);
+  }
+  out += '}';
+  return ok_status();
+}
+
 }  // namespace hikyaku::transform

@@ -62,6 +62,7 @@ namespace hikyaku::transform {
 
 namespace internal {
 struct CompiledInput;
+struct CompiledValues;
 }  // namespace internal
 
 // Limits (AWS's, from the API model).
@@ -160,6 +161,39 @@ class Transformer {
       : impl_(std::move(impl)) {}
 
   std::shared_ptr<const internal::CompiledInput> impl_;  // never null
+};
+
+// Whether a target's HttpParameters value is a JSONPath into the event rather than a literal:
+// EventBridge takes a value as a path when the whole value is one, i.e. when it starts with `$.`.
+bool is_event_path(std::string_view value);
+
+// Named JSONPaths resolved against an event to text: the dynamic values of a target's
+// HttpParameters (path, header and query values), resolved at ingest because the delivery
+// engine no longer has the event. Paths are evaluated exactly as InputPathsMap paths are (the
+// same subset, the same single pass over the event).
+//
+//   HK_ASSIGN_OR_RETURN(PathValues values, PathValues::compile({{"header:X-Finding",
+//                                                                "$.detail.id"}}));
+//   values.render_to(event_json, out);  // {"header:X-Finding":"f-1"}
+class PathValues {
+ public:
+  // Errors: kInvalidArgument naming the entry ("<name>: ...") for a path longer than 256
+  // characters or outside the JSONPath subset.
+  static Result<PathValues> compile(const std::vector<std::pair<std::string, std::string>>& named);
+
+  // True when there is nothing to resolve; render_to() then writes "".
+  bool empty() const;
+
+  // Writes one flat JSON object of strings, in configuration order, holding only the names whose
+  // path matched: a string value as its text (unquoted), anything else as compact JSON (a number
+  // as the event writes it, true, false, null, an object or array). "" when empty().
+  // Errors: as Transformer::render_to() for an event that cannot be read where a path leads.
+  Status render_to(std::string_view event_json, std::string& out) const;
+
+ private:
+  explicit PathValues(std::shared_ptr<const internal::CompiledValues> impl)
+      : impl_(std::move(impl)) {}
+  std::shared_ptr<const internal::CompiledValues> impl_;  // null when empty
 };
 
 }  // namespace hikyaku::transform

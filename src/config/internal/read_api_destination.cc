@@ -2,10 +2,29 @@
 
 #include <fmt/format.h>
 
+#include "config/internal/readable_file.h"
 #include "config/internal/sections.h"
 
 namespace hikyaku::config::internal {
 namespace {
+
+// The longest TimeoutSeconds: an attempt must end within the delivery lease (60 s) that guards
+// it, or a second attempt could start while it still runs.
+constexpr int64_t kMaxTimeoutSeconds = 60;
+
+// Tls: {CaFile}, hikyaku's key for trusting a private CA.
+void read_tls(YamlReader& reader, const YAML::Node& tls, const std::string& tls_path,
+              ApiDestination& destination) {
+  if (!reader.check_map(tls, tls_path, {"CaFile"})) {
+    return;
+  }
+  if (reader.require(tls, tls_path, "CaFile") &&
+      reader.read_string_into(tls, tls_path, "CaFile", destination.ca_file)) {
+    if (std::string problem = readable_file_problem(destination.ca_file); !problem.empty()) {
+      reader.add_error(tls["CaFile"], join(tls_path, "CaFile"), std::move(problem));
+    }
+  }
+}
 
 // ConnectionName, or ConnectionArn reduced to the name; not both.
 void read_connection_reference(YamlReader& reader, const YAML::Node& node, const std::string& path,
@@ -31,9 +50,10 @@ ApiDestination read_api_destination(YamlReader& reader, const YAML::Node& node,
                                     const std::string& path) {
   ApiDestination destination;
   destination.location = location_of(node);
-  if (!reader.check_map(node, path,
-                        {"Name", "Description", "ConnectionName", "ConnectionArn",
-                         "InvocationEndpoint", "HttpMethod", "InvocationRateLimitPerSecond"})) {
+  if (!reader.check_map(
+          node, path,
+          {"Name", "Description", "ConnectionName", "ConnectionArn", "InvocationEndpoint",
+           "HttpMethod", "InvocationRateLimitPerSecond", "TimeoutSeconds", "Tls"})) {
     return destination;
   }
   read_name(reader, node, path, destination.name);
@@ -55,6 +75,14 @@ ApiDestination read_api_destination(YamlReader& reader, const YAML::Node& node,
     destination.invocation_rate_limit_per_second = static_cast<int>(
         reader.read_integer(rate, join(path, "InvocationRateLimitPerSecond"), 1, 1'000'000)
             .value_or(destination.invocation_rate_limit_per_second));
+  }
+  if (const YAML::Node timeout = node["TimeoutSeconds"]) {
+    destination.timeout_seconds = static_cast<int>(
+        reader.read_integer(timeout, join(path, "TimeoutSeconds"), 1, kMaxTimeoutSeconds)
+            .value_or(destination.timeout_seconds));
+  }
+  if (const YAML::Node tls = node["Tls"]) {
+    read_tls(reader, tls, join(path, "Tls"), destination);
   }
   return destination;
 }
