@@ -279,6 +279,15 @@ TEST(ConfigDeadLetterTest, ApiDestinationByNameOrArnIsResolved) {
   }
 }
 
+TEST(ConfigDeadLetterTest, TheTargetsOwnDestinationWarns) {
+  LoadResult result = load(with_dead_letter("backlog-add-issue"));
+  ASSERT_TRUE(result.ok()) << result.errors[0].to_string();
+  ASSERT_EQ(result.warnings.size(), 2u);  // this one, and delivery there not implemented yet
+  EXPECT_THAT(result.warnings[0].to_string(),
+              HasSubstr("Rules[0].Targets[0].DeadLetterConfig.Arn: names the target's own API "
+                        "destination \"backlog-add-issue\""));
+}
+
 TEST(ConfigDeadLetterTest, UnknownDestinationIsAnErrorWithASuggestion) {
   EXPECT_THAT(single_error(with_dead_letter("chta")),
               HasSubstr("w.yaml:29:34: Rules[0].Targets[0].DeadLetterConfig.Arn: no API "

@@ -231,13 +231,22 @@ void warn_about_config(YamlReader& reader, const Config& config) {
   }
   for (size_t i = 0; i < config.rules.size(); ++i) {
     for (size_t j = 0; j < config.rules[i].targets.size(); ++j) {
-      const std::optional<DeadLetterConfig>& dlq = config.rules[i].targets[j].dead_letter_config;
+      const Target& target = config.rules[i].targets[j];
+      const std::optional<DeadLetterConfig>& dlq = target.dead_letter_config;
+      const std::string path = fmt::format("Rules[{}].Targets[{}].DeadLetterConfig.Arn", i, j);
       if (dlq && dlq->kind == DeadLetterConfig::Kind::kSqsQueue) {
         reader.add_warning(
-            dlq->location, fmt::format("Rules[{}].Targets[{}].DeadLetterConfig.Arn", i, j),
+            dlq->location, path,
             "names an SQS queue: hikyaku sends nothing to SQS and keeps this target's dead "
             "letters in its own store (docs/api-destinations.md §6); to be told of them "
             "elsewhere, name an API destination here instead (e.g. a chat webhook)");
+      } else if (dlq && !target.log && dlq->api_destination == target.api_destination) {
+        reader.add_warning(dlq->location, path,
+                           fmt::format("names the target's own API destination \"{}\": its dead "
+                                       "letters are what that destination refused or could not "
+                                       "take, so they would most likely fail there again; name "
+                                       "another destination (e.g. a chat webhook)",
+                                       dlq->api_destination));
       }
     }
   }

@@ -12,7 +12,9 @@
 //     {"exists": false} on every way through its $or alternatives: anything-but never matches a
 //     missing field, so findings without Compliance (GuardDuty, Inspector, Macie, custom
 //     products) never match;
-//   - a DeadLetterConfig naming an SQS queue: hikyaku keeps dead letters in its own store.
+//   - a DeadLetterConfig naming an SQS queue: hikyaku keeps dead letters in its own store;
+//   - a DeadLetterConfig naming the target's own API destination, where its dead letters would
+//     most likely fail again.
 // Settings accepted but not acted on yet are reported by not_yet_applied.h, not here.
 //
 // Thread safety: as YamlReader (one load, one thread); security_hub_compliance_warning is pure.
