@@ -139,6 +139,19 @@ TEST(ConfigWarningsTest, UserinfoInTheEndpointSuggestsBasic) {
   EXPECT_THAT(warnings[0], Not(HasSubstr("pw-0123456789")));
 }
 
+TEST(ConfigWarningsTest, BodyParametersOnAMethodWithoutBodyWarn) {
+  const std::string with_body = replace(
+      kClean, "        QueryStringParameters:",
+      "        BodyParameters: [{ Key: team, Value: sec }]\n        QueryStringParameters:");
+  EXPECT_THAT(warnings_of(with_body), IsEmpty());  // POST carries them
+  const std::vector<std::string> warnings = warnings_of(
+      replace(with_body, "HttpMethod: POST\n  - Name: chat", "HttpMethod: GET\n  - Name: chat"));
+  ASSERT_EQ(warnings.size(), 1u);
+  EXPECT_THAT(warnings[0], HasSubstr("ApiDestinations[0].HttpMethod: GET requests have no body, so "
+                                     "connection \"backlog\"'s InvocationHttpParameters."
+                                     "BodyParameters are not sent"));
+}
+
 // --- anything-but on Compliance.Status -------------------------------------------------------
 
 constexpr std::string_view kSuggested = "{ anything-but: PASSED }, { exists: false }";

@@ -93,6 +93,16 @@ void warn_about_endpoint(YamlReader& reader, const Config& config, size_t i) {
             "IsValueSecret: true }}] }} }}",
             name, destination.connection_name, percent_decoded(name)));
   }
+  const Connection* connection = config.find_connection(destination.connection_name);
+  if (connection != nullptr && !connection->invocation_http_parameters.body_parameters.empty() &&
+      (destination.http_method == "GET" || destination.http_method == "HEAD")) {
+    reader.add_warning(
+        destination.location, fmt::format("ApiDestinations[{}].HttpMethod", i),
+        fmt::format("{} requests have no body, so connection \"{}\"'s "
+                    "InvocationHttpParameters.BodyParameters are not sent to this destination; "
+                    "use QueryStringParameters or HeaderParameters for it",
+                    destination.http_method, connection->name));
+  }
   if (has_userinfo(destination.invocation_endpoint)) {
     reader.add_warning(
         destination.location, path,

@@ -6,6 +6,8 @@
 //     `api%4Bey`) or userinfo written into an API destination's InvocationEndpoint: suggests the
 //     connection's InvocationHttpParameters.QueryStringParameters with IsValueSecret (or a BASIC
 //     connection for userinfo);
+//   - an API destination with HttpMethod GET or HEAD whose connection has BodyParameters, which
+//     such a request cannot carry;
 //   - a pattern that admits Security Hub findings (its source and detail-type, when given,
 //     accept aws.securityhub and "Security Hub Findings - ...") and constrains
 //     detail.findings.Compliance.Status with a list holding anything-but and no
