@@ -107,14 +107,8 @@ std::shared_ptr<const delivery::Endpoints> build_endpoints(const config::Config&
         }
         if (const config::Connection* connection =
                 config.find_connection(destination->connection_name)) {
+          // GET and HEAD send no body, hence no BodyParameters: the config's warnings say so.
           apply_connection(*connection, endpoint, warnings);
-          if (!endpoint.body_parameters.empty() &&
-              (endpoint.method == "GET" || endpoint.method == "HEAD")) {
-            warnings.push_back(fmt::format(
-                "connection {}: its BodyParameters are not sent to API destination {}, whose "
-                "{} requests have no body",
-                connection->name, destination->name, endpoint.method));
-          }
         }
         if (target.http_parameters) {
           apply_target_parameters(*target.http_parameters, endpoint);

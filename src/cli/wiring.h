@@ -2,9 +2,10 @@
 // Composition helpers for `hikyaku serve`: turning a validated Config into what the delivery
 // component needs (it knows nothing of the config file).
 //
-// Connection secrets (API key and Basic headers, IsValueSecret parameters) go into the
-// endpoints, which live in memory only and are applied at send time: a job's stored body never
-// holds them.
+// Connection secrets (API key and Basic headers, IsValueSecret parameters) and the target's
+// literal HttpParameters go into the endpoints, which live in memory only and are applied at
+// send time by delivery::build_request(): a stored job never holds them. The target's JSONPath
+// values are resolved at ingest (bus/pipeline.h); the endpoint keeps only their paths.
 
 #include <memory>
 #include <string>
