@@ -17,6 +17,7 @@
 #include "store/sqlite/sqlite_store.h"
 #include "testing/scriptable_destination.h"
 #include "testing/temp_dir.h"
+#include "testing/tls_certificate.h"
 #include "testing/wait.h"
 
 namespace hikyaku::delivery {
@@ -229,6 +230,55 @@ TEST_F(RequestDeliveryTest, MissingDynamicPathValueIsAPermanentFailure) {
   EXPECT_EQ(dead_letters()[0].reason.error_code, "INVALID_PARAMETERS");
   EXPECT_THAT(dead_letters()[0].reason.error_message, HasSubstr("$.detail.issueKey"));
   EXPECT_EQ(destination_.request_count(), 0u);
+}
+
+// Tls.CaFile: a destination whose certificate comes from a private CA is delivered to only when
+// the endpoint trusts that CA; verification is never switched off.
+TEST(RequestTlsDeliveryTest, PrivateCaTrustedThroughCaFileOnly) {
+  testing::TempDir dir("request-tls");
+  const testing::TlsFiles tls = testing::write_test_certificates(dir.path());
+  testing::ScriptableDestination destination({.tls = tls});
+  auto opened = store::SqliteStore::open({.path = dir.file("db"), .synchronous_full = false});
+  ASSERT_TRUE(opened.has_value()) << opened.error().message();
+  std::unique_ptr<store::SqliteStore> store = std::move(opened).value();
+  MetricsRegistry metrics;
+
+  Endpoints endpoints;
+  for (const char* id : {"trusted", "untrusted"}) {
+    Endpoint endpoint;
+    endpoint.kind = Endpoint::Kind::kHttp;
+    endpoint.rule = "r";
+    endpoint.target_id = id;
+    endpoint.destination = id;
+    endpoint.url = destination.url(std::string("/") + id);
+    endpoint.retry_policy = {0, 60};
+    endpoint.ca_file = std::string(id) == "trusted" ? tls.ca_file : "";
+    endpoints.emplace(std::string("default/r/") + id, std::move(endpoint));
+  }
+  Dispatcher::Options options;
+  options.idle_poll_ms = 20;
+  options.backoff = {1, 4};
+  Dispatcher dispatcher(*store, metrics, SystemClock::instance(),
+                        std::make_shared<const Endpoints>(std::move(endpoints)), options);
+  dispatcher.start();
+  const int64_t now = SystemClock::instance().now_ms();
+  ASSERT_TRUE(store
+                  ->append({{{"default/r/trusted", "e-1", "{}", "", now},
+                             {"default/r/untrusted", "e-2", "{}", "", now}},
+                            {},
+                            {},
+                            {}})
+                  .ok());
+  dispatcher.notify();
+  ASSERT_TRUE(wait_for([&] { return store->dlq_list(10, 0).value().size() == 1; }));
+  ASSERT_TRUE(destination.wait_for_requests(1));
+  dispatcher.stop();
+  const store::DeadLetter letter = store->dlq_list(10, 0).value()[0];
+  EXPECT_EQ(letter.job.target, "default/r/untrusted");
+  EXPECT_EQ(letter.reason.error_code, "CONNECTION_FAILURE");
+  const std::vector<testing::RecordedRequest> requests = destination.requests();
+  ASSERT_EQ(requests.size(), 1u);
+  EXPECT_EQ(requests[0].path, "/trusted");
 }
 
 }  // namespace
