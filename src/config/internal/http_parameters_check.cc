@@ -76,7 +76,7 @@ void check_target(YamlReader& reader, const Config& config, const Target& target
     check_path(reader, location, key_path, value);
   }
   for (const auto& [name, value] : parameters.header_parameters) {
-    const std::string key_path = path + ".HttpParameters.HeaderParameters." + name;
+    const std::string key_path = fmt::format("{}.HttpParameters.HeaderParameters.{}", path, name);
     if (!is_token(name)) {
       reader.add_error(location, key_path,
                        "a header name must be an HTTP token (letters, digits, !#$%&'*+-.^_`|~)");
@@ -87,7 +87,8 @@ void check_target(YamlReader& reader, const Config& config, const Target& target
     check_path(reader, location, key_path, value);
   }
   for (const auto& [name, value] : parameters.query_string_parameters) {
-    check_path(reader, location, path + ".HttpParameters.QueryStringParameters." + name, value);
+    check_path(reader, location,
+               fmt::format("{}.HttpParameters.QueryStringParameters.{}", path, name), value);
   }
 }
 
