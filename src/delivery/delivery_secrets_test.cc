@@ -94,9 +94,7 @@ class DeliverySecretsTest : public ::testing::TestWithParam<int> {
 
   void start(Endpoints endpoints) {
     Dispatcher::Options options;
-    options.workers = 2;
     options.idle_poll_ms = 20;
-    options.http_timeout_ms = 2000;
     options.backoff = {1, 4};
     dispatcher_ = std::make_unique<Dispatcher>(
         *store_, metrics_, SystemClock::instance(),

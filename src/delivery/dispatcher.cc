@@ -6,19 +6,29 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <map>
+#include <unordered_map>
 
+#include "core/check.h"
 #include "core/json_writer.h"
 #include "core/redact.h"
 #include "core/thread.h"
 #include "core/time.h"
-#include "delivery/http_client.h"
+#include "delivery/internal/http_multi.h"
+#include "delivery/internal/pacer.h"
+#include "delivery/oauth.h"
+#include "delivery/request.h"
 
 namespace hikyaku::delivery {
 namespace {
+
+using internal::FinishedExchange;
+using internal::Pacer;
+using std::chrono::milliseconds;
 
 // What of an HTTP error answer goes into the job's error message.
 constexpr size_t kErrorExcerptBytes = 512;
@@ -31,11 +41,15 @@ std::string redacted(const Endpoint* endpoint, std::string_view text) {
   return redact_url(text);
 }
 
-// Opens a Log target's file for appending. A file it creates is 0600 whatever the umask (the
-// lines hold event bodies); an existing file keeps its mode. Anything but a regular file is
-// refused. Returns null with `error` set on failure.
+int64_t to_ms(std::chrono::steady_clock::duration duration) {
+  return std::chrono::duration_cast<milliseconds>(duration).count();
+}
+
+// Opens a Log target's file for appending. A file it creates is 0600 whatever the umask (the lines
+// hold event bodies); an existing file keeps its mode.
+// Anything but a regular file is refused. Returns null with `error` set on failure.
 FILE* open_log_file(const std::string& path, std::string& error) {
-  // Non-blocking so that a FIFO put in the way fails at once instead of hanging a worker.
+  // Non-blocking so that a FIFO put in the way fails at once instead of hanging the settler.
   constexpr int kFlags = O_WRONLY | O_APPEND | O_CLOEXEC | O_NOCTTY | O_NONBLOCK;
   for (int attempt = 0; attempt < 3; ++attempt) {
     bool created = true;
@@ -62,7 +76,8 @@ FILE* open_log_file(const std::string& path, std::string& error) {
       ::close(fd);
       return nullptr;
     }
-    (void)::fcntl(fd, F_SETFL, O_APPEND);  // a regular file: blocking writes from here
+    (void)::fcntl(fd, F_SETFL,
+                  O_APPEND);  // a regular file: blocking writes from here
     FILE* file = ::fdopen(fd, "a");
     if (file == nullptr) {
       error = fmt::format("cannot open {}: {}", path, std::strerror(errno));
@@ -76,43 +91,19 @@ FILE* open_log_file(const std::string& path, std::string& error) {
 
 }  // namespace
 
-// Per-destination pacing: each send takes the next slot 1/rate seconds after the previous one.
-// Excess deliveries wait (EventBridge delays rather than drops them); they keep aging meanwhile.
-class Dispatcher::RateLimiter {
- public:
-  explicit RateLimiter(const Clock& clock) : clock_(clock) {}
-
-  // Returns the time (the clock's monotonic time) at which the caller may send: now or later.
-  // The slot is booked only when it is no later than `latest`.
-  std::chrono::steady_clock::time_point reserve(const std::string& destination, int per_second,
-                                                std::chrono::steady_clock::time_point latest) {
-    MutexLock lock(mutex_);
-    const auto now = clock_.steady_now();
-    auto& next = next_slot_[destination];
-    const auto slot = std::max(now, next);
-    if (slot <= latest) {
-      next = slot + std::chrono::microseconds(1'000'000 / std::max(per_second, 1));
-    }
-    return slot;
-  }
-
- private:
-  const Clock& clock_;
-  Mutex mutex_;
-  std::map<std::string, std::chrono::steady_clock::time_point> next_slot_ HK_GUARDED_BY(mutex_);
-};
-
-// Appends lines to log-target files; one FILE per path, kept open.
+// Appends lines to log-target files; one FILE per path, kept open. Used by the settler only.
 class Dispatcher::LogFiles {
  public:
+  LogFiles() = default;
+  LogFiles(const LogFiles&) = delete;
+  LogFiles& operator=(const LogFiles&) = delete;
   ~LogFiles() {
     for (auto& [path, file] : files_) {
       std::fclose(file);
     }
   }
   // Returns "" on success or the error.
-  std::string append(const std::string& path, const std::string& line) {
-    MutexLock lock(mutex_);
+  std::string append(const std::string& path, const std::string& text) {
     FILE*& file = files_[path];
     if (file == nullptr) {
       std::string error;
@@ -122,15 +113,209 @@ class Dispatcher::LogFiles {
         return error;
       }
     }
-    if (std::fwrite(line.data(), 1, line.size(), file) != line.size() || std::fflush(file) != 0) {
+    if (std::fwrite(text.data(), 1, text.size(), file) != text.size() || std::fflush(file) != 0) {
       return fmt::format("cannot write {}: {}", path, std::strerror(errno));
     }
     return "";
   }
 
  private:
-  Mutex mutex_;
-  std::map<std::string, FILE*> files_ HK_GUARDED_BY(mutex_);
+  std::map<std::string, FILE*> files_;
+};
+
+// Each target's delivery metrics, looked up once per thread and target rather than per attempt (a
+// lookup takes the registry's lock and redacts the label).
+struct Dispatcher::TargetMetricsCache {
+  struct Metrics {
+    Counter* invocations = nullptr;
+    Histogram* latency = nullptr;
+    Counter* delivered = nullptr;
+    Counter* failed_retryable = nullptr;
+    Counter* failed_permanent = nullptr;
+  };
+
+  Metrics& get(MetricsRegistry& registry, const Endpoint& endpoint, const std::string& target) {
+    auto [slot, inserted] = metrics.try_emplace(target);
+    if (inserted) {
+      const std::string label = redacted(&endpoint, target);
+      Metrics& m = slot->second;
+      m.invocations = &registry.counter("hikyaku_invocations_total",
+                                        "Delivery attempts (Invocations)", {{"target", label}});
+      m.latency = &registry.histogram("hikyaku_delivery_latency_seconds",
+                                      "From ingestion to successful delivery", {{"target", label}});
+      const auto outcome = [&](const char* name) {
+        return &registry.counter("hikyaku_invocation_attempts_total",
+                                 "Delivery attempts by outcome (InvocationAttempts)",
+                                 {{"target", label}, {"outcome", name}});
+      };
+      m.delivered = outcome("delivered");
+      m.failed_retryable = outcome("failed_retryable");
+      m.failed_permanent = outcome("failed_permanent");
+    }
+    return slot->second;
+  }
+
+  std::map<std::string, Metrics, std::less<>> metrics;
+};
+
+// An outcome for the settler to record.
+struct Dispatcher::Task {
+  enum class Kind {
+    kDelivered,  // complete the job (only without a committer)
+    kFailed,     // retry or dead-letter it
+    kRelease,    // give it back unattempted, due at `not_before_ms`
+    kLog,        // write its Log line, then complete it
+  };
+  static Task of(Kind kind, store::Claim claim,
+                 std::shared_ptr<const Endpoints> endpoints = nullptr,
+                 const Endpoint* endpoint = nullptr) {
+    Task task;
+    task.kind = kind;
+    task.claim = std::move(claim);
+    task.endpoints = std::move(endpoints);
+    task.endpoint = endpoint;
+    return task;
+  }
+
+  Kind kind = Kind::kFailed;
+  store::Claim claim;
+  std::shared_ptr<const Endpoints> endpoints;  // keeps `endpoint` alive
+  const Endpoint* endpoint = nullptr;          // null: the target is gone
+  AttemptResult result;
+  std::string detail;         // kFailed: the error, already redacted
+  bool final = false;         // kFailed: not retried, whatever the status
+  bool retry = false;         // kFailed: retried (within the retry policy), whatever the status
+  std::string error_code;     // kFailed: the ERROR_CODE when not the attempt's own
+  int64_t not_before_ms = 0;  // kFailed: earliest retry; kRelease: when due again
+  int64_t attempted_at_ms = 0;
+};
+
+// The sender thread's state.
+struct Dispatcher::Sender {
+  struct Queued {
+    store::Claim claim;
+    std::shared_ptr<const Endpoints> endpoints;
+    const Endpoint* endpoint = nullptr;
+  };
+  struct Destination {
+    Destination(const Endpoint& endpoint, int max_in_flight, MetricsRegistry& metrics,
+                const std::string& label)
+        : pacer(endpoint.rate_limit_per_second, max_in_flight),
+          queued(metrics.gauge("hikyaku_destination_queued_jobs",
+                               "Deliveries waiting for their turn at an API destination",
+                               {{"destination", label}})),
+          in_flight(metrics.gauge("hikyaku_destination_in_flight_requests",
+                                  "Requests to an API destination awaiting their answer",
+                                  {{"destination", label}})),
+          paused_until(metrics.gauge("hikyaku_destination_paused_until_seconds",
+                                     "Unix time until which an API destination "
+                                     "asked not to be sent to (0: not paused)",
+                                     {{"destination", label}})),
+          oldest_age(metrics.gauge("hikyaku_destination_oldest_job_age_seconds",
+                                   "Age of the oldest delivery queued for an API destination",
+                                   {{"destination", label}})),
+          throttled(metrics.counter("hikyaku_throttled_rules_total",
+                                    "Deliveries delayed by an API destination's rate "
+                                    "limit or a pause it asked for",
+                                    {{"destination", label}})) {}
+    Pacer pacer;
+    std::deque<Queued> queue;
+    Gauge& queued;
+    Gauge& in_flight;
+    Gauge& paused_until;
+    Gauge& oldest_age;
+    Counter& throttled;
+  };
+  struct InFlight {
+    Queued job;
+    Destination* destination = nullptr;
+    std::shared_ptr<const Token> token;  // OAuth: the bearer token the request carried
+  };
+  // A token request in flight for an OAuth connection.
+  struct TokenFetch {
+    std::shared_ptr<const OAuthSettings> settings;
+    uint64_t ticket = 0;
+    std::shared_ptr<const Endpoints> endpoints;  // keeps `endpoint` alive
+    const Endpoint* endpoint = nullptr;          // one that uses the connection (its redactor)
+  };
+  std::map<std::string, std::unique_ptr<Destination>, std::less<>> destinations;
+  std::unordered_map<uint64_t, InFlight> in_flight;
+  std::unordered_map<uint64_t, TokenFetch> token_fetches;
+  uint64_t next_tag = 1;
+  std::vector<store::Claim> delivered;  // settled through the committer, or the settler
+  std::vector<Task> tasks;
+  TargetMetricsCache metrics;
+  std::vector<FinishedExchange> finished;
+
+  // OAuth: starts the token request of `job`'s connection.
+  void start_token_fetch(const Queued& job, uint64_t ticket, internal::HttpMulti& http,
+                         TokenCache& tokens, std::chrono::steady_clock::time_point now) {
+    const OAuthSettings& settings = *job.endpoint->oauth;
+    Result<TokenRequest> built = build_token_request(settings);
+    const uint64_t tag = next_tag++;
+    token_fetches.emplace(tag,
+                          TokenFetch{job.endpoint->oauth, ticket, job.endpoints, job.endpoint});
+    if (!built.has_value()) {
+      // The config refuses what build_token_request() does; settled as a failed fetch all the same.
+      FinishedExchange failed;
+      failed.tag = tag;
+      failed.result.error = built.error().message();
+      finish_token_fetch(token_fetches.at(tag), failed, tokens, now, 0);
+      token_fetches.erase(tag);
+      return;
+    }
+    HttpRequest request;
+    request.method = built->method;
+    request.url = std::move(built->url);
+    request.headers = std::move(built->headers);
+    if (!built->content_type.empty()) {
+      request.headers.emplace_back("Content-Type", built->content_type);
+    }
+    request.body = std::move(built->body);
+    // The token endpoint is another server than the destination: the system's trust store.
+    http.start(tag, std::move(request), {milliseconds(job.endpoint->timeout_ms), ""});
+  }
+
+  // OAuth: takes in the token endpoint's answer. When it holds no token, the deliveries waiting for
+  // one fail (retryably) with the reason.
+  void finish_token_fetch(const TokenFetch& fetch, const FinishedExchange& exchange,
+                          TokenCache& tokens, std::chrono::steady_clock::time_point now,
+                          int64_t now_ms) {
+    const int64_t steady_ms = to_ms(now.time_since_epoch());
+    const Redactor fallback;
+    const Redactor& redactor =
+        fetch.endpoint->redactor != nullptr ? *fetch.endpoint->redactor : fallback;
+    Result<Token> token =
+        token_from_response(*fetch.settings, exchange.result, exchange.body, steady_ms, redactor);
+    if (token.has_value()) {
+      (void)tokens.complete_refresh(fetch.settings->connection, fetch.ticket, std::move(token),
+                                    steady_ms);
+      return;
+    }
+    const std::string error = token.error().message();
+    spdlog::warn("oauth token request failed connection={} error={}", fetch.settings->connection,
+                 json_quote(error));
+    (void)tokens.complete_refresh(fetch.settings->connection, fetch.ticket, std::move(token),
+                                  steady_ms);
+    for (auto& [name, destination] : destinations) {
+      std::deque<Queued> kept;
+      for (Queued& job : destination->queue) {
+        if (job.endpoint->oauth == nullptr ||
+            job.endpoint->oauth->connection != fetch.settings->connection) {
+          kept.push_back(std::move(job));
+          continue;
+        }
+        Task task = Task::of(Task::Kind::kFailed, std::move(job.claim), std::move(job.endpoints),
+                             job.endpoint);
+        task.result.error = error;
+        task.error_code = "OAUTH_TOKEN_FAILURE";
+        task.detail = error;
+        task.attempted_at_ms = now_ms;
+        tasks.push_back(std::move(task));
+      }
+      destination->queue.swap(kept);
+    }
+  }
 };
 
 Dispatcher::Dispatcher(store::Store& store, MetricsRegistry& metrics, const Clock& clock,
@@ -140,9 +325,9 @@ Dispatcher::Dispatcher(store::Store& store, MetricsRegistry& metrics, const Cloc
       clock_(clock),
       options_(options),
       random_(random),
-      endpoints_(std::move(endpoints)),
-      rate_limiter_(std::make_unique<RateLimiter>(clock)),
-      log_files_(std::make_unique<LogFiles>()) {}
+      http_(std::make_unique<internal::HttpMulti>(options.max_idle_connections)),
+      log_files_(std::make_unique<LogFiles>()),
+      endpoints_(std::move(endpoints)) {}
 
 Dispatcher::~Dispatcher() { stop(); }
 
@@ -154,15 +339,21 @@ void Dispatcher::attach(store::GroupCommitter& committer) {
 void Dispatcher::start() {
   {
     MutexLock lock(mutex_);
+    if (started_) {
+      return;
+    }
     started_ = true;
   }
-  for (int i = 0; i < options_.workers; ++i) {
-    workers_.emplace_back([this] {
-      name_this_thread("hk-deliver");
-      lower_this_thread_priority(kDeliveryNice);
-      run_worker();
-    });
-  }
+  sender_ = std::thread([this] {
+    name_this_thread("hk-deliver");
+    lower_this_thread_priority(kDeliveryNice);
+    run_sender();
+  });
+  settler_ = std::thread([this] {
+    name_this_thread("hk-settle");
+    lower_this_thread_priority(kDeliveryNice);
+    run_settler();
+  });
 }
 
 void Dispatcher::notify() {
@@ -170,7 +361,8 @@ void Dispatcher::notify() {
     MutexLock lock(mutex_);
     store_has_due_ = true;
   }
-  wake_.notify_all();
+  settler_wake_.notify_all();
+  http_->wakeup();
 }
 
 store::CommitConsumer::Offer Dispatcher::offer() {
@@ -178,28 +370,30 @@ store::CommitConsumer::Offer Dispatcher::offer() {
   if (stopping_ || !started_) {
     return {};
   }
-  return {options_.max_handed_off - static_cast<int>(handed_off_.size()),
-          options_.max_handed_off_bytes - handed_off_bytes_, clock_.now_ms() + options_.lease_ms};
+  return {static_cast<int>(std::max<int64_t>(options_.max_held_jobs - held_jobs_, 0)),
+          options_.max_held_bytes - held_bytes_, clock_.now_ms() + options_.lease_ms};
 }
 
 void Dispatcher::committed(std::vector<store::Claim> leased, int64_t left_pending) {
-  const size_t handed = leased.size();
+  bool taken = false;
   {
     MutexLock lock(mutex_);
     if (!stopping_) {
       for (store::Claim& claim : leased) {
-        handed_off_bytes_ += store::entry_bytes(claim);
-        handed_off_.push_back(std::move(claim));
+        held_jobs_ += 1;
+        held_bytes_ += store::entry_bytes(claim);
+        inbox_.push_back(std::move(claim));
       }
+      taken = !leased.empty();
       leased.clear();
     }
     store_has_due_ = store_has_due_ || left_pending > 0;
   }
-  // One worker takes up to claim_batch: wake as many as the work needs, not all of them.
-  if (left_pending > 0 || handed > static_cast<size_t>(options_.claim_batch)) {
-    wake_.notify_all();
-  } else {
-    wake_.notify_one();
+  if (taken) {
+    http_->wakeup();
+  }
+  if (left_pending > 0) {
+    settler_wake_.notify_all();
   }
   for (const store::Claim& claim : leased) {
     (void)store_.release(claim);  // stopped meanwhile: due again at once (next run)
@@ -207,35 +401,51 @@ void Dispatcher::committed(std::vector<store::Claim> leased, int64_t left_pendin
 }
 
 void Dispatcher::publish(std::shared_ptr<const Endpoints> endpoints) {
-  MutexLock lock(mutex_);
-  endpoints_ = std::move(endpoints);
+  // A reload may have changed a connection's credentials: its next delivery fetches a new token.
+  for (const auto& [key, endpoint] : *endpoints) {
+    if (endpoint.oauth != nullptr) {
+      tokens_.forget(endpoint.oauth->connection);
+    }
+  }
+  {
+    MutexLock lock(mutex_);
+    endpoints_ = std::move(endpoints);
+  }
+  http_->wakeup();
 }
 
 void Dispatcher::stop() {
   {
     MutexLock lock(mutex_);
+    if (stopping_) {
+      return;
+    }
     stopping_ = true;
   }
-  wake_.notify_all();
-  stop_wake_.notify_all();
-  for (std::thread& worker : workers_) {
-    worker.join();
+  settler_wake_.notify_all();
+  http_->wakeup();
+  if (sender_.joinable()) {
+    sender_.join();
   }
-  workers_.clear();
+  {
+    MutexLock lock(mutex_);
+    sender_done_ = true;
+  }
+  settler_wake_.notify_all();
+  if (settler_.joinable()) {
+    settler_.join();
+  }
+  // Never started, or handed over after the sender left: back to the store.
   std::deque<store::Claim> unattempted;
   {
     MutexLock lock(mutex_);
-    unattempted.swap(handed_off_);
-    handed_off_bytes_ = 0;
+    unattempted.swap(inbox_);
+    held_jobs_ = 0;
+    held_bytes_ = 0;
   }
   for (const store::Claim& claim : unattempted) {
     (void)store_.release(claim);
   }
-}
-
-int64_t Dispatcher::attempts() const {
-  MutexLock lock(mutex_);
-  return attempts_;
 }
 
 Counter& Dispatcher::target_counter(const char* name, const char* help, const Endpoint* endpoint,
@@ -243,305 +453,509 @@ Counter& Dispatcher::target_counter(const char* name, const char* help, const En
   return metrics_.counter(name, help, {{"target", redacted(endpoint, target)}});
 }
 
-// One worker's state. What it has attempted but not yet settled: successful deliveries wait in
-// `delivered` to be completed in one store transaction, and Log lines wait in `logs` to be written
-// with one write per file; a claim moves from `logs` to `delivered` only once its line is written.
-// Everything is settled before the next claim, so `endpoints` (the batch's snapshot) outlives the
-// pointers into it.
-struct Dispatcher::Worker {
-  struct TargetMetrics {
-    Counter* invocations = nullptr;
-    Histogram* latency = nullptr;
-  };
-  struct LogWrite {
-    std::string text;  // the lines, in claim order
-    std::vector<store::Claim> claims;
-    std::vector<const Endpoint*> endpoints;  // per claim
-    std::vector<TargetMetrics*> metrics;     // per claim
-  };
-
-  HttpClient http;
-  std::shared_ptr<const Endpoints> endpoints;
-  std::map<std::string, TargetMetrics, std::less<>> metrics;  // looked up once per target
-  std::vector<store::Claim> delivered;
-  std::map<std::string, LogWrite, std::less<>> logs;  // by file path
-  std::chrono::steady_clock::time_point oldest;       // of the unsettled attempts (clock time)
-
-  bool unsettled() const { return !delivered.empty() || !logs.empty(); }
-
-  // The current time for Log lines, formatted once per millisecond rather than once per line.
-  const std::string& time_text(const Clock& clock) {
-    const auto now = clock.now();
-    const auto ms = std::chrono::time_point_cast<std::chrono::milliseconds>(now);
-    if (ms != time_text_ms) {
-      time_text_ms = ms;
-      time_text_value = format_rfc3339_millis(now);
-    }
-    return time_text_value;
+void Dispatcher::hand_to_settler(std::vector<Task> tasks) {
+  if (tasks.empty()) {
+    return;
   }
-  std::chrono::sys_time<std::chrono::milliseconds> time_text_ms{};
-  std::string time_text_value;
-
-  TargetMetrics& metrics_for(MetricsRegistry& registry, const Endpoint& endpoint,
-                             const std::string& target) {
-    auto [slot, inserted] = metrics.try_emplace(target);
-    if (inserted) {
-      const std::string label = redacted(&endpoint, target);
-      slot->second.invocations = &registry.counter(
-          "hikyaku_invocations_total", "Delivery attempts (Invocations)", {{"target", label}});
-      slot->second.latency =
-          &registry.histogram("hikyaku_delivery_latency_seconds",
-                              "From ingestion to successful delivery", {{"target", label}});
+  {
+    MutexLock lock(mutex_);
+    for (Task& task : tasks) {
+      held_jobs_ -= 1;
+      held_bytes_ -= store::entry_bytes(task.claim);
+      tasks_.push_back(std::move(task));
     }
-    return slot->second;
   }
-};
+  settler_wake_.notify_all();
+}
 
-void Dispatcher::settle(Worker& worker) {
-  for (auto& [path, write] : worker.logs) {
-    const std::string error = log_files_->append(path, write.text);
-    count_attempts(static_cast<int64_t>(write.claims.size()));
-    for (size_t i = 0; i < write.claims.size(); ++i) {
-      store::Claim& claim = write.claims[i];
-      write.metrics[i]->invocations->add();
-      if (error.empty()) {
-        write.metrics[i]->latency->observe(
-            static_cast<double>(clock_.now_ms() - claim.job.ingested_at_ms) / 1000.0);
-        worker.delivered.push_back(std::move(claim));
+// ---------------------------------------------------------------------------------------------
+// The sender.
+
+void Dispatcher::run_sender() {
+  Sender sender;
+  const auto latest_start_ms = [](const store::Claim& claim, const Endpoint& endpoint) {
+    return claim.lease_expires_at_ms - 2 * endpoint.timeout_ms;
+  };
+  // Gives back the queue's tail that cannot be sent within its leases, due at its turn.
+  const auto shed = [&](Sender::Destination& destination, std::chrono::steady_clock::time_point now,
+                        int64_t now_ms) {
+    const std::optional<std::chrono::steady_clock::time_point> next =
+        destination.pacer.next_start(now);
+    const auto first = std::max(next.value_or(now), destination.pacer.paused_until());
+    const auto interval = destination.pacer.interval();
+    while (!destination.queue.empty()) {
+      Sender::Queued& last = destination.queue.back();
+      const auto position = static_cast<int64_t>(destination.queue.size() - 1);
+      const int64_t turn_ms = now_ms + to_ms(first - now) + to_ms(interval * position);
+      if (turn_ms <= latest_start_ms(last.claim, *last.endpoint)) {
+        break;
+      }
+      Task task = Task::of(Task::Kind::kRelease, std::move(last.claim));
+      task.not_before_ms = turn_ms;
+      sender.tasks.push_back(std::move(task));
+      destination.queue.pop_back();
+    }
+  };
+
+  for (;;) {
+    std::deque<store::Claim> incoming;
+    std::shared_ptr<const Endpoints> endpoints;
+    bool stopping = false;
+    {
+      MutexLock lock(mutex_);
+      incoming.swap(inbox_);
+      endpoints = endpoints_;
+      stopping = stopping_;
+    }
+    auto now = clock_.steady_now();
+    int64_t now_ms = clock_.now_ms();
+
+    // Route what came in: Log lines and lost targets to the settler, the rest to the queue of its
+    // destination.
+    for (store::Claim& claim : incoming) {
+      const auto found = endpoints->find(claim.job.target);
+      if (stopping) {
+        sender.tasks.push_back(Task::of(Task::Kind::kRelease, std::move(claim)));
+      } else if (found == endpoints->end()) {
+        Task task = Task::of(Task::Kind::kFailed, std::move(claim));
+        task.detail = fmt::format("target {} is no longer configured", task.claim.job.target);
+        task.final = true;
+        task.attempted_at_ms = now_ms;
+        sender.tasks.push_back(std::move(task));
+      } else if (found->second.kind == Endpoint::Kind::kLog) {
+        sender.tasks.push_back(
+            Task::of(Task::Kind::kLog, std::move(claim), endpoints, &found->second));
       } else {
-        AttemptResult result;
-        result.error = error;
-        settle_failure(claim, write.endpoints[i], result, error);
+        const Endpoint& endpoint = found->second;
+        auto [slot, inserted] = sender.destinations.try_emplace(endpoint.destination);
+        if (inserted) {
+          slot->second = std::make_unique<Sender::Destination>(
+              endpoint, options_.max_in_flight_per_destination, metrics_,
+              redacted(&endpoint, endpoint.destination));
+        } else {
+          slot->second->pacer.set_limits(endpoint.rate_limit_per_second,
+                                         options_.max_in_flight_per_destination);
+        }
+        Sender::Destination& destination = *slot->second;
+        const std::optional<std::chrono::steady_clock::time_point> next =
+            destination.pacer.next_start(now);
+        if (!destination.queue.empty() || !next || *next > now) {
+          destination.throttled.add();  // it waits for its turn
+        }
+        destination.queue.push_back({std::move(claim), endpoints, &endpoint});
+        shed(destination, now, now_ms);
+      }
+    }
+
+    // Start whatever may start now; note when the next one may.
+    auto wake_at = now + milliseconds(options_.idle_poll_ms);
+    for (auto& [name, destination] : sender.destinations) {
+      auto& queue = destination->queue;
+      if (stopping) {
+        for (Sender::Queued& queued : queue) {
+          sender.tasks.push_back(Task::of(Task::Kind::kRelease, std::move(queued.claim)));
+        }
+        queue.clear();
+        continue;
+      }
+      while (!queue.empty()) {
+        const std::optional<std::chrono::steady_clock::time_point> next =
+            destination->pacer.next_start(now);
+        if (!next) {
+          break;  // an answer frees a slot
+        }
+        if (*next > now) {
+          wake_at = std::min(wake_at, *next);
+          break;
+        }
+        Sender::Queued job = std::move(queue.front());
+        queue.pop_front();
+        if (latest_start_ms(job.claim, *job.endpoint) < now_ms) {
+          // Its lease ran short while it waited: whoever claims it next attempts it.
+          sender.tasks.push_back(Task::of(Task::Kind::kRelease, std::move(job.claim)));
+          continue;
+        }
+        std::shared_ptr<const Token> token;
+        if (job.endpoint->oauth != nullptr) {
+          const OAuthSettings& oauth = *job.endpoint->oauth;
+          const int64_t steady_ms = to_ms(now.time_since_epoch());
+          token = tokens_.current(oauth.connection, steady_ms);
+          if (token == nullptr) {
+            TokenCache::Decision decision = tokens_.begin_refresh(oauth.connection, steady_ms);
+            if (decision.action == TokenCache::Decision::Action::kFetch) {
+              sender.start_token_fetch(job, decision.ticket, *http_, tokens_, now);
+            }
+            if (decision.action == TokenCache::Decision::Action::kFail) {
+              // No token request may start yet (the last one failed, or one just ran): the job
+              // waits for the next one. (The jobs that waited for a failed one have failed with its
+              // reason: finish_token_fetch.)
+              wake_at = std::min(wake_at, now + milliseconds(decision.retry_at_ms - steady_ms));
+            }
+            token = decision.token;  // kUse, or kFetch while the old token is still valid
+            if (token == nullptr) {
+              queue.push_front(std::move(job));  // its turn comes with the token
+              break;
+            }
+          }
+        }
+        Result<HttpRequest> request =
+            build_request(*job.endpoint, job.claim.job, token ? &token->access_token : nullptr);
+        if (!request.has_value()) {
+          Task task = Task::of(Task::Kind::kFailed, std::move(job.claim), std::move(job.endpoints),
+                               job.endpoint);
+          task.result.invalid_request = true;
+          task.detail = request.error().message();
+          task.attempted_at_ms = now_ms;
+          sender.tasks.push_back(std::move(task));
+          continue;
+        }
+        const bool started = destination->pacer.try_start(now);
+        HK_CHECK(started);
+        // The attempt ends within its lease, whatever the destination's timeout.
+        const int64_t timeout_ms =
+            std::clamp<int64_t>(job.claim.lease_expires_at_ms - now_ms, 1, request->timeout_ms);
+        const uint64_t tag = sender.next_tag++;
+        http_->start(tag, std::move(request).value(),
+                     {milliseconds(timeout_ms), job.endpoint->ca_file});
+        sender.in_flight.emplace(
+            tag, Sender::InFlight{std::move(job), destination.get(), std::move(token)});
+      }
+    }
+    const bool finished = stopping && sender.in_flight.empty();
+
+    // Move data until something finishes, something arrives, or the next start is due.
+    const auto wait = std::clamp(std::chrono::duration_cast<milliseconds>(wake_at - now),
+                                 milliseconds(0), milliseconds(options_.idle_poll_ms));
+    sender.finished.clear();
+    if (!finished) {
+      http_->perform(sender.tasks.empty() ? wait : milliseconds(0), sender.finished);
+    }
+    now = clock_.steady_now();
+    now_ms = clock_.now_ms();
+    const auto wall_now = clock_.now();
+    for (FinishedExchange& exchange : sender.finished) {
+      if (auto fetch = sender.token_fetches.find(exchange.tag);
+          fetch != sender.token_fetches.end()) {
+        sender.finish_token_fetch(fetch->second, exchange, tokens_, now, now_ms);
+        sender.token_fetches.erase(fetch);
+        continue;
+      }
+      auto found = sender.in_flight.find(exchange.tag);
+      HK_CHECK(found != sender.in_flight.end());
+      Sender::InFlight flight = std::move(found->second);
+      sender.in_flight.erase(found);
+      Sender::Destination& destination = *flight.destination;
+      const milliseconds asked_wait = destination.pacer.finish(exchange.hints, now, wall_now);
+      attempts_.fetch_add(1);
+      const Endpoint& endpoint = *flight.job.endpoint;
+      const store::Job& job = flight.job.claim.job;
+      TargetMetricsCache::Metrics& metrics = sender.metrics.get(metrics_, endpoint, job.target);
+      metrics.invocations->add();
+      const Outcome outcome = classify(exchange.result);
+      if (outcome == Outcome::kDelivered) {
+        metrics.delivered->add();
+        metrics.latency->observe(static_cast<double>(now_ms - job.ingested_at_ms) / 1000.0);
+        sender.delivered.push_back(std::move(flight.job.claim));
+        continue;
+      }
+      // OAuth: a 401 or 407 refuses the token. It is dropped (once, whatever the number of requests
+      // that carried it) and the delivery retried with the next one, unless the attempt before this
+      // one was refused too.
+      const int status = exchange.result.http_status;
+      const bool refused_token = flight.token != nullptr && (status == 401 || status == 407) &&
+                                 !job.last_error.starts_with("HTTP_401") &&
+                                 !job.last_error.starts_with("HTTP_407");
+      if (flight.token != nullptr && (status == 401 || status == 407)) {
+        tokens_.invalidate(endpoint.oauth->connection, flight.token->serial);
+      }
+      (outcome == Outcome::kRetry || refused_token ? metrics.failed_retryable
+                                                   : metrics.failed_permanent)
+          ->add();
+      // The whole answer is redacted before it is cut: a cut through an echoed secret would leave
+      // its head unrecognisable.
+      Task task = Task::of(Task::Kind::kFailed, std::move(flight.job.claim),
+                           std::move(flight.job.endpoints), &endpoint);
+      task.result = exchange.result;
+      task.retry = refused_token;
+      task.detail = exchange.result.http_status != 0 ? redacted(&endpoint, exchange.body)
+                                                     : exchange.result.error;
+      if (flight.token != nullptr && flight.token->redactor != nullptr) {
+        task.detail = flight.token->redactor->redact(task.detail);  // an echoed token
+      }
+      if (task.detail.size() > kErrorExcerptBytes) {
+        task.detail.resize(kErrorExcerptBytes);
+      }
+      const std::optional<milliseconds> retry_after =
+          internal::parse_retry_after(exchange.hints.retry_after, wall_now);
+      if (retry_after && *retry_after < milliseconds(0) &&
+          (exchange.result.http_status == 429 || exchange.result.http_status == 503)) {
+        task.final = true;  // EventBridge: a negative Retry-After stops retrying this event
+        task.detail = "Retry-After is negative: not retried. " + task.detail;
+      }
+      task.attempted_at_ms = now_ms;
+      task.not_before_ms =
+          now_ms +
+          std::max<int64_t>(asked_wait.count(), to_ms(destination.pacer.paused_until() - now));
+      sender.tasks.push_back(std::move(task));
+      if (asked_wait > milliseconds(0)) {
+        shed(destination, now, now_ms);
+      }
+    }
+
+    if (!sender.delivered.empty()) {
+      if (committer_ != nullptr) {
+        const auto count = static_cast<int64_t>(sender.delivered.size());
+        int64_t bytes = 0;
+        for (const store::Claim& claim : sender.delivered) {
+          bytes += store::entry_bytes(claim);
+        }
+        committer_->complete(std::move(sender.delivered));
+        bool claim_more = false;
+        {
+          MutexLock lock(mutex_);
+          held_jobs_ -= count;
+          held_bytes_ -= bytes;
+          claim_more = store_has_due_;
+        }
+        if (claim_more) {
+          settler_wake_.notify_all();  // room for what waits in the store
+        }
+      } else {
+        for (store::Claim& claim : sender.delivered) {
+          sender.tasks.push_back(Task::of(Task::Kind::kDelivered, std::move(claim)));
+        }
+      }
+      sender.delivered.clear();
+    }
+    hand_to_settler(std::move(sender.tasks));
+    sender.tasks.clear();
+    if (finished) {
+      return;
+    }
+
+    {
+      for (auto& [name, destination] : sender.destinations) {
+        destination->queued.set(static_cast<int64_t>(destination->queue.size()));
+        destination->in_flight.set(destination->pacer.in_flight());
+        const auto paused = destination->pacer.paused_until();
+        destination->paused_until.set(paused > now ? (now_ms + to_ms(paused - now)) / 1000 : 0);
+        destination->oldest_age.set(
+            destination->queue.empty()
+                ? 0
+                : (now_ms - destination->queue.front().claim.job.ingested_at_ms) / 1000);
       }
     }
   }
-  worker.logs.clear();
-  if (worker.delivered.empty()) {
+}
+
+// ---------------------------------------------------------------------------------------------
+// The settler.
+
+void Dispatcher::run_settler() {
+  std::vector<Task> tasks;
+  TargetMetricsCache metrics;
+  auto next_poll = clock_.steady_now();
+  for (;;) {
+    bool done = false;
+    {
+      MutexLock lock(mutex_);
+      settler_wake_.wait_for(lock, milliseconds(options_.idle_poll_ms), [&]() HK_REQUIRES(mutex_) {
+        return !tasks_.empty() || sender_done_ ||
+               (store_has_due_ && !stopping_ && room_to_claim() > 0);
+      });
+      tasks.swap(tasks_);
+      done = sender_done_ && tasks.empty();
+    }
+    settle(tasks, metrics);
+    tasks.clear();
+    if (done) {
+      return;
+    }
+    const auto now = clock_.steady_now();
+    bool poll = false;
+    {
+      MutexLock lock(mutex_);
+      poll = !stopping_ && (store_has_due_ || now >= next_poll);
+    }
+    if (poll) {
+      next_poll = now + milliseconds(options_.idle_poll_ms);
+      claim_from_store();
+    }
+  }
+}
+
+int64_t Dispatcher::room_to_claim() const {
+  int64_t room = options_.max_held_jobs - held_jobs_;
+  if (held_jobs_ > 0) {
+    // The bytes of jobs not yet read are unknown: they count at the average of those held.
+    room = std::min(room, (options_.max_held_bytes - held_bytes_) / (held_bytes_ / held_jobs_ + 1));
+  }
+  return room;
+}
+
+void Dispatcher::claim_from_store() {
+  int limit = 0;
+  {
+    MutexLock lock(mutex_);
+    const int64_t room = room_to_claim();
+    if (room <= 0) {
+      return;  // the sender has enough; the settler is woken when it has room again
+    }
+    limit = static_cast<int>(std::min<int64_t>(options_.claim_batch, room));
+    // Cleared before the claim, so that jobs appended meanwhile set it again.
+    store_has_due_ = false;
+  }
+  Result<std::vector<store::Claim>> claimed =
+      store_.claim(clock_.now_ms(), limit, options_.lease_ms);
+  if (!claimed.has_value()) {
+    spdlog::error("delivery claim failed error=\"{}\"", claimed.error().message());
+    return;
+  }
+  {
+    MutexLock lock(mutex_);
+    if (static_cast<int>(claimed->size()) == limit) {
+      store_has_due_ = true;  // probably more due
+    }
+    for (store::Claim& claim : *claimed) {
+      held_jobs_ += 1;
+      held_bytes_ += store::entry_bytes(claim);
+      inbox_.push_back(std::move(claim));
+    }
+  }
+  if (!claimed->empty()) {
+    http_->wakeup();
+  }
+}
+
+void Dispatcher::settle(std::vector<Task>& tasks, TargetMetricsCache& metrics) {
+  if (tasks.empty()) {
+    return;
+  }
+  // Log lines: one write per file, then each job completes or fails with the write.
+  struct LogWrite {
+    std::string text;
+    std::vector<Task*> tasks;
+  };
+  std::map<std::string, LogWrite, std::less<>> writes;
+  std::vector<store::Claim> delivered;
+  const std::string time_text = format_rfc3339_millis(clock_.now());
+  for (Task& task : tasks) {
+    switch (task.kind) {
+      case Task::Kind::kDelivered:
+        delivered.push_back(std::move(task.claim));
+        break;
+      case Task::Kind::kRelease:
+        (void)store_.release(task.claim, task.not_before_ms);
+        if (task.not_before_ms == 0) {
+          MutexLock lock(mutex_);
+          store_has_due_ = true;
+        }
+        break;
+      case Task::Kind::kFailed:
+        settle_failure(task);
+        break;
+      case Task::Kind::kLog: {
+        LogWrite& write = writes[task.endpoint->log_path];
+        std::string& text = write.text;
+        text += R"({"time":")";
+        text += time_text;
+        text += R"(","rule":)";
+        append_json_string(text, task.endpoint->rule);
+        text += R"(,"target":)";
+        append_json_string(text, task.endpoint->target_id);
+        text += R"(,"body":)";
+        append_json_string(text, task.claim.job.body);
+        text += "}\n";
+        write.tasks.push_back(&task);
+        break;
+      }
+    }
+  }
+  const int64_t now_ms = clock_.now_ms();
+  for (auto& [path, write] : writes) {
+    const std::string error = log_files_->append(path, write.text);
+    attempts_.fetch_add(static_cast<int64_t>(write.tasks.size()));
+    for (Task* task : write.tasks) {
+      TargetMetricsCache::Metrics& target =
+          metrics.get(metrics_, *task->endpoint, task->claim.job.target);
+      target.invocations->add();
+      if (error.empty()) {
+        target.delivered->add();
+        target.latency->observe(static_cast<double>(now_ms - task->claim.job.ingested_at_ms) /
+                                1000.0);
+        delivered.push_back(std::move(task->claim));
+      } else {
+        target.failed_retryable->add();
+        task->result.error = error;
+        task->detail = error;
+        task->attempted_at_ms = now_ms;
+        settle_failure(*task);
+      }
+    }
+  }
+  if (delivered.empty()) {
     return;
   }
   if (committer_ != nullptr) {
-    committer_->complete(std::move(worker.delivered));
-  } else if (Result<int64_t> completed = store_.complete_all(worker.delivered);
-             !completed.has_value()) {
-    spdlog::error("delivery complete failed jobs={} error=\"{}\"", worker.delivered.size(),
+    committer_->complete(std::move(delivered));
+  } else if (Result<int64_t> completed = store_.complete_all(delivered); !completed.has_value()) {
+    spdlog::error("delivery complete failed jobs={} error=\"{}\"", delivered.size(),
                   completed.error().message());
   }
-  worker.delivered.clear();
 }
 
-std::vector<store::Claim> Dispatcher::next_claims(Worker& worker) {
-  std::vector<store::Claim> claims;
-  bool poll_store = false;
-  {
-    MutexLock lock(mutex_);
-    // The time left as the clock counts it, waited for in real time.
-    wake_.wait_for(lock, next_poll_ - clock_.steady_now(), [this]() HK_REQUIRES(mutex_) {
-      return stopping_ || !handed_off_.empty() || store_has_due_;
-    });
-    if (stopping_) {
-      return {};
-    }
-    const auto now = clock_.steady_now();
-    poll_store = store_has_due_ || now >= next_poll_;
-    if (poll_store) {
-      store_has_due_ = false;
-      next_poll_ = now + std::chrono::milliseconds(options_.idle_poll_ms);
-    }
-    // Handed-off jobs wait in memory while their leases run; run_worker() gives back any whose
-    // lease got too short for an attempt.
-    while (!handed_off_.empty() && static_cast<int>(claims.size()) < options_.claim_batch) {
-      handed_off_bytes_ -= store::entry_bytes(handed_off_.front());
-      claims.push_back(std::move(handed_off_.front()));
-      handed_off_.pop_front();
-    }
-    worker.endpoints = endpoints_;
-  }
-  if (poll_store) {
-    Result<std::vector<store::Claim>> claimed =
-        store_.claim(clock_.now_ms(), options_.claim_batch, options_.lease_ms);
-    if (!claimed.has_value()) {
-      spdlog::error("delivery claim failed error=\"{}\"", claimed.error().message());
-    } else {
-      if (static_cast<int>(claimed->size()) == options_.claim_batch) {
-        notify();  // probably more due: another worker claims the next batch
-      }
-      for (store::Claim& claim : *claimed) {
-        claims.push_back(std::move(claim));
-      }
-    }
-  }
-  return claims;
-}
-
-void Dispatcher::run_worker() {
-  Worker worker;
-  for (;;) {
-    std::vector<store::Claim> claims = next_claims(worker);
-    if (claims.empty()) {
-      MutexLock lock(mutex_);
-      if (stopping_) {
-        return;
-      }
-      continue;
-    }
-    for (store::Claim& claim : claims) {
-      bool stopping = false;
-      {
-        MutexLock lock(mutex_);
-        stopping = stopping_;
-      }
-      if (stopping) {
-        (void)store_.release(claim);  // unattempted: due again at once after restart
-        continue;
-      }
-      // Earlier attempts of the batch may have used up the lease: an attempt that could outlast
-      // it would race whoever claims the job next.
-      if (latest_start_ms(claim) < clock_.now_ms()) {
-        (void)store_.release(claim);
-        continue;
-      }
-      if (!worker.unsettled()) {
-        worker.oldest = clock_.steady_now();
-      }
-      deliver(std::move(claim), worker);
-      if (clock_.steady_now() - worker.oldest >
-          std::chrono::milliseconds(options_.settle_interval_ms)) {
-        settle(worker);
-      }
-    }
-    settle(worker);
-  }
-}
-
-int64_t Dispatcher::latest_start_ms(const store::Claim& claim) const {
-  return claim.lease_expires_at_ms - 2 * options_.http_timeout_ms;
-}
-
-bool Dispatcher::wait_for_rate_limit(const store::Claim& claim, const Endpoint& endpoint) {
-  const auto now = clock_.steady_now();
-  const auto latest = now + std::chrono::milliseconds(latest_start_ms(claim) - clock_.now_ms());
-  const auto slot =
-      rate_limiter_->reserve(endpoint.destination, endpoint.rate_limit_per_second, latest);
-  if (slot <= now) {
-    return true;
-  }
-  if (slot > latest) {
-    const auto wait_ms = std::chrono::duration_cast<std::chrono::milliseconds>(slot - now).count();
-    (void)store_.release(claim, clock_.now_ms() + wait_ms);
-    return false;
-  }
-  metrics_
-      .counter("hikyaku_throttled_rules_total",
-               "Deliveries delayed by an API destination's InvocationRateLimitPerSecond",
-               {{"destination", redacted(&endpoint, endpoint.destination)}})
-      .add();
-  MutexLock lock(mutex_);
-  if (stop_wake_.wait_for(lock, slot - clock_.steady_now(),
-                          [this]() HK_REQUIRES(mutex_) { return stopping_; })) {
-    lock.unlock();
-    (void)store_.release(claim);  // stopping while waiting for a send slot
-    return false;
-  }
-  return true;
-}
-
-void Dispatcher::deliver(store::Claim claim, Worker& worker) {
-  const store::Job& job = claim.job;
-  auto found = worker.endpoints->find(job.target);
-  if (found == worker.endpoints->end()) {
-    settle_failure(claim, nullptr, {},
-                   fmt::format("target {} is no longer configured", job.target));
-    return;
-  }
-  const Endpoint& endpoint = found->second;
-  Worker::TargetMetrics& metrics = worker.metrics_for(metrics_, endpoint, job.target);
-  if (endpoint.kind == Endpoint::Kind::kLog) {
-    // Written with the rest of the batch (settle()); only then is the job completed.
-    Worker::LogWrite& write = worker.logs[endpoint.log_path];
-    std::string& text = write.text;
-    text += R"({"time":")";
-    text += worker.time_text(clock_);
-    text += R"(","rule":)";
-    append_json_string(text, endpoint.rule);
-    text += R"(,"target":)";
-    append_json_string(text, endpoint.target_id);
-    text += R"(,"body":)";
-    append_json_string(text, job.body);
-    text += "}\n";
-    write.claims.push_back(std::move(claim));
-    write.endpoints.push_back(&endpoint);
-    write.metrics.push_back(&metrics);
-    return;
-  }
-  if (!wait_for_rate_limit(claim, endpoint)) {
-    return;
-  }
-  Result<HttpRequest> built = build_request(endpoint, job, nullptr);
-  if (!built.has_value()) {
-    AttemptResult invalid;
-    invalid.invalid_request = true;
-    settle_failure(claim, &endpoint, invalid, built.error().message());
-    return;
-  }
-  HttpRequest request = std::move(built).value();
-  // The attempt ends within its lease, whatever the destination's timeout.
-  request.timeout_ms =
-      std::max(1L, std::min(request.timeout_ms,
-                            static_cast<long>(claim.lease_expires_at_ms - clock_.now_ms())));
-  std::string response;
-  AttemptResult result = worker.http.send(request, nullptr, &response);
-  count_attempts(1);
-  metrics.invocations->add();
-  if (classify(result) == Outcome::kDelivered) {
-    metrics.latency->observe(static_cast<double>(clock_.now_ms() - job.ingested_at_ms) / 1000.0);
-    worker.delivered.push_back(std::move(claim));  // completed in settle(), batched
-    return;
-  }
-  // The whole answer is redacted before it is cut: a cut through an echoed secret would leave
-  // its head unrecognisable.
-  std::string detail = result.http_status != 0 ? redacted(&endpoint, response) : result.error;
-  if (detail.size() > kErrorExcerptBytes) {
-    detail.resize(kErrorExcerptBytes);
-  }
-  settle_failure(claim, &endpoint, result, detail);
-}
-
-void Dispatcher::count_attempts(int64_t count) {
-  MutexLock lock(mutex_);
-  attempts_ += count;
-}
-
-void Dispatcher::settle_failure(const store::Claim& claim, const Endpoint* endpoint,
-                                const AttemptResult& result, const std::string& detail) {
-  const store::Job& job = claim.job;
+void Dispatcher::settle_failure(const Task& task) {
+  const store::Job& job = task.claim.job;
+  const Endpoint* endpoint = task.endpoint;
   target_counter("hikyaku_failed_invocations_total", "Failed delivery attempts (FailedInvocations)",
                  endpoint, job.target)
       .add();
-  const std::string code = endpoint == nullptr ? "NO_RESOURCE" : error_code(result);
+  const std::string code = endpoint == nullptr        ? "NO_RESOURCE"
+                           : !task.error_code.empty() ? task.error_code
+                                                      : error_code(task.result);
   // Every error text the store records passes the redactor, whatever produced it (an echoing
   // destination, libcurl, a Log file's path).
   const std::string message =
-      redacted(endpoint, detail.empty() ? code : fmt::format("{}: {}", code, detail));
+      redacted(endpoint, task.detail.empty() ? code : fmt::format("{}: {}", code, task.detail));
+  const int attempt = job.attempts + 1;
+  const std::string where =
+      endpoint == nullptr
+          ? fmt::format("target={}", job.target)
+          : fmt::format("rule={} target={} {}", endpoint->rule, endpoint->target_id,
+                        endpoint->kind == Endpoint::Kind::kLog
+                            ? "log=" + endpoint->log_path
+                            : fmt::format("destination={} url={}", endpoint->destination,
+                                          redacted(endpoint, endpoint->url)));
   std::string exhausted;
-  if (endpoint != nullptr && classify(result) == Outcome::kRetry) {
-    const int attempts_done = job.attempts + 1;
-    const int64_t next = clock_.now_ms() + options_.backoff.delay_ms(attempts_done, random_);
-    exhausted =
-        exhausted_condition(endpoint->retry_policy, attempts_done, job.ingested_at_ms, next);
+  if (endpoint != nullptr && !task.final &&
+      (task.retry || classify(task.result) == Outcome::kRetry)) {
+    const int64_t next = std::max(
+        task.attempted_at_ms + options_.backoff.delay_ms(attempt, random_), task.not_before_ms);
+    exhausted = exhausted_condition(endpoint->retry_policy, attempt, job.ingested_at_ms, next);
     if (exhausted.empty()) {
-      Status status = store_.retry(claim, next, message);
+      Status status = store_.retry(task.claim, next, message);
       if (!status.ok()) {
-        spdlog::error("delivery retry failed target={} error=\"{}\"", job.target, status.message());
+        spdlog::error("delivery retry failed {} error=\"{}\"", redacted(endpoint, where),
+                      status.message());
+        return;
       }
+      spdlog::warn(
+          "delivery attempt failed {} attempt={} error={} next_attempt={}",
+          redacted(endpoint, where), attempt, json_quote(message),
+          format_rfc3339_millis(std::chrono::system_clock::time_point(milliseconds(next))));
       return;
     }
   }
-  Status status = store_.dead_letter(claim, {code, message, exhausted}, clock_.now_ms());
+  Status status = store_.dead_letter(task.claim, {code, message, exhausted}, clock_.now_ms());
   if (!status.ok()) {
-    spdlog::error("delivery dead-letter failed target={} error=\"{}\"", job.target,
+    spdlog::error("delivery dead-letter failed {} error=\"{}\"", redacted(endpoint, where),
                   status.message());
     return;
   }
+  spdlog::error(
+      "delivery dead-lettered {} attempts={} error_code={} exhausted_retry_condition={} error={}",
+      redacted(endpoint, where), attempt, code, exhausted.empty() ? "-" : exhausted,
+      json_quote(message));
   target_counter("hikyaku_invocations_sent_to_dlq_total",
                  "Deliveries moved to the dead-letter queue (InvocationsSentToDlq)", endpoint,
                  job.target)

@@ -1,31 +1,54 @@
 #pragma once
-// Delivery workers: claim due jobs from the store, send each to its endpoint, settle the outcome.
+// The delivery engine: takes due jobs from the store, sends each to its endpoint, settles the
+// outcome. docs/api-destinations.md §4-§7 describes what users see; this is how it is built.
 //
-//   Dispatcher dispatcher(store, metrics, SystemClock::instance(), endpoints, {});
-//   dispatcher.attach(committer);  // new jobs come straight from each commit
-//   dispatcher.start();
-//   dispatcher.stop();   // finishes attempts in flight, gives unattempted claims back
+//   Dispatcher dispatcher(store, metrics, SystemClock::instance(), endpoints,
+//   {}); dispatcher.attach(committer);  // new jobs come straight from each
+//   commit dispatcher.start(); dispatcher.stop();   // finishes attempts in
+//   flight, gives unattempted jobs back
 //
-// Each job is attempted under a store lease; a worker that dies loses its lease and the job is
-// attempted again elsewhere: delivery is at-least-once, so receivers must tolerate duplicates.
+// Two threads:
+//   - the sender ("hk-deliver") owns every API destination's queue and schedule
+//   (Pacer: rate
+//     limit, requests in flight, pauses learnt from 429/503 Retry-After and
+//     X-RateLimit-* headers) and runs all HTTP exchanges at once on libcurl's
+//     multi interface, with keep-alive connections. A job that may not be sent
+//     yet waits in its destination's queue, never in a thread: a slow,
+//     throttled or failing destination delays no other destination.
+//   - the settler ("hk-settle") does everything that touches the store or a
+//   file: claims due
+//     jobs (retries, jobs left by an earlier run, jobs beyond what commits hand
+//     over), records retries and dead letters, gives back jobs, writes Log
+//     targets' lines, completes deliveries when no committer is attached.
 // New jobs are leased to the dispatcher by the commit that makes them durable and handed over in
-// memory (up to Options::max_handed_off jobs and max_handed_off_bytes waiting); the rest, retries
-// and jobs left by an earlier run are claimed from the store. Outcomes follow retry_policy.h:
-// delivered -> complete; retryable -> rescheduled with backoff until the target's RetryPolicy is
-// exhausted; permanent or exhausted -> the dead-letter queue with the error attributes. A job whose
-// target disappeared in a reload is dead-lettered (NO_RESOURCE).
+// memory. Everything the dispatcher holds in memory (handed over, queued for a destination, in
+// flight) is bounded by
+// Options::max_held_jobs and max_held_bytes; the rest waits in the store.
 //
-// Every error text recorded in the store (retries, dead letters) and every metrics label passes
-// the endpoint's Redactor (endpoint.h). Endpoints of kind kLog append one JSON object per line to
-// their file (created 0600, whatever the umask):
-//   {"time": "...", "rule": "...", "target": "...", "body": "<the delivered body, as a string>"}
+// Each job is attempted under a store lease. A job whose turn at its destination would come after
+// its lease allows is given back to the store, due at that turn, so a long queue costs store rows,
+// not memory, and is not attempted twice. Delivery is at-least-once: a crash between an attempt and
+// its settling repeats the attempt, so receivers must tolerate duplicates.
+// Outcomes follow retry_policy.h: delivered -> complete; retryable -> rescheduled with backoff
+// (never before a pause the destination asked for) until the target's RetryPolicy is exhausted;
+// permanent or exhausted -> the dead-letter queue with the error attributes. A job whose target
+// disappeared in a reload is dead-lettered (NO_RESOURCE).
 //
-// What is sent, retried and dead-lettered is described in docs/api-destinations.md §4-§6.
-// Time (lease expiries, log-line times, pacing, polling, settle batching) is read from the
-// injected Clock, and retry jitter drawn from the injected Random.
+// Every error text recorded in the store, logged, or used as a metrics label passes the endpoint's
+// Redactor (endpoint.h). A Log target appends one JSON object per line to its file (created 0600,
+// whatever the umask):
+//   {"time": "...", "rule": "...", "target": "...", "body": "<the delivered
+//   body, as a string>"}
+//
+// Time (lease expiries, log-line times, pacing, polling) is read from the injected Clock; waits for
+// a time are real-time waits of at most
+// Options::idle_poll_ms, after which the clock is read again (so a test's
+// FakeClock moves the schedule). Retry jitter is drawn from the injected
+// Random.
 //
 // Thread safety: all public methods are thread-safe.
 
+#include <atomic>
 #include <chrono>
 #include <deque>
 #include <memory>
@@ -37,29 +60,35 @@
 #include "core/mutex.h"
 #include "core/random.h"
 #include "delivery/endpoint.h"
+#include "delivery/oauth.h"
 #include "delivery/retry_policy.h"
 #include "store/group_commit.h"
 #include "store/store.h"
 
 namespace hikyaku::delivery {
 
+namespace internal {
+class HttpMulti;
+}  // namespace internal
+
 class Dispatcher final : public store::CommitConsumer {
  public:
   struct Options {
-    int workers = 4;
-    int claim_batch = 32;
-    // Jobs taken from commits and not yet picked up by a worker: at most this many, holding at
-    // most this many bytes (store::entry_bytes). The rest wait in the store for claim().
-    int max_handed_off = 2048;
-    int64_t max_handed_off_bytes = int64_t{64} << 20;
-    int64_t lease_ms = 60'000;  // a send slot later than lease - 2 x timeout is not waited for
-    int64_t settle_interval_ms = 20;  // successful deliveries are completed in batches this often
+    int claim_batch = 32;  // jobs per store claim
+    // Jobs held in memory at once (handed over by commits, queued for a destination, in flight),
+    // counted and in bytes (store::entry_bytes).
+    int max_held_jobs = 4096;
+    int64_t max_held_bytes = int64_t{64} << 20;
+    int max_in_flight_per_destination = 16;
+    int max_idle_connections = 256;   // kept open for reuse, across all destinations
+    int64_t lease_ms = 60'000;        // a job whose turn comes later than lease - 2 x
+                                      // timeout goes back
+    int64_t settle_interval_ms = 20;  // how long settled outcomes may wait to be recorded together
     int64_t idle_poll_ms = 1000;      // look for due retries at least this often
-    long http_timeout_ms = 5000;      // EventBridge's limit for API destinations
     Backoff backoff;
   };
 
-  // `clock` and `random` must outlive the dispatcher; `random` is shared by the workers.
+  // `clock` and `random` must outlive the dispatcher.
   Dispatcher(store::Store& store, MetricsRegistry& metrics, const Clock& clock,
              std::shared_ptr<const Endpoints> endpoints, Options options,
              Random& random = SystemRandom::instance());
@@ -77,47 +106,39 @@ class Dispatcher final : public store::CommitConsumer {
   void attach(store::GroupCommitter& committer);
 
   void start();
-  // Wakes idle workers to claim from the store: jobs were appended there.
+  // Wakes the dispatcher to claim from the store (jobs were appended there), and to read the clock
+  // again.
   void notify();
 
   // store::CommitConsumer: jobs leased to the dispatcher by a commit.
   Offer offer() override;
   void committed(std::vector<store::Claim> leased, int64_t left_pending) override;
-  // Replaces the endpoints (config reload).
+  // Replaces the endpoints (config reload). Jobs already queued keep the endpoint they were queued
+  // with until they are sent.
   void publish(std::shared_ptr<const Endpoints> endpoints);
-  // Stops claiming, finishes the attempts in flight, releases claimed jobs not yet attempted,
-  // and joins the workers.
+  // Stops claiming and sending, waits for the exchanges in flight (each bounded by its timeout),
+  // records every outcome, gives back the jobs not yet attempted, and joins the threads.
   void stop();
 
-  // Attempts finished so far (any outcome); for tests and metrics.
-  int64_t attempts() const;
+  // Attempts finished so far (any outcome); for tests.
+  int64_t attempts() const { return attempts_.load(); }
 
  private:
-  struct Worker;
-  class RateLimiter;
+  struct Sender;
+  struct Task;
+  struct TargetMetricsCache;
   class LogFiles;
 
-  void run_worker() HK_EXCLUDES(mutex_);
-  // Waits for work and returns the next claims: handed-off jobs first, and the store's due jobs
-  // whenever it may hold some. Empty when stopping.
-  std::vector<store::Claim> next_claims(Worker& worker) HK_EXCLUDES(mutex_);
-  // Attempts one job. A Log line is queued in `worker` and a successful HTTP delivery waits
-  // there to be completed (both are settled in batches by settle()); every other outcome is
-  // settled here.
-  void deliver(store::Claim claim, Worker& worker) HK_EXCLUDES(mutex_);
-  // Writes the queued Log lines (one write per file) and completes every delivered job in one
-  // store transaction.
-  void settle(Worker& worker) HK_EXCLUDES(mutex_);
-  // The latest time an attempt of `claim` may start and still finish inside its lease (an HTTP
-  // attempt takes at most the timeout; twice that leaves room for settling it).
-  int64_t latest_start_ms(const store::Claim& claim) const;
-  // False when stopping or when the next send slot is too late for the claim's lease (the job
-  // was then released until that slot).
-  bool wait_for_rate_limit(const store::Claim& claim, const Endpoint& endpoint) HK_EXCLUDES(mutex_);
-  void settle_failure(const store::Claim& claim, const Endpoint* endpoint,
-                      const AttemptResult& result, const std::string& detail);
-  void count_attempts(int64_t count) HK_EXCLUDES(mutex_);
-  // The counter of `target` (its label redacted with `endpoint`'s redactor; null: names only).
+  void run_sender();
+  void run_settler();
+  // Queues outcomes for the settler (and counts the jobs out of what the dispatcher holds).
+  void hand_to_settler(std::vector<Task> tasks) HK_EXCLUDES(mutex_);
+  void settle(std::vector<Task>& tasks, TargetMetricsCache& metrics);
+  void settle_failure(const Task& task);
+  // Claims due jobs from the store when there is room and reason to.
+  void claim_from_store() HK_EXCLUDES(mutex_);
+  // How many more jobs the dispatcher may hold (Options::max_held_jobs and max_held_bytes).
+  int64_t room_to_claim() const HK_REQUIRES(mutex_);
   Counter& target_counter(const char* name, const char* help, const Endpoint* endpoint,
                           const std::string& target);
 
@@ -126,24 +147,28 @@ class Dispatcher final : public store::CommitConsumer {
   const Clock& clock_;
   const Options options_;
   Random& random_;
+  store::GroupCommitter* committer_ = nullptr;
+  std::unique_ptr<internal::HttpMulti> http_;  // used by the sender; wakeup() from anywhere
+  std::unique_ptr<LogFiles> log_files_;        // used by the settler
+  TokenCache tokens_;                          // OAuth connections' bearer tokens
 
   mutable Mutex mutex_;
-  CondVar wake_;       // workers waiting for work
-  CondVar stop_wake_;  // workers waiting for a send slot (only stop() ends that)
+  CondVar settler_wake_;
   std::shared_ptr<const Endpoints> endpoints_ HK_GUARDED_BY(mutex_);
   bool started_ HK_GUARDED_BY(mutex_) = false;
   bool stopping_ HK_GUARDED_BY(mutex_) = false;
-  std::deque<store::Claim> handed_off_ HK_GUARDED_BY(mutex_);
-  int64_t handed_off_bytes_ HK_GUARDED_BY(mutex_) = 0;
-  // The store may hold due jobs (set at start and by notify(); cleared by the worker that
-  // claims them); it is also polled every idle_poll_ms for retries coming due.
+  bool sender_done_ HK_GUARDED_BY(mutex_) = false;
+  std::deque<store::Claim> inbox_ HK_GUARDED_BY(mutex_);  // for the sender
+  std::vector<Task> tasks_ HK_GUARDED_BY(mutex_);         // for the settler
+  int64_t held_jobs_ HK_GUARDED_BY(mutex_) = 0;
+  int64_t held_bytes_ HK_GUARDED_BY(mutex_) = 0;
+  // The store may hold due jobs (set at start and by notify(); cleared by a claim that found fewer
+  // than it asked for); it is also polled every idle_poll_ms for retries coming due.
   bool store_has_due_ HK_GUARDED_BY(mutex_) = true;
-  std::chrono::steady_clock::time_point next_poll_ HK_GUARDED_BY(mutex_){};  // clock_'s time
-  int64_t attempts_ HK_GUARDED_BY(mutex_) = 0;
-  std::vector<std::thread> workers_;
-  store::GroupCommitter* committer_ = nullptr;  // set by attach() before start()
-  std::unique_ptr<RateLimiter> rate_limiter_;
-  std::unique_ptr<LogFiles> log_files_;
+
+  std::atomic<int64_t> attempts_{0};
+  std::thread sender_;
+  std::thread settler_;
 };
 
 }  // namespace hikyaku::delivery

@@ -11,10 +11,12 @@
 #include <set>
 #include <sstream>
 
+#include "delivery/oauth.h"
 #include "store/group_commit.h"
 #include "store/sqlite/sqlite_store.h"
 #include "testing/fake_clock.h"
 #include "testing/http_receiver.h"
+#include "testing/scriptable_destination.h"
 #include "testing/temp_dir.h"
 #include "testing/wait.h"
 
@@ -41,17 +43,16 @@ class DispatcherTest : public ::testing::Test {
     store_.reset();
   }
 
-  void start(Endpoints endpoints, int workers = 2, int64_t lease_ms = 60'000,
-             int64_t idle_poll_ms = 20, int max_handed_off = 2048,
-             int64_t max_handed_off_bytes = int64_t{64} << 20) {
+  void start(Endpoints endpoints, int64_t lease_ms = 60'000, int64_t idle_poll_ms = 20,
+             int max_held_jobs = 4096, int64_t max_held_bytes = int64_t{64} << 20) {
     Dispatcher::Options options;
-    options.workers = workers;
     options.lease_ms = lease_ms;
     options.idle_poll_ms = idle_poll_ms;
-    options.max_handed_off = max_handed_off;
-    options.max_handed_off_bytes = max_handed_off_bytes;
+    options.max_held_jobs = max_held_jobs;
+    options.max_held_bytes = max_held_bytes;
+    options.max_in_flight_per_destination = max_in_flight_;
+    options.claim_batch = claim_batch_;
     options.backoff = backoff_;
-    options.http_timeout_ms = 1000;
     dispatcher_ = std::make_unique<Dispatcher>(
         *store_, metrics_, *clock_, std::make_shared<const Endpoints>(std::move(endpoints)),
         options, *random_);
@@ -112,6 +113,7 @@ class DispatcherTest : public ::testing::Test {
     endpoint.headers.emplace_back("dummy-key", Secret("dummy-value"));
     endpoint.retry_policy = retry;
     endpoint.rate_limit_per_second = 1000;
+    endpoint.timeout_ms = 1000;
     return endpoint;
   }
 
@@ -123,6 +125,8 @@ class DispatcherTest : public ::testing::Test {
   const Clock* clock_ = &SystemClock::instance();
   Random* random_ = &SystemRandom::instance();
   Backoff backoff_{1, 4};  // retries within milliseconds
+  int max_in_flight_ = 16;
+  int claim_batch_ = 32;
   MetricsRegistry metrics_;
   std::unique_ptr<store::SqliteStore> store_;
   std::unique_ptr<Dispatcher> dispatcher_;
@@ -266,46 +270,61 @@ TEST_F(DispatcherTest, TargetRemovedByReloadIsDeadLettered) {
   EXPECT_EQ(dead_letters()[0].reason.error_code, "NO_RESOURCE");
 }
 
+// The rate limit is a token bucket with a burst of one second's worth; what is beyond it waits for
+// the clock (a FakeClock here, so only the test moves it).
 TEST_F(DispatcherTest, RateLimitPacesDeliveries) {
   HttpReceiver receiver;
   Endpoint endpoint = http(receiver.url("/"));
-  endpoint.rate_limit_per_second = 20;
-  start({{"b/r/t", endpoint}}, 4);
-  const auto started = SystemClock::instance().steady_now();
-  for (int i = 0; i < 6; ++i) {
+  endpoint.rate_limit_per_second = 2;
+  clock_ = &fake_clock_;
+  start({{"b/r/t", endpoint}});
+  for (int i = 0; i < 5; ++i) {
     append("b/r/t", "{}");
   }
-  ASSERT_TRUE(wait_for([&] { return receiver.request_count() == 6; }));
-  // 6 sends at 20/s need at least 5 intervals of 50 ms, whatever the number of workers.
-  EXPECT_GE(SystemClock::instance().steady_now() - started, std::chrono::milliseconds(250));
-  EXPECT_THAT(metrics_.render(), HasSubstr("hikyaku_throttled_rules_total{destination=\"dest\"}"));
+  ASSERT_TRUE(wait_for([&] { return receiver.request_count() == 2; }));  // the burst
+  ASSERT_TRUE(wait_for([&] {
+    return metrics_.render().find("hikyaku_destination_queued_jobs{destination=\"dest\"} 3") !=
+           std::string::npos;
+  }));
+  EXPECT_EQ(receiver.request_count(), 2u);
+  fake_clock_.advance(std::chrono::milliseconds(500));
+  ASSERT_TRUE(wait_for([&] { return receiver.request_count() == 3; }));
+  fake_clock_.advance(std::chrono::milliseconds(1000));
+  ASSERT_TRUE(wait_for([&] { return receiver.request_count() == 5; }));
+  // Three had to wait (more when a job arrived while the one before it was still queued).
+  const std::string metrics = metrics_.render();
+  const std::string throttled = "hikyaku_throttled_rules_total{destination=\"dest\"} ";
+  const size_t at = metrics.find(throttled);
+  ASSERT_NE(at, std::string::npos) << metrics;
+  EXPECT_GE(std::stoi(metrics.substr(at + throttled.size())), 3);
 }
 
 TEST_F(DispatcherTest, SendSlotsBeyondTheLeaseAreReleasedNotDuplicated) {
   HttpReceiver receiver;
   Endpoint endpoint = http(receiver.url("/"));
   endpoint.rate_limit_per_second = 4;
-  // Lease 3 s and 1 s timeouts: only slots within the next second are waited for.
-  start({{"b/r/t", endpoint}}, 2, 3000);
-  for (int i = 0; i < 8; ++i) {
+  // Lease 3 s and 1 s timeouts: only slots within the next second are waited for; the burst and
+  // four more fit, the rest go back to the store until their turn.
+  start({{"b/r/t", endpoint}}, 3000);
+  for (int i = 0; i < 12; ++i) {
     append("b/r/t", "{\"n\":" + std::to_string(i) + "}");
   }
-  ASSERT_TRUE(wait_for([&] { return pending() == 0 && receiver.request_count() == 8; }));
+  ASSERT_TRUE(wait_for([&] { return pending() == 0 && receiver.request_count() == 12; }));
   std::set<std::string> bodies;
   for (const testing::ReceivedRequest& request : receiver.requests()) {
     bodies.insert(request.body);
   }
-  EXPECT_EQ(bodies.size(), 8u);  // each job sent exactly once
+  EXPECT_EQ(bodies.size(), 12u);  // each job sent exactly once
   EXPECT_TRUE(dead_letters().empty());
 }
 
 TEST_F(DispatcherTest, JobsHandedOverByTheCommitAreDeliveredWithoutAStoreClaim) {
   const std::string path = (directory_ / "out.jsonl").string();
-  // Polls the store once at start and then only after an hour: whatever arrives later can only
-  // come from the commits.
+  // Polls the store once at start and then only after an hour: whatever arrives later can only come
+  // from the commits.
   store::GroupCommitter committer(*store_);
   committer_ = &committer;
-  start({{"default/r1/t1", log_to(path)}}, 2, 60'000, 3'600'000);
+  start({{"default/r1/t1", log_to(path)}}, 60'000, 3'600'000);
   commit_through(committer, 25);
   ASSERT_TRUE(wait_for([&] { return logged_bodies(path).size() == 25; }));
   EXPECT_TRUE(wait_for([&] { return store_->counts(0)->leased == 0 && pending() == 0; }));
@@ -316,19 +335,33 @@ TEST_F(DispatcherTest, JobsBeyondTheHandoffLimitStayInTheStoreAndAreClaimed) {
   const std::string path = (directory_ / "out.jsonl").string();
   store::GroupCommitter committer(*store_);
   committer_ = &committer;
-  start({{"default/r1/t1", log_to(path)}}, 2, 60'000, 3'600'000, 4);
+  start({{"default/r1/t1", log_to(path)}}, 60'000, 3'600'000, 4);
   commit_through(committer, 30);  // 4 handed over, 26 left for claim()
   ASSERT_TRUE(wait_for([&] { return logged_bodies(path).size() == 30; }));
   EXPECT_TRUE(wait_for([&] { return store_->counts(0)->leased == 0 && pending() == 0; }));
   dispatcher_->stop();
 }
 
-TEST_F(DispatcherTest, HandedOverJobsAreBoundedInBytesToo) {
+// What the dispatcher holds in memory (handed over, queued, in flight) is bounded in bytes too. A
+// destination that never answers, one request at a time and a clock that does not move keep
+// everything held where it is.
+TEST_F(DispatcherTest, HeldJobsAreBoundedInBytesToo) {
+  testing::ScriptableDestination destination;
+  destination.set_default({.fault = testing::Fault::kHang});
   store::GroupCommitter committer(*store_);
   committer_ = &committer;
-  // No workers: what is handed over stays handed over. Room for two 10 kB jobs and a half.
-  const store::NewJob sample{"default/r1/t1", "event-0", std::string(10'000, 'x'), "", 0};
-  start({{"default/r1/t1", log_to((directory_ / "out.jsonl").string())}}, 0, 60'000, 20, 2048,
+  clock_ = &fake_clock_;
+  max_in_flight_ = 1;
+  // Claims of one job: what the dispatcher holds is then within the bound whichever path (a
+  // commit's handover or a claim) brings it. A larger claim may go past it once, when nothing is
+  // held and the size of the jobs is not known yet.
+  claim_batch_ = 1;
+  Endpoint endpoint = http(destination.url("/"));
+  endpoint.rate_limit_per_second = 1;
+  // Room for two 10 kB jobs and a half.
+  const store::NewJob sample{"default/r1/t1", "event-0", std::string(10'000, 'x'), "",
+                             fake_clock_.now_ms()};
+  start({{"default/r1/t1", endpoint}}, 60'000, 20, 2048,
         2 * store::entry_bytes(sample) + store::entry_bytes(sample) / 2);
   const auto commit_large = [&](int count) {
     store::Batch batch;
@@ -338,28 +371,239 @@ TEST_F(DispatcherTest, HandedOverJobsAreBoundedInBytesToo) {
     ASSERT_TRUE(committed.get_future().get().ok());
   };
   commit_large(5);
-  EXPECT_EQ(store_->counts(0)->leased, 2);
+  ASSERT_TRUE(destination.wait_for_requests(1));  // one in flight, one queued behind it
+  ASSERT_TRUE(wait_for([&] { return store_->counts(0)->leased == 2; }));
   EXPECT_EQ(store_->counts(0)->pending, 3);
-  commit_large(1);  // the half left is not room for another
+  commit_large(1);  // the half left is not room for another, handed over or claimed
   EXPECT_EQ(store_->counts(0)->leased, 2);
   EXPECT_EQ(store_->counts(0)->pending, 4);
   committer.stop();
-  dispatcher_->stop();
+  dispatcher_->stop();  // the hung request times out (1 s) and is retried later
   EXPECT_EQ(store_->counts(0)->leased, 0);
   EXPECT_EQ(pending(), 6);
+  EXPECT_EQ(dispatcher_->attempts(), 1);
 }
 
-TEST_F(DispatcherTest, StopGivesHandedOverJobsNotYetAttemptedBackToTheStore) {
+TEST_F(DispatcherTest, StopGivesJobsNotYetAttemptedBackToTheStore) {
+  HttpReceiver receiver;
+  Endpoint endpoint = http(receiver.url("/"));
+  endpoint.rate_limit_per_second = 1;
   store::GroupCommitter committer(*store_);
   committer_ = &committer;
-  start({{"default/r1/t1", log_to((directory_ / "out.jsonl").string())}}, 0);  // no workers
+  clock_ = &fake_clock_;
+  start({{"default/r1/t1", endpoint}});
   commit_through(committer, 5);
-  EXPECT_EQ(store_->counts(0)->leased, 5);
+  ASSERT_TRUE(wait_for([&] { return dispatcher_->attempts() == 1; }));  // the burst of one
+  // The delivery is completed by the committer's next commit.
+  ASSERT_TRUE(wait_for([&] { return store_->counts(0)->leased == 4; }));
   committer.stop();
   dispatcher_->stop();
   EXPECT_EQ(store_->counts(0)->leased, 0);
-  EXPECT_EQ(pending(), 5);
-  EXPECT_EQ(dispatcher_->attempts(), 0);
+  EXPECT_EQ(pending(), 4);
+  EXPECT_EQ(receiver.request_count(), 1u);
+}
+
+// A destination limited to 1/s with 100 jobs waiting does not slow another destination.
+TEST_F(DispatcherTest, APacedDestinationDoesNotDelayAnother) {
+  HttpReceiver slow;
+  HttpReceiver fast;
+  Endpoint paced = http(slow.url("/"));
+  paced.destination = "paced";
+  paced.rate_limit_per_second = 1;
+  Endpoint quick = http(fast.url("/"));
+  quick.destination = "quick";
+  start({{"b/r/paced", paced}, {"b/r/quick", quick}});
+  store::Batch batch;
+  for (int i = 0; i < 100; ++i) {
+    batch.jobs.push_back({"b/r/paced", "e", "{}", "", clock_->now_ms()});
+  }
+  for (int i = 0; i < 1000; ++i) {
+    batch.jobs.push_back({"b/r/quick", "e", "{}", "", clock_->now_ms()});
+  }
+  ASSERT_TRUE(store_->append(batch).ok());
+  dispatcher_->notify();
+  ASSERT_TRUE(wait_for([&] { return fast.request_count() == 1000; }, std::chrono::seconds(60)));
+  // 100 at 1/s take 99 s: the quick destination was never behind them.
+  EXPECT_LT(slow.request_count(), 100u);
+  EXPECT_GE(slow.request_count(), 1u);
+}
+
+// Deliveries reuse connections: 1,000 of them arrive on no more connections than requests may be in
+// flight.
+TEST_F(DispatcherTest, DeliveriesReuseKeepAliveConnections) {
+  testing::ScriptableDestination destination;
+  max_in_flight_ = 4;
+  start({{"b/r/t", http(destination.url("/"))}});
+  store::Batch batch;
+  for (int i = 0; i < 1000; ++i) {
+    batch.jobs.push_back({"b/r/t", "e", "{\"n\":" + std::to_string(i) + "}", "", clock_->now_ms()});
+  }
+  ASSERT_TRUE(store_->append(batch).ok());
+  dispatcher_->notify();
+  ASSERT_TRUE(wait_for([&] { return pending() == 0; }, std::chrono::seconds(60)));
+  EXPECT_EQ(destination.request_count(), 1000u);
+  EXPECT_LE(destination.connections_accepted(), 4);
+}
+
+// A 429 or 503 with Retry-After sets the retry's time (later than its backoff here)...
+TEST_F(DispatcherTest, RetryAfterSetsTheRetryTime) {
+  for (const std::string& retry_after :
+       {std::string("30"), std::string("Sun, 01 Mar 2026 09:15:32 GMT")}) {
+    SCOPED_TRACE(retry_after);
+    testing::ScriptableDestination destination;
+    destination.script({.status = 503, .headers = {{"Retry-After", retry_after}}});
+    clock_ = &fake_clock_;
+    const int64_t failed_at = fake_clock_.now_ms();  // FakeClock's start: 09:15:02Z
+    start({{"b/r/t", http(destination.url("/"))}});
+    append("b/r/t", "{}");
+    ASSERT_TRUE(wait_for([&] {
+      return dispatcher_->attempts() == 1 && store_->counts(fake_clock_.now_ms())->leased == 0;
+    }));
+    dispatcher_->stop();
+    EXPECT_TRUE(store_->claim(failed_at + 29'999, 10, 60'000)->empty());
+    Result<std::vector<store::Claim>> due = store_->claim(failed_at + 30'000, 10, 60'000);
+    ASSERT_TRUE(due.has_value());
+    ASSERT_EQ(due->size(), 1u);
+    EXPECT_EQ((*due)[0].job.attempts, 1);
+    ASSERT_TRUE(store_->complete((*due)[0]).ok());
+  }
+}
+
+// ... and pauses the destination: other jobs for it wait too.
+TEST_F(DispatcherTest, RetryAfterPausesTheDestination) {
+  testing::ScriptableDestination destination;
+  destination.script({.status = 429, .headers = {{"Retry-After", "30"}}});
+  clock_ = &fake_clock_;
+  start({{"b/r/t", http(destination.url("/"))}});
+  append("b/r/t", "{\"first\":1}");
+  ASSERT_TRUE(wait_for([&] {
+    return dispatcher_->attempts() == 1 && store_->counts(fake_clock_.now_ms())->leased == 0;
+  }));
+  append("b/r/t", "{\"second\":2}");
+  ASSERT_TRUE(wait_for([&] {
+    return metrics_.render().find("hikyaku_destination_queued_jobs{destination=\"dest\"} 1") !=
+           std::string::npos;
+  }));
+  EXPECT_EQ(destination.request_count(), 1u);
+  EXPECT_THAT(metrics_.render(),
+              HasSubstr("hikyaku_destination_paused_until_seconds{destination=\"dest\"} " +
+                        std::to_string(fake_clock_.now_ms() / 1000 + 30)));
+  fake_clock_.advance(std::chrono::seconds(30));
+  dispatcher_->notify();
+  ASSERT_TRUE(wait_for([&] { return destination.request_count() == 3; }));
+  ASSERT_TRUE(wait_for([&] { return pending() == 0; }));
+  EXPECT_TRUE(dead_letters().empty());
+}
+
+TEST_F(DispatcherTest, ANegativeRetryAfterEndsTheDeliveryAtOnce) {
+  testing::ScriptableDestination destination;
+  destination.set_default({.status = 503, .headers = {{"Retry-After", "-1"}}});
+  start({{"b/r/t", http(destination.url("/"))}});
+  append("b/r/t", "{}");
+  ASSERT_TRUE(wait_for([&] { return dead_letters().size() == 1; }));
+  EXPECT_EQ(destination.request_count(), 1u);
+  EXPECT_EQ(dead_letters()[0].reason.error_code, "HTTP_503");
+  EXPECT_THAT(dead_letters()[0].reason.error_message, HasSubstr("Retry-After is negative"));
+}
+
+// OAUTH_CLIENT_CREDENTIALS: a token endpoint and a destination, both real servers.
+class OAuthDeliveryTest : public DispatcherTest {
+ protected:
+  static constexpr const char* kClientSecret = "cs-SECRET-0a1b2c";
+
+  static Endpoint oauth_endpoint(const std::string& url, const std::string& token_url,
+                                 RetryPolicy retry = {}) {
+    Endpoint endpoint = http(url, retry);
+    endpoint.headers.clear();
+    auto settings = std::make_shared<OAuthSettings>();
+    settings->connection = "idp";
+    settings->client_id = "hikyaku";
+    settings->client_secret = Secret(kClientSecret);
+    settings->authorization_endpoint = token_url;
+    settings->http_method = "POST";
+    endpoint.oauth = std::move(settings);
+    endpoint.redactor = std::make_shared<const Redactor>(std::vector<std::string>{kClientSecret});
+    return endpoint;
+  }
+
+  static testing::ScriptedResponse token(const std::string& value) {
+    return {
+        .status = 200,
+        .headers = {{"Content-Type", "application/json"}},
+        .body = R"({"access_token":")" + value + R"(","token_type":"Bearer","expires_in":3600})"};
+  }
+};
+
+TEST_F(OAuthDeliveryTest, TheTokenIsFetchedOnceAndSentAsBearer) {
+  testing::ScriptableDestination idp;
+  idp.set_default(token("tok-1"));
+  testing::ScriptableDestination destination;
+  start({{"b/r/t", oauth_endpoint(destination.url("/hook"), idp.url("/oauth/token"))}});
+  for (int i = 0; i < 3; ++i) {
+    append("b/r/t", "{}");
+  }
+  ASSERT_TRUE(wait_for([&] { return pending() == 0 && destination.request_count() == 3; }));
+  for (const testing::RecordedRequest& request : destination.requests()) {
+    EXPECT_EQ(request.header("authorization"), "Bearer tok-1");
+  }
+  ASSERT_EQ(idp.request_count(), 1u);
+  const testing::RecordedRequest fetch = idp.requests()[0];
+  EXPECT_EQ(fetch.method, "POST");
+  EXPECT_EQ(fetch.header("content-type"), "application/x-www-form-urlencoded");
+  EXPECT_THAT(fetch.body, HasSubstr("grant_type=client_credentials"));
+  EXPECT_EQ(fetch.header("authorization").substr(0, 6), "Basic ");
+}
+
+TEST_F(OAuthDeliveryTest, A401RefreshesTheTokenOnceAndTheRetryCarriesTheNewOne) {
+  testing::ScriptableDestination idp;
+  idp.script(token("tok-1"));
+  idp.set_default(token("tok-2"));
+  testing::ScriptableDestination destination;
+  destination.script({.status = 401, .body = "token expired"});
+  start({{"b/r/t", oauth_endpoint(destination.url("/hook"), idp.url("/oauth/token"))}});
+  append("b/r/t", "{}");
+  ASSERT_TRUE(wait_for([&] { return pending() == 0; }));
+  const std::vector<testing::RecordedRequest> requests = destination.requests();
+  ASSERT_EQ(requests.size(), 2u);
+  EXPECT_EQ(requests[0].header("authorization"), "Bearer tok-1");
+  EXPECT_EQ(requests[1].header("authorization"), "Bearer tok-2");
+  EXPECT_EQ(idp.request_count(), 2u);
+  EXPECT_TRUE(dead_letters().empty());
+}
+
+TEST_F(OAuthDeliveryTest, TheNewTokenRefusedTooIsFinal) {
+  testing::ScriptableDestination idp;
+  idp.script(token("tok-1"));
+  idp.set_default(token("tok-2"));
+  testing::ScriptableDestination destination;
+  destination.set_default({.status = 401});
+  start({{"b/r/t", oauth_endpoint(destination.url("/hook"), idp.url("/oauth/token"))}});
+  append("b/r/t", "{}");
+  ASSERT_TRUE(wait_for([&] { return dead_letters().size() == 1; }));
+  EXPECT_EQ(destination.request_count(), 2u);
+  EXPECT_EQ(dead_letters()[0].reason.error_code, "HTTP_401");
+  EXPECT_EQ(dead_letters()[0].reason.exhausted_retry_condition, "");
+}
+
+TEST_F(OAuthDeliveryTest, ATokenEndpointThatFailsMakesAClearRetryableFailure) {
+  testing::ScriptableDestination idp;
+  idp.set_default({.status = 503,
+                   .headers = {{"Content-Type", "application/json"}},
+                   .body = std::string(R"({"error":"temporarily_unavailable","echo":")") +
+                           kClientSecret + "\"}"});
+  testing::ScriptableDestination destination;
+  start({{"b/r/t", oauth_endpoint(destination.url("/hook"), idp.url("/oauth/token"),
+                                  {.maximum_retry_attempts = 0})}});
+  append("b/r/t", "{}");
+  ASSERT_TRUE(wait_for([&] { return dead_letters().size() == 1; }));
+  const store::DeadLetter letter = dead_letters()[0];
+  EXPECT_EQ(letter.reason.error_code, "OAUTH_TOKEN_FAILURE");
+  EXPECT_THAT(letter.reason.error_message, HasSubstr("token endpoint"));
+  EXPECT_THAT(letter.reason.error_message, HasSubstr("503"));
+  EXPECT_THAT(letter.reason.error_message, Not(HasSubstr(kClientSecret)));
+  // Retryable: the policy ran out (no retries allowed here), it was not refused outright.
+  EXPECT_EQ(letter.reason.exhausted_retry_condition, "MaximumRetryAttempts");
+  EXPECT_EQ(destination.request_count(), 0u);
 }
 
 }  // namespace

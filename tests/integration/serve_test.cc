@@ -18,6 +18,7 @@
 #include "testing/http_client.h"
 #include "testing/http_receiver.h"
 #include "testing/process.h"
+#include "testing/scriptable_destination.h"
 #include "testing/temp_dir.h"
 #include "testing/wait.h"
 
@@ -74,6 +75,12 @@ std::multiset<std::string> delivered_event_ids(const std::filesystem::path& path
     }
   }
   return ids;
+}
+
+// The server's /metrics text.
+std::string lines_of_metrics(const std::string& url) {
+  testing::HttpClient http = testing::HttpClient::from_url(url);
+  return http.request("GET", "/metrics", {}, "").body;
 }
 
 class ServeTest : public ::testing::Test {
@@ -346,6 +353,50 @@ Rules:
   EXPECT_LE(duplicates, 4u * 32u);
   RecordProperty("accepted", static_cast<int>(accepted.size()));
   RecordProperty("duplicates", static_cast<int>(duplicates));
+}
+
+// A delivery waiting for its retry survives kill -9: after the restart it is retried at its time
+// (here the destination's Retry-After), not at once, and not never.
+TEST_F(ServeTest, ARetryWaitingAtAKillIsMadeAtItsTimeAfterTheRestart) {
+  testing::ScriptableDestination destination;
+  destination.set_default({.status = 503, .headers = {{"Retry-After", "3"}}});
+  std::ofstream(directory_ / "hikyaku.yaml") << R"(Server: { Listen: 127.0.0.1:0 }
+Store: { Sqlite: { Path: var/hikyaku.db } }
+Connections:
+  - Name: none
+    AuthorizationType: API_KEY
+    AuthParameters: { ApiKeyAuthParameters: { ApiKeyName: x-unused, ApiKeyValue: unused } }
+ApiDestinations:
+  - { Name: receiver, ConnectionName: none, HttpMethod: POST, InvocationEndpoint: ")"
+                                              << destination.url("/hook") << R"(" }
+Rules:
+  - Name: all
+    EventPattern: { source: [aws.securityhub] }
+    Targets: [{ Id: receiver, ApiDestination: receiver }]
+)";
+  start_server();
+  std::atomic<bool> stop{false};
+  std::atomic<size_t> accepted_so_far{0};
+  ASSERT_EQ(publish_until(url_, stop, 1, accepted_so_far).size(), 10u);
+  // The first attempts answered 503 with Retry-After: 3 s; their retries are due then.
+  ASSERT_TRUE(destination.wait_for_requests(10));
+  destination.set_default({.status = 200});
+  const auto first_attempt = destination.requests()[0].arrival;
+  // Kill it once every failure is recorded (the store shows no lease left).
+  ASSERT_TRUE(wait_for([&] {
+    return lines_of_metrics(url_).find("hikyaku_queue_leased_jobs 0\n") != std::string::npos;
+  }));
+  server_->signal(SIGKILL);
+  EXPECT_EQ(server_->wait(), 128 + SIGKILL);
+  start_server();
+  ASSERT_TRUE(destination.wait_for_requests(20, std::chrono::seconds(30)));
+  const std::vector<testing::RecordedRequest> requests = destination.requests();
+  for (size_t i = 10; i < requests.size(); ++i) {
+    EXPECT_GE(requests[i].arrival - first_attempt, std::chrono::seconds(3)) << i;
+  }
+  ASSERT_TRUE(wait_for([&] {
+    return lines_of_metrics(url_).find("hikyaku_queue_pending_jobs 0\n") != std::string::npos;
+  }));
 }
 
 TEST_F(ServeTest, SighupReloadsConfigAndRefusesAnInvalidOne) {
