@@ -85,10 +85,11 @@ class DynamicValues {
     return ok_status();
   }
 
-  // Null when `key` did not resolve.
-  const std::string_view* find(std::string_view key) const {
-    for (const auto& [name, value] : values_) {
-      if (name == key) {
+  // The value named "<kind>:<name>"; null when it did not resolve.
+  const std::string_view* find(std::string_view kind, std::string_view name) const {
+    for (const auto& [key, value] : values_) {
+      if (key.size() == kind.size() + 1 + name.size() && key.starts_with(kind) &&
+          key[kind.size()] == ':' && key.ends_with(name)) {
         return &value;
       }
     }
@@ -111,7 +112,7 @@ const std::string_view* target_value(const TargetParameter& parameter, const Dyn
     literal = parameter.value.reveal();
     return &literal;
   }
-  return dynamic.find(fmt::format("{}:{}", kind, name));
+  return dynamic.find(kind, name);
 }
 
 // `endpoint.url` with its path wildcards replaced and the query parameters appended.
