@@ -8,9 +8,11 @@
 namespace hikyaku::config::internal {
 namespace {
 
-// The longest TimeoutSeconds: an attempt must end within the delivery lease (60 s) that guards
-// it, or a second attempt could start while it still runs.
-constexpr int64_t kMaxTimeoutSeconds = 60;
+// The longest TimeoutSeconds. An attempt must end within the store lease (60 s) that guards its
+// job, or a second attempt could start while it still runs; the delivery engine starts an
+// attempt no later than two timeouts before the lease ends, so 20 s leaves a third of the lease
+// for the job to wait its turn (pacing, Retry-After) before it is given back.
+constexpr int64_t kMaxTimeoutSeconds = 20;
 
 // Tls: {CaFile}, hikyaku's key for trusting a private CA.
 void read_tls(YamlReader& reader, const YAML::Node& tls, const std::string& tls_path,
