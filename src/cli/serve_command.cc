@@ -85,6 +85,9 @@ void reload(Running& running, const std::string& path, const config::LoadOptions
     spdlog::error("reload refused; the running config stays in force");
     return;
   }
+  for (const config::ConfigError& warning : loaded.warnings) {
+    spdlog::warn("config warning: {}", warning.to_string());  // never quotes a secret
+  }
   auto config = std::make_shared<const config::Config>(std::move(*loaded.config));
   std::shared_ptr<const Redactor> redactor = remember_secrets(running, *config);
   Result<std::shared_ptr<const bus::Snapshot>> snapshot =
@@ -93,11 +96,7 @@ void reload(Running& running, const std::string& path, const config::LoadOptions
     spdlog::error("reload refused: {}", snapshot.error().message());
     return;
   }
-  std::vector<std::string> warnings;
-  auto endpoints = build_endpoints(*config, std::move(redactor), warnings);
-  for (const std::string& warning : warnings) {
-    spdlog::warn("{}", warning);
-  }
+  auto endpoints = build_endpoints(*config, std::move(redactor));
   running.pipeline->publish(*snapshot);
   running.dispatcher->publish(std::move(endpoints));
   spdlog::info("reloaded config={} rules={}", path, config->rules.size());
@@ -119,6 +118,9 @@ int serve(const std::string& path, const config::LoadOptions& load_options) {
   if (!loaded.ok()) {
     print_errors(path, loaded.errors);
     return 1;
+  }
+  for (const config::ConfigError& warning : loaded.warnings) {
+    spdlog::warn("config warning: {}", warning.to_string());  // never quotes a secret
   }
   auto config = std::make_shared<const config::Config>(std::move(*loaded.config));
 
@@ -150,11 +152,7 @@ int serve(const std::string& path, const config::LoadOptions& load_options) {
   }
   running.pipeline = std::make_unique<bus::Pipeline>(*running.committer, running.metrics,
                                                      SystemClock::instance(), *snapshot);
-  std::vector<std::string> warnings;
-  auto endpoints = build_endpoints(*config, std::move(redactor), warnings);
-  for (const std::string& warning : warnings) {
-    spdlog::warn("{}", warning);
-  }
+  auto endpoints = build_endpoints(*config, std::move(redactor));
   running.dispatcher = std::make_unique<delivery::Dispatcher>(
       *running.store, running.metrics, SystemClock::instance(), std::move(endpoints));
   running.dispatcher->attach(*running.committer);

@@ -4,13 +4,36 @@
 
 #include "bus/pipeline.h"
 #include "core/url_encoding.h"
+#include "delivery/oauth.h"
 #include "transform/transformer.h"
 
 namespace hikyaku::cli {
 namespace {
 
-void apply_connection(const config::Connection& connection, delivery::Endpoint& endpoint,
-                      std::vector<std::string>& warnings) {
+std::vector<delivery::OAuthParameter> oauth_parameters(
+    const std::vector<config::HttpParameter>& parameters) {
+  std::vector<delivery::OAuthParameter> out;
+  for (const config::HttpParameter& parameter : parameters) {
+    out.push_back({parameter.key, parameter.value, parameter.is_value_secret});
+  }
+  return out;
+}
+
+delivery::OAuthSettings oauth_settings(const config::Connection& connection) {
+  delivery::OAuthSettings settings;
+  settings.connection = connection.name;
+  settings.client_id = connection.client_id;
+  settings.client_secret = connection.client_secret;
+  settings.authorization_endpoint = connection.authorization_endpoint;
+  settings.http_method = connection.oauth_http_method;
+  const config::HttpParameterSet& parameters = connection.oauth_http_parameters;
+  settings.header_parameters = oauth_parameters(parameters.header_parameters);
+  settings.query_string_parameters = oauth_parameters(parameters.query_string_parameters);
+  settings.body_parameters = oauth_parameters(parameters.body_parameters);
+  return settings;
+}
+
+void apply_connection(const config::Connection& connection, delivery::Endpoint& endpoint) {
   switch (connection.authorization_type) {
     case config::AuthorizationType::kApiKey:
       endpoint.headers.emplace_back(connection.api_key_name, connection.api_key_value);
@@ -21,10 +44,7 @@ void apply_connection(const config::Connection& connection, delivery::Endpoint& 
                                                                     connection.password.reveal())));
       break;
     case config::AuthorizationType::kOAuthClientCredentials:
-      warnings.push_back(fmt::format(
-          "connection {}: OAUTH_CLIENT_CREDENTIALS is not implemented yet; requests are sent "
-          "without a token",
-          connection.name));
+      endpoint.oauth = std::make_shared<const delivery::OAuthSettings>(oauth_settings(connection));
       break;
   }
   // Applied at send time (delivery/request.h), never written into a stored job.
@@ -70,13 +90,18 @@ std::vector<std::string> secret_values(const config::Config& config) {
         !connection.password.empty()) {
       values.push_back(connection.username + ":" + connection.password.reveal());
     }
+    if (connection.authorization_type == config::AuthorizationType::kOAuthClientCredentials) {
+      // The encoded forms the token request carries (the Basic credentials).
+      for (std::string& value : delivery::oauth_redaction_values(oauth_settings(connection))) {
+        values.push_back(std::move(value));
+      }
+    }
   }
   return values;
 }
 
-std::shared_ptr<const delivery::Endpoints> build_endpoints(const config::Config& config,
-                                                           std::shared_ptr<const Redactor> redactor,
-                                                           std::vector<std::string>& warnings) {
+std::shared_ptr<const delivery::Endpoints> build_endpoints(
+    const config::Config& config, std::shared_ptr<const Redactor> redactor) {
   auto endpoints = std::make_shared<delivery::Endpoints>();
   for (const config::Rule& rule : config.rules) {
     for (const config::Target& target : rule.targets) {
@@ -108,7 +133,7 @@ std::shared_ptr<const delivery::Endpoints> build_endpoints(const config::Config&
         if (const config::Connection* connection =
                 config.find_connection(destination->connection_name)) {
           // GET and HEAD send no body, hence no BodyParameters: the config's warnings say so.
-          apply_connection(*connection, endpoint, warnings);
+          apply_connection(*connection, endpoint);
         }
         if (target.http_parameters) {
           apply_target_parameters(*target.http_parameters, endpoint);

@@ -18,14 +18,13 @@
 namespace hikyaku::cli {
 
 // Every secret value `config` holds: Config::secret_values() and, for each Basic connection,
-// the `user:password` its Authorization header encodes.
+// the `user:password` its Authorization header encodes, and for each OAuth connection the
+// encoded client credentials of its token request (delivery::oauth_redaction_values).
 std::vector<std::string> secret_values(const config::Config& config);
 
 // One Endpoint per enabled rule target, keyed "<bus>/<rule>/<target id>", each sharing
-// `redactor` (see delivery/endpoint.h). `warnings` receives what the config asks for that this
-// build cannot do yet (never a secret).
-std::shared_ptr<const delivery::Endpoints> build_endpoints(const config::Config& config,
-                                                           std::shared_ptr<const Redactor> redactor,
-                                                           std::vector<std::string>& warnings);
+// `redactor` (see delivery/endpoint.h).
+std::shared_ptr<const delivery::Endpoints> build_endpoints(
+    const config::Config& config, std::shared_ptr<const Redactor> redactor);
 
 }  // namespace hikyaku::cli

@@ -266,7 +266,7 @@ TEST(ConfigErrorTest, UnknownKeyWithDidYouMean) {
       single_error(replace(kValid, "HttpMethod: POST", "HttpMethd: POST\n    HttpMethod: POST")),
       "test.yaml:14:5: ApiDestinations[0].HttpMethd: unknown key (did you mean "
       "\"HttpMethod\"?); allowed here: Name, Description, ConnectionName, ConnectionArn, "
-      "InvocationEndpoint, HttpMethod, InvocationRateLimitPerSecond");
+      "InvocationEndpoint, HttpMethod, InvocationRateLimitPerSecond, TimeoutSeconds, Tls");
 }
 
 TEST(ConfigErrorTest, WrongTypes) {

@@ -86,7 +86,7 @@ ApiDestinations:
   - Name: dest
     Description: d
     ConnectionName: key
-    InvocationEndpoint: https://h.example/x
+    InvocationEndpoint: https://h.example/x/*
     HttpMethod: POST
     InvocationRateLimitPerSecond: 5
   - Name: dest2

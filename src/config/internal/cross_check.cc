@@ -9,6 +9,7 @@
 
 #include "config/internal/config_warnings.h"
 #include "config/internal/did_you_mean.h"
+#include "config/internal/http_parameters_check.h"
 #include "config/internal/not_yet_applied.h"
 #include "config/internal/path_check.h"
 
@@ -87,6 +88,9 @@ void cross_check(YamlReader& reader, const Config& config) {
   check_connection_names(reader, config);
   check_targets(reader, config);
   check_log_paths(reader, config);
+  if (reader.error_count() == 0) {
+    check_http_parameters(reader, config);  // needs every target's destination
+  }
   if (reader.error_count() == 0) {
     warn_about_config(reader, config);
     warn_not_yet_applied(reader, config);

@@ -5,14 +5,6 @@
 namespace hikyaku::config::internal {
 
 void warn_not_yet_applied(YamlReader& reader, const Config& config) {
-  for (size_t i = 0; i < config.connections.size(); ++i) {
-    const Connection& connection = config.connections[i];
-    if (connection.authorization_type == AuthorizationType::kOAuthClientCredentials) {
-      reader.add_warning(connection.location, fmt::format("Connections[{}].AuthorizationType", i),
-                         "OAUTH_CLIENT_CREDENTIALS: the token flow is not implemented yet; "
-                         "requests go out without a token");
-    }
-  }
   for (size_t i = 0; i < config.rules.size(); ++i) {
     for (size_t j = 0; j < config.rules[i].targets.size(); ++j) {
       const std::optional<DeadLetterConfig>& dlq = config.rules[i].targets[j].dead_letter_config;
