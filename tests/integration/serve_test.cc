@@ -370,7 +370,7 @@ Connections:
     AuthParameters: { ApiKeyAuthParameters: { ApiKeyName: x-unused, ApiKeyValue: unused } }
 ApiDestinations:
   - { Name: receiver, ConnectionName: none, HttpMethod: POST, InvocationEndpoint: ")"
-                                              << destination.url("/hook") << R"(" }
+                                             << destination.url("/hook") << R"(" }
 Rules:
   - Name: all
     EventPattern: { source: [aws.securityhub] }
