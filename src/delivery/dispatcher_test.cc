@@ -506,6 +506,77 @@ TEST_F(DispatcherTest, ANegativeRetryAfterEndsTheDeliveryAtOnce) {
   EXPECT_THAT(dead_letters()[0].reason.error_message, HasSubstr("Retry-After is negative"));
 }
 
+// What each answer means (EventBridge's table, docs/api-destinations.md §5): every status a
+// destination may answer, and the failures that are no answer at all.
+struct AnswerCase {
+  const char* name;
+  testing::ScriptedResponse response;
+  int attempts;            // with MaximumRetryAttempts 1: 1 when final at once, 2 when retried
+  const char* error_code;  // "" when delivered
+};
+
+class DestinationAnswerTest : public DispatcherTest,
+                              public ::testing::WithParamInterface<AnswerCase> {};
+
+TEST_P(DestinationAnswerTest, IsDeliveredRetriedOrDeadLettered) {
+  const AnswerCase& answer = GetParam();
+  testing::ScriptableDestination destination;
+  destination.set_default(answer.response);
+  start({{"b/r/t", http(destination.url("/"), {.maximum_retry_attempts = 1})}});
+  append("b/r/t", "{}");
+  ASSERT_TRUE(wait_for([&] { return pending() == 0; }, std::chrono::seconds(30)));
+  EXPECT_EQ(destination.request_count(), static_cast<size_t>(answer.attempts));
+  const std::vector<store::DeadLetter> letters = dead_letters();
+  if (std::string_view(answer.error_code).empty()) {
+    EXPECT_TRUE(letters.empty());
+    return;
+  }
+  ASSERT_EQ(letters.size(), 1u);
+  EXPECT_EQ(letters[0].reason.error_code, answer.error_code);
+  EXPECT_EQ(letters[0].reason.exhausted_retry_condition,
+            answer.attempts == 2 ? "MaximumRetryAttempts" : "");
+  EXPECT_EQ(letters[0].job.attempts, answer.attempts);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    EveryAnswer, DestinationAnswerTest,
+    ::testing::Values(
+        AnswerCase{"ok200", {.status = 200}, 1, ""},
+        AnswerCase{"created201", {.status = 201, .body = "{}"}, 1, ""},
+        AnswerCase{"noContent204", {.status = 204}, 1, ""},
+        AnswerCase{"badRequest400", {.status = 400}, 1, "HTTP_400"},
+        AnswerCase{"unauthorized401", {.status = 401}, 1, "HTTP_401"},
+        AnswerCase{"forbidden403", {.status = 403}, 1, "HTTP_403"},
+        AnswerCase{"notFound404", {.status = 404}, 1, "HTTP_404"},
+        AnswerCase{"conflict409", {.status = 409}, 1, "HTTP_409"},
+        AnswerCase{"tooLarge413", {.status = 413}, 1, "HTTP_413"},
+        AnswerCase{"tooMany429", {.status = 429, .headers = {{"Retry-After", "0"}}}, 2, "HTTP_429"},
+        AnswerCase{"serverError500", {.status = 500}, 2, "HTTP_500"},
+        AnswerCase{"badGateway502", {.status = 502}, 2, "HTTP_502"},
+        AnswerCase{"unavailable503", {.status = 503}, 2, "HTTP_503"},
+        AnswerCase{"gatewayTimeout504", {.status = 504}, 2, "HTTP_504"},
+        AnswerCase{"slowerThanTheTimeout",
+                   {.status = 200, .delay = std::chrono::milliseconds(1500)},
+                   2,
+                   "TIMEOUT"},
+        AnswerCase{"resetBeforeAnswer",
+                   {.fault = testing::Fault::kResetBeforeAnswer},
+                   2,
+                   "CONNECTION_FAILURE"},
+        AnswerCase{"resetMidResponse",
+                   {.status = 200,
+                    .body = std::string(4096, 'x'),
+                    .fault = testing::Fault::kResetMidResponse},
+                   2,
+                   "CONNECTION_FAILURE"},
+        AnswerCase{"closedBeforeAnswer",
+                   {.fault = testing::Fault::kCloseBeforeAnswer},
+                   2,
+                   "CONNECTION_FAILURE"}),
+    [](const ::testing::TestParamInfo<AnswerCase>& param) {
+      return std::string(param.param.name);
+    });
+
 // OAUTH_CLIENT_CREDENTIALS: a token endpoint and a destination, both real servers.
 class OAuthDeliveryTest : public DispatcherTest {
  protected:
