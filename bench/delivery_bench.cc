@@ -35,7 +35,10 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
 using asio::ip::tcp;
-using namespace hikyaku;
+namespace delivery = hikyaku::delivery;
+namespace store = hikyaku::store;
+using hikyaku::MetricsRegistry;
+using hikyaku::SystemClock;
 
 // One keep-alive connection of a sink: read a request, answer 200 with an empty body, repeat.
 class SinkSession : public std::enable_shared_from_this<SinkSession> {

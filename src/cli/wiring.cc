@@ -13,6 +13,7 @@ namespace {
 std::vector<delivery::OAuthParameter> oauth_parameters(
     const std::vector<config::HttpParameter>& parameters) {
   std::vector<delivery::OAuthParameter> out;
+  out.reserve(parameters.size());
   for (const config::HttpParameter& parameter : parameters) {
     out.push_back({parameter.key, parameter.value, parameter.is_value_secret});
   }

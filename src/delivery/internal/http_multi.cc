@@ -137,7 +137,7 @@ HttpMulti::HttpMulti(int max_connections) {
 
 HttpMulti::~HttpMulti() {
   // Transfers still running are abandoned: their handles leave the multi before it goes.
-  CURLM* multi = static_cast<CURLM*>(multi_);
+  auto* multi = static_cast<CURLM*>(multi_);
   for (auto& [easy, transfer] : running_) {
     curl_multi_remove_handle(multi, easy);
   }
@@ -163,7 +163,7 @@ void HttpMulti::start(uint64_t tag, HttpRequest request, const TransferOptions& 
 }
 
 void HttpMulti::perform(std::chrono::milliseconds wait, std::vector<FinishedExchange>& finished) {
-  CURLM* multi = static_cast<CURLM*>(multi_);
+  auto* multi = static_cast<CURLM*>(multi_);
   int running = 0;
   curl_multi_perform(multi, &running);
   if (static_cast<size_t>(running) == running_.size()) {
