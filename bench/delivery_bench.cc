@@ -77,6 +77,7 @@ class SinkSession : public std::enable_shared_from_this<SinkSession> {
 class Sinks {
  public:
   explicit Sinks(int count) {
+    acceptors_.reserve(static_cast<size_t>(count));  // accept() holds references into it
     for (int i = 0; i < count; ++i) {
       acceptors_.emplace_back(io_, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
       ports_.push_back(acceptors_.back().local_endpoint().port());
