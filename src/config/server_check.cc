@@ -4,20 +4,16 @@
 #include "config/internal/server_check.h"
 
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <fmt/format.h>
 #include <netinet/in.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "config/config.h"
+#include "config/internal/readable_file.h"
 
 namespace hikyaku::config {
 namespace {
@@ -91,26 +87,6 @@ Result<ListenAddress> parse_ipv4_host(std::string_view listen, std::string_view 
       listen, host, kHostHint));
 }
 
-// Empty when `path` names a readable regular file.
-std::string file_problem(const std::string& path) {
-  if (path.empty()) {
-    return "must not be empty";
-  }
-  struct stat info {};
-  if (::stat(path.c_str(), &info) != 0) {
-    return fmt::format(R"("{}": {})", path, std::strerror(errno));
-  }
-  if (!S_ISREG(info.st_mode)) {
-    return fmt::format(R"("{}" is not a regular file)", path);
-  }
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-  if (fd < 0) {
-    return fmt::format(R"("{}": {})", path, std::strerror(errno));
-  }
-  ::close(fd);
-  return "";
-}
-
 }  // namespace
 
 Result<ListenAddress> parse_listen(std::string_view listen) {
@@ -175,10 +151,12 @@ std::vector<ServerProblem> server_config_problems(const ServerConfig& server) {
                      server.listen)});
   }
   if (server.tls) {
-    if (std::string problem = file_problem(server.tls->cert_file); !problem.empty()) {
+    if (std::string problem = internal::readable_file_problem(server.tls->cert_file);
+        !problem.empty()) {
       problems.push_back({"Server.Tls.CertFile", std::move(problem)});
     }
-    if (std::string problem = file_problem(server.tls->key_file); !problem.empty()) {
+    if (std::string problem = internal::readable_file_problem(server.tls->key_file);
+        !problem.empty()) {
       problems.push_back({"Server.Tls.KeyFile", std::move(problem)});
     }
   }
