@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <limits>
 #include <map>
 #include <unordered_map>
 
@@ -365,19 +366,29 @@ void Dispatcher::notify() {
   http_->wakeup();
 }
 
-store::CommitConsumer::Offer Dispatcher::offer() {
+store::CommitConsumer::Offer Dispatcher::offer(int64_t jobs, int64_t bytes) {
   MutexLock lock(mutex_);
   if (stopping_ || !started_) {
     return {};
   }
-  return {static_cast<int>(std::max<int64_t>(options_.max_held_jobs - held_jobs_, 0)),
-          options_.max_held_bytes - held_bytes_, clock_.now_ms() + options_.lease_ms};
+  // Reserved until committed(): a claim from the store meanwhile sees the room as taken.
+  const Offer offer{static_cast<int>(std::clamp<int64_t>(
+                        options_.max_held_jobs - held_jobs_, 0,
+                        std::min<int64_t>(jobs, std::numeric_limits<int>::max()))),
+                    std::clamp<int64_t>(options_.max_held_bytes - held_bytes_, 0, bytes),
+                    clock_.now_ms() + options_.lease_ms};
+  held_jobs_ += offer.jobs;
+  held_bytes_ += offer.bytes;
+  return offer;
 }
 
-void Dispatcher::committed(std::vector<store::Claim> leased, int64_t left_pending) {
+void Dispatcher::committed(const Offer& offer, std::vector<store::Claim> leased,
+                           int64_t left_pending) {
   bool taken = false;
   {
     MutexLock lock(mutex_);
+    held_jobs_ -= offer.jobs;
+    held_bytes_ -= offer.bytes;
     if (!stopping_) {
       for (store::Claim& claim : leased) {
         held_jobs_ += 1;

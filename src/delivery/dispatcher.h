@@ -111,8 +111,9 @@ class Dispatcher final : public store::CommitConsumer {
   void notify();
 
   // store::CommitConsumer: jobs leased to the dispatcher by a commit.
-  Offer offer() override;
-  void committed(std::vector<store::Claim> leased, int64_t left_pending) override;
+  Offer offer(int64_t jobs, int64_t bytes) override;
+  void committed(const Offer& offer, std::vector<store::Claim> leased,
+                 int64_t left_pending) override;
   // Replaces the endpoints (config reload). Jobs already queued keep the endpoint they were queued
   // with until they are sent.
   void publish(std::shared_ptr<const Endpoints> endpoints);

@@ -372,16 +372,15 @@ TEST_F(DispatcherTest, HeldJobsAreBoundedInBytesToo) {
   };
   commit_large(5);
   ASSERT_TRUE(destination.wait_for_requests(1));  // one in flight, the others queued behind it
-  // Two fit. The commit's handover and the store claims each check the room when they take
-  // jobs, so when they race each may fill it: at most twice the room here (offer() does not
-  // reserve what it hands over yet).
+  // Two fit. A commit's handover reserves its room until the jobs arrive, so a claim racing it
+  // cannot take the same room.
   ASSERT_TRUE(wait_for([&] { return store_->counts(0)->leased >= 2; }));
   store::Counts counts = store_->counts(0).value();
-  EXPECT_LE(counts.leased, 4);
+  EXPECT_LE(counts.leased, 2);
   EXPECT_EQ(counts.leased + counts.pending, 5);
   commit_large(1);  // no room for another, handed over or claimed
   counts = store_->counts(0).value();
-  EXPECT_LE(counts.leased, 4);
+  EXPECT_LE(counts.leased, 2);
   EXPECT_EQ(counts.leased + counts.pending, 6);
   committer.stop();
   dispatcher_->stop();  // the hung request times out (1 s) and is retried later

@@ -173,8 +173,14 @@ void GroupCommitter::commit(Batch& merged, Committed& committed) {
   committed.completions = merged.completed.size();
   const auto jobs = static_cast<int64_t>(merged.jobs.size());
   committed.had_jobs = jobs > 0;
-  const CommitConsumer::Offer offer =
-      consumer_ != nullptr && jobs > 0 ? consumer_->offer() : CommitConsumer::Offer{};
+  if (consumer_ != nullptr && jobs > 0) {
+    int64_t bytes = 0;
+    for (const NewJob& job : merged.jobs) {
+      bytes += entry_bytes(job);
+    }
+    committed.offer = consumer_->offer(jobs, bytes);
+  }
+  const CommitConsumer::Offer& offer = committed.offer;
   Result<std::vector<Claim>> leased = store_.append_and_lease(
       merged, jobs_within(offer, merged.jobs), offer.lease_expires_at_ms, /*defer_sync=*/true);
   if (!leased.has_value()) {
@@ -333,8 +339,8 @@ void GroupCommitter::run_syncer() {
       }
       // Leased jobs go to the consumer even when the sync failed: they are in the store (their
       // submitters hear of the failure and may send them again; at-least-once allows that).
-      if (group.status.ok() && group.had_jobs && consumer_ != nullptr) {
-        consumer_->committed(std::move(group.leased), group.left_pending);
+      if (group.had_jobs && consumer_ != nullptr) {
+        consumer_->committed(group.offer, std::move(group.leased), group.left_pending);
       }
       for (Done& done : group.done) {
         done(status);

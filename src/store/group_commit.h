@@ -48,11 +48,15 @@ class CommitConsumer {
     int64_t lease_expires_at_ms = 0;
   };
   virtual ~CommitConsumer() = default;
-  // Asked on the writer thread before each commit that holds jobs.
-  virtual Offer offer() = 0;
-  // Called on the syncer thread once a commit that held jobs is durable: the jobs leased to the
-  // consumer (at most the offer), and how many others the commit left pending for claim().
-  virtual void committed(std::vector<Claim> leased, int64_t left_pending) = 0;
+  // Asked on the writer thread before each commit that holds jobs: the commit holds `jobs` jobs
+  // of `bytes` bytes (entry_bytes). The consumer keeps the room it offers reserved until the
+  // matching committed(), so that what it holds stays within its bound however commits and its
+  // own claims interleave.
+  virtual Offer offer(int64_t jobs, int64_t bytes) = 0;
+  // Called on the syncer thread once per offer(), in the same order, when the commit is durable
+  // or failed: the offer it answers, the jobs leased to the consumer (at most the offer; none
+  // when the commit failed), and how many others the commit left pending for claim().
+  virtual void committed(const Offer& offer, std::vector<Claim> leased, int64_t left_pending) = 0;
 };
 
 // What a batch (or one of its parts) holds in memory, as the committer's byte bound counts it:
@@ -128,10 +132,11 @@ class GroupCommitter {
     std::vector<Done> done;
     Status status;  // of the transaction
     bool had_jobs = false;
-    std::vector<Claim> leased;  // for the consumer
-    int64_t left_pending = 0;   // jobs of the group not leased to the consumer
-    size_t completions = 0;     // Batch::completed settled in it (for the error log)
-    int64_t bytes = 0;          // the submissions' bytes, released once they are answered
+    CommitConsumer::Offer offer;  // what the consumer offered (when it was asked: had_jobs)
+    std::vector<Claim> leased;    // for the consumer
+    int64_t left_pending = 0;     // jobs of the group not leased to the consumer
+    size_t completions = 0;       // Batch::completed settled in it (for the error log)
+    int64_t bytes = 0;            // the submissions' bytes, released once they are answered
   };
 
   void run_writer() HK_EXCLUDES(mutex_);

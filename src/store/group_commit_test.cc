@@ -442,9 +442,17 @@ class RecordingConsumer : public CommitConsumer {
  public:
   explicit RecordingConsumer(int slots, int64_t bytes = std::numeric_limits<int64_t>::max())
       : slots_(slots), bytes_(bytes) {}
-  Offer offer() override { return {slots_, bytes_, 4242}; }
-  void committed(std::vector<Claim> leased, int64_t left_pending) override {
+  Offer offer(int64_t jobs, int64_t bytes) override {
     std::lock_guard lock(mutex_);
+    EXPECT_GT(jobs, 0);
+    EXPECT_GT(bytes, 0);
+    ++offers_;
+    return {slots_, bytes_, 4242};
+  }
+  void committed(const Offer& offer, std::vector<Claim> leased, int64_t left_pending) override {
+    std::lock_guard lock(mutex_);
+    EXPECT_EQ(offer.lease_expires_at_ms, 4242);
+    EXPECT_LE(static_cast<int>(leased.size()), offer.jobs);
     for (Claim& claim : leased) {
       EXPECT_EQ(claim.lease_expires_at_ms, 4242);
       bodies_.push_back(std::move(claim.job.body));
@@ -464,6 +472,10 @@ class RecordingConsumer : public CommitConsumer {
     std::lock_guard lock(mutex_);
     return calls_;
   }
+  int offers() {
+    std::lock_guard lock(mutex_);
+    return offers_;
+  }
 
  private:
   const int slots_;
@@ -472,6 +484,7 @@ class RecordingConsumer : public CommitConsumer {
   std::vector<std::string> bodies_;
   int64_t left_pending_ = 0;
   int calls_ = 0;
+  int offers_ = 0;
 };
 
 Batch numbered_batch(int first, int count) {
@@ -553,7 +566,9 @@ TEST(GroupCommitTest, AFailedSyncFailsTheGroupsItCovered) {
   EXPECT_EQ(status.message(), "fdatasync: I/O error");
 }
 
-TEST(GroupCommitTest, ConsumerHearsNothingOfAFailedCommitOrOneWithoutJobs) {
+// A consumer that reserves what it offers must get every offer back, also from a failed commit,
+// and is not asked by a commit without jobs.
+TEST(GroupCommitTest, EveryOfferIsAnsweredOnceAlsoByAFailedCommit) {
   RecordingStore store;
   RecordingConsumer consumer(10);
   GroupCommitter committer(store);
@@ -568,7 +583,10 @@ TEST(GroupCommitTest, ConsumerHearsNothingOfAFailedCommitOrOneWithoutJobs) {
   committer.submit(numbered_batch(0, 2), [&](const Status& s) { failed.set_value(s); });
   EXPECT_EQ(failed.get_future().get().code(), StatusCode::kUnavailable);
   committer.stop();
-  EXPECT_EQ(consumer.calls(), 0);
+  EXPECT_EQ(consumer.offers(), 1);
+  EXPECT_EQ(consumer.calls(), 1);
+  EXPECT_TRUE(consumer.bodies().empty());
+  EXPECT_EQ(consumer.left_pending(), 0);
 }
 
 }  // namespace
