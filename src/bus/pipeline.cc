@@ -199,9 +199,12 @@ void Pipeline::ingest(std::string_view bus_name, std::vector<Envelope> envelopes
               .matched = {}};
   int64_t bytes = 0;
   std::vector<uint32_t> matched;
+  const std::string* last_event = nullptr;
   for (size_t i = 0; i < count; ++i) {
     const Envelope& envelope = envelopes[i];
-    const std::string event_json = serialize_envelope(envelope);
+    // Shared by the jobs it produces, which keep it for their dead letters.
+    const auto event = std::make_shared<const std::string>(serialize_envelope(envelope));
+    const std::string& event_json = *event;
     if (bus != nullptr) {
       // The caller validated the envelope with a different parser than the matcher's scanner;
       // should they disagree (an event nested deeper than the matcher reads, say), that event
@@ -234,11 +237,12 @@ void Pipeline::ingest(std::string_view bus_name, std::vector<Envelope> envelopes
         }
         if (rendered.ok()) {
           batch.jobs.push_back(
-              {target.key, envelope.id, std::move(body), std::move(headers), now_ms});
-          bytes += store::entry_bytes(batch.jobs.back());
+              {target.key, envelope.id, std::move(body), std::move(headers), now_ms, event});
+          bytes += store::entry_bytes(batch.jobs.back()) +
+                   store::shared_event_bytes(batch.jobs.back(), last_event);
         } else {
           ++tally.render_failure_count;
-          batch.dead_letters.push_back({{target.key, envelope.id, event_json, "", now_ms},
+          batch.dead_letters.push_back({{target.key, envelope.id, event_json, "", now_ms, event},
                                         {"TRANSFORM_ERROR", rendered.message(), ""}});
           bytes += store::entry_bytes(batch.dead_letters.back());
         }

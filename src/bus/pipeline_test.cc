@@ -368,9 +368,12 @@ class SlowDiskStore : public store::Store {
   Status retry(const store::Claim& c, int64_t at, const std::string& e) override {
     return real_.retry(c, at, e);
   }
-  Status dead_letter(const store::Claim& c, const store::DeadLetterReason& r,
-                     int64_t now) override {
-    return real_.dead_letter(c, r, now);
+  Status dead_letter(const store::Claim& c, const store::DeadLetterReason& r, int64_t now,
+                     const store::NewJob* forward) override {
+    return real_.dead_letter(c, r, now, forward);
+  }
+  Result<std::optional<std::string>> job_event(const store::Claim& c) override {
+    return real_.job_event(c);
   }
   Status release(const store::Claim& c, int64_t at) override { return real_.release(c, at); }
   Result<std::optional<store::KvEntry>> kv_get(const std::string& k) override {

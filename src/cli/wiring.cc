@@ -61,6 +61,31 @@ void apply_connection(const config::Connection& connection, delivery::Endpoint& 
   }
 }
 
+// An API destination and its connection, as every request to it applies them.
+void apply_destination(const config::Config& config, const config::ApiDestination& destination,
+                       delivery::Endpoint& endpoint) {
+  endpoint.destination = destination.name;
+  endpoint.method = destination.http_method;
+  endpoint.url = destination.invocation_endpoint;
+  endpoint.rate_limit_per_second = destination.invocation_rate_limit_per_second;
+  endpoint.timeout_ms = destination.timeout_seconds * 1000L;
+  endpoint.ca_file = destination.ca_file;
+  if (const config::Connection* connection = config.find_connection(destination.connection_name)) {
+    // GET and HEAD send no body, hence no BodyParameters: the config's warnings say so.
+    apply_connection(*connection, endpoint);
+  }
+}
+
+// The API destination a target's DeadLetterConfig names; null for none (or an SQS queue).
+const config::ApiDestination* dead_letter_destination(const config::Config& config,
+                                                      const config::Target& target) {
+  if (!target.dead_letter_config ||
+      target.dead_letter_config->kind != config::DeadLetterConfig::Kind::kApiDestination) {
+    return nullptr;
+  }
+  return config.find_api_destination(target.dead_letter_config->api_destination);
+}
+
 // A target value: a JSONPath (resolved at ingest, bus/pipeline.h) or a literal kept here.
 delivery::TargetParameter target_parameter(std::string key, const std::string& value) {
   if (transform::is_event_path(value)) {
@@ -121,27 +146,28 @@ std::shared_ptr<const delivery::Endpoints> build_endpoints(
         if (destination == nullptr) {
           continue;  // a validated config always has it
         }
-        endpoint.kind = delivery::Endpoint::Kind::kHttp;
-        endpoint.destination = destination->name;
-        endpoint.method = destination->http_method;
-        endpoint.url = destination->invocation_endpoint;
-        endpoint.rate_limit_per_second = destination->invocation_rate_limit_per_second;
-        endpoint.timeout_ms = destination->timeout_seconds * 1000L;
-        endpoint.ca_file = destination->ca_file;
+        apply_destination(config, *destination, endpoint);
         if (target.body_encoding == config::BodyEncoding::kForm) {
           endpoint.body_encoding = delivery::Endpoint::BodyEncoding::kForm;
-        }
-        if (const config::Connection* connection =
-                config.find_connection(destination->connection_name)) {
-          // GET and HEAD send no body, hence no BodyParameters: the config's warnings say so.
-          apply_connection(*connection, endpoint);
         }
         if (target.http_parameters) {
           apply_target_parameters(*target.http_parameters, endpoint);
         }
       }
-      endpoints->emplace(bus::target_key(rule.event_bus_name, rule.name, target.id),
-                         std::move(endpoint));
+      const std::string key = bus::target_key(rule.event_bus_name, rule.name, target.id);
+      if (const config::ApiDestination* dead_letters = dead_letter_destination(config, target)) {
+        // The letters go as JSON documents, with the destination's own connection and settings
+        // and the default retry policy; their own failures stay in the store's queue.
+        delivery::Endpoint forward;
+        forward.kind = delivery::Endpoint::Kind::kHttp;
+        forward.rule = rule.name;
+        forward.target_id = target.id + kDeadLetterTargetSuffix;
+        forward.redactor = redactor;
+        apply_destination(config, *dead_letters, forward);
+        endpoint.dead_letter_target = key + kDeadLetterTargetSuffix;
+        endpoints->emplace(endpoint.dead_letter_target, std::move(forward));
+      }
+      endpoints->emplace(key, std::move(endpoint));
     }
   }
   return endpoints;

@@ -23,7 +23,11 @@ namespace hikyaku::cli {
 std::vector<std::string> secret_values(const config::Config& config);
 
 // One Endpoint per enabled rule target, keyed "<bus>/<rule>/<target id>", each sharing
-// `redactor` (see delivery/endpoint.h).
+// `redactor` (see delivery/endpoint.h); and for a target whose DeadLetterConfig names an API
+// destination, one more keyed "<bus>/<rule>/<target id>#dead-letters" that its dead letters are
+// sent to (Endpoint::dead_letter_target).
+inline constexpr const char* kDeadLetterTargetSuffix = "#dead-letters";
+
 std::shared_ptr<const delivery::Endpoints> build_endpoints(
     const config::Config& config, std::shared_ptr<const Redactor> redactor);
 

@@ -1,4 +1,4 @@
-// The warnings of a config that loads (internal/config_warnings.h, internal/not_yet_applied.h)
+// The warnings of a config that loads (internal/config_warnings.h)
 // and the forms of DeadLetterConfig.Arn.
 
 #include <gmock/gmock.h>
@@ -284,18 +284,15 @@ TEST(ConfigDeadLetterTest, ApiDestinationByNameOrArnIsResolved) {
     EXPECT_EQ(dlq.kind, DeadLetterConfig::Kind::kApiDestination) << arn;
     EXPECT_EQ(dlq.api_destination, "chat") << arn;
     EXPECT_EQ(dlq.arn, arn);
-    // Until delivery to it exists: the one not-yet-applied warning.
-    ASSERT_EQ(result.warnings.size(), 1u) << arn;
-    EXPECT_THAT(result.warnings[0].to_string(),
-                HasSubstr("Rules[0].Targets[0].DeadLetterConfig.Arn: delivering dead letters to "
-                          "API destination \"chat\" is not implemented yet"));
+    // Dead letters are delivered there: nothing to warn about.
+    EXPECT_TRUE(result.warnings.empty()) << result.warnings[0].to_string();
   }
 }
 
 TEST(ConfigDeadLetterTest, TheTargetsOwnDestinationWarns) {
   LoadResult result = load(with_dead_letter("backlog-add-issue"));
   ASSERT_TRUE(result.ok()) << result.errors[0].to_string();
-  ASSERT_EQ(result.warnings.size(), 2u);  // this one, and delivery there not implemented yet
+  ASSERT_EQ(result.warnings.size(), 1u);
   EXPECT_THAT(result.warnings[0].to_string(),
               HasSubstr("Rules[0].Targets[0].DeadLetterConfig.Arn: names the target's own API "
                         "destination \"backlog-add-issue\""));
@@ -328,7 +325,16 @@ TEST(ConfigDeadLetterTest, AnythingElseSaysWhatIsAccepted) {
               HasSubstr("Rules[0].Targets[0].DeadLetterConfig.Arn: is required"));
 }
 
-// --- Accepted but not acted on yet -----------------------------------------------------------
+TEST(ConfigDeadLetterTest, ADestinationWithPathWildcardsIsAnError) {
+  const std::string config = replace(with_dead_letter("chat"), "https://chat.example/hooks/x",
+                                     "https://chat.example/hooks/*");
+  EXPECT_THAT(single_error(config),
+              HasSubstr("Rules[0].Targets[0].DeadLetterConfig.Arn: API destination chat's "
+                        "InvocationEndpoint path has `*` wildcards, but dead letters are sent with "
+                        "no PathParameterValues"));
+}
+
+// --- Everything accepted is acted on: no warning for a setting as such ------------------------
 
 TEST(ConfigNotYetAppliedTest, AnOAuthConnectionIsAppliedWithoutAWarning) {
   const std::vector<std::string> warnings = warnings_of(

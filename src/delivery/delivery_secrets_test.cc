@@ -170,12 +170,21 @@ TEST_P(DeliverySecretsTest, DestinationEchoingTheRequestPutsNoSecretInTheStore) 
   for (const std::string& secret : {kQuerySecret, kHeaderSecret, kPassword}) {
     for (const std::string& form : forms_of(secret)) {
       EXPECT_THAT(letter.reason.error_message, Not(HasSubstr(form))) << secret << " as " << form;
+      EXPECT_THAT(letter.reason.response_excerpt, Not(HasSubstr(form)))
+          << secret << " as " << form;
+      EXPECT_THAT(letter.reason.request, Not(HasSubstr(form))) << secret << " as " << form;
       EXPECT_THAT(letter.job.last_error, Not(HasSubstr(form))) << secret << " as " << form;
       EXPECT_THAT(metrics, Not(HasSubstr(form))) << secret << " as " << form;
     }
   }
   EXPECT_THAT(letter.reason.error_message, Not(HasSubstr(basic.substr(6))));
   EXPECT_THAT(letter.reason.error_message, Not(HasSubstr("HKEY-")));  // not even cut in two
+  EXPECT_THAT(letter.reason.response_excerpt, Not(HasSubstr("HKEY-")));
+  // The recorded request shows where it went and which headers it had, not their values.
+  EXPECT_THAT(letter.reason.request, HasSubstr("/hook?project=***&n=1"));
+  EXPECT_THAT(letter.reason.request, HasSubstr(R"("x-api-key":"***")"));
+  EXPECT_THAT(letter.reason.request, HasSubstr(R"("Authorization":"***")"));
+  EXPECT_THAT(letter.reason.request, Not(HasSubstr(basic.substr(6))));
 }
 
 INSTANTIATE_TEST_SUITE_P(ClientAndServerErrors, DeliverySecretsTest, ::testing::Values(400, 500));

@@ -19,6 +19,7 @@
 #include "core/redact.h"
 #include "core/thread.h"
 #include "core/time.h"
+#include "delivery/dead_letter.h"
 #include "delivery/internal/http_multi.h"
 #include "delivery/internal/pacer.h"
 #include "delivery/oauth.h"
@@ -183,11 +184,12 @@ struct Dispatcher::Task {
   std::shared_ptr<const Endpoints> endpoints;  // keeps `endpoint` alive
   const Endpoint* endpoint = nullptr;          // null: the target is gone
   AttemptResult result;
-  std::string detail;         // kFailed: the error, already redacted
-  bool final = false;         // kFailed: not retried, whatever the status
-  bool retry = false;         // kFailed: retried (within the retry policy), whatever the status
-  std::string error_code;     // kFailed: the ERROR_CODE when not the attempt's own
-  int64_t not_before_ms = 0;  // kFailed: earliest retry; kRelease: when due again
+  std::string detail;            // kFailed: the error, already redacted
+  bool final = false;            // kFailed: not retried, whatever the status
+  bool retry = false;            // kFailed: retried (within the retry policy), whatever the status
+  std::string error_code;        // kFailed: the ERROR_CODE when not the attempt's own
+  std::string response_excerpt;  // kFailed: the start of the answer's body, already redacted
+  int64_t not_before_ms = 0;     // kFailed: earliest retry; kRelease: when due again
   int64_t attempted_at_ms = 0;
 };
 
@@ -696,6 +698,9 @@ void Dispatcher::run_sender() {
       if (task.detail.size() > kErrorExcerptBytes) {
         task.detail.resize(kErrorExcerptBytes);
       }
+      if (exchange.result.http_status != 0) {
+        task.response_excerpt = task.detail;
+      }
       const std::optional<milliseconds> retry_after =
           internal::parse_retry_after(exchange.hints.retry_after, wall_now);
       if (retry_after && *retry_after < milliseconds(0) &&
@@ -915,6 +920,26 @@ void Dispatcher::settle(std::vector<Task>& tasks, TargetMetricsCache& metrics) {
   }
 }
 
+std::optional<store::NewJob> Dispatcher::dead_letter_job(const Task& task,
+                                                         const store::DeadLetterReason& reason,
+                                                         int attempts, int64_t now_ms) {
+  const store::Job& job = task.claim.job;
+  Result<std::optional<std::string>> event = store_.job_event(task.claim);
+  if (!event.has_value()) {
+    // The letter still goes, without the event, rather than not at all.
+    spdlog::warn("delivery dead letter sent without its event target={} error=\"{}\"",
+                 redacted(task.endpoint, job.target), event.error().message());
+  }
+  const std::string document =
+      dead_letter_document({.endpoint = task.endpoint,
+                            .job = &job,
+                            .reason = &reason,
+                            .attempts = attempts,
+                            .event = event.has_value() ? std::move(event).value() : std::nullopt,
+                            .dead_lettered_at_ms = now_ms});
+  return store::NewJob{task.endpoint->dead_letter_target, job.event_id, document, "", now_ms};
+}
+
 void Dispatcher::settle_failure(const Task& task) {
   const store::Job& job = task.claim.job;
   const Endpoint* endpoint = task.endpoint;
@@ -957,11 +982,27 @@ void Dispatcher::settle_failure(const Task& task) {
       return;
     }
   }
-  Status status = store_.dead_letter(task.claim, {code, message, exhausted}, clock_.now_ms());
+  store::DeadLetterReason reason{code, message, exhausted};
+  reason.http_status = task.result.http_status;
+  reason.response_excerpt = task.response_excerpt;
+  if (endpoint != nullptr && endpoint->kind == Endpoint::Kind::kHttp) {
+    reason.request = recorded_request(*endpoint, job);
+  }
+  const int64_t now_ms = clock_.now_ms();
+  std::optional<store::NewJob> forward;
+  if (endpoint != nullptr && !endpoint->dead_letter_target.empty()) {
+    forward = dead_letter_job(task, reason, attempt, now_ms);
+  }
+  Status status =
+      store_.dead_letter(task.claim, reason, now_ms, forward.has_value() ? &*forward : nullptr);
   if (!status.ok()) {
     spdlog::error("delivery dead-letter failed {} error=\"{}\"", redacted(endpoint, where),
                   status.message());
     return;
+  }
+  if (forward.has_value()) {
+    MutexLock lock(mutex_);
+    store_has_due_ = true;  // the forwarded letter, due now (this thread claims it next)
   }
   spdlog::error(
       "delivery dead-lettered {} attempts={} error_code={} exhausted_retry_condition={} error={}",

@@ -52,6 +52,7 @@
 #include <chrono>
 #include <deque>
 #include <memory>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -136,6 +137,10 @@ class Dispatcher final : public store::CommitConsumer {
   void hand_to_settler(std::vector<Task> tasks) HK_EXCLUDES(mutex_);
   void settle(std::vector<Task>& tasks, TargetMetricsCache& metrics);
   void settle_failure(const Task& task);
+  // The job that sends a dead letter on to its target's dead-letter destination.
+  std::optional<store::NewJob> dead_letter_job(const Task& task,
+                                               const store::DeadLetterReason& reason, int attempts,
+                                               int64_t now_ms);
   // Claims due jobs from the store when there is room and reason to.
   void claim_from_store() HK_EXCLUDES(mutex_);
   // How many more jobs the dispatcher may hold (Options::max_held_jobs and max_held_bytes).

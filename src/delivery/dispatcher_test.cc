@@ -11,6 +11,7 @@
 #include <set>
 #include <sstream>
 
+#include "core/redact.h"
 #include "delivery/oauth.h"
 #include "store/group_commit.h"
 #include "store/sqlite/sqlite_store.h"
@@ -197,6 +198,76 @@ TEST_F(DispatcherTest, ClientErrorGoesToDlqAtOnceWithoutLeakingTheKey) {
     return metrics_.render().find("hikyaku_invocations_sent_to_dlq_total{target=\"b/r/t\"} 1") !=
            std::string::npos;
   }));
+}
+
+// A dead letter keeps the original event and the last attempt, and goes on to the target's
+// dead-letter destination as one JSON document; no secret in either.
+TEST_F(DispatcherTest, ADeadLetterKeepsTheEventAndTheAttemptAndIsSentOn) {
+  HttpReceiver receiver;
+  receiver.set_status(400);
+  HttpReceiver chat;
+  Endpoint target = http(receiver.url("/x?apiKey=") + kSecret);
+  target.rule = "r";
+  target.target_id = "t";
+  target.headers.emplace_back("X-Api-Token", Secret(kSecret));
+  target.redactor = std::make_shared<const Redactor>(std::vector<std::string>{kSecret});
+  target.dead_letter_target = "b/r/t#dead-letters";
+  Endpoint forward = http(chat.url("/hooks/dlq"));
+  forward.destination = "chat";
+  start({{"b/r/t", target}, {"b/r/t#dead-letters", forward}});
+  store::NewJob job{"b/r/t", "event-1", R"({"rendered":true})", "", clock_->now_ms()};
+  job.event = std::make_shared<const std::string>(R"({"id":"event-1","detail":{"n":7}})");
+  ASSERT_TRUE(store_->append({{job}, {}, {}, {}}).ok());
+  dispatcher_->notify();
+
+  ASSERT_TRUE(wait_for([&] { return chat.request_count() == 1; }));
+  const std::string document = chat.requests()[0].body;
+  EXPECT_THAT(document, Not(HasSubstr(kSecret)));
+  simdjson::dom::parser parser;
+  simdjson::dom::element letter = parser.parse(document);
+  EXPECT_EQ(std::string_view(letter["Rule"]), "r");
+  EXPECT_EQ(std::string_view(letter["Target"]), "t");
+  EXPECT_EQ(std::string_view(letter["Destination"]), "dest");
+  EXPECT_EQ(std::string_view(letter["EventId"]), "event-1");
+  EXPECT_EQ(std::string_view(letter["ErrorCode"]), "HTTP_400");
+  EXPECT_EQ(std::string_view(letter["ExhaustedRetryCondition"]), "");
+  EXPECT_EQ(int64_t(letter["RetryAttempts"]), 0);
+  EXPECT_EQ(int64_t(letter["HttpStatus"]), 400);
+  EXPECT_THAT(std::string(std::string_view(letter["ResponseExcerpt"])), HasSubstr("test error"));
+  EXPECT_EQ(std::string_view(letter["Body"]), R"({"rendered":true})");
+  EXPECT_EQ(int64_t(letter["Event"]["detail"]["n"]), 7);
+  EXPECT_EQ(std::string_view(letter["Request"]["Method"]), "POST");
+  EXPECT_THAT(std::string(std::string_view(letter["Request"]["Url"])), HasSubstr("apiKey=***"));
+  EXPECT_EQ(std::string_view(letter["Request"]["Headers"]["dummy-key"]), "***");
+  EXPECT_EQ(std::string_view(letter["Request"]["Headers"]["X-Api-Token"]), "***");
+  EXPECT_EQ(std::string_view(letter["Request"]["Body"]), R"({"rendered":true})");
+
+  // The store's letter holds the same, and the forwarded letter is settled.
+  ASSERT_TRUE(wait_for([&] { return pending() == 0; }));
+  const std::vector<store::DeadLetter> letters = dead_letters();
+  ASSERT_EQ(letters.size(), 1u);
+  EXPECT_EQ(letters[0].event, std::optional<std::string>(*job.event));
+  EXPECT_EQ(letters[0].reason.http_status, 400);
+  EXPECT_THAT(letters[0].reason.response_excerpt, HasSubstr("test error"));
+  EXPECT_THAT(letters[0].reason.request, HasSubstr(R"("X-Api-Token":"***")"));
+  EXPECT_THAT(letters[0].reason.request, Not(HasSubstr(kSecret)));
+}
+
+// A dead letter that its destination refuses stays in the store's queue, and is not sent on
+// again (no loop).
+TEST_F(DispatcherTest, ADeadLetterTheDestinationRefusesStaysInTheStore) {
+  HttpReceiver receiver;
+  receiver.set_status(400);
+  HttpReceiver chat;
+  chat.set_status(400);
+  Endpoint target = http(receiver.url("/x"));
+  target.dead_letter_target = "b/r/t#dead-letters";
+  start({{"b/r/t", target}, {"b/r/t#dead-letters", http(chat.url("/hooks/dlq"))}});
+  append("b/r/t", "{}");
+  ASSERT_TRUE(wait_for([&] { return dead_letters().size() == 2; }));
+  EXPECT_EQ(chat.request_count(), 1u);
+  EXPECT_EQ(dead_letters()[1].job.target, "b/r/t#dead-letters");
+  EXPECT_EQ(pending(), 0);
 }
 
 TEST_F(DispatcherTest, ServerErrorsAreRetriedUntilAttemptsRunOut) {
@@ -541,6 +612,12 @@ TEST_P(DestinationAnswerTest, IsDeliveredRetriedOrDeadLettered) {
   EXPECT_EQ(letters[0].reason.exhausted_retry_condition,
             answer.attempts == 2 ? "MaximumRetryAttempts" : "");
   EXPECT_EQ(letters[0].job.attempts, answer.attempts);
+  // The last attempt: its request always; the answer's status and body when there was one.
+  EXPECT_THAT(letters[0].reason.request, HasSubstr(R"("Method":"POST")"));
+  const bool answered = std::string_view(answer.error_code).starts_with("HTTP_");
+  EXPECT_EQ(letters[0].reason.http_status, answered ? answer.response.status : 0);
+  EXPECT_EQ(letters[0].reason.response_excerpt,
+            answered ? answer.response.body.substr(0, 512) : "");
 }
 
 INSTANTIATE_TEST_SUITE_P(

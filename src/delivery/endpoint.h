@@ -76,6 +76,9 @@ struct Endpoint {
   std::string log_path;
 
   RetryPolicy retry_policy;
+  // The key of the endpoint each dead letter of this one is also sent to, as a JSON document
+  // (DeadLetterConfig naming an API destination; dead_letter.h); "" = none.
+  std::string dead_letter_target;
 
   // Shared by every endpoint of one config; null applies the name rules only.
   std::shared_ptr<const Redactor> redactor;

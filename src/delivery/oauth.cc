@@ -4,12 +4,12 @@
 #include <simdjson.h>
 
 #include <algorithm>
-#include <cctype>
 #include <charconv>
 #include <cmath>
 #include <limits>
 #include <optional>
 
+#include "core/ascii.h"
 #include "core/url_encoding.h"
 
 namespace hikyaku::delivery {
@@ -21,16 +21,10 @@ constexpr std::string_view kFormContentType = "application/x-www-form-urlencoded
 constexpr size_t kExcerptBytes = 200;  // of a non-OAuth error body in a message
 constexpr size_t kValueBytes = 40;     // of a bad token_type or expires_in in a message
 
-bool iequals(std::string_view a, std::string_view b) {
-  return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](char x, char y) {
-    return std::tolower(static_cast<unsigned char>(x)) ==
-           std::tolower(static_cast<unsigned char>(y));
-  });
-}
-
 bool has_header(const std::vector<OAuthParameter>& headers, std::string_view name) {
-  return std::any_of(headers.begin(), headers.end(),
-                     [&](const OAuthParameter& header) { return iequals(header.key, name); });
+  return std::any_of(headers.begin(), headers.end(), [&](const OAuthParameter& header) {
+    return equals_ignoring_ascii_case(header.key, name);
+  });
 }
 
 bool has_key(const std::vector<OAuthParameter>& parameters, std::string_view key) {
@@ -213,7 +207,7 @@ Result<Token> parse_token(std::string_view body, int64_t now_ms) {
       if (value.get_string().get(text) != simdjson::SUCCESS) {
         return invalid_argument("token_type is not a string");
       }
-      if (!iequals(text, "bearer")) {
+      if (!equals_ignoring_ascii_case(text, "bearer")) {
         return invalid_argument(
             fmt::format("token_type \"{}\" is not Bearer, the only type a connection can send",
                         excerpt(text, kValueBytes)));
@@ -264,8 +258,8 @@ Result<TokenRequest> build_token_request(const OAuthSettings& settings) {
   const std::string_view endpoint = settings.authorization_endpoint;
   const size_t scheme_end = endpoint.find("://");
   if (scheme_end == std::string_view::npos ||
-      !(iequals(endpoint.substr(0, scheme_end), "http") ||
-        iequals(endpoint.substr(0, scheme_end), "https")) ||
+      !(equals_ignoring_ascii_case(endpoint.substr(0, scheme_end), "http") ||
+        equals_ignoring_ascii_case(endpoint.substr(0, scheme_end), "https")) ||
       endpoint.size() == scheme_end + 3) {
     return invalid_argument(fmt::format(
         "connection \"{}\": OAuth AuthorizationEndpoint must be an https:// or http:// URL",

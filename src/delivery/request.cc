@@ -7,6 +7,7 @@
 #include <cctype>
 #include <string_view>
 
+#include "core/ascii.h"
 #include "core/hex.h"
 #include "core/json_writer.h"
 #include "core/url_encoding.h"
@@ -36,13 +37,6 @@ std::string form_decoded(std::string_view text) {
     }
   }
   return out;
-}
-
-bool equals_ignoring_case(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
-         });
 }
 
 // RFC 9110 token characters.
@@ -198,7 +192,7 @@ class HeaderList {
 
   bool has(std::string_view name) const {
     return std::any_of(headers_.begin(), headers_.end(), [name](const auto& header) {
-      return equals_ignoring_case(header.first, name);
+      return equals_ignoring_ascii_case(header.first, name);
     });
   }
 

@@ -32,8 +32,10 @@ int64_t entry_bytes(const ArchivedEvent& event) {
 }
 
 int64_t entry_bytes(const NewDeadLetter& letter) {
-  return entry_bytes(letter.job) + bytes_of(letter.reason.error_code) +
-         bytes_of(letter.reason.error_message) + bytes_of(letter.reason.exhausted_retry_condition);
+  const std::string* none = nullptr;
+  return entry_bytes(letter.job) + shared_event_bytes(letter.job, none) +
+         bytes_of(letter.reason.error_code) + bytes_of(letter.reason.error_message) +
+         bytes_of(letter.reason.exhausted_retry_condition);
 }
 
 int64_t entry_bytes(const Claim& claim) {
@@ -42,10 +44,19 @@ int64_t entry_bytes(const Claim& claim) {
          bytes_of(claim.job.headers);
 }
 
+int64_t shared_event_bytes(const NewJob& job, const std::string*& last_event) {
+  if (job.event == nullptr || job.event.get() == last_event) {
+    return 0;
+  }
+  last_event = job.event.get();
+  return kEntryOverhead + bytes_of(*job.event);
+}
+
 int64_t batch_bytes(const Batch& batch) {
   int64_t bytes = 0;
+  const std::string* last_event = nullptr;
   for (const NewJob& job : batch.jobs) {
-    bytes += entry_bytes(job);
+    bytes += entry_bytes(job) + shared_event_bytes(job, last_event);
   }
   for (const ArchivedEvent& event : batch.events) {
     bytes += entry_bytes(event);

@@ -62,7 +62,11 @@ class CommitConsumer {
 // What a batch (or one of its parts) holds in memory, as the committer's byte bound counts it:
 // the strings' bytes plus a fixed overhead per entry.
 int64_t batch_bytes(const Batch& batch);
+// A job without its original event: the jobs of one event share it (NewJob::event).
 int64_t entry_bytes(const NewJob& job);
+// The original event of `job` when it is not `last_event` (the one the job before it shared),
+// which it then becomes: the jobs of one event, adjacent in a batch, count their event once.
+int64_t shared_event_bytes(const NewJob& job, const std::string*& last_event);
 int64_t entry_bytes(const ArchivedEvent& event);
 int64_t entry_bytes(const NewDeadLetter& letter);
 int64_t entry_bytes(const Claim& claim);

@@ -109,8 +109,11 @@ class RecordingStore : public Store {
     return static_cast<int64_t>(claims.size());
   }
   Status retry(const Claim&, int64_t, const std::string&) override { return ok_status(); }
-  Status dead_letter(const Claim&, const DeadLetterReason&, int64_t) override {
+  Status dead_letter(const Claim&, const DeadLetterReason&, int64_t, const NewJob*) override {
     return ok_status();
+  }
+  Result<std::optional<std::string>> job_event(const Claim&) override {
+    return std::optional<std::string>();
   }
   Result<std::optional<KvEntry>> kv_get(const std::string&) override {
     return std::optional<KvEntry>();

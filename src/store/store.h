@@ -22,6 +22,7 @@
 // Thread safety: implementations are thread-safe.
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -37,6 +38,10 @@ struct NewJob {
   std::string body;      // the rendered body
   std::string headers;   // rendered non-secret headers as JSON text ("" = none)
   int64_t ingested_at_ms = 0;
+  // The original event, kept with the job for its dead letter (null: not kept). The jobs one
+  // event produced share it, and a store keeps it once per batch for them; one whose body is the
+  // event itself costs nothing more.
+  std::shared_ptr<const std::string> event{};
 };
 
 // A raw event kept for replay (optional archive).
@@ -53,6 +58,11 @@ struct DeadLetterReason {
   std::string error_message;  // never holds a secret (callers redact)
   std::string
       exhausted_retry_condition;  // "MaximumRetryAttempts" | "MaximumEventAgeInSeconds" | ""
+  // The last attempt, as far as there was one; never holds a secret (callers mask them):
+  // (Initialized, so that the older three-field initializers stay warning-free.)
+  std::string request{};  // the request as JSON text (method, URL, headers, body); "" = none
+  int http_status = 0;    // its answer's status; 0 = no answer
+  std::string response_excerpt{};  // the start of the answer's body
 };
 
 // A delivery that can never be attempted (its body could not be rendered), recorded straight in
@@ -98,6 +108,7 @@ struct DeadLetter {
   Job job;
   DeadLetterReason reason;
   int64_t dead_lettered_at_ms = 0;
+  std::optional<std::string> event;  // the original event; none when it was not kept
 };
 
 struct KvEntry {
@@ -147,8 +158,13 @@ class Store {
   virtual Result<int64_t> complete_all(const std::vector<Claim>& claims) = 0;
   virtual Status retry(const Claim& claim, int64_t next_attempt_at_ms,
                        const std::string& error) = 0;
-  virtual Status dead_letter(const Claim& claim, const DeadLetterReason& reason,
-                             int64_t now_ms) = 0;
+  // Moves the job, its original event and `reason` to the dead-letter queue; with `forward`,
+  // appends that job (due at once) in the same transaction: the letter sent on somewhere
+  // (null: none).
+  virtual Status dead_letter(const Claim& claim, const DeadLetterReason& reason, int64_t now_ms,
+                             const NewJob* forward) = 0;
+  // The original event of a claimed job (NewJob::event); none when it was not kept.
+  virtual Result<std::optional<std::string>> job_event(const Claim& claim) = 0;
   // Gives a claimed job back unattempted (shutdown, or a send slot beyond the lease): due again
   // at `due_at_ms` (0 = at once), attempts unchanged.
   virtual Status release(const Claim& claim, int64_t due_at_ms = 0) = 0;

@@ -10,7 +10,6 @@
 #include "config/internal/config_warnings.h"
 #include "config/internal/did_you_mean.h"
 #include "config/internal/http_parameters_check.h"
-#include "config/internal/not_yet_applied.h"
 #include "config/internal/path_check.h"
 
 namespace hikyaku::config::internal {
@@ -93,7 +92,6 @@ void cross_check(YamlReader& reader, const Config& config) {
   }
   if (reader.error_count() == 0) {
     warn_about_config(reader, config);
-    warn_not_yet_applied(reader, config);
   }
 }
 

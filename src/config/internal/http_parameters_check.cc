@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <optional>
 #include <string_view>
 
 #include "transform/transformer.h"
@@ -52,7 +53,9 @@ void check_path(YamlReader& reader, SourceLocation location, const std::string& 
 
 void check_target(YamlReader& reader, const Config& config, const Target& target,
                   const std::string& path) {
-  const TargetHttpParameters& parameters = *target.http_parameters;
+  static const TargetHttpParameters no_parameters;
+  const TargetHttpParameters& parameters =
+      target.http_parameters ? *target.http_parameters : no_parameters;
   const SourceLocation location = target.location;
   const std::string values_path = path + ".HttpParameters.PathParameterValues";
   if (const ApiDestination* destination = config.find_api_destination(target.api_destination)) {
@@ -92,6 +95,23 @@ void check_target(YamlReader& reader, const Config& config, const Target& target
   }
 }
 
+// Dead letters are sent as they are, with no target parameters.
+void check_dead_letter_destination(YamlReader& reader, const Config& config, const Target& target,
+                                   const std::string& path) {
+  const std::optional<DeadLetterConfig>& dlq = target.dead_letter_config;
+  if (!dlq || dlq->kind != DeadLetterConfig::Kind::kApiDestination) {
+    return;
+  }
+  const ApiDestination* destination = config.find_api_destination(dlq->api_destination);
+  if (destination != nullptr && path_wildcards(destination->invocation_endpoint) > 0) {
+    reader.add_error(dlq->location, path + ".DeadLetterConfig.Arn",
+                     fmt::format("API destination {}'s InvocationEndpoint path has `*` wildcards, "
+                                 "but dead letters are sent with no PathParameterValues; name a "
+                                 "destination without them",
+                                 destination->name));
+  }
+}
+
 }  // namespace
 
 void check_http_parameters(YamlReader& reader, const Config& config) {
@@ -99,9 +119,11 @@ void check_http_parameters(YamlReader& reader, const Config& config) {
     const Rule& rule = config.rules[r];
     for (size_t t = 0; t < rule.targets.size(); ++t) {
       const Target& target = rule.targets[t];
-      if (target.http_parameters && !target.log) {
-        check_target(reader, config, target, fmt::format("Rules[{}].Targets[{}]", r, t));
+      const std::string path = fmt::format("Rules[{}].Targets[{}]", r, t);
+      if (!target.log) {
+        check_target(reader, config, target, path);
       }
+      check_dead_letter_destination(reader, config, target, path);
     }
   }
 }

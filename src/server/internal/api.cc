@@ -6,25 +6,13 @@
 #include <algorithm>
 #include <utility>
 
+#include "core/ascii.h"
 #include "core/ids.h"
 #include "server/internal/auth.h"
 #include "server/internal/wire.h"
 
 namespace hikyaku::server {
 namespace {
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) {
-    return false;
-  }
-  auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; };
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (lower(a[i]) != lower(b[i])) {
-      return false;
-    }
-  }
-  return true;
-}
 
 // /events/{bus} takes a bus name of [.-_A-Za-z0-9], at most 256 characters.
 bool valid_webhook_bus(std::string_view bus) {
@@ -48,7 +36,7 @@ bool metrics_need_key(const config::ServerConfig& config) {
 
 const std::string* HttpRequest::header(std::string_view name) const {
   for (const auto& [key, value] : headers) {
-    if (iequals(key, name)) {
+    if (equals_ignoring_ascii_case(key, name)) {
       return &value;
     }
   }

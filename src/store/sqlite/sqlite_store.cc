@@ -288,13 +288,32 @@ Status SqliteStore::insert_batch(const Batch& batch, std::vector<int64_t>* job_i
                                  const RowLease& lease, bool sync_bodies) {
   int64_t completed = 0;
   HK_RETURN_IF_ERROR(complete_claims(batch.completed, completed));
-  std::vector<std::string_view> bodies;
-  bodies.reserve(batch.jobs.size());
+  // One record per body, then one per original event kept (once for the jobs that share it, none
+  // when a body is its event), all in one append: they land in one segment.
+  std::vector<std::string_view> records;
+  records.reserve(batch.jobs.size());
   for (const NewJob& job : batch.jobs) {
-    bodies.emplace_back(job.body);
+    records.emplace_back(job.body);
+  }
+  std::vector<EventPlace> events(batch.jobs.size());
+  const std::string* last_event = nullptr;
+  for (size_t i = 0; i < batch.jobs.size(); ++i) {
+    const NewJob& job = batch.jobs[i];
+    if (job.event == nullptr) {
+      continue;
+    }
+    if (*job.event == job.body) {
+      events[i].kind = EventPlace::kBody;
+      continue;
+    }
+    if (job.event.get() != last_event) {
+      last_event = job.event.get();
+      records.emplace_back(*job.event);
+    }
+    events[i] = {EventPlace::kRecord, records.size() - 1};
   }
   std::vector<BodyRef> refs;
-  HK_RETURN_IF_ERROR(bodies_->append(bodies, refs));
+  HK_RETURN_IF_ERROR(bodies_->append(records, refs));
   if (!refs.empty() && refs.front().segment != last_body_segment_) {
     last_body_segment_ = refs.front().segment;
     checkpointer_->request_maintenance();  // readies the segment after this one
@@ -302,12 +321,13 @@ Status SqliteStore::insert_batch(const Batch& batch, std::vector<int64_t>* job_i
   if (sync_bodies) {
     HK_RETURN_IF_ERROR(bodies_->sync());  // before the commit that refers to them
   }
-  HK_RETURN_IF_ERROR(insert_jobs(batch.jobs, refs, job_ids, lease));
+  HK_RETURN_IF_ERROR(insert_jobs(batch.jobs, refs, events, job_ids, lease));
   HK_RETURN_IF_ERROR(insert_dead_letters(batch.dead_letters));
   return archive_events(batch.events);
 }
 
 Status SqliteStore::insert_jobs(const std::vector<NewJob>& jobs, const std::vector<BodyRef>& refs,
+                                const std::vector<EventPlace>& events,
                                 std::vector<int64_t>* job_ids, const RowLease& lease) {
   for (size_t i = 0; i < jobs.size(); ++i) {
     const NewJob& job = jobs[i];
@@ -319,7 +339,12 @@ Status SqliteStore::insert_jobs(const std::vector<NewJob>& jobs, const std::vect
         .bind(4, job.ingested_at_ms)
         .bind(5, refs[i].segment)
         .bind(6, refs[i].offset)
-        .bind(7, refs[i].length);
+        .bind(7, refs[i].length)
+        .bind(10, int64_t{events[i].kind});
+    if (events[i].kind == EventPlace::kRecord) {
+      const BodyRef& event = refs[events[i].record];
+      insert->bind(11, event.offset).bind(12, event.length);
+    }
     if (leased) {
       insert->bind(8, lease.expires_at_ms).bind(9, lease.token);
     }
@@ -344,6 +369,9 @@ Status SqliteStore::insert_dead_letters(const std::vector<NewDeadLetter>& letter
         .bind(6, letter.reason.error_code)
         .bind(7, letter.reason.error_message)
         .bind(8, letter.reason.exhausted_retry_condition);
+    if (letter.job.event != nullptr) {
+      insert->bind_blob(9, *letter.job.event);
+    }
     if (insert->step() != SQLITE_DONE) {
       return sqlite_error(db_, "recording a dead letter");
     }

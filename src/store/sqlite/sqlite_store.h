@@ -90,7 +90,9 @@ class SqliteStore final : public Store {
   Status complete(const Claim& claim) override;
   Result<int64_t> complete_all(const std::vector<Claim>& claims) override;
   Status retry(const Claim& claim, int64_t next_attempt_at_ms, const std::string& error) override;
-  Status dead_letter(const Claim& claim, const DeadLetterReason& reason, int64_t now_ms) override;
+  Status dead_letter(const Claim& claim, const DeadLetterReason& reason, int64_t now_ms,
+                     const NewJob* forward) override;
+  Result<std::optional<std::string>> job_event(const Claim& claim) override;
   Status release(const Claim& claim, int64_t due_at_ms = 0) override;
   Result<std::optional<KvEntry>> kv_get(const std::string& key) override;
   Result<int64_t> kv_put_if(const std::string& key, const std::string& value,
@@ -137,9 +139,18 @@ class SqliteStore final : public Store {
   // `sync_bodies` the bodies are durable before it returns (the transaction's commit will be).
   Status insert_batch(const Batch& batch, std::vector<int64_t>* job_ids, const RowLease& lease,
                       bool sync_bodies) HK_REQUIRES(mutex_);
-  // insert_batch()'s three kinds of rows, the jobs' bodies already at `refs`.
+  // Where a new job's original event is kept (jobs.event_kind, internal/schema.cc).
+  struct EventPlace {
+    enum Kind : int { kNotKept = 0, kBody = 1, kRecord = 2, kInRow = 3 };
+    Kind kind = kNotKept;
+    size_t record = 0;  // kRecord: its index among the records appended with the bodies
+  };
+
+  // insert_batch()'s three kinds of rows, the jobs' bodies already at `refs` (in job order) and
+  // their events where `events` says.
   Status insert_jobs(const std::vector<NewJob>& jobs, const std::vector<BodyRef>& refs,
-                     std::vector<int64_t>* job_ids, const RowLease& lease) HK_REQUIRES(mutex_);
+                     const std::vector<EventPlace>& events, std::vector<int64_t>* job_ids,
+                     const RowLease& lease) HK_REQUIRES(mutex_);
   Status insert_dead_letters(const std::vector<NewDeadLetter>& letters) HK_REQUIRES(mutex_);
   Status archive_events(const std::vector<ArchivedEvent>& events) HK_REQUIRES(mutex_);
 
@@ -150,8 +161,13 @@ class SqliteStore final : public Store {
                        std::vector<std::pair<Claim, Status>>& unreadable) HK_REQUIRES(mutex_);
   Status lease_claims(const std::vector<Claim>& claims, const std::string& token, int64_t expires)
       HK_REQUIRES(mutex_);
-  // Moves a claimed job into the dead-letter queue with the claim's body (inside a transaction).
+  // Moves a claimed job into the dead-letter queue with the claim's body and the job's original
+  // event (inside a transaction).
   Status move_to_dead_letters(const Claim& claim, const DeadLetterReason& reason, int64_t now_ms)
+      HK_REQUIRES(mutex_);
+  // The original event of job `id`, wherever its row says it is; none when not kept or no longer
+  // readable.
+  Result<std::optional<std::string>> read_job_event(int64_t id, const std::string& body)
       HK_REQUIRES(mutex_);
   // complete_all() inside a transaction; adds the number completed to `completed`.
   Status complete_claims(const std::vector<Claim>& claims, int64_t& completed) HK_REQUIRES(mutex_);

@@ -80,6 +80,12 @@ Result<std::vector<DeadLetter>> SqliteStore::dlq_list(int limit, int64_t after_i
     letter.reason.error_message = list->text(10);
     letter.reason.exhausted_retry_condition = list->text(11);
     letter.dead_lettered_at_ms = list->int64(12);
+    if (!list->is_null(13)) {
+      letter.event = list->text(13);
+    }
+    letter.reason.request = list->text(14);
+    letter.reason.http_status = static_cast<int>(list->int64(15));
+    letter.reason.response_excerpt = list->text(16);
     letters.push_back(std::move(letter));
   }
   if (step != SQLITE_DONE) {
@@ -98,7 +104,8 @@ Result<int64_t> SqliteStore::dlq_redrive(const std::vector<int64_t>& ids, int64_
   Status status = in_transaction([&]() HK_REQUIRES(mutex_) -> Status {
     const std::string insert = fmt::format(
         "INSERT INTO jobs (target, event_id, body, headers, attempts, ingested_at_ms, due_at_ms, "
-        "last_error) SELECT target, event_id, body, headers, 0, ingested_at_ms, {}, last_error "
+        "last_error, event_kind, event) SELECT target, event_id, body, headers, 0, "
+        "ingested_at_ms, {}, last_error, CASE WHEN event IS NULL THEN 0 ELSE 3 END, event "
         "FROM dead_letters{}",
         now_ms, where);
     HK_RETURN_IF_ERROR(exec(db_, insert.c_str(), "redriving dead letters"));

@@ -2,6 +2,7 @@
 // segments no job needs, and moving bodies out of segments that are kept too long.
 #include <sqlite3.h>
 
+#include <optional>
 #include <vector>
 
 #include "store/sqlite/internal/statements.h"
@@ -69,27 +70,41 @@ Status SqliteStore::inline_bodies(int64_t segment) {
 
 Status SqliteStore::inline_chunk(int64_t segment, int64_t& after_id, bool& done) {
   constexpr int kChunk = 64;  // read under the store's lock by a low-priority thread
-  std::vector<std::pair<int64_t, BodyRef>> jobs;
+  struct Kept {
+    int64_t id = 0;
+    BodyRef body;
+    std::optional<BodyRef> event;  // an original event beside the body
+  };
+  std::vector<Kept> jobs;
   {
     Use select(statements_->jobs_in_segment);
     select->bind(1, segment).bind(2, after_id).bind(3, kChunk);
     int step = SQLITE_ROW;
     while ((step = select->step()) == SQLITE_ROW) {
-      jobs.emplace_back(select->int64(0), *internal::body_ref_at(*select, 1));
+      Kept kept{select->int64(0), *internal::body_ref_at(*select, 1), std::nullopt};
+      if (select->int64(4) == EventPlace::kRecord) {
+        kept.event = BodyRef{segment, select->int64(5), select->int64(6)};
+      }
+      jobs.push_back(kept);
     }
     if (step != SQLITE_DONE) {
       return sqlite_error(db_, "listing the jobs of a body segment");
     }
   }
   done = jobs.size() < static_cast<size_t>(kChunk);
-  for (const auto& [id, ref] : jobs) {
-    after_id = id;
-    Result<std::string> body = bodies_->read(ref);
+  for (const Kept& kept : jobs) {
+    after_id = kept.id;
+    Result<std::string> body = bodies_->read(kept.body);
     if (!body) {
       continue;  // left for claim() to dead-letter
     }
+    // An event that cannot be read is not kept: the job itself is still delivered.
+    Result<std::string> event = kept.event ? bodies_->read(*kept.event) : std::string();
     Use update(statements_->inline_body);
-    update->bind(1, id).bind_blob(2, *body).bind(3, segment);
+    update->bind(1, kept.id).bind_blob(2, *body).bind(3, segment);
+    if (kept.event && event.has_value()) {
+      update->bind_blob(4, *event);
+    }
     if (update->step() != SQLITE_DONE) {
       return sqlite_error(db_, "moving a body into its job");
     }

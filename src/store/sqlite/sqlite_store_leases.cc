@@ -189,18 +189,71 @@ Status SqliteStore::release(const Claim& claim, int64_t due_at_ms) {
   });
 }
 
-Status SqliteStore::dead_letter(const Claim& claim, const DeadLetterReason& reason,
-                                int64_t now_ms) {
+Status SqliteStore::dead_letter(const Claim& claim, const DeadLetterReason& reason, int64_t now_ms,
+                                const NewJob* forward) {
   MutexLock lock(mutex_);
   HK_RETURN_IF_ERROR(use_sync(true));
   return in_transaction([&]() HK_REQUIRES(mutex_) -> Status {
     HK_RETURN_IF_ERROR(take_lease(claim, /*in_row_too=*/true));
-    return move_to_dead_letters(claim, reason, now_ms);
+    HK_RETURN_IF_ERROR(move_to_dead_letters(claim, reason, now_ms));
+    if (forward == nullptr) {
+      return ok_status();
+    }
+    // In its row, not the body log: dead letters are few, and this one is written alone.
+    Use insert(statements_->insert_forward_job);
+    insert->bind(1, forward->target)
+        .bind(2, forward->event_id)
+        .bind_blob(3, forward->body)
+        .bind(4, forward->headers)
+        .bind(5, forward->ingested_at_ms)
+        .bind(6, now_ms);
+    if (insert->step() != SQLITE_DONE) {
+      return sqlite_error(db_, "forwarding a dead letter");
+    }
+    return ok_status();
   });
+}
+
+Result<std::optional<std::string>> SqliteStore::job_event(const Claim& claim) {
+  MutexLock lock(mutex_);
+  return read_job_event(claim.job.id, claim.job.body);
+}
+
+Result<std::optional<std::string>> SqliteStore::read_job_event(int64_t id,
+                                                               const std::string& body) {
+  Use select(statements_->job_event);
+  select->bind(1, id);
+  const int step = select->step();
+  if (step == SQLITE_DONE) {
+    return std::optional<std::string>();  // gone (settled meanwhile)
+  }
+  if (step != SQLITE_ROW) {
+    return sqlite_error(db_, "reading a job's event");
+  }
+  switch (select->int64(0)) {
+    case EventPlace::kBody:  // empty when the body itself was lost
+      return body.empty() ? std::optional<std::string>() : std::optional<std::string>(body);
+    case EventPlace::kRecord: {
+      Result<std::string> event =
+          bodies_->read({select->int64(1), select->int64(2), select->int64(3)});
+      if (!event && event.error().code() == StatusCode::kNotFound) {
+        return std::optional<std::string>();  // lost with its record: the letter goes without
+      }
+      HK_RETURN_IF_ERROR(event.status());
+      return std::optional<std::string>(std::move(event).value());
+    }
+    case EventPlace::kInRow:  // NULL when its record was lost before it was moved here
+      return select->is_null(4) ? std::optional<std::string>()
+                                : std::optional<std::string>(select->text(4));
+    default:
+      return std::optional<std::string>();
+  }
 }
 
 Status SqliteStore::move_to_dead_letters(const Claim& claim, const DeadLetterReason& reason,
                                          int64_t now_ms) {
+  HK_ASSIGN_OR_RETURN(const std::optional<std::string> event,
+                      read_job_event(claim.job.id, claim.job.body));
   {
     Use move(statements_->move_to_dlq);
     move->bind(1, claim.job.id)
@@ -208,7 +261,13 @@ Status SqliteStore::move_to_dead_letters(const Claim& claim, const DeadLetterRea
         .bind(3, reason.error_message)
         .bind(4, reason.exhausted_retry_condition)
         .bind(5, now_ms)
-        .bind_blob(6, claim.job.body);
+        .bind_blob(6, claim.job.body)
+        .bind(8, reason.request)
+        .bind(9, int64_t{reason.http_status})
+        .bind(10, reason.response_excerpt);
+    if (event.has_value()) {
+      move->bind_blob(7, *event);
+    }
     if (move->step() != SQLITE_DONE) {
       return sqlite_error(db_, "dead-lettering a job");
     }

@@ -132,11 +132,11 @@ TEST_F(SqliteStoreTest, JobsLeasedByAppendSettleEveryWayAClaimedJobDoes) {
   ASSERT_EQ(leased.size(), 3u);
   ASSERT_TRUE(store_->retry(leased[0], 7000, "HTTP_503: busy").ok());
   ASSERT_TRUE(store_->release(leased[1], 6000).ok());
-  ASSERT_TRUE(store_->dead_letter(leased[2], {"HTTP_400", "bad", ""}, 2000).ok());
+  ASSERT_TRUE(store_->dead_letter(leased[2], {"HTTP_400", "bad", ""}, 2000, nullptr).ok());
   // Settled once: the same claims are stale now.
   EXPECT_EQ(store_->retry(leased[0], 7000, "again").code(), StatusCode::kFailedPrecondition);
   EXPECT_EQ(store_->release(leased[1]).code(), StatusCode::kFailedPrecondition);
-  EXPECT_EQ(store_->dead_letter(leased[2], {"X", "y", ""}, 2000).code(),
+  EXPECT_EQ(store_->dead_letter(leased[2], {"X", "y", ""}, 2000, nullptr).code(),
             StatusCode::kFailedPrecondition);
 
   EXPECT_TRUE(claim(5999).empty());
@@ -186,7 +186,8 @@ TEST_F(SqliteStoreTest, ExpiredLeaseMakesJobDueAgainAndStaleClaimIsRefused) {
   Status stale = store_->complete(first[0]);
   EXPECT_EQ(stale.code(), StatusCode::kFailedPrecondition) << stale.to_string();
   EXPECT_EQ(store_->retry(first[0], 9999, "x").code(), StatusCode::kFailedPrecondition);
-  EXPECT_EQ(store_->dead_letter(first[0], {}, 1600).code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(store_->dead_letter(first[0], {}, 1600, nullptr).code(),
+            StatusCode::kFailedPrecondition);
   EXPECT_TRUE(store_->complete(second[0]).ok());
   EXPECT_TRUE(claim(100'000).empty());
 }
@@ -211,9 +212,10 @@ TEST_F(SqliteStoreTest, DeadLetterListRedrivePurge) {
   claims[0] = claim(1000)[0];
   ASSERT_TRUE(store_
                   ->dead_letter(claims[0],
-                                {"HTTP 500", "Internal Server Error", "MaximumRetryAttempts"}, 1100)
+                                {"HTTP 500", "Internal Server Error", "MaximumRetryAttempts"}, 1100,
+                                nullptr)
                   .ok());
-  ASSERT_TRUE(store_->dead_letter(claims[1], {"HTTP 400", "Bad Request", ""}, 1200).ok());
+  ASSERT_TRUE(store_->dead_letter(claims[1], {"HTTP 400", "Bad Request", ""}, 1200, nullptr).ok());
 
   Result<std::vector<DeadLetter>> letters = store_->dlq_list(10, 0);
   ASSERT_TRUE(letters.has_value());
@@ -425,6 +427,92 @@ TEST_F(SqliteStoreTest, BodiesNeededLongAfterTheirSegmentWasSealedMoveIntoTheirR
   EXPECT_EQ(claims[1].job.body, "waiting");
 }
 
+// The jobs of one event share its record; a job whose body is its event adds none.
+TEST_F(SqliteStoreTest, ADeadLetterKeepsTheOriginalEventWrittenOncePerEvent) {
+  const auto event = std::make_shared<const std::string>(R"({"id":"e-1","detail":"original"})");
+  NewJob first = job("rendered-one");
+  first.event = event;
+  NewJob second = job("rendered-two");
+  second.event = event;
+  NewJob verbatim = job(*event);
+  verbatim.event = event;
+  NewJob without = job("no-event");
+  ASSERT_TRUE(store_->append({{first, second, verbatim, without}, {}, {}, {}}).ok());
+  const std::string segment = contents(segment_holding("rendered-one"));
+  // Once as the verbatim job's body, once as the record the other two share.
+  size_t copies = 0;
+  for (size_t at = segment.find(*event); at != std::string::npos;
+       at = segment.find(*event, at + 1)) {
+    ++copies;
+  }
+  EXPECT_EQ(copies, 2u);
+
+  std::vector<Claim> claims = claim(1000);
+  ASSERT_EQ(claims.size(), 4u);
+  EXPECT_EQ(claims[0].job.body, "rendered-one");  // a claim carries the body alone
+  EXPECT_EQ(store_->job_event(claims[1]).value(), std::optional<std::string>(*event));
+  EXPECT_EQ(store_->job_event(claims[2]).value(), std::optional<std::string>(*event));
+  EXPECT_EQ(store_->job_event(claims[3]).value(), std::nullopt);
+  DeadLetterReason reason{"HTTP_400", "HTTP_400: bad", ""};
+  reason.request = R"({"Method":"POST"})";
+  reason.http_status = 400;
+  reason.response_excerpt = "bad";
+  ASSERT_TRUE(store_->dead_letter(claims[1], reason, 2000, nullptr).ok());
+  ASSERT_TRUE(store_->complete(claims[0]).ok());  // the shared record outlives either job
+  const DeadLetter letter = only_dead_letter();
+  EXPECT_EQ(letter.job.body, "rendered-two");
+  EXPECT_EQ(letter.event, std::optional<std::string>(*event));
+  EXPECT_EQ(letter.reason.request, R"({"Method":"POST"})");
+  EXPECT_EQ(letter.reason.http_status, 400);
+  EXPECT_EQ(letter.reason.response_excerpt, "bad");
+  // Redriven, the job keeps its event for the next letter.
+  ASSERT_EQ(store_->dlq_redrive({}, 3000).value(), 1);
+  std::vector<Claim> again = claim(3000);
+  ASSERT_EQ(again.size(), 1u);  // the others are still leased
+  EXPECT_EQ(again[0].job.body, "rendered-two");
+  ASSERT_TRUE(store_->dead_letter(again[0], {"HTTP_500", "again", ""}, 4000, nullptr).ok());
+  EXPECT_EQ(only_dead_letter().event, std::optional<std::string>(*event));
+  ASSERT_TRUE(store_->dead_letter(claims[2], {"HTTP_500", "x", ""}, 4000, nullptr).ok());
+  ASSERT_TRUE(store_->dead_letter(claims[3], {"HTTP_500", "y", ""}, 4000, nullptr).ok());
+  Result<std::vector<DeadLetter>> letters = store_->dlq_list(10, 0);
+  ASSERT_EQ(letters->size(), 3u);
+  EXPECT_EQ((*letters)[1].event, std::optional<std::string>(*event));  // its body is the event
+  EXPECT_EQ((*letters)[2].event, std::nullopt);                        // never kept
+}
+
+TEST_F(SqliteStoreTest, AKeptEventMovesIntoItsRowWithTheBody) {
+  reopen({.path = "", .seal_bodies_after_ms = 0, .inline_bodies_after_ms = 0});
+  NewJob waiting = job("waiting");
+  waiting.event = std::make_shared<const std::string>(R"({"id":"e-2"})");
+  ASSERT_TRUE(store_->append({{waiting}, {}, {}, {}}).ok());
+  const std::filesystem::path segment = segment_holding("waiting");
+  ASSERT_TRUE(store_->collect_bodies().ok());  // seals the segment and copies the job out
+  ASSERT_TRUE(store_->collect_bodies().ok());  // nothing refers to it any more
+  EXPECT_FALSE(std::filesystem::exists(segment));
+  std::vector<Claim> claims = claim(1000);
+  ASSERT_EQ(claims.size(), 1u);
+  ASSERT_TRUE(store_->dead_letter(claims[0], {"HTTP_400", "bad", ""}, 2000, nullptr).ok());
+  EXPECT_EQ(only_dead_letter().event, std::optional<std::string>(R"({"id":"e-2"})"));
+}
+
+TEST_F(SqliteStoreTest, ADeadLetterForwardedSomewhereIsAJobInTheSameTransaction) {
+  ASSERT_TRUE(store_->append({{job("original")}, {}, {}, {}}).ok());
+  std::vector<Claim> claims = claim(1000);
+  ASSERT_EQ(claims.size(), 1u);
+  const NewJob forward{"default/rule/target#dead-letters", "event-original", R"({"letter":1})", "",
+                       1000};
+  ASSERT_TRUE(store_->dead_letter(claims[0], {"HTTP_400", "bad", ""}, 2000, &forward).ok());
+  std::vector<Claim> forwarded = claim(2000);
+  ASSERT_EQ(forwarded.size(), 1u);
+  EXPECT_EQ(forwarded[0].job.target, "default/rule/target#dead-letters");
+  EXPECT_EQ(forwarded[0].job.body, R"({"letter":1})");
+  EXPECT_EQ(store_->counts(2000)->dead_letters, 1);
+  // A stale claim forwards nothing: the transaction is refused whole.
+  EXPECT_EQ(store_->dead_letter(claims[0], {"HTTP_400", "bad", ""}, 2000, &forward).code(),
+            StatusCode::kFailedPrecondition);
+  EXPECT_EQ(store_->counts(2000)->leased + store_->counts(2000)->pending, 1);
+}
+
 TEST_F(SqliteStoreTest, ABodyLogThatCannotGrowFailsTheAppendClearlyAndKeepsWhatWasAccepted) {
   // A file-size limit stands in for a full disk: writes past it fail (EFBIG) as they would with
   // ENOSPC. The database and WAL stay far below it; the body log reaches it first.
@@ -488,7 +576,7 @@ TEST_F(SqliteStoreTest, AVersion1DatabaseIsUpgradedAndItsBodiesStayReadable) {
   sqlite3_stmt* version = nullptr;
   ASSERT_EQ(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &version, nullptr), SQLITE_OK);
   ASSERT_EQ(sqlite3_step(version), SQLITE_ROW);
-  EXPECT_EQ(sqlite3_column_int(version, 0), 2);
+  EXPECT_EQ(sqlite3_column_int(version, 0), 3);
   sqlite3_finalize(version);
   sqlite3_close(db);
 }

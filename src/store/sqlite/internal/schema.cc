@@ -8,7 +8,9 @@ namespace hikyaku::store::internal {
 namespace {
 
 // 2: job bodies in the body log (jobs.body_segment, body_offset, body_length).
-constexpr int kSchemaVersion = 2;
+// 3: the original event kept with each job and dead letter (jobs.event_*, dead_letters.event),
+//    and the last attempt in each dead letter (request, http_status, response_excerpt).
+constexpr int kSchemaVersion = 3;
 
 constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS jobs (
@@ -24,7 +26,14 @@ CREATE TABLE IF NOT EXISTS jobs (
   last_error TEXT NOT NULL DEFAULT '',
   body_segment INTEGER,              -- where the body is in the body log; NULL = in `body`
   body_offset INTEGER,
-  body_length INTEGER
+  body_length INTEGER,
+  -- The original event (for the dead letter): 0 not kept (rows from before schema 3), 1 the body
+  -- is the event, 2 a record in the body log beside the body (body_segment, event_offset,
+  -- event_length), 3 in `event`.
+  event_kind INTEGER NOT NULL DEFAULT 0,
+  event_offset INTEGER,
+  event_length INTEGER,
+  event BLOB
 );
 CREATE INDEX IF NOT EXISTS jobs_due ON jobs(due_at_ms);
 -- A claimed job's lease. Kept apart from jobs so that claiming writes a small row instead of
@@ -50,7 +59,11 @@ CREATE TABLE IF NOT EXISTS dead_letters (
   error_code TEXT NOT NULL,
   error_message TEXT NOT NULL,
   exhausted_retry_condition TEXT NOT NULL,
-  dead_lettered_at_ms INTEGER NOT NULL
+  dead_lettered_at_ms INTEGER NOT NULL,
+  event BLOB,                        -- the original event; NULL = not kept
+  request TEXT NOT NULL DEFAULT '',  -- the last attempt's request, secrets masked (JSON)
+  http_status INTEGER NOT NULL DEFAULT 0,
+  response_excerpt TEXT NOT NULL DEFAULT ''
 );
 CREATE TABLE IF NOT EXISTS archive (
   id INTEGER PRIMARY KEY,
@@ -66,12 +79,50 @@ CREATE TABLE IF NOT EXISTS kv (
 );
 )sql";
 
-// Schema version 1 kept every body in jobs.body.
-constexpr const char* kMigrateFrom1 = R"sql(
-ALTER TABLE jobs ADD COLUMN body_segment INTEGER;
-ALTER TABLE jobs ADD COLUMN body_offset INTEGER;
-ALTER TABLE jobs ADD COLUMN body_length INTEGER;
-)sql";
+// Columns added since schema 1, for databases created before them. Added when missing, rather
+// than by version: a table kSchema has just created already has them.
+struct AddedColumn {
+  const char* table;
+  const char* column;
+  const char* declaration;
+};
+constexpr AddedColumn kAddedColumns[] = {
+    // 2: bodies in the body log.
+    {"jobs", "body_segment", "INTEGER"},
+    {"jobs", "body_offset", "INTEGER"},
+    {"jobs", "body_length", "INTEGER"},
+    // 3: the original event and the last attempt.
+    {"jobs", "event_kind", "INTEGER NOT NULL DEFAULT 0"},
+    {"jobs", "event_offset", "INTEGER"},
+    {"jobs", "event_length", "INTEGER"},
+    {"jobs", "event", "BLOB"},
+    {"dead_letters", "event", "BLOB"},
+    {"dead_letters", "request", "TEXT NOT NULL DEFAULT ''"},
+    {"dead_letters", "http_status", "INTEGER NOT NULL DEFAULT 0"},
+    {"dead_letters", "response_excerpt", "TEXT NOT NULL DEFAULT ''"},
+};
+
+Result<std::string> missing_columns_sql(sqlite3* db) {
+  std::string sql;
+  Statement has_column(db, "SELECT COUNT(*) FROM pragma_table_info(?1) WHERE name = ?2");
+  if (!has_column.valid()) {
+    return sqlite_error(db, "reading the schema");
+  }
+  for (const AddedColumn& added : kAddedColumns) {
+    has_column.bind(1, std::string_view(added.table)).bind(2, std::string_view(added.column));
+    const int step = has_column.step();
+    const bool present = step == SQLITE_ROW && has_column.int64(0) > 0;
+    has_column.reset();
+    if (step != SQLITE_ROW) {
+      return sqlite_error(db, "reading the schema");
+    }
+    if (!present) {
+      sql += fmt::format("ALTER TABLE {} ADD COLUMN {} {};", added.table, added.column,
+                         added.declaration);
+    }
+  }
+  return sql;
+}
 
 // After any migration: which jobs still need a segment of the body log.
 constexpr const char* kBodySegmentIndex =
@@ -104,18 +155,18 @@ Status create_or_upgrade_schema(sqlite3* db) {
     }
     found_version = version.int64(0);
   }
-  if (found_version != 0 && found_version != 1 && found_version != kSchemaVersion) {
+  if (found_version < 0 || found_version > kSchemaVersion) {
     return unavailable(
         fmt::format("store schema version {} is not supported by this hikyaku (expects {})",
                     found_version, kSchemaVersion));
   }
-  // All or nothing: a crash halfway must not leave version 1 with columns already added.
-  Status status =
-      exec(db,
-           fmt::format("BEGIN IMMEDIATE; {} {}; PRAGMA user_version={}; COMMIT",
-                       found_version == 1 ? kMigrateFrom1 : "", kBodySegmentIndex, kSchemaVersion)
-               .c_str(),
-           "upgrading the schema");
+  // All or nothing: a crash halfway leaves the old version as it was.
+  HK_ASSIGN_OR_RETURN(const std::string added_columns, missing_columns_sql(db));
+  Status status = exec(db,
+                       fmt::format("BEGIN IMMEDIATE; {} {}; PRAGMA user_version={}; COMMIT",
+                                   added_columns, kBodySegmentIndex, kSchemaVersion)
+                           .c_str(),
+                       "upgrading the schema");
   if (!status.ok()) {
     (void)exec(db, "ROLLBACK", "upgrading the schema");
   }

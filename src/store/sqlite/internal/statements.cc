@@ -5,12 +5,19 @@ namespace hikyaku::store {
 SqliteStore::Statements::Statements(sqlite3* db)
     : insert_job(db,
                  "INSERT INTO jobs (target, event_id, body, headers, ingested_at_ms, due_at_ms, "
-                 "body_segment, body_offset, body_length) "
-                 "VALUES (?1, ?2, x'', ?3, ?4, ?4, ?5, ?6, ?7)"),
+                 "body_segment, body_offset, body_length, event_kind, event_offset, "
+                 "event_length) VALUES (?1, ?2, x'', ?3, ?4, ?4, ?5, ?6, ?7, ?10, ?11, ?12)"),
       insert_leased_job(db,
                         "INSERT INTO jobs (target, event_id, body, headers, ingested_at_ms, "
-                        "due_at_ms, body_segment, body_offset, body_length, lease_token) "
-                        "VALUES (?1, ?2, x'', ?3, ?4, ?8, ?5, ?6, ?7, ?9)"),
+                        "due_at_ms, body_segment, body_offset, body_length, lease_token, "
+                        "event_kind, event_offset, event_length) "
+                        "VALUES (?1, ?2, x'', ?3, ?4, ?8, ?5, ?6, ?7, ?9, ?10, ?11, ?12)"),
+      insert_forward_job(db,
+                         "INSERT INTO jobs (target, event_id, body, headers, ingested_at_ms, "
+                         "due_at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"),
+      job_event(db,
+                "SELECT event_kind, body_segment, event_offset, event_length, event FROM jobs "
+                "WHERE id = ?1"),
       complete_leased(db, "DELETE FROM jobs WHERE id = ?1 AND lease_token = ?2"),
       unlease_row(db,
                   "UPDATE jobs SET lease_token = NULL, due_at_ms = ingested_at_ms "
@@ -31,24 +38,28 @@ SqliteStore::Statements::Statements(sqlite3* db)
       insert_dead_letter(db,
                          "INSERT INTO dead_letters (job_id, target, event_id, body, headers, "
                          "attempts, ingested_at_ms, last_error, error_code, error_message, "
-                         "exhausted_retry_condition, dead_lettered_at_ms) "
-                         "VALUES (0, ?1, ?2, ?3, ?4, 0, ?5, '', ?6, ?7, ?8, ?5)"),
+                         "exhausted_retry_condition, dead_lettered_at_ms, event) "
+                         "VALUES (0, ?1, ?2, ?3, ?4, 0, ?5, '', ?6, ?7, ?8, ?5, ?9)"),
       retry(db,
             "UPDATE jobs SET attempts = attempts + 1, due_at_ms = ?2, last_error = ?3 "
             "WHERE id = ?1"),
       move_to_dlq(db,
                   "INSERT INTO dead_letters (job_id, target, event_id, body, headers, attempts, "
                   "ingested_at_ms, last_error, error_code, error_message, "
-                  "exhausted_retry_condition, dead_lettered_at_ms) "
+                  "exhausted_retry_condition, dead_lettered_at_ms, event, request, http_status, "
+                  "response_excerpt) "
                   "SELECT id, target, event_id, ?6, headers, attempts + 1, ingested_at_ms, "
-                  "last_error, ?2, ?3, ?4, ?5 FROM jobs WHERE id = ?1"),
+                  "last_error, ?2, ?3, ?4, ?5, ?7, ?8, ?9, ?10 FROM jobs WHERE id = ?1"),
       segment_referenced(db, "SELECT EXISTS (SELECT 1 FROM jobs WHERE body_segment = ?1)"),
       jobs_in_segment(db,
-                      "SELECT id, body_segment, body_offset, body_length FROM jobs "
+                      "SELECT id, body_segment, body_offset, body_length, event_kind, "
+                      "event_offset, event_length FROM jobs "
                       "WHERE body_segment = ?1 AND id > ?2 ORDER BY id LIMIT ?3"),
       inline_body(db,
                   "UPDATE jobs SET body = ?2, body_segment = NULL, body_offset = NULL, "
-                  "body_length = NULL WHERE id = ?1 AND body_segment = ?3"),
+                  "body_length = NULL, event_kind = CASE event_kind WHEN 2 THEN 3 ELSE "
+                  "event_kind END, event = CASE event_kind WHEN 2 THEN ?4 ELSE event END, "
+                  "event_offset = NULL, event_length = NULL WHERE id = ?1 AND body_segment = ?3"),
       kv_get(db, "SELECT value, revision FROM kv WHERE key = ?1"),
       kv_insert(db, "INSERT OR IGNORE INTO kv (key, value, revision) VALUES (?1, ?2, 1)"),
       kv_update(db,
@@ -57,7 +68,8 @@ SqliteStore::Statements::Statements(sqlite3* db)
       dlq_list(db,
                "SELECT id, job_id, target, event_id, body, headers, attempts, ingested_at_ms, "
                "last_error, error_code, error_message, exhausted_retry_condition, "
-               "dead_lettered_at_ms FROM dead_letters WHERE id > ?1 ORDER BY id LIMIT ?2"),
+               "dead_lettered_at_ms, event, request, http_status, response_excerpt "
+               "FROM dead_letters WHERE id > ?1 ORDER BY id LIMIT ?2"),
       count_jobs(db,
                  "SELECT (SELECT COUNT(*) FROM jobs), (SELECT COUNT(*) FROM leases JOIN jobs "
                  "ON jobs.id = leases.job_id WHERE leases.expires_at_ms > ?1) + (SELECT "
@@ -74,6 +86,8 @@ SqliteStore::Statements::Statements(sqlite3* db)
 Status SqliteStore::Statements::check() const {
   for (const internal::Statement* statement : {&insert_job,
                                                &insert_leased_job,
+                                               &insert_forward_job,
+                                               &job_event,
                                                &complete_leased,
                                                &unlease_row,
                                                &clear_row_lease,

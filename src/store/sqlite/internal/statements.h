@@ -22,6 +22,8 @@ class SqliteStore::Statements {
 
   internal::Statement insert_job;
   internal::Statement insert_leased_job;
+  internal::Statement insert_forward_job;
+  internal::Statement job_event;
   internal::Statement complete_leased;
   internal::Statement unlease_row;
   internal::Statement clear_row_lease;
