@@ -4,7 +4,8 @@
 // parameters, a key in an endpoint URL, and an API key rotated by a SIGHUP reload), events come in
 // through the AWS CLI and the webhook, go to destinations that succeed, fail and echo the request
 // back in their error answer, and then every output (stdout, stderr, /metrics, the answers the
-// clients got, `validate`) and every file hikyaku wrote (database, WAL, shared memory, body log
+// clients got, `validate`, the dead-letter documents sent to a DeadLetterConfig destination)
+// and every file hikyaku wrote (database, WAL, shared memory, body log
 // segments, Log target files) is searched for each secret: in clear, percent-encoded (both hex
 // cases, `+` for space), JSON-escaped and base64-encoded.
 //
@@ -187,13 +188,17 @@ ApiDestinations:
   - { Name: echo-oauth, ConnectionName: with-oauth, HttpMethod: POST,
       InvocationEndpoint: ")" << echo_.url("/echo")
                                                << R"(" }
+  - { Name: letters, ConnectionName: with-basic, HttpMethod: POST,
+      InvocationEndpoint: ")" << letters_.url("/letters")
+                                               << R"(" }
 Rules:
   - Name: to-destinations
     EventPattern: { source: [test.secrets] }
     Targets:
       - { Id: ok, ApiDestination: ok }
       - { Id: failing, ApiDestination: failing, RetryPolicy: { MaximumRetryAttempts: 1 } }
-      - { Id: echo-api-key, ApiDestination: echo-api-key, RetryPolicy: { MaximumRetryAttempts: 0 } }
+      - { Id: echo-api-key, ApiDestination: echo-api-key, RetryPolicy: { MaximumRetryAttempts: 0 },
+          DeadLetterConfig: { Arn: letters } }
       - { Id: echo-basic, ApiDestination: echo-basic, RetryPolicy: { MaximumRetryAttempts: 0 } }
       - { Id: echo-oauth, ApiDestination: echo-oauth, RetryPolicy: { MaximumRetryAttempts: 0 } }
   - Name: to-log
@@ -290,6 +295,7 @@ Rules:
   testing::ScriptableDestination ok_;
   testing::ScriptableDestination failing_;
   testing::ScriptableDestination echo_;
+  testing::ScriptableDestination letters_;  // echo-api-key's dead letters, as documents
   std::unique_ptr<ChildProcess> server_;
   std::string url_;
 };
@@ -336,7 +342,16 @@ TEST_F(SecretsTest, NoSecretInAnyOutputOrFileWhateverHappens) {
       wait_for([&] { return metric("hikyaku_dead_letter_jobs") == 20; }, std::chrono::seconds(60)))
       << metrics();
   ASSERT_TRUE(wait_for([&] { return ok_.request_count() == 5; }));
+  ASSERT_TRUE(wait_for([&] { return letters_.request_count() == 5; }));
   outputs["/metrics"] = metrics();
+  // The dead-letter documents: each holds the request it failed with (URL, headers, body with
+  // the connection's secret body parameter merged in), masked.
+  for (const testing::RecordedRequest& letter : letters_.requests()) {
+    EXPECT_THAT(letter.body, HasSubstr(R"("ErrorCode":"HTTP_400")"));
+    EXPECT_THAT(letter.body, HasSubstr("apiKey=***"));
+    EXPECT_THAT(letter.body, HasSubstr(R"("x-api-key":"***")"));
+    outputs["dead-letter documents"] += letter.body + "\n";
+  }
 
   // The destinations did get the secrets (so the echoes carried them back).
   const std::vector<testing::RecordedRequest> received = ok_.requests();
