@@ -6,34 +6,18 @@
 #include <vector>
 
 #include "config/config.h"
-#include "core/hex.h"
 #include "core/redact.h"
+#include "core/url_encoding.h"
 
 namespace hikyaku::config {
 namespace {
-
-// `text` with %XX decoded ('+' kept: it is a space only in forms, and both spellings are added).
-std::string percent_decoded(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (size_t i = 0; i < text.size(); ++i) {
-    if (text[i] == '%' && i + 2 < text.size() && hex_digit_value(text[i + 1]) >= 0 &&
-        hex_digit_value(text[i + 2]) >= 0) {
-      out += static_cast<char>(hex_digit_value(text[i + 1]) * 16 + hex_digit_value(text[i + 2]));
-      i += 2;
-    } else {
-      out += text[i];
-    }
-  }
-  return out;
-}
 
 class Collector {
  public:
   void add(std::string_view value) {
     if (!value.empty()) {
       values_.emplace_back(value);
-      const std::string decoded = percent_decoded(value);
+      const std::string decoded = percent_decode(value);
       if (decoded != value) {
         values_.push_back(decoded);
       }
@@ -83,7 +67,7 @@ class Collector {
       }
       if (const size_t equals = piece.find('='); equals != std::string_view::npos) {
         const std::string_view name = piece.substr(0, equals);
-        if (is_secret_parameter_name(name) || is_secret_parameter_name(percent_decoded(name))) {
+        if (is_secret_parameter_name(name) || is_secret_parameter_name(percent_decode(name))) {
           add(piece.substr(equals + 1));
         }
       }

@@ -5,6 +5,8 @@
 #include <array>
 #include <cstdint>
 
+#include "core/hex.h"
+
 namespace hikyaku {
 namespace {
 
@@ -78,5 +80,28 @@ std::string base64_encode(std::string_view bytes) {
   out.resize(static_cast<size_t>(written));
   return out;
 }
+
+namespace {
+
+std::string decode(std::string_view text, bool plus_is_space) {
+  std::string out;
+  out.reserve(text.size());
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '%' && i + 2 < text.size() && hex_digit_value(text[i + 1]) >= 0 &&
+        hex_digit_value(text[i + 2]) >= 0) {
+      out += static_cast<char>(hex_digit_value(text[i + 1]) * 16 + hex_digit_value(text[i + 2]));
+      i += 2;
+    } else {
+      out += plus_is_space && text[i] == '+' ? ' ' : text[i];
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string percent_decode(std::string_view text) { return decode(text, false); }
+
+std::string form_decode(std::string_view text) { return decode(text, true); }
 
 }  // namespace hikyaku

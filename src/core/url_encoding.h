@@ -28,6 +28,11 @@ std::string percent_encode(std::string_view text);
 void append_form_encoded(std::string& out, std::string_view text);
 std::string form_encode(std::string_view text);
 
+// `text` with every valid %XX decoded; anything else (a `+`, a stray `%`) kept as it is.
+std::string percent_decode(std::string_view text);
+// percent_decode() that also reads `+` as a space (application/x-www-form-urlencoded).
+std::string form_decode(std::string_view text);
+
 // Standard base64 (`+`, `/`, `=` padding), no line breaks.
 std::string base64_encode(std::string_view bytes);
 

@@ -43,5 +43,17 @@ TEST(UrlEncodingTest, Base64IsPaddedStandardBase64) {
   EXPECT_EQ(base64_encode(long_input).size(), 136u);
 }
 
+TEST(UrlEncodingTest, DecodingUndoesEncodingAndKeepsWhatIsNotAnEscape) {
+  const std::string text = "a b+c/&=%~\xE3\x81\x82";
+  EXPECT_EQ(percent_decode(percent_encode(text)), text);
+  EXPECT_EQ(form_decode(form_encode(text)), text);
+  EXPECT_EQ(percent_decode("%41%4a%4A"), "AJJ");  // either hex case
+  EXPECT_EQ(percent_decode("a+b"), "a+b");        // `+` is a space only in forms
+  EXPECT_EQ(form_decode("a+b"), "a b");
+  EXPECT_EQ(percent_decode("100%"), "100%");  // stray or short escapes stay as written
+  EXPECT_EQ(percent_decode("%4"), "%4");
+  EXPECT_EQ(percent_decode("%zz%"), "%zz%");
+}
+
 }  // namespace
 }  // namespace hikyaku

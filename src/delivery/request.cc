@@ -8,7 +8,6 @@
 #include <string_view>
 
 #include "core/ascii.h"
-#include "core/hex.h"
 #include "core/json_writer.h"
 #include "core/url_encoding.h"
 
@@ -22,23 +21,6 @@ namespace {
 namespace od = simdjson::ondemand;
 
 constexpr std::string_view kUserAgent = "hikyaku/" HIKYAKU_VERSION;
-std::string form_decoded(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (size_t i = 0; i < text.size(); ++i) {
-    if (text[i] == '+') {
-      out += ' ';
-    } else if (text[i] == '%' && i + 2 < text.size() && hex_digit_value(text[i + 1]) >= 0 &&
-               hex_digit_value(text[i + 2]) >= 0) {
-      out += static_cast<char>(hex_digit_value(text[i + 1]) * 16 + hex_digit_value(text[i + 2]));
-      i += 2;
-    } else {
-      out += text[i];
-    }
-  }
-  return out;
-}
-
 // RFC 9110 token characters.
 bool is_token(std::string_view name) {
   return !name.empty() && std::all_of(name.begin(), name.end(), [](char ch) {
@@ -258,8 +240,7 @@ void merge_form(std::string_view body,
     const size_t end = std::min(body.find('&'), body.size());
     const std::string_view field = body.substr(0, end);
     body.remove_prefix(std::min(end + 1, body.size()));
-    if (field.empty() ||
-        overridden_by(parameters, form_decoded(field.substr(0, field.find('='))))) {
+    if (field.empty() || overridden_by(parameters, form_decode(field.substr(0, field.find('='))))) {
       continue;
     }
     if (!out.empty()) {

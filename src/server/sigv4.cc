@@ -12,6 +12,7 @@
 #include <ctime>
 
 #include "core/hex.h"
+#include "core/url_encoding.h"
 
 namespace hikyaku::server::sigv4 {
 namespace {
@@ -52,24 +53,6 @@ std::string canonical_header_value(std::string_view value) {
       in_space = false;
     }
     out.push_back(c);
-  }
-  return out;
-}
-
-std::string percent_decode(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (size_t i = 0; i < text.size(); ++i) {
-    if (text[i] == '%' && i + 2 < text.size()) {
-      int high = hex_digit_value(text[i + 1]);
-      int low = hex_digit_value(text[i + 2]);
-      if (high >= 0 && low >= 0) {
-        out.push_back(static_cast<char>(high * 16 + low));
-        i += 2;
-        continue;
-      }
-    }
-    out.push_back(text[i]);
   }
   return out;
 }

@@ -9,30 +9,14 @@
 #include <utility>
 #include <vector>
 
-#include "core/hex.h"
 #include "core/redact.h"
+#include "core/url_encoding.h"
 #include "pattern/pattern.h"
 
 namespace hikyaku::config::internal {
 namespace {
 
 // --- InvocationEndpoint ---------------------------------------------------------------------
-
-// The Key to suggest for a parameter name as written in a URL: the connection percent-encodes
-// its keys itself, so it takes the decoded name.
-std::string percent_decoded(std::string_view text) {
-  std::string out;
-  for (size_t i = 0; i < text.size(); ++i) {
-    if (text[i] == '%' && i + 2 < text.size() && hex_digit_value(text[i + 1]) >= 0 &&
-        hex_digit_value(text[i + 2]) >= 0) {
-      out += static_cast<char>(hex_digit_value(text[i + 1]) * 16 + hex_digit_value(text[i + 2]));
-      i += 2;
-    } else {
-      out += text[i];
-    }
-  }
-  return out;
-}
 
 // The names of the credential-like parameters in `url`'s query, as written, without repeats.
 std::vector<std::string_view> secret_query_parameter_names(std::string_view url) {
@@ -79,7 +63,7 @@ void warn_about_endpoint(YamlReader& reader, const Config& config, size_t i) {
             "the same query: AuthParameters: {{ InvocationHttpParameters: {{ "
             "QueryStringParameters: [{{ Key: {}, Value: \"${{YOUR_SECRET_VARIABLE}}\", "
             "IsValueSecret: true }}] }} }}",
-            name, destination.connection_name, percent_decoded(name)));
+            name, destination.connection_name, percent_decode(name)));
   }
   const Connection* connection = config.find_connection(destination.connection_name);
   if (connection != nullptr && !connection->invocation_http_parameters.body_parameters.empty() &&
