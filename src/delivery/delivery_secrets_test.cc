@@ -12,6 +12,7 @@
 
 #include "delivery/dispatcher.h"
 #include "store/sqlite/sqlite_store.h"
+#include "testing/encodings.h"
 #include "testing/scriptable_destination.h"
 #include "testing/temp_dir.h"
 #include "testing/wait.h"
@@ -23,38 +24,10 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 using testing::wait_for;
 
-// Encoders of our own, to look for a secret the way it could have been written.
 std::string percent(std::string_view text, bool lower) {
-  std::string out;
-  for (unsigned char c : text) {
-    if (std::isalnum(c) != 0 || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += lower ? fmt::format("%{:02x}", c) : fmt::format("%{:02X}", c);
-    }
-  }
-  return out;
+  return testing::percent_encoded(text, lower);
 }
-
-std::string base64(std::string_view bytes) {
-  static constexpr std::string_view kAlphabet =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  for (size_t i = 0; i < bytes.size(); i += 3) {
-    uint32_t n = static_cast<uint32_t>(static_cast<uint8_t>(bytes[i])) << 16;
-    if (i + 1 < bytes.size()) {
-      n |= static_cast<uint32_t>(static_cast<uint8_t>(bytes[i + 1])) << 8;
-    }
-    if (i + 2 < bytes.size()) {
-      n |= static_cast<uint8_t>(bytes[i + 2]);
-    }
-    out += kAlphabet[(n >> 18) & 63];
-    out += kAlphabet[(n >> 12) & 63];
-    out += i + 1 < bytes.size() ? kAlphabet[(n >> 6) & 63] : '=';
-    out += i + 2 < bytes.size() ? kAlphabet[n & 63] : '=';
-  }
-  return out;
-}
+std::string base64(std::string_view bytes) { return testing::base64_encoded(bytes); }
 
 // PHP's json_encode escapes `/`; so do some web frameworks in their error pages.
 std::string json_with_escaped_slashes(std::string_view text) {
@@ -170,8 +143,7 @@ TEST_P(DeliverySecretsTest, DestinationEchoingTheRequestPutsNoSecretInTheStore) 
   for (const std::string& secret : {kQuerySecret, kHeaderSecret, kPassword}) {
     for (const std::string& form : forms_of(secret)) {
       EXPECT_THAT(letter.reason.error_message, Not(HasSubstr(form))) << secret << " as " << form;
-      EXPECT_THAT(letter.reason.response_excerpt, Not(HasSubstr(form)))
-          << secret << " as " << form;
+      EXPECT_THAT(letter.reason.response_excerpt, Not(HasSubstr(form))) << secret << " as " << form;
       EXPECT_THAT(letter.reason.request, Not(HasSubstr(form))) << secret << " as " << form;
       EXPECT_THAT(letter.job.last_error, Not(HasSubstr(form))) << secret << " as " << form;
       EXPECT_THAT(metrics, Not(HasSubstr(form))) << secret << " as " << form;

@@ -12,7 +12,7 @@
 #include <thread>
 #include <vector>
 
-#include "core/hex.h"
+#include "core/url_encoding.h"
 #include "delivery/http_client.h"
 #include "testing/scriptable_destination.h"
 
@@ -52,22 +52,6 @@ Redactor redactor_for(const OAuthSettings& s) {
     values.push_back(std::move(value));
   }
   return Redactor(values);
-}
-
-std::string form_decode(std::string_view text) {
-  std::string out;
-  for (size_t i = 0; i < text.size(); ++i) {
-    if (text[i] == '+') {
-      out += ' ';
-    } else if (text[i] == '%' && i + 2 < text.size() && hex_digit_value(text[i + 1]) >= 0 &&
-               hex_digit_value(text[i + 2]) >= 0) {
-      out += static_cast<char>(hex_digit_value(text[i + 1]) * 16 + hex_digit_value(text[i + 2]));
-      i += 2;
-    } else {
-      out += text[i];
-    }
-  }
-  return out;
 }
 
 // The decoded fields of a form body or query string, in order.

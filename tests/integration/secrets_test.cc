@@ -23,6 +23,7 @@
 #include <sstream>
 
 #include "core/json_writer.h"
+#include "testing/encodings.h"
 #include "testing/http_client.h"
 #include "testing/process.h"
 #include "testing/scriptable_destination.h"
@@ -60,42 +61,12 @@ const std::string& secret(const std::string& name) { return secrets().at(name); 
 constexpr const char* kBasicUser = "basic-user";
 
 std::string percent(std::string_view text, bool lower, bool plus_for_space) {
-  std::string out;
-  for (unsigned char c : text) {
-    if (std::isalnum(c) != 0 || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else if (c == ' ' && plus_for_space) {
-      out += '+';
-    } else {
-      out += lower ? fmt::format("%{:02x}", c) : fmt::format("%{:02X}", c);
-    }
-  }
-  return out;
+  return testing::percent_encoded(text, lower, plus_for_space);
 }
 
+// Unpadded: a prefix of the padded form, so a search finds both.
 std::string base64(std::string_view bytes, bool url = false) {
-  const std::string_view alphabet =
-      url ? "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
-          : "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  for (size_t i = 0; i < bytes.size(); i += 3) {
-    uint32_t n = static_cast<uint32_t>(static_cast<uint8_t>(bytes[i])) << 16;
-    if (i + 1 < bytes.size()) {
-      n |= static_cast<uint32_t>(static_cast<uint8_t>(bytes[i + 1])) << 8;
-    }
-    if (i + 2 < bytes.size()) {
-      n |= static_cast<uint8_t>(bytes[i + 2]);
-    }
-    out += alphabet[(n >> 18) & 63];
-    out += alphabet[(n >> 12) & 63];
-    if (i + 1 < bytes.size()) {
-      out += alphabet[(n >> 6) & 63];
-    }
-    if (i + 2 < bytes.size()) {
-      out += alphabet[n & 63];
-    }
-  }
-  return out;  // unpadded: a prefix of the padded form, so a search finds both
+  return testing::base64_encoded(bytes, url, /*padded=*/false);
 }
 
 std::string json_escaped(std::string_view text) {
