@@ -1005,9 +1005,10 @@ void Dispatcher::settle_failure(const Task& task) {
     store_has_due_ = true;  // the forwarded letter, due now (this thread claims it next)
   }
   spdlog::error(
-      "delivery dead-lettered {} attempts={} error_code={} exhausted_retry_condition={} error={}",
+      "delivery dead-lettered {} attempts={} error_code={} exhausted_retry_condition={} error={}{}",
       redacted(endpoint, where), attempt, code, exhausted.empty() ? "-" : exhausted,
-      json_quote(message));
+      json_quote(message),
+      forward.has_value() ? " sent_to=" + redacted(endpoint, forward->target) : "");
   target_counter("hikyaku_invocations_sent_to_dlq_total",
                  "Deliveries moved to the dead-letter queue (InvocationsSentToDlq)", endpoint,
                  job.target)
