@@ -24,7 +24,6 @@ class SqliteStore::Statements {
   internal::Statement insert_leased_job;
   internal::Statement complete_leased;
   internal::Statement unlease_row;
-  internal::Statement clear_row_lease;
   internal::Statement insert_event;
   internal::Statement claim;
   internal::Statement lease;
