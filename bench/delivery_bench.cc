@@ -2,8 +2,8 @@
 // keep-alive, with every outcome settled durably (completions committed through the group
 // committer), for 1 and for many API destinations; CPU per 1,000 deliveries.
 //
-//   delivery_bench [--jobs N] [--destinations D] [--runs R] [--in-flight K] [--sink-threads T]
-//                  [--ingest-rate J] [--seconds S]
+//   delivery_bench [--jobs N] [--destinations D] [--runs R] [--in-flight K] [--claim-batch B]
+//                  [--sink-threads T] [--ingest-rate J] [--seconds S]
 //
 // The sinks run in this process on their own threads (Boost.Beast, one io_context run by
 // --sink-threads threads, 1 by default), one listening port per destination. The jobs are appended
@@ -172,6 +172,7 @@ struct Settings {
   int jobs = 100'000;
   int destinations = 1;
   int in_flight = 16;
+  int claim_batch = 256;
   int sink_threads = 1;
   int ingest_rate = 0;  // jobs/s; 0: no ingest
   int seconds = 5;      // how long ingest runs when there are no jobs appended up front
@@ -275,7 +276,7 @@ RunResult run(const Settings& settings) {
   store::GroupCommitter committer(*store);
   delivery::Dispatcher::Options options;
   options.max_in_flight_per_destination = settings.in_flight;
-  options.claim_batch = 256;
+  options.claim_batch = settings.claim_batch;
   delivery::Dispatcher dispatcher(*store, metrics, SystemClock::instance(), endpoints, options);
   dispatcher.attach(committer);
   const double cpu_before = cpu_seconds();
@@ -364,6 +365,7 @@ int main(int argc, char** argv) {
   Settings settings;
   settings.jobs = flag(argc, argv, "--jobs", settings.jobs);
   settings.in_flight = flag(argc, argv, "--in-flight", settings.in_flight);
+  settings.claim_batch = flag(argc, argv, "--claim-batch", settings.claim_batch);
   settings.sink_threads = std::max(1, flag(argc, argv, "--sink-threads", settings.sink_threads));
   settings.ingest_rate = flag(argc, argv, "--ingest-rate", 0);
   settings.seconds = flag(argc, argv, "--seconds", settings.seconds);
