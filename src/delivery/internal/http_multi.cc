@@ -159,13 +159,16 @@ void HttpMulti::start(uint64_t tag, HttpRequest request, const TransferOptions& 
   transfer->prepare(options);
   CURL* easy = transfer->easy;
   running_.emplace(easy, std::move(transfer));
-  auto* multi = static_cast<CURLM*>(multi_);
+  bound_idle_connections();
+  curl_multi_add_handle(static_cast<CURLM*>(multi_), easy);
+}
+
+void HttpMulti::bound_idle_connections() {
   // libcurl's bound counts the connections in use too: when it is below them, every finished
   // exchange closes a connection (the one it used, as the only idle one) and the next opens
-  // another. The bound is on the idle ones only.
-  curl_multi_setopt(multi, CURLMOPT_MAXCONNECTS,
+  // another. The bound is on the idle ones only; libcurl applies it as exchanges finish.
+  curl_multi_setopt(static_cast<CURLM*>(multi_), CURLMOPT_MAXCONNECTS,
                     static_cast<long>(max_idle_connections_ + running_.size()));
-  curl_multi_add_handle(multi, easy);
 }
 
 void HttpMulti::perform(std::chrono::milliseconds wait, std::vector<FinishedExchange>& finished) {
@@ -213,6 +216,9 @@ void HttpMulti::perform(std::chrono::milliseconds wait, std::vector<FinishedExch
     std::string().swap(transfer->body);
     finished.push_back(std::move(done));
     idle_.push_back(std::move(transfer));
+  }
+  if (!done_.empty()) {
+    bound_idle_connections();
   }
 }
 

@@ -61,6 +61,8 @@ class HttpMulti {
 
  private:
   struct Transfer;
+  // Sets libcurl's connection bound from the exchanges running now.
+  void bound_idle_connections();
   const int max_idle_connections_;
   void* multi_;                                                   // CURLM*
   std::unordered_map<void*, std::unique_ptr<Transfer>> running_;  // by easy handle
