@@ -125,12 +125,12 @@ struct HttpMulti::Transfer {
   }
 };
 
-HttpMulti::HttpMulti(int max_connections) {
+HttpMulti::HttpMulti(int max_connections) : max_idle_connections_(std::max(max_connections, 1)) {
   static std::once_flag init;
   std::call_once(init, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
   CURLM* multi = curl_multi_init();
   HK_CHECK(multi != nullptr);
-  curl_multi_setopt(multi, CURLMOPT_MAXCONNECTS, static_cast<long>(std::max(max_connections, 1)));
+  curl_multi_setopt(multi, CURLMOPT_MAXCONNECTS, static_cast<long>(max_idle_connections_));
   curl_multi_setopt(multi, CURLMOPT_PIPELINING, static_cast<long>(CURLPIPE_MULTIPLEX));
   multi_ = multi;
 }
@@ -159,7 +159,16 @@ void HttpMulti::start(uint64_t tag, HttpRequest request, const TransferOptions& 
   transfer->prepare(options);
   CURL* easy = transfer->easy;
   running_.emplace(easy, std::move(transfer));
+  bound_idle_connections();
   curl_multi_add_handle(static_cast<CURLM*>(multi_), easy);
+}
+
+void HttpMulti::bound_idle_connections() {
+  // libcurl's bound counts the connections in use too: when it is below them, every finished
+  // exchange closes a connection (the one it used, as the only idle one) and the next opens
+  // another. The bound is on the idle ones only; libcurl applies it as exchanges finish.
+  curl_multi_setopt(static_cast<CURLM*>(multi_), CURLMOPT_MAXCONNECTS,
+                    static_cast<long>(max_idle_connections_ + running_.size()));
 }
 
 void HttpMulti::perform(std::chrono::milliseconds wait, std::vector<FinishedExchange>& finished) {
@@ -171,21 +180,26 @@ void HttpMulti::perform(std::chrono::milliseconds wait, std::vector<FinishedExch
                     nullptr);
     curl_multi_perform(multi, &running);
   }
+  // Every message is read before any handle is removed: removing a handle searches the messages
+  // still queued for its own, so removing while reading takes time quadratic in the exchanges
+  // finished at once (hundreds with many destinations).
+  done_.clear();
   int queued = 0;
   while (CURLMsg* message = curl_multi_info_read(multi, &queued)) {
-    if (message->msg != CURLMSG_DONE) {
-      continue;
+    if (message->msg == CURLMSG_DONE) {
+      done_.emplace_back(message->easy_handle, message->data.result);
     }
-    const auto found = running_.find(message->easy_handle);
+  }
+  for (const auto& [easy, code] : done_) {
+    const auto found = running_.find(easy);
     HK_CHECK(found != running_.end());
     std::unique_ptr<Transfer> transfer = std::move(found->second);
     running_.erase(found);
-    const CURLcode code = message->data.result;
     curl_multi_remove_handle(multi, transfer->easy);
 
     FinishedExchange done;
     done.tag = transfer->tag;
-    if (code == CURLE_OK) {
+    if (code == static_cast<int>(CURLE_OK)) {
       long status = 0;
       curl_easy_getinfo(transfer->easy, CURLINFO_RESPONSE_CODE, &status);
       done.result.http_status = static_cast<int>(status);
@@ -193,14 +207,18 @@ void HttpMulti::perform(std::chrono::milliseconds wait, std::vector<FinishedExch
       done.hints.http_status = done.result.http_status;
       done.body = std::move(transfer->body);
     } else {
-      done.result.timed_out = code == CURLE_OPERATION_TIMEDOUT;
+      done.result.timed_out = code == static_cast<int>(CURLE_OPERATION_TIMEDOUT);
       done.result.error =
-          redact_url(transfer->error[0] != '\0' ? transfer->error : curl_easy_strerror(code));
+          redact_url(transfer->error[0] != '\0' ? transfer->error
+                                                : curl_easy_strerror(static_cast<CURLcode>(code)));
     }
     transfer->request = {};  // the request's secrets go now, not when the handle is reused
     std::string().swap(transfer->body);
     finished.push_back(std::move(done));
     idle_.push_back(std::move(transfer));
+  }
+  if (!done_.empty()) {
+    bound_idle_connections();
   }
 }
 

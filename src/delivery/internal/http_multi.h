@@ -61,9 +61,13 @@ class HttpMulti {
 
  private:
   struct Transfer;
+  // Sets libcurl's connection bound from the exchanges running now.
+  void bound_idle_connections();
+  const int max_idle_connections_;
   void* multi_;                                                   // CURLM*
   std::unordered_map<void*, std::unique_ptr<Transfer>> running_;  // by easy handle
   std::vector<std::unique_ptr<Transfer>> idle_;  // finished transfers, their handles reused
+  std::vector<std::pair<void*, int>> done_;      // perform(): finished handles, CURLcode
 };
 
 }  // namespace hikyaku::delivery::internal

@@ -83,8 +83,8 @@ Result<sqlite3*> open_connection(const SqliteStore::Options& options) {
 }
 
 // Leases held by a previous process of ours died with it: their jobs are due again at once,
-// oldest first (a claim does not move a job's due time; a lease in the job's row, from
-// append_and_lease or an older version of hikyaku, does).
+// oldest first (a lease in the job's row moved its due time to the lease's expiry; the leases
+// table holds only an older version's leases, so it is empty from here on).
 Status recover_leases(sqlite3* db) {
   return internal::exec(db,
                         "DELETE FROM leases; UPDATE jobs SET due_at_ms = ingested_at_ms, "

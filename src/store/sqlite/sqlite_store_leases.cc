@@ -1,6 +1,6 @@
-// SqliteStore: claiming jobs and settling claims (complete, retry, release, dead-letter). A
-// claim's lease is a row of `leases`; a job leased by append_and_lease carries its lease in its
-// own row instead (internal/schema.cc).
+// SqliteStore: claiming jobs and settling claims (complete, retry, release, dead-letter). A lease
+// is carried in the job's own row (internal/schema.cc); `leases` holds an older version's leases
+// only, and open() clears it.
 #include <fmt/format.h>
 #include <sqlite3.h>
 
@@ -73,15 +73,12 @@ Status SqliteStore::read_due_jobs(int64_t now_ms, int limit, const std::string& 
 Status SqliteStore::lease_claims(const std::vector<Claim>& claims, const std::string& token,
                                  int64_t expires) {
   for (const Claim& claim : claims) {
+    // In the job's row, as append_and_lease does: its due time becomes the lease's expiry, so the
+    // next claim's range scan never reaches it while the lease lives, however many jobs are
+    // leased, and completing it is one delete.
     Use lease(statements_->lease);
     lease->bind(1, claim.job.id).bind(2, token).bind(3, expires);
     if (lease->step() != SQLITE_DONE) {
-      return sqlite_error(db_, "leasing a job");
-    }
-    // An expired lease from append_and_lease ends here (no write unless there was one).
-    Use clear(statements_->clear_row_lease);
-    clear->bind(1, claim.job.id);
-    if (clear->step() != SQLITE_DONE) {
       return sqlite_error(db_, "leasing a job");
     }
   }
@@ -116,7 +113,7 @@ Status SqliteStore::complete_claims(const std::vector<Claim>& claims, int64_t& c
 
 Status SqliteStore::complete_one(const Claim& claim, int64_t& completed) {
   {
-    // A lease from append_and_lease: one delete settles it.
+    // A lease in the job's row (append_and_lease, claim): one delete settles it.
     Use complete(statements_->complete_leased);
     complete->bind(1, claim.job.id).bind(2, claim.token);
     if (complete->step() != SQLITE_DONE) {

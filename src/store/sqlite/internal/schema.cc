@@ -22,7 +22,7 @@ CREATE TABLE IF NOT EXISTS jobs (
   attempts INTEGER NOT NULL DEFAULT 0,
   ingested_at_ms INTEGER NOT NULL,
   due_at_ms INTEGER NOT NULL,        -- next attempt
-  lease_token TEXT,                  -- a lease taken by append_and_lease (due_at_ms = its expiry)
+  lease_token TEXT,                  -- the job's lease, if any (due_at_ms = its expiry)
   last_error TEXT NOT NULL DEFAULT '',
   body_segment INTEGER,              -- where the body is in the body log; NULL = in `body`
   body_offset INTEGER,
@@ -36,11 +36,12 @@ CREATE TABLE IF NOT EXISTS jobs (
   event BLOB
 );
 CREATE INDEX IF NOT EXISTS jobs_due ON jobs(due_at_ms);
--- A claimed job's lease. Kept apart from jobs so that claiming writes a small row instead of
--- rewriting the job with its body; a lease is live while expires_at_ms > now. Jobs leased by
--- append_and_lease instead carry the token in jobs.lease_token and the expiry as their due time:
--- written with the row, gone with it, so the hot path touches no second table; claim() clears it
--- when such a lease has expired (the job was new when leased: its due time becomes its ingestion).
+-- Leases of older versions (live while expires_at_ms > now), cleared at open. A job's lease is
+-- carried in its row: the token in jobs.lease_token and the expiry as its due time, written by
+-- append_and_lease with the row and by claim() as an update; gone with the row. A leased job's due
+-- time is past the claim's range until the lease expires, so a claim never steps over leased jobs
+-- (with thousands in flight, that scan was most of a claim's cost); claim() overwrites an expired
+-- lease. (The rows are small: bodies are in the body log, but for the few moved back in.)
 CREATE TABLE IF NOT EXISTS leases (
   job_id INTEGER PRIMARY KEY,
   token TEXT NOT NULL,

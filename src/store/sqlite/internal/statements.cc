@@ -22,16 +22,13 @@ SqliteStore::Statements::Statements(sqlite3* db)
       unlease_row(db,
                   "UPDATE jobs SET lease_token = NULL, due_at_ms = ingested_at_ms "
                   "WHERE id = ?1 AND lease_token = ?2"),
-      clear_row_lease(db,
-                      "UPDATE jobs SET lease_token = NULL, due_at_ms = ingested_at_ms "
-                      "WHERE id = ?1 AND lease_token IS NOT NULL"),
       insert_event(db,
                    "INSERT INTO archive (event_id, bus, envelope, ingested_at_ms) "
                    "VALUES (?1, ?2, ?3, ?4)"),
       claim(db, "SELECT " HK_JOB_COLUMNS
                 " FROM jobs WHERE due_at_ms <= ?1 AND NOT EXISTS (SELECT 1 FROM leases WHERE "
                 "job_id = jobs.id AND expires_at_ms > ?1) ORDER BY due_at_ms, id LIMIT ?2"),
-      lease(db, "INSERT OR REPLACE INTO leases (job_id, token, expires_at_ms) VALUES (?1, ?2, ?3)"),
+      lease(db, "UPDATE jobs SET lease_token = ?2, due_at_ms = ?3 WHERE id = ?1"),
       unlease(db, "DELETE FROM leases WHERE job_id = ?1 AND token = ?2"),
       complete(db, "DELETE FROM jobs WHERE id = ?1"),
       release(db, "UPDATE jobs SET due_at_ms = ?2 WHERE id = ?1"),
@@ -90,7 +87,6 @@ Status SqliteStore::Statements::check() const {
                                                &job_event,
                                                &complete_leased,
                                                &unlease_row,
-                                               &clear_row_lease,
                                                &insert_event,
                                                &claim,
                                                &lease,

@@ -26,7 +26,6 @@ class SqliteStore::Statements {
   internal::Statement job_event;
   internal::Statement complete_leased;
   internal::Statement unlease_row;
-  internal::Statement clear_row_lease;
   internal::Statement insert_event;
   internal::Statement claim;
   internal::Statement lease;
