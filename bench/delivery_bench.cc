@@ -4,111 +4,34 @@
 //
 //   delivery_bench [--jobs N] [--destinations D] [--runs R] [--in-flight K]
 //
-// The sinks run in this process on their own thread (Boost.Beast, one io_context), one listening
-// port per destination. The jobs are appended to a fresh store first; the clock runs from
+// The sinks (http_sink.h) run in this process on their own thread, one listening port per
+// destination. The jobs are appended to a fresh store first; the clock runs from
 // Dispatcher::start() until the store holds no pending or leased job.
 #include <fmt/format.h>
 #include <sys/resource.h>
 
 #include <algorithm>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
-#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "core/metrics.h"
 #include "delivery/dispatcher.h"
+#include "http_sink.h"
 #include "store/group_commit.h"
 #include "store/sqlite/sqlite_store.h"
 #include "testing/temp_dir.h"
 
 namespace {
 
-namespace asio = boost::asio;
-namespace beast = boost::beast;
-namespace http = beast::http;
-using asio::ip::tcp;
 namespace delivery = hikyaku::delivery;
 namespace store = hikyaku::store;
 using hikyaku::MetricsRegistry;
 using hikyaku::SystemClock;
-
-// One keep-alive connection of a sink: read a request, answer 200 with an empty body, repeat.
-class SinkSession : public std::enable_shared_from_this<SinkSession> {
- public:
-  explicit SinkSession(tcp::socket socket) : stream_(std::move(socket)) {}
-  void start() { read(); }
-
- private:
-  void read() {
-    request_ = {};
-    http::async_read(stream_, buffer_, request_,
-                     [self = shared_from_this()](beast::error_code error, size_t) {
-                       if (!error) {
-                         self->answer();
-                       }
-                     });
-  }
-  void answer() {
-    response_ = {http::status::ok, request_.version()};
-    response_.keep_alive(request_.keep_alive());
-    response_.content_length(0);
-    http::async_write(stream_, response_,
-                      [self = shared_from_this()](beast::error_code error, size_t) {
-                        if (!error && self->response_.keep_alive()) {
-                          self->read();
-                        }
-                      });
-  }
-
-  beast::tcp_stream stream_;
-  beast::flat_buffer buffer_;
-  http::request<http::string_body> request_;
-  http::response<http::empty_body> response_;
-};
-
-class Sinks {
- public:
-  explicit Sinks(int count) {
-    acceptors_.reserve(static_cast<size_t>(count));  // accept() holds references into it
-    for (int i = 0; i < count; ++i) {
-      acceptors_.emplace_back(io_, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
-      ports_.push_back(acceptors_.back().local_endpoint().port());
-      accept(acceptors_.back());
-    }
-    thread_ = std::thread([this] { io_.run(); });
-  }
-  ~Sinks() {
-    io_.stop();
-    thread_.join();
-  }
-  Sinks(const Sinks&) = delete;
-  Sinks& operator=(const Sinks&) = delete;
-  uint16_t port(int i) const { return ports_[static_cast<size_t>(i)]; }
-
- private:
-  void accept(tcp::acceptor& acceptor) {
-    acceptor.async_accept([this, &acceptor](beast::error_code error, tcp::socket socket) {
-      if (!error) {
-        socket.set_option(tcp::no_delay(true));
-        std::make_shared<SinkSession>(std::move(socket))->start();
-      }
-      accept(acceptor);
-    });
-  }
-
-  asio::io_context io_;
-  std::vector<tcp::acceptor> acceptors_;
-  std::vector<uint16_t> ports_;
-  std::thread thread_;
-};
+using hikyaku::bench::Sinks;
 
 double cpu_seconds() {
   rusage usage{};
