@@ -69,13 +69,13 @@ tsan: deps
 # minutes on 2 cores from cold; scripts/run-tidy remembers translation units that were clean.
 lint:
 	scripts/check-layering
-	clang-format --dry-run --Werror $$(git ls-files 'src/*.h' 'src/*.cc' 'bench/*.cc' 'tests/*.cc' 'tests/*.h')
+	clang-format --dry-run --Werror $$(git ls-files 'src/*.h' 'src/*.cc' 'bench/*.h' 'bench/*.cc' 'tests/*.cc' 'tests/*.h')
 
 check: configure lint
 	scripts/run-tidy $(BUILD_DIR) $(JOBS)
 
 format:
-	clang-format -i $$(git ls-files 'src/*.h' 'src/*.cc' 'bench/*.cc' 'tests/*.cc' 'tests/*.h')
+	clang-format -i $$(git ls-files 'src/*.h' 'src/*.cc' 'bench/*.h' 'bench/*.cc' 'tests/*.cc' 'tests/*.h')
 
 clean:
 	rm -rf build build-release build-asan build-tsan

@@ -19,16 +19,10 @@
 // achieved ingest rate is shown. (putevents_load_bench measures HTTP ingest and matching, with
 // deliveries to Log targets; this isolates the delivery engine under a steady commit load.)
 #include <fmt/format.h>
-#include <pthread.h>
 #include <sys/resource.h>
-#include <time.h>
 
 #include <algorithm>
 #include <atomic>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
@@ -39,116 +33,17 @@
 
 #include "core/metrics.h"
 #include "delivery/dispatcher.h"
+#include "http_sink.h"
 #include "store/group_commit.h"
 #include "store/sqlite/sqlite_store.h"
 #include "testing/temp_dir.h"
 
 namespace {
 
-namespace asio = boost::asio;
-namespace beast = boost::beast;
-namespace http = beast::http;
-using asio::ip::tcp;
 namespace delivery = hikyaku::delivery;
 namespace store = hikyaku::store;
 using hikyaku::MetricsRegistry;
 using hikyaku::SystemClock;
-
-// One keep-alive connection of a sink: read a request, answer 200 with an empty body, repeat.
-class SinkSession : public std::enable_shared_from_this<SinkSession> {
- public:
-  SinkSession(tcp::socket socket, std::atomic<int64_t>& answered)
-      : stream_(std::move(socket)), answered_(answered) {}
-  void start() { read(); }
-
- private:
-  void read() {
-    request_ = {};
-    http::async_read(stream_, buffer_, request_,
-                     [self = shared_from_this()](beast::error_code error, size_t) {
-                       if (!error) {
-                         self->answer();
-                       }
-                     });
-  }
-  void answer() {
-    answered_.fetch_add(1, std::memory_order_relaxed);
-    response_ = {http::status::ok, request_.version()};
-    response_.keep_alive(request_.keep_alive());
-    response_.content_length(0);
-    http::async_write(stream_, response_,
-                      [self = shared_from_this()](beast::error_code error, size_t) {
-                        if (!error && self->response_.keep_alive()) {
-                          self->read();
-                        }
-                      });
-  }
-
-  beast::tcp_stream stream_;
-  std::atomic<int64_t>& answered_;
-  beast::flat_buffer buffer_;
-  http::request<http::string_body> request_;
-  http::response<http::empty_body> response_;
-};
-
-class Sinks {
- public:
-  // Each session runs one chain of operations at a time, so the threads need no strand.
-  Sinks(int count, int threads) {
-    acceptors_.reserve(static_cast<size_t>(count));  // accept() holds references into it
-    for (int i = 0; i < count; ++i) {
-      acceptors_.emplace_back(io_, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
-      ports_.push_back(acceptors_.back().local_endpoint().port());
-      accept(acceptors_.back());
-    }
-    for (int t = 0; t < threads; ++t) {
-      threads_.emplace_back([this] { io_.run(); });
-    }
-  }
-  ~Sinks() {
-    io_.stop();
-    for (std::thread& thread : threads_) {
-      thread.join();
-    }
-  }
-  Sinks(const Sinks&) = delete;
-  Sinks& operator=(const Sinks&) = delete;
-  uint16_t port(int i) const { return ports_[static_cast<size_t>(i)]; }
-  int64_t answered() const { return answered_.load(std::memory_order_relaxed); }
-  int64_t accepted() const { return accepted_.load(std::memory_order_relaxed); }
-  // CPU time of the sinks' threads so far.
-  double cpu_seconds() {
-    double total = 0;
-    for (std::thread& thread : threads_) {
-      clockid_t clock{};
-      timespec spent{};
-      if (pthread_getcpuclockid(thread.native_handle(), &clock) == 0 &&
-          clock_gettime(clock, &spent) == 0) {
-        total += static_cast<double>(spent.tv_sec) + static_cast<double>(spent.tv_nsec) / 1e9;
-      }
-    }
-    return total;
-  }
-
- private:
-  void accept(tcp::acceptor& acceptor) {
-    acceptor.async_accept([this, &acceptor](beast::error_code error, tcp::socket socket) {
-      if (!error) {
-        socket.set_option(tcp::no_delay(true));
-        accepted_.fetch_add(1, std::memory_order_relaxed);
-        std::make_shared<SinkSession>(std::move(socket), answered_)->start();
-      }
-      accept(acceptor);
-    });
-  }
-
-  asio::io_context io_;
-  std::vector<tcp::acceptor> acceptors_;
-  std::vector<uint16_t> ports_;
-  std::atomic<int64_t> answered_{0};
-  std::atomic<int64_t> accepted_{0};
-  std::vector<std::thread> threads_;
-};
 
 double cpu_seconds() {
   rusage usage{};
@@ -249,7 +144,7 @@ RunResult run(const Settings& settings) {
                              {.path = (std::filesystem::path(directory.path()) / "db").string(),
                               .synchronous_full = false}))
                    .value();
-  Sinks sinks(destinations, settings.sink_threads);
+  hikyaku::bench::Sinks sinks(destinations, {}, settings.sink_threads);
   auto endpoints = std::make_shared<delivery::Endpoints>();
   for (int d = 0; d < destinations; ++d) {
     delivery::Endpoint endpoint;
