@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <string>
+#include <vector>
+
 namespace hikyaku::delivery::internal {
 namespace {
 
@@ -121,9 +125,10 @@ TEST(PacerTest, A429WithoutRetryAfterBacksOffLongerEachTimeUntilASuccess) {
   EXPECT_EQ(pacer.finish(answer(429), now, kWall), Pacer::kFirst429Pause);
 }
 
+const auto reset_in = [](int s) { return std::to_string(1772356502 + s); };
+
 TEST(PacerTest, RateLimitHeadersSpendTheWindowsBudgetThenWaitForTheReset) {
   Pacer pacer(1000, 4);
-  const auto reset_in = [](int s) { return std::to_string(1772356502 + s); };
   // The first answer says 3 requests are left in a window that resets in 10 s.
   ASSERT_TRUE(pacer.try_start(kStart));
   EXPECT_EQ(pacer.finish(answer(200, "", "3", reset_in(10)), kStart, kWall), milliseconds(0));
@@ -136,25 +141,103 @@ TEST(PacerTest, RateLimitHeadersSpendTheWindowsBudgetThenWaitForTheReset) {
   }
   EXPECT_EQ(started, 3);  // no request beyond the budget, so no 429
   EXPECT_EQ(pacer.budget(), 0);
-  // Their answers arrive; the last says the budget is spent.
-  pacer.finish(answer(200, "", "2", reset_in(10)), now, kWall);
-  pacer.finish(answer(200, "", "1", reset_in(10)), now, kWall);
-  EXPECT_EQ(pacer.finish(answer(200, "", "0", reset_in(10)), now, kWall), milliseconds(10'000));
-  EXPECT_EQ(pacer.next_start(now), now + seconds(10));  // the reset, 10 s after kWall's answer
-  EXPECT_FALSE(pacer.try_start(now + seconds(9)));
-  EXPECT_TRUE(pacer.try_start(now + seconds(10)));  // a new window
+  // Their answers arrive; the budget was spent.
+  const milliseconds until_reset = seconds(10) + Pacer::kResetMargin;
+  EXPECT_EQ(pacer.finish(answer(200, "", "2", reset_in(10)), now, kWall), until_reset);
+  EXPECT_EQ(pacer.finish(answer(200, "", "1", reset_in(10)), now, kWall), until_reset);
+  EXPECT_EQ(pacer.finish(answer(200, "", "0", reset_in(10)), now, kWall), until_reset);
+  // Not a pause: the budget holds the destination back until just after the reset, which the
+  // first answer placed 10 s after kStart.
+  EXPECT_EQ(pacer.paused_until(), SteadyTime{});
+  EXPECT_EQ(pacer.next_start(now), kStart + until_reset);
+  EXPECT_FALSE(pacer.try_start(now + seconds(10)));  // not before the margin
+  EXPECT_TRUE(pacer.try_start(now + until_reset));   // a new window, its budget not known yet
+  EXPECT_EQ(pacer.budget(), std::nullopt);
 }
 
 TEST(PacerTest, AnswersInFlightCountAgainstTheBudget) {
   Pacer pacer(1000, 10);
-  const std::string reset = std::to_string(1772356502 + 60);
   for (int i = 0; i < 3; ++i) {
     ASSERT_TRUE(pacer.try_start(kStart));
   }
-  // Two more requests are in flight when the answer says 2 are left: none may start.
-  pacer.finish(answer(200, "", "2", reset), kStart, kWall);
+  // The first request's answer says 2 are left; the two started after it may spend them.
+  pacer.finish(answer(200, "", "2", reset_in(60)), kStart, kWall);
   EXPECT_EQ(pacer.budget(), 0);
   EXPECT_FALSE(pacer.try_start(kStart));
+}
+
+// Answers are read in whatever order the transfers finish; the budget must not depend on it.
+TEST(PacerTest, TheBudgetDoesNotDependOnTheOrderAnswersAreRead) {
+  for (const bool oldest_last : {true, false}) {
+    Pacer pacer(1000, 16);
+    for (int i = 0; i < 16; ++i) {
+      ASSERT_TRUE(pacer.try_start(kStart));
+    }
+    // The server took them in order: request n left 150 - n of the window.
+    std::vector<uint64_t> order;
+    for (uint64_t n = 1; n <= 16; ++n) {
+      order.push_back(n);
+    }
+    if (oldest_last) {
+      std::reverse(order.begin(), order.end());
+    }
+    for (uint64_t n : order) {
+      pacer.finish(answer(200, "", std::to_string(150 - n), reset_in(60)), kStart, kWall);
+      // Never more than is really left: 150 - 16 once all have been taken.
+      EXPECT_LE(*pacer.budget(), 150 - 16) << oldest_last << " after " << n;
+    }
+    EXPECT_EQ(pacer.budget(), 150 - 16) << oldest_last;
+    EXPECT_EQ(pacer.paused_until(), SteadyTime{}) << oldest_last;  // nothing paused
+  }
+}
+
+TEST(PacerTest, ANewWindowReplacesTheBudgetAndStaleAnswersAreIgnored) {
+  Pacer pacer(1000, 10);
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(pacer.try_start(kStart));
+  }
+  pacer.finish(answer(200, "", "0", reset_in(1)), kStart, kWall);
+  EXPECT_EQ(pacer.budget(), -2);  // two more in flight
+  const SteadyTime later = kStart + seconds(2);
+  // The second request was taken in the next window (its Reset is later): that window's budget.
+  pacer.finish(answer(200, "", "149", reset_in(11)), later, kWall + seconds(2));
+  EXPECT_EQ(pacer.budget(), 148);  // one still in flight
+  // The third had been taken in the first window; its late answer changes nothing but the count
+  // in flight.
+  pacer.finish(answer(200, "", "0", reset_in(1)), later, kWall + seconds(2));
+  EXPECT_EQ(pacer.budget(), 149);
+}
+
+// A 429 that carries the rate-limit headers is the budget's: it waits for the reset, with no
+// back-off, and not at all once the window is over.
+TEST(PacerTest, ABudget429WaitsForTheResetWithoutBackingOff) {
+  Pacer pacer(1000, 10);
+  ASSERT_TRUE(pacer.try_start(kStart));
+  EXPECT_EQ(pacer.finish(answer(429, "", "0", reset_in(5)), kStart, kWall),
+            seconds(5) + Pacer::kResetMargin);
+  EXPECT_EQ(pacer.paused_until(), SteadyTime{});
+  EXPECT_EQ(pacer.next_start(kStart), kStart + seconds(5) + Pacer::kResetMargin);
+  // Sent a hair before the reset: the 429 names the window that has just ended.
+  const SteadyTime at_reset = kStart + seconds(5);
+  ASSERT_TRUE(pacer.try_start(at_reset + Pacer::kResetMargin));
+  EXPECT_LE(pacer.finish(answer(429, "", "0", reset_in(5)), at_reset + Pacer::kResetMargin,
+                         kWall + seconds(5) + Pacer::kResetMargin),
+            Pacer::kResetMargin);
+  EXPECT_EQ(pacer.paused_until(), SteadyTime{});
+  EXPECT_EQ(pacer.next_start(at_reset + Pacer::kResetMargin), at_reset + Pacer::kResetMargin);
+  // A plain 429 still backs off.
+  ASSERT_TRUE(pacer.try_start(at_reset + Pacer::kResetMargin));
+  EXPECT_EQ(pacer.finish(answer(429), at_reset, kWall), Pacer::kFirst429Pause);
+}
+
+// Reset is whole epoch seconds read against the wall clock: the wait is rounded up, never down.
+TEST(PacerTest, TheResetIsNeverWaitedForTooShortly) {
+  Pacer pacer(1000, 10);
+  ASSERT_TRUE(pacer.try_start(kStart));
+  // 0.3 ms into a second: 9.9997 s are left until the reset.
+  const WallTime wall = kWall + std::chrono::microseconds(300);
+  EXPECT_EQ(pacer.finish(answer(200, "", "0", reset_in(10)), kStart, wall),
+            milliseconds(10'000) + Pacer::kResetMargin);
 }
 
 TEST(PacerTest, ALowerRateAfterAReloadAppliesFromTheNextSend) {

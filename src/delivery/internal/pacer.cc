@@ -69,18 +69,15 @@ std::optional<SteadyTime> Pacer::next_start(SteadyTime now) const {
     return std::nullopt;
   }
   SteadyTime at = std::max({now, paused_until_, theoretical_arrival_ - tolerance_});
-  if (budget_ && *budget_ <= 0) {
-    if (in_flight_ > 0 && budget_resets_at_ <= at) {
-      return std::nullopt;  // the window is over, but its last answers may still say otherwise
-    }
+  if (const std::optional<int64_t> left = budget(); left && *left <= 0) {
     at = std::max(at, budget_resets_at_);
   }
   return at;
 }
 
 bool Pacer::try_start(SteadyTime now) {
-  if (budget_ && now >= budget_resets_at_ && in_flight_ == 0) {
-    budget_.reset();  // a new window: its budget is learnt from the next answer
+  if (lowest_remaining_ && now >= budget_resets_at_) {
+    lowest_remaining_.reset();  // a new window: its budget is learnt from its first answer
   }
   const std::optional<SteadyTime> at = next_start(now);
   if (!at || *at > now) {
@@ -88,9 +85,6 @@ bool Pacer::try_start(SteadyTime now) {
   }
   theoretical_arrival_ = std::max(theoretical_arrival_, now) + interval_;
   ++in_flight_;
-  if (budget_) {
-    --*budget_;
-  }
   return true;
 }
 
@@ -101,17 +95,27 @@ std::chrono::milliseconds Pacer::finish(const ResponseHints& hints, SteadyTime n
 
   const std::optional<int64_t> remaining = parse_integer(hints.rate_limit_remaining);
   const std::optional<int64_t> reset = parse_integer(hints.rate_limit_reset);
-  if (remaining && reset) {
-    const auto until_reset =
-        std::clamp(std::chrono::duration_cast<milliseconds>(
-                       std::chrono::system_clock::from_time_t(*reset) - wall_now),
-                   milliseconds(0), milliseconds(kMaxWaitSeconds * 1000));
-    budget_resets_at_ = now + until_reset;
-    // The requests still in flight were counted before this answer was made: they spend the
-    // window's budget too.
-    budget_ = *remaining - in_flight_;
-    if (*budget_ <= 0) {
-      wait = until_reset;
+  const bool budget_answer = remaining && reset;
+  if (budget_answer) {
+    const auto until_reset = std::clamp(
+        std::chrono::ceil<milliseconds>(std::chrono::system_clock::from_time_t(*reset) - wall_now) +
+            kResetMargin,
+        milliseconds(0), milliseconds(kMaxWaitSeconds * 1000));
+    const bool window_over = until_reset <= kResetMargin;
+    if (!window_over && *reset >= window_reset_epoch_) {
+      if (*reset > window_reset_epoch_ || !lowest_remaining_) {
+        window_reset_epoch_ = *reset;
+        budget_resets_at_ = now + until_reset;
+        lowest_remaining_ = *remaining;
+      } else {
+        lowest_remaining_ = std::min(*lowest_remaining_, *remaining);
+      }
+    }
+    if (const std::optional<int64_t> left = budget(); left && *left <= 0 && !window_over) {
+      wait = until_reset;  // not a pause: next_start() holds back until the reset by itself
+    }
+    if (hints.http_status == 429 && window_over) {
+      wait = until_reset;  // the window just ended: the retry may go at once
     }
   }
 
@@ -119,17 +123,16 @@ std::chrono::milliseconds Pacer::finish(const ResponseHints& hints, SteadyTime n
   const std::optional<milliseconds> retry_after =
       throttled ? parse_retry_after(hints.retry_after, wall_now) : std::nullopt;
   if (retry_after && *retry_after > milliseconds(0)) {
+    pause_until(now + *retry_after);
     wait = std::max(wait, *retry_after);
-  } else if (hints.http_status == 429 && !retry_after && wait == milliseconds(0)) {
+  } else if (hints.http_status == 429 && !retry_after && !budget_answer) {
     // Throttled without a word on how long: back off, longer with each 429 in a row.
-    wait = next_429_pause_;
+    pause_until(now + next_429_pause_);
+    wait = std::max(wait, next_429_pause_);
     next_429_pause_ = std::min(next_429_pause_ * 2, kMax429Pause);
   }
   if (hints.http_status >= 200 && hints.http_status < 300) {
     next_429_pause_ = kFirst429Pause;
-  }
-  if (wait > milliseconds(0)) {
-    pause_until(now + wait);
   }
   return wait;
 }

@@ -9,8 +9,20 @@
 //     pauses the destination until then; a 429 without it pauses for a back-off that doubles
 //     with each 429 in a row (1 s .. 60 s) and resets on the next success; Backlog-style
 //     `X-RateLimit-Remaining` / `X-RateLimit-Reset` (epoch seconds) keep a request budget, so
-//     that when the window's budget is spent (counting the requests still in flight) the
-//     destination waits for the reset instead of collecting 429s.
+//     that when the window's budget is spent the destination waits for the reset instead of
+//     collecting 429s.
+//
+// The budget, whatever order the server took the requests in and the answers are read in: the
+// lowest Remaining of the window's answers counts every request the server took up to the last
+// one it answered; each request still unanswered may come after that one. So the budget is that
+// lowest Remaining minus the requests in flight: never more than is left, and exact once they are
+// answered (it rises again as answers show that requests in flight had been counted already).
+// A window is named by its Reset: an answer with a later Reset starts a new window, one
+// with an earlier Reset (or one already past) is stale and ignored. The reset is waited for to
+// the millisecond rounded up plus kResetMargin: servers count whole seconds, and a request a
+// hair early costs a 429. A 429 that carries these headers is the budget's, not an overload: it
+// waits for the reset (at once when the window has just ended) without the 429 back-off. Once the
+// reset has passed, the new window's budget is unknown until its first answer.
 //
 // Time comes from the caller: monotonic time for the schedule, wall time only to read HTTP dates
 // and epoch resets. Pure logic: the engine owns one per destination, on its own thread.
@@ -45,6 +57,7 @@ class Pacer {
  public:
   static constexpr std::chrono::milliseconds kFirst429Pause{1000};
   static constexpr std::chrono::milliseconds kMax429Pause{60'000};
+  static constexpr std::chrono::milliseconds kResetMargin{10};
 
   Pacer(int rate_per_second, int max_in_flight);
 
@@ -65,8 +78,12 @@ class Pacer {
   // The steady spacing of sends: 1 s / rate.
   std::chrono::nanoseconds interval() const { return interval_; }
   int in_flight() const { return in_flight_; }
-  // Requests the current rate-limit window still allows (nullopt: the destination sent none).
-  std::optional<int64_t> budget() const { return budget_; }
+  // Requests the current rate-limit window still allows, as far as its answers tell (nullopt:
+  // none told yet).
+  std::optional<int64_t> budget() const {
+    return lowest_remaining_ ? std::optional<int64_t>(*lowest_remaining_ - in_flight_)
+                             : std::nullopt;
+  }
 
  private:
   void pause_until(SteadyTime until);
@@ -78,7 +95,9 @@ class Pacer {
   SteadyTime paused_until_{};
   int in_flight_ = 0;
   std::chrono::milliseconds next_429_pause_ = kFirst429Pause;
-  std::optional<int64_t> budget_;  // X-RateLimit-Remaining minus what started since
+  // The lowest X-RateLimit-Remaining of the window's answers; none: no answer yet.
+  std::optional<int64_t> lowest_remaining_;
+  int64_t window_reset_epoch_ = 0;  // the window's X-RateLimit-Reset
   SteadyTime budget_resets_at_{};
 };
 
