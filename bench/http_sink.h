@@ -8,7 +8,6 @@
 // Thread safety: the handler may run on any of the sinks' threads (one at a time per connection:
 // each session runs one chain of operations, so no strand is needed); the rest is thread-safe.
 #include <pthread.h>
-#include <time.h>
 
 #include <atomic>
 #include <boost/asio/io_context.hpp>
@@ -16,6 +15,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <cstdint>
+#include <ctime>
 #include <functional>
 #include <memory>
 #include <thread>

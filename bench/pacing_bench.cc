@@ -47,6 +47,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
+#include <exception>
 #include <filesystem>
 #include <mutex>
 #include <optional>
@@ -374,9 +375,7 @@ int positive_flag(int argc, char** argv, const char* name, int fallback) {
   return parsed;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+int run(int argc, char** argv) {
 #ifndef NDEBUG
   fmt::print(stderr,
              "WARNING: a debug build; build with `make bench` for figures that mean something\n");
@@ -403,4 +402,15 @@ int main(int argc, char** argv) {
     pass = run_rate_limit(positive_flag(argc, argv, "--jobs", 2 * kWindowBudget), window) && pass;
   }
   return pass ? 0 : 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& error) {
+    fmt::print(stderr, "pacing_bench: {}\n", error.what());
+    return 1;
+  }
 }
