@@ -80,7 +80,8 @@ RecordedRequest record(const WireMessage& message, std::chrono::steady_clock::ti
 
 ScriptableDestination::ScriptableDestination(DestinationOptions options)
     : clock_(options.clock != nullptr ? *options.clock : SystemClock::instance()),
-      tls_(options.tls.has_value()) {
+      tls_(options.tls.has_value()),
+      responder_(std::move(options.responder)) {
   internal::ignore_sigpipe();
   if (tls_) {
     tls_context_ = SSL_CTX_new(TLS_server_method());
@@ -260,13 +261,14 @@ ScriptableDestination::Ending ScriptableDestination::converse(WireStream& stream
     if (result != MessageResult::kMessage) {
       return Ending::kClose;
     }
+    RecordedRequest request = record(message, clock_.steady_now(), connection);
     {
       MutexLock lock(mutex_);
-      requests_.push_back(record(message, clock_.steady_now(), connection));
+      requests_.push_back(request);
     }
     changed_.notify_all();
 
-    const ScriptedResponse scripted = next_response();
+    const ScriptedResponse scripted = next_response(request);
     if (scripted.delay.count() > 0 && !pause(scripted.delay)) {
       return Ending::kClose;
     }
@@ -296,14 +298,19 @@ ScriptableDestination::Ending ScriptableDestination::converse(WireStream& stream
   }
 }
 
-ScriptedResponse ScriptableDestination::next_response() {
-  MutexLock lock(mutex_);
-  if (script_.empty()) {
-    return default_;
+ScriptedResponse ScriptableDestination::next_response(const RecordedRequest& request) {
+  {
+    MutexLock lock(mutex_);
+    if (!script_.empty()) {
+      ScriptedResponse next = std::move(script_.front());
+      script_.pop_front();
+      return next;
+    }
+    if (!responder_) {
+      return default_;
+    }
   }
-  ScriptedResponse next = std::move(script_.front());
-  script_.pop_front();
-  return next;
+  return responder_(request);  // unlocked: a responder may be slow, and calls back into no one
 }
 
 bool ScriptableDestination::pause(std::optional<std::chrono::milliseconds> duration) {

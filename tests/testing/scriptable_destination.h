@@ -22,6 +22,7 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <list>
 #include <optional>
 #include <set>
@@ -82,6 +83,10 @@ struct RecordedRequest {
 struct DestinationOptions {
   std::optional<TlsFiles> tls{};  // serve HTTPS with this certificate and key
   const Clock* clock = nullptr;   // stamps arrivals; the system clock when null
+  // When set, answers every request the script has no response for, instead of the default
+  // response: a stand-in for a real service (BacklogStandIn) is this function. It runs on the
+  // connection's thread, concurrently for concurrent connections, after the request is recorded.
+  std::function<ScriptedResponse(const RecordedRequest&)> responder{};
 };
 
 class ScriptableDestination {
@@ -124,12 +129,13 @@ class ScriptableDestination {
   void accept_loop();
   void serve(int fd, int connection);
   Ending converse(internal::WireStream& stream, int connection) HK_EXCLUDES(mutex_);
-  ScriptedResponse next_response() HK_EXCLUDES(mutex_);
+  ScriptedResponse next_response(const RecordedRequest& request) HK_EXCLUDES(mutex_);
   // Waits `duration` (forever when nullopt); false when the destination is stopping.
   bool pause(std::optional<std::chrono::milliseconds> duration) HK_EXCLUDES(mutex_);
 
   const Clock& clock_;
   const bool tls_;
+  const std::function<ScriptedResponse(const RecordedRequest&)> responder_;
   ssl_ctx_st* tls_context_ = nullptr;
   int listen_fd_ = -1;
   int wake_fds_[2] = {-1, -1};  // a pipe: the destructor wakes the accept loop through it
