@@ -91,7 +91,7 @@ Status for_each_element(od::value value, std::string_view path, OnElement&& on_e
   size_t index = 0;
   for (auto element : array) {
     od::value item;
-    if (std::move(element).get(item) != simdjson::SUCCESS) {
+    if (element.get(item) != simdjson::SUCCESS) {
       return not_json(path);
     }
     HK_RETURN_IF_ERROR(on_element(index, item));
@@ -525,7 +525,7 @@ Result<std::vector<Result<Finding>>> parse_event_findings(std::string_view event
     od::value value;
     od::object object;
     std::string_view text;
-    if (std::move(element).get(value) != simdjson::SUCCESS) {
+    if (element.get(value) != simdjson::SUCCESS) {
       return not_json("detail.findings");
     }
     if (value.get_object().get(object) != simdjson::SUCCESS ||

@@ -59,6 +59,7 @@ class FindingKey {
 struct Instant {
   int64_t seconds = 0;  // since the Unix epoch, UTC
   int32_t nanos = 0;
+  // NOLINTNEXTLINE(modernize-use-nullptr): a defaulted <=> compares with a literal 0
   friend auto operator<=>(const Instant&, const Instant&) = default;
 };
 

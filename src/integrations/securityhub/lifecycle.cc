@@ -68,7 +68,7 @@ LifecycleState lifecycle_of(const FindingSnapshot& snapshot) {
   const auto resolved = [](ResolvedBecause because) {
     return LifecycleState{.stage = Stage::kResolved, .because = because};
   };
-  const std::string_view compliance = snapshot.compliance_status.value_or("");
+  const std::string compliance = snapshot.compliance_status.value_or("");
   if (compliance == "PASSED") {
     return resolved(ResolvedBecause::kCompliancePassed);
   }

@@ -137,7 +137,7 @@ Result<TicketState> parse_ticket_state(std::string_view text) {
       return state;
     }
   }
-  return malformed("ticket", "\"none\", \"open\" or \"resolved\"");
+  return malformed("ticket", R"("none", "open" or "resolved")");
 }
 
 }  // namespace
@@ -319,11 +319,11 @@ Decision decide(const std::optional<LedgerEntry>& entry, const Finding& finding,
   std::vector<FieldChange> found;
   if (entry) {
     const std::weak_ordering order = compare_versions(version_of(finding), version_of(*entry));
-    if (order < 0) {
+    if (std::is_lt(order)) {
       return nothing(NoActionReason::kStale, lifecycle);
     }
     found = changes(entry->snapshot, snapshot_of(finding));
-    if (order == 0 && ticket != TicketState::kNone && found.empty()) {
+    if (std::is_eq(order) && ticket != TicketState::kNone && found.empty()) {
       return nothing(NoActionReason::kUnchanged, lifecycle);
     }
   }
