@@ -2,8 +2,8 @@
 // Checks of targets' HttpParameters against the API destination they use, so that `validate`
 // refuses what could never be sent (delivery/request.h would fail every delivery with
 // INVALID_PARAMETERS) or what `serve` could not compile:
-//   - the number of PathParameterValues (none without HttpParameters) equals the number of `*` in the destination's
-//     InvocationEndpoint path (its query and fragment do not count);
+//   - the number of PathParameterValues (none without HttpParameters) equals the number of `*`
+//     in the destination's InvocationEndpoint path (its query and fragment do not count);
 //   - a value that starts with `$.` is a JSONPath of the InputPathsMap subset (transform);
 //   - a literal path value is not empty, `.` or `..`;
 //   - a HeaderParameters name is an HTTP token; a literal header value has no control character
