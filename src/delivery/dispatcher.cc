@@ -250,6 +250,18 @@ struct Dispatcher::Sender {
   TargetMetricsCache metrics;
   std::vector<FinishedExchange> finished;
 
+  // Gives back the queue's tail that cannot be sent within its leases, due at its turn.
+  void shed(Destination& destination, SteadyTime now, int64_t now_ms);
+  void update_gauges(SteadyTime now, int64_t now_ms);
+  // OAuth: the bearer token for `job`, or null when it must wait for one (a token request is
+  // started, or `wake_at` moved to when one may be).
+  std::shared_ptr<const Token> token_for(const Queued& job, TokenCache& tokens,
+                                         internal::HttpMulti& http, SteadyTime now,
+                                         SteadyTime& wake_at);
+  // Sends `job` (or fails it when its request cannot be built).
+  void start_one(Destination& destination, Queued job, std::shared_ptr<const Token> token,
+                 internal::HttpMulti& http, SteadyTime now, int64_t now_ms);
+
   // OAuth: starts the token request of `job`'s connection.
   void start_token_fetch(const Queued& job, uint64_t ticket, internal::HttpMulti& http,
                          TokenCache& tokens, std::chrono::steady_clock::time_point now) {
@@ -484,32 +496,48 @@ void Dispatcher::hand_to_settler(std::vector<Task> tasks) {
 // ---------------------------------------------------------------------------------------------
 // The sender.
 
+namespace {
+
+// The latest a job may start and still end within its lease, whatever its destination's timeout.
+int64_t latest_start_ms(const store::Claim& claim, const Endpoint& endpoint) {
+  return claim.lease_expires_at_ms - 2 * endpoint.timeout_ms;
+}
+
+}  // namespace
+
+void Dispatcher::Sender::shed(Destination& destination, SteadyTime now, int64_t now_ms) {
+  const std::optional<SteadyTime> next = destination.pacer.next_start(now);
+  const auto first = std::max(next.value_or(now), destination.pacer.paused_until());
+  const auto interval = destination.pacer.interval();
+  while (!destination.queue.empty()) {
+    Queued& last = destination.queue.back();
+    const auto position = static_cast<int64_t>(destination.queue.size() - 1);
+    const int64_t turn_ms = now_ms + to_ms(first - now) + to_ms(interval * position);
+    if (turn_ms <= latest_start_ms(last.claim, *last.endpoint)) {
+      break;
+    }
+    Task task = Task::of(Task::Kind::kRelease, std::move(last.claim));
+    task.not_before_ms = turn_ms;
+    tasks.push_back(std::move(task));
+    destination.queue.pop_back();
+  }
+}
+
+void Dispatcher::Sender::update_gauges(SteadyTime now, int64_t now_ms) {
+  for (auto& [name, destination] : destinations) {
+    destination->queued.set(static_cast<int64_t>(destination->queue.size()));
+    destination->in_flight.set(destination->pacer.in_flight());
+    const auto paused = destination->pacer.paused_until();
+    destination->paused_until.set(paused > now ? (now_ms + to_ms(paused - now)) / 1000 : 0);
+    destination->oldest_age.set(
+        destination->queue.empty()
+            ? 0
+            : (now_ms - destination->queue.front().claim.job.ingested_at_ms) / 1000);
+  }
+}
+
 void Dispatcher::run_sender() {
   Sender sender;
-  const auto latest_start_ms = [](const store::Claim& claim, const Endpoint& endpoint) {
-    return claim.lease_expires_at_ms - 2 * endpoint.timeout_ms;
-  };
-  // Gives back the queue's tail that cannot be sent within its leases, due at its turn.
-  const auto shed = [&](Sender::Destination& destination, std::chrono::steady_clock::time_point now,
-                        int64_t now_ms) {
-    const std::optional<std::chrono::steady_clock::time_point> next =
-        destination.pacer.next_start(now);
-    const auto first = std::max(next.value_or(now), destination.pacer.paused_until());
-    const auto interval = destination.pacer.interval();
-    while (!destination.queue.empty()) {
-      Sender::Queued& last = destination.queue.back();
-      const auto position = static_cast<int64_t>(destination.queue.size() - 1);
-      const int64_t turn_ms = now_ms + to_ms(first - now) + to_ms(interval * position);
-      if (turn_ms <= latest_start_ms(last.claim, *last.endpoint)) {
-        break;
-      }
-      Task task = Task::of(Task::Kind::kRelease, std::move(last.claim));
-      task.not_before_ms = turn_ms;
-      sender.tasks.push_back(std::move(task));
-      destination.queue.pop_back();
-    }
-  };
-
   for (;;) {
     std::deque<store::Claim> incoming;
     std::shared_ptr<const Endpoints> endpoints;
@@ -520,120 +548,10 @@ void Dispatcher::run_sender() {
       endpoints = endpoints_;
       stopping = stopping_;
     }
-    auto now = clock_.steady_now();
+    SteadyTime now = clock_.steady_now();
     int64_t now_ms = clock_.now_ms();
-
-    // Route what came in: Log lines and lost targets to the settler, the rest to the queue of its
-    // destination.
-    for (store::Claim& claim : incoming) {
-      const auto found = endpoints->find(claim.job.target);
-      if (stopping) {
-        sender.tasks.push_back(Task::of(Task::Kind::kRelease, std::move(claim)));
-      } else if (found == endpoints->end()) {
-        Task task = Task::of(Task::Kind::kFailed, std::move(claim));
-        task.detail = fmt::format("target {} is no longer configured", task.claim.job.target);
-        task.final = true;
-        task.attempted_at_ms = now_ms;
-        sender.tasks.push_back(std::move(task));
-      } else if (found->second.kind == Endpoint::Kind::kLog) {
-        sender.tasks.push_back(
-            Task::of(Task::Kind::kLog, std::move(claim), endpoints, &found->second));
-      } else {
-        const Endpoint& endpoint = found->second;
-        auto [slot, inserted] = sender.destinations.try_emplace(endpoint.destination);
-        if (inserted) {
-          slot->second = std::make_unique<Sender::Destination>(
-              endpoint, options_.max_in_flight_per_destination, metrics_,
-              redacted(&endpoint, endpoint.destination));
-        } else {
-          slot->second->pacer.set_limits(endpoint.rate_limit_per_second,
-                                         options_.max_in_flight_per_destination);
-        }
-        Sender::Destination& destination = *slot->second;
-        const std::optional<std::chrono::steady_clock::time_point> next =
-            destination.pacer.next_start(now);
-        if (!destination.queue.empty() || !next || *next > now) {
-          destination.throttled.add();  // it waits for its turn
-        }
-        destination.queue.push_back({std::move(claim), endpoints, &endpoint});
-        shed(destination, now, now_ms);
-      }
-    }
-
-    // Start whatever may start now; note when the next one may.
-    auto wake_at = now + milliseconds(options_.idle_poll_ms);
-    for (auto& [name, destination] : sender.destinations) {
-      auto& queue = destination->queue;
-      if (stopping) {
-        for (Sender::Queued& queued : queue) {
-          sender.tasks.push_back(Task::of(Task::Kind::kRelease, std::move(queued.claim)));
-        }
-        queue.clear();
-        continue;
-      }
-      while (!queue.empty()) {
-        const std::optional<std::chrono::steady_clock::time_point> next =
-            destination->pacer.next_start(now);
-        if (!next) {
-          break;  // an answer frees a slot
-        }
-        if (*next > now) {
-          wake_at = std::min(wake_at, *next);
-          break;
-        }
-        Sender::Queued job = std::move(queue.front());
-        queue.pop_front();
-        if (latest_start_ms(job.claim, *job.endpoint) < now_ms) {
-          // Its lease ran short while it waited: whoever claims it next attempts it.
-          sender.tasks.push_back(Task::of(Task::Kind::kRelease, std::move(job.claim)));
-          continue;
-        }
-        std::shared_ptr<const Token> token;
-        if (job.endpoint->oauth != nullptr) {
-          const OAuthSettings& oauth = *job.endpoint->oauth;
-          const int64_t steady_ms = to_ms(now.time_since_epoch());
-          token = tokens_.current(oauth.connection, steady_ms);
-          if (token == nullptr) {
-            TokenCache::Decision decision = tokens_.begin_refresh(oauth.connection, steady_ms);
-            if (decision.action == TokenCache::Decision::Action::kFetch) {
-              sender.start_token_fetch(job, decision.ticket, *http_, tokens_, now);
-            }
-            if (decision.action == TokenCache::Decision::Action::kFail) {
-              // No token request may start yet (the last one failed, or one just ran): the job
-              // waits for the next one. (The jobs that waited for a failed one have failed with its
-              // reason: finish_token_fetch.)
-              wake_at = std::min(wake_at, now + milliseconds(decision.retry_at_ms - steady_ms));
-            }
-            token = decision.token;  // kUse, or kFetch while the old token is still valid
-            if (token == nullptr) {
-              queue.push_front(std::move(job));  // its turn comes with the token
-              break;
-            }
-          }
-        }
-        Result<HttpRequest> request =
-            build_request(*job.endpoint, job.claim.job, token ? &token->access_token : nullptr);
-        if (!request.has_value()) {
-          Task task = Task::of(Task::Kind::kFailed, std::move(job.claim), std::move(job.endpoints),
-                               job.endpoint);
-          task.result.invalid_request = true;
-          task.detail = request.error().message();
-          task.attempted_at_ms = now_ms;
-          sender.tasks.push_back(std::move(task));
-          continue;
-        }
-        const bool started = destination->pacer.try_start(now);
-        HK_CHECK(started);
-        // The attempt ends within its lease, whatever the destination's timeout.
-        const int64_t timeout_ms =
-            std::clamp<int64_t>(job.claim.lease_expires_at_ms - now_ms, 1, request->timeout_ms);
-        const uint64_t tag = sender.next_tag++;
-        http_->start(tag, std::move(request).value(),
-                     {milliseconds(timeout_ms), job.endpoint->ca_file});
-        sender.in_flight.emplace(
-            tag, Sender::InFlight{std::move(job), destination.get(), std::move(token)});
-      }
-    }
+    route(sender, incoming, endpoints, stopping, now, now_ms);
+    const SteadyTime wake_at = start_due(sender, stopping, now, now_ms);
     const bool finished = stopping && sender.in_flight.empty();
 
     // Move data until something finishes, something arrives, or the next start is due.
@@ -645,122 +563,242 @@ void Dispatcher::run_sender() {
     }
     now = clock_.steady_now();
     now_ms = clock_.now_ms();
-    const auto wall_now = clock_.now();
-    for (FinishedExchange& exchange : sender.finished) {
-      if (auto fetch = sender.token_fetches.find(exchange.tag);
-          fetch != sender.token_fetches.end()) {
-        sender.finish_token_fetch(fetch->second, exchange, tokens_, now, now_ms);
-        sender.token_fetches.erase(fetch);
-        continue;
-      }
-      auto found = sender.in_flight.find(exchange.tag);
-      HK_CHECK(found != sender.in_flight.end());
-      Sender::InFlight flight = std::move(found->second);
-      sender.in_flight.erase(found);
-      Sender::Destination& destination = *flight.destination;
-      const milliseconds asked_wait = destination.pacer.finish(exchange.hints, now, wall_now);
-      attempts_.fetch_add(1);
-      const Endpoint& endpoint = *flight.job.endpoint;
-      const store::Job& job = flight.job.claim.job;
-      TargetMetricsCache::Metrics& metrics = sender.metrics.get(metrics_, endpoint, job.target);
-      metrics.invocations->add();
-      const Outcome outcome = classify(exchange.result);
-      if (outcome == Outcome::kDelivered) {
-        metrics.delivered->add();
-        metrics.latency->observe(static_cast<double>(now_ms - job.ingested_at_ms) / 1000.0);
-        sender.delivered.push_back(std::move(flight.job.claim));
-        continue;
-      }
-      // OAuth: a 401 or 407 refuses the token. It is dropped (once, whatever the number of requests
-      // that carried it) and the delivery retried with the next one, unless the attempt before this
-      // one was refused too.
-      const int status = exchange.result.http_status;
-      const bool refused_token = flight.token != nullptr && (status == 401 || status == 407) &&
-                                 !job.last_error.starts_with("HTTP_401") &&
-                                 !job.last_error.starts_with("HTTP_407");
-      if (flight.token != nullptr && (status == 401 || status == 407)) {
-        tokens_.invalidate(endpoint.oauth->connection, flight.token->serial);
-      }
-      (outcome == Outcome::kRetry || refused_token ? metrics.failed_retryable
-                                                   : metrics.failed_permanent)
-          ->add();
-      // The whole answer is redacted before it is cut: a cut through an echoed secret would leave
-      // its head unrecognisable.
-      Task task = Task::of(Task::Kind::kFailed, std::move(flight.job.claim),
-                           std::move(flight.job.endpoints), &endpoint);
-      task.result = exchange.result;
-      task.retry = refused_token;
-      task.detail = exchange.result.http_status != 0 ? redacted(&endpoint, exchange.body)
-                                                     : exchange.result.error;
-      if (flight.token != nullptr && flight.token->redactor != nullptr) {
-        task.detail = flight.token->redactor->redact(task.detail);  // an echoed token
-      }
-      if (task.detail.size() > kErrorExcerptBytes) {
-        task.detail.resize(kErrorExcerptBytes);
-      }
-      if (exchange.result.http_status != 0) {
-        task.response_excerpt = task.detail;
-      }
-      const std::optional<milliseconds> retry_after =
-          internal::parse_retry_after(exchange.hints.retry_after, wall_now);
-      if (retry_after && *retry_after < milliseconds(0) &&
-          (exchange.result.http_status == 429 || exchange.result.http_status == 503)) {
-        task.final = true;  // EventBridge: a negative Retry-After stops retrying this event
-        task.detail = "Retry-After is negative: not retried. " + task.detail;
-      }
-      task.attempted_at_ms = now_ms;
-      task.not_before_ms =
-          now_ms +
-          std::max<int64_t>(asked_wait.count(), to_ms(destination.pacer.paused_until() - now));
-      sender.tasks.push_back(std::move(task));
-      if (asked_wait > milliseconds(0)) {
-        shed(destination, now, now_ms);
-      }
-    }
-
-    if (!sender.delivered.empty()) {
-      if (committer_ != nullptr) {
-        const auto count = static_cast<int64_t>(sender.delivered.size());
-        int64_t bytes = 0;
-        for (const store::Claim& claim : sender.delivered) {
-          bytes += store::entry_bytes(claim);
-        }
-        committer_->complete(std::move(sender.delivered));
-        bool claim_more = false;
-        {
-          MutexLock lock(mutex_);
-          held_jobs_ -= count;
-          held_bytes_ -= bytes;
-          claim_more = store_has_due_;
-        }
-        if (claim_more) {
-          settler_wake_.notify_all();  // room for what waits in the store
-        }
-      } else {
-        for (store::Claim& claim : sender.delivered) {
-          sender.tasks.push_back(Task::of(Task::Kind::kDelivered, std::move(claim)));
-        }
-      }
-      sender.delivered.clear();
-    }
+    take_answers(sender, now, now_ms, clock_.now());
+    hand_over_delivered(sender);
     hand_to_settler(std::move(sender.tasks));
     sender.tasks.clear();
     if (finished) {
       return;
     }
+    sender.update_gauges(now, now_ms);
+  }
+}
 
-    {
-      for (auto& [name, destination] : sender.destinations) {
-        destination->queued.set(static_cast<int64_t>(destination->queue.size()));
-        destination->in_flight.set(destination->pacer.in_flight());
-        const auto paused = destination->pacer.paused_until();
-        destination->paused_until.set(paused > now ? (now_ms + to_ms(paused - now)) / 1000 : 0);
-        destination->oldest_age.set(
-            destination->queue.empty()
-                ? 0
-                : (now_ms - destination->queue.front().claim.job.ingested_at_ms) / 1000);
+void Dispatcher::route(Sender& sender, std::deque<store::Claim>& incoming,
+                       const std::shared_ptr<const Endpoints>& endpoints, bool stopping,
+                       SteadyTime now, int64_t now_ms) {
+  for (store::Claim& claim : incoming) {
+    const auto found = endpoints->find(claim.job.target);
+    if (stopping) {
+      sender.tasks.push_back(Task::of(Task::Kind::kRelease, std::move(claim)));
+    } else if (found == endpoints->end()) {
+      Task task = Task::of(Task::Kind::kFailed, std::move(claim));
+      task.detail = fmt::format("target {} is no longer configured", task.claim.job.target);
+      task.final = true;
+      task.attempted_at_ms = now_ms;
+      sender.tasks.push_back(std::move(task));
+    } else if (found->second.kind == Endpoint::Kind::kLog) {
+      sender.tasks.push_back(
+          Task::of(Task::Kind::kLog, std::move(claim), endpoints, &found->second));
+    } else {
+      const Endpoint& endpoint = found->second;
+      auto [slot, inserted] = sender.destinations.try_emplace(endpoint.destination);
+      if (inserted) {
+        slot->second = std::make_unique<Sender::Destination>(
+            endpoint, options_.max_in_flight_per_destination, metrics_,
+            redacted(&endpoint, endpoint.destination));
+      } else {
+        slot->second->pacer.set_limits(endpoint.rate_limit_per_second,
+                                       options_.max_in_flight_per_destination);
       }
+      Sender::Destination& destination = *slot->second;
+      const std::optional<SteadyTime> next = destination.pacer.next_start(now);
+      if (!destination.queue.empty() || !next || *next > now) {
+        destination.throttled.add();  // it waits for its turn
+      }
+      destination.queue.push_back({std::move(claim), endpoints, &endpoint});
+      sender.shed(destination, now, now_ms);
     }
+  }
+}
+
+Dispatcher::SteadyTime Dispatcher::start_due(Sender& sender, bool stopping, SteadyTime now,
+                                             int64_t now_ms) {
+  SteadyTime wake_at = now + milliseconds(options_.idle_poll_ms);
+  for (auto& [name, destination] : sender.destinations) {
+    auto& queue = destination->queue;
+    if (stopping) {
+      for (Sender::Queued& queued : queue) {
+        sender.tasks.push_back(Task::of(Task::Kind::kRelease, std::move(queued.claim)));
+      }
+      queue.clear();
+      continue;
+    }
+    while (!queue.empty()) {
+      const std::optional<SteadyTime> next = destination->pacer.next_start(now);
+      if (!next) {
+        break;  // an answer frees a slot
+      }
+      if (*next > now) {
+        wake_at = std::min(wake_at, *next);
+        break;
+      }
+      Sender::Queued job = std::move(queue.front());
+      queue.pop_front();
+      if (latest_start_ms(job.claim, *job.endpoint) < now_ms) {
+        // Its lease ran short while it waited: whoever claims it next attempts it.
+        sender.tasks.push_back(Task::of(Task::Kind::kRelease, std::move(job.claim)));
+        continue;
+      }
+      std::shared_ptr<const Token> token;
+      if (job.endpoint->oauth != nullptr) {
+        token = sender.token_for(job, tokens_, *http_, now, wake_at);
+        if (token == nullptr) {
+          queue.push_front(std::move(job));  // its turn comes with the token
+          break;
+        }
+      }
+      sender.start_one(*destination, std::move(job), std::move(token), *http_, now, now_ms);
+    }
+  }
+  return wake_at;
+}
+
+std::shared_ptr<const Token> Dispatcher::Sender::token_for(const Queued& job, TokenCache& tokens,
+                                                           internal::HttpMulti& http,
+                                                           SteadyTime now, SteadyTime& wake_at) {
+  const OAuthSettings& oauth = *job.endpoint->oauth;
+  const int64_t steady_ms = to_ms(now.time_since_epoch());
+  std::shared_ptr<const Token> token = tokens.current(oauth.connection, steady_ms);
+  if (token != nullptr) {
+    return token;
+  }
+  TokenCache::Decision decision = tokens.begin_refresh(oauth.connection, steady_ms);
+  if (decision.action == TokenCache::Decision::Action::kFetch) {
+    start_token_fetch(job, decision.ticket, http, tokens, now);
+  }
+  if (decision.action == TokenCache::Decision::Action::kFail) {
+    // No token request may start yet (the last one failed, or one just ran): the job waits for
+    // the next one. (The jobs that waited for a failed one have failed with its reason:
+    // finish_token_fetch.)
+    wake_at = std::min(wake_at, now + milliseconds(decision.retry_at_ms - steady_ms));
+  }
+  return decision.token;  // kUse, or kFetch while the old token is still valid; else null
+}
+
+void Dispatcher::Sender::start_one(Destination& destination, Queued job,
+                                   std::shared_ptr<const Token> token, internal::HttpMulti& http,
+                                   SteadyTime now, int64_t now_ms) {
+  Result<HttpRequest> request =
+      build_request(*job.endpoint, job.claim.job, token ? &token->access_token : nullptr);
+  if (!request.has_value()) {
+    Task task =
+        Task::of(Task::Kind::kFailed, std::move(job.claim), std::move(job.endpoints), job.endpoint);
+    task.result.invalid_request = true;
+    task.detail = request.error().message();
+    task.attempted_at_ms = now_ms;
+    tasks.push_back(std::move(task));
+    return;
+  }
+  const bool started = destination.pacer.try_start(now);
+  HK_CHECK(started);
+  // The attempt ends within its lease, whatever the destination's timeout.
+  const int64_t timeout_ms =
+      std::clamp<int64_t>(job.claim.lease_expires_at_ms - now_ms, 1, request->timeout_ms);
+  const uint64_t tag = next_tag++;
+  http.start(tag, std::move(request).value(), {milliseconds(timeout_ms), job.endpoint->ca_file});
+  in_flight.emplace(tag, InFlight{std::move(job), &destination, std::move(token)});
+}
+
+void Dispatcher::take_answers(Sender& sender, SteadyTime now, int64_t now_ms, WallTime wall_now) {
+  for (FinishedExchange& exchange : sender.finished) {
+    if (auto fetch = sender.token_fetches.find(exchange.tag); fetch != sender.token_fetches.end()) {
+      sender.finish_token_fetch(fetch->second, exchange, tokens_, now, now_ms);
+      sender.token_fetches.erase(fetch);
+      continue;
+    }
+    auto found = sender.in_flight.find(exchange.tag);
+    HK_CHECK(found != sender.in_flight.end());
+    Sender::InFlight flight = std::move(found->second);
+    sender.in_flight.erase(found);
+    Sender::Destination& destination = *flight.destination;
+    const milliseconds asked_wait = destination.pacer.finish(exchange.hints, now, wall_now);
+    attempts_.fetch_add(1);
+    const Endpoint& endpoint = *flight.job.endpoint;
+    const store::Job& job = flight.job.claim.job;
+    TargetMetricsCache::Metrics& metrics = sender.metrics.get(metrics_, endpoint, job.target);
+    metrics.invocations->add();
+    const Outcome outcome = classify(exchange.result);
+    if (outcome == Outcome::kDelivered) {
+      metrics.delivered->add();
+      metrics.latency->observe(static_cast<double>(now_ms - job.ingested_at_ms) / 1000.0);
+      sender.delivered.push_back(std::move(flight.job.claim));
+      continue;
+    }
+    // OAuth: a 401 or 407 refuses the token. It is dropped (once, whatever the number of requests
+    // that carried it) and the delivery retried with the next one, unless the attempt before this
+    // one was refused too.
+    const int status = exchange.result.http_status;
+    const bool refused_token = flight.token != nullptr && (status == 401 || status == 407) &&
+                               !job.last_error.starts_with("HTTP_401") &&
+                               !job.last_error.starts_with("HTTP_407");
+    if (flight.token != nullptr && (status == 401 || status == 407)) {
+      tokens_.invalidate(endpoint.oauth->connection, flight.token->serial);
+    }
+    (outcome == Outcome::kRetry || refused_token ? metrics.failed_retryable
+                                                 : metrics.failed_permanent)
+        ->add();
+    // The whole answer is redacted before it is cut: a cut through an echoed secret would leave
+    // its head unrecognisable.
+    Task task = Task::of(Task::Kind::kFailed, std::move(flight.job.claim),
+                         std::move(flight.job.endpoints), &endpoint);
+    task.result = exchange.result;
+    task.retry = refused_token;
+    task.detail = exchange.result.http_status != 0 ? redacted(&endpoint, exchange.body)
+                                                   : exchange.result.error;
+    if (flight.token != nullptr && flight.token->redactor != nullptr) {
+      task.detail = flight.token->redactor->redact(task.detail);  // an echoed token
+    }
+    if (task.detail.size() > kErrorExcerptBytes) {
+      task.detail.resize(kErrorExcerptBytes);
+    }
+    if (exchange.result.http_status != 0) {
+      task.response_excerpt = task.detail;
+    }
+    const std::optional<milliseconds> retry_after =
+        internal::parse_retry_after(exchange.hints.retry_after, wall_now);
+    if (retry_after && *retry_after < milliseconds(0) &&
+        (exchange.result.http_status == 429 || exchange.result.http_status == 503)) {
+      task.final = true;  // EventBridge: a negative Retry-After stops retrying this event
+      task.detail = "Retry-After is negative: not retried. " + task.detail;
+    }
+    task.attempted_at_ms = now_ms;
+    task.not_before_ms = now_ms + std::max<int64_t>(asked_wait.count(),
+                                                    to_ms(destination.pacer.paused_until() - now));
+    sender.tasks.push_back(std::move(task));
+    if (asked_wait > milliseconds(0)) {
+      sender.shed(destination, now, now_ms);
+    }
+  }
+}
+
+void Dispatcher::hand_over_delivered(Sender& sender) {
+  if (sender.delivered.empty()) {
+    return;
+  }
+  if (committer_ == nullptr) {
+    for (store::Claim& claim : sender.delivered) {
+      sender.tasks.push_back(Task::of(Task::Kind::kDelivered, std::move(claim)));
+    }
+    sender.delivered.clear();
+    return;
+  }
+  const auto count = static_cast<int64_t>(sender.delivered.size());
+  int64_t bytes = 0;
+  for (const store::Claim& claim : sender.delivered) {
+    bytes += store::entry_bytes(claim);
+  }
+  committer_->complete(std::move(sender.delivered));
+  sender.delivered.clear();
+  bool claim_more = false;
+  {
+    MutexLock lock(mutex_);
+    held_jobs_ -= count;
+    held_bytes_ -= bytes;
+    claim_more = store_has_due_;
+  }
+  if (claim_more) {
+    settler_wake_.notify_all();  // room for what waits in the store
   }
 }
 

@@ -84,7 +84,6 @@ class Dispatcher final : public store::CommitConsumer {
     int max_idle_connections = 256;   // kept open for reuse, across all destinations
     int64_t lease_ms = 60'000;        // a job whose turn comes later than lease - 2 x
                                       // timeout goes back
-    int64_t settle_interval_ms = 20;  // how long settled outcomes may wait to be recorded together
     int64_t idle_poll_ms = 1000;      // look for due retries at least this often
     Backoff backoff;
   };
@@ -131,7 +130,19 @@ class Dispatcher final : public store::CommitConsumer {
   struct TargetMetricsCache;
   class LogFiles;
 
+  using SteadyTime = std::chrono::steady_clock::time_point;
+  using WallTime = std::chrono::system_clock::time_point;
+
+  // The sender's loop, in the order of one turn: route what came in to its destination's queue,
+  // start what may start (returns when the next start may be), move data, take in the answers,
+  // hand the delivered jobs over.
   void run_sender();
+  void route(Sender& sender, std::deque<store::Claim>& incoming,
+             const std::shared_ptr<const Endpoints>& endpoints, bool stopping, SteadyTime now,
+             int64_t now_ms);
+  SteadyTime start_due(Sender& sender, bool stopping, SteadyTime now, int64_t now_ms);
+  void take_answers(Sender& sender, SteadyTime now, int64_t now_ms, WallTime wall_now);
+  void hand_over_delivered(Sender& sender) HK_EXCLUDES(mutex_);
   void run_settler();
   // Queues outcomes for the settler (and counts the jobs out of what the dispatcher holds).
   void hand_to_settler(std::vector<Task> tasks) HK_EXCLUDES(mutex_);
