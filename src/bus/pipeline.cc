@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "core/arn.h"
 #include "core/envelope.h"
 #include "core/time.h"
@@ -72,8 +74,19 @@ Result<std::shared_ptr<const Snapshot>> Snapshot::build(
           return parameters.error().with_context(
               fmt::format("rule {} target {}: HttpParameters", rule.name, target.id));
         }
+        std::optional<transform::EventSplitter> split_by;
+        if (target.split_by) {
+          Result<transform::EventSplitter> splitter =
+              transform::EventSplitter::compile(*target.split_by);
+          if (!splitter.has_value()) {
+            return splitter.error().with_context(
+                fmt::format("rule {} target {}: SplitBy", rule.name, target.id));
+          }
+          split_by = std::move(splitter).value();
+        }
         compiled.targets.push_back({target_key(bus_name, rule.name, target.id),
-                                    std::move(transformer).value(), std::move(parameters).value()});
+                                    std::move(transformer).value(), std::move(parameters).value(),
+                                    std::move(split_by)});
       }
       specs.push_back({static_cast<uint32_t>(bus.rules.size()), rule.event_pattern});
       bus.rules.push_back(std::move(compiled));
@@ -199,6 +212,8 @@ void Pipeline::ingest(std::string_view bus_name, std::vector<Envelope> envelopes
               .matched = {}};
   int64_t bytes = 0;
   std::vector<uint32_t> matched;
+  std::vector<uint32_t> piece_matched;  // SplitBy: the rules one piece of an event matches
+  std::vector<std::string> pieces;
   const std::string* last_event = nullptr;
   for (size_t i = 0; i < count; ++i) {
     const Envelope& envelope = envelopes[i];
@@ -227,24 +242,51 @@ void Pipeline::ingest(std::string_view bus_name, std::vector<Envelope> envelopes
       const Snapshot::CompiledRule& rule = bus->rules[rule_index];
       tally.matched.push_back(rule.matched_events);
       const transform::RenderContext context{rule.name, rule.arn, ingestion_time};
-      for (const Snapshot::CompiledTarget& target : rule.targets) {
+      // One job of `target` for `source` (the event, or one piece of it).
+      const auto add_job = [&](const Snapshot::CompiledTarget& target,
+                               const std::shared_ptr<const std::string>& source) {
         std::string body;  // moved into the job: rendering is the only copy of the event
         std::string headers;
-        Status rendered = target.transformer.render_to(event_json, context, body);
+        Status rendered = target.transformer.render_to(*source, context, body);
         if (rendered.ok()) {
           rendered =
-              target.http_parameters.render_to(event_json, headers).with_context("HttpParameters");
+              target.http_parameters.render_to(*source, headers).with_context("HttpParameters");
         }
         if (rendered.ok()) {
           batch.jobs.push_back(
-              {target.key, envelope.id, std::move(body), std::move(headers), now_ms, event});
+              {target.key, envelope.id, std::move(body), std::move(headers), now_ms, source});
           bytes += store::entry_bytes(batch.jobs.back()) +
                    store::shared_event_bytes(batch.jobs.back(), last_event);
         } else {
           ++tally.render_failure_count;
-          batch.dead_letters.push_back({{target.key, envelope.id, event_json, "", now_ms, event},
+          batch.dead_letters.push_back({{target.key, envelope.id, *source, "", now_ms, source},
                                         {"TRANSFORM_ERROR", rendered.message(), ""}});
           bytes += store::entry_bytes(batch.dead_letters.back());
+        }
+      };
+      for (const Snapshot::CompiledTarget& target : rule.targets) {
+        if (!target.split_by) {
+          add_job(target, event);
+          continue;
+        }
+        // Each piece on its own must still match the rule: an event matches when any element
+        // matches each field, and a piece holding another element need not.
+        if (Status split = target.split_by->split(event_json, pieces); !split.ok()) {
+          ++tally.render_failure_count;
+          batch.dead_letters.push_back(
+              {{target.key, envelope.id, event_json, "", now_ms, event},
+               {"TRANSFORM_ERROR", "SplitBy " + target.split_by->path() + ": " + split.message(),
+                ""}});
+          bytes += store::entry_bytes(batch.dead_letters.back());
+          continue;
+        }
+        for (std::string& piece : pieces) {
+          if (!bus->matcher->match(piece, piece_matched).ok() ||
+              std::find(piece_matched.begin(), piece_matched.end(), rule_index) ==
+                  piece_matched.end()) {
+            continue;
+          }
+          add_job(target, std::make_shared<const std::string>(std::move(piece)));
         }
       }
     }

@@ -48,6 +48,7 @@
 #include "core/metrics.h"
 #include "pattern/pattern.h"
 #include "store/group_commit.h"
+#include "transform/event_splitter.h"
 #include "transform/transformer.h"
 
 namespace hikyaku::bus {
@@ -72,6 +73,8 @@ class Snapshot {
     // The target's HttpParameters values that are JSONPaths, resolved per event into the job's
     // `headers` (the shape is delivery/request.h's); literals stay in the delivery endpoint.
     transform::PathValues http_parameters;
+    // SplitBy: one job per element of the array, each element alone matched and rendered.
+    std::optional<transform::EventSplitter> split_by;
   };
   struct CompiledRule {
     std::string name;

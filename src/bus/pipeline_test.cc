@@ -111,6 +111,69 @@ TEST_F(PipelineTest, ScenarioRuleTurnsCriticalFindingIntoTheBacklogBody) {
       HasSubstr("hikyaku_matched_events_total{bus=\"default\",rule=\"securityhub-to-backlog\"} 1"));
 }
 
+constexpr std::string_view kSplitConfig = R"(Rules:
+  - Name: high
+    EventPattern:
+      source: [aws.securityhub]
+      detail:
+        findings:
+          Severity: { Label: [CRITICAL, HIGH] }
+    Targets:
+      - Id: per-finding
+        Log: { Path: out.jsonl }
+        SplitBy: $.detail.findings
+        InputTransformer:
+          InputPathsMap:
+            id: $.detail.findings[0].Id
+            severity: $.detail.findings[0].Severity.Label
+          InputTemplate: '{"id": <id>, "severity": <severity>}'
+      - Id: whole
+        Log: { Path: out.jsonl }
+)";
+
+// SplitBy: one job per finding, each finding alone matched against the rule (the MEDIUM one of
+// sample 12 rides along in the event but is not filed), and kept as that job's event.
+TEST_F(PipelineTest, SplitByMakesOneJobPerMatchingElement) {
+  load(std::string(kSplitConfig));
+  const Envelope three = sample("12-synthetic-three-findings-one-event.json");
+  ASSERT_TRUE(ingest("default", {three})[0].ok());
+  std::vector<store::Claim> claims = claim_all();
+  ASSERT_EQ(claims.size(), 3u);  // two HIGH findings, and the whole event once
+  std::map<std::string, std::vector<std::string>> bodies;
+  for (const store::Claim& claim : claims) {
+    bodies[claim.job.target].push_back(claim.job.body);
+    EXPECT_EQ(claim.job.event_id, three.id);
+  }
+  ASSERT_EQ(bodies["default/high/per-finding"].size(), 2u);
+  for (const std::string& body : bodies["default/high/per-finding"]) {
+    EXPECT_THAT(body, HasSubstr(R"("severity": "HIGH")"));
+  }
+  EXPECT_NE(bodies["default/high/per-finding"][0], bodies["default/high/per-finding"][1]);
+  ASSERT_EQ(bodies["default/high/whole"].size(), 1u);
+  EXPECT_THAT(bodies["default/high/whole"][0], HasSubstr("MEDIUM"));
+  // A per-finding job keeps its own one-finding event.
+  for (const store::Claim& claim : claims) {
+    const std::optional<std::string> event = store_->job_event(claim).value();
+    ASSERT_TRUE(event.has_value());
+    if (claim.job.target == "default/high/per-finding") {
+      EXPECT_THAT(*event, Not(HasSubstr("MEDIUM")));
+      EXPECT_THAT(*event, HasSubstr(R"("Label":"HIGH")"));
+    } else {
+      EXPECT_THAT(*event, HasSubstr("MEDIUM"));
+    }
+  }
+}
+
+TEST_F(PipelineTest, SplitByMustBeAMemberPath) {
+  std::string config(kSplitConfig);
+  config.replace(config.find("$.detail.findings\n"), 17, "$.detail.findings[0]");
+  config::LoadResult loaded = config::load_config_text(config, "split.yaml");
+  ASSERT_FALSE(loaded.ok());
+  EXPECT_THAT(loaded.errors[0].to_string(),
+              HasSubstr("Rules[0].Targets[0].SplitBy: \"$.detail.findings[0]\": only member "
+                        "names (`.name`) may lead to the array"));
+}
+
 constexpr std::string_view kHttpParametersConfig = R"(Connections:
   - Name: c
     AuthorizationType: API_KEY

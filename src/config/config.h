@@ -222,6 +222,9 @@ struct Target {
   std::optional<InputTransformer> input_transformer;
   BodyEncoding body_encoding = BodyEncoding::kJson;
   std::optional<TargetHttpParameters> http_parameters;
+  // SplitBy (hikyaku's): a `$.a.b` path to an array; one delivery per element, each rendered from
+  // the event with that element as the array's only one (transform/event_splitter.h).
+  std::optional<std::string> split_by;
   RetryPolicy retry_policy;
   std::optional<DeadLetterConfig> dead_letter_config;
   SourceLocation location;

@@ -237,10 +237,10 @@ void read_dead_letter_config(YamlReader& reader, const YAML::Node& dlq, const st
 Target read_target(YamlReader& reader, const YAML::Node& node, const std::string& path) {
   Target target;
   target.location = location_of(node);
-  if (!reader.check_map(
-          node, path,
-          {"Id", "ApiDestination", "Arn", "Log", "Input", "InputPath", "InputTransformer",
-           "BodyEncoding", "HttpParameters", "RetryPolicy", "DeadLetterConfig", "RoleArn"})) {
+  if (!reader.check_map(node, path,
+                        {"Id", "ApiDestination", "Arn", "Log", "Input", "InputPath",
+                         "InputTransformer", "BodyEncoding", "HttpParameters", "RetryPolicy",
+                         "DeadLetterConfig", "RoleArn", "SplitBy"})) {
     return target;
   }
   if (reader.require(node, path, "Id")) {
@@ -264,6 +264,14 @@ Target read_target(YamlReader& reader, const YAML::Node& node, const std::string
   }
   if (const YAML::Node retry = node["RetryPolicy"]) {
     read_retry_policy(reader, retry, join(path, "RetryPolicy"), target.retry_policy);
+  }
+  if (const YAML::Node split_by = node["SplitBy"]) {
+    std::string text;
+    reader.read_string_into(node, path, "SplitBy", text);
+    if (const Status valid = validate_split_by(text); !valid.ok()) {
+      reader.add_error(split_by, join(path, "SplitBy"), valid.message());
+    }
+    target.split_by = std::move(text);
   }
   if (const YAML::Node dlq = node["DeadLetterConfig"]) {
     read_dead_letter_config(reader, dlq, join(path, "DeadLetterConfig"), target);

@@ -17,5 +17,6 @@ Status validate_event_pattern(const std::string& pattern_json);
 // author meant (pattern::lint_pattern).
 std::vector<std::string> lint_event_pattern(const std::string& pattern_json);
 Status validate_target_input(const Target& target);
+Status validate_split_by(const std::string& path);
 
 }  // namespace hikyaku::config::internal
