@@ -4,12 +4,14 @@
 //
 //   putevents_load_bench [--connections 8,32] [--seconds 5] [--rules 1,100,1000]
 //                        [--sync FULL|NORMAL] [--targets 1] [--match-all] [--entry-kb 0]
-//                        [--max-queued-mib 256]
+//                        [--max-queued-mib 256] [--input-transformer]
 //
 // Fan-out: `--rules 20 --targets 5 --match-all --entry-kb 25 --connections 100` makes every event
 // match all 20 rules (5 Log targets each: 100 deliveries per event) with ~250 KB requests. The
 // peak resident memory (VmHWM) and the requests refused with ThrottlingException are reported;
-// `--max-queued-mib` sets the ingest's queued-bytes bound.
+// `--max-queued-mib` sets the ingest's queued-bytes bound. `--input-transformer` gives each Log
+// target an InputTransformer (a Backlog-style body of the finding's title, severity and id), so
+// each delivery's body differs from its event, which the store then keeps beside it.
 //
 // With few connections a run measures the latency of each commit (every connection waits for
 // its answer before it sends again); with more, requests share commits and the CPU is the limit.
@@ -65,6 +67,7 @@ struct Shape {
   bool match_all = false;      // every rule matches every event (fan-out) instead of one rule
   int entry_kb = 0;            // pads each entry's Detail to about this size (0: the sample as is)
   int64_t max_queued_mib = 0;  // 0: the default bound
+  bool input_transformer = false;
 };
 
 // 100 rules on distinct controls, one of which matches the sample (all of them with
@@ -86,6 +89,16 @@ std::string config_text(int rules, const std::string& directory, bool full_sync,
     for (int t = 0; t < shape.targets; ++t) {
       text += fmt::format("      - {{ Id: log{}, Log: {{ Path: {}/deliveries.jsonl }} }}\n", t,
                           directory);
+      if (shape.input_transformer) {
+        text +=
+            "        InputTransformer:\n"
+            "          InputPathsMap:\n"
+            "            title: $.detail.findings[0].Title\n"
+            "            severity: $.detail.findings[0].Severity.Label\n"
+            "            id: $.detail.findings[0].Id\n"
+            "          InputTemplate: '{\"summary\": \"[<severity>] <title>\", "
+            "\"description\": \"Finding <id>\", \"priorityId\": 2}'\n";
+      }
     }
   }
   return text;
@@ -387,8 +400,8 @@ int run_all(int argc, char** argv) {
   };
   for (int i = 1; i < argc; i += 2) {
     const std::string flag = argv[i];
-    if (flag == "--match-all") {
-      shape.match_all = true;
+    if (flag == "--match-all" || flag == "--input-transformer") {
+      (flag == "--match-all" ? shape.match_all : shape.input_transformer) = true;
       --i;  // takes no value
       continue;
     }
@@ -415,10 +428,11 @@ int run_all(int argc, char** argv) {
   for (int connections : connection_counts) {
     fmt::print(
         "PutEvents load: {} keep-alive connections, batches of 10 x ~{} KB Security Hub "
-        "events, {} s per run, SQLite synchronous={}, {} Log target(s) per rule{}\n",
+        "events, {} s per run, SQLite synchronous={}, {} Log target(s) per rule{}{}\n",
         connections, shape.entry_kb > 0 ? shape.entry_kb : 3, seconds,
         full_sync ? "FULL" : "NORMAL", shape.targets,
-        shape.match_all ? ", every rule matching every event" : "");
+        shape.match_all ? ", every rule matching every event" : "",
+        shape.input_transformer ? ", each with an InputTransformer" : "");
     double baseline = 0;
     for (int rules : rule_counts) {
       const RunResult result = run(rules, connections, seconds, full_sync, shape);

@@ -81,10 +81,10 @@ class Dispatcher final : public store::CommitConsumer {
     int max_held_jobs = 4096;
     int64_t max_held_bytes = int64_t{64} << 20;
     int max_in_flight_per_destination = 16;
-    int max_idle_connections = 256;   // kept open for reuse, across all destinations
-    int64_t lease_ms = 60'000;        // a job whose turn comes later than lease - 2 x
-                                      // timeout goes back
-    int64_t idle_poll_ms = 1000;      // look for due retries at least this often
+    int max_idle_connections = 256;  // kept open for reuse, across all destinations
+    int64_t lease_ms = 60'000;       // a job whose turn comes later than lease - 2 x
+                                     // timeout goes back
+    int64_t idle_poll_ms = 1000;     // look for due retries at least this often
     Backoff backoff;
   };
 
