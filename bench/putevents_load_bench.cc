@@ -87,7 +87,7 @@ std::string config_text(int rules, const std::string& directory, bool full_sync,
         "    Targets:\n",
         i, control);
     for (int t = 0; t < shape.targets; ++t) {
-      text += fmt::format("      - {{ Id: log{}, Log: {{ Path: {}/deliveries.jsonl }} }}\n", t,
+      text += fmt::format("      - Id: log{}\n        Log: {{ Path: {}/deliveries.jsonl }}\n", t,
                           directory);
       if (shape.input_transformer) {
         text +=
