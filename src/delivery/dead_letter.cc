@@ -12,13 +12,6 @@
 namespace hikyaku::delivery {
 namespace {
 
-std::string redacted(const Endpoint* endpoint, std::string_view text) {
-  if (endpoint != nullptr && endpoint->redactor != nullptr) {
-    return endpoint->redactor->redact(text);
-  }
-  return redact_url(text);
-}
-
 // A header whose value is a credential: the connection's own (authorization, header
 // parameters), or one named like a credential.
 bool is_masked_header(const Endpoint& endpoint, std::string_view name) {

@@ -36,13 +36,6 @@ using std::chrono::milliseconds;
 constexpr size_t kErrorExcerptBytes = 512;
 
 // Text recorded or shown about `endpoint` (null: the target is gone) with its secrets masked.
-std::string redacted(const Endpoint* endpoint, std::string_view text) {
-  if (endpoint != nullptr && endpoint->redactor != nullptr) {
-    return endpoint->redactor->redact(text);
-  }
-  return redact_url(text);
-}
-
 int64_t to_ms(std::chrono::steady_clock::duration duration) {
   return std::chrono::duration_cast<milliseconds>(duration).count();
 }

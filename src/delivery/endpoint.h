@@ -20,6 +20,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -85,5 +86,14 @@ struct Endpoint {
 };
 
 using Endpoints = std::map<std::string, Endpoint, std::less<>>;
+
+// `text` through `endpoint`'s redactor; the name rules only when there is none (or no endpoint:
+// a target removed by a reload).
+inline std::string redacted(const Endpoint* endpoint, std::string_view text) {
+  if (endpoint != nullptr && endpoint->redactor != nullptr) {
+    return endpoint->redactor->redact(text);
+  }
+  return redact_url(text);
+}
 
 }  // namespace hikyaku::delivery
