@@ -23,6 +23,11 @@ size_t collect(char* data, size_t size, size_t count, void* user) {
   return bytes;  // keep reading (and discarding) so the connection ends cleanly
 }
 
+size_t read_header(char* data, size_t size, size_t count, void* user) {
+  read_hint_header(std::string_view(data, size * count), *static_cast<ResponseHints*>(user));
+  return size * count;
+}
+
 }  // namespace
 
 HttpClient::HttpClient() {
@@ -34,7 +39,7 @@ HttpClient::HttpClient() {
 HttpClient::~HttpClient() { curl_easy_cleanup(static_cast<CURL*>(curl_)); }
 
 AttemptResult HttpClient::send(const HttpRequest& request, std::string* response_excerpt,
-                               std::string* response_body) {
+                               std::string* response_body, ResponseHints* hints) {
   CURL* curl = static_cast<CURL*>(curl_);
   curl_easy_reset(curl);
   std::string response;
@@ -57,7 +62,7 @@ AttemptResult HttpClient::send(const HttpRequest& request, std::string* response
     curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);
   }
   curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-  curl_easy_setopt(curl, CURLOPT_USERAGENT, "hikyaku/ApiDestinations");
+  curl_easy_setopt(curl, CURLOPT_USERAGENT, std::string(user_agent()).c_str());
   curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, request.timeout_ms);
   curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
@@ -65,6 +70,12 @@ AttemptResult HttpClient::send(const HttpRequest& request, std::string* response
   curl_easy_setopt(curl, CURLOPT_WRITEDATA, &response);
   curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, error);
   curl_easy_setopt(curl, CURLOPT_ACCEPT_ENCODING, "gzip,deflate");
+  if (!request.ca_file.empty()) {
+    curl_easy_setopt(curl, CURLOPT_CAINFO, request.ca_file.c_str());
+  }
+  ResponseHints ignored;
+  curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, read_header);
+  curl_easy_setopt(curl, CURLOPT_HEADERDATA, hints != nullptr ? hints : &ignored);
 
   const CURLcode code = curl_easy_perform(curl);
   curl_slist_free_all(headers);
@@ -78,6 +89,9 @@ AttemptResult HttpClient::send(const HttpRequest& request, std::string* response
   long status = 0;
   curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
   result.http_status = static_cast<int>(status);
+  if (hints != nullptr) {
+    hints->http_status = result.http_status;
+  }
   if (response_excerpt != nullptr) {
     *response_excerpt = response.substr(0, kExcerptBytes);
   }

@@ -385,6 +385,34 @@ bool has_dynamic_values(const Endpoint& endpoint) {
 
 std::string_view user_agent() { return kUserAgent; }
 
+void read_hint_header(std::string_view line, ResponseHints& hints) {
+  if (line.starts_with("HTTP/")) {
+    hints = {};  // a new header block (after a 100 Continue, say)
+    return;
+  }
+  const size_t colon = line.find(':');
+  if (colon == std::string_view::npos) {
+    return;
+  }
+  const std::string_view name = line.substr(0, colon);
+  std::string_view value = line.substr(colon + 1);
+  while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) {
+    value.remove_prefix(1);
+  }
+  while (!value.empty() &&
+         (value.back() == '\r' || value.back() == '\n' || value.back() == ' ' ||
+          value.back() == '\t')) {
+    value.remove_suffix(1);
+  }
+  if (equals_ignoring_ascii_case(name, "retry-after")) {
+    hints.retry_after = value;
+  } else if (equals_ignoring_ascii_case(name, "x-ratelimit-remaining")) {
+    hints.rate_limit_remaining = value;
+  } else if (equals_ignoring_ascii_case(name, "x-ratelimit-reset")) {
+    hints.rate_limit_reset = value;
+  }
+}
+
 Result<HttpRequest> build_request(const Endpoint& endpoint, const store::Job& job,
                                   const Secret* bearer_token) {
   HttpRequest request;

@@ -84,6 +84,19 @@ struct HttpRequest {
   std::string ca_file;  // PEM CA bundle to trust instead of the system store; "" = system
 };
 
+// What a response says about pacing (header values as received; absent headers empty): read by
+// the destination's Pacer (internal/pacer.h).
+struct ResponseHints {
+  int http_status = 0;  // 0: no response (timeout, connection failure)
+  std::string retry_after;
+  std::string rate_limit_remaining;
+  std::string rate_limit_reset;
+};
+
+// Reads one response header line ("Name: value\r\n") into `hints` when it is one of theirs; a
+// status line ("HTTP/...") starts a new header block and clears them.
+void read_hint_header(std::string_view line, ResponseHints& hints);
+
 // The User-Agent hikyaku sends: "hikyaku/<version>".
 std::string_view user_agent();
 

@@ -52,31 +52,7 @@ struct HttpMulti::Transfer {
   static size_t header(char* data, size_t size, size_t count, void* user) {
     auto* transfer = static_cast<Transfer*>(user);
     const size_t bytes = size * count;
-    std::string_view line(data, bytes);
-    if (line.starts_with("HTTP/")) {
-      transfer->hints = {};  // a new header block (after a 100 Continue, say)
-      return bytes;
-    }
-    const size_t colon = line.find(':');
-    if (colon == std::string_view::npos) {
-      return bytes;
-    }
-    const std::string_view name = line.substr(0, colon);
-    std::string_view value = line.substr(colon + 1);
-    while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) {
-      value.remove_prefix(1);
-    }
-    while (!value.empty() && (value.back() == '\r' || value.back() == '\n' || value.back() == ' ' ||
-                              value.back() == '\t')) {
-      value.remove_suffix(1);
-    }
-    if (equals_ignoring_case(name, "retry-after")) {
-      transfer->hints.retry_after = value;
-    } else if (equals_ignoring_case(name, "x-ratelimit-remaining")) {
-      transfer->hints.rate_limit_remaining = value;
-    } else if (equals_ignoring_case(name, "x-ratelimit-reset")) {
-      transfer->hints.rate_limit_reset = value;
-    }
+    read_hint_header(std::string_view(data, bytes), transfer->hints);
     return bytes;
   }
 

@@ -34,18 +34,13 @@
 #include <optional>
 #include <string>
 
+#include "delivery/request.h"
+
 namespace hikyaku::delivery::internal {
 
 using SteadyTime = std::chrono::steady_clock::time_point;
 using WallTime = std::chrono::system_clock::time_point;
-
-// What a response says about pacing (header values as received; absent headers empty).
-struct ResponseHints {
-  int http_status = 0;  // 0: no response (timeout, connection failure)
-  std::string retry_after;
-  std::string rate_limit_remaining;
-  std::string rate_limit_reset;
-};
+using delivery::ResponseHints;
 
 // How long `Retry-After` asks to wait, from `wall_now`: delta seconds or an HTTP date (a date
 // in the past is 0). Negative delta seconds (EventBridge: stop retrying this event) give a
