@@ -242,6 +242,7 @@ struct Dispatcher::Sender {
   std::vector<Task> tasks;
   TargetMetricsCache metrics;
   std::vector<FinishedExchange> finished;
+  std::vector<HandlerWork> handler_starts;  // start_due(): for the handler threads
 
   // Gives back the queue's tail that cannot be sent within its leases, due at its turn.
   void shed(Destination& destination, SteadyTime now, int64_t now_ms);
@@ -362,6 +363,13 @@ void Dispatcher::start() {
     lower_this_thread_priority(kDeliveryNice);
     run_settler();
   });
+  for (int i = 0; i < std::max(1, options_.handler_threads); ++i) {
+    handler_threads_.emplace_back([this] {
+      name_this_thread("hk-handler");
+      lower_this_thread_priority(kDeliveryNice);
+      run_handler();
+    });
+  }
 }
 
 void Dispatcher::notify() {
@@ -448,7 +456,13 @@ void Dispatcher::stop() {
   {
     MutexLock lock(mutex_);
     sender_done_ = true;
+    handlers_exit_ = true;  // the sender left with no attempt in flight: no handler work is left
   }
+  handler_wake_.notify_all();
+  for (std::thread& thread : handler_threads_) {
+    thread.join();
+  }
+  handler_threads_.clear();
   settler_wake_.notify_all();
   if (settler_.joinable()) {
     settler_.join();
@@ -557,6 +571,7 @@ void Dispatcher::run_sender() {
     now = clock_.steady_now();
     now_ms = clock_.now_ms();
     take_answers(sender, now, now_ms, clock_.now());
+    take_handler_outcomes(sender, now, now_ms, clock_.now());
     hand_over_delivered(sender);
     hand_to_settler(std::move(sender.tasks));
     sender.tasks.clear();
@@ -585,14 +600,14 @@ void Dispatcher::route(Sender& sender, std::deque<store::Claim>& incoming,
           Task::of(Task::Kind::kLog, std::move(claim), endpoints, &found->second));
     } else {
       const Endpoint& endpoint = found->second;
+      const int max_in_flight = endpoint.max_in_flight > 0 ? endpoint.max_in_flight
+                                                           : options_.max_in_flight_per_destination;
       auto [slot, inserted] = sender.destinations.try_emplace(endpoint.destination);
       if (inserted) {
         slot->second = std::make_unique<Sender::Destination>(
-            endpoint, options_.max_in_flight_per_destination, metrics_,
-            redacted(&endpoint, endpoint.destination));
+            endpoint, max_in_flight, metrics_, redacted(&endpoint, endpoint.destination));
       } else {
-        slot->second->pacer.set_limits(endpoint.rate_limit_per_second,
-                                       options_.max_in_flight_per_destination);
+        slot->second->pacer.set_limits(endpoint.rate_limit_per_second, max_in_flight);
       }
       Sender::Destination& destination = *slot->second;
       const std::optional<SteadyTime> next = destination.pacer.next_start(now);
@@ -633,6 +648,18 @@ Dispatcher::SteadyTime Dispatcher::start_due(Sender& sender, bool stopping, Stea
         sender.tasks.push_back(Task::of(Task::Kind::kRelease, std::move(job.claim)));
         continue;
       }
+      if (job.endpoint->kind == Endpoint::Kind::kHandler) {
+        const bool started = destination->pacer.try_start(now);
+        HK_CHECK(started);
+        const uint64_t tag = sender.next_tag++;
+        const int64_t deadline_ms = job.claim.lease_expires_at_ms - job.endpoint->timeout_ms;
+        sender.handler_starts.push_back(
+            {tag, std::move(job.claim), job.endpoints, job.endpoint, deadline_ms, {}});
+        sender.in_flight.emplace(
+            tag, Sender::InFlight{
+                     {{}, std::move(job.endpoints), job.endpoint}, destination.get(), nullptr});
+        continue;
+      }
       std::shared_ptr<const Token> token;
       if (job.endpoint->oauth != nullptr) {
         token = sender.token_for(job, tokens_, *http_, now, wake_at);
@@ -643,6 +670,16 @@ Dispatcher::SteadyTime Dispatcher::start_due(Sender& sender, bool stopping, Stea
       }
       sender.start_one(*destination, std::move(job), std::move(token), *http_, now, now_ms);
     }
+  }
+  if (!sender.handler_starts.empty()) {
+    {
+      MutexLock lock(mutex_);
+      for (HandlerWork& work : sender.handler_starts) {
+        handler_work_.push_back(std::move(work));
+      }
+    }
+    sender.handler_starts.clear();
+    handler_wake_.notify_all();
   }
   return wake_at;
 }
@@ -762,6 +799,78 @@ void Dispatcher::take_answers(Sender& sender, SteadyTime now, int64_t now_ms, Wa
     if (asked_wait > milliseconds(0)) {
       sender.shed(destination, now, now_ms);
     }
+  }
+}
+
+void Dispatcher::take_handler_outcomes(Sender& sender, SteadyTime now, int64_t now_ms,
+                                       WallTime wall_now) {
+  std::vector<HandlerWork> done;
+  {
+    MutexLock lock(mutex_);
+    done.swap(handler_done_);
+  }
+  for (HandlerWork& work : done) {
+    auto found = sender.in_flight.find(work.tag);
+    HK_CHECK(found != sender.in_flight.end());
+    Sender::Destination& destination = *found->second.destination;
+    sender.in_flight.erase(found);
+    const HandlerOutcome& outcome = work.outcome;
+    const milliseconds asked_wait = destination.pacer.finish(outcome.hints, now, wall_now);
+    attempts_.fetch_add(1);
+    const Endpoint& endpoint = *work.endpoint;
+    const store::Job& job = work.claim.job;
+    TargetMetricsCache::Metrics& metrics = sender.metrics.get(metrics_, endpoint, job.target);
+    metrics.invocations->add();
+    if (outcome.outcome == Outcome::kDelivered) {
+      metrics.delivered->add();
+      metrics.latency->observe(static_cast<double>(now_ms - job.ingested_at_ms) / 1000.0);
+      sender.delivered.push_back(std::move(work.claim));
+      continue;
+    }
+    (outcome.outcome == Outcome::kRetry ? metrics.failed_retryable : metrics.failed_permanent)
+        ->add();
+    Task task =
+        Task::of(Task::Kind::kFailed, std::move(work.claim), std::move(work.endpoints), &endpoint);
+    task.result = outcome.result;
+    task.retry = outcome.outcome == Outcome::kRetry;
+    task.final = outcome.outcome == Outcome::kPermanent;
+    task.error_code = outcome.error_code;
+    task.detail = redacted(&endpoint, outcome.detail);
+    task.response_excerpt = redacted(&endpoint, outcome.response_excerpt);
+    if (task.response_excerpt.size() > kErrorExcerptBytes) {
+      task.response_excerpt.resize(kErrorExcerptBytes);
+    }
+    task.attempted_at_ms = now_ms;
+    task.not_before_ms =
+        std::max(outcome.not_before_ms,
+                 now_ms + std::max<int64_t>(asked_wait.count(),
+                                            to_ms(destination.pacer.paused_until() - now)));
+    sender.tasks.push_back(std::move(task));
+    if (asked_wait > milliseconds(0)) {
+      sender.shed(destination, now, now_ms);
+    }
+  }
+}
+
+void Dispatcher::run_handler() {
+  for (;;) {
+    HandlerWork work;
+    {
+      MutexLock lock(mutex_);
+      handler_wake_.wait(
+          lock, [&]() HK_REQUIRES(mutex_) { return !handler_work_.empty() || handlers_exit_; });
+      if (handler_work_.empty()) {
+        return;
+      }
+      work = std::move(handler_work_.front());
+      handler_work_.pop_front();
+    }
+    work.outcome = work.endpoint->handler->deliver(work.claim, work.deadline_ms);
+    {
+      MutexLock lock(mutex_);
+      handler_done_.push_back(std::move(work));
+    }
+    http_->wakeup();
   }
 }
 

@@ -20,6 +20,9 @@
 //     jobs (retries, jobs left by an earlier run, jobs beyond what commits hand
 //     over), records retries and dead letters, gives back jobs, writes Log
 //     targets' lines, completes deliveries when no committer is attached.
+//   - handler threads ("hk-handler", Options::handler_threads) run the attempts of handler
+//     targets (handler.h), which may block; their jobs are queued and paced by the sender like
+//     an API destination's, and their outcomes settled the same way.
 // New jobs are leased to the dispatcher by the commit that makes them durable and handed over in
 // memory. Everything the dispatcher holds in memory (handed over, queued for a destination, in
 // flight) is bounded by
@@ -61,6 +64,7 @@
 #include "core/mutex.h"
 #include "core/random.h"
 #include "delivery/endpoint.h"
+#include "delivery/handler.h"
 #include "delivery/oauth.h"
 #include "delivery/retry_policy.h"
 #include "store/group_commit.h"
@@ -82,6 +86,7 @@ class Dispatcher final : public store::CommitConsumer {
     int64_t max_held_bytes = int64_t{64} << 20;
     int max_in_flight_per_destination = 16;
     int max_idle_connections = 256;  // kept open for reuse, across all destinations
+    int handler_threads = 2;         // run handler targets' attempts (handler.h)
     int64_t lease_ms = 60'000;       // a job whose turn comes later than lease - 2 x
                                      // timeout goes back
     int64_t idle_poll_ms = 1000;     // look for due retries at least this often
@@ -129,6 +134,15 @@ class Dispatcher final : public store::CommitConsumer {
   struct Task;
   struct TargetMetricsCache;
   class LogFiles;
+  // One attempt of a handler target (handler.h), from the sender to a handler thread and back.
+  struct HandlerWork {
+    uint64_t tag = 0;  // the sender's in-flight tag
+    store::Claim claim;
+    std::shared_ptr<const Endpoints> endpoints;  // keeps `endpoint` alive
+    const Endpoint* endpoint = nullptr;
+    int64_t deadline_ms = 0;
+    HandlerOutcome outcome;
+  };
 
   using SteadyTime = std::chrono::steady_clock::time_point;
   using WallTime = std::chrono::system_clock::time_point;
@@ -143,6 +157,11 @@ class Dispatcher final : public store::CommitConsumer {
   SteadyTime start_due(Sender& sender, bool stopping, SteadyTime now, int64_t now_ms);
   void take_answers(Sender& sender, SteadyTime now, int64_t now_ms, WallTime wall_now);
   void hand_over_delivered(Sender& sender) HK_EXCLUDES(mutex_);
+  // Handler targets (handler.h): start_due() hands their attempts to the handler threads; the
+  // sender takes in their outcomes here.
+  void take_handler_outcomes(Sender& sender, SteadyTime now, int64_t now_ms, WallTime wall_now)
+      HK_EXCLUDES(mutex_);
+  void run_handler() HK_EXCLUDES(mutex_);
   void run_settler();
   // Queues outcomes for the settler (and counts the jobs out of what the dispatcher holds).
   void hand_to_settler(std::vector<Task> tasks) HK_EXCLUDES(mutex_);
@@ -176,7 +195,11 @@ class Dispatcher final : public store::CommitConsumer {
   bool stopping_ HK_GUARDED_BY(mutex_) = false;
   bool sender_done_ HK_GUARDED_BY(mutex_) = false;
   std::deque<store::Claim> inbox_ HK_GUARDED_BY(mutex_);  // for the sender
-  std::vector<Task> tasks_ HK_GUARDED_BY(mutex_);         // for the settler
+  CondVar handler_wake_;
+  std::deque<HandlerWork> handler_work_ HK_GUARDED_BY(mutex_);   // for the handler threads
+  std::vector<HandlerWork> handler_done_ HK_GUARDED_BY(mutex_);  // for the sender
+  bool handlers_exit_ HK_GUARDED_BY(mutex_) = false;
+  std::vector<Task> tasks_ HK_GUARDED_BY(mutex_);  // for the settler
   int64_t held_jobs_ HK_GUARDED_BY(mutex_) = 0;
   int64_t held_bytes_ HK_GUARDED_BY(mutex_) = 0;
   // The store may hold due jobs (set at start and by notify(); cleared by a claim that found fewer
@@ -186,6 +209,7 @@ class Dispatcher final : public store::CommitConsumer {
   std::atomic<int64_t> attempts_{0};
   std::thread sender_;
   std::thread settler_;
+  std::vector<std::thread> handler_threads_;
 };
 
 }  // namespace hikyaku::delivery

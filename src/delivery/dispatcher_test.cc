@@ -11,6 +11,7 @@
 #include <set>
 #include <sstream>
 
+#include "core/mutex.h"
 #include "core/redact.h"
 #include "delivery/oauth.h"
 #include "store/group_commit.h"
@@ -759,5 +760,127 @@ TEST_F(OAuthDeliveryTest, ATokenEndpointThatFailsMakesAClearRetryableFailure) {
   EXPECT_EQ(destination.request_count(), 0u);
 }
 
+// Handler targets (handler.h): attempts run on a handler thread, outcomes settle as an API
+// destination's would.
+class ScriptedHandler final : public DeliveryHandler {
+ public:
+  explicit ScriptedHandler(std::vector<HandlerOutcome> outcomes) : outcomes_(std::move(outcomes)) {}
+  HandlerOutcome deliver(const store::Claim& claim, int64_t deadline_ms) override {
+    MutexLock lock(mutex_);
+    bodies_.push_back(claim.job.body);
+    deadlines_ok_ = deadlines_ok_ && deadline_ms < claim.lease_expires_at_ms;
+    const size_t index = std::min(calls_++, outcomes_.size() - 1);
+    return outcomes_[index];
+  }
+  size_t calls() const {
+    MutexLock lock(mutex_);
+    return calls_;
+  }
+  std::vector<std::string> bodies() const {
+    MutexLock lock(mutex_);
+    return bodies_;
+  }
+  bool deadlines_ok() const {
+    MutexLock lock(mutex_);
+    return deadlines_ok_;
+  }
+
+ private:
+  mutable Mutex mutex_;
+  std::vector<HandlerOutcome> outcomes_;
+  size_t calls_ HK_GUARDED_BY(mutex_) = 0;
+  std::vector<std::string> bodies_ HK_GUARDED_BY(mutex_);
+  bool deadlines_ok_ HK_GUARDED_BY(mutex_) = true;
+};
+
+Endpoint handled_by(std::shared_ptr<DeliveryHandler> handler, RetryPolicy retry = {}) {
+  Endpoint endpoint;
+  endpoint.kind = Endpoint::Kind::kHandler;
+  endpoint.rule = "r1";
+  endpoint.target_id = "backlog";
+  endpoint.destination = "backlog:example";
+  endpoint.url = "https://example.backlog.com";
+  endpoint.handler = std::move(handler);
+  endpoint.retry_policy = retry;
+  endpoint.rate_limit_per_second = 1000;
+  endpoint.max_in_flight = 1;
+  endpoint.timeout_ms = 1000;
+  return endpoint;
+}
+
+TEST_F(DispatcherTest, AHandlerTargetIsDeliveredOnAHandlerThread) {
+  auto handler = std::make_shared<ScriptedHandler>(std::vector<HandlerOutcome>{{}});
+  start({{"b/r/t", handled_by(handler)}});
+  append("b/r/t", R"({"n":1})");
+  append("b/r/t", R"({"n":2})");
+  ASSERT_TRUE(wait_for([&] { return pending() == 0 && handler->calls() == 2; }));
+  EXPECT_THAT(handler->bodies(), ::testing::UnorderedElementsAre(R"({"n":1})", R"({"n":2})"));
+  EXPECT_TRUE(handler->deadlines_ok());
+  EXPECT_TRUE(dead_letters().empty());
+  EXPECT_TRUE(wait_for([&] {
+    return metrics_.render().find(
+               "hikyaku_invocation_attempts_total{target=\"b/r/t\",outcome=\"delivered\"} 2") !=
+           std::string::npos;
+  }));
+}
+
+TEST_F(DispatcherTest, AHandlerFailureIsRetriedThenDeadLetteredWithItsReasonRedacted) {
+  HandlerOutcome failed;
+  failed.outcome = Outcome::kRetry;
+  failed.result.http_status = 503;
+  failed.detail = std::string("Backlog answered 503 for apiKey=") + kSecret;
+  failed.response_excerpt = R"({"errors":[{"message":"busy","code":1}]})";
+  auto handler = std::make_shared<ScriptedHandler>(std::vector<HandlerOutcome>{failed});
+  Endpoint endpoint = handled_by(handler, RetryPolicy{.maximum_retry_attempts = 2});
+  endpoint.redactor = std::make_shared<const Redactor>(std::vector<std::string>{kSecret});
+  start({{"b/r/t", endpoint}});
+  append("b/r/t", "{}");
+  ASSERT_TRUE(wait_for([&] { return dead_letters().size() == 1; }));
+  EXPECT_EQ(handler->calls(), 3u);
+  const store::DeadLetter letter = dead_letters()[0];
+  EXPECT_EQ(letter.reason.error_code, "HTTP_503");
+  EXPECT_EQ(letter.reason.exhausted_retry_condition, "MaximumRetryAttempts");
+  EXPECT_THAT(letter.reason.error_message, HasSubstr("Backlog answered 503"));
+  EXPECT_THAT(letter.reason.error_message, Not(HasSubstr(kSecret)));
+  EXPECT_THAT(letter.reason.response_excerpt, HasSubstr("busy"));
+}
+
+TEST_F(DispatcherTest, APermanentHandlerFailureIsDeadLetteredAtOnceWithItsCode) {
+  HandlerOutcome refused;
+  refused.outcome = Outcome::kPermanent;
+  refused.error_code = "NOT_A_FINDING";
+  refused.detail = "the event has no detail.findings";
+  auto handler = std::make_shared<ScriptedHandler>(std::vector<HandlerOutcome>{refused});
+  start({{"b/r/t", handled_by(handler)}});
+  append("b/r/t", "{}");
+  ASSERT_TRUE(wait_for([&] { return dead_letters().size() == 1; }));
+  EXPECT_EQ(handler->calls(), 1u);
+  EXPECT_EQ(dead_letters()[0].reason.error_code, "NOT_A_FINDING");
+  EXPECT_THAT(dead_letters()[0].reason.error_message, HasSubstr("no detail.findings"));
+}
+
+// A 429 with Backlog's rate-limit headers pauses the handler's destination until the reset, and
+// the retry is not due before it.
+TEST_F(DispatcherTest, AHandlersRateLimitAnswerPausesItsDestination) {
+  clock_ = &fake_clock_;
+  HandlerOutcome throttled;
+  throttled.outcome = Outcome::kRetry;
+  throttled.result.http_status = 429;
+  throttled.hints.http_status = 429;
+  throttled.hints.rate_limit_remaining = "0";
+  const int64_t reset_s = fake_clock_.now_ms() / 1000 + 30;
+  throttled.hints.rate_limit_reset = std::to_string(reset_s);
+  auto handler = std::make_shared<ScriptedHandler>(std::vector<HandlerOutcome>{throttled, {}});
+  start({{"b/r/t", handled_by(handler)}});
+  const int64_t failed_at = fake_clock_.now_ms();
+  append("b/r/t", "{}");
+  ASSERT_TRUE(wait_for([&] {
+    return dispatcher_->attempts() == 1 && store_->counts(fake_clock_.now_ms())->leased == 0;
+  }));
+  dispatcher_->stop();
+  EXPECT_EQ(handler->calls(), 1u);
+  EXPECT_TRUE(store_->claim(reset_s * 1000 - 1, 10, 60'000)->empty());
+  EXPECT_EQ(store_->claim(failed_at + 40'000, 10, 60'000)->size(), 1u);
+}
 }  // namespace
 }  // namespace hikyaku::delivery

@@ -29,7 +29,8 @@
 
 namespace hikyaku::delivery {
 
-struct OAuthSettings;  // oauth.h
+struct OAuthSettings;   // oauth.h
+class DeliveryHandler;  // handler.h
 
 struct RetryPolicy {
   int maximum_retry_attempts = 185;  // 0 = exactly one attempt
@@ -46,7 +47,8 @@ struct TargetParameter {
 };
 
 struct Endpoint {
-  enum class Kind { kHttp, kLog };
+  // kHttp: an API destination; kLog: a file; kHandler: code (handler.h), paced like kHttp.
+  enum class Kind { kHttp, kLog, kHandler };
   enum class BodyEncoding { kJson, kForm };
   Kind kind = Kind::kHttp;
   std::string rule;  // for log lines and messages
@@ -68,6 +70,8 @@ struct Endpoint {
   std::vector<TargetParameter> header_parameters;
   std::vector<TargetParameter> query_string_parameters;
   int rate_limit_per_second = 300;
+  int max_in_flight =
+      0;  // requests at once; 0 = Dispatcher::Options::max_in_flight_per_destination
   long timeout_ms = 5000;  // the whole exchange (ApiDestinations[].TimeoutSeconds)
   std::string ca_file;     // PEM CA bundle trusted instead of the system store; "" = system
   // An OAUTH_CLIENT_CREDENTIALS connection: where its bearer token comes from (null: none).
@@ -75,6 +79,10 @@ struct Endpoint {
 
   // kLog
   std::string log_path;
+
+  // kHandler: delivers each job (`destination` names its pacing queue; rate_limit_per_second,
+  // max_in_flight, timeout_ms and retry_policy apply as for kHttp).
+  std::shared_ptr<DeliveryHandler> handler;
 
   RetryPolicy retry_policy;
   // The key of the endpoint each dead letter of this one is also sent to, as a JSON document

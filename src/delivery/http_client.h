@@ -23,11 +23,11 @@ class HttpClient {
   HttpClient(const HttpClient&) = delete;
   HttpClient& operator=(const HttpClient&) = delete;
 
-  // Sends `request`. `hints` receives what the answer says about pacing (request.h). `response_excerpt` receives up to the first 512 bytes of the response body,
-  // `response_body` up to 1 MiB of it. Transport errors come back in AttemptResult::error with
-  // the name rules applied (redact_url). Neither response text is redacted: a caller that records
-  // it redacts the whole text first and cuts it afterwards (a cut through a secret would leave
-  // its head unrecognised).
+  // Sends `request`. `hints` receives what the answer says about pacing (request.h).
+  // `response_excerpt` receives up to the first 512 bytes of the response body, `response_body` up
+  // to 1 MiB of it. Transport errors come back in AttemptResult::error with the name rules applied
+  // (redact_url). Neither response text is redacted: a caller that records it redacts the whole
+  // text first and cuts it afterwards (a cut through a secret would leave its head unrecognised).
   AttemptResult send(const HttpRequest& request, std::string* response_excerpt = nullptr,
                      std::string* response_body = nullptr, ResponseHints* hints = nullptr);
 

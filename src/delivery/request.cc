@@ -399,9 +399,8 @@ void read_hint_header(std::string_view line, ResponseHints& hints) {
   while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) {
     value.remove_prefix(1);
   }
-  while (!value.empty() &&
-         (value.back() == '\r' || value.back() == '\n' || value.back() == ' ' ||
-          value.back() == '\t')) {
+  while (!value.empty() && (value.back() == '\r' || value.back() == '\n' || value.back() == ' ' ||
+                            value.back() == '\t')) {
     value.remove_suffix(1);
   }
   if (equals_ignoring_ascii_case(name, "retry-after")) {
