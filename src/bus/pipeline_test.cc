@@ -445,6 +445,11 @@ class SlowDiskStore : public store::Store {
   Result<int64_t> kv_put_if(const std::string& k, const std::string& v, int64_t r) override {
     return real_.kv_put_if(k, v, r);
   }
+  Result<std::vector<std::pair<std::string, store::KvEntry>>> kv_list(const std::string& prefix,
+                                                                       const std::string& after,
+                                                                       int limit) override {
+    return real_.kv_list(prefix, after, limit);
+  }
   Result<std::vector<store::DeadLetter>> dlq_list(int limit, int64_t after) override {
     return real_.dlq_list(limit, after);
   }

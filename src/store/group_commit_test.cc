@@ -119,6 +119,10 @@ class RecordingStore : public Store {
     return std::optional<KvEntry>();
   }
   Result<int64_t> kv_put_if(const std::string&, const std::string&, int64_t) override { return 1; }
+  Result<std::vector<std::pair<std::string, KvEntry>>> kv_list(const std::string&,
+                                                                const std::string&, int) override {
+    return std::vector<std::pair<std::string, KvEntry>>{};
+  }
   Result<std::vector<DeadLetter>> dlq_list(int, int64_t) override {
     return std::vector<DeadLetter>{};
   }

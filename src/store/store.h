@@ -175,6 +175,11 @@ class Store {
   // returns the new revision, or kFailedPrecondition when someone else wrote first.
   virtual Result<int64_t> kv_put_if(const std::string& key, const std::string& value,
                                     int64_t expected_revision) = 0;
+  // The keys starting with `prefix` that sort after `after_key` ("" = from the first), in key
+  // order, at most `limit` (a page: pass the last key back as `after_key` for the next).
+  virtual Result<std::vector<std::pair<std::string, KvEntry>>> kv_list(const std::string& prefix,
+                                                                       const std::string& after_key,
+                                                                       int limit) = 0;
 
   // Dead-letter queue: oldest first, ids greater than `after_id`.
   virtual Result<std::vector<DeadLetter>> dlq_list(int limit, int64_t after_id) = 0;

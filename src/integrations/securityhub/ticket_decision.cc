@@ -190,6 +190,35 @@ std::string_view no_action_reason_name(NoActionReason reason) {
   return "not_applicable";
 }
 
+namespace {
+
+Status read_pending_create(od::value value, std::optional<PendingCreate>& out) {
+  od::object object;
+  if (value.get_object().get(object) != simdjson::SUCCESS) {
+    return malformed("creating", "an object");
+  }
+  PendingCreate pending;
+  HK_RETURN_IF_ERROR(
+      for_each_field(object, "creating", [&](std::string_view key, od::value member) -> Status {
+        if (key == "job") {
+          if (member.get_int64().get(pending.job_id) != simdjson::SUCCESS) {
+            return malformed("creating.job", "an integer");
+          }
+        } else if (key == "claim") {
+          return read_string(member, "creating.claim", pending.claim);
+        } else if (key == "until_ms") {
+          if (member.get_int64().get(pending.until_ms) != simdjson::SUCCESS) {
+            return malformed("creating.until_ms", "an integer");
+          }
+        }
+        return ok_status();
+      }));
+  out = std::move(pending);
+  return ok_status();
+}
+
+}  // namespace
+
 std::string to_json(const LedgerEntry& entry) {
   JsonWriter writer;
   writer.begin_object();
@@ -232,6 +261,17 @@ std::string to_json(const LedgerEntry& entry) {
   }
   writer.end_array();
   writer.end_object();
+  if (entry.creating) {
+    writer.key("creating");
+    writer.begin_object();
+    writer.key("job");
+    writer.number(entry.creating->job_id);
+    writer.key("claim");
+    writer.string(entry.creating->claim);
+    writer.key("until_ms");
+    writer.number(entry.creating->until_ms);
+    writer.end_object();
+  }
   writer.end_object();
   return writer.take();
 }
@@ -285,6 +325,8 @@ Result<LedgerEntry> ledger_entry_from_json(std::string_view json) {
         } else if (key == "snapshot") {
           has_snapshot = true;
           return read_snapshot(member, entry.snapshot);
+        } else if (key == "creating") {
+          return read_pending_create(member, entry.creating);
         }
         return ok_status();
       }));

@@ -62,6 +62,18 @@ enum class TicketState { kNone, kOpen, kResolved };
 // "none", "open", "resolved"
 std::string_view ticket_state_name(TicketState state);
 
+// A ticket being created: written to the entry (compare-and-set) before the create request, and
+// cleared when the created ticket is recorded. An entry found with one is either a creation in
+// progress elsewhere (wait for it until `until_ms`) or one that died between the ticket system's
+// answer and the ledger update: whoever takes it over first looks for the ticket by its marker.
+struct PendingCreate {
+  int64_t job_id = 0;    // the delivery job creating it
+  std::string claim;     // that job's claim (lease) token: another claim of the same job
+                         // means the creating attempt is over
+  int64_t until_ms = 0;  // wall-clock ms after which the attempt is over in any case
+  friend bool operator==(const PendingCreate&, const PendingCreate&) = default;
+};
+
 struct LedgerEntry {
   FindingKey key = FindingKey::of("", "");
   std::string product_arn;
@@ -72,6 +84,7 @@ struct LedgerEntry {
   std::string last_updated_at;                   // UpdatedAt of the latest version seen
   std::optional<std::string> last_processed_at;  // its ProcessedAt, when it had one
   FindingSnapshot snapshot;                      // its compared fields
+  std::optional<PendingCreate> creating;         // a ticket being created (see PendingCreate)
   friend bool operator==(const LedgerEntry&, const LedgerEntry&) = default;
 };
 
@@ -79,8 +92,10 @@ struct LedgerEntry {
 //   {"v":1,"key":"securityhub/...","product_arn":"...","finding_id":"...","issue_key":"SEC-101",
 //    "issue_id":123,"ticket":"open","updated_at":"2026-03-02T01:15:40.118Z",
 //    "processed_at":"...","snapshot":{"severity":"CRITICAL","compliance":"FAILED",
-//    "workflow":"NEW","record_state":"ACTIVE","resources":["arn:..."]}}
-// "v" is the format's version. issue_id, processed_at and snapshot.compliance are null when absent.
+//    "workflow":"NEW","record_state":"ACTIVE","resources":["arn:..."]},
+//    "creating":{"job":42,"claim":"...","until_ms":1772500000000}}
+// "v" is the format's version. issue_id, processed_at and snapshot.compliance are null when absent;
+// "creating" is omitted when there is none.
 std::string to_json(const LedgerEntry& entry);
 // The inverse of to_json. kInvalidArgument naming the member when something is missing or
 // malformed, or when "key" is not the key of product_arn and finding_id.

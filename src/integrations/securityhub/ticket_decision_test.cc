@@ -72,6 +72,14 @@ TEST(LedgerEntryTest, RoundTrip) {
   parsed = ledger_entry_from_json(to_json(resolved));
   ASSERT_TRUE(parsed.has_value());
   EXPECT_EQ(parsed->ticket, TicketState::kResolved);
+
+  LedgerEntry creating = bare;
+  creating.creating = PendingCreate{.job_id = 42, .claim = "c-1", .until_ms = 1772500000000};
+  EXPECT_THAT(to_json(creating),
+              HasSubstr(R"("creating":{"job":42,"claim":"c-1","until_ms":1772500000000}})"));
+  parsed = ledger_entry_from_json(to_json(creating));
+  ASSERT_TRUE(parsed.has_value()) << parsed.error().to_string();
+  EXPECT_EQ(*parsed, creating);
 }
 
 TEST(LedgerEntryTest, MalformedEntriesNameTheMember) {

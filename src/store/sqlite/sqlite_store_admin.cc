@@ -66,6 +66,22 @@ Result<int64_t> SqliteStore::kv_put_if(const std::string& key, const std::string
   return expected_revision + 1;
 }
 
+Result<std::vector<std::pair<std::string, KvEntry>>> SqliteStore::kv_list(
+    const std::string& prefix, const std::string& after_key, int limit) {
+  MutexLock lock(mutex_);
+  Use list(statements_->kv_list);
+  list->bind(1, after_key < prefix ? prefix : after_key).bind(2, prefix).bind(3, limit);
+  std::vector<std::pair<std::string, KvEntry>> entries;
+  int step = SQLITE_ROW;
+  while ((step = list->step()) == SQLITE_ROW) {
+    entries.emplace_back(list->text(0), KvEntry{list->text(1), list->int64(2)});
+  }
+  if (step != SQLITE_DONE) {
+    return sqlite_error(db_, "listing keys");
+  }
+  return entries;
+}
+
 Result<std::vector<DeadLetter>> SqliteStore::dlq_list(int limit, int64_t after_id) {
   MutexLock lock(mutex_);
   Use list(statements_->dlq_list);

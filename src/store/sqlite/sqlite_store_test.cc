@@ -247,6 +247,20 @@ TEST_F(SqliteStoreTest, DeadLetterListRedrivePurge) {
 }
 
 TEST_F(SqliteStoreTest, KvCompareAndSet) {
+  ASSERT_TRUE(store_->kv_put_if("ticket/f0", "a", 0).has_value());
+  ASSERT_TRUE(store_->kv_put_if("tickets", "not in the prefix", 0).has_value());
+  ASSERT_TRUE(store_->kv_put_if("ticker/x", "before the prefix", 0).has_value());
+  ASSERT_TRUE(store_->kv_put_if("ticket/f2", "b", 0).has_value());
+  Result<std::vector<std::pair<std::string, KvEntry>>> page = store_->kv_list("ticket/", "", 1);
+  ASSERT_TRUE(page.has_value());
+  ASSERT_EQ(page->size(), 1u);
+  EXPECT_EQ((*page)[0].first, "ticket/f0");
+  page = store_->kv_list("ticket/", (*page)[0].first, 10);
+  ASSERT_TRUE(page.has_value());
+  ASSERT_EQ(page->size(), 1u);
+  EXPECT_EQ((*page)[0].first, "ticket/f2");
+  EXPECT_EQ((*page)[0].second.value, "b");
+  EXPECT_EQ((*page)[0].second.revision, 1);
   Result<std::optional<KvEntry>> missing = store_->kv_get("ticket/f1");
   ASSERT_TRUE(missing.has_value());
   EXPECT_FALSE(missing->has_value());

@@ -58,6 +58,9 @@ SqliteStore::Statements::Statements(sqlite3* db)
                   "event_kind END, event = CASE event_kind WHEN 2 THEN ?4 ELSE event END, "
                   "event_offset = NULL, event_length = NULL WHERE id = ?1 AND body_segment = ?3"),
       kv_get(db, "SELECT value, revision FROM kv WHERE key = ?1"),
+      kv_list(db,
+              "SELECT key, value, revision FROM kv WHERE key > ?1 AND substr(key, 1, length(?2)) = "
+              "?2 ORDER BY key LIMIT ?3"),
       kv_insert(db, "INSERT OR IGNORE INTO kv (key, value, revision) VALUES (?1, ?2, 1)"),
       kv_update(db,
                 "UPDATE kv SET value = ?2, revision = revision + 1 "
@@ -100,6 +103,7 @@ Status SqliteStore::Statements::check() const {
                                                &jobs_in_segment,
                                                &inline_body,
                                                &kv_get,
+                                               &kv_list,
                                                &kv_insert,
                                                &kv_update,
                                                &dlq_list,

@@ -39,6 +39,7 @@ class SqliteStore::Statements {
   internal::Statement jobs_in_segment;
   internal::Statement inline_body;
   internal::Statement kv_get;
+  internal::Statement kv_list;
   internal::Statement kv_insert;
   internal::Statement kv_update;
   internal::Statement dlq_list;
