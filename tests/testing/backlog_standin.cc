@@ -410,12 +410,21 @@ ScriptedResponse BacklogStandIn::respond(const RecordedRequest& recorded) {
       Window& window = windows_[kind];
       const auto now = clock_.now();
       if (now >= window.end) {
-        window = {now + options_.window, 0};
+        auto end = now + options_.window;
+        if (options_.aligned_windows) {
+          const auto length =
+              std::chrono::duration_cast<std::chrono::system_clock::duration>(options_.window);
+          end =
+              std::chrono::system_clock::time_point((now.time_since_epoch() / length + 1) * length);
+        }
+        window = {end, 0};
       }
       const int limit = budget(kind);
       const bool over = window.used >= limit;
       if (!over) {
         ++window.used;
+      } else {
+        ++throttled_;
       }
       const auto reset_seconds =
           std::chrono::ceil<std::chrono::seconds>(window.end.time_since_epoch()).count();
@@ -427,6 +436,18 @@ ScriptedResponse BacklogStandIn::respond(const RecordedRequest& recorded) {
     }
   }
   changed_.notify_all();
+  if (answer.status == 201 && request.method == "POST" && request.endpoint == "/api/v2/issues") {
+    std::function<void(const BacklogIssue&)> hook;
+    BacklogIssue created;
+    {
+      MutexLock lock(mutex_);
+      hook = on_issue_created_;
+      created = issues_.back();
+    }
+    if (hook) {
+      hook(created);
+    }
+  }
   response.status = answer.status;
   response.body = std::move(answer.body);
   for (auto& header : answer.headers) {
@@ -744,6 +765,16 @@ BacklogStandIn::Answer BacklogStandIn::add_issue(const Request& request) {
           issue_json(stored),
           {{"Location",
             fmt::format("https://{}.backlog.com/view/{}", options_.space_key, stored.issue_key)}}};
+}
+
+int BacklogStandIn::throttled_count() const {
+  MutexLock lock(mutex_);
+  return throttled_;
+}
+
+void BacklogStandIn::on_issue_created(std::function<void(const BacklogIssue&)> hook) {
+  MutexLock lock(mutex_);
+  on_issue_created_ = std::move(hook);
 }
 
 BacklogIssue& BacklogStandIn::insert_issue(BacklogIssue issue) {

@@ -92,6 +92,9 @@ struct BacklogStandInOptions {
   std::vector<BacklogCustomField> custom_fields{};
   // Rate limiting: one window length for every kind; budgets are a paid plan's per minute.
   std::chrono::milliseconds window = std::chrono::seconds(60);
+  // Windows start at multiples of `window` since the epoch (a whole-minute limiter) instead of at
+  // the first request after the last one ended.
+  bool aligned_windows = false;
   int read_budget = 600;
   int update_budget = 150;
   int search_budget = 150;
@@ -159,6 +162,8 @@ class BacklogStandIn {
   // count too.
   std::map<std::string, int> request_counts() const HK_EXCLUDES(mutex_);
   int request_count(std::string_view endpoint) const HK_EXCLUDES(mutex_);
+  // Requests refused with 429 because their kind's budget was spent.
+  int throttled_count() const HK_EXCLUDES(mutex_);
 
   // Adds an issue as if created through the API (no request counted, no budget spent): for a
   // test that starts with a ticket already filed.
@@ -168,6 +173,9 @@ class BacklogStandIn {
   // The next `count` requests, whatever they are, fail with `status` (500, 503, ...) and
   // Backlog's internal-error body, before authentication and rate limiting look at them.
   void fail_next(int count, int status = 500) HK_EXCLUDES(mutex_);
+  // Called on the serving thread after an issue was added and before the 201 goes out (a test
+  // kills its client there: the issue exists, the client never learns it). Null to stop.
+  void on_issue_created(std::function<void(const BacklogIssue&)> hook) HK_EXCLUDES(mutex_);
   // Every answer waits this long (real time) first; zero to stop.
   void set_delay(std::chrono::milliseconds delay) HK_EXCLUDES(mutex_);
 
@@ -218,6 +226,8 @@ class BacklogStandIn {
   int64_t next_key_id_ HK_GUARDED_BY(mutex_) = 1;
   int64_t next_comment_id_ HK_GUARDED_BY(mutex_);
   std::map<std::string, int> request_counts_ HK_GUARDED_BY(mutex_);
+  std::function<void(const BacklogIssue&)> on_issue_created_ HK_GUARDED_BY(mutex_);
+  int throttled_ HK_GUARDED_BY(mutex_) = 0;
   std::map<Kind, Window> windows_ HK_GUARDED_BY(mutex_);
   int failures_left_ HK_GUARDED_BY(mutex_) = 0;
   int failure_status_ HK_GUARDED_BY(mutex_) = 500;
