@@ -14,5 +14,6 @@ void add_test_pattern_command(CLI::App& app, int& exit_code);
 void add_transform_command(CLI::App& app, int& exit_code);
 void add_serve_command(CLI::App& app, int& exit_code);
 void add_send_command(CLI::App& app, int& exit_code);
+void add_backlog_command(CLI::App& app, int& exit_code);
 
 }  // namespace hikyaku::cli

@@ -37,6 +37,7 @@ int main(int argc, char** argv) {
     hikyaku::cli::add_transform_command(app, exit_code);
     hikyaku::cli::add_serve_command(app, exit_code);
     hikyaku::cli::add_send_command(app, exit_code);
+    hikyaku::cli::add_backlog_command(app, exit_code);
 
     try {
       app.parse(argc, argv);

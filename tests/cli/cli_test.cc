@@ -11,6 +11,7 @@
 #include <string>
 #include <thread>
 
+#include "testing/backlog_standin.h"
 #include "testing/process.h"
 #include "testing/temp_dir.h"
 
@@ -457,6 +458,98 @@ Rules:
       EXPECT_THAT(all, Not(HasSubstr(secret))) << all;
     }
   }
+}
+
+// --- hikyaku backlog lookup ----------------------------------------------------------------
+
+class CliBacklogLookupTest : public ::testing::Test {
+ protected:
+  static testing::BacklogStandIn::Options options() {
+    testing::BacklogStandIn::Options options;
+    options.api_key = kSecret;
+    options.custom_fields = {{4'000'000'007, 6, "Affected resources", true}};
+    return options;
+  }
+  CommandResult lookup(std::vector<std::string> extra, const std::string& key = kSecret) {
+    std::vector<std::string> argv = {HIKYAKU_BINARY, "backlog",         "lookup",
+                                     "--endpoint",   backlog_.url("/"), "--project"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    return run_command(argv, {{"BACKLOG_API_KEY", key}});
+  }
+
+  testing::BacklogStandIn backlog_{options()};
+};
+
+TEST_F(CliBacklogLookupTest, JsonCarriesEveryIdAndNotTheKey) {
+  CommandResult result = lookup({"SEC", "--json"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_EQ(result.err, "");
+  simdjson::dom::parser parser;
+  simdjson::dom::element root;
+  ASSERT_EQ(parser.parse(result.out).get(root), simdjson::SUCCESS) << result.out;
+  EXPECT_EQ(int64_t(root["project"]["id"]), 1073741901);
+  EXPECT_EQ(std::string_view(root["project"]["key"]), "SEC");
+  EXPECT_EQ(std::string_view(root["project"]["name"]), "Security findings");
+  EXPECT_EQ(std::string_view(root["project"]["textFormattingRule"]), "markdown");
+  simdjson::dom::array types = root["issueTypes"];
+  ASSERT_EQ(types.size(), 4u);
+  EXPECT_EQ(int64_t(types.at(0)["id"]), 1073742001);
+  EXPECT_EQ(std::string_view(types.at(0)["name"]), "Bug");
+  EXPECT_EQ(simdjson::dom::array(root["priorities"]).size(), 3u);
+  EXPECT_EQ(int64_t(root["priorities"].at(0)["id"]), 2);
+  EXPECT_EQ(simdjson::dom::array(root["statuses"]).size(), 4u);
+  EXPECT_EQ(std::string_view(root["statuses"].at(3)["name"]), "Closed");
+  EXPECT_EQ(simdjson::dom::array(root["resolutions"]).size(), 5u);
+  EXPECT_EQ(int64_t(root["resolutions"].at(0)["id"]), 0);
+  simdjson::dom::array fields = root["customFields"];
+  ASSERT_EQ(fields.size(), 1u);
+  EXPECT_EQ(int64_t(fields.at(0)["id"]), 4'000'000'007);
+  EXPECT_EQ(std::string_view(fields.at(0)["name"]), "Affected resources");
+  EXPECT_EQ(int64_t(fields.at(0)["typeId"]), 6);
+  EXPECT_EQ(bool(fields.at(0)["required"]), true);
+  EXPECT_THAT(result.out + result.err, Not(HasSubstr(kSecret)));
+}
+
+TEST_F(CliBacklogLookupTest, TableListsTheIds) {
+  CommandResult result = lookup({"SEC"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_THAT(result.out, HasSubstr("Project SEC (id 1073741901): Security findings\n"));
+  EXPECT_THAT(result.out, HasSubstr("Text formatting rule: markdown\n"));
+  EXPECT_THAT(result.out, HasSubstr("Issue types:\n  1073742001  Bug\n"));
+  EXPECT_THAT(result.out, HasSubstr("Priorities:\n  2  High\n"));
+  EXPECT_THAT(result.out, HasSubstr("Statuses:\n  1  Open\n"));
+  EXPECT_THAT(result.out, HasSubstr("Resolutions:\n  0  Fixed\n"));
+  EXPECT_THAT(result.out,
+              HasSubstr("Custom fields:\n  4000000007  Affected resources (type 6, required)\n"));
+  EXPECT_THAT(result.out + result.err, Not(HasSubstr(kSecret)));
+}
+
+TEST_F(CliBacklogLookupTest, FailuresPrintTheClientsMessageWithoutTheKey) {
+  CommandResult unknown = lookup({"NOPE", "--json"});
+  EXPECT_EQ(unknown.exit_code, 1);
+  EXPECT_EQ(unknown.out, "");
+  EXPECT_EQ(unknown.err,
+            "error: Backlog refused GET /api/v2/projects/NOPE: HTTP 404, NoResourceError (code 6): "
+            "No project.\n");
+
+  const std::string wrong_key = std::string(kSecret) + "-old";
+  CommandResult refused = lookup({"SEC"}, wrong_key);
+  EXPECT_EQ(refused.exit_code, 1);
+  EXPECT_THAT(refused.err, HasSubstr("error: Backlog refused GET /api/v2/projects/SEC: HTTP 401, "
+                                     "AuthenticationError (code 11)"));
+  EXPECT_THAT(refused.out + refused.err, Not(HasSubstr(kSecret)));
+}
+
+TEST_F(CliBacklogLookupTest, AMissingKeyIsBadInput) {
+  CommandResult result = lookup({"SEC"}, "");
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_THAT(result.err, HasSubstr("error: set BACKLOG_API_KEY"));
+  EXPECT_EQ(backlog_.requests().size(), 0u);
+
+  CommandResult usage = run_command({HIKYAKU_BINARY, "backlog", "lookup", "--project", "SEC"},
+                                    {{"BACKLOG_API_KEY", kSecret}});
+  EXPECT_EQ(usage.exit_code, 2);
+  EXPECT_THAT(usage.err, HasSubstr("--endpoint is required"));
 }
 
 }  // namespace
