@@ -29,15 +29,19 @@ build: configure
 	cmake --build $(BUILD_DIR) -j $(JOBS)
 
 # The main job: the router with the Security Hub -> Backlog example on the embedded SQLite store.
+# Without BACKLOG_ENDPOINT and BACKLOG_API_KEY it is a dry run (nothing leaves the machine).
 run: build
-	@$(HIKYAKU) validate --config $(CONFIG)
-	@echo
-	@echo "Starting hikyaku (Ctrl-C stops it). From another shell, send a sample finding:"
-	@echo "  $(HIKYAKU) send --endpoint http://127.0.0.1:4010 tests/data/securityhub/01-fsbp-ec2-19-critical-failed.json"
-	@echo "What Backlog would receive is also written to var/backlog-issues.jsonl."
-	@echo "Set BACKLOG_HOST and BACKLOG_API_KEY to file real Backlog issues."
-	@echo
-	$(HIKYAKU) serve --config $(CONFIG)
+	@if [ -z "$$BACKLOG_ENDPOINT" ] || [ -z "$$BACKLOG_API_KEY" ]; then export BACKLOG_DRY_RUN=true; \
+	  echo "Dry run: BACKLOG_ENDPOINT and BACKLOG_API_KEY are not both set, so no issue is filed;"; \
+	  echo "each action is logged and written to var/backlog-dry-run.jsonl."; \
+	else echo "Filing issues in $$BACKLOG_ENDPOINT, project $${BACKLOG_PROJECT:-SEC}."; fi; \
+	$(HIKYAKU) validate --config $(CONFIG) >/dev/null && \
+	echo "From another shell, send a finding, its re-import and its resolution:" && \
+	echo "  $(HIKYAKU) send --endpoint http://127.0.0.1:4010 tests/data/securityhub/01-fsbp-ec2-19-critical-failed.json" && \
+	echo "  $(HIKYAKU) send --endpoint http://127.0.0.1:4010 tests/data/securityhub/16-custom-action-send-to-backlog.json" && \
+	echo "  $(HIKYAKU) send --endpoint http://127.0.0.1:4010 tests/data/securityhub/09-fsbp-ec2-19-passed-update-same-id.json" && \
+	echo "Ctrl-C stops it." && echo && \
+	exec $(HIKYAKU) serve --config $(CONFIG)
 
 test: build
 	ctest --test-dir $(BUILD_DIR) --output-on-failure -j $(JOBS)

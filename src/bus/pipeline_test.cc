@@ -85,7 +85,7 @@ class PipelineTest : public ::testing::Test {
 };
 
 TEST_F(PipelineTest, ScenarioRuleTurnsCriticalFindingIntoTheBacklogBody) {
-  load(read_file(std::string(HIKYAKU_SOURCE_DIR) + "/examples/securityhub-backlog.yaml"));
+  load(read_file(std::string(HIKYAKU_SOURCE_DIR) + "/examples/securityhub-backlog-apidestination.yaml"));
   std::vector<Status> statuses =
       ingest("default", {sample("01-fsbp-ec2-19-critical-failed.json"),
                          sample("09-fsbp-ec2-19-passed-update-same-id.json"),

@@ -15,5 +15,6 @@ void add_transform_command(CLI::App& app, int& exit_code);
 void add_serve_command(CLI::App& app, int& exit_code);
 void add_send_command(CLI::App& app, int& exit_code);
 void add_backlog_command(CLI::App& app, int& exit_code);
+void add_tickets_command(CLI::App& app, int& exit_code);
 
 }  // namespace hikyaku::cli

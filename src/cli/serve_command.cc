@@ -17,6 +17,7 @@
 
 #include <chrono>
 #include <csignal>
+#include <filesystem>
 #include <memory>
 #include <set>
 
@@ -78,6 +79,13 @@ std::string metrics_text(Running& running) {
   return running.metrics.render() + running.server->server_metrics_text();
 }
 
+// DryRun Backlog targets write their actions beside the store's database.
+BacklogWiring backlog_wiring(Running& running, const config::Config& config) {
+  const std::filesystem::path store_path(config.store.sqlite.path);
+  return BacklogWiring{*running.store, SystemClock::instance(),
+                       (store_path.parent_path() / "backlog-dry-run.jsonl").string()};
+}
+
 void reload(Running& running, const std::string& path, const config::LoadOptions& load_options) {
   config::LoadResult loaded = config::load_config_file(path, load_options);
   if (!loaded.ok()) {
@@ -96,7 +104,13 @@ void reload(Running& running, const std::string& path, const config::LoadOptions
     spdlog::error("reload refused: {}", snapshot.error().message());
     return;
   }
-  auto endpoints = build_endpoints(*config, std::move(redactor));
+  auto endpoints = build_endpoints(*config, redactor);
+  if (Status added = add_backlog_endpoints(*config, redactor, backlog_wiring(running, *config),
+                                           *endpoints);
+      !added.ok()) {
+    spdlog::error("reload refused: {}", added.message());
+    return;
+  }
   running.pipeline->publish(*snapshot);
   running.dispatcher->publish(std::move(endpoints));
   spdlog::info("reloaded config={} rules={}", path, config->rules.size());
@@ -152,7 +166,13 @@ int serve(const std::string& path, const config::LoadOptions& load_options) {
   }
   running.pipeline = std::make_unique<bus::Pipeline>(*running.committer, running.metrics,
                                                      SystemClock::instance(), *snapshot);
-  auto endpoints = build_endpoints(*config, std::move(redactor));
+  auto endpoints = build_endpoints(*config, redactor);
+  if (Status added = add_backlog_endpoints(*config, redactor, backlog_wiring(running, *config),
+                                           *endpoints);
+      !added.ok()) {
+    spdlog::error("{}", added.message());
+    return 1;
+  }
   running.dispatcher = std::make_unique<delivery::Dispatcher>(
       *running.store, running.metrics, SystemClock::instance(), std::move(endpoints));
   running.dispatcher->attach(*running.committer);

@@ -3,8 +3,12 @@
 #include <fmt/format.h>
 
 #include "bus/pipeline.h"
+#include "core/arn.h"
+#include "core/time.h"
 #include "core/url_encoding.h"
 #include "delivery/oauth.h"
+#include "integrations/backlog/ticket_target.h"
+#include "pattern/pattern.h"
 #include "transform/transformer.h"
 
 namespace hikyaku::cli {
@@ -107,6 +111,31 @@ void apply_target_parameters(const config::TargetHttpParameters& parameters,
   }
 }
 
+// A target's endpoint under its key, with the forward of its dead letters when its
+// DeadLetterConfig names an API destination.
+void add_endpoint(const config::Config& config, const config::Rule& rule,
+                  const config::Target& target, const std::shared_ptr<const Redactor>& redactor,
+                  delivery::Endpoint endpoint, delivery::Endpoints& endpoints) {
+  const std::string key = bus::target_key(rule.event_bus_name, rule.name, target.id);
+  if (const config::ApiDestination* dead_letters = dead_letter_destination(config, target)) {
+    // The letters go as JSON documents, with the destination's own connection and settings
+    // and the default retry policy; their own failures stay in the store's queue.
+    delivery::Endpoint forward;
+    forward.kind = delivery::Endpoint::Kind::kHttp;
+    forward.rule = rule.name;
+    forward.target_id = target.id + kDeadLetterTargetSuffix;
+    forward.redactor = redactor;
+    apply_destination(config, *dead_letters, forward);
+    endpoint.dead_letter_target = key + kDeadLetterTargetSuffix;
+    endpoints.emplace(endpoint.dead_letter_target, std::move(forward));
+  }
+  endpoints.emplace(key, std::move(endpoint));
+}
+
+// Backlog's pacing before its answers tell the budget: no-op decisions (a re-imported, unchanged
+// finding) send nothing but still take a turn.
+constexpr int kBacklogRequestsPerSecond = 50;
+
 }  // namespace
 
 std::vector<std::string> secret_values(const config::Config& config) {
@@ -126,8 +155,8 @@ std::vector<std::string> secret_values(const config::Config& config) {
   return values;
 }
 
-std::shared_ptr<const delivery::Endpoints> build_endpoints(
-    const config::Config& config, std::shared_ptr<const Redactor> redactor) {
+std::shared_ptr<delivery::Endpoints> build_endpoints(const config::Config& config,
+                                                     std::shared_ptr<const Redactor> redactor) {
   auto endpoints = std::make_shared<delivery::Endpoints>();
   for (const config::Rule& rule : config.rules) {
     for (const config::Target& target : rule.targets) {
@@ -137,6 +166,9 @@ std::shared_ptr<const delivery::Endpoints> build_endpoints(
       endpoint.redactor = redactor;
       endpoint.retry_policy = {target.retry_policy.maximum_retry_attempts,
                                target.retry_policy.maximum_event_age_in_seconds};
+      if (target.backlog) {
+        continue;  // add_backlog_endpoints
+      }
       if (target.log) {
         endpoint.kind = delivery::Endpoint::Kind::kLog;
         endpoint.log_path = target.log->path;
@@ -154,23 +186,104 @@ std::shared_ptr<const delivery::Endpoints> build_endpoints(
           apply_target_parameters(*target.http_parameters, endpoint);
         }
       }
-      const std::string key = bus::target_key(rule.event_bus_name, rule.name, target.id);
-      if (const config::ApiDestination* dead_letters = dead_letter_destination(config, target)) {
-        // The letters go as JSON documents, with the destination's own connection and settings
-        // and the default retry policy; their own failures stay in the store's queue.
-        delivery::Endpoint forward;
-        forward.kind = delivery::Endpoint::Kind::kHttp;
-        forward.rule = rule.name;
-        forward.target_id = target.id + kDeadLetterTargetSuffix;
-        forward.redactor = redactor;
-        apply_destination(config, *dead_letters, forward);
-        endpoint.dead_letter_target = key + kDeadLetterTargetSuffix;
-        endpoints->emplace(endpoint.dead_letter_target, std::move(forward));
-      }
-      endpoints->emplace(key, std::move(endpoint));
+      add_endpoint(config, rule, target, redactor, std::move(endpoint), *endpoints);
     }
   }
   return endpoints;
+}
+
+namespace {
+
+// The settings of a Backlog target's handler, names resolved (online unless DryRun).
+Result<integrations::backlog::TicketSettings> backlog_settings(const config::Config& config,
+                                                               const config::Rule& rule,
+                                                               const config::Target& target,
+                                                               const BacklogWiring& wiring) {
+  namespace backlog = integrations::backlog;
+  const config::BacklogTarget& settings = *target.backlog;
+  backlog::TicketNames names{settings.project, settings.issue_type, settings.priority,
+                             settings.resolved_status, settings.reopen_status};
+  backlog::TicketSettings base;
+  base.target = bus::target_key(rule.event_bus_name, rule.name, target.id);
+  base.space.base_url = settings.endpoint;
+  base.space.api_key = Secret(settings.api_key);
+  base.dry_run_file = wiring.dry_run_file;
+  base.comment_on_update = settings.on_update == config::BacklogTarget::OnUpdate::kComment;
+  std::shared_ptr<const pattern::Matcher> create_when;
+  {
+    Result<std::unique_ptr<const pattern::Matcher>> compiled =
+        pattern::Matcher::compile({{0, settings.create_when}});
+    if (!compiled.has_value()) {
+      return invalid_argument("Backlog.CreateWhen: " + compiled.error().message());
+    }
+    create_when = std::move(compiled).value();
+  }
+  base.create_when = [create_when](std::string_view event) {
+    std::vector<uint32_t> ids;
+    return create_when->match(event, ids).ok() && !ids.empty();
+  };
+  if (target.input_transformer) {
+    Result<transform::Transformer> transformer =
+        transform::Transformer::compile(config::target_input(target));
+    if (!transformer.has_value()) {
+      return invalid_argument(transformer.error().message());
+    }
+    const std::string rule_name = rule.name;
+    const std::string arn = rule_arn(config.server.region.value_or("us-east-1"),
+                                     config.server.account, rule.event_bus_name, rule.name);
+    base.render_overrides = [transformer = std::move(transformer).value(), rule_name,
+                             arn](std::string_view event) -> Result<std::string> {
+      const std::string now = format_rfc3339_seconds(std::chrono::system_clock::now());
+      return transformer.render(event, {rule_name, arn, now});
+    };
+  }
+  if (settings.dry_run) {
+    return backlog::dry_run_settings(names, std::move(base));
+  }
+  backlog::Client client(base.space, wiring.transport());
+  return backlog::resolve_settings(client, names, std::move(base));
+}
+
+}  // namespace
+
+Status add_backlog_endpoints(const config::Config& config,
+                             const std::shared_ptr<const Redactor>& redactor,
+                             const BacklogWiring& wiring, delivery::Endpoints& endpoints) {
+  for (const config::Rule& rule : config.rules) {
+    for (const config::Target& target : rule.targets) {
+      if (!target.backlog || rule.state != config::RuleState::kEnabled) {
+        continue;
+      }
+      Result<integrations::backlog::TicketSettings> settings =
+          backlog_settings(config, rule, target, wiring);
+      if (!settings.has_value()) {
+        return Status(settings.status().code(),
+                      fmt::format("rule {} target {}: {}", rule.name, target.id,
+                                  redacted(nullptr, settings.error().message())));
+      }
+      delivery::Endpoint endpoint;
+      endpoint.kind = delivery::Endpoint::Kind::kHandler;
+      endpoint.rule = rule.name;
+      endpoint.target_id = target.id;
+      endpoint.redactor = redactor;
+      endpoint.retry_policy = {target.retry_policy.maximum_retry_attempts,
+                               target.retry_policy.maximum_event_age_in_seconds};
+      const config::BacklogTarget& backlog = *target.backlog;
+      // One pacing queue per Backlog space (its rate limits are per user; targets of one space
+      // share the queue, which errs on the safe side), one request at a time as Nulab asks; the
+      // budget itself comes from the X-RateLimit-* answers.
+      endpoint.destination =
+          backlog.dry_run ? "backlog-dry-run:" + target.id : "backlog:" + backlog.endpoint;
+      endpoint.url = backlog.dry_run ? "dry-run" : backlog.endpoint;
+      endpoint.rate_limit_per_second = kBacklogRequestsPerSecond;
+      endpoint.max_in_flight = 1;
+      endpoint.timeout_ms = settings->space.timeout_ms;
+      endpoint.handler = std::make_shared<integrations::backlog::TicketTarget>(
+          wiring.store, wiring.clock, std::move(settings).value(), wiring.transport);
+      add_endpoint(config, rule, target, redactor, std::move(endpoint), endpoints);
+    }
+  }
+  return ok_status();
 }
 
 }  // namespace hikyaku::cli

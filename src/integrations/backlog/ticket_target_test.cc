@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <simdjson.h>
 
+#include <filesystem>
 #include <fstream>
 #include <thread>
 
@@ -48,8 +49,8 @@ std::string with_changes(std::string event, std::string_view updated_at,
                          std::string_view severity) {
   simdjson::dom::parser parser;
   simdjson::dom::element finding = parser.parse(event)["detail"]["findings"].at(0);
-  const std::string old_updated(std::string_view(finding["UpdatedAt"]));
-  const std::string old_label(std::string_view(finding["Severity"]["Label"]));
+  const std::string old_updated{std::string_view(finding["UpdatedAt"])};
+  const std::string old_label{std::string_view(finding["Severity"]["Label"])};
   const auto replace_all = [&](std::string_view from, std::string_view to) {
     for (size_t at = event.find(from); at != std::string::npos;
          at = event.find(from, at + to.size())) {
