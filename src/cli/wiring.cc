@@ -131,6 +131,9 @@ std::shared_ptr<const delivery::Endpoints> build_endpoints(
   auto endpoints = std::make_shared<delivery::Endpoints>();
   for (const config::Rule& rule : config.rules) {
     for (const config::Target& target : rule.targets) {
+      if (target.backlog) {
+        continue;  // Backlog targets: built by build_backlog_endpoints
+      }
       delivery::Endpoint endpoint;
       endpoint.rule = rule.name;
       endpoint.target_id = target.id;
