@@ -217,10 +217,6 @@ struct LogTarget {
 inline constexpr std::string_view kDefaultBacklogCreateWhen =
     R"({"detail":{"findings":{"RecordState":["ACTIVE"],"Workflow":{"Status":["NEW"]},"Severity":{"Label":["CRITICAL","HIGH"]}}}})";
 
-// The severity labels Backlog.Priority maps, in order of severity.
-inline constexpr std::string_view kSeverityLabels[] = {"CRITICAL", "HIGH", "MEDIUM", "LOW",
-                                                       "INFORMATIONAL"};
-
 // Targets[].Backlog (hikyaku's): one Backlog issue per Security Hub finding, kept through the
 // finding's lifecycle (created, commented, resolved, reopened; docs/backlog.md). Ingest splits
 // every event by $.detail.findings for it (bus/pipeline.h); names (IssueType, statuses,
