@@ -16,6 +16,9 @@ std::string target_key(std::string_view bus, std::string_view rule, std::string_
 
 namespace {
 
+// A Backlog target handles every finding of an event on its own.
+constexpr std::string_view kBacklogSplitPath = "$.detail.findings";
+
 // The JSONPath values of a target's HttpParameters, named as delivery/request.h reads them.
 Result<transform::PathValues> compile_http_parameters(const config::Target& target) {
   std::vector<std::pair<std::string, std::string>> named;
@@ -63,8 +66,10 @@ Result<std::shared_ptr<const Snapshot>> Snapshot::build(
                                                  "Events that matched a rule (MatchedEvents)",
                                                  {{"bus", bus_name}, {"rule", rule.name}});
       for (const config::Target& target : rule.targets) {
-        Result<transform::Transformer> transformer =
-            transform::Transformer::compile(config::target_input(target));
+        // A Backlog target takes each finding's whole one-finding event: its InputTransformer
+        // is applied per finding when the issue is written, not here.
+        Result<transform::Transformer> transformer = transform::Transformer::compile(
+            target.backlog ? transform::TargetInput{} : config::target_input(target));
         if (!transformer.has_value()) {
           return transformer.error().with_context(
               fmt::format("rule {} target {}", rule.name, target.id));
@@ -75,9 +80,11 @@ Result<std::shared_ptr<const Snapshot>> Snapshot::build(
               fmt::format("rule {} target {}: HttpParameters", rule.name, target.id));
         }
         std::optional<transform::EventSplitter> split_by;
-        if (target.split_by) {
+        const std::optional<std::string> split_path =
+            target.backlog ? std::optional<std::string>(kBacklogSplitPath) : target.split_by;
+        if (split_path) {
           Result<transform::EventSplitter> splitter =
-              transform::EventSplitter::compile(*target.split_by);
+              transform::EventSplitter::compile(*split_path);
           if (!splitter.has_value()) {
             return splitter.error().with_context(
                 fmt::format("rule {} target {}: SplitBy", rule.name, target.id));

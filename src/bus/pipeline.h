@@ -26,6 +26,11 @@
 // call renders, its bodies are not yet counted: the slack is one call (at most the room left,
 // plus one event's deliveries) per thread inside ingest().
 //
+// A Backlog target (config.h's BacklogTarget) gets one job per finding, as if it had
+// `SplitBy: $.detail.findings` and no input: each job's body is the whole one-finding event, each
+// piece matched against the rule on its own; an event without findings is one job as it is. Its
+// InputTransformer is left to delivery, which applies it per finding.
+//
 // Metrics count only what was stored: hikyaku_ingested_events_total,
 // hikyaku_matched_events_total and hikyaku_render_failures_total once the commit succeeded;
 // hikyaku_throttled_events_total and hikyaku_refused_events_total for refusals;
@@ -73,7 +78,8 @@ class Snapshot {
     // The target's HttpParameters values that are JSONPaths, resolved per event into the job's
     // `headers` (the shape is delivery/request.h's); literals stay in the delivery endpoint.
     transform::PathValues http_parameters;
-    // SplitBy: one job per element of the array, each element alone matched and rendered.
+    // SplitBy (always $.detail.findings for Backlog): one job per element of the array, each
+    // element alone matched and rendered.
     std::optional<transform::EventSplitter> split_by;
   };
   struct CompiledRule {

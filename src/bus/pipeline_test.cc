@@ -9,6 +9,7 @@
 #include <future>
 #include <map>
 #include <mutex>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -172,6 +173,67 @@ TEST_F(PipelineTest, SplitByMustBeAMemberPath) {
   EXPECT_THAT(loaded.errors[0].to_string(),
               HasSubstr("Rules[0].Targets[0].SplitBy: \"$.detail.findings[0]\": only member "
                         "names (`.name`) may lead to the array"));
+}
+
+constexpr std::string_view kBacklogConfig = R"(Rules:
+  - Name: tickets
+    EventPattern: { source: [aws.securityhub] }
+    Targets:
+      - Id: backlog
+        Backlog: { Project: SEC, DryRun: true }
+        InputTransformer:
+          InputPathsMap: { title: "$.detail.findings[0].Title" }
+          InputTemplate: '{"summary": <title>}'
+)";
+
+// How many findings `event` (JSON text) carries, and whether it is an event at all.
+size_t finding_count(const std::string& event) {
+  Result<Envelope> envelope = parse_envelope(event);
+  EXPECT_TRUE(envelope.has_value()) << event.substr(0, 200);
+  const std::string_view key = R"("ProductArn")";
+  size_t count = 0;
+  for (size_t at = event.find(key); at != std::string::npos; at = event.find(key, at + 1)) {
+    ++count;
+  }
+  return count;
+}
+
+// A Backlog target: one job per finding, its body the whole one-finding event (the target's
+// InputTransformer waits for delivery), each finding matched alone.
+TEST_F(PipelineTest, BacklogTargetGetsOneWholeEventJobPerFinding) {
+  load(std::string(kBacklogConfig));
+  const Envelope three = sample("12-synthetic-three-findings-one-event.json");
+  ASSERT_EQ(
+      finding_count(read_file(std::string(HIKYAKU_TEST_DATA_DIR) +
+                              "/data/securityhub/12-synthetic-three-findings-one-event.json")),
+      3u);
+  ASSERT_TRUE(ingest("default", {three})[0].ok());
+  std::vector<store::Claim> claims = claim_all();
+  ASSERT_EQ(claims.size(), 3u);
+  std::set<std::string> bodies;
+  for (const store::Claim& claim : claims) {
+    EXPECT_EQ(claim.job.target, "default/tickets/backlog");
+    EXPECT_EQ(claim.job.event_id, three.id);
+    EXPECT_EQ(finding_count(claim.job.body), 1u) << claim.job.body.substr(0, 300);
+    EXPECT_THAT(claim.job.body, Not(HasSubstr(R"("summary")")));
+    EXPECT_EQ(store_->job_event(claim).value(), claim.job.body);
+    bodies.insert(claim.job.body);
+  }
+  EXPECT_EQ(bodies.size(), 3u);
+}
+
+TEST_F(PipelineTest, BacklogTargetTakesAnEventWithoutFindingsAsItIs) {
+  load(std::string(kBacklogConfig));
+  Result<Envelope> event = parse_envelope(
+      R"({"version":"0","id":"no-findings-1","detail-type":"Security Hub Insight Results",)"
+      R"("source":"aws.securityhub","account":"123456789012","time":"2026-03-01T09:15:02Z",)"
+      R"("region":"us-east-1","resources":[],"detail":{"insightName":"x"}})");
+  ASSERT_TRUE(event.has_value()) << event.error().message();
+  const std::string serialized = serialize_envelope(*event);
+  ASSERT_TRUE(ingest("default", {*event})[0].ok());
+  std::vector<store::Claim> claims = claim_all();
+  ASSERT_EQ(claims.size(), 1u);
+  EXPECT_EQ(claims[0].job.body, serialized);
 }
 
 constexpr std::string_view kHttpParametersConfig = R"(Connections:

@@ -160,6 +160,9 @@ std::shared_ptr<delivery::Endpoints> build_endpoints(const config::Config& confi
   auto endpoints = std::make_shared<delivery::Endpoints>();
   for (const config::Rule& rule : config.rules) {
     for (const config::Target& target : rule.targets) {
+      if (target.backlog) {
+        continue;  // Backlog targets: built by build_backlog_endpoints
+      }
       delivery::Endpoint endpoint;
       endpoint.rule = rule.name;
       endpoint.target_id = target.id;

@@ -82,7 +82,26 @@ std::string describe_parameters(std::string_view kind, const std::vector<HttpPar
   return text;
 }
 
+std::string describe_destination(const Target& target) {
+  if (target.log) {
+    return "log file " + target.log->path;
+  }
+  if (target.backlog) {
+    const BacklogTarget& backlog = *target.backlog;
+    return fmt::format("backlog {} project {}{}",
+                       backlog.endpoint.empty() ? "(no endpoint)" : redact_url(backlog.endpoint),
+                       backlog.project, backlog.dry_run ? " (dry run)" : "");
+  }
+  return "api destination " + target.api_destination;
+}
+
 std::string describe_target_input(const Target& target) {
+  if (target.backlog) {
+    // The ingest side splits every event; each finding is its own issue.
+    return target.input_transformer ? "one issue per finding, fields overridden by "
+                                      "InputTransformer"
+                                    : "one issue per finding";
+  }
   if (target.input) {
     return "constant Input";
   }
@@ -131,11 +150,9 @@ std::string describe(const Config& config) {
     text += fmt::format("  {} (bus {}, {})\n", rule.name, rule.event_bus_name,
                         rule.state == RuleState::kEnabled ? "ENABLED" : "DISABLED");
     for (const Target& target : rule.targets) {
-      text += fmt::format(
-          "    target {} -> {}, input: {}{}\n", target.id,
-          target.log ? "log file " + target.log->path : "api destination " + target.api_destination,
-          describe_target_input(target),
-          target.body_encoding == BodyEncoding::kForm ? ", sent as form" : "");
+      text += fmt::format("    target {} -> {}, input: {}{}\n", target.id,
+                          describe_destination(target), describe_target_input(target),
+                          target.body_encoding == BodyEncoding::kForm ? ", sent as form" : "");
     }
   }
 

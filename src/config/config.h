@@ -30,15 +30,16 @@
 // ones it may create or append to (internal/path_check.h), and check_server_config() below makes
 // every check `serve` makes on the Server section.
 //
-// Secrets (ApiKeyValue, Password, ClientSecret, parameters with IsValueSecret, and the query
-// string of InvocationEndpoint) are held as Secret or shown through redact_url(); describe()
-// masks them.
+// Secrets (ApiKeyValue, Password, ClientSecret, parameters with IsValueSecret, the query
+// string of InvocationEndpoint, a Backlog target's ApiKey) are held as Secret, shown through
+// redact_url() or never shown; describe() masks them.
 //
 // The loaded Config is an immutable value; a reload builds a new one.
 
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -210,12 +211,48 @@ struct LogTarget {
   std::string path;
 };
 
+// Backlog.CreateWhen when not given: an active, NEW, CRITICAL or HIGH finding. It does not test
+// Compliance.Status: only control findings have Compliance, and anything-but never matches a
+// missing field.
+inline constexpr std::string_view kDefaultBacklogCreateWhen =
+    R"({"detail":{"findings":{"RecordState":["ACTIVE"],"Workflow":{"Status":["NEW"]},"Severity":{"Label":["CRITICAL","HIGH"]}}}})";
+
+// Targets[].Backlog (hikyaku's): one Backlog issue per Security Hub finding, kept through the
+// finding's lifecycle (created, commented, resolved, reopened; docs/backlog.md). Ingest splits
+// every event by $.detail.findings for it (bus/pipeline.h); names (IssueType, statuses,
+// priorities) are resolved against the space when serve starts, the loader checks their shape
+// only.
+struct BacklogTarget {
+  std::string endpoint;  // base URL (https://space.backlog.com); "" allowed only with DryRun
+  std::string api_key;   // a secret (Config::secret_values() lists it); "" allowed only with DryRun
+  std::string project;   // project key or numeric id
+  std::string issue_type = "Task";  // name or id
+  // Every severity label (CRITICAL HIGH MEDIUM LOW INFORMATIONAL) -> priority name or id. One
+  // scalar in the file fills all five; a mapping may leave labels out, which keep these defaults.
+  std::map<std::string, std::string> priority = {{"CRITICAL", "High"},
+                                                 {"HIGH", "High"},
+                                                 {"MEDIUM", "Normal"},
+                                                 {"LOW", "Low"},
+                                                 {"INFORMATIONAL", "Low"}};
+  // An event pattern (JSON text) over the one-finding event: which findings get a new issue.
+  std::string create_when = std::string(kDefaultBacklogCreateWhen);
+  std::string resolved_status = "Closed";  // name or id
+  std::string reopen_status = "Open";      // name or id
+  enum class OnUpdate { kComment, kIgnore };
+  OnUpdate on_update = OnUpdate::kComment;
+  bool dry_run = false;
+  SourceLocation location;  // of the Backlog mapping
+};
+
 struct Target {
   std::string id;
-  // Exactly one destination: an API destination (by name; an ARN in the file is reduced to it)
-  // or a Log file.
+  // Exactly one destination: an API destination (by name; an ARN in the file is reduced to it),
+  // a Log file or Backlog.
   std::string api_destination;
   std::optional<LogTarget> log;
+  // Input, InputPath, BodyEncoding, HttpParameters and SplitBy are refused with Backlog; its
+  // InputTransformer (a JSON object template) is applied per finding at delivery, not at ingest.
+  std::optional<BacklogTarget> backlog;
   // At most one of input / input_path / input_transformer; none = the whole event.
   std::optional<std::string> input;  // JSON text
   std::optional<std::string> input_path;
@@ -261,8 +298,9 @@ struct Config {
   // passwords, OAuth client secrets, every HttpParameter marked IsValueSecret or with a
   // secret-like name (headers, query strings and bodies of both InvocationHttpParameters and
   // OAuthHttpParameters), Server.Auth webhook key values and SigV4 secret access keys, the
-  // values of secret-named parameters in a target's HttpParameters, and, in every endpoint URL
-  // (InvocationEndpoint, AuthorizationEndpoint), userinfo credentials (user and password) and
+  // values of secret-named parameters in a target's HttpParameters, each Backlog target's ApiKey,
+  // and, in every endpoint URL (InvocationEndpoint, AuthorizationEndpoint, Backlog's Endpoint),
+  // userinfo credentials (user and password) and
   // the values of secret-named parameters after `?`, `&`, `;` or `#` (both as written and
   // percent-decoded). Non-empty, without duplicates, longest first (so that a redactor
   // replacing them in order never leaves the tail of a longer secret that contains a shorter

@@ -110,6 +110,10 @@ std::vector<std::string> Config::secret_values() const {
   }
   for (const Rule& rule : rules) {
     for (const Target& target : rule.targets) {
+      if (target.backlog) {
+        collector.add(target.backlog->api_key);
+        collector.add_url(target.backlog->endpoint);
+      }
       if (!target.http_parameters) {
         continue;
       }

@@ -90,6 +90,30 @@ Rules:
   EXPECT_EQ(std::adjacent_find(values.begin(), values.end()), values.end());
 }
 
+TEST(SecretValuesTest, ListsEveryBacklogApiKeyButNotAnEmptyOne) {
+  const std::string text = R"(Rules:
+  - Name: r
+    EventPattern: { source: [x] }
+    Targets:
+      - Id: one
+        Backlog: { Endpoint: "https://a.backlog.com", ApiKey: sv-backlog-key-1, Project: SEC }
+      - Id: two
+        Backlog: { Endpoint: "https://b.backlog.jp", ApiKey: sv-backlog-key-2, Project: OPS }
+      - Id: dry
+        Backlog: { Project: SEC, DryRun: true }
+)";
+  LoadResult result = load_config_text(text, "s.yaml", no_environment());
+  ASSERT_TRUE(result.ok()) << result.errors[0].to_string();
+  const std::vector<std::string> values = result.config->secret_values();
+  EXPECT_THAT(values, Contains(std::string("sv-backlog-key-1")));
+  EXPECT_THAT(values, Contains(std::string("sv-backlog-key-2")));
+  for (const char* public_value : {"SEC", "OPS", "https://a.backlog.com", ""}) {
+    EXPECT_THAT(values, Not(Contains(std::string(public_value))));
+  }
+  const std::string described = describe(*result.config);
+  EXPECT_EQ(described.find("sv-backlog-key"), std::string::npos) << described;
+}
+
 TEST(SecretValuesTest, DescribeShowsNoSecretValue) {
   const std::string text = R"(Connections:
   - Name: k

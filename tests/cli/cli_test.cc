@@ -107,6 +107,40 @@ Rules:
   EXPECT_THAT(result.out + result.err, Not(HasSubstr(kSecret)));
 }
 
+TEST(CliTest, ValidateABacklogTargetShowsItWithoutItsKeyAndNamesEveryFault) {
+  const std::string good = R"(Rules:
+  - Name: findings
+    EventPattern: { source: [aws.securityhub] }
+    Targets:
+      - Id: backlog
+        Backlog:
+          Endpoint: https://example.backlog.com
+          ApiKey: ${HIKYAKU_TEST_BACKLOG_KEY}
+          Project: SEC
+          DryRun: ${HIKYAKU_TEST_DRY_RUN:-false}
+)";
+  const TempFile config(good);
+  CommandResult valid = run_command({HIKYAKU_BINARY, "validate", "--config", config.path()},
+                                    {{"HIKYAKU_TEST_BACKLOG_KEY", kSecret}});
+  EXPECT_EQ(valid.exit_code, 0) << valid.err;
+  EXPECT_THAT(valid.out, HasSubstr("target backlog -> backlog https://example.backlog.com "
+                                   "project SEC, input: one issue per finding"));
+  EXPECT_THAT(valid.out + valid.err, Not(HasSubstr(kSecret)));
+
+  std::string bad = good;
+  bad.replace(bad.find("Project: SEC"), 12, "Project: SEC\n          OnUpdate: NEVER");
+  const TempFile broken(bad);
+  CommandResult invalid =
+      run_command({HIKYAKU_BINARY, "validate", "--config", broken.path()},
+                  {{"HIKYAKU_TEST_BACKLOG_KEY", kSecret}, {"HIKYAKU_TEST_DRY_RUN", "sometimes"}});
+  EXPECT_EQ(invalid.exit_code, 1);
+  EXPECT_THAT(invalid.err, HasSubstr("Rules[0].Targets[0].Backlog.OnUpdate: rule \"findings\" "
+                                     "target \"backlog\": must be COMMENT or IGNORE"));
+  EXPECT_THAT(invalid.err, HasSubstr("Rules[0].Targets[0].Backlog.DryRun: rule \"findings\" "
+                                     "target \"backlog\": must be true or false"));
+  EXPECT_THAT(invalid.out + invalid.err, Not(HasSubstr(kSecret)));
+}
+
 TEST(CliTest, UsageErrorsExitTwo) {
   CommandResult missing = run_command({HIKYAKU_BINARY, "validate"});
   EXPECT_EQ(missing.exit_code, 2);

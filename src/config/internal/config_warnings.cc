@@ -222,7 +222,8 @@ void warn_about_config(YamlReader& reader, const Config& config) {
             "names an SQS queue: hikyaku sends nothing to SQS and keeps this target's dead "
             "letters in its own store (docs/api-destinations.md §6); to be told of them "
             "elsewhere, name an API destination here instead (e.g. a chat webhook)");
-      } else if (dlq && !target.log && dlq->api_destination == target.api_destination) {
+      } else if (dlq && !target.api_destination.empty() &&
+                 dlq->api_destination == target.api_destination) {
         reader.add_warning(dlq->location, path,
                            fmt::format("names the target's own API destination \"{}\": its dead "
                                        "letters are what that destination refused or could not "

@@ -59,7 +59,7 @@ void check_targets(YamlReader& reader, const Config& config) {
             target.location, target_path + ".Id",
             fmt::format(R"(duplicate target Id "{}" in rule "{}")", target.id, rule.name));
       }
-      if (!target.log && !config.find_api_destination(target.api_destination)) {
+      if (!target.log && !target.backlog && !config.find_api_destination(target.api_destination)) {
         reader.add_error(target.api_destination_location, target_path + ".ApiDestination",
                          fmt::format("no API destination named \"{}\"{}", target.api_destination,
                                      did_you_mean(target.api_destination, destination_names)));

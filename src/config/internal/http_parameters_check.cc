@@ -120,7 +120,7 @@ void check_http_parameters(YamlReader& reader, const Config& config) {
     for (size_t t = 0; t < rule.targets.size(); ++t) {
       const Target& target = rule.targets[t];
       const std::string path = fmt::format("Rules[{}].Targets[{}]", r, t);
-      if (!target.log) {
+      if (!target.log && !target.backlog) {
         check_target(reader, config, target, path);
       }
       check_dead_letter_destination(reader, config, target, path);

@@ -20,13 +20,23 @@ namespace {
 
 constexpr size_t kMaxTargetsPerRule = 5;  // AWS's limit per rule
 
-// Exactly one of ApiDestination, Arn (reduced to the destination's name) or Log.
+// `rule "r" target "t"`, which leads the messages about a target's settings.
+std::string target_label(const std::string& rule_name, const std::string& target_id) {
+  return fmt::format(R"(rule "{}" target "{}")", rule_name, target_id);
+}
+
+// Exactly one of ApiDestination, Arn (reduced to the destination's name), Log or Backlog.
 void read_target_destination(YamlReader& reader, const YAML::Node& node, const std::string& path,
-                             Target& target) {
-  const int destinations =
-      (node["ApiDestination"] ? 1 : 0) + (node["Arn"] ? 1 : 0) + (node["Log"] ? 1 : 0);
+                             const std::string& rule_name, Target& target) {
+  const int destinations = (node["ApiDestination"] ? 1 : 0) + (node["Arn"] ? 1 : 0) +
+                           (node["Log"] ? 1 : 0) + (node["Backlog"] ? 1 : 0);
   if (destinations > 1) {
-    reader.add_error(node, path, "give exactly one of ApiDestination, Arn or Log");
+    reader.add_error(node, path,
+                     fmt::format("{}: give exactly one of ApiDestination, Arn, Log or Backlog",
+                                 target_label(rule_name, target.id)));
+  } else if (const YAML::Node backlog = node["Backlog"]) {
+    target.backlog =
+        read_backlog(reader, backlog, join(path, "Backlog"), target_label(rule_name, target.id));
   } else if (const YAML::Node log = node["Log"]) {
     const std::string log_path = join(path, "Log");
     if (reader.check_map(log, log_path, {"Path"}) && reader.require(log, log_path, "Path")) {
@@ -46,7 +56,7 @@ void read_target_destination(YamlReader& reader, const YAML::Node& node, const s
   } else {
     reader.add_error(node, join(path, "ApiDestination"),
                      "is required: name the API destination this target delivers to (or give "
-                     "Log)");
+                     "Log or Backlog)");
   }
 }
 
@@ -234,11 +244,41 @@ void read_dead_letter_config(YamlReader& reader, const YAML::Node& dlq, const st
   target.dead_letter_config = std::move(config);
 }
 
-Target read_target(YamlReader& reader, const YAML::Node& node, const std::string& path) {
+// A Backlog target renders its own requests from each finding: of the input settings only an
+// InputTransformer whose JSON object overrides the issue's fields applies.
+void check_backlog_target(YamlReader& reader, const YAML::Node& node, const std::string& path,
+                          const std::string& label, const Target& target) {
+  for (const std::string_view key :
+       {"Input", "InputPath", "HttpParameters", "SplitBy", "BodyEncoding"}) {
+    if (const YAML::Node value = node[std::string(key)]) {
+      reader.add_error(
+          value, join(path, key),
+          fmt::format("{}: does not apply to a Backlog target, which always handles every "
+                      "finding of the event on its own (one issue per finding) and makes its own "
+                      "requests; to change the issue's fields, give an InputTransformer whose "
+                      "InputTemplate is a JSON object",
+                      label));
+    }
+  }
+  if (target.input_transformer && node["InputTransformer"]["InputTemplate"]) {
+    const std::string& text = target.input_transformer->input_template;
+    const size_t first = text.find_first_not_of(" \t\r\n");
+    if (first == std::string::npos || text[first] != '{') {
+      reader.add_error(node["InputTransformer"]["InputTemplate"],
+                       join(path, "InputTransformer.InputTemplate"),
+                       fmt::format("{}: must be a JSON object template (starting with `{{`) for "
+                                   "a Backlog target: its members override the issue's fields",
+                                   label));
+    }
+  }
+}
+
+Target read_target(YamlReader& reader, const YAML::Node& node, const std::string& path,
+                   const std::string& rule_name) {
   Target target;
   target.location = location_of(node);
   if (!reader.check_map(node, path,
-                        {"Id", "ApiDestination", "Arn", "Log", "Input", "InputPath",
+                        {"Id", "ApiDestination", "Arn", "Log", "Backlog", "Input", "InputPath",
                          "InputTransformer", "BodyEncoding", "HttpParameters", "RetryPolicy",
                          "DeadLetterConfig", "RoleArn", "SplitBy"})) {
     return target;
@@ -251,8 +291,11 @@ Target read_target(YamlReader& reader, const YAML::Node& node, const std::string
           fmt::format("\"{}\" must be 1 to 64 characters of [.-_A-Za-z0-9]", target.id));
     }
   }
-  read_target_destination(reader, node, path, target);
+  read_target_destination(reader, node, path, rule_name, target);
   read_target_input(reader, node, path, target);
+  if (node["Backlog"]) {
+    check_backlog_target(reader, node, path, target_label(rule_name, target.id), target);
+  }
   if (const YAML::Node encoding = node["BodyEncoding"]) {
     if (reader.read_enum(encoding, join(path, "BodyEncoding"), {"JSON", "FORM"}) == "FORM") {
       target.body_encoding = BodyEncoding::kForm;
@@ -309,7 +352,7 @@ void read_rule_targets(YamlReader& reader, const YAML::Node& targets,
   for (size_t i = 0; i < targets.size(); ++i) {
     const size_t errors_before = reader.error_count();
     const std::string target_path = index(targets_path, i);
-    rule.targets.push_back(read_target(reader, targets[i], target_path));
+    rule.targets.push_back(read_target(reader, targets[i], target_path, rule.name));
     // Compile the input only when the target itself read cleanly (one message per fault).
     if (reader.error_count() != errors_before) {
       continue;

@@ -73,9 +73,11 @@ void write_target(JsonWriter& writer, std::string_view region, std::string_view 
   if (!target.api_destination.empty()) {
     writer.string(api_destination_arn(region, account, target.api_destination));
   } else {
-    // Not an AWS resource: a local file target; the ARN only has to be unique and readable.
-    writer.string(
-        fmt::format("arn:hikyaku:log:{}:{}:target/{}/{}", region, account, rule.name, target.id));
+    // Not an AWS resource: a local file or Backlog target; the ARN only has to be unique and
+    // readable.
+    writer.string(fmt::format("arn:hikyaku:{}:{}:{}:target/{}/{}",
+                              target.backlog ? "backlog" : "log", region, account, rule.name,
+                              target.id));
   }
   if (target.input) {
     writer.key("Input");
