@@ -160,9 +160,6 @@ std::shared_ptr<delivery::Endpoints> build_endpoints(const config::Config& confi
   auto endpoints = std::make_shared<delivery::Endpoints>();
   for (const config::Rule& rule : config.rules) {
     for (const config::Target& target : rule.targets) {
-      if (target.backlog) {
-        continue;  // Backlog targets: built by build_backlog_endpoints
-      }
       delivery::Endpoint endpoint;
       endpoint.rule = rule.name;
       endpoint.target_id = target.id;
@@ -262,7 +259,10 @@ Status add_backlog_endpoints(const config::Config& config,
       if (!settings.has_value()) {
         return Status(settings.status().code(),
                       fmt::format("rule {} target {}: {}", rule.name, target.id,
-                                  redacted(nullptr, settings.error().message())));
+                                  delivery::redacted(nullptr, redactor != nullptr
+                                                                  ? redactor->redact(
+                                                                        settings.error().message())
+                                                                  : settings.error().message())));
       }
       delivery::Endpoint endpoint;
       endpoint.kind = delivery::Endpoint::Kind::kHandler;

@@ -2,6 +2,7 @@
 // publish the sample events, `hikyaku serve` runs the Backlog target against the Backlog stand-in
 // over loopback, and the stand-in's issues show what a Backlog space would hold.
 
+#include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <simdjson.h>
@@ -405,7 +406,7 @@ TEST_F(BacklogServeTest, TheVerbatimApiDestinationExampleFilesIssues) {
   ASSERT_EQ(sent.exit_code, 0) << sent.err;
   ASSERT_TRUE(backlog.wait_for_issues(1)) << server_->err();
   const BacklogIssue issue = backlog.issues()[0];
-  EXPECT_THAT(issue.summary, HasSubstr("EC2.19"));
+  EXPECT_EQ(issue.summary, "Security groups should not allow unrestricted access to ports with high risk");
   EXPECT_THAT(issue.description, HasSubstr("Severity:<br />CRITICAL"));
   EXPECT_EQ(issue.priority_id, testing::kBacklogPriorityNormal);
   // The scenario's pattern never matches GuardDuty's finding (no Compliance): one issue only.
