@@ -61,8 +61,8 @@ std::string read_file(const std::string& path) {
 
 // PutEvents bodies of 10 entries each: sample 02's detail with the finding Id made distinct.
 std::vector<std::string> put_events_bodies(int findings) {
-  const std::string sample =
-      read_file(std::string(HIKYAKU_TEST_DATA_DIR) + "/data/securityhub/02-fsbp-s3-8-high-failed.json");
+  const std::string sample = read_file(std::string(HIKYAKU_TEST_DATA_DIR) +
+                                       "/data/securityhub/02-fsbp-s3-8-high-failed.json");
   const std::string detail_start = "\"detail\": ";
   const size_t from = sample.find(detail_start) + detail_start.size();
   const size_t to = sample.rfind('}');
@@ -92,8 +92,9 @@ std::vector<std::string> put_events_bodies(int findings) {
     } else {
       body += ",";
     }
-    body += R"({"Source":"aws.securityhub","DetailType":"Security Hub Findings - Imported","Detail":")" +
-            quoted + "\"}";
+    body +=
+        R"({"Source":"aws.securityhub","DetailType":"Security Hub Findings - Imported","Detail":")" +
+        quoted + "\"}";
     if (i % 10 == 9 || i == findings - 1) {
       bodies.push_back(body + "]}");
       body.clear();
@@ -186,8 +187,7 @@ Rules:
     base.create_when = [](std::string_view) { return true; };
     backlog_target::Client client(base.space, backlog_target::http_transport());
     Result<backlog_target::TicketSettings> settings = backlog_target::resolve_settings(
-        client,
-        {"SEC", "Task", {{"HIGH", "High"}, {"MEDIUM", "Normal"}}, "Closed", "Open"},
+        client, {"SEC", "Task", {{"HIGH", "High"}, {"MEDIUM", "Normal"}}, "Closed", "Open"},
         std::move(base));
     if (!settings.has_value()) {
       fmt::print(stderr, "backlog: {}\n", settings.error().message());
@@ -211,12 +211,11 @@ Rules:
 
   const std::vector<std::string> bodies = put_events_bodies(findings);
   if (start_at_epoch_s) {
-    std::this_thread::sleep_until(std::chrono::system_clock::time_point(
-        std::chrono::seconds(*start_at_epoch_s)));
+    std::this_thread::sleep_until(
+        std::chrono::system_clock::time_point(std::chrono::seconds(*start_at_epoch_s)));
   }
   const auto started = Clock::now();
-  testing::HttpClient http(
-      "127.0.0.1", port, {.timeout = std::chrono::seconds(30)});
+  testing::HttpClient http("127.0.0.1", port, {.timeout = std::chrono::seconds(30)});
   for (const std::string& body : bodies) {
     const testing::Response answer = http.request(
         "POST", "/",
@@ -234,9 +233,9 @@ Rules:
   result.seconds = std::chrono::duration<double>(Clock::now() - started).count();
   result.issues = static_cast<int>(backlog.issues().size());
   result.throttled = backlog.throttled_count();
-  dispatcher.stop();
-  server.stop();
+  server.stop(std::chrono::steady_clock::now() + std::chrono::seconds(5));
   committer.stop();
+  dispatcher.stop();
   return result;
 }
 
@@ -262,8 +261,9 @@ int main(int argc, char** argv) {
     } else if (std::strcmp(argv[i], "--window") == 0) {
       window_s = std::atoi(argv[i + 1]);
     } else {
-      fmt::print(stderr, "usage: backlog_bench [--scenario throughput|burst|all] [--findings N] "
-                         "[--window S]\n");
+      fmt::print(stderr,
+                 "usage: backlog_bench [--scenario throughput|burst|all] [--findings N] "
+                 "[--window S]\n");
       return 2;
     }
   }
@@ -297,9 +297,8 @@ int main(int argc, char** argv) {
     const int64_t now_s = std::chrono::duration_cast<std::chrono::seconds>(
                               std::chrono::system_clock::now().time_since_epoch())
                               .count();
-    const int64_t start_s = (now_s / window_s + 1) * window_s + (window_s - now_s % window_s < 3
-                                                                      ? window_s
-                                                                      : 0);
+    const int64_t start_s =
+        (now_s / window_s + 1) * window_s + (window_s - now_s % window_s < 3 ? window_s : 0);
     const RunResult burst = run(Path::kBacklogTarget, n, limited, start_s);
     const double ideal = ideal_seconds(n, kBudget, window_s);
     const double over = ideal > 0 ? burst.seconds / ideal - 1 : 0;

@@ -105,8 +105,8 @@ void reload(Running& running, const std::string& path, const config::LoadOptions
     return;
   }
   auto endpoints = build_endpoints(*config, redactor);
-  if (Status added = add_backlog_endpoints(*config, redactor, backlog_wiring(running, *config),
-                                           *endpoints);
+  if (Status added =
+          add_backlog_endpoints(*config, redactor, backlog_wiring(running, *config), *endpoints);
       !added.ok()) {
     spdlog::error("reload refused: {}", added.message());
     return;
@@ -167,8 +167,8 @@ int serve(const std::string& path, const config::LoadOptions& load_options) {
   running.pipeline = std::make_unique<bus::Pipeline>(*running.committer, running.metrics,
                                                      SystemClock::instance(), *snapshot);
   auto endpoints = build_endpoints(*config, redactor);
-  if (Status added = add_backlog_endpoints(*config, redactor, backlog_wiring(running, *config),
-                                           *endpoints);
+  if (Status added =
+          add_backlog_endpoints(*config, redactor, backlog_wiring(running, *config), *endpoints);
       !added.ok()) {
     spdlog::error("{}", added.message());
     return 1;

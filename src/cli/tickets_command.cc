@@ -29,14 +29,15 @@ struct LedgerRow {
 Result<std::vector<LedgerRow>> read_ledger(const std::string& config_path) {
   config::LoadResult loaded = config::load_config_file(config_path, {});
   if (!loaded.ok()) {
-    return invalid_argument(fmt::format("{}: {}", config_path, loaded.errors.front().to_string()));
+    // The config is read as `serve` reads it (the same ${...} references must resolve).
+    return invalid_argument(loaded.errors.front().to_string());
   }
   Result<std::unique_ptr<store::SqliteStore>> opened =
       store::SqliteStore::open({.path = loaded.config->store.sqlite.path});
   if (!opened.has_value()) {
-    return Status(opened.status().code(),
-                  opened.error().message() +
-                      " (the ledger is read from the store of a stopped server)");
+    return Status(
+        opened.status().code(),
+        opened.error().message() + " (the ledger is read from the store of a stopped server)");
   }
   std::vector<LedgerRow> rows;
   std::string after;
@@ -108,11 +109,11 @@ void write_row(JsonWriter& writer, const LedgerRow& row) {
 }
 
 void print_table(const std::vector<const LedgerRow*>& rows) {
-  fmt::print("{:<12} {:<9} {:<13} {:<24} {}\n", "ISSUE", "TICKET", "SEVERITY", "UPDATED AT",
+  fmt::print("{:<16} {:<9} {:<13} {:<24} {}\n", "ISSUE", "TICKET", "SEVERITY", "UPDATED AT",
              "FINDING");
   for (const LedgerRow* row : rows) {
     const securityhub::LedgerEntry& entry = row->entry;
-    fmt::print("{:<12} {:<9} {:<13} {:<24} {}\n",
+    fmt::print("{:<16} {:<9} {:<13} {:<24} {}\n",
                entry.issue_key.empty() ? (entry.creating ? "(creating)" : "-") : entry.issue_key,
                securityhub::ticket_state_name(entry.ticket), entry.snapshot.severity_label,
                entry.last_updated_at, entry.finding_id);

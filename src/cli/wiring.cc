@@ -259,10 +259,10 @@ Status add_backlog_endpoints(const config::Config& config,
       if (!settings.has_value()) {
         return Status(settings.status().code(),
                       fmt::format("rule {} target {}: {}", rule.name, target.id,
-                                  delivery::redacted(nullptr, redactor != nullptr
-                                                                  ? redactor->redact(
-                                                                        settings.error().message())
-                                                                  : settings.error().message())));
+                                  delivery::redacted(
+                                      nullptr, redactor != nullptr
+                                                   ? redactor->redact(settings.error().message())
+                                                   : settings.error().message())));
       }
       delivery::Endpoint endpoint;
       endpoint.kind = delivery::Endpoint::Kind::kHandler;

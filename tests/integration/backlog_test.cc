@@ -102,8 +102,7 @@ Rules:
       - Id: backlog
         RetryPolicy: { MaximumRetryAttempts: 20, MaximumEventAgeInSeconds: 600 }
         Backlog:
-          Endpoint: )" << backlog.url("")
-                                               << R"(
+          Endpoint: )" << backlog.url("") << R"(
           ApiKey: ${TEST_BACKLOG_KEY}
           Project: SEC
           IssueType: Task
@@ -137,17 +136,17 @@ Rules:
 
   void put_events(const std::vector<std::string>& files) {
     std::ofstream(directory_ / "entries.json") << entries_for(files);
-    CommandResult put = run_command(
-        {"/usr/bin/aws", "events", "put-events", "--entries",
-         "file://" + (directory_ / "entries.json").string(), "--endpoint-url", url_, "--region",
-         "us-east-1", "--output", "json", "--no-cli-pager"},
-        {{"AWS_ACCESS_KEY_ID", kAccessKey},
-         {"AWS_SECRET_ACCESS_KEY", kSecretKey},
-         {"AWS_CONFIG_FILE", "/dev/null"},
-         {"AWS_SHARED_CREDENTIALS_FILE", "/dev/null"},
-         {"AWS_EC2_METADATA_DISABLED", "true"},
-         {"AWS_MAX_ATTEMPTS", "1"},
-         {"HOME", directory_.string()}});
+    CommandResult put =
+        run_command({"/usr/bin/aws", "events", "put-events", "--entries",
+                     "file://" + (directory_ / "entries.json").string(), "--endpoint-url", url_,
+                     "--region", "us-east-1", "--output", "json", "--no-cli-pager"},
+                    {{"AWS_ACCESS_KEY_ID", kAccessKey},
+                     {"AWS_SECRET_ACCESS_KEY", kSecretKey},
+                     {"AWS_CONFIG_FILE", "/dev/null"},
+                     {"AWS_SHARED_CREDENTIALS_FILE", "/dev/null"},
+                     {"AWS_EC2_METADATA_DISABLED", "true"},
+                     {"AWS_MAX_ATTEMPTS", "1"},
+                     {"HOME", directory_.string()}});
     ASSERT_EQ(put.exit_code, 0) << put.err;
     EXPECT_THAT(put.out, HasSubstr("\"FailedEntryCount\": 0"));
   }
@@ -203,7 +202,9 @@ const BacklogIssue* issue_titled(const std::vector<BacklogIssue>& issues, std::s
 // wanted here, so that 03 gets its issue).
 TEST_F(BacklogServeTest, LifecycleChainsFileOnceAndCloseWithTheFinding) {
   BacklogStandIn backlog({.api_key = kBacklogKey});
-  write_config(backlog, R"({ detail: { findings: { RecordState: [ACTIVE], Workflow: { Status: [NEW] }, Severity: { Label: [CRITICAL, HIGH, MEDIUM] } } } })");
+  write_config(
+      backlog,
+      R"({ detail: { findings: { RecordState: [ACTIVE], Workflow: { Status: [NEW] }, Severity: { Label: [CRITICAL, HIGH, MEDIUM] } } } })");
   start_server();
 
   put_events({"01-fsbp-ec2-19-critical-failed.json"});
@@ -286,8 +287,9 @@ TEST_F(BacklogServeTest, FindingsOfEveryProductAreFiledWithTheirTextIntact) {
   BacklogStandIn backlog({.api_key = kBacklogKey});
   write_config(backlog);
   start_server();
-  put_events({"12-synthetic-three-findings-one-event.json", "05-guardduty-ec2-cryptomining-high.json",
-              "06-inspector-cve-2024-3094-critical.json", "07-macie-s3-personal-data-high.json"});
+  put_events({"12-synthetic-three-findings-one-event.json",
+              "05-guardduty-ec2-cryptomining-high.json", "06-inspector-cve-2024-3094-critical.json",
+              "07-macie-s3-personal-data-high.json"});
   webhook("13-custom-unicode-japanese-quotes-newlines.json");
   webhook("14-inspector-large-near-240kb-finding.json");
   ASSERT_TRUE(backlog.wait_for_issues(7)) << server_->err();
@@ -388,9 +390,10 @@ TEST_F(BacklogServeTest, TheVerbatimApiDestinationExampleFilesIssues) {
   std::string text = read_file(std::string(HIKYAKU_SOURCE_DIR) +
                                "/examples/securityhub-backlog-apidestination.yaml");
   // Only what a test on loopback must change: the port, and plain HTTP to the stand-in.
-  text = std::regex_replace(text, std::regex("Listen: 127\\.0\\.0\\.1:4010"),
-                            "Listen: 127.0.0.1:0");
-  text = std::regex_replace(text, std::regex("https://\\$\\{BACKLOG_HOST"), "http://${BACKLOG_HOST");
+  text =
+      std::regex_replace(text, std::regex("Listen: 127\\.0\\.0\\.1:4010"), "Listen: 127.0.0.1:0");
+  text =
+      std::regex_replace(text, std::regex("https://\\$\\{BACKLOG_HOST"), "http://${BACKLOG_HOST");
   std::ofstream(directory_ / "hikyaku.yaml") << text;
   server_ = std::make_unique<ChildProcess>(
       std::vector<std::string>{HIKYAKU_BINARY, "serve", "--config", "hikyaku.yaml"},
@@ -400,13 +403,14 @@ TEST_F(BacklogServeTest, TheVerbatimApiDestinationExampleFilesIssues) {
       directory_.string());
   url_ = server_->wait_for_line("listening ");
   ASSERT_FALSE(url_.empty()) << server_->err();
-  CommandResult sent = run_command(
-      {HIKYAKU_BINARY, "send", "--endpoint", url_, sample_path("01-fsbp-ec2-19-critical-failed.json"),
-       sample_path("05-guardduty-ec2-cryptomining-high.json")});
+  CommandResult sent = run_command({HIKYAKU_BINARY, "send", "--endpoint", url_,
+                                    sample_path("01-fsbp-ec2-19-critical-failed.json"),
+                                    sample_path("05-guardduty-ec2-cryptomining-high.json")});
   ASSERT_EQ(sent.exit_code, 0) << sent.err;
   ASSERT_TRUE(backlog.wait_for_issues(1)) << server_->err();
   const BacklogIssue issue = backlog.issues()[0];
-  EXPECT_EQ(issue.summary, "Security groups should not allow unrestricted access to ports with high risk");
+  EXPECT_EQ(issue.summary,
+            "Security groups should not allow unrestricted access to ports with high risk");
   EXPECT_THAT(issue.description, HasSubstr("Severity:<br />CRITICAL"));
   EXPECT_EQ(issue.priority_id, testing::kBacklogPriorityNormal);
   // The scenario's pattern never matches GuardDuty's finding (no Compliance): one issue only.
@@ -418,8 +422,8 @@ TEST_F(BacklogServeTest, TheVerbatimApiDestinationExampleFilesIssues) {
 TEST_F(BacklogServeTest, TheExampleDryRunShowsTheActionsAndSendsNothing) {
   std::string text =
       read_file(std::string(HIKYAKU_SOURCE_DIR) + "/examples/securityhub-backlog.yaml");
-  text = std::regex_replace(text, std::regex("Listen: 127\\.0\\.0\\.1:4010"),
-                            "Listen: 127.0.0.1:0");
+  text =
+      std::regex_replace(text, std::regex("Listen: 127\\.0\\.0\\.1:4010"), "Listen: 127.0.0.1:0");
   std::ofstream(directory_ / "hikyaku.yaml") << text;
   server_ = std::make_unique<ChildProcess>(
       std::vector<std::string>{HIKYAKU_BINARY, "serve", "--config", "hikyaku.yaml"},
@@ -430,14 +434,15 @@ TEST_F(BacklogServeTest, TheExampleDryRunShowsTheActionsAndSendsNothing) {
   for (const char* name :
        {"01-fsbp-ec2-19-critical-failed.json", "16-custom-action-send-to-backlog.json",
         "09-fsbp-ec2-19-passed-update-same-id.json"}) {
-    CommandResult sent = run_command({HIKYAKU_BINARY, "send", "--endpoint", url_, sample_path(name)});
+    CommandResult sent =
+        run_command({HIKYAKU_BINARY, "send", "--endpoint", url_, sample_path(name)});
     ASSERT_EQ(sent.exit_code, 0) << sent.err;
     ASSERT_TRUE(wait_for([&] {
       const std::string written = read_file(directory_ / "var/backlog-dry-run.jsonl");
       return std::count(written.begin(), written.end(), '\n') ==
              (std::string_view(name).starts_with("01")   ? 1
               : std::string_view(name).starts_with("16") ? 2
-                                                          : 3);
+                                                         : 3);
     })) << server_->err();
   }
   std::ifstream file(directory_ / "var/backlog-dry-run.jsonl");
@@ -449,6 +454,41 @@ TEST_F(BacklogServeTest, TheExampleDryRunShowsTheActionsAndSendsNothing) {
   }
   EXPECT_THAT(actions, ::testing::ElementsAre("create", "none", "resolve"));
   EXPECT_THAT(stop_server(), HasSubstr("backlog ticket created (dry run)"));
+}
+
+// A burst of 500 distinct findings against a budget of 20 updates per 5 seconds: all filed,
+// paced by Backlog's X-RateLimit-* answers, at most one 429, nothing dead-lettered. (Takes the
+// budget's time: 25 windows, about two minutes.)
+TEST_F(BacklogServeTest, ABurstIsFiledAtBacklogsPaceWithoutCollecting429s) {
+  constexpr int kFindings = 500;
+  testing::BacklogStandInOptions options;
+  options.api_key = kBacklogKey;
+  options.window = std::chrono::seconds(5);
+  options.update_budget = 20;
+  BacklogStandIn backlog(options);
+  write_config(backlog);
+  start_server();
+  const std::string event = read_file(sample_path("02-fsbp-s3-8-high-failed.json"));
+  const std::string id = "70ad2ccd-03bb-405b-a04f-14a7b6d801b2";
+  testing::HttpClient http = testing::HttpClient::from_url(url_);
+  for (int i = 0; i < kFindings; ++i) {
+    std::string distinct = event;
+    for (size_t at = distinct.find(id); at != std::string::npos; at = distinct.find(id, at + 1)) {
+      distinct.replace(at, id.size(), fmt::format("{}-{}", id, i));
+    }
+    const testing::Response response = http.request(
+        "POST", "/events/default",
+        {{"Content-Type", "application/json"}, {"x-hikyaku-key", kWebhookKey}}, distinct);
+    ASSERT_EQ(response.status, 200) << response.body;
+  }
+  ASSERT_TRUE(backlog.wait_for_issues(kFindings, std::chrono::minutes(4)))
+      << backlog.issues().size() << " issues";
+  EXPECT_EQ(backlog.issues().size(), static_cast<size_t>(kFindings));
+  EXPECT_LE(backlog.throttled_count(), 1);
+  EXPECT_EQ(backlog.request_count("POST /api/v2/issues"), kFindings + backlog.throttled_count());
+  EXPECT_EQ(metric(metrics(), "hikyaku_dead_letter_jobs"), 0);
+  RecordProperty("throttled", backlog.throttled_count());
+  expect_key_nowhere(stop_server());
 }
 
 }  // namespace

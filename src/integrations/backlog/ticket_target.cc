@@ -157,17 +157,29 @@ Result<TicketSettings> resolve_settings(Client& client, const TicketNames& names
   settings.project_key = project.key;
   settings.project_id = project.id;
   settings.format = text_format_of(project.text_formatting_rule);
+  // Each error names the key it came from: "IssueType: no issue type 'Bug' in project SEC; ...".
+  const auto resolved = [](std::string_view key, Result<int64_t> id) -> Result<int64_t> {
+    if (!id.has_value()) {
+      return Status(id.status().code(), fmt::format("{}: {}", key, id.error().message()));
+    }
+    return id;
+  };
+  const std::string in_project = fmt::format(" in project {}", project.key);
   HK_ASSIGN_OR_RETURN(settings.issue_type_id,
-                      resolve("IssueType", names.issue_type, project.issue_types));
+                      resolved("IssueType", resolve("issue type" + in_project, names.issue_type,
+                                                    project.issue_types)));
   settings.priority_ids.clear();
   for (const auto& [label, name] : names.priority) {
-    HK_ASSIGN_OR_RETURN(settings.priority_ids[label],
-                        resolve(fmt::format("Priority for {}", label), name, project.priorities));
+    HK_ASSIGN_OR_RETURN(
+        settings.priority_ids[label],
+        resolved(fmt::format("Priority.{}", label), resolve("priority", name, project.priorities)));
   }
   HK_ASSIGN_OR_RETURN(settings.resolved_status_id,
-                      resolve("ResolvedStatus", names.resolved_status, project.statuses));
+                      resolved("ResolvedStatus", resolve("status" + in_project,
+                                                         names.resolved_status, project.statuses)));
   HK_ASSIGN_OR_RETURN(settings.reopen_status_id,
-                      resolve("ReopenStatus", names.reopen_status, project.statuses));
+                      resolved("ReopenStatus", resolve("status" + in_project, names.reopen_status,
+                                                       project.statuses)));
   settings.resolution_fixed_id = resolution_named(project.resolutions, {"Fixed", "対応済み"});
   settings.resolution_wont_fix_id =
       resolution_named(project.resolutions, {"Won't Fix", "Won't fix", "対応しない"});
@@ -245,8 +257,7 @@ Status TicketTarget::write_dry_run(std::string_view line) {
 }
 
 HandlerOutcome TicketTarget::deliver(const store::Claim& claim, int64_t deadline_ms) {
-  Result<std::vector<Result<Finding>>> findings =
-      securityhub::parse_event_findings(claim.job.body);
+  Result<std::vector<Result<Finding>>> findings = securityhub::parse_event_findings(claim.job.body);
   if (!findings.has_value()) {
     return permanent("INVALID_FINDING",
                      "not a Security Hub findings event: " + findings.error().message());
@@ -280,7 +291,8 @@ namespace {
 HandlerOutcome failure(const Client& client, const Status& status) {
   const Response& response = client.last_response();
   HandlerOutcome outcome;
-  outcome.outcome = status.code() == StatusCode::kUnavailable ? Outcome::kRetry : Outcome::kPermanent;
+  outcome.outcome =
+      status.code() == StatusCode::kUnavailable ? Outcome::kRetry : Outcome::kPermanent;
   outcome.result = response.result;
   outcome.hints = response.hints;
   outcome.detail = status.message();
@@ -393,8 +405,9 @@ HandlerOutcome TicketTarget::handle_finding(Attempt& attempt, const Finding& fin
           if (issue.description.find(marker) != std::string::npos) {
             cleared.issue_key = issue.key;
             cleared.issue_id = issue.id;
-            cleared.ticket = issue.status_id == settings_.resolved_status_id ? TicketState::kResolved
-                                                                             : TicketState::kOpen;
+            cleared.ticket = issue.status_id == settings_.resolved_status_id
+                                 ? TicketState::kResolved
+                                 : TicketState::kOpen;
             spdlog::warn(
                 "backlog ticket found by its marker after an interrupted creation target={} "
                 "finding={} issue={}",
@@ -467,8 +480,9 @@ HandlerOutcome TicketTarget::handle_finding(Attempt& attempt, const Finding& fin
       }
       // The marker stays, whatever the template wrote: it is how a crash is recovered from.
       const std::string marker = finding_marker(finding.key);
-      auto description = std::find_if(fields.begin(), fields.end(),
-                                      [](const auto& field) { return field.first == "description"; });
+      auto description = std::find_if(fields.begin(), fields.end(), [](const auto& field) {
+        return field.first == "description";
+      });
       if (description == fields.end()) {
         fields.emplace_back("description", marker);
       } else if (description->second.find(marker) == std::string::npos) {
@@ -477,7 +491,8 @@ HandlerOutcome TicketTarget::handle_finding(Attempt& attempt, const Finding& fin
 
       LedgerEntry pending = next;
       pending.ticket = read.entry ? read.entry->ticket : TicketState::kNone;
-      pending.creating = securityhub::PendingCreate{job.id, attempt.claim.token, attempt.deadline_ms};
+      pending.creating =
+          securityhub::PendingCreate{job.id, attempt.claim.token, attempt.deadline_ms};
       Result<int64_t> marked = store_.kv_put_if(key, to_json(pending), read.revision);
       if (!marked.has_value()) {
         if (marked.status().code() == StatusCode::kFailedPrecondition) {
@@ -509,10 +524,11 @@ HandlerOutcome TicketTarget::handle_finding(Attempt& attempt, const Finding& fin
       }
       Result<int64_t> recorded = store_.kv_put_if(key, to_json(next), *marked);
       if (!recorded.has_value()) {
-        spdlog::warn("backlog ticket created but the ledger changed meanwhile target={} "
-                     "finding={} issue={} error={}",
-                     settings_.target, json_quote(finding.id), next.issue_key,
-                     json_quote(recorded.status().message()));
+        spdlog::warn(
+            "backlog ticket created but the ledger changed meanwhile target={} "
+            "finding={} issue={} error={}",
+            settings_.target, json_quote(finding.id), next.issue_key,
+            json_quote(recorded.status().message()));
       }
       log_action("created", next.issue_key, "");
       return HandlerOutcome{};
@@ -567,10 +583,11 @@ HandlerOutcome TicketTarget::handle_finding(Attempt& attempt, const Finding& fin
     if (!recorded.has_value()) {
       // Acted on, so not repeated: the next version of the finding is decided from whatever the
       // ledger holds then.
-      spdlog::warn("backlog ticket {} but the ledger changed meanwhile target={} finding={} "
-                   "issue={} error={}",
-                   action, settings_.target, json_quote(finding.id), next.issue_key,
-                   json_quote(recorded.status().message()));
+      spdlog::warn(
+          "backlog ticket {} but the ledger changed meanwhile target={} finding={} "
+          "issue={} error={}",
+          action, settings_.target, json_quote(finding.id), next.issue_key,
+          json_quote(recorded.status().message()));
     }
     log_action(action, next.issue_key, detail);
     return HandlerOutcome{};

@@ -60,8 +60,8 @@ namespace hikyaku::integrations::backlog {
 
 // The target as configured (names or ids), before resolve_settings().
 struct TicketNames {
-  std::string project;     // key or numeric id
-  std::string issue_type;  // name or id
+  std::string project;                          // key or numeric id
+  std::string issue_type;                       // name or id
   std::map<std::string, std::string> priority;  // severity label -> name or id
   std::string resolved_status;                  // name or id
   std::string reopen_status;                    // name or id
@@ -79,9 +79,9 @@ struct TicketSettings {
   std::map<std::string, int64_t> priority_ids;  // severity label -> id
   int64_t resolved_status_id = 0;
   int64_t reopen_status_id = 0;
-  std::optional<int64_t> resolution_fixed_id;      // "Fixed" / 対応済み, when the space has it
-  std::optional<int64_t> resolution_wont_fix_id;   // "Won't Fix" / 対応しない
-  bool comment_on_update = true;                   // OnUpdate COMMENT (else IGNORE)
+  std::optional<int64_t> resolution_fixed_id;     // "Fixed" / 対応済み, when the space has it
+  std::optional<int64_t> resolution_wont_fix_id;  // "Won't Fix" / 対応しない
+  bool comment_on_update = true;                  // OnUpdate COMMENT (else IGNORE)
   // CreateWhen's verdict on the single-finding event.
   std::function<bool(std::string_view event)> create_when;
   // The InputTransformer's output for the single-finding event: a JSON object whose members

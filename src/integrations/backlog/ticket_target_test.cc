@@ -18,10 +18,10 @@
 namespace hikyaku::integrations::backlog {
 namespace {
 
+using delivery::Outcome;
+using securityhub::testing::sample_event;
 using ::testing::HasSubstr;
 using ::testing::Not;
-using securityhub::testing::sample_event;
-using delivery::Outcome;
 
 // The event of sample `name` with only its finding `index` (what ingest hands the target).
 std::string single_finding_event(const std::string& name, size_t index = 0) {
@@ -123,7 +123,7 @@ class TicketTargetTest : public ::testing::Test {
   }
 
   std::optional<securityhub::LedgerEntry> ledger(const TicketTarget& target,
-                                                  const std::string& event) {
+                                                 const std::string& event) {
     Result<std::vector<Result<securityhub::Finding>>> findings =
         securityhub::parse_event_findings(event);
     const std::string key = ledger_key(target.settings(), (*findings)[0]->key);
@@ -200,9 +200,10 @@ TEST_F(TicketTargetTest, ASuppressedFindingClosesAsWontFix) {
                                            "2026-03-01T09:00:05.772Z", "HIGH");
   ASSERT_EQ(deliver(*target, claim_of(created)).outcome, Outcome::kDelivered);
   ASSERT_EQ(backlog_.issues().size(), 1u);
-  ASSERT_EQ(deliver(*target, claim_of(single_finding_event("11-fsbp-iam-3-suppressed-same-id.json")))
-                .outcome,
-            Outcome::kDelivered);
+  ASSERT_EQ(
+      deliver(*target, claim_of(single_finding_event("11-fsbp-iam-3-suppressed-same-id.json")))
+          .outcome,
+      Outcome::kDelivered);
   const testing::BacklogIssue closed = backlog_.issues()[0];
   EXPECT_EQ(closed.status_id, testing::kBacklogStatusClosed);
   EXPECT_EQ(closed.resolution_id, testing::kBacklogResolutionWontFix);
@@ -225,9 +226,9 @@ TEST_F(TicketTargetTest, ChangesCommentAndARegressionReopens) {
                 .outcome,
             Outcome::kDelivered);
   EXPECT_EQ(backlog_.issues()[0].status_id, testing::kBacklogStatusClosed);
-  ASSERT_EQ(deliver(*target, claim_of(with_changes(first, "2026-03-07T00:00:00.000Z", "HIGH")))
-                .outcome,
-            Outcome::kDelivered);
+  ASSERT_EQ(
+      deliver(*target, claim_of(with_changes(first, "2026-03-07T00:00:00.000Z", "HIGH"))).outcome,
+      Outcome::kDelivered);
   issue = backlog_.issues()[0];
   EXPECT_EQ(issue.status_id, testing::kBacklogStatusOpen);
   EXPECT_EQ(backlog_.issues().size(), 1u);
@@ -235,14 +236,13 @@ TEST_F(TicketTargetTest, ChangesCommentAndARegressionReopens) {
 
 TEST_F(TicketTargetTest, AResolvedVersionFirstMeansNoTicketForTheOlderActiveOne) {
   auto target = online_target();
-  ASSERT_EQ(deliver(*target, claim_of(single_finding_event(
-                                 "09-fsbp-ec2-19-passed-update-same-id.json")))
-                .outcome,
-            Outcome::kDelivered);
   ASSERT_EQ(
-      deliver(*target, claim_of(single_finding_event("01-fsbp-ec2-19-critical-failed.json")))
+      deliver(*target, claim_of(single_finding_event("09-fsbp-ec2-19-passed-update-same-id.json")))
           .outcome,
       Outcome::kDelivered);
+  ASSERT_EQ(deliver(*target, claim_of(single_finding_event("01-fsbp-ec2-19-critical-failed.json")))
+                .outcome,
+            Outcome::kDelivered);
   EXPECT_TRUE(backlog_.issues().empty());
 }
 
@@ -291,9 +291,9 @@ TEST_F(TicketTargetTest, AnInterruptedCreationThatFiledNothingIsFiledOnce) {
   securityhub::LedgerEntry entry = securityhub::next_entry(std::nullopt, *(*findings)[0], create);
   entry.ticket = securityhub::TicketState::kNone;
   entry.creating = securityhub::PendingCreate{9, "old", SystemClock::instance().now_ms() - 1};
-  ASSERT_TRUE(store_->kv_put_if(ledger_key(target->settings(), entry.key),
-                                securityhub::to_json(entry), 0)
-                  .has_value());
+  ASSERT_TRUE(
+      store_->kv_put_if(ledger_key(target->settings(), entry.key), securityhub::to_json(entry), 0)
+          .has_value());
   ASSERT_EQ(deliver(*target, claim_of(event, 10)).outcome, Outcome::kDelivered);
   EXPECT_EQ(backlog_.issues().size(), 1u);
   EXPECT_EQ(ledger(*target, event)->ticket, securityhub::TicketState::kOpen);
@@ -340,8 +340,8 @@ TEST_F(TicketTargetTest, BacklogFailuresAreRetryableOrPermanentWithItsMessage) {
   TicketSettings wrong_key = target->settings();
   wrong_key.space.api_key = Secret("not-the-key");
   auto refused_target = make_target(wrong_key);
-  delivery::HandlerOutcome refused = deliver(
-      *refused_target, claim_of(single_finding_event("02-fsbp-s3-8-high-failed.json")));
+  delivery::HandlerOutcome refused =
+      deliver(*refused_target, claim_of(single_finding_event("02-fsbp-s3-8-high-failed.json")));
   EXPECT_EQ(refused.outcome, Outcome::kPermanent);
   EXPECT_EQ(refused.result.http_status, 401);
   EXPECT_THAT(refused.detail, HasSubstr("11"));
@@ -381,8 +381,7 @@ TEST_F(TicketTargetTest, ADryRunWritesEachActionAndSendsNothing) {
   for (const char* name :
        {"01-fsbp-ec2-19-critical-failed.json", "16-custom-action-send-to-backlog.json",
         "09-fsbp-ec2-19-passed-update-same-id.json"}) {
-    ASSERT_EQ(deliver(*target, claim_of(single_finding_event(name))).outcome,
-              Outcome::kDelivered);
+    ASSERT_EQ(deliver(*target, claim_of(single_finding_event(name))).outcome, Outcome::kDelivered);
   }
   EXPECT_TRUE(backlog_.requests().empty());
   std::ifstream file(directory_ / "dry-run.jsonl");
