@@ -40,26 +40,29 @@ Result<std::vector<LedgerRow>> read_ledger(const std::string& config_path) {
         opened.error().message() + " (the ledger is read from the store of a stopped server)");
   }
   std::vector<LedgerRow> rows;
-  std::string after;
-  for (;;) {
-    Result<std::vector<std::pair<std::string, store::KvEntry>>> page =
-        (*opened)->kv_list(std::string(integrations::backlog::kLedgerPrefix), after, 500);
-    if (!page.has_value()) {
-      return page.status();
-    }
-    for (auto& [key, value] : *page) {
-      Result<securityhub::LedgerEntry> entry = securityhub::ledger_entry_from_json(value.value);
-      if (!entry.has_value()) {
-        fmt::print(stderr, "warning: ledger entry {} is unreadable: {}\n", key,
-                   entry.error().message());
-        continue;
+  for (const std::string_view prefix :
+       {integrations::backlog::kLedgerPrefix, integrations::backlog::kDryRunLedgerPrefix}) {
+    std::string after;
+    for (;;) {
+      Result<std::vector<std::pair<std::string, store::KvEntry>>> page =
+          (*opened)->kv_list(std::string(prefix), after, 500);
+      if (!page.has_value()) {
+        return page.status();
       }
-      rows.push_back({key, std::move(entry).value()});
+      for (auto& [key, value] : *page) {
+        Result<securityhub::LedgerEntry> entry = securityhub::ledger_entry_from_json(value.value);
+        if (!entry.has_value()) {
+          fmt::print(stderr, "warning: ledger entry {} is unreadable: {}\n", key,
+                     entry.error().message());
+          continue;
+        }
+        rows.push_back({key, std::move(entry).value()});
+      }
+      if (page->size() < 500) {
+        break;
+      }
+      after = page->back().first;
     }
-    if (page->size() < 500) {
-      break;
-    }
-    after = page->back().first;
   }
   return rows;
 }

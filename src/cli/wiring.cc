@@ -1,9 +1,11 @@
 #include "cli/wiring.h"
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include "bus/pipeline.h"
 #include "core/arn.h"
+#include "core/json_writer.h"
 #include "core/time.h"
 #include "core/url_encoding.h"
 #include "delivery/oauth.h"
@@ -194,11 +196,11 @@ std::shared_ptr<delivery::Endpoints> build_endpoints(const config::Config& confi
 
 namespace {
 
-// The settings of a Backlog target's handler, names resolved (online unless DryRun).
-Result<integrations::backlog::TicketSettings> backlog_settings(const config::Config& config,
-                                                               const config::Rule& rule,
-                                                               const config::Target& target,
-                                                               const BacklogWiring& wiring) {
+// A Backlog target's handler, its names looked up now (unless DryRun). A Backlog that cannot be
+// reached is no reason to stop routing: the target then looks up again on its deliveries.
+Result<std::shared_ptr<integrations::backlog::TicketTarget>> backlog_target(
+    const config::Config& config, const config::Rule& rule, const config::Target& target,
+    const BacklogWiring& wiring) {
   namespace backlog = integrations::backlog;
   const config::BacklogTarget& settings = *target.backlog;
   backlog::TicketNames names{settings.project, settings.issue_type, settings.priority,
@@ -207,6 +209,7 @@ Result<integrations::backlog::TicketSettings> backlog_settings(const config::Con
   base.target = bus::target_key(rule.event_bus_name, rule.name, target.id);
   base.space.base_url = settings.endpoint;
   base.space.api_key = Secret(settings.api_key);
+  base.dry_run = settings.dry_run;
   base.dry_run_file = wiring.dry_run_file;
   base.comment_on_update = settings.on_update == config::BacklogTarget::OnUpdate::kComment;
   std::shared_ptr<const pattern::Matcher> create_when;
@@ -237,11 +240,18 @@ Result<integrations::backlog::TicketSettings> backlog_settings(const config::Con
       return transformer.render(event, {rule_name, arn, now});
     };
   }
-  if (settings.dry_run) {
-    return backlog::dry_run_settings(names, std::move(base));
+  auto handler = std::make_shared<backlog::TicketTarget>(
+      wiring.store, wiring.clock, std::move(names), std::move(base), wiring.transport);
+  if (Status resolved = handler->resolve_now(); !resolved.ok()) {
+    if (resolved.code() != StatusCode::kUnavailable) {
+      return resolved;  // a wrong key, project or name: the config's to fix
+    }
+    spdlog::warn(
+        "backlog space unreachable rule={} target={} error={}: routing starts anyway; the "
+        "target's deliveries wait and look the project up again",
+        rule.name, target.id, json_quote(resolved.message()));
   }
-  backlog::Client client(base.space, wiring.transport());
-  return backlog::resolve_settings(client, names, std::move(base));
+  return handler;
 }
 
 }  // namespace
@@ -251,18 +261,18 @@ Status add_backlog_endpoints(const config::Config& config,
                              const BacklogWiring& wiring, delivery::Endpoints& endpoints) {
   for (const config::Rule& rule : config.rules) {
     for (const config::Target& target : rule.targets) {
-      if (!target.backlog || rule.state != config::RuleState::kEnabled) {
+      // Disabled rules too, as build_endpoints does: their jobs still waiting are delivered.
+      if (!target.backlog) {
         continue;
       }
-      Result<integrations::backlog::TicketSettings> settings =
-          backlog_settings(config, rule, target, wiring);
-      if (!settings.has_value()) {
-        return Status(settings.status().code(),
+      Result<std::shared_ptr<integrations::backlog::TicketTarget>> handler =
+          backlog_target(config, rule, target, wiring);
+      if (!handler.has_value()) {
+        const std::string message = handler.error().message();
+        return Status(handler.status().code(),
                       fmt::format("rule {} target {}: {}", rule.name, target.id,
-                                  delivery::redacted(
-                                      nullptr, redactor != nullptr
-                                                   ? redactor->redact(settings.error().message())
-                                                   : settings.error().message())));
+                                  redactor != nullptr ? redactor->redact(message)
+                                                      : delivery::redacted(nullptr, message)));
       }
       delivery::Endpoint endpoint;
       endpoint.kind = delivery::Endpoint::Kind::kHandler;
@@ -275,14 +285,14 @@ Status add_backlog_endpoints(const config::Config& config,
       // One pacing queue per Backlog space (its rate limits are per user; targets of one space
       // share the queue, which errs on the safe side), one request at a time as Nulab asks; the
       // budget itself comes from the X-RateLimit-* answers.
-      endpoint.destination =
-          backlog.dry_run ? "backlog-dry-run:" + target.id : "backlog:" + backlog.endpoint;
+      endpoint.destination = backlog.dry_run
+                                 ? "backlog-dry-run:" + target.id
+                                 : "backlog:" + integrations::backlog::space_name(backlog.endpoint);
       endpoint.url = backlog.dry_run ? "dry-run" : backlog.endpoint;
       endpoint.rate_limit_per_second = kBacklogRequestsPerSecond;
       endpoint.max_in_flight = 1;
-      endpoint.timeout_ms = settings->space.timeout_ms;
-      endpoint.handler = std::make_shared<integrations::backlog::TicketTarget>(
-          wiring.store, wiring.clock, std::move(settings).value(), wiring.transport);
+      endpoint.timeout_ms = integrations::backlog::Space{}.timeout_ms;
+      endpoint.handler = std::move(handler).value();
       add_endpoint(config, rule, target, redactor, std::move(endpoint), endpoints);
     }
   }

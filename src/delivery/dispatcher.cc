@@ -654,7 +654,7 @@ Dispatcher::SteadyTime Dispatcher::start_due(Sender& sender, bool stopping, Stea
         const uint64_t tag = sender.next_tag++;
         const int64_t deadline_ms = job.claim.lease_expires_at_ms - job.endpoint->timeout_ms;
         sender.handler_starts.push_back(
-            {tag, std::move(job.claim), job.endpoints, job.endpoint, deadline_ms, {}});
+            {tag, std::move(job.claim), job.endpoints, job.endpoint, deadline_ms, false, {}});
         sender.in_flight.emplace(
             tag, Sender::InFlight{
                      {{}, std::move(job.endpoints), job.endpoint}, destination.get(), nullptr});
@@ -816,6 +816,10 @@ void Dispatcher::take_handler_outcomes(Sender& sender, SteadyTime now, int64_t n
     sender.in_flight.erase(found);
     const HandlerOutcome& outcome = work.outcome;
     const milliseconds asked_wait = destination.pacer.finish(outcome.hints, now, wall_now);
+    if (work.expired) {
+      sender.tasks.push_back(Task::of(Task::Kind::kRelease, std::move(work.claim)));
+      continue;
+    }
     attempts_.fetch_add(1);
     const Endpoint& endpoint = *work.endpoint;
     const store::Job& job = work.claim.job;
@@ -865,7 +869,12 @@ void Dispatcher::run_handler() {
       work = std::move(handler_work_.front());
       handler_work_.pop_front();
     }
-    work.outcome = work.endpoint->handler->deliver(work.claim, work.deadline_ms);
+    // Work that waited past its deadline (behind other destinations' slow attempts) goes back
+    // unattempted: its lease may run out while it runs.
+    work.expired = clock_.now_ms() >= work.deadline_ms;
+    if (!work.expired) {
+      work.outcome = work.endpoint->handler->deliver(work.claim, work.deadline_ms);
+    }
     {
       MutexLock lock(mutex_);
       handler_done_.push_back(std::move(work));

@@ -141,6 +141,7 @@ class Dispatcher final : public store::CommitConsumer {
     std::shared_ptr<const Endpoints> endpoints;  // keeps `endpoint` alive
     const Endpoint* endpoint = nullptr;
     int64_t deadline_ms = 0;
+    bool expired = false;  // its deadline passed before a handler thread took it: not attempted
     HandlerOutcome outcome;
   };
 

@@ -71,8 +71,9 @@ std::string entries_for(const std::vector<std::string>& files) {
 
 // The value of one metrics line ("name{labels} value"), 0 when absent.
 int64_t metric(const std::string& text, const std::string& line_start) {
-  const size_t at = text.find(line_start + " ");
-  return at == std::string::npos ? 0 : std::stoll(text.substr(at + line_start.size() + 1));
+  const std::string line = "\n" + line_start + " ";
+  const size_t at = ("\n" + text).find(line);
+  return at == std::string::npos ? 0 : std::stoll(text.substr(at + line.size() - 1));
 }
 
 class BacklogServeTest : public ::testing::Test {

@@ -456,7 +456,7 @@ Result<Issue> Client::get_issue(std::string_view id_or_key) {
 }
 
 Result<std::vector<Issue>> Client::search_issues(int64_t project_id, std::string_view keyword,
-                                                 int count) {
+                                                 int count, bool newest_first) {
   if (count < 1 || count > 100) {
     return invalid_argument(fmt::format(
         "Backlog issue search: count must be 1..100 (Backlog's bounds), got {}", count));
@@ -467,6 +467,10 @@ Result<std::vector<Issue>> Client::search_issues(int64_t project_id, std::string
     query.emplace_back("keyword", std::string(keyword));
   }
   query.emplace_back("count", std::to_string(count));
+  if (newest_first) {
+    query.emplace_back("sort", "created");
+    query.emplace_back("order", "desc");
+  }
   HK_ASSIGN_OR_RETURN(std::string body, call("GET", path, query, nullptr));
   return readable(read_issues(body), "GET", path, last_.result.http_status);
 }

@@ -120,8 +120,9 @@ class Client {
   Result<Issue> get_issue(std::string_view id_or_key);
   // GET /api/v2/issues?projectId[]=..&keyword=..&count=.. (a "search" request for Backlog's rate
   // limits). An empty keyword lists the project's issues; `count` is 1..100, Backlog's bounds.
+  // `newest_first` sorts by creation, newest first (sort=created&order=desc).
   Result<std::vector<Issue>> search_issues(int64_t project_id, std::string_view keyword,
-                                           int count = 100);
+                                           int count = 100, bool newest_first = false);
 
   // The last exchange (status, transport error, rate-limit hints), for pacing and error codes;
   // its texts are redacted like the messages.

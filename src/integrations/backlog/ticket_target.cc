@@ -1,14 +1,19 @@
 #include "integrations/backlog/ticket_target.h"
 
+#include <fcntl.h>
 #include <fmt/format.h>
 #include <simdjson.h>
 #include <spdlog/spdlog.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
 
+#include "core/ascii.h"
 #include "core/json_writer.h"
 #include "core/time.h"
 #include "integrations/securityhub/ticket_decision.h"
@@ -44,18 +49,6 @@ HandlerOutcome retry_later(std::string code, std::string detail, int64_t not_bef
   outcome.detail = std::move(detail);
   outcome.not_before_ms = not_before_ms;
   return outcome;
-}
-
-// The host (and port) of an http(s) base URL: "https://acme.backlog.com/x" -> "acme.backlog.com".
-std::string host_of(std::string_view url) {
-  if (const size_t scheme = url.find("://"); scheme != std::string_view::npos) {
-    url.remove_prefix(scheme + 3);
-  }
-  url = url.substr(0, url.find_first_of("/?#"));
-  if (const size_t at = url.rfind('@'); at != std::string_view::npos) {
-    url.remove_prefix(at + 1);  // never userinfo in a key
-  }
-  return std::string(url);
 }
 
 std::optional<int64_t> resolution_named(const std::vector<NamedId>& resolutions,
@@ -100,6 +93,11 @@ Status apply_overrides(std::string_view json, Fields& fields) {
   };
   for (const auto [raw_key, value] : simdjson::dom::object(document)) {
     std::string key(raw_key);
+    if (key == "projectId") {
+      // An issue filed in another project is one the marker search cannot find after a crash.
+      return invalid_argument(
+          "the InputTransformer sets \"projectId\": a Backlog target files in its Project only");
+    }
     if (value.is_null()) {
       std::erase_if(fields, [&](const auto& field) { return field.first == key; });
       continue;
@@ -138,16 +136,6 @@ std::string issue_reference(const LedgerEntry& entry) {
 }
 
 }  // namespace
-
-// One delivery attempt's context.
-struct TicketTarget::Attempt {
-  const store::Claim& claim;
-  int64_t deadline_ms = 0;
-  std::string_view event;
-  Client* client = nullptr;  // null in a dry run
-  // The hints of the last answer of the paced kind (update requests), or of any 429.
-  delivery::ResponseHints hints;
-};
 
 Result<TicketSettings> resolve_settings(Client& client, const TicketNames& names,
                                         TicketSettings base) {
@@ -193,11 +181,36 @@ TicketSettings dry_run_settings(const TicketNames& names, TicketSettings base) {
   return settings;
 }
 
+std::string space_name(std::string_view url) {
+  if (const size_t scheme = url.find("://"); scheme != std::string_view::npos) {
+    url.remove_prefix(scheme + 3);
+  }
+  url = url.substr(0, url.find_first_of("?#"));
+  const size_t slash = url.find('/');
+  std::string_view authority = url.substr(0, slash);
+  std::string_view path = slash == std::string_view::npos ? "" : url.substr(slash);
+  if (const size_t at = authority.rfind('@'); at != std::string_view::npos) {
+    authority.remove_prefix(at + 1);  // never userinfo in a key
+  }
+  while (path.ends_with('/')) {
+    path.remove_suffix(1);
+  }
+  if (path.ends_with("/api/v2")) {
+    path.remove_suffix(7);
+  }
+  std::string name;
+  for (char c : authority) {
+    name += ascii_lower(c);
+  }
+  name += path;
+  return name;
+}
+
 std::string ledger_key(const TicketSettings& settings, const securityhub::FindingKey& key) {
   if (settings.dry_run) {
-    return fmt::format("{}-dry-run/{}/{}", kLedgerPrefix, settings.project_key, key.str());
+    return fmt::format("{}{}/{}", kDryRunLedgerPrefix, settings.project_key, key.str());
   }
-  return fmt::format("{}/{}/{}/{}", kLedgerPrefix, host_of(settings.space.base_url),
+  return fmt::format("{}{}/{}/{}", kLedgerPrefix, space_name(settings.space.base_url),
                      settings.project_key, key.str());
 }
 
@@ -205,14 +218,56 @@ TicketTarget::TicketTarget(store::Store& store, const Clock& clock, TicketSettin
                            std::function<Transport()> transport)
     : store_(store),
       clock_(clock),
-      settings_(std::move(settings)),
-      transport_(std::move(transport)) {}
+      base_(settings),
+      transport_(std::move(transport)),
+      resolved_(std::make_shared<const TicketSettings>(std::move(settings))) {}
+
+TicketTarget::TicketTarget(store::Store& store, const Clock& clock, TicketNames names,
+                           TicketSettings base, std::function<Transport()> transport)
+    : store_(store),
+      clock_(clock),
+      names_(std::move(names)),
+      base_(std::move(base)),
+      transport_(std::move(transport)) {
+  if (base_.dry_run) {
+    resolved_ = std::make_shared<const TicketSettings>(dry_run_settings(names_, base_));
+  }
+}
 
 TicketTarget::~TicketTarget() {
   MutexLock lock(mutex_);
-  if (dry_run_ != nullptr) {
-    std::fclose(dry_run_);
+  if (dry_run_fd_ >= 0) {
+    ::close(dry_run_fd_);
   }
+}
+
+std::shared_ptr<const TicketSettings> TicketTarget::settings() const {
+  MutexLock lock(mutex_);
+  return resolved_;
+}
+
+Status TicketTarget::resolve_now() {
+  {
+    MutexLock lock(mutex_);
+    if (resolved_ != nullptr) {
+      return ok_status();
+    }
+    const int64_t now_ms = clock_.now_ms();
+    if (now_ms < next_resolve_ms_) {
+      return last_resolve_error_;
+    }
+    next_resolve_ms_ = now_ms + kResolveRetryMs;
+  }
+  std::unique_ptr<Client> client = take_client();
+  Result<TicketSettings> settings = resolve_settings(*client, names_, base_);
+  give_back(std::move(client));
+  MutexLock lock(mutex_);
+  if (!settings.has_value()) {
+    last_resolve_error_ = settings.status();
+    return last_resolve_error_;
+  }
+  resolved_ = std::make_shared<const TicketSettings>(std::move(settings).value());
+  return ok_status();
 }
 
 std::unique_ptr<Client> TicketTarget::take_client() {
@@ -224,7 +279,7 @@ std::unique_ptr<Client> TicketTarget::take_client() {
       return client;
     }
   }
-  return std::make_unique<Client>(settings_.space, transport_());
+  return std::make_unique<Client>(base_.space, transport_());
 }
 
 void TicketTarget::give_back(std::unique_ptr<Client> client) {
@@ -234,29 +289,90 @@ void TicketTarget::give_back(std::unique_ptr<Client> client) {
   }
 }
 
-Status TicketTarget::write_dry_run(std::string_view line) {
+Status TicketTarget::write_dry_run(const std::string& path, std::string_view line) {
   MutexLock lock(mutex_);
-  if (dry_run_ == nullptr) {
-    const std::filesystem::path path(settings_.dry_run_file);
+  if (dry_run_fd_ < 0) {
+    const std::filesystem::path file(path);
     std::error_code ignored;
-    if (path.has_parent_path()) {
-      std::filesystem::create_directories(path.parent_path(), ignored);
+    if (file.has_parent_path()) {
+      std::filesystem::create_directories(file.parent_path(), ignored);
     }
-    dry_run_ = std::fopen(settings_.dry_run_file.c_str(), "a");
-    if (dry_run_ == nullptr) {
-      return unavailable(
-          fmt::format("cannot open {}: {}", settings_.dry_run_file, std::strerror(errno)));
+    // The actions hold finding details (accounts, resources): private, as Log targets' files.
+    dry_run_fd_ = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+    if (dry_run_fd_ < 0) {
+      return unavailable(fmt::format("cannot open {}: {}", path, std::strerror(errno)));
     }
   }
-  if (std::fwrite(line.data(), 1, line.size(), dry_run_) != line.size() ||
-      std::fflush(dry_run_) != 0) {
-    return unavailable(
-        fmt::format("cannot write {}: {}", settings_.dry_run_file, std::strerror(errno)));
+  // One write per line: lines of several targets sharing the file never interleave.
+  if (::write(dry_run_fd_, line.data(), line.size()) != static_cast<ssize_t>(line.size())) {
+    return unavailable(fmt::format("cannot write {}: {}", path, std::strerror(errno)));
   }
   return ok_status();
 }
 
+namespace {
+
+// What a failed Backlog call means for the delivery.
+HandlerOutcome failure(const Client& client, const Status& status) {
+  const Response& response = client.last_response();
+  HandlerOutcome outcome;
+  outcome.outcome =
+      status.code() == StatusCode::kUnavailable ? Outcome::kRetry : Outcome::kPermanent;
+  outcome.result = response.result;
+  outcome.hints = response.hints;
+  outcome.detail = status.message();
+  outcome.response_excerpt = response.body.substr(0, kExcerptBytes);  // the client redacted it
+  if (response.result.http_status >= 200 && response.result.http_status < 300) {
+    outcome.error_code = "BACKLOG_UNREADABLE_ANSWER";
+  }
+  return outcome;
+}
+
+HandlerOutcome store_failure(const Status& status) {
+  return retry_later("STORE_ERROR", "the ticket ledger: " + status.message(), 0);
+}
+
+struct LedgerRead {
+  std::optional<LedgerEntry> entry;
+  int64_t revision = 0;
+};
+
+// The finding's ledger entry and its revision (0: none).
+Result<LedgerRead> read_ledger(store::Store& store, const std::string& key) {
+  HK_ASSIGN_OR_RETURN(std::optional<store::KvEntry> stored, store.kv_get(key));
+  LedgerRead read;
+  if (stored.has_value()) {
+    Result<LedgerEntry> parsed = securityhub::ledger_entry_from_json(stored->value);
+    if (!parsed.has_value()) {
+      return Status(StatusCode::kInternal,
+                    fmt::format("the ticket ledger's entry {} is unreadable: {}", key,
+                                parsed.error().message()));
+    }
+    read.entry = std::move(parsed).value();
+    read.revision = stored->revision;
+  }
+  return read;
+}
+
+HandlerOutcome ledger_failure(const Status& status) {
+  return status.code() == StatusCode::kInternal ? permanent("LEDGER_UNREADABLE", status.message())
+                                                : store_failure(status);
+}
+
+}  // namespace
+
+// One delivery attempt's context.
+struct TicketTarget::Attempt {
+  const store::Claim& claim;
+  std::string_view event;
+  const TicketSettings& settings;
+  Client* client = nullptr;  // null in a dry run
+  // The hints of the last answer of the paced kind (update requests), or of any 429.
+  delivery::ResponseHints hints;
+};
+
 HandlerOutcome TicketTarget::deliver(const store::Claim& claim, int64_t deadline_ms) {
+  (void)deadline_ms;  // each request is bounded by the space's timeout, the attempt by the lease
   Result<std::vector<Result<Finding>>> findings = securityhub::parse_event_findings(claim.job.body);
   if (!findings.has_value()) {
     return permanent("INVALID_FINDING",
@@ -265,8 +381,26 @@ HandlerOutcome TicketTarget::deliver(const store::Claim& claim, int64_t deadline
   if (findings->empty()) {
     return permanent("INVALID_FINDING", "the event's detail.findings is empty");
   }
-  std::unique_ptr<Client> client = settings_.dry_run ? nullptr : take_client();
-  Attempt attempt{claim, deadline_ms, claim.job.body, client.get(), {}};
+  std::shared_ptr<const TicketSettings> settings = this->settings();
+  if (settings == nullptr) {
+    if (Status resolved = resolve_now(); !resolved.ok()) {
+      int64_t next_ms = 0;
+      {
+        MutexLock lock(mutex_);
+        next_ms = next_resolve_ms_;
+      }
+      HandlerOutcome outcome =
+          resolved.code() == StatusCode::kUnavailable
+              ? retry_later("BACKLOG_UNREACHABLE",
+                            "the project's names are not looked up yet: " + resolved.message(),
+                            next_ms)
+              : permanent("BACKLOG_SETTINGS", resolved.message());
+      return outcome;
+    }
+    settings = this->settings();
+  }
+  std::unique_ptr<Client> client = settings->dry_run ? nullptr : take_client();
+  Attempt attempt{claim, claim.job.body, *settings, client.get(), {}};
   HandlerOutcome outcome;
   for (const Result<Finding>& finding : *findings) {
     if (!finding.has_value()) {
@@ -285,37 +419,9 @@ HandlerOutcome TicketTarget::deliver(const store::Claim& claim, int64_t deadline
   return outcome;
 }
 
-namespace {
-
-// What a failed Backlog call means for the delivery.
-HandlerOutcome failure(const Client& client, const Status& status) {
-  const Response& response = client.last_response();
-  HandlerOutcome outcome;
-  outcome.outcome =
-      status.code() == StatusCode::kUnavailable ? Outcome::kRetry : Outcome::kPermanent;
-  outcome.result = response.result;
-  outcome.hints = response.hints;
-  outcome.detail = status.message();
-  outcome.response_excerpt = response.body.substr(0, kExcerptBytes);
-  if (response.result.http_status >= 200 && response.result.http_status < 300) {
-    outcome.error_code = "BACKLOG_UNREADABLE_ANSWER";
-  }
-  return outcome;
-}
-
-HandlerOutcome store_failure(const Status& status) {
-  return retry_later("STORE_ERROR", "the ticket ledger: " + status.message(), 0);
-}
-
-struct LedgerRead {
-  std::optional<LedgerEntry> entry;
-  int64_t revision = 0;
-};
-
-}  // namespace
-
 HandlerOutcome TicketTarget::handle_finding(Attempt& attempt, const Finding& finding) {
-  const std::string key = ledger_key(settings_, finding.key);
+  const TicketSettings& settings = attempt.settings;
+  const std::string key = ledger_key(settings, finding.key);
   const store::Job& job = attempt.claim.job;
   Client* client = attempt.client;
 
@@ -325,20 +431,14 @@ HandlerOutcome TicketTarget::handle_finding(Attempt& attempt, const Finding& fin
       attempt.hints = client->last_response().hints;
     }
   };
-  const auto log_action = [&](std::string_view action, const std::string& issue,
-                              std::string_view detail) {
-    spdlog::info("backlog ticket {}{} target={} finding={} issue={}{}", action,
-                 settings_.dry_run ? " (dry run)" : "", settings_.target, json_quote(finding.id),
-                 issue.empty() ? "-" : issue, detail);
-  };
   const auto dry_run_line = [&](std::string_view action, const std::string& issue,
-                                const Fields& fields, std::string_view reason) -> Status {
+                                const Fields& fields, std::string_view reason) -> HandlerOutcome {
     JsonWriter writer;
     writer.begin_object();
     writer.key("time");
     writer.string(format_rfc3339_millis(clock_.now()));
     writer.key("target");
-    writer.string(settings_.target);
+    writer.string(settings.target);
     writer.key("action");
     writer.string(action);
     if (!reason.empty()) {
@@ -361,80 +461,96 @@ HandlerOutcome TicketTarget::handle_finding(Attempt& attempt, const Finding& fin
     writer.end_object();
     std::string line = writer.take();
     line += '\n';
-    return write_dry_run(line);
+    if (Status written = write_dry_run(settings.dry_run_file, line); !written.ok()) {
+      return retry_later("DRY_RUN_FILE", written.message(), 0);
+    }
+    return HandlerOutcome{};
+  };
+  // Looks for the issue a creation may have filed: by the marker, first through Backlog's
+  // keyword search, then among the project's newest issues (a search index may lag behind).
+  const auto find_by_marker = [&](std::optional<Issue>& found) -> std::optional<HandlerOutcome> {
+    const std::string marker = finding_marker(finding.key);
+    for (const bool newest : {false, true}) {
+      Result<std::vector<Issue>> issues =
+          client->search_issues(settings.project_id, newest ? "" : marker, 100, newest);
+      note_hints(false);
+      if (!issues.has_value()) {
+        return failure(*client, issues.status());
+      }
+      for (const Issue& issue : *issues) {
+        if (issue.description.find(marker) != std::string::npos) {
+          found = issue;
+          return std::nullopt;
+        }
+      }
+    }
+    return std::nullopt;
   };
 
   for (int round = 0; round < kLedgerRounds; ++round) {
-    Result<std::optional<store::KvEntry>> stored = store_.kv_get(key);
-    if (!stored.has_value()) {
-      return store_failure(stored.status());
-    }
-    LedgerRead read;
-    if (stored->has_value()) {
-      Result<LedgerEntry> parsed = securityhub::ledger_entry_from_json((*stored)->value);
-      if (!parsed.has_value()) {
-        return permanent("LEDGER_UNREADABLE", fmt::format("the ticket ledger's entry {} is "
-                                                          "unreadable: {}",
-                                                          key, parsed.error().message()));
-      }
-      read.entry = std::move(parsed).value();
-      read.revision = (*stored)->revision;
+    Result<LedgerRead> read = read_ledger(store_, key);
+    if (!read.has_value()) {
+      return ledger_failure(read.status());
     }
     const int64_t now_ms = clock_.now_ms();
 
     // A creation marked in the entry: wait for it, or take it over.
-    if (read.entry && read.entry->creating) {
-      const securityhub::PendingCreate& pending = *read.entry->creating;
+    if (read->entry && read->entry->creating) {
+      const securityhub::PendingCreate& pending = *read->entry->creating;
       if (pending.job_id != job.id && now_ms < pending.until_ms) {
         return retry_later(
             "TICKET_BEING_CREATED",
-            fmt::format("another delivery (job {}) is creating the ticket for this finding",
-                        pending.job_id),
+            fmt::format("job {} is creating the issue for finding {} (until {}); this delivery "
+                        "decides after it",
+                        pending.job_id, finding.id,
+                        format_rfc3339_millis(std::chrono::system_clock::time_point(
+                            std::chrono::milliseconds(pending.until_ms)))),
             pending.until_ms);
       }
-      LedgerEntry cleared = *read.entry;
+      // Its own earlier attempt (a crash, a timeout: this is another claim of the job), or
+      // another job's that is over.
+      LedgerEntry cleared = *read->entry;
       cleared.creating.reset();
       if (client != nullptr) {
-        const std::string marker = finding_marker(finding.key);
-        Result<std::vector<Issue>> found = client->search_issues(settings_.project_id, marker);
-        note_hints(false);
-        if (!found.has_value()) {
-          return failure(*client, found.status());
+        std::optional<Issue> found;
+        if (std::optional<HandlerOutcome> failed = find_by_marker(found)) {
+          return *failed;
         }
-        for (const Issue& issue : *found) {
-          if (issue.description.find(marker) != std::string::npos) {
-            cleared.issue_key = issue.key;
-            cleared.issue_id = issue.id;
-            cleared.ticket = issue.status_id == settings_.resolved_status_id
-                                 ? TicketState::kResolved
-                                 : TicketState::kOpen;
-            spdlog::warn(
-                "backlog ticket found by its marker after an interrupted creation target={} "
-                "finding={} issue={}",
-                settings_.target, json_quote(finding.id), issue.key);
-            break;
-          }
+        if (found) {
+          cleared.issue_key = found->key;
+          cleared.issue_id = found->id;
+          cleared.ticket = found->status_id == settings.resolved_status_id ? TicketState::kResolved
+                                                                           : TicketState::kOpen;
+          spdlog::warn(
+              "backlog ticket found by its marker after an interrupted creation target={} "
+              "finding={} issue={} ledger_key={}",
+              settings.target, json_quote(finding.id), found->key, key);
+        } else {
+          spdlog::warn(
+              "backlog ticket creation was interrupted before Backlog filed it; filing it now "
+              "target={} finding={} ledger_key={}",
+              settings.target, json_quote(finding.id), key);
         }
       }
-      Result<int64_t> written = store_.kv_put_if(key, to_json(cleared), read.revision);
+      Result<int64_t> written = store_.kv_put_if(key, to_json(cleared), read->revision);
       if (!written.has_value() && written.status().code() != StatusCode::kFailedPrecondition) {
         return store_failure(written.status());
       }
       continue;  // decide again from what the ledger says now
     }
 
-    const bool wanted = settings_.create_when ? settings_.create_when(attempt.event) : true;
-    Decision decision = securityhub::decide(read.entry, finding, wanted);
-    if (decision.action == Action::kComment && !settings_.comment_on_update) {
+    const bool wanted = settings.create_when ? settings.create_when(attempt.event) : true;
+    Decision decision = securityhub::decide(read->entry, finding, wanted);
+    if (decision.action == Action::kComment && !settings.comment_on_update) {
       decision.action = Action::kNone;
       decision.reason = securityhub::NoActionReason::kUnchanged;
     }
-    LedgerEntry next = securityhub::next_entry(read.entry, finding, decision);
+    LedgerEntry next = securityhub::next_entry(read->entry, finding, decision);
     next.creating.reset();
 
     if (decision.action == Action::kNone) {
-      if (!read.entry || next != *read.entry) {
-        Result<int64_t> written = store_.kv_put_if(key, to_json(next), read.revision);
+      if (!read->entry || next != *read->entry) {
+        Result<int64_t> written = store_.kv_put_if(key, to_json(next), read->revision);
         if (!written.has_value()) {
           if (written.status().code() == StatusCode::kFailedPrecondition) {
             continue;
@@ -443,34 +559,29 @@ HandlerOutcome TicketTarget::handle_finding(Attempt& attempt, const Finding& fin
         }
       }
       const std::string_view reason = securityhub::no_action_reason_name(decision.reason);
-      spdlog::debug("backlog ticket unchanged target={} finding={} reason={}", settings_.target,
+      spdlog::debug("backlog ticket unchanged target={} finding={} reason={}", settings.target,
                     json_quote(finding.id), reason);
-      if (settings_.dry_run) {
-        if (Status written = dry_run_line("none", next.issue_key, {}, reason); !written.ok()) {
-          return retry_later("DRY_RUN_FILE", written.message(), 0);
-        }
-      }
-      return HandlerOutcome{};
+      return settings.dry_run ? dry_run_line("none", next.issue_key, {}, reason) : HandlerOutcome{};
     }
 
     if (decision.action == Action::kCreate) {
-      const TicketText text = ticket_text(finding, settings_.format);
+      const TicketText text = ticket_text(finding, settings.format);
       Fields fields;
-      if (!settings_.dry_run) {
-        fields.emplace_back("projectId", std::to_string(settings_.project_id));
-        fields.emplace_back("issueTypeId", std::to_string(settings_.issue_type_id));
-        auto priority = settings_.priority_ids.find(finding.severity_label);
-        if (priority == settings_.priority_ids.end()) {
-          priority = settings_.priority_ids.find("MEDIUM");
+      if (!settings.dry_run) {
+        fields.emplace_back("projectId", std::to_string(settings.project_id));
+        fields.emplace_back("issueTypeId", std::to_string(settings.issue_type_id));
+        auto priority = settings.priority_ids.find(finding.severity_label);
+        if (priority == settings.priority_ids.end()) {
+          priority = settings.priority_ids.find("MEDIUM");
         }
-        if (priority != settings_.priority_ids.end()) {
+        if (priority != settings.priority_ids.end()) {
           fields.emplace_back("priorityId", std::to_string(priority->second));
         }
       }
       fields.emplace_back("summary", text.summary);
       fields.emplace_back("description", text.description);
-      if (settings_.render_overrides) {
-        Result<std::string> overrides = settings_.render_overrides(attempt.event);
+      if (settings.render_overrides) {
+        Result<std::string> overrides = settings.render_overrides(attempt.event);
         if (!overrides.has_value()) {
           return permanent("INVALID_TEMPLATE", overrides.error().message());
         }
@@ -489,34 +600,37 @@ HandlerOutcome TicketTarget::handle_finding(Attempt& attempt, const Finding& fin
         description->second += "\n\n" + marker;
       }
 
+      // The mark holds while the create request may run: its timeout, and a grace for the
+      // record after it.
       LedgerEntry pending = next;
-      pending.ticket = read.entry ? read.entry->ticket : TicketState::kNone;
-      pending.creating =
-          securityhub::PendingCreate{job.id, attempt.claim.token, attempt.deadline_ms};
-      Result<int64_t> marked = store_.kv_put_if(key, to_json(pending), read.revision);
+      pending.ticket = read->entry ? read->entry->ticket : TicketState::kNone;
+      pending.creating = securityhub::PendingCreate{
+          job.id, attempt.claim.token, now_ms + settings.space.timeout_ms + kCreateGraceMs};
+      Result<int64_t> marked = store_.kv_put_if(key, to_json(pending), read->revision);
       if (!marked.has_value()) {
         if (marked.status().code() == StatusCode::kFailedPrecondition) {
           continue;
         }
         return store_failure(marked.status());
       }
-      if (settings_.dry_run) {
-        next.issue_key = fmt::format("{}-dry-run-{}", settings_.project_key, job.id);
-        if (Status written = dry_run_line("create", next.issue_key, fields, ""); !written.ok()) {
-          return retry_later("DRY_RUN_FILE", written.message(), 0);
+      if (settings.dry_run) {
+        next.issue_key = fmt::format("{}-dry-run-{}", settings.project_key, job.id);
+        if (HandlerOutcome written = dry_run_line("create", next.issue_key, fields, "");
+            written.outcome != Outcome::kDelivered) {
+          return written;
         }
       } else {
         Result<Issue> created = client->create_issue(fields);
         note_hints(true);
         if (!created.has_value()) {
           if (created.status().code() != StatusCode::kUnavailable) {
-            // Refused: nothing was created, so the mark goes (best effort: a stale mark only
-            // costs the next delivery a search).
+            // Refused: nothing was filed, so the mark goes (best effort: a stale mark costs the
+            // next delivery a search, no more).
             LedgerEntry undone = pending;
             undone.creating.reset();
             (void)store_.kv_put_if(key, to_json(undone), *marked);
           }
-          // Retryable (a timeout may have created it): the mark stays for the retry to find.
+          // Retryable (a timeout may have filed it): the mark stays for the retry to find it.
           return failure(*client, created.status());
         }
         next.issue_key = created->key;
@@ -524,76 +638,136 @@ HandlerOutcome TicketTarget::handle_finding(Attempt& attempt, const Finding& fin
       }
       Result<int64_t> recorded = store_.kv_put_if(key, to_json(next), *marked);
       if (!recorded.has_value()) {
+        // The mark stays (or someone took it over): the next delivery of the finding looks for
+        // the issue by its marker and records it.
         spdlog::warn(
-            "backlog ticket created but the ledger changed meanwhile target={} "
-            "finding={} issue={} error={}",
-            settings_.target, json_quote(finding.id), next.issue_key,
+            "backlog ticket created, but recording it in the ledger failed: the next delivery "
+            "of this finding finds it by its marker target={} finding={} issue={} ledger_key={} "
+            "error={}",
+            settings.target, json_quote(finding.id), next.issue_key, key,
             json_quote(recorded.status().message()));
       }
-      log_action("created", next.issue_key, "");
+      spdlog::info("backlog ticket created{} target={} finding={} issue={}",
+                   settings.dry_run ? " (dry run)" : "", settings.target, json_quote(finding.id),
+                   next.issue_key);
       return HandlerOutcome{};
     }
 
-    // Comment, resolve, reopen: an existing ticket.
+    // Comment, resolve, reopen: an existing issue.
     const std::string issue = issue_reference(next);
     std::string_view action;
+    std::string_view dry_run_action;
     Fields fields;
-    std::string detail;
+    std::string because;
     if (decision.action == Action::kComment) {
       action = "commented";
-      fields.emplace_back("content", update_comment(finding, decision.changes, settings_.format));
+      dry_run_action = "comment";
+      fields.emplace_back("content", update_comment(finding, decision.changes, settings.format));
     } else if (decision.action == Action::kResolve) {
       action = "resolved";
-      fields.emplace_back("statusId", std::to_string(settings_.resolved_status_id));
+      dry_run_action = "resolve";
+      fields.emplace_back("statusId", std::to_string(settings.resolved_status_id));
       const std::optional<int64_t> resolution = finding.workflow_status == "SUPPRESSED"
-                                                    ? settings_.resolution_wont_fix_id
-                                                    : settings_.resolution_fixed_id;
+                                                    ? settings.resolution_wont_fix_id
+                                                    : settings.resolution_fixed_id;
       if (resolution) {
         fields.emplace_back("resolutionId", std::to_string(*resolution));
       }
       fields.emplace_back("comment", resolve_comment(finding, decision.lifecycle, decision.changes,
-                                                     settings_.format));
-      detail = fmt::format(" because={}", decision.lifecycle.explanation());
+                                                     settings.format));
+      because = fmt::format(" because={}", decision.lifecycle.explanation());
     } else {
       action = "reopened";
-      fields.emplace_back("statusId", std::to_string(settings_.reopen_status_id));
-      fields.emplace_back("comment", reopen_comment(finding, decision.changes, settings_.format));
+      dry_run_action = "reopen";
+      fields.emplace_back("statusId", std::to_string(settings.reopen_status_id));
+      fields.emplace_back("comment", reopen_comment(finding, decision.changes, settings.format));
     }
-    if (settings_.dry_run) {
-      const std::string_view name = decision.action == Action::kComment   ? "comment"
-                                    : decision.action == Action::kResolve ? "resolve"
-                                                                          : "reopen";
-      if (Status written = dry_run_line(name, next.issue_key, fields, ""); !written.ok()) {
-        return retry_later("DRY_RUN_FILE", written.message(), 0);
-      }
-    } else if (decision.action == Action::kComment) {
-      Result<int64_t> commented = client->add_comment(issue, fields[0].second);
-      note_hints(true);
-      if (!commented.has_value()) {
-        return failure(*client, commented.status());
+    if (settings.dry_run) {
+      if (HandlerOutcome written = dry_run_line(dry_run_action, next.issue_key, fields, "");
+          written.outcome != Outcome::kDelivered) {
+        return written;
       }
     } else {
-      Result<Issue> updated = client->update_issue(issue, fields);
+      Status sent = ok_status();
+      if (decision.action == Action::kComment) {
+        sent = client->add_comment(issue, fields[0].second).status();
+      } else {
+        sent = client->update_issue(issue, fields).status();
+      }
       note_hints(true);
-      if (!updated.has_value()) {
-        return failure(*client, updated.status());
+      if (!sent.ok() && sent.code() == StatusCode::kNotFound) {
+        // The issue was deleted (or moved out of reach): the ledger forgets it, and the finding
+        // is decided again as one without an issue.
+        LedgerEntry forgotten = *read->entry;
+        forgotten.issue_key.clear();
+        forgotten.issue_id.reset();
+        forgotten.ticket = TicketState::kNone;
+        spdlog::warn(
+            "backlog issue is gone (404); the ledger forgets it target={} finding={} "
+            "issue={} ledger_key={}",
+            settings.target, json_quote(finding.id), next.issue_key, key);
+        Result<int64_t> written = store_.kv_put_if(key, to_json(forgotten), read->revision);
+        if (!written.has_value() && written.status().code() != StatusCode::kFailedPrecondition) {
+          return store_failure(written.status());
+        }
+        continue;
+      }
+      if (!sent.ok()) {
+        return failure(*client, sent);
       }
     }
-    Result<int64_t> recorded = store_.kv_put_if(key, to_json(next), read.revision);
-    if (!recorded.has_value()) {
-      // Acted on, so not repeated: the next version of the finding is decided from whatever the
-      // ledger holds then.
-      spdlog::warn(
-          "backlog ticket {} but the ledger changed meanwhile target={} finding={} "
-          "issue={} error={}",
-          action, settings_.target, json_quote(finding.id), next.issue_key,
-          json_quote(recorded.status().message()));
+    if (HandlerOutcome recorded = record_action(attempt, key, next, read->revision, action);
+        recorded.outcome != Outcome::kDelivered) {
+      return recorded;
     }
-    log_action(action, next.issue_key, detail);
+    spdlog::info("backlog ticket {}{} target={} finding={} issue={}{}", action,
+                 settings.dry_run ? " (dry run)" : "", settings.target, json_quote(finding.id),
+                 next.issue_key.empty() ? "-" : next.issue_key, because);
     return HandlerOutcome{};
   }
   return retry_later("LEDGER_CONTENDED",
                      fmt::format("the ticket ledger's entry {} kept changing", key), 0);
+}
+
+HandlerOutcome TicketTarget::record_action(Attempt& attempt, const std::string& key,
+                                           const LedgerEntry& next, int64_t revision,
+                                           std::string_view action) {
+  LedgerEntry entry = next;
+  for (int round = 0; round < kLedgerRounds; ++round) {
+    Result<int64_t> written = store_.kv_put_if(key, to_json(entry), revision);
+    if (written.has_value()) {
+      return HandlerOutcome{};
+    }
+    if (written.status().code() != StatusCode::kFailedPrecondition) {
+      // Retried: the action is repeated (a second comment at worst) rather than the ledger left
+      // saying the issue is in its old state, which would misdirect the finding's next version.
+      return store_failure(written.status());
+    }
+    // Another delivery wrote meanwhile: keep its version if it is newer, with this action's
+    // outcome for the issue.
+    Result<LedgerRead> read = read_ledger(store_, key);
+    if (!read.has_value()) {
+      return ledger_failure(read.status());
+    }
+    if (!read->entry) {
+      revision = 0;
+      continue;
+    }
+    LedgerEntry merged = *read->entry;
+    if (securityhub::parse_instant(merged.last_updated_at) <
+        securityhub::parse_instant(next.last_updated_at)) {
+      merged = next;
+      merged.creating = read->entry->creating;
+    }
+    merged.ticket = next.ticket;
+    merged.issue_key = next.issue_key;
+    merged.issue_id = next.issue_id;
+    entry = std::move(merged);
+    revision = read->revision;
+  }
+  spdlog::warn("backlog ticket {} but the ledger kept changing target={} ledger_key={}", action,
+               attempt.settings.target, key);
+  return HandlerOutcome{};
 }
 
 }  // namespace hikyaku::integrations::backlog

@@ -39,6 +39,7 @@
 // Thread safety: deliver() may run on several threads at once.
 
 #include <cstdint>
+#include <cstdio>
 #include <functional>
 #include <map>
 #include <memory>
@@ -54,6 +55,7 @@
 #include "integrations/backlog/client.h"
 #include "integrations/backlog/ticket_text.h"
 #include "integrations/securityhub/finding.h"
+#include "integrations/securityhub/ticket_decision.h"
 #include "store/store.h"
 
 namespace hikyaku::integrations::backlog {
@@ -96,38 +98,66 @@ Result<TicketSettings> resolve_settings(Client& client, const TicketNames& names
 // A dry run resolves nothing: the names stand as written, ids stay 0.
 TicketSettings dry_run_settings(const TicketNames& names, TicketSettings base);
 
+// The space a base URL names, as ledger keys and pacing queues name it: its host (lower case,
+// with the port if any) and path prefix, without scheme, userinfo, trailing '/' or "/api/v2".
+std::string space_name(std::string_view base_url);
+
 // The ledger's key for `finding` under `settings`:
-//   "backlog/<host of the endpoint>/<project key>/<finding key>" ("backlog-dry-run/<project>/..."
+//   "backlog/<space_name>/<project key>/<finding key>" ("backlog-dry-run/<project>/<finding key>"
 // in a dry run).
 std::string ledger_key(const TicketSettings& settings, const securityhub::FindingKey& key);
-// The prefix every ledger key starts with ("backlog/" and "backlog-dry-run/").
-inline constexpr std::string_view kLedgerPrefix = "backlog";
+inline constexpr std::string_view kLedgerPrefix = "backlog/";
+inline constexpr std::string_view kDryRunLedgerPrefix = "backlog-dry-run/";
 
 class TicketTarget final : public delivery::DeliveryHandler {
  public:
+  // How long a creation mark holds beyond the create request's timeout.
+  static constexpr int64_t kCreateGraceMs = 5'000;
+  // How often an unresolved target looks its names up again.
+  static constexpr int64_t kResolveRetryMs = 30'000;
+
   // `store` and `clock` must outlive the target. `transport` makes each Client's transport.
+  // With settings already resolved:
   TicketTarget(store::Store& store, const Clock& clock, TicketSettings settings,
+               std::function<Transport()> transport = http_transport);
+  // With the names still to look up (resolve_now(); a dry run looks nothing up):
+  TicketTarget(store::Store& store, const Clock& clock, TicketNames names, TicketSettings base,
                std::function<Transport()> transport = http_transport);
   ~TicketTarget() override;
 
+  // Looks the names up unless that is done. kUnavailable when Backlog could not be reached (or
+  // answered 5xx/429): the target works anyway, its deliveries failing retryably with
+  // BACKLOG_UNREACHABLE and looking up again at most every kResolveRetryMs. Any other error (a
+  // wrong key, project or name) is the configuration's.
+  Status resolve_now();
+
   delivery::HandlerOutcome deliver(const store::Claim& claim, int64_t deadline_ms) override;
 
-  const TicketSettings& settings() const { return settings_; }
+  // The settings in force; null while the names are not looked up yet.
+  std::shared_ptr<const TicketSettings> settings() const;
 
  private:
   struct Attempt;
   delivery::HandlerOutcome handle_finding(Attempt& attempt, const securityhub::Finding& finding);
+  // After a comment, resolve or reopen: writes `next` over what the ledger holds now.
+  delivery::HandlerOutcome record_action(Attempt& attempt, const std::string& key,
+                                         const securityhub::LedgerEntry& next, int64_t revision,
+                                         std::string_view action);
   std::unique_ptr<Client> take_client();
   void give_back(std::unique_ptr<Client> client);
-  Status write_dry_run(std::string_view line);
+  Status write_dry_run(const std::string& path, std::string_view line);
 
   store::Store& store_;
   const Clock& clock_;
-  const TicketSettings settings_;
+  const TicketNames names_;
+  const TicketSettings base_;  // before resolution
   const std::function<Transport()> transport_;
-  Mutex mutex_;
+  mutable Mutex mutex_;
+  std::shared_ptr<const TicketSettings> resolved_ HK_GUARDED_BY(mutex_);
+  int64_t next_resolve_ms_ HK_GUARDED_BY(mutex_) = 0;
+  Status last_resolve_error_ HK_GUARDED_BY(mutex_);
   std::vector<std::unique_ptr<Client>> idle_clients_ HK_GUARDED_BY(mutex_);
-  std::FILE* dry_run_ HK_GUARDED_BY(mutex_) = nullptr;
+  int dry_run_fd_ HK_GUARDED_BY(mutex_) = -1;
 };
 
 }  // namespace hikyaku::integrations::backlog

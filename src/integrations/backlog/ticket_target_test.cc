@@ -126,7 +126,7 @@ class TicketTargetTest : public ::testing::Test {
                                                  const std::string& event) {
     Result<std::vector<Result<securityhub::Finding>>> findings =
         securityhub::parse_event_findings(event);
-    const std::string key = ledger_key(target.settings(), (*findings)[0]->key);
+    const std::string key = ledger_key(*target.settings(), (*findings)[0]->key);
     Result<std::optional<store::KvEntry>> stored = store_->kv_get(key);
     if (!stored.has_value() || !stored->has_value()) {
       return std::nullopt;
@@ -261,7 +261,7 @@ TEST_F(TicketTargetTest, AnInterruptedCreationIsFoundByItsMarker) {
   entry.ticket = securityhub::TicketState::kNone;
   entry.creating = securityhub::PendingCreate{7, "claim-before-crash",
                                               SystemClock::instance().now_ms() + 60'000};
-  const std::string key = ledger_key(target->settings(), entry.key);
+  const std::string key = ledger_key(*target->settings(), entry.key);
   const int64_t revision = (*store_->kv_get(key))->revision;
   ASSERT_TRUE(store_->kv_put_if(key, securityhub::to_json(entry), revision).has_value());
 
@@ -292,7 +292,7 @@ TEST_F(TicketTargetTest, AnInterruptedCreationThatFiledNothingIsFiledOnce) {
   entry.ticket = securityhub::TicketState::kNone;
   entry.creating = securityhub::PendingCreate{9, "old", SystemClock::instance().now_ms() - 1};
   ASSERT_TRUE(
-      store_->kv_put_if(ledger_key(target->settings(), entry.key), securityhub::to_json(entry), 0)
+      store_->kv_put_if(ledger_key(*target->settings(), entry.key), securityhub::to_json(entry), 0)
           .has_value());
   ASSERT_EQ(deliver(*target, claim_of(event, 10)).outcome, Outcome::kDelivered);
   EXPECT_EQ(backlog_.issues().size(), 1u);
@@ -337,7 +337,7 @@ TEST_F(TicketTargetTest, BacklogFailuresAreRetryableOrPermanentWithItsMessage) {
   ASSERT_EQ(deliver(*target, claim_of(event, 1)).outcome, Outcome::kDelivered);
   EXPECT_EQ(backlog_.issues().size(), 1u);
 
-  TicketSettings wrong_key = target->settings();
+  TicketSettings wrong_key = *target->settings();
   wrong_key.space.api_key = Secret("not-the-key");
   auto refused_target = make_target(wrong_key);
   delivery::HandlerOutcome refused =
@@ -393,6 +393,74 @@ TEST_F(TicketTargetTest, ADryRunWritesEachActionAndSendsNothing) {
     EXPECT_THAT(line, Not(HasSubstr(backlog_.api_key())));
   }
   EXPECT_THAT(actions, ::testing::ElementsAre("create", "none", "resolve"));
+}
+
+// An issue deleted in Backlog: the resolve answers 404, the ledger forgets the issue, and the
+// finding is decided again as one without an issue (resolved: nothing to do).
+TEST_F(TicketTargetTest, AnIssueDeletedInBacklogIsForgotten) {
+  auto target = online_target();
+  const std::string created = single_finding_event("01-fsbp-ec2-19-critical-failed.json");
+  ASSERT_EQ(deliver(*target, claim_of(created)).outcome, Outcome::kDelivered);
+  securityhub::LedgerEntry entry = *ledger(*target, created);
+  entry.issue_key = "SEC-999";  // as if the issue had been deleted
+  entry.issue_id = 999;
+  const std::string key = ledger_key(*target->settings(), entry.key);
+  ASSERT_TRUE(store_->kv_put_if(key, securityhub::to_json(entry), (*store_->kv_get(key))->revision)
+                  .has_value());
+  const std::string passed = single_finding_event("09-fsbp-ec2-19-passed-update-same-id.json");
+  ASSERT_EQ(deliver(*target, claim_of(passed)).outcome, Outcome::kDelivered);
+  EXPECT_EQ(ledger(*target, created)->ticket, securityhub::TicketState::kNone);
+  EXPECT_TRUE(ledger(*target, created)->issue_key.empty());
+}
+
+// Backlog unreachable when the target starts: its deliveries wait (retryable) and it looks the
+// project up again; a wrong name is the config's error.
+TEST_F(TicketTargetTest, ATargetStartsWithBacklogUnreachableAndResolvesLater) {
+  backlog_.fail_next(1, 503);
+  TicketTarget target(*store_, SystemClock::instance(), names(), base());
+  const Status first = target.resolve_now();
+  EXPECT_EQ(first.code(), StatusCode::kUnavailable) << first.to_string();
+  EXPECT_EQ(target.settings(), nullptr);
+  const std::string event = single_finding_event("01-fsbp-ec2-19-critical-failed.json");
+  delivery::HandlerOutcome waiting = deliver(target, claim_of(event));
+  EXPECT_EQ(waiting.outcome, Outcome::kRetry);
+  EXPECT_EQ(waiting.error_code, "BACKLOG_UNREACHABLE");
+  EXPECT_GT(waiting.not_before_ms, SystemClock::instance().now_ms());
+  EXPECT_TRUE(backlog_.issues().empty());
+
+  TicketTarget later(*store_, SystemClock::instance(), names(), base());
+  ASSERT_TRUE(later.resolve_now().ok());
+  ASSERT_EQ(deliver(later, claim_of(event)).outcome, Outcome::kDelivered);
+  EXPECT_EQ(backlog_.issues().size(), 1u);
+
+  TicketNames wrong = names();
+  wrong.resolved_status = "Done";
+  TicketTarget misnamed(*store_, SystemClock::instance(), wrong, base());
+  const Status refused = misnamed.resolve_now();
+  EXPECT_EQ(refused.code(), StatusCode::kInvalidArgument);
+  EXPECT_THAT(refused.message(), HasSubstr("ResolvedStatus"));
+  EXPECT_THAT(refused.message(), HasSubstr("Closed"));
+}
+
+TEST_F(TicketTargetTest, AnInputTransformerMayNotMoveTheIssueToAnotherProject) {
+  TicketSettings settings = *online_target()->settings();
+  settings.render_overrides = [](std::string_view) -> Result<std::string> {
+    return std::string(R"({"projectId":"42"})");
+  };
+  auto target = make_target(std::move(settings));
+  delivery::HandlerOutcome refused =
+      deliver(*target, claim_of(single_finding_event("01-fsbp-ec2-19-critical-failed.json")));
+  EXPECT_EQ(refused.outcome, Outcome::kPermanent);
+  EXPECT_EQ(refused.error_code, "INVALID_TEMPLATE");
+  EXPECT_THAT(refused.detail, HasSubstr("projectId"));
+  EXPECT_TRUE(backlog_.issues().empty());
+}
+
+TEST(SpaceNameTest, NamesTheSpaceAsWrittenInAnyForm) {
+  EXPECT_EQ(space_name("https://Acme.backlog.com"), "acme.backlog.com");
+  EXPECT_EQ(space_name("https://acme.backlog.com/"), "acme.backlog.com");
+  EXPECT_EQ(space_name("https://acme.backlog.com/api/v2"), "acme.backlog.com");
+  EXPECT_EQ(space_name("http://127.0.0.1:8080/proxy/backlog/"), "127.0.0.1:8080/proxy/backlog");
 }
 
 }  // namespace
