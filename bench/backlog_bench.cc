@@ -253,7 +253,13 @@ int main(int argc, char** argv) {
   std::string scenario = "all";
   int findings = 0;
   int window_s = 10;
-  for (int i = 1; i + 1 < argc; i += 2) {
+  for (int i = 1; i < argc; i += 2) {
+    if (i + 1 >= argc) {
+      fmt::print(stderr,
+                 "usage: backlog_bench [--scenario throughput|burst|all] [--findings N] "
+                 "[--window S]\n");
+      return std::strcmp(argv[i], "--help") == 0 ? 0 : 2;
+    }
     if (std::strcmp(argv[i], "--scenario") == 0) {
       scenario = argv[i + 1];
     } else if (std::strcmp(argv[i], "--findings") == 0) {

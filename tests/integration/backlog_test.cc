@@ -82,7 +82,8 @@ class BacklogServeTest : public ::testing::Test {
 
   // The server's config: SigV4 and webhook keys, every Security Hub finding event to a Backlog
   // target on the stand-in. `create_when` (YAML flow mapping) replaces the default CreateWhen.
-  void write_config(const BacklogStandIn& backlog, const std::string& create_when = "") {
+  void write_config(const BacklogStandIn& backlog, const std::string& create_when = "",
+                    const std::string& target_extra = "") {
     std::ofstream(directory_ / "hikyaku.yaml") << R"(Server:
   Listen: 127.0.0.1:0
   Account: "123456789012"
@@ -107,7 +108,8 @@ Rules:
           ApiKey: ${TEST_BACKLOG_KEY}
           Project: SEC
           IssueType: Task
-)" << (create_when.empty() ? "" : "          CreateWhen: " + create_when + "\n");
+)" << (create_when.empty() ? "" : "          CreateWhen: " + create_when + "\n")
+                                               << target_extra;
   }
 
   std::string config_path() const { return (directory_ / "hikyaku.yaml").string(); }
@@ -238,6 +240,7 @@ TEST_F(BacklogServeTest, LifecycleChainsFileOnceAndCloseWithTheFinding) {
   EXPECT_EQ(ec2->priority_id, testing::kBacklogPriorityHigh);
   EXPECT_EQ(iam->priority_id, testing::kBacklogPriorityNormal);
 
+  EXPECT_THAT(metrics(), Not(HasSubstr(kBacklogKey)));
   const std::string printed = stop_server();
   EXPECT_THAT(printed, HasSubstr("backlog ticket created"));
   EXPECT_THAT(printed, HasSubstr("backlog ticket resolved"));
@@ -348,6 +351,28 @@ TEST_F(BacklogServeTest, AKillBetweenTheCreateAndTheLedgerFilesOneIssue) {
   EXPECT_EQ(backlog.request_count("POST /api/v2/issues"), 1);
   const std::string printed = stop_server();
   EXPECT_THAT(printed, HasSubstr("found by its marker"));
+  expect_key_nowhere(printed);
+}
+
+// Backlog refuses the issue (an InputTransformer sends a parameter Add Issue does not know): a
+// dead letter with Backlog's own reason, nothing retried, no key anywhere.
+TEST_F(BacklogServeTest, ARefusedIssueIsDeadLetteredWithBacklogsReason) {
+  BacklogStandIn backlog({.api_key = kBacklogKey});
+  write_config(backlog, "", R"(        InputTransformer:
+          InputPathsMap: { title: "$.detail.findings[0].Title" }
+          InputTemplate: '{"summary": "Finding: <title>", "notAParameter": "x"}'
+)");
+  start_server();
+  put_events({"01-fsbp-ec2-19-critical-failed.json"});
+  ASSERT_TRUE(wait_for([&] { return metric(metrics(), "hikyaku_dead_letter_jobs") == 1; }))
+      << server_->err();
+  EXPECT_TRUE(backlog.issues().empty());
+  EXPECT_EQ(backlog.request_count("POST /api/v2/issues"), 1);
+  EXPECT_THAT(metrics(), Not(HasSubstr(kBacklogKey)));
+  const std::string printed = stop_server();
+  EXPECT_THAT(printed, HasSubstr("delivery dead-lettered rule=findings target=backlog"));
+  EXPECT_THAT(printed, HasSubstr("InvalidRequestError (code 7)"));
+  EXPECT_THAT(printed, HasSubstr("notAParameter"));
   expect_key_nowhere(printed);
 }
 
