@@ -196,7 +196,7 @@ Rules:
     endpoint.kind = delivery::Endpoint::Kind::kHandler;
     endpoint.destination = "backlog:" + backlog.url("");
     endpoint.url = backlog.url("");
-    endpoint.rate_limit_per_second = 50;
+    endpoint.rate_limit_per_second = 1000;
     endpoint.max_in_flight = 1;
     endpoint.timeout_ms = 10'000;
     endpoint.handler = std::make_shared<backlog_target::TicketTarget>(

@@ -134,9 +134,10 @@ void add_endpoint(const config::Config& config, const config::Rule& rule,
   endpoints.emplace(key, std::move(endpoint));
 }
 
-// Backlog's pacing before its answers tell the budget: no-op decisions (a re-imported, unchanged
-// finding) send nothing but still take a turn.
-constexpr int kBacklogRequestsPerSecond = 50;
+// Backlog's pacing is one request at a time and the budget its X-RateLimit-* answers tell; the
+// token bucket only bounds the turns, which no-op decisions (a re-imported, unchanged finding)
+// take too without sending anything.
+constexpr int kBacklogRequestsPerSecond = 1000;
 
 }  // namespace
 
