@@ -86,7 +86,8 @@ class PipelineTest : public ::testing::Test {
 };
 
 TEST_F(PipelineTest, ScenarioRuleTurnsCriticalFindingIntoTheBacklogBody) {
-  load(read_file(std::string(HIKYAKU_SOURCE_DIR) + "/examples/securityhub-backlog-apidestination.yaml"));
+  load(read_file(std::string(HIKYAKU_SOURCE_DIR) +
+                 "/examples/securityhub-backlog-apidestination.yaml"));
   std::vector<Status> statuses =
       ingest("default", {sample("01-fsbp-ec2-19-critical-failed.json"),
                          sample("09-fsbp-ec2-19-passed-update-same-id.json"),
@@ -508,8 +509,8 @@ class SlowDiskStore : public store::Store {
     return real_.kv_put_if(k, v, r);
   }
   Result<std::vector<std::pair<std::string, store::KvEntry>>> kv_list(const std::string& prefix,
-                                                                       const std::string& after,
-                                                                       int limit) override {
+                                                                      const std::string& after,
+                                                                      int limit) override {
     return real_.kv_list(prefix, after, limit);
   }
   Result<std::vector<store::DeadLetter>> dlq_list(int limit, int64_t after) override {

@@ -120,7 +120,7 @@ class RecordingStore : public Store {
   }
   Result<int64_t> kv_put_if(const std::string&, const std::string&, int64_t) override { return 1; }
   Result<std::vector<std::pair<std::string, KvEntry>>> kv_list(const std::string&,
-                                                                const std::string&, int) override {
+                                                               const std::string&, int) override {
     return std::vector<std::pair<std::string, KvEntry>>{};
   }
   Result<std::vector<DeadLetter>> dlq_list(int, int64_t) override {

@@ -23,7 +23,8 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 using testing::run_command;
 
-constexpr const char* kExample = HIKYAKU_SOURCE_DIR "/examples/securityhub-backlog-apidestination.yaml";
+constexpr const char* kExample =
+    HIKYAKU_SOURCE_DIR "/examples/securityhub-backlog-apidestination.yaml";
 constexpr const char* kSecret = "bk-Z9x8Y7w6-very-secret";
 
 // A config file in a directory of its own, removed with the object.

@@ -98,8 +98,8 @@ class SqliteStore final : public Store {
   Result<int64_t> kv_put_if(const std::string& key, const std::string& value,
                             int64_t expected_revision) override;
   Result<std::vector<std::pair<std::string, KvEntry>>> kv_list(const std::string& prefix,
-                                                                const std::string& after_key,
-                                                                int limit) override;
+                                                               const std::string& after_key,
+                                                               int limit) override;
   Result<std::vector<DeadLetter>> dlq_list(int limit, int64_t after_id) override;
   Result<int64_t> dlq_redrive(const std::vector<int64_t>& ids, int64_t now_ms) override;
   Result<int64_t> dlq_purge(const std::vector<int64_t>& ids) override;
