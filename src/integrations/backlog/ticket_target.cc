@@ -364,6 +364,9 @@ HandlerOutcome ledger_failure(const Status& status) {
 // One delivery attempt's context.
 struct TicketTarget::Attempt {
   const store::Claim& claim;
+  // No request starts after it: each ends within the space's timeout, so the attempt ends within
+  // its lease, and no other claim of the job can run beside it.
+  int64_t deadline_ms = 0;
   std::string_view event;
   const TicketSettings& settings;
   Client* client = nullptr;  // null in a dry run
@@ -372,7 +375,6 @@ struct TicketTarget::Attempt {
 };
 
 HandlerOutcome TicketTarget::deliver(const store::Claim& claim, int64_t deadline_ms) {
-  (void)deadline_ms;  // each request is bounded by the space's timeout, the attempt by the lease
   Result<std::vector<Result<Finding>>> findings = securityhub::parse_event_findings(claim.job.body);
   if (!findings.has_value()) {
     return permanent("INVALID_FINDING",
@@ -400,7 +402,7 @@ HandlerOutcome TicketTarget::deliver(const store::Claim& claim, int64_t deadline
     settings = this->settings();
   }
   std::unique_ptr<Client> client = settings->dry_run ? nullptr : take_client();
-  Attempt attempt{claim, claim.job.body, *settings, client.get(), {}};
+  Attempt attempt{claim, deadline_ms, claim.job.body, *settings, client.get(), {}};
   HandlerOutcome outcome;
   for (const Result<Finding>& finding : *findings) {
     if (!finding.has_value()) {
@@ -466,11 +468,22 @@ HandlerOutcome TicketTarget::handle_finding(Attempt& attempt, const Finding& fin
     }
     return HandlerOutcome{};
   };
+  // Before each request: one that could outlast the lease is not started (retried at once).
+  const auto out_of_time = [&]() -> std::optional<HandlerOutcome> {
+    if (clock_.now_ms() < attempt.deadline_ms) {
+      return std::nullopt;
+    }
+    return retry_later("LEASE_ENDING",
+                       "the attempt's lease ends before another Backlog request could", 0);
+  };
   // Looks for the issue a creation may have filed: by the marker, first through Backlog's
   // keyword search, then among the project's newest issues (a search index may lag behind).
   const auto find_by_marker = [&](std::optional<Issue>& found) -> std::optional<HandlerOutcome> {
     const std::string marker = finding_marker(finding.key);
     for (const bool newest : {false, true}) {
+      if (std::optional<HandlerOutcome> late = out_of_time()) {
+        return late;
+      }
       Result<std::vector<Issue>> issues =
           client->search_issues(settings.project_id, newest ? "" : marker, 100, newest);
       note_hints(false);
@@ -600,6 +613,11 @@ HandlerOutcome TicketTarget::handle_finding(Attempt& attempt, const Finding& fin
         description->second += "\n\n" + marker;
       }
 
+      if (!settings.dry_run) {
+        if (std::optional<HandlerOutcome> late = out_of_time()) {
+          return *late;
+        }
+      }
       // The mark holds while the create request may run: its timeout, and a grace for the
       // record after it.
       LedgerEntry pending = next;
@@ -688,6 +706,9 @@ HandlerOutcome TicketTarget::handle_finding(Attempt& attempt, const Finding& fin
         return written;
       }
     } else {
+      if (std::optional<HandlerOutcome> late = out_of_time()) {
+        return *late;
+      }
       Status sent = ok_status();
       if (decision.action == Action::kComment) {
         sent = client->add_comment(issue, fields[0].second).status();

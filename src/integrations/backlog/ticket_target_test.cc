@@ -456,6 +456,19 @@ TEST_F(TicketTargetTest, AnInputTransformerMayNotMoveTheIssueToAnotherProject) {
   EXPECT_TRUE(backlog_.issues().empty());
 }
 
+// An attempt past its deadline starts no request (it could outlast the lease): retried.
+TEST_F(TicketTargetTest, NoRequestStartsAfterTheAttemptsDeadline) {
+  auto target = online_target();
+  const store::Claim claim = claim_of(single_finding_event("01-fsbp-ec2-19-critical-failed.json"));
+  delivery::HandlerOutcome late = target->deliver(claim, SystemClock::instance().now_ms() - 1);
+  EXPECT_EQ(late.outcome, Outcome::kRetry);
+  EXPECT_EQ(late.error_code, "LEASE_ENDING");
+  EXPECT_EQ(backlog_.request_count("POST /api/v2/issues"), 0);
+  EXPECT_FALSE(ledger(*target, claim.job.body).has_value());
+  ASSERT_EQ(deliver(*target, claim).outcome, Outcome::kDelivered);
+  EXPECT_EQ(backlog_.issues().size(), 1u);
+}
+
 TEST(SpaceNameTest, NamesTheSpaceAsWrittenInAnyForm) {
   EXPECT_EQ(space_name("https://Acme.backlog.com"), "acme.backlog.com");
   EXPECT_EQ(space_name("https://acme.backlog.com/"), "acme.backlog.com");
