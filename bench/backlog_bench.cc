@@ -26,6 +26,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <exception>
 #include <filesystem>
 #include <fstream>
 #include <optional>
@@ -112,7 +113,7 @@ struct RunResult {
   bool complete = false;
 };
 
-RunResult run(Path path, int findings, testing::BacklogStandInOptions standin_options,
+RunResult run(Path path, int findings, const testing::BacklogStandInOptions& standin_options,
               std::optional<int64_t> start_at_epoch_s) {
   const testing::TempDir temp_dir("backlog-bench");
   const std::filesystem::path directory = temp_dir.path();
@@ -242,14 +243,11 @@ Rules:
 // The fixed-window ideal: `budget` per window from the start, so the last of `findings` goes
 // right after reset number ceil(findings / budget) - 1.
 double ideal_seconds(int findings, int budget, double window_s) {
-  return static_cast<double>((findings + budget - 1) / budget - 1) * window_s;
+  const int resets = (findings + budget - 1) / budget - 1;
+  return resets * window_s;
 }
 
-}  // namespace
-}  // namespace hikyaku
-
-int main(int argc, char** argv) {
-  using namespace hikyaku;
+int run_scenarios(int argc, char** argv) {
   std::string scenario = "all";
   int findings = 0;
   int window_s = 10;
@@ -318,4 +316,16 @@ int main(int argc, char** argv) {
     passed = passed && ok;
   }
   return passed ? 0 : 1;
+}
+
+}  // namespace
+}  // namespace hikyaku
+
+int main(int argc, char** argv) {
+  try {
+    return hikyaku::run_scenarios(argc, argv);
+  } catch (const std::exception& error) {
+    fmt::print(stderr, "backlog_bench: {}\n", error.what());
+    return 1;
+  }
 }

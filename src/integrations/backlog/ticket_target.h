@@ -15,15 +15,17 @@
 // fails, and it decides again from what the first one wrote.
 //
 // Creation is crash-safe. Before the create request the entry is marked as creating (job id,
-// claim token, until when) with compare-and-set; the created issue's key replaces the mark. A
-// delivery that finds a mark:
+// claim token, until when: the request's timeout plus kCreateGraceMs from now) with
+// compare-and-set; the created issue's key replaces the mark. No request starts after the
+// attempt's deadline, so an attempt never outlives its lease. A delivery that finds a mark:
 //   - of another claim of its own job: that attempt is over (the lease moved on: a crash, a
 //     timeout), so it takes over;
 //   - of another job, still within `until_ms`: waits (retryable, not before `until_ms`);
 //   - of another job, expired: takes over.
-// Taking over first searches the project for the finding's marker (ticket_text.h's
-// finding_marker, which every ticket's description carries): a ticket that was created before the
-// crash is recorded instead of filing a second one.
+// Taking over first looks for the finding's marker (ticket_text.h's finding_marker, which every
+// ticket's description carries) with Backlog's keyword search, then among the project's 100
+// newest issues (a search index may lag behind a create): a ticket created before the crash is
+// recorded instead of filing a second one.
 //
 // What it sends: Add Issue (summary, description, issueTypeId, priorityId by severity, and the
 // InputTransformer's members over them), Add Comment for an update, Update Issue with statusId,

@@ -110,11 +110,10 @@ std::u32string cleaned(std::string_view text) {
     if (c == 0x0D && pos < text.size() && text[pos] == '\n') {
       continue;  // the '\n' of CR LF follows
     }
-    if (c == '\n' || c == '\t') {
-      out += c;
-    } else if (is_line_break(c)) {
+    const bool kept = c == '\n' || c == '\t';
+    if (!kept && is_line_break(c)) {
       out += U'\n';
-    } else if (is_disguising_control(c)) {
+    } else if (!kept && is_disguising_control(c)) {
       out += kReplacementCharacter;
     } else {
       out += c;
@@ -124,7 +123,7 @@ std::u32string cleaned(std::string_view text) {
 }
 
 // Runs of spaces, tabs and line breaks as one space, none at either end.
-std::u32string on_one_line(std::u32string text) {
+std::u32string on_one_line(const std::u32string& text) {
   std::u32string out;
   bool pending_space = false;
   for (const char32_t c : text) {
