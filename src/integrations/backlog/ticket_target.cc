@@ -468,7 +468,7 @@ HandlerOutcome TicketTarget::handle_finding(Attempt& attempt, const Finding& fin
     }
     return HandlerOutcome{};
   };
-  // Before each request: one that could outlast the lease is not started (retried at once).
+  // Before each request: one that could outlast the lease is not started (the job is retried).
   const auto out_of_time = [&]() -> std::optional<HandlerOutcome> {
     if (clock_.now_ms() < attempt.deadline_ms) {
       return std::nullopt;
