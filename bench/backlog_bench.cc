@@ -28,9 +28,7 @@
 #include <cstring>
 #include <exception>
 #include <filesystem>
-#include <fstream>
 #include <optional>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -38,6 +36,7 @@
 #include "bus/pipeline.h"
 #include "config/config.h"
 #include "core/clock.h"
+#include "core/json_writer.h"
 #include "core/metrics.h"
 #include "delivery/dispatcher.h"
 #include "integrations/backlog/ticket_target.h"
@@ -46,6 +45,7 @@
 #include "store/sqlite/sqlite_store.h"
 #include "testing/backlog_standin.h"
 #include "testing/http_client.h"
+#include "testing/securityhub_samples.h"
 #include "testing/temp_dir.h"
 
 namespace hikyaku {
@@ -53,22 +53,15 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-std::string read_file(const std::string& path) {
-  std::ifstream file(path);
-  std::stringstream text;
-  text << file.rdbuf();
-  return text.str();
-}
-
 // PutEvents bodies of 10 entries each: sample 02's detail with the finding Id made distinct.
 std::vector<std::string> put_events_bodies(int findings) {
-  const std::string sample = read_file(std::string(HIKYAKU_TEST_DATA_DIR) +
-                                       "/data/securityhub/02-fsbp-s3-8-high-failed.json");
+  const std::string sample =
+      testing::read_file(testing::sample_path("02-fsbp-s3-8-high-failed.json"));
   const std::string detail_start = "\"detail\": ";
   const size_t from = sample.find(detail_start) + detail_start.size();
   const size_t to = sample.rfind('}');
   std::string detail = sample.substr(from, to - from);
-  // Compact enough: PutEvents takes the detail as a JSON string; newlines escape fine.
+  // PutEvents takes the detail as a JSON string.
   const std::string id = "70ad2ccd-03bb-405b-a04f-14a7b6d801b2";
   std::vector<std::string> bodies;
   std::string body;
@@ -77,25 +70,14 @@ std::vector<std::string> put_events_bodies(int findings) {
     for (size_t at = one.find(id); at != std::string::npos; at = one.find(id, at + 1)) {
       one.replace(at, id.size(), fmt::format("{}-{}", id, i));
     }
-    std::string quoted;
-    for (char c : one) {
-      if (c == '"' || c == '\\') {
-        quoted += '\\';
-        quoted += c;
-      } else if (c == '\n') {
-        quoted += "\\n";
-      } else {
-        quoted += c;
-      }
-    }
     if (body.empty()) {
       body = "{\"Entries\":[";
     } else {
       body += ",";
     }
     body +=
-        R"({"Source":"aws.securityhub","DetailType":"Security Hub Findings - Imported","Detail":")" +
-        quoted + "\"}";
+        R"({"Source":"aws.securityhub","DetailType":"Security Hub Findings - Imported","Detail":)" +
+        json_quote(one) + "}";
     if (i % 10 == 9 || i == findings - 1) {
       bodies.push_back(body + "]}");
       body.clear();

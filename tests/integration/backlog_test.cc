@@ -17,6 +17,7 @@
 #include "testing/backlog_standin.h"
 #include "testing/http_client.h"
 #include "testing/process.h"
+#include "testing/securityhub_samples.h"
 #include "testing/temp_dir.h"
 #include "testing/wait.h"
 
@@ -29,7 +30,9 @@ using testing::ChildProcess;
 using testing::CommandResult;
 using ::testing::HasSubstr;
 using ::testing::Not;
+using testing::read_file;
 using testing::run_command;
+using testing::sample_path;
 using testing::wait_for;
 
 constexpr const char* kAccessKey = "AKIDHIKYAKUBACKLOG";
@@ -37,37 +40,6 @@ constexpr const char* kSecretKey = "hikyaku-sigv4-secret-41c2";
 constexpr const char* kWebhookKey = "webhook-key-9d3e";
 constexpr const char* kBacklogKey = "backlog-api-key-e7b1f0";
 constexpr const char* kTarget = "default/findings/backlog";
-
-std::string sample_path(std::string_view name) {
-  return std::string(HIKYAKU_TEST_DATA_DIR) + "/data/securityhub/" + std::string(name);
-}
-
-std::string read_file(const std::filesystem::path& path) {
-  std::ifstream file(path, std::ios::binary);
-  std::stringstream text;
-  text << file.rdbuf();
-  return text.str();
-}
-
-// PutEvents entries (the AWS CLI's --entries file) for sample event files.
-std::string entries_for(const std::vector<std::string>& files) {
-  JsonWriter writer;
-  writer.begin_array();
-  simdjson::dom::parser parser;
-  for (const std::string& name : files) {
-    simdjson::dom::element event = parser.load(sample_path(name));
-    writer.begin_object();
-    writer.key("Source");
-    writer.string(std::string_view(event["source"]));
-    writer.key("DetailType");
-    writer.string(std::string_view(event["detail-type"]));
-    writer.key("Detail");
-    writer.string(simdjson::minify(event["detail"]));
-    writer.end_object();
-  }
-  writer.end_array();
-  return writer.take();
-}
 
 // The value of one metrics line ("name{labels} value"), 0 when absent.
 int64_t metric(const std::string& text, const std::string& line_start) {
@@ -138,7 +110,7 @@ Rules:
   }
 
   void put_events(const std::vector<std::string>& files) {
-    std::ofstream(directory_ / "entries.json") << entries_for(files);
+    std::ofstream(directory_ / "entries.json") << testing::put_events_entries(files);
     CommandResult put =
         run_command({"/usr/bin/aws", "events", "put-events", "--entries",
                      "file://" + (directory_ / "entries.json").string(), "--endpoint-url", url_,

@@ -19,6 +19,7 @@
 #include "testing/http_receiver.h"
 #include "testing/process.h"
 #include "testing/scriptable_destination.h"
+#include "testing/securityhub_samples.h"
 #include "testing/temp_dir.h"
 #include "testing/wait.h"
 
@@ -29,24 +30,14 @@ using testing::ChildProcess;
 using testing::CommandResult;
 using ::testing::HasSubstr;
 using ::testing::Not;
+using testing::read_file;
 using testing::run_command;
+using testing::sample_path;
 using testing::wait_for;
 
 constexpr const char* kAccessKey = "AKIDHIKYAKUTEST";
 constexpr const char* kSecretKey = "hikyaku-secret-key-7f3a9c";
 constexpr const char* kBacklogKey = "backlog-api-key-52e1d0";
-// The Security Hub sample events.
-std::string sample(std::string_view name) {
-  return std::string(HIKYAKU_TEST_DATA_DIR) + "/data/securityhub/" + std::string(name);
-}
-
-std::string read_file(const std::filesystem::path& path) {
-  std::ifstream file(path);
-  std::stringstream text;
-  text << file.rdbuf();
-  return text.str();
-}
-
 std::vector<std::string> lines_of(const std::filesystem::path& path) {
   std::vector<std::string> lines;
   std::ifstream file(path);
@@ -165,32 +156,12 @@ Rules:
   std::string url_;
 };
 
-// PutEvents entries of the AWS CLI for a sample event file.
-std::string entries_for(const std::vector<std::string>& files) {
-  JsonWriter writer;
-  writer.begin_array();
-  simdjson::dom::parser parser;
-  for (const std::string& name : files) {
-    simdjson::dom::element event = parser.load(sample(name));
-    writer.begin_object();
-    writer.key("Source");
-    writer.string(std::string_view(event["source"]));
-    writer.key("DetailType");
-    writer.string(std::string_view(event["detail-type"]));
-    writer.key("Detail");
-    writer.string(simdjson::minify(event["detail"]));
-    writer.end_object();
-  }
-  writer.end_array();
-  return writer.take();
-}
-
 TEST_F(ServeTest, AwsCliPublishesSignedEventsThatAreDelivered) {
   testing::HttpReceiver backlog;
   write_config(backlog.url(""));
   start_server();
-  std::ofstream(directory_ / "entries.json")
-      << entries_for({"01-fsbp-ec2-19-critical-failed.json", "03-fsbp-iam-3-medium-failed.json"});
+  std::ofstream(directory_ / "entries.json") << testing::put_events_entries(
+      {"01-fsbp-ec2-19-critical-failed.json", "03-fsbp-iam-3-medium-failed.json"});
   CommandResult put =
       aws({"put-events", "--entries", "file://" + (directory_ / "entries.json").string()});
   ASSERT_EQ(put.exit_code, 0) << put.err;
@@ -212,7 +183,7 @@ TEST_F(ServeTest, WrongSecretIsRefusedAndNothingIsIngested) {
   write_config("http://127.0.0.1:9");
   start_server();
   std::ofstream(directory_ / "entries.json")
-      << entries_for({"05-guardduty-ec2-cryptomining-high.json"});
+      << testing::put_events_entries({"05-guardduty-ec2-cryptomining-high.json"});
   CommandResult put =
       aws({"put-events", "--entries", "file://" + (directory_ / "entries.json").string()},
           "not-the-secret");
@@ -231,7 +202,7 @@ TEST_F(ServeTest, AwsCliTestEventPatternAndListRules) {
   start_server();
   CommandResult matches =
       aws({"test-event-pattern", "--event-pattern", R"({"source": ["aws.securityhub"]})", "--event",
-           read_file(sample("05-guardduty-ec2-cryptomining-high.json"))});
+           read_file(sample_path("05-guardduty-ec2-cryptomining-high.json"))});
   ASSERT_EQ(matches.exit_code, 0) << matches.err;
   EXPECT_THAT(matches.out, HasSubstr("\"Result\": true"));
 
@@ -246,7 +217,7 @@ TEST_F(ServeTest, SendCommandPublishesFilesInBatchesOfTen) {
   start_server();
   std::vector<std::string> argv = {HIKYAKU_BINARY, "send", "--endpoint", url_};
   for (int i = 0; i < 12; ++i) {
-    argv.push_back(sample("07-macie-s3-personal-data-high.json"));
+    argv.push_back(sample_path("07-macie-s3-personal-data-high.json"));
   }
   CommandResult sent = run_command(argv, {{"AWS_ACCESS_KEY_ID", kAccessKey},
                                           {"AWS_SECRET_ACCESS_KEY", kSecretKey},
@@ -255,8 +226,8 @@ TEST_F(ServeTest, SendCommandPublishesFilesInBatchesOfTen) {
   EXPECT_EQ(std::count(sent.out.begin(), sent.out.end(), '\n'), 12);
   ASSERT_TRUE(wait_for([&] { return lines_of(directory_ / "deliveries.jsonl").size() == 12; }));
 
-  CommandResult unsigned_send = run_command(
-      {HIKYAKU_BINARY, "send", "--endpoint", url_, sample("07-macie-s3-personal-data-high.json")});
+  CommandResult unsigned_send = run_command({HIKYAKU_BINARY, "send", "--endpoint", url_,
+                                             sample_path("07-macie-s3-personal-data-high.json")});
   EXPECT_EQ(unsigned_send.exit_code, 2);
 }
 
@@ -268,7 +239,7 @@ std::vector<std::string> publish_until(const std::string& url, const std::atomic
   testing::HttpClient http =
       testing::HttpClient::from_url(url, {.timeout = std::chrono::seconds(10)});
   std::vector<std::string> accepted;
-  const std::string entry = entries_for({"02-fsbp-s3-8-high-failed.json"});
+  const std::string entry = testing::put_events_entries({"02-fsbp-s3-8-high-failed.json"});
   const std::string one = entry.substr(1, entry.size() - 2);
   std::string body = "{\"Entries\":[";
   for (int i = 0; i < 10; ++i) {
@@ -415,7 +386,7 @@ TEST_F(ServeTest, SighupReloadsConfigAndRefusesAnInvalidOne) {
   };
   auto publish = [&] {
     CommandResult sent = run_command({HIKYAKU_BINARY, "send", "--endpoint", url_,
-                                      sample("05-guardduty-ec2-cryptomining-high.json")});
+                                      sample_path("05-guardduty-ec2-cryptomining-high.json")});
     ASSERT_EQ(sent.exit_code, 0) << sent.err;
   };
   write_rule("first.jsonl");
@@ -453,7 +424,7 @@ TEST_F(ServeTest, SecretsNeverReachLogsMetricsOrDeadLetters) {
   write_config(backlog.url(""));
   start_server();
   std::ofstream(directory_ / "entries.json")
-      << entries_for({"01-fsbp-ec2-19-critical-failed.json"});
+      << testing::put_events_entries({"01-fsbp-ec2-19-critical-failed.json"});
   ASSERT_EQ(aws({"put-events", "--entries", "file://" + (directory_ / "entries.json").string()})
                 .exit_code,
             0);
