@@ -513,9 +513,24 @@ class SlowDiskStore : public store::Store {
                                                                       int limit) override {
     return real_.kv_list(prefix, after, limit);
   }
-  Result<std::vector<store::DeadLetter>> dlq_list(int limit, int64_t after) override {
-    return real_.dlq_list(limit, after);
+  Result<std::vector<store::DeadLetter>> dlq_find(const store::DeadLetterFilter& filter, int limit,
+                                                  int64_t after, bool summaries) override {
+    return real_.dlq_find(filter, limit, after, summaries);
   }
+  Result<std::optional<store::DeadLetter>> dlq_get(int64_t id) override {
+    return real_.dlq_get(id);
+  }
+  Result<int64_t> dlq_redrive_rendered(const std::vector<store::RenderedRedrive>& letters,
+                                       int64_t now) override {
+    return real_.dlq_redrive_rendered(letters, now);
+  }
+  Status log_deliveries(const std::vector<store::DeliveryRecord>& records, int64_t keep) override {
+    return real_.log_deliveries(records, keep);
+  }
+  Result<std::vector<store::DeliveryRecord>> recent_deliveries(int limit, int64_t before) override {
+    return real_.recent_deliveries(limit, before);
+  }
+  Result<std::vector<store::TargetQueue>> queues() override { return real_.queues(); }
   Result<int64_t> dlq_redrive(const std::vector<int64_t>& ids, int64_t now) override {
     return real_.dlq_redrive(ids, now);
   }

@@ -111,6 +111,44 @@ struct DeadLetter {
   std::optional<std::string> event;  // the original event; none when it was not kept
 };
 
+// Which dead letters a listing concerns; an empty field does not filter.
+struct DeadLetterFilter {
+  std::string rule{};        // a rule's name: the middle part of the target key
+  std::string target{};      // a target key "<bus>/<rule>/<target id>", or a target's Id alone
+  std::string error_code{};  // exactly, e.g. "HTTP_400"
+  int64_t since_ms = 0;      // dead-lettered at or after (0: no bound)
+  int64_t until_ms = 0;      // dead-lettered before (0: no bound)
+};
+
+// A dead letter moved back to pending with a body rendered again (a template fixed since).
+struct RenderedRedrive {
+  int64_t id = 0;
+  std::string body;
+  std::string headers;  // as NewJob::headers
+};
+
+// One delivery attempt, for the delivery log operators read (what was tried, how it went).
+struct DeliveryRecord {
+  int64_t id = 0;             // assigned by the store, increasing
+  int64_t at_ms = 0;          // when the attempt finished
+  std::string target{};       // the target key
+  std::string destination{};  // the API destination, "backlog:<space>", "log:<path>"; "" = none
+  std::string event_id{};
+  int64_t job_id = 0;
+  int attempt = 0;         // 1 = the first
+  int http_status = 0;     // 0 = no answer
+  int64_t latency_ms = 0;  // of the attempt itself; -1 = not measured
+  std::string outcome{};   // "delivered", "retrying", "dead-lettered"
+  std::string error{};     // the error code and message; never holds a secret (callers redact)
+};
+
+// The jobs waiting for one target (pending or leased), for queue depths.
+struct TargetQueue {
+  std::string target;
+  int64_t jobs = 0;
+  int64_t oldest_ingested_at_ms = 0;
+};
+
 struct KvEntry {
   std::string value;
   int64_t revision = 0;  // > 0; increases with every successful put
@@ -182,13 +220,36 @@ class Store {
                                                                        int limit) = 0;
 
   // Dead-letter queue: oldest first, ids greater than `after_id`.
-  virtual Result<std::vector<DeadLetter>> dlq_list(int limit, int64_t after_id) = 0;
+  Result<std::vector<DeadLetter>> dlq_list(int limit, int64_t after_id) {
+    return dlq_find({}, limit, after_id, false);
+  }
+  // The dead letters passing `filter`, oldest first, ids greater than `after_id`, at most
+  // `limit`. With `summaries` a letter's body, event and request are left empty (a listing reads
+  // none of the large columns).
+  virtual Result<std::vector<DeadLetter>> dlq_find(const DeadLetterFilter& filter, int limit,
+                                                   int64_t after_id, bool summaries) = 0;
+  // One dead letter, whole; none when there is no such id.
+  virtual Result<std::optional<DeadLetter>> dlq_get(int64_t id) = 0;
   // Moves dead letters back to pending (due at now_ms, attempts reset); empty ids = all.
   // Returns how many moved.
   virtual Result<int64_t> dlq_redrive(const std::vector<int64_t>& ids, int64_t now_ms) = 0;
   virtual Result<int64_t> dlq_purge(const std::vector<int64_t>& ids) = 0;
+  // dlq_redrive() with each letter's body and headers replaced, in one transaction. Ids that are
+  // not (or no longer) dead letters are skipped. Returns how many moved.
+  virtual Result<int64_t> dlq_redrive_rendered(const std::vector<RenderedRedrive>& letters,
+                                               int64_t now_ms) = 0;
+
+  // The delivery log: the latest attempts, kept to a bound. Records `records` (ids assigned)
+  // and drops all but the newest `keep` records; not synced on its own (a crash may lose the
+  // last records: they are diagnostics, not state).
+  virtual Status log_deliveries(const std::vector<DeliveryRecord>& records, int64_t keep) = 0;
+  // Newest first, ids below `before_id` (0 = from the newest), at most `limit`.
+  virtual Result<std::vector<DeliveryRecord>> recent_deliveries(int limit, int64_t before_id) = 0;
 
   virtual Result<Counts> counts(int64_t now_ms) = 0;
+  // Every target with jobs waiting, in key order. Reads every job row: for operators, not a
+  // hot path.
+  virtual Result<std::vector<TargetQueue>> queues() = 0;
 
   // A cheap check that the store answers (for /readyz).
   virtual Status ping() = 0;

@@ -100,10 +100,17 @@ class SqliteStore final : public Store {
   Result<std::vector<std::pair<std::string, KvEntry>>> kv_list(const std::string& prefix,
                                                                const std::string& after_key,
                                                                int limit) override;
-  Result<std::vector<DeadLetter>> dlq_list(int limit, int64_t after_id) override;
+  Result<std::vector<DeadLetter>> dlq_find(const DeadLetterFilter& filter, int limit,
+                                           int64_t after_id, bool summaries) override;
+  Result<std::optional<DeadLetter>> dlq_get(int64_t id) override;
+  Result<int64_t> dlq_redrive_rendered(const std::vector<RenderedRedrive>& letters,
+                                       int64_t now_ms) override;
+  Status log_deliveries(const std::vector<DeliveryRecord>& records, int64_t keep) override;
+  Result<std::vector<DeliveryRecord>> recent_deliveries(int limit, int64_t before_id) override;
   Result<int64_t> dlq_redrive(const std::vector<int64_t>& ids, int64_t now_ms) override;
   Result<int64_t> dlq_purge(const std::vector<int64_t>& ids) override;
   Result<Counts> counts(int64_t now_ms) override;
+  Result<std::vector<TargetQueue>> queues() override;
   Status ping() override;
 
   // Seals an idle body segment, removes the segments no job needs (after syncing the WAL that

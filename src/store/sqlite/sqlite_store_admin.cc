@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <sqlite3.h>
 
+#include <limits>
 #include <string>
 
 #include "store/sqlite/internal/schema.h"
@@ -82,32 +83,106 @@ Result<std::vector<std::pair<std::string, KvEntry>>> SqliteStore::kv_list(
   return entries;
 }
 
-Result<std::vector<DeadLetter>> SqliteStore::dlq_list(int limit, int64_t after_id) {
+namespace {
+
+// The columns of a dead letter, in the order read_dead_letter() expects; a summary reads empty
+// strings and NULL in place of the large ones.
+constexpr const char* kLetterColumns =
+    "id, job_id, target, event_id, body, headers, attempts, ingested_at_ms, last_error, "
+    "error_code, error_message, exhausted_retry_condition, dead_lettered_at_ms, event, request, "
+    "http_status, response_excerpt";
+constexpr const char* kSummaryColumns =
+    "id, job_id, target, event_id, '', '', attempts, ingested_at_ms, last_error, error_code, "
+    "error_message, exhausted_retry_condition, dead_lettered_at_ms, NULL, '', http_status, "
+    "response_excerpt";
+
+DeadLetter read_dead_letter(const internal::Statement& row) {
+  DeadLetter letter;
+  letter.id = row.int64(0);
+  letter.job = internal::read_job(row, 1);
+  letter.reason.error_code = row.text(9);
+  letter.reason.error_message = row.text(10);
+  letter.reason.exhausted_retry_condition = row.text(11);
+  letter.dead_lettered_at_ms = row.int64(12);
+  if (!row.is_null(13)) {
+    letter.event = row.text(13);
+  }
+  letter.reason.request = row.text(14);
+  letter.reason.http_status = static_cast<int>(row.int64(15));
+  letter.reason.response_excerpt = row.text(16);
+  return letter;
+}
+
+}  // namespace
+
+Result<std::vector<DeadLetter>> SqliteStore::dlq_find(const DeadLetterFilter& filter, int limit,
+                                                      int64_t after_id, bool summaries) {
+  // Names cannot hold '/', so "/<rule>/" can only be the middle of "<bus>/<rule>/<target id>",
+  // and a target's Id is what follows the last '/'.
+  std::string sql = fmt::format("SELECT {} FROM dead_letters WHERE id > ?1",
+                                summaries ? kSummaryColumns : kLetterColumns);
+  if (!filter.rule.empty()) {
+    sql += " AND instr(target, '/' || ?2 || '/') > 0";
+  }
+  if (!filter.target.empty()) {
+    sql +=
+        " AND (target = ?3 OR (length(target) > length(?3) AND "
+        "substr(target, length(target) - length(?3)) = '/' || ?3))";
+  }
+  if (!filter.error_code.empty()) {
+    sql += " AND error_code = ?4";
+  }
+  if (filter.since_ms != 0) {
+    sql += " AND dead_lettered_at_ms >= ?5";
+  }
+  if (filter.until_ms != 0) {
+    sql += " AND dead_lettered_at_ms < ?6";
+  }
+  sql += " ORDER BY id LIMIT ?7";
   MutexLock lock(mutex_);
-  Use list(statements_->dlq_list);
-  list->bind(1, after_id).bind(2, limit);
+  Statement find(db_, sql.c_str());
+  if (!find.valid()) {
+    return sqlite_error(db_, "listing dead letters");
+  }
+  find.bind(1, after_id).bind(7, static_cast<int64_t>(limit));
+  if (!filter.rule.empty()) {
+    find.bind(2, filter.rule);
+  }
+  if (!filter.target.empty()) {
+    find.bind(3, filter.target);
+  }
+  if (!filter.error_code.empty()) {
+    find.bind(4, filter.error_code);
+  }
+  if (filter.since_ms != 0) {
+    find.bind(5, filter.since_ms);
+  }
+  if (filter.until_ms != 0) {
+    find.bind(6, filter.until_ms);
+  }
   std::vector<DeadLetter> letters;
   int step = SQLITE_ROW;
-  while ((step = list->step()) == SQLITE_ROW) {
-    DeadLetter letter;
-    letter.id = list->int64(0);
-    letter.job = internal::read_job(*list, 1);
-    letter.reason.error_code = list->text(9);
-    letter.reason.error_message = list->text(10);
-    letter.reason.exhausted_retry_condition = list->text(11);
-    letter.dead_lettered_at_ms = list->int64(12);
-    if (!list->is_null(13)) {
-      letter.event = list->text(13);
-    }
-    letter.reason.request = list->text(14);
-    letter.reason.http_status = static_cast<int>(list->int64(15));
-    letter.reason.response_excerpt = list->text(16);
-    letters.push_back(std::move(letter));
+  while ((step = find.step()) == SQLITE_ROW) {
+    letters.push_back(read_dead_letter(find));
   }
   if (step != SQLITE_DONE) {
     return sqlite_error(db_, "listing dead letters");
   }
   return letters;
+}
+
+Result<std::optional<DeadLetter>> SqliteStore::dlq_get(int64_t id) {
+  MutexLock lock(mutex_);
+  Use get(statements_->dlq_get);
+  get->bind(1, id);
+  const int step = get->step();
+  if (step == SQLITE_DONE) {
+    return std::optional<DeadLetter>();
+  }
+  if (step != SQLITE_ROW) {
+    return sqlite_error(db_, "reading a dead letter");
+  }
+  return std::optional<DeadLetter>(read_dead_letter(*get));
 }
 
 Result<int64_t> SqliteStore::dlq_redrive(const std::vector<int64_t>& ids, int64_t now_ms) {
@@ -130,6 +205,113 @@ Result<int64_t> SqliteStore::dlq_redrive(const std::vector<int64_t>& ids, int64_
   });
   HK_RETURN_IF_ERROR(status);
   return moved;
+}
+
+Result<int64_t> SqliteStore::dlq_redrive_rendered(const std::vector<RenderedRedrive>& letters,
+                                                  int64_t now_ms) {
+  MutexLock lock(mutex_);
+  HK_RETURN_IF_ERROR(use_sync(true));
+  int64_t moved = 0;
+  Status status = in_transaction([&]() HK_REQUIRES(mutex_) -> Status {
+    for (const RenderedRedrive& letter : letters) {
+      {
+        Use insert(statements_->redrive_rendered);
+        insert->bind(1, letter.id)
+            .bind_blob(2, letter.body)
+            .bind(3, letter.headers)
+            .bind(4, now_ms);
+        if (insert->step() != SQLITE_DONE) {
+          return sqlite_error(db_, "redriving a dead letter");
+        }
+      }
+      if (sqlite3_changes(db_) == 0) {
+        continue;  // gone meanwhile (purged, or redriven by someone else)
+      }
+      ++moved;
+      Use remove(statements_->remove_dead_letter);
+      remove->bind(1, letter.id);
+      if (remove->step() != SQLITE_DONE) {
+        return sqlite_error(db_, "removing a redriven letter");
+      }
+    }
+    return ok_status();
+  });
+  HK_RETURN_IF_ERROR(status);
+  return moved;
+}
+
+Status SqliteStore::log_deliveries(const std::vector<DeliveryRecord>& records, int64_t keep) {
+  if (records.empty()) {
+    return ok_status();
+  }
+  MutexLock lock(mutex_);
+  HK_RETURN_IF_ERROR(use_sync(false));
+  return in_transaction([&]() HK_REQUIRES(mutex_) -> Status {
+    for (const DeliveryRecord& record : records) {
+      Use insert(statements_->insert_delivery);
+      insert->bind(1, record.at_ms)
+          .bind(2, record.target)
+          .bind(3, record.destination)
+          .bind(4, record.event_id)
+          .bind(5, record.job_id)
+          .bind(6, static_cast<int64_t>(record.attempt))
+          .bind(7, static_cast<int64_t>(record.http_status))
+          .bind(8, record.latency_ms)
+          .bind(9, record.outcome)
+          .bind(10, record.error);
+      if (insert->step() != SQLITE_DONE) {
+        return sqlite_error(db_, "recording deliveries");
+      }
+    }
+    // The newest `keep` stay: ids increase, so the rest are those at or below the newest id
+    // minus `keep`.
+    Use trim(statements_->trim_deliveries);
+    trim->bind(1, sqlite3_last_insert_rowid(db_) - keep);
+    return trim->step() == SQLITE_DONE ? ok_status()
+                                       : sqlite_error(db_, "trimming the delivery log");
+  });
+}
+
+Result<std::vector<DeliveryRecord>> SqliteStore::recent_deliveries(int limit, int64_t before_id) {
+  MutexLock lock(mutex_);
+  Use recent(statements_->recent_deliveries);
+  recent->bind(1, before_id > 0 ? before_id : std::numeric_limits<int64_t>::max())
+      .bind(2, static_cast<int64_t>(limit));
+  std::vector<DeliveryRecord> records;
+  int step = SQLITE_ROW;
+  while ((step = recent->step()) == SQLITE_ROW) {
+    DeliveryRecord record;
+    record.id = recent->int64(0);
+    record.at_ms = recent->int64(1);
+    record.target = recent->text(2);
+    record.destination = recent->text(3);
+    record.event_id = recent->text(4);
+    record.job_id = recent->int64(5);
+    record.attempt = static_cast<int>(recent->int64(6));
+    record.http_status = static_cast<int>(recent->int64(7));
+    record.latency_ms = recent->int64(8);
+    record.outcome = recent->text(9);
+    record.error = recent->text(10);
+    records.push_back(std::move(record));
+  }
+  if (step != SQLITE_DONE) {
+    return sqlite_error(db_, "reading the delivery log");
+  }
+  return records;
+}
+
+Result<std::vector<TargetQueue>> SqliteStore::queues() {
+  MutexLock lock(mutex_);
+  Use queues(statements_->queues);
+  std::vector<TargetQueue> result;
+  int step = SQLITE_ROW;
+  while ((step = queues->step()) == SQLITE_ROW) {
+    result.push_back({queues->text(0), queues->int64(1), queues->int64(2)});
+  }
+  if (step != SQLITE_DONE) {
+    return sqlite_error(db_, "counting jobs per target");
+  }
+  return result;
 }
 
 Result<int64_t> SqliteStore::dlq_purge(const std::vector<int64_t>& ids) {

@@ -10,6 +10,7 @@
 #include <fstream>
 #include <iterator>
 
+#include "store/sqlite/internal/schema.h"
 #include "testing/temp_dir.h"
 
 namespace hikyaku::store {
@@ -244,6 +245,148 @@ TEST_F(SqliteStoreTest, DeadLetterListRedrivePurge) {
   ASSERT_TRUE(purged.has_value());
   EXPECT_EQ(*purged, 1);
   EXPECT_EQ(store_->counts(6000)->dead_letters, 0);
+}
+
+TEST_F(SqliteStoreTest, DeadLettersAreFoundByRuleTargetCodeAndTimeAPageAtATime) {
+  // Straight into the DLQ, as a render failure puts them: five letters over two rules.
+  const auto letter = [](std::string target, std::string code, int64_t at) {
+    NewJob job{std::move(target),
+               "event",
+               "body of " + code,
+               "",
+               at,
+               std::make_shared<const std::string>(R"({"detail":{}})")};
+    return NewDeadLetter{std::move(job), {std::move(code), "message", ""}};
+  };
+  Batch batch;
+  batch.dead_letters = {letter("default/orders/slack", "HTTP_400", 1000),
+                        letter("default/orders/backlog", "HTTP_500", 1000),
+                        letter("default/orders-eu/slack", "HTTP_400", 1000),
+                        letter("sec/orders/slack", "TIMEOUT", 1000),
+                        letter("default/findings/slack-orders", "HTTP_400", 1000)};
+  ASSERT_TRUE(store_->append(batch).ok());
+  const auto targets = [&](const DeadLetterFilter& filter, int limit = 10, int64_t after = 0) {
+    Result<std::vector<DeadLetter>> found = store_->dlq_find(filter, limit, after, true);
+    EXPECT_TRUE(found.has_value()) << found.error().message();
+    std::vector<std::string> keys;
+    if (found.has_value()) {
+      for (const DeadLetter& dead : *found) {
+        keys.push_back(dead.job.target);
+      }
+    }
+    return keys;
+  };
+  using Keys = std::vector<std::string>;
+  // A rule is the key's middle part: "orders" is neither "orders-eu" nor a target named so.
+  EXPECT_EQ(targets({.rule = "orders"}),
+            (Keys{"default/orders/slack", "default/orders/backlog", "sec/orders/slack"}));
+  EXPECT_EQ(targets({.target = "slack"}),
+            (Keys{"default/orders/slack", "default/orders-eu/slack", "sec/orders/slack"}));
+  EXPECT_EQ(targets({.target = "default/orders/slack"}), (Keys{"default/orders/slack"}));
+  EXPECT_EQ(targets({.rule = "orders", .error_code = "HTTP_400"}), (Keys{"default/orders/slack"}));
+  // A LIKE wildcard in a name is a character like any other.
+  EXPECT_TRUE(targets({.rule = "%"}).empty());
+  EXPECT_TRUE(targets({.target = "_lack"}).empty());
+
+  // Pages: after the last id of the previous page.
+  Result<std::vector<DeadLetter>> first = store_->dlq_find({}, 2, 0, true);
+  ASSERT_TRUE(first.has_value());
+  ASSERT_EQ(first->size(), 2u);
+  EXPECT_EQ(targets({}, 10, first->back().id).size(), 3u);
+  // A summary leaves the large columns out; a letter read alone has them.
+  EXPECT_TRUE((*first)[0].job.body.empty());
+  EXPECT_FALSE((*first)[0].event.has_value());
+  Result<std::optional<DeadLetter>> whole = store_->dlq_get((*first)[0].id);
+  ASSERT_TRUE(whole.has_value() && whole->has_value());
+  EXPECT_EQ((*whole)->job.body, "body of HTTP_400");
+  EXPECT_EQ((*whole)->event, R"({"detail":{}})");
+  EXPECT_FALSE(store_->dlq_get(999)->has_value());
+}
+
+TEST_F(SqliteStoreTest, DeadLettersAreFoundByTheTimeTheyWereDeadLettered) {
+  ASSERT_TRUE(store_->append({{job("a"), job("b"), job("c")}, {}, {}, {}}).ok());
+  std::vector<Claim> claims = claim(1000);
+  ASSERT_EQ(claims.size(), 3u);
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(store_->dead_letter(claims[i], {"HTTP_400", "", ""}, 1000 * (i + 1), nullptr).ok());
+  }
+  Result<std::vector<DeadLetter>> found =
+      store_->dlq_find({.since_ms = 2000, .until_ms = 3000}, 10, 0, false);
+  ASSERT_TRUE(found.has_value());
+  ASSERT_EQ(found->size(), 1u);
+  EXPECT_EQ((*found)[0].job.body, "b");
+}
+
+TEST_F(SqliteStoreTest, ARenderedRedriveReplacesTheBodyAndKeepsTheEvent) {
+  Batch batch;
+  batch.dead_letters.push_back({{"default/rule/target", "event-1", "broken", "", 1000,
+                                 std::make_shared<const std::string>(R"({"id":"event-1"})")},
+                                {"TRANSFORM_ERROR", "bad template", ""}});
+  ASSERT_TRUE(store_->append(batch).ok());
+  const DeadLetter letter = only_dead_letter();
+  Result<int64_t> moved = store_->dlq_redrive_rendered(
+      {{letter.id, "fixed", R"({"header:x":"1"})"}, {999, "", ""}}, 5000);
+  ASSERT_TRUE(moved.has_value()) << moved.error().message();
+  EXPECT_EQ(*moved, 1);  // the unknown id is skipped
+  EXPECT_EQ(store_->counts(5000)->dead_letters, 0);
+  std::vector<Claim> claims = claim(5000);
+  ASSERT_EQ(claims.size(), 1u);
+  EXPECT_EQ(claims[0].job.body, "fixed");
+  EXPECT_EQ(claims[0].job.headers, R"({"header:x":"1"})");
+  EXPECT_EQ(claims[0].job.attempts, 0);
+  EXPECT_EQ(claims[0].job.ingested_at_ms, 1000);
+  // Its event is still there for the next dead letter.
+  Result<std::optional<std::string>> event = store_->job_event(claims[0]);
+  ASSERT_TRUE(event.has_value());
+  EXPECT_EQ(*event, R"({"id":"event-1"})");
+}
+
+TEST_F(SqliteStoreTest, TheDeliveryLogKeepsTheNewestRecordsNewestFirst) {
+  std::vector<DeliveryRecord> records;
+  for (int i = 1; i <= 5; ++i) {
+    records.push_back({.at_ms = 1000 * i,
+                       .target = "default/rule/target",
+                       .destination = "hooks",
+                       .event_id = "event-" + std::to_string(i),
+                       .job_id = i,
+                       .attempt = 1,
+                       .http_status = i == 5 ? 500 : 200,
+                       .latency_ms = 12,
+                       .outcome = i == 5 ? "retrying" : "delivered",
+                       .error = i == 5 ? "HTTP_500: oops" : ""});
+  }
+  ASSERT_TRUE(store_->log_deliveries(records, 3).ok());
+  Result<std::vector<DeliveryRecord>> recent = store_->recent_deliveries(10, 0);
+  ASSERT_TRUE(recent.has_value());
+  ASSERT_EQ(recent->size(), 3u);
+  EXPECT_EQ((*recent)[0].event_id, "event-5");
+  EXPECT_EQ((*recent)[0].outcome, "retrying");
+  EXPECT_EQ((*recent)[0].http_status, 500);
+  EXPECT_EQ((*recent)[0].error, "HTTP_500: oops");
+  EXPECT_EQ((*recent)[2].event_id, "event-3");
+  // Older pages: ids below the last one seen.
+  Result<std::vector<DeliveryRecord>> older = store_->recent_deliveries(10, (*recent)[1].id);
+  ASSERT_TRUE(older.has_value());
+  ASSERT_EQ(older->size(), 1u);
+  EXPECT_EQ((*older)[0].event_id, "event-3");
+  // The bound holds across calls.
+  ASSERT_TRUE(store_->log_deliveries({records[0]}, 3).ok());
+  EXPECT_EQ(store_->recent_deliveries(10, 0)->size(), 3u);
+  EXPECT_EQ(store_->recent_deliveries(10, 0)->front().event_id, "event-1");
+}
+
+TEST_F(SqliteStoreTest, QueuesCountTheJobsWaitingPerTarget) {
+  NewJob other = job("x", 500);
+  other.target = "default/rule/other";
+  ASSERT_TRUE(store_->append({{job("a", 700), job("b", 900), other}, {}, {}, {}}).ok());
+  Result<std::vector<TargetQueue>> queues = store_->queues();
+  ASSERT_TRUE(queues.has_value());
+  ASSERT_EQ(queues->size(), 2u);
+  EXPECT_EQ((*queues)[0].target, "default/rule/other");
+  EXPECT_EQ((*queues)[0].jobs, 1);
+  EXPECT_EQ((*queues)[1].target, "default/rule/target");
+  EXPECT_EQ((*queues)[1].jobs, 2);
+  EXPECT_EQ((*queues)[1].oldest_ingested_at_ms, 700);
 }
 
 TEST_F(SqliteStoreTest, KvCompareAndSet) {
@@ -590,7 +733,7 @@ TEST_F(SqliteStoreTest, AVersion1DatabaseIsUpgradedAndItsBodiesStayReadable) {
   sqlite3_stmt* version = nullptr;
   ASSERT_EQ(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &version, nullptr), SQLITE_OK);
   ASSERT_EQ(sqlite3_step(version), SQLITE_ROW);
-  EXPECT_EQ(sqlite3_column_int(version, 0), 3);
+  EXPECT_EQ(sqlite3_column_int(version, 0), internal::kSchemaVersion);
   sqlite3_finalize(version);
   sqlite3_close(db);
 }

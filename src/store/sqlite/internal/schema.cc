@@ -7,11 +7,6 @@
 namespace hikyaku::store::internal {
 namespace {
 
-// 2: job bodies in the body log (jobs.body_segment, body_offset, body_length).
-// 3: the original event kept with each job and dead letter (jobs.event_*, dead_letters.event),
-//    and the last attempt in each dead letter (request, http_status, response_excerpt).
-constexpr int kSchemaVersion = 3;
-
 constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS jobs (
   id INTEGER PRIMARY KEY,
@@ -73,6 +68,21 @@ CREATE TABLE IF NOT EXISTS archive (
   envelope BLOB NOT NULL,
   ingested_at_ms INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS deliveries (
+  id INTEGER PRIMARY KEY,
+  at_ms INTEGER NOT NULL,
+  target TEXT NOT NULL,
+  destination TEXT NOT NULL,
+  event_id TEXT NOT NULL,
+  job_id INTEGER NOT NULL,
+  attempt INTEGER NOT NULL,
+  http_status INTEGER NOT NULL,
+  latency_ms INTEGER NOT NULL,
+  outcome TEXT NOT NULL,
+  error TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS dead_letters_target ON dead_letters(target, id);
+CREATE INDEX IF NOT EXISTS dead_letters_time ON dead_letters(dead_lettered_at_ms);
 CREATE TABLE IF NOT EXISTS kv (
   key TEXT PRIMARY KEY,
   value BLOB NOT NULL,

@@ -16,6 +16,13 @@ namespace hikyaku::store::internal {
 // never redriven: there is nothing to deliver.
 inline constexpr const char* kBodyUnreadable = "BODY_UNREADABLE";
 
+// The schema this build writes (PRAGMA user_version); it opens every older one.
+// 2: job bodies in the body log (jobs.body_segment, body_offset, body_length).
+// 3: the original event kept with each job and dead letter (jobs.event_*, dead_letters.event),
+//    and the last attempt in each dead letter (request, http_status, response_excerpt).
+// 4: the delivery log (deliveries) and the dead-letter indexes operators' filters use.
+inline constexpr int kSchemaVersion = 4;
+
 // WAL mode, the configured synchronous level, and the page cache.
 Status configure_connection(sqlite3* db, bool synchronous_full);
 

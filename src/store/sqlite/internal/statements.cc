@@ -65,11 +65,29 @@ SqliteStore::Statements::Statements(sqlite3* db)
       kv_update(db,
                 "UPDATE kv SET value = ?2, revision = revision + 1 "
                 "WHERE key = ?1 AND revision = ?3"),
-      dlq_list(db,
-               "SELECT id, job_id, target, event_id, body, headers, attempts, ingested_at_ms, "
-               "last_error, error_code, error_message, exhausted_retry_condition, "
-               "dead_lettered_at_ms, event, request, http_status, response_excerpt "
-               "FROM dead_letters WHERE id > ?1 ORDER BY id LIMIT ?2"),
+      dlq_get(db,
+              "SELECT id, job_id, target, event_id, body, headers, attempts, ingested_at_ms, "
+              "last_error, error_code, error_message, exhausted_retry_condition, "
+              "dead_lettered_at_ms, event, request, http_status, response_excerpt "
+              "FROM dead_letters WHERE id = ?1"),
+      redrive_rendered(db,
+                       "INSERT INTO jobs (target, event_id, body, headers, attempts, "
+                       "ingested_at_ms, due_at_ms, last_error, event_kind, event) SELECT target, "
+                       "event_id, ?2, ?3, 0, ingested_at_ms, ?4, last_error, CASE WHEN event IS "
+                       "NULL THEN 0 ELSE 3 END, event FROM dead_letters WHERE id = ?1"),
+      remove_dead_letter(db, "DELETE FROM dead_letters WHERE id = ?1"),
+      insert_delivery(db,
+                      "INSERT INTO deliveries (at_ms, target, destination, event_id, job_id, "
+                      "attempt, http_status, latency_ms, outcome, error) VALUES (?1, ?2, ?3, ?4, "
+                      "?5, ?6, ?7, ?8, ?9, ?10)"),
+      trim_deliveries(db, "DELETE FROM deliveries WHERE id <= ?1"),
+      recent_deliveries(db,
+                        "SELECT id, at_ms, target, destination, event_id, job_id, attempt, "
+                        "http_status, latency_ms, outcome, error FROM deliveries WHERE id < ?1 "
+                        "ORDER BY id DESC LIMIT ?2"),
+      queues(db,
+             "SELECT target, COUNT(*), MIN(ingested_at_ms) FROM jobs GROUP BY target "
+             "ORDER BY target"),
       count_jobs(db,
                  "SELECT (SELECT COUNT(*) FROM jobs), (SELECT COUNT(*) FROM leases JOIN jobs "
                  "ON jobs.id = leases.job_id WHERE leases.expires_at_ms > ?1) + (SELECT "
@@ -106,7 +124,13 @@ Status SqliteStore::Statements::check() const {
                                                &kv_list,
                                                &kv_insert,
                                                &kv_update,
-                                               &dlq_list,
+                                               &dlq_get,
+                                               &redrive_rendered,
+                                               &remove_dead_letter,
+                                               &insert_delivery,
+                                               &trim_deliveries,
+                                               &recent_deliveries,
+                                               &queues,
                                                &count_jobs,
                                                &count_dead,
                                                &count_archive,

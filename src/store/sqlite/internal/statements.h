@@ -42,7 +42,13 @@ class SqliteStore::Statements {
   internal::Statement kv_list;
   internal::Statement kv_insert;
   internal::Statement kv_update;
-  internal::Statement dlq_list;
+  internal::Statement dlq_get;
+  internal::Statement redrive_rendered;
+  internal::Statement remove_dead_letter;
+  internal::Statement insert_delivery;
+  internal::Statement trim_deliveries;
+  internal::Statement recent_deliveries;
+  internal::Statement queues;
   internal::Statement count_jobs;
   internal::Statement count_dead;
   internal::Statement count_archive;
