@@ -35,9 +35,28 @@ using std::chrono::milliseconds;
 // What of an HTTP error answer goes into the job's error message.
 constexpr size_t kErrorExcerptBytes = 512;
 
-// Text recorded or shown about `endpoint` (null: the target is gone) with its secrets masked.
 int64_t to_ms(std::chrono::steady_clock::duration duration) {
   return std::chrono::duration_cast<milliseconds>(duration).count();
+}
+
+// Where an endpoint delivers, as the delivery log names it.
+std::string destination_label(const Endpoint& endpoint) {
+  return endpoint.kind == Endpoint::Kind::kLog ? "log:" + endpoint.log_path : endpoint.destination;
+}
+
+store::DeliveryRecord delivered_record(const Endpoint& endpoint, const store::Job& job,
+                                       int64_t now_ms, int http_status, int64_t latency_ms) {
+  store::DeliveryRecord record;
+  record.at_ms = now_ms;
+  record.target = job.target;
+  record.destination = destination_label(endpoint);
+  record.event_id = job.event_id;
+  record.job_id = job.id;
+  record.attempt = job.attempts + 1;
+  record.http_status = http_status;
+  record.latency_ms = latency_ms;
+  record.outcome = "delivered";
+  return record;
 }
 
 // Opens a Log target's file for appending. A file it creates is 0600 whatever the umask (the lines
@@ -184,6 +203,7 @@ struct Dispatcher::Task {
   std::string response_excerpt;  // kFailed: the start of the answer's body, already redacted
   int64_t not_before_ms = 0;     // kFailed: earliest retry; kRelease: when due again
   int64_t attempted_at_ms = 0;
+  int64_t latency_ms = -1;  // kFailed: how long the attempt took (-1: not measured)
 };
 
 // The sender thread's state.
@@ -226,6 +246,7 @@ struct Dispatcher::Sender {
     Queued job;
     Destination* destination = nullptr;
     std::shared_ptr<const Token> token;  // OAuth: the bearer token the request carried
+    SteadyTime started{};
   };
   // A token request in flight for an OAuth connection.
   struct TokenFetch {
@@ -242,7 +263,8 @@ struct Dispatcher::Sender {
   std::vector<Task> tasks;
   TargetMetricsCache metrics;
   std::vector<FinishedExchange> finished;
-  std::vector<HandlerWork> handler_starts;  // start_due(): for the handler threads
+  std::vector<HandlerWork> handler_starts;               // start_due(): for the handler threads
+  std::vector<store::DeliveryRecord> delivered_records;  // for the delivery log
 
   // Gives back the queue's tail that cannot be sent within its leases, due at its turn.
   void shed(Destination& destination, SteadyTime now, int64_t now_ms);
@@ -727,7 +749,7 @@ void Dispatcher::Sender::start_one(Destination& destination, Queued job,
       std::clamp<int64_t>(job.claim.lease_expires_at_ms - now_ms, 1, request->timeout_ms);
   const uint64_t tag = next_tag++;
   http.start(tag, std::move(request).value(), {milliseconds(timeout_ms), job.endpoint->ca_file});
-  in_flight.emplace(tag, InFlight{std::move(job), &destination, std::move(token)});
+  in_flight.emplace(tag, InFlight{std::move(job), &destination, std::move(token), now});
 }
 
 void Dispatcher::take_answers(Sender& sender, SteadyTime now, int64_t now_ms, WallTime wall_now) {
@@ -749,9 +771,12 @@ void Dispatcher::take_answers(Sender& sender, SteadyTime now, int64_t now_ms, Wa
     TargetMetricsCache::Metrics& metrics = sender.metrics.get(metrics_, endpoint, job.target);
     metrics.invocations->add();
     const Outcome outcome = classify(exchange.result);
+    const int64_t latency_ms = to_ms(now - flight.started);
     if (outcome == Outcome::kDelivered) {
       metrics.delivered->add();
       metrics.latency->observe(static_cast<double>(now_ms - job.ingested_at_ms) / 1000.0);
+      sender.delivered_records.push_back(
+          delivered_record(endpoint, job, now_ms, exchange.result.http_status, latency_ms));
       sender.delivered.push_back(std::move(flight.job.claim));
       continue;
     }
@@ -793,6 +818,7 @@ void Dispatcher::take_answers(Sender& sender, SteadyTime now, int64_t now_ms, Wa
       task.detail = "Retry-After is negative: not retried. " + task.detail;
     }
     task.attempted_at_ms = now_ms;
+    task.latency_ms = latency_ms;
     task.not_before_ms = now_ms + std::max<int64_t>(asked_wait.count(),
                                                     to_ms(destination.pacer.paused_until() - now));
     sender.tasks.push_back(std::move(task));
@@ -828,6 +854,8 @@ void Dispatcher::take_handler_outcomes(Sender& sender, SteadyTime now, int64_t n
     if (outcome.outcome == Outcome::kDelivered) {
       metrics.delivered->add();
       metrics.latency->observe(static_cast<double>(now_ms - job.ingested_at_ms) / 1000.0);
+      sender.delivered_records.push_back(
+          delivered_record(endpoint, job, now_ms, outcome.result.http_status, work.latency_ms));
       sender.delivered.push_back(std::move(work.claim));
       continue;
     }
@@ -845,6 +873,7 @@ void Dispatcher::take_handler_outcomes(Sender& sender, SteadyTime now, int64_t n
       task.response_excerpt.resize(kErrorExcerptBytes);
     }
     task.attempted_at_ms = now_ms;
+    task.latency_ms = work.latency_ms;
     task.not_before_ms =
         std::max(outcome.not_before_ms,
                  now_ms + std::max<int64_t>(asked_wait.count(),
@@ -873,7 +902,9 @@ void Dispatcher::run_handler() {
     // unattempted: its lease may run out while it runs.
     work.expired = clock_.now_ms() >= work.deadline_ms;
     if (!work.expired) {
+      const SteadyTime started = clock_.steady_now();
       work.outcome = work.endpoint->handler->deliver(work.claim, work.deadline_ms);
+      work.latency_ms = to_ms(clock_.steady_now() - started);
     }
     {
       MutexLock lock(mutex_);
@@ -884,6 +915,9 @@ void Dispatcher::run_handler() {
 }
 
 void Dispatcher::hand_over_delivered(Sender& sender) {
+  if (!sender.delivered_records.empty()) {
+    log_attempts(sender.delivered_records);
+  }
   if (sender.delivered.empty()) {
     return;
   }
@@ -933,6 +967,7 @@ void Dispatcher::run_settler() {
     }
     settle(tasks, metrics);
     tasks.clear();
+    flush_delivery_log(done);
     if (done) {
       return;
     }
@@ -1037,6 +1072,7 @@ void Dispatcher::settle(std::vector<Task>& tasks, TargetMetricsCache& metrics) {
     }
   }
   const int64_t now_ms = clock_.now_ms();
+  std::vector<store::DeliveryRecord> records;
   for (auto& [path, write] : writes) {
     const std::string error = log_files_->append(path, write.text);
     attempts_.fetch_add(static_cast<int64_t>(write.tasks.size()));
@@ -1048,6 +1084,7 @@ void Dispatcher::settle(std::vector<Task>& tasks, TargetMetricsCache& metrics) {
         target.delivered->add();
         target.latency->observe(static_cast<double>(now_ms - task->claim.job.ingested_at_ms) /
                                 1000.0);
+        records.push_back(delivered_record(*task->endpoint, task->claim.job, now_ms, 0, -1));
         delivered.push_back(std::move(task->claim));
       } else {
         target.failed_retryable->add();
@@ -1058,6 +1095,7 @@ void Dispatcher::settle(std::vector<Task>& tasks, TargetMetricsCache& metrics) {
       }
     }
   }
+  log_attempts(records);
   if (delivered.empty()) {
     return;
   }
@@ -1087,6 +1125,64 @@ std::optional<store::NewJob> Dispatcher::dead_letter_job(const Task& task,
                             .event = event.has_value() ? std::move(event).value() : std::nullopt,
                             .dead_lettered_at_ms = now_ms});
   return store::NewJob{task.endpoint->dead_letter_target, job.event_id, document, "", now_ms};
+}
+
+void Dispatcher::log_failed_attempt(const Task& task, const char* outcome,
+                                    const std::string& error) {
+  if (options_.delivery_log_entries <= 0) {
+    return;
+  }
+  const store::Job& job = task.claim.job;
+  store::DeliveryRecord record;
+  record.at_ms = task.attempted_at_ms;
+  record.target = job.target;
+  record.destination = task.endpoint != nullptr ? destination_label(*task.endpoint) : "";
+  record.event_id = job.event_id;
+  record.job_id = job.id;
+  record.attempt = job.attempts + 1;
+  record.http_status = task.result.http_status;
+  record.latency_ms = task.latency_ms;
+  record.outcome = outcome;
+  record.error = error;
+  MutexLock lock(log_mutex_);
+  log_records_.push_back(std::move(record));
+}
+
+void Dispatcher::log_attempts(std::vector<store::DeliveryRecord>& records) {
+  if (records.empty() || options_.delivery_log_entries <= 0) {
+    records.clear();
+    return;
+  }
+  MutexLock lock(log_mutex_);
+  // Bounded while the store cannot keep up (or refuses): the oldest records go first.
+  const size_t bound =
+      static_cast<size_t>(std::min<int64_t>(options_.delivery_log_entries, 100'000));
+  if (log_records_.size() + records.size() > bound) {
+    const size_t drop = std::min(log_records_.size(), log_records_.size() + records.size() - bound);
+    log_records_.erase(log_records_.begin(), log_records_.begin() + static_cast<ptrdiff_t>(drop));
+  }
+  std::move(records.begin(), records.end(), std::back_inserter(log_records_));
+  records.clear();
+}
+
+void Dispatcher::flush_delivery_log(bool now) {
+  const SteadyTime steady_now = clock_.steady_now();
+  if (!now && steady_now - last_log_flush_ < milliseconds(options_.delivery_log_flush_ms)) {
+    return;
+  }
+  std::vector<store::DeliveryRecord> records;
+  {
+    MutexLock lock(log_mutex_);
+    records.swap(log_records_);
+  }
+  last_log_flush_ = steady_now;
+  if (records.empty()) {
+    return;
+  }
+  if (Status logged = store_.log_deliveries(records, options_.delivery_log_entries); !logged.ok()) {
+    spdlog::warn("delivery log not written records={} error=\"{}\"", records.size(),
+                 logged.message());
+  }
 }
 
 void Dispatcher::settle_failure(const Task& task) {
@@ -1128,6 +1224,7 @@ void Dispatcher::settle_failure(const Task& task) {
           "delivery attempt failed {} attempt={} error={} next_attempt={}",
           redacted(endpoint, where), attempt, json_quote(message),
           format_rfc3339_millis(std::chrono::system_clock::time_point(milliseconds(next))));
+      log_failed_attempt(task, "retrying", message);
       return;
     }
   }
@@ -1158,6 +1255,7 @@ void Dispatcher::settle_failure(const Task& task) {
       redacted(endpoint, where), attempt, code, exhausted.empty() ? "-" : exhausted,
       json_quote(message),
       forward.has_value() ? " sent_to=" + redacted(endpoint, forward->target) : "");
+  log_failed_attempt(task, "dead-lettered", message);
   target_counter("hikyaku_invocations_sent_to_dlq_total",
                  "Deliveries moved to the dead-letter queue (InvocationsSentToDlq)", endpoint,
                  job.target)

@@ -90,6 +90,11 @@ class Dispatcher final : public store::CommitConsumer {
     int64_t lease_ms = 60'000;       // a job whose turn comes later than lease - 2 x
                                      // timeout goes back
     int64_t idle_poll_ms = 1000;     // look for due retries at least this often
+    // The delivery log (store::Store::log_deliveries): every attempt's outcome, the newest this
+    // many kept; written by the settler in batches, at most delivery_log_flush_ms apart while
+    // attempts are made. 0 = no log.
+    int64_t delivery_log_entries = 10'000;
+    int64_t delivery_log_flush_ms = 250;
     Backoff backoff;
   };
 
@@ -143,6 +148,7 @@ class Dispatcher final : public store::CommitConsumer {
     int64_t deadline_ms = 0;
     bool expired = false;  // its deadline passed before a handler thread took it: not attempted
     HandlerOutcome outcome;
+    int64_t latency_ms = -1;  // how long deliver() took
   };
 
   using SteadyTime = std::chrono::steady_clock::time_point;
@@ -168,6 +174,11 @@ class Dispatcher final : public store::CommitConsumer {
   void hand_to_settler(std::vector<Task> tasks) HK_EXCLUDES(mutex_);
   void settle(std::vector<Task>& tasks, TargetMetricsCache& metrics);
   void settle_failure(const Task& task);
+  // The delivery log: records of attempts made, written to the store by the settler.
+  void log_failed_attempt(const Task& task, const char* outcome, const std::string& error)
+      HK_EXCLUDES(log_mutex_);
+  void log_attempts(std::vector<store::DeliveryRecord>& records) HK_EXCLUDES(log_mutex_);
+  void flush_delivery_log(bool now) HK_EXCLUDES(log_mutex_);
   // The job that sends a dead letter on to its target's dead-letter destination.
   std::optional<store::NewJob> dead_letter_job(const Task& task,
                                                const store::DeadLetterReason& reason, int attempts,
@@ -206,6 +217,10 @@ class Dispatcher final : public store::CommitConsumer {
   // The store may hold due jobs (set at start and by notify(); cleared by a claim that found fewer
   // than it asked for); it is also polled every idle_poll_ms for retries coming due.
   bool store_has_due_ HK_GUARDED_BY(mutex_) = true;
+
+  Mutex log_mutex_;
+  std::vector<store::DeliveryRecord> log_records_ HK_GUARDED_BY(log_mutex_);
+  SteadyTime last_log_flush_{};  // used by the settler
 
   std::atomic<int64_t> attempts_{0};
   std::thread sender_;

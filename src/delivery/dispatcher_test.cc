@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <future>
+#include <map>
 #include <set>
 #include <sstream>
 
@@ -282,6 +283,73 @@ TEST_F(DispatcherTest, ServerErrorsAreRetriedUntilAttemptsRunOut) {
   EXPECT_EQ(letter.reason.error_code, "HTTP_503");
   EXPECT_EQ(letter.reason.exhausted_retry_condition, "MaximumRetryAttempts");
   EXPECT_EQ(letter.job.attempts, 3);
+}
+
+TEST_F(DispatcherTest, EveryAttemptGoesToTheDeliveryLogWithItsOutcome) {
+  HttpReceiver failing;
+  failing.set_status(503);
+  HttpReceiver working;
+  Endpoints endpoints;
+  endpoints["b/r/failing"] =
+      http(failing.url("/?apiKey=dummy-value"), {.maximum_retry_attempts = 1});
+  endpoints["b/r/working"] = http(working.url("/"));
+  endpoints["b/r/working"].destination = "working-dest";
+  start(std::move(endpoints));
+  append("b/r/failing", "{}");
+  append("b/r/working", "{}");
+  // Two attempts of the failing job (the second dead-letters it) and one delivery.
+  std::vector<store::DeliveryRecord> records;
+  ASSERT_TRUE(wait_for([&] {
+    records = store_->recent_deliveries(10, 0).value();
+    return records.size() == 3;
+  }));
+  std::map<std::string, const store::DeliveryRecord*> by_outcome;
+  for (const store::DeliveryRecord& record : records) {
+    by_outcome[record.outcome] = &record;
+  }
+  ASSERT_EQ(by_outcome.size(), 3u);
+  const store::DeliveryRecord& delivered = *by_outcome["delivered"];
+  EXPECT_EQ(delivered.target, "b/r/working");
+  EXPECT_EQ(delivered.destination, "working-dest");
+  EXPECT_EQ(delivered.http_status, 200);
+  EXPECT_EQ(delivered.attempt, 1);
+  EXPECT_GE(delivered.latency_ms, 0);
+  EXPECT_EQ(delivered.error, "");
+  const store::DeliveryRecord& retrying = *by_outcome["retrying"];
+  EXPECT_EQ(retrying.target, "b/r/failing");
+  EXPECT_EQ(retrying.http_status, 503);
+  EXPECT_EQ(retrying.attempt, 1);
+  EXPECT_THAT(retrying.error, ::testing::StartsWith("HTTP_503"));
+  const store::DeliveryRecord& dead = *by_outcome["dead-lettered"];
+  EXPECT_EQ(dead.attempt, 2);
+  EXPECT_EQ(dead.event_id, "event-1");
+  for (const store::DeliveryRecord& record : records) {
+    EXPECT_THAT(record.error, ::testing::Not(::testing::HasSubstr("dummy-value")));
+  }
+}
+
+TEST_F(DispatcherTest, TheDeliveryLogKeepsItsBound) {
+  Endpoints endpoints;
+  endpoints["default/r1/t1"] = log_to((directory_ / "out.jsonl").string());
+  Dispatcher::Options options;
+  options.delivery_log_entries = 3;
+  options.idle_poll_ms = 20;
+  dispatcher_ = std::make_unique<Dispatcher>(
+      *store_, metrics_, *clock_, std::make_shared<const Endpoints>(std::move(endpoints)), options,
+      *random_);
+  dispatcher_->start();
+  for (int i = 0; i < 5; ++i) {
+    append("default/r1/t1", "{}");
+  }
+  ASSERT_TRUE(wait_for([&] {
+    return logged_bodies((directory_ / "out.jsonl").string()).size() == 1 &&
+           dispatcher_->attempts() == 5;
+  }));
+  dispatcher_->stop();  // the last records are written on the way out
+  std::vector<store::DeliveryRecord> records = store_->recent_deliveries(10, 0).value();
+  ASSERT_EQ(records.size(), 3u);
+  EXPECT_EQ(records[0].destination, "log:" + (directory_ / "out.jsonl").string());
+  EXPECT_EQ(records[0].outcome, "delivered");
 }
 
 TEST_F(DispatcherTest, RetryBackoffIsDrawnFromTheInjectedRandomAndClock) {
