@@ -135,6 +135,12 @@ std::string describe(const Config& config) {
   for (const ApiKeyCredential& credential : server.auth.api_keys) {
     text += fmt::format("  api key header {}: {}\n", credential.header_name, credential.value);
   }
+  text += fmt::format("admin: {} API key{}{}\n", server.auth.admin_api_keys.size(),
+                      server.auth.admin_api_keys.size() == 1 ? "" : "s",
+                      server.auth.admin_api_keys.empty() ? " (loopback listener only)" : "");
+  for (const ApiKeyCredential& credential : server.auth.admin_api_keys) {
+    text += fmt::format("  admin key header {}: {}\n", credential.header_name, credential.value);
+  }
   text += fmt::format("store: sqlite {}\n", config.store.sqlite.path);
 
   const std::vector<std::string> buses = config.event_bus_names();

@@ -75,6 +75,11 @@ struct ApiKeyCredential {
 struct ServerAuthConfig {
   std::vector<SigV4Credential> sigv4_credentials;
   std::vector<ApiKeyCredential> api_keys;
+  // Server.Auth.AdminApiKeys[]: who may call the admin API (/admin/v1/) and sign in to the
+  // console; separate from the ingest keys (no AllowedSources). None: the admin API answers only
+  // on a loopback listener.
+  std::vector<ApiKeyCredential> admin_api_keys;
+  // Whether ingest is authenticated (SigV4 or webhook keys); admin keys alone do not count.
   bool configured() const { return !sigv4_credentials.empty() || !api_keys.empty(); }
 };
 
@@ -118,6 +123,9 @@ struct StoreConfig {
   // may wait in memory for its commit; past it PutEvents answers ThrottlingException and the
   // webhook 429 (docs/store.md, "Memory under load"). 1 MiB .. 64 GiB.
   int64_t max_queued_bytes = int64_t{256} * 1024 * 1024;
+  // Store.DeliveryLog.MaxEntries: how many of the latest delivery attempts the store keeps for
+  // operators (GET /admin/v1/deliveries, `hikyaku deliveries`). 0 .. 10,000,000; 0 = none.
+  int64_t delivery_log_entries = 10'000;
 };
 
 // One {Key, Value, IsValueSecret} of a connection's InvocationHttpParameters / OAuthHttpParameters.

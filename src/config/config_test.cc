@@ -207,13 +207,16 @@ TEST(ConfigTest, ServerSectionAndLogTarget) {
     SigV4:
       Credentials: [{ AccessKeyId: AKIDEXAMPLE, SecretAccessKey: "${AWS_SECRET}", AllowedSources: [aws.securityhub] }]
     ApiKeys: [{ HeaderName: x-hikyaku-key, Value: "${HOOK_KEY}" }]
+    AdminApiKeys: [{ HeaderName: x-hikyaku-admin-key, Value: "${ADMIN_KEY}" }]
   Tls: { CertFile: CERT, KeyFile: KEY }
   Limits: { MaxEntryBytes: 1024, RequestTimeoutSeconds: 5 }
 )");
   text = replace(replace(text, "CERT", cert), "KEY }", key + " }");
   text = replace(text, "ApiDestination: backlog-add-issue", "Log: { Path: var/out.jsonl }");
-  LoadResult result = load(
-      text, {{"BACKLOG_API_KEY", "k"}, {"AWS_SECRET", "aws-s3cr3t"}, {"HOOK_KEY", "hook-s3cr3t"}});
+  LoadResult result = load(text, {{"BACKLOG_API_KEY", "k"},
+                                  {"AWS_SECRET", "aws-s3cr3t"},
+                                  {"HOOK_KEY", "hook-s3cr3t"},
+                                  {"ADMIN_KEY", "admin-s3cr3t"}});
   ASSERT_TRUE(result.ok()) << result.errors[0].to_string();
   const ServerConfig& server = result.config->server;
   EXPECT_EQ(server.account, "123456789012");
@@ -224,6 +227,10 @@ TEST(ConfigTest, ServerSectionAndLogTarget) {
             std::vector<std::string>{"aws.securityhub"});
   ASSERT_EQ(server.auth.api_keys.size(), 1u);
   EXPECT_EQ(server.auth.api_keys[0].header_name, "x-hikyaku-key");
+  ASSERT_EQ(server.auth.admin_api_keys.size(), 1u);
+  EXPECT_EQ(server.auth.admin_api_keys[0].header_name, "x-hikyaku-admin-key");
+  EXPECT_EQ(server.auth.admin_api_keys[0].value.reveal(), "admin-s3cr3t");
+  EXPECT_THAT(result.config->secret_values(), ::testing::Contains("admin-s3cr3t"));
   ASSERT_TRUE(server.tls.has_value());
   EXPECT_EQ(server.tls->key_file, key);
   EXPECT_EQ(server.limits.max_entry_bytes, 1024);
@@ -235,6 +242,7 @@ TEST(ConfigTest, ServerSectionAndLogTarget) {
   const std::string summary = describe(*result.config);
   EXPECT_THAT(summary, HasSubstr("log file var/out.jsonl"));
   EXPECT_THAT(summary, HasSubstr("sigv4 AKIDEXAMPLE: secret ***"));
+  EXPECT_THAT(summary, HasSubstr("admin key header x-hikyaku-admin-key: ***"));
   EXPECT_EQ(summary.find("s3cr3t"), std::string::npos) << summary;
 }
 
@@ -251,6 +259,27 @@ TEST(ConfigErrorTest, ServerSectionErrors) {
   EXPECT_THAT(result.errors[1].to_string(),
               HasSubstr("Server.Auth.ApiKeys[0].Value: must not be empty"));
   EXPECT_THAT(result.errors[2].to_string(), HasSubstr("Server.Tls.KeyFile: is required"));
+}
+
+TEST(ConfigTest, AdminKeysTakeNoAllowedSourcesAndTheDeliveryLogIsBounded) {
+  LoadResult result =
+      load(replace(replace(kValid, "  Sqlite: { Path: var/test.db }\n",
+                           "  Sqlite: { Path: var/test.db }\n  DeliveryLog: { MaxEntries: -1 }\n"),
+                   "  Listen: 127.0.0.1:4010\n", R"(  Listen: 127.0.0.1:4010
+  Auth:
+    AdminApiKeys: [{ HeaderName: x-admin, Value: v, AllowedSources: [a.b] }]
+)"));
+  ASSERT_EQ(result.errors.size(), 2u);
+  EXPECT_THAT(result.errors[0].to_string(), HasSubstr("Server.Auth.AdminApiKeys[0]"));
+  EXPECT_THAT(result.errors[0].to_string(), HasSubstr("AllowedSources"));
+  EXPECT_THAT(result.errors[1].to_string(), HasSubstr("Store.DeliveryLog.MaxEntries"));
+
+  LoadResult good =
+      load(replace(kValid, "  Sqlite: { Path: var/test.db }\n",
+                   "  Sqlite: { Path: var/test.db }\n  DeliveryLog: { MaxEntries: 0 }\n"));
+  ASSERT_TRUE(good.ok()) << good.errors[0].to_string();
+  EXPECT_EQ(good.config->store.delivery_log_entries, 0);
+  EXPECT_TRUE(good.config->server.auth.admin_api_keys.empty());
 }
 
 // --- A dozen broken configs, each with a precise error ---------------------------------------

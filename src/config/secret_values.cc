@@ -97,6 +97,9 @@ std::vector<std::string> Config::secret_values() const {
   for (const ApiKeyCredential& credential : server.auth.api_keys) {
     collector.add(credential.value);
   }
+  for (const ApiKeyCredential& credential : server.auth.admin_api_keys) {
+    collector.add(credential.value);
+  }
   for (const Connection& connection : connections) {
     collector.add(connection.api_key_value);
     collector.add(connection.password);

@@ -44,14 +44,16 @@ void read_sigv4(YamlReader& reader, const YAML::Node& sigv4, const std::string& 
   }
 }
 
+// ApiKeys (with AllowedSources) or AdminApiKeys (without).
 void read_api_keys(YamlReader& reader, const YAML::Node& keys, const std::string& list_path,
-                   ServerAuthConfig& out) {
+                   bool with_sources, std::vector<ApiKeyCredential>& out) {
   if (!reader.check_sequence(keys, list_path)) {
     return;
   }
   for (size_t i = 0; i < keys.size(); ++i) {
     const std::string item = index(list_path, i);
-    if (!reader.check_map(keys[i], item, {"HeaderName", "Value", "AllowedSources"})) {
+    if (!(with_sources ? reader.check_map(keys[i], item, {"HeaderName", "Value", "AllowedSources"})
+                       : reader.check_map(keys[i], item, {"HeaderName", "Value"}))) {
       continue;
     }
     ApiKeyCredential credential;
@@ -68,20 +70,23 @@ void read_api_keys(YamlReader& reader, const YAML::Node& keys, const std::string
     if (const YAML::Node sources = keys[i]["AllowedSources"]) {
       credential.allowed_sources = reader.read_string_list(sources, join(item, "AllowedSources"));
     }
-    out.api_keys.push_back(std::move(credential));
+    out.push_back(std::move(credential));
   }
 }
 
 void read_server_auth(YamlReader& reader, const YAML::Node& auth, ServerAuthConfig& out) {
   const std::string path = "Server.Auth";
-  if (!reader.check_map(auth, path, {"SigV4", "ApiKeys"})) {
+  if (!reader.check_map(auth, path, {"SigV4", "ApiKeys", "AdminApiKeys"})) {
     return;
   }
   if (const YAML::Node sigv4 = auth["SigV4"]) {
     read_sigv4(reader, sigv4, join(path, "SigV4"), out);
   }
   if (const YAML::Node keys = auth["ApiKeys"]) {
-    read_api_keys(reader, keys, join(path, "ApiKeys"), out);
+    read_api_keys(reader, keys, join(path, "ApiKeys"), true, out.api_keys);
+  }
+  if (const YAML::Node keys = auth["AdminApiKeys"]) {
+    read_api_keys(reader, keys, join(path, "AdminApiKeys"), false, out.admin_api_keys);
   }
 }
 
@@ -174,8 +179,17 @@ void read_server(YamlReader& reader, const YAML::Node& server, ServerConfig& out
 }
 
 void read_store(YamlReader& reader, const YAML::Node& store, StoreConfig& out) {
-  if (!reader.check_map(store, "Store", {"Sqlite", "MaxQueuedBytes"})) {
+  if (!reader.check_map(store, "Store", {"Sqlite", "MaxQueuedBytes", "DeliveryLog"})) {
     return;
+  }
+  if (const YAML::Node log = store["DeliveryLog"];
+      log && reader.check_map(log, "Store.DeliveryLog", {"MaxEntries"})) {
+    if (const YAML::Node entries = log["MaxEntries"]) {
+      if (std::optional<int64_t> value =
+              reader.read_integer(entries, "Store.DeliveryLog.MaxEntries", 0, 10'000'000)) {
+        out.delivery_log_entries = *value;
+      }
+    }
   }
   if (const YAML::Node max_queued = store["MaxQueuedBytes"]) {
     constexpr int64_t kMiB = int64_t{1024} * 1024;
