@@ -900,6 +900,73 @@ TEST_F(ApiTest, MetricsNeedAnApiKeyUnlessTheServerListensOnLoopback) {
   }
 }
 
+TEST_F(ApiTest, TheAdminApiNeedsAnAdminKeyOrALoopbackListener) {
+  std::vector<AdminRequest> calls;  // handled on the calling thread here
+  ApiOptions options;
+  options.admin = [&calls](AdminRequest call, std::function<void(AdminAnswer)> answer) {
+    calls.push_back(call);
+    answer({200, "application/json", R"({"Ok":true})"});
+  };
+  config::ApiKeyCredential admin_key;
+  admin_key.header_name = "X-Admin-Key";
+  admin_key.value = Secret("admin-secret-51c2");
+  config::ApiKeyCredential ingest_key;
+  ingest_key.header_name = "X-Admin-Key";  // the same header, an ingest key's value
+  ingest_key.value = Secret("ingest-secret-0d9e");
+
+  // Loopback without admin keys: open.
+  start(loopback_config(), options);
+  Reply open = request("GET", "/admin/v1/dead-letters?rule=r1&limit=5");
+  EXPECT_EQ(open.status, 200U);
+  ASSERT_EQ(calls.size(), 1u);
+  EXPECT_EQ(calls[0].method, "GET");
+  EXPECT_EQ(calls[0].path, "/dead-letters");
+  EXPECT_EQ(calls[0].query, "rule=r1&limit=5");
+  EXPECT_EQ(open.headers["cache-control"], "no-store");
+
+  // Another listener without admin keys: refused, whatever ingest key is shown.
+  config::ServerConfig exposed = loopback_config();
+  exposed.listen = "0.0.0.0:4010";
+  exposed.auth.api_keys = {ingest_key};
+  start(exposed, options);
+  Reply refused = request("POST", "/admin/v1/dead-letters/redrive", R"({"All":true})",
+                          {{"X-Admin-Key", "ingest-secret-0d9e"}});
+  EXPECT_EQ(refused.status, 403U);
+  EXPECT_NE(refused.body.find("AdminApiKeys"), std::string::npos) << refused.body;
+  EXPECT_EQ(calls.size(), 1u);
+
+  // Admin keys: needed on any listener; an ingest key is not one.
+  for (const std::string listen : {"127.0.0.1:4010", "0.0.0.0:4010"}) {
+    SCOPED_TRACE(listen);
+    config::ServerConfig keyed = exposed;
+    keyed.listen = listen;
+    keyed.auth.admin_api_keys = {admin_key};
+    start(keyed, options);
+    const size_t before = calls.size();
+    Reply missing = request("GET", "/admin/v1/rules");
+    EXPECT_EQ(missing.status, 401U);
+    Reply wrong = request("GET", "/admin/v1/rules", "", {{"x-admin-key", "admin-secret-51c3"}});
+    EXPECT_EQ(wrong.status, 403U);
+    Reply ingest = request("GET", "/admin/v1/rules", "", {{"x-admin-key", "ingest-secret-0d9e"}});
+    EXPECT_EQ(ingest.status, 403U);
+    for (const Reply& reply : {missing, wrong, ingest}) {
+      EXPECT_EQ(reply.body.find("secret"), std::string::npos) << reply.body;
+      EXPECT_EQ(reply.headers.at("content-type"), "application/json");
+    }
+    EXPECT_EQ(calls.size(), before);
+    Reply allowed = request("POST", "/admin/v1/dead-letters/purge", R"({"Ids":[1]})",
+                            {{"x-admin-key", "admin-secret-51c2"}});
+    EXPECT_EQ(allowed.status, 200U);
+    ASSERT_EQ(calls.size(), before + 1);
+    EXPECT_EQ(calls.back().path, "/dead-letters/purge");
+    EXPECT_EQ(calls.back().body, R"({"Ids":[1]})");
+  }
+
+  // Without a handler the paths do not exist.
+  start(loopback_config());
+  EXPECT_EQ(request("GET", "/admin/v1/rules").status, 404U);
+}
+
 // Every series the server has always exposed, by name and labels (dashboards read them).
 TEST_F(ApiTest, MetricNamesAndLabelsAreStable) {
   start(loopback_config());

@@ -14,6 +14,11 @@
 //   GET  /readyz                           200 / 503 from ServerOptions::readiness.
 //   GET  /metrics                          ServerOptions::metrics_text() (Prometheus text); open on
 //                                          a loopback listener, else needs an Auth.ApiKeys header.
+//   *    /admin/v1/...                     ServerOptions::admin (the operators' JSON API,
+//                                          docs/operations.md): one of Server.Auth.AdminApiKeys'
+//                                          headers (constant-time compare; 401 missing / 403
+//                                          wrong); without AdminApiKeys only on a loopback
+//                                          listener (403 otherwise).
 //
 // Example (the composition root, `hikyaku serve`):
 //
@@ -79,6 +84,23 @@
 
 namespace hikyaku::server {
 
+// A call of the admin API (/admin/v1/...), authenticated already, for ServerOptions::admin.
+struct AdminRequest {
+  std::string method;
+  std::string path;   // after "/admin/v1", e.g. "/dead-letters/42"
+  std::string query;  // after '?', undecoded; "" = none
+  std::string body;
+};
+struct AdminAnswer {
+  unsigned status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+};
+// Answers one admin call; calls `answer` exactly once, from any thread. Must not block the
+// calling io thread (run the work elsewhere).
+using AdminHandler =
+    std::function<void(AdminRequest request, std::function<void(AdminAnswer)> answer)>;
+
 struct ServerOptions {
   // GET /metrics body. Empty: the server's own counters (server_metrics_text()). Called on an io
   // thread for every scrape: must be quick and must not block.
@@ -86,6 +108,9 @@ struct ServerOptions {
   // GET /readyz: ok -> 200, otherwise 503 with the message. Empty: always ready. Called on an io
   // thread: must not block (check a flag or a cached probe, not a slow store round trip).
   std::function<Status()> readiness;
+  // The admin API (/admin/v1/...), called once the caller is authenticated (see above). Empty:
+  // those paths answer 404.
+  AdminHandler admin;
   // Number of Asio threads; 0 = std::thread::hardware_concurrency() (at least 1).
   int io_threads = 0;
 };

@@ -8,6 +8,7 @@
 
 #include "core/ascii.h"
 #include "core/ids.h"
+#include "core/json_writer.h"
 #include "server/internal/auth.h"
 #include "server/internal/wire.h"
 
@@ -27,10 +28,16 @@ constexpr std::string_view kAwsTargetPrefix = "AWSEvents.";
 // GET /metrics names rules, targets and destinations: anyone who can reach a loopback listener is
 // on this host already, anyone else must show one of Server.Auth.ApiKeys. Without Server.Auth the
 // server listens only on loopback (config::check_server_config).
-bool metrics_need_key(const config::ServerConfig& config) {
+bool loopback_listener(const config::ServerConfig& config) {
   const Result<config::ListenAddress> listen = config::parse_listen(config.listen);
-  return config.auth.configured() && !(listen && listen->loopback);
+  return listen && listen->loopback;
 }
+
+bool metrics_need_key(const config::ServerConfig& config) {
+  return config.auth.configured() && !loopback_listener(config);
+}
+
+constexpr std::string_view kAdminPrefix = "/admin/v1/";
 
 }  // namespace
 
@@ -49,7 +56,8 @@ Api::Api(config::ServerConfig config, bus::EventBus& bus, const Clock& clock, Ap
       clock_(clock),
       options_(std::move(options)),
       metrics_(std::make_shared<ServerMetrics>()),
-      metrics_need_key_(metrics_need_key(config_)) {}
+      metrics_need_key_(metrics_need_key(config_)),
+      loopback_listener_(loopback_listener(config_)) {}
 
 std::string Api::region_for(std::string_view signing_region) const {
   if (config_.region) {
@@ -94,6 +102,10 @@ void Api::handle(const HttpRequest& request, Respond respond) {
     handle_webhook(request, bus, respond);
     return;
   }
+  if (path.substr(0, kAdminPrefix.size()) == kAdminPrefix) {
+    handle_admin(request, respond);
+    return;
+  }
   if (request.method == "GET") {
     if (path == "/healthz") {
       respond(text_response(200, "ok\n"));
@@ -123,6 +135,47 @@ void Api::handle(const HttpRequest& request, Respond respond) {
     }
   }
   respond(text_response(404, "not found\n"));
+}
+
+void Api::handle_admin(const HttpRequest& request, Respond& respond) {
+  const auto json_error = [](unsigned status, std::string_view code, std::string_view message) {
+    HttpResponse response;
+    response.status = status;
+    response.content_type = "application/json";
+    response.body = fmt::format(R"({{"Error":{{"Code":{},"Message":{}}}}})", json_quote(code),
+                                json_quote(message));
+    return response;
+  };
+  if (!options_.admin) {
+    respond(json_error(404, "NotFound", "This server has no admin API."));
+    return;
+  }
+  if (std::optional<Refusal> refusal =
+          authenticate_admin(request, config_.auth, loopback_listener_)) {
+    metrics_->count_request_error(refusal->type);
+    respond(json_error(refusal->status, refusal->type, refusal->message));
+    return;
+  }
+  const std::string_view target = request.target;
+  const size_t question = target.find('?');
+  AdminRequest call;
+  call.method = request.method;
+  call.path = std::string(
+      target.substr(kAdminPrefix.size() - 1, question == std::string_view::npos
+                                                 ? std::string_view::npos
+                                                 : question - (kAdminPrefix.size() - 1)));
+  if (question != std::string_view::npos) {
+    call.query = std::string(target.substr(question + 1));
+  }
+  call.body = request.body;
+  options_.admin(std::move(call), [respond](AdminAnswer answer) {
+    HttpResponse response;
+    response.status = answer.status;
+    response.content_type = std::move(answer.content_type);
+    response.body = std::move(answer.body);
+    response.headers.emplace_back("Cache-Control", "no-store");
+    respond(std::move(response));
+  });
 }
 
 void Api::handle_aws_json(const HttpRequest& request, Respond& respond) {

@@ -31,6 +31,7 @@
 #include "core/clock.h"
 #include "core/status.h"
 #include "server/internal/server_metrics.h"
+#include "server/server.h"
 
 namespace hikyaku::server {
 
@@ -57,6 +58,7 @@ using Respond = std::function<void(HttpResponse)>;
 struct ApiOptions {
   std::function<Status()> readiness;          // GET /readyz; empty = always ready
   std::function<std::string()> metrics_text;  // GET /metrics; empty = only the server's counters
+  AdminHandler admin;                         // /admin/v1/...; empty = 404
 };
 
 struct Caller;
@@ -90,6 +92,7 @@ class Api {
   HttpResponse list_event_buses(const HttpRequest& request, const std::string& request_id,
                                 std::string_view region);
   void handle_webhook(const HttpRequest& request, std::string_view bus_name, Respond& respond);
+  void handle_admin(const HttpRequest& request, Respond& respond);
 
   // An AWS JSON error response, counted by its type.
   HttpResponse aws_error(unsigned status, std::string_view type, std::string_view message,
@@ -105,6 +108,7 @@ class Api {
   // GET /metrics asks for one of Server.Auth.ApiKeys: Server.Auth is set and Listen is not
   // loopback.
   bool metrics_need_key_;
+  bool loopback_listener_;
 };
 
 // Epoch seconds -> "YYYY-MM-DDTHH:MM:SSZ". Errors: kInvalidArgument outside years 0001..9999.

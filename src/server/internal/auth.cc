@@ -38,14 +38,15 @@ Authenticated<Caller> authenticate_aws(const HttpRequest& request,
   return result;
 }
 
-Authenticated<const config::ApiKeyCredential*> authenticate_api_key(
-    const HttpRequest& request, const config::ServerAuthConfig& auth) {
-  Authenticated<const config::ApiKeyCredential*> result;
-  if (!auth.configured()) {
-    return result;
-  }
-  bool presented = false;
-  for (const config::ApiKeyCredential& key : auth.api_keys) {
+namespace {
+
+// The key of `keys` the request presents; null when it presents none (`presented` false) or
+// none that matches.
+const config::ApiKeyCredential* presented_key(const HttpRequest& request,
+                                              const std::vector<config::ApiKeyCredential>& keys,
+                                              bool& presented) {
+  presented = false;
+  for (const config::ApiKeyCredential& key : keys) {
     const std::string* value = request.header(key.header_name);
     if (value == nullptr) {
       continue;
@@ -55,14 +56,49 @@ Authenticated<const config::ApiKeyCredential*> authenticate_api_key(
     const std::string given = sigv4::sha256(*value);
     const std::string expected = sigv4::sha256(key.value.reveal());
     if (CRYPTO_memcmp(given.data(), expected.data(), given.size()) == 0) {
-      result.who = &key;
-      return result;
+      return &key;
     }
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+Authenticated<const config::ApiKeyCredential*> authenticate_api_key(
+    const HttpRequest& request, const config::ServerAuthConfig& auth) {
+  Authenticated<const config::ApiKeyCredential*> result;
+  if (!auth.configured()) {
+    return result;
+  }
+  bool presented = false;
+  result.who = presented_key(request, auth.api_keys, presented);
+  if (result.who != nullptr) {
+    return result;
   }
   result.refusal = presented ? Refusal{403, "AccessDeniedException", "The API key is not valid."}
                              : Refusal{401, "MissingAuthenticationTokenException",
                                        "Missing API key header (see Server.Auth.ApiKeys)."};
   return result;
+}
+
+std::optional<Refusal> authenticate_admin(const HttpRequest& request,
+                                          const config::ServerAuthConfig& auth,
+                                          bool loopback_listener) {
+  if (auth.admin_api_keys.empty()) {
+    if (loopback_listener) {
+      return std::nullopt;
+    }
+    return Refusal{403, "AccessDeniedException",
+                   "The admin API answers on a loopback listener only, unless "
+                   "Server.Auth.AdminApiKeys is configured."};
+  }
+  bool presented = false;
+  if (presented_key(request, auth.admin_api_keys, presented) != nullptr) {
+    return std::nullopt;
+  }
+  return presented ? Refusal{403, "AccessDeniedException", "The admin API key is not valid."}
+                   : Refusal{401, "MissingAuthenticationTokenException",
+                             "Missing admin API key header (see Server.Auth.AdminApiKeys)."};
 }
 
 bool source_allowed(const std::vector<std::string>& allowed, std::string_view source) {

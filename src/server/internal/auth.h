@@ -48,6 +48,13 @@ Authenticated<Caller> authenticate_aws(const HttpRequest& request,
 Authenticated<const config::ApiKeyCredential*> authenticate_api_key(
     const HttpRequest& request, const config::ServerAuthConfig& auth);
 
+// Whether the request may call the admin API: with Server.Auth.AdminApiKeys, one of their
+// headers (constant-time comparison; 401 none presented, 403 none matches); without them only on
+// a loopback listener (403 otherwise). nullopt = allowed.
+std::optional<Refusal> authenticate_admin(const HttpRequest& request,
+                                          const config::ServerAuthConfig& auth,
+                                          bool loopback_listener);
+
 // True when `source` matches one of `allowed` ("exact" or "prefix*"), or `allowed` is empty.
 bool source_allowed(const std::vector<std::string>& allowed, std::string_view source);
 
