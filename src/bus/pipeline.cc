@@ -113,6 +113,92 @@ const Snapshot::CompiledBus* Snapshot::find_bus(std::string_view name) const {
   return found == buses_.end() ? nullptr : &found->second;
 }
 
+namespace {
+
+// The bus, the rule's index in it and the target a key names; nulls when none does.
+struct FoundTarget {
+  const Snapshot::CompiledBus* bus = nullptr;
+  uint32_t rule_index = 0;
+  const Snapshot::CompiledTarget* target = nullptr;
+};
+
+FoundTarget find_target(const Snapshot& snapshot, std::string_view target_key) {
+  const size_t first = target_key.find('/');
+  const Snapshot::CompiledBus* bus =
+      first == std::string_view::npos ? nullptr : snapshot.find_bus(target_key.substr(0, first));
+  if (bus == nullptr) {
+    return {};
+  }
+  for (uint32_t index = 0; index < bus->rules.size(); ++index) {
+    for (const Snapshot::CompiledTarget& target : bus->rules[index].targets) {
+      if (target.key == target_key) {
+        return {bus, index, &target};
+      }
+    }
+  }
+  return {};
+}
+
+Status render_one(const Snapshot::CompiledRule& rule, const Snapshot::CompiledTarget& target,
+                  std::string_view event_json, int64_t ingested_at_ms,
+                  Snapshot::Rendered& rendered) {
+  const std::string ingestion_time = format_rfc3339_seconds(
+      std::chrono::system_clock::time_point(std::chrono::milliseconds(ingested_at_ms)));
+  const transform::RenderContext context{rule.name, rule.arn, ingestion_time};
+  HK_RETURN_IF_ERROR(target.transformer.render_to(event_json, context, rendered.body));
+  return target.http_parameters.render_to(event_json, rendered.headers)
+      .with_context("HttpParameters");
+}
+
+Status no_target(std::string_view target_key) {
+  return not_found(
+      fmt::format("no target {} in the config in force (removed, renamed, or its rule is disabled)",
+                  target_key));
+}
+
+}  // namespace
+
+Result<Snapshot::Rendered> Snapshot::render_again(std::string_view target_key,
+                                                  std::string_view event_json,
+                                                  int64_t ingested_at_ms) const {
+  const FoundTarget found = find_target(*this, target_key);
+  if (found.target == nullptr) {
+    return no_target(target_key);
+  }
+  Rendered rendered;
+  HK_RETURN_IF_ERROR(render_one(found.bus->rules[found.rule_index], *found.target, event_json,
+                                ingested_at_ms, rendered));
+  return rendered;
+}
+
+Result<std::vector<Snapshot::Rendered>> Snapshot::render_for_test(std::string_view target_key,
+                                                                  std::string_view event_json,
+                                                                  int64_t ingested_at_ms) const {
+  const FoundTarget found = find_target(*this, target_key);
+  if (found.target == nullptr) {
+    return no_target(target_key);
+  }
+  const CompiledRule& rule = found.bus->rules[found.rule_index];
+  std::vector<Rendered> all;
+  if (!found.target->split_by) {
+    HK_RETURN_IF_ERROR(
+        render_one(rule, *found.target, event_json, ingested_at_ms, all.emplace_back()));
+    return all;
+  }
+  std::vector<std::string> pieces;
+  HK_RETURN_IF_ERROR(found.target->split_by->split(event_json, pieces)
+                         .with_context("SplitBy " + found.target->split_by->path()));
+  std::vector<uint32_t> matched;
+  for (const std::string& piece : pieces) {
+    if (!found.bus->matcher->match(piece, matched).ok() ||
+        std::find(matched.begin(), matched.end(), found.rule_index) == matched.end()) {
+      continue;
+    }
+    HK_RETURN_IF_ERROR(render_one(rule, *found.target, piece, ingested_at_ms, all.emplace_back()));
+  }
+  return all;
+}
+
 Pipeline::Pipeline(store::GroupCommitter& committer, MetricsRegistry& metrics, const Clock& clock,
                    std::shared_ptr<const Snapshot> snapshot, Options options)
     : committer_(committer),

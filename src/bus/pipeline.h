@@ -97,6 +97,24 @@ class Snapshot {
   // nullptr for a bus no rule uses.
   const CompiledBus* find_bus(std::string_view name) const;
 
+  // A delivery job's body and headers rendered again from its event (the one-element event of a
+  // split target) with the target `target_key` names in this snapshot, as ingest renders them:
+  // an operator redriving a dead letter after fixing its target's template. Errors:
+  // kNotFound when the key names no target of an enabled rule; kInvalidArgument when the event
+  // does not render (the transformer's message).
+  struct Rendered {
+    std::string body;
+    std::string headers;
+  };
+  Result<Rendered> render_again(std::string_view target_key, std::string_view event_json,
+                                int64_t ingested_at_ms) const;
+  // What ingest would make of `event_json` for that target: one body, or for a split target one
+  // per element whose one-element event still matches the rule (none when none does). For the
+  // rule tester; errors as render_again.
+  Result<std::vector<Rendered>> render_for_test(std::string_view target_key,
+                                                std::string_view event_json,
+                                                int64_t ingested_at_ms) const;
+
  private:
   Snapshot() = default;
   std::shared_ptr<const config::Config> config_;

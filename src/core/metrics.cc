@@ -79,6 +79,24 @@ Counter& MetricsRegistry::counter(const std::string& name, const std::string& he
   return *slot;
 }
 
+std::optional<int64_t> MetricsRegistry::value(const std::string& name,
+                                              const MetricLabels& labels) const {
+  MutexLock lock(mutex_);
+  const auto found = families_.find(name);
+  if (found == families_.end()) {
+    return std::nullopt;
+  }
+  const std::string key = render_labels(labels);
+  const Family& family = found->second;
+  if (const auto counter = family.counters.find(key); counter != family.counters.end()) {
+    return counter->second->value();
+  }
+  if (const auto gauge = family.gauges.find(key); gauge != family.gauges.end()) {
+    return gauge->second->value();
+  }
+  return std::nullopt;
+}
+
 Gauge& MetricsRegistry::gauge(const std::string& name, const std::string& help,
                               const MetricLabels& labels) {
   MutexLock lock(mutex_);

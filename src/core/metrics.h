@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -72,6 +73,11 @@ class MetricsRegistry {
       HK_EXCLUDES(mutex_);
   Histogram& histogram(const std::string& name, const std::string& help,
                        const MetricLabels& labels = {}) HK_EXCLUDES(mutex_);
+
+  // The value of the counter or gauge `name` with exactly `labels` (in registration order);
+  // nullopt when none was registered. For readers such as the admin API.
+  std::optional<int64_t> value(const std::string& name, const MetricLabels& labels = {}) const
+      HK_EXCLUDES(mutex_);
 
   // Prometheus text exposition format (version 0.0.4), families sorted by name, the series of a
   // family sorted by their rendered label sets.

@@ -71,5 +71,15 @@ TEST(MetricsTest, ConcurrentIncrementsAreNotLost) {
   EXPECT_EQ(counter.value(), 40000);
 }
 
+TEST(MetricsTest, ValuesAreReadBackByNameAndLabels) {
+  MetricsRegistry registry;
+  registry.counter("hikyaku_things_total", "Things", {{"rule", "r1"}}).add(3);
+  registry.gauge("hikyaku_depth", "Depth", {{"destination", "d"}}).set(7);
+  EXPECT_EQ(registry.value("hikyaku_things_total", {{"rule", "r1"}}), 3);
+  EXPECT_EQ(registry.value("hikyaku_depth", {{"destination", "d"}}), 7);
+  EXPECT_EQ(registry.value("hikyaku_things_total", {{"rule", "r2"}}), std::nullopt);
+  EXPECT_EQ(registry.value("hikyaku_unknown"), std::nullopt);
+}
+
 }  // namespace
 }  // namespace hikyaku
