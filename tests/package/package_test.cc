@@ -9,7 +9,6 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <memory>
 #include <sstream>
 #include <string>
 #include <utility>
@@ -27,7 +26,7 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 using testing::run_command;
 
-const std::string kVersion = HIKYAKU_PROJECT_VERSION;
+constexpr const char* kVersion = HIKYAKU_PROJECT_VERSION;
 
 std::string read_text(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
@@ -58,51 +57,58 @@ std::string find_on_path(const std::string& program) {
 // run_command does not search PATH.
 std::string dpkg_deb() { return find_on_path("dpkg-deb"); }
 
-// Built once for all the tests: the package, its control files and its extracted files.
-struct Package {
+// Built once for all the tests: the package, its control files and its extracted files (removed
+// at exit).
+class Package {
+ public:
+  Package() { build(); }
+
   testing::TempDir dir{"package"};
   fs::path deb;
   fs::path control;  // dpkg-deb -e
   fs::path root;     // dpkg-deb -x
   std::string failure;
+
+ private:
+  void build();
 };
+
+void Package::build() {
+  const fs::path output = dir.file("cpack");
+  CommandResult cpack = run_command(
+      {HIKYAKU_CPACK, "--config", HIKYAKU_CPACK_CONFIG, "-G", "DEB", "-B", output.string()});
+  if (cpack.exit_code != 0) {
+    failure = "cpack failed:\n" + cpack.out + cpack.err;
+    return;
+  }
+  for (const fs::directory_entry& entry : fs::directory_iterator(output)) {
+    if (entry.path().extension() == ".deb") {
+      deb = entry.path();
+    }
+  }
+  if (deb.empty()) {
+    failure = "cpack made no .deb:\n" + cpack.out;
+    return;
+  }
+  control = dir.file("control");
+  root = dir.file("root");
+  for (const auto& [option, folder] : {std::pair{"-e", control}, std::pair{"-x", root}}) {
+    CommandResult extracted = run_command({dpkg_deb(), option, deb.string(), folder.string()});
+    if (extracted.exit_code != 0) {
+      failure = std::string("dpkg-deb ") + option + " failed: " + extracted.err;
+      return;
+    }
+  }
+}
+
+const Package& package() {
+  static const Package built;
+  return built;
+}
 
 class PackageTest : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() {
-    package_ = std::make_unique<Package>();
-    Package& p = *package_;
-    const fs::path output = p.dir.file("cpack");
-    CommandResult cpack = run_command(
-        {HIKYAKU_CPACK, "--config", HIKYAKU_CPACK_CONFIG, "-G", "DEB", "-B", output.string()});
-    if (cpack.exit_code != 0) {
-      p.failure = "cpack failed:\n" + cpack.out + cpack.err;
-      return;
-    }
-    for (const fs::directory_entry& entry : fs::directory_iterator(output)) {
-      if (entry.path().extension() == ".deb") {
-        p.deb = entry.path();
-      }
-    }
-    if (p.deb.empty()) {
-      p.failure = "cpack made no .deb:\n" + cpack.out;
-      return;
-    }
-    p.control = p.dir.file("control");
-    p.root = p.dir.file("root");
-    for (const auto& [option, folder] : {std::pair{"-e", p.control}, std::pair{"-x", p.root}}) {
-      CommandResult extracted = run_command({dpkg_deb(), option, p.deb.string(), folder.string()});
-      if (extracted.exit_code != 0) {
-        p.failure = std::string("dpkg-deb ") + option + " failed: " + extracted.err;
-        return;
-      }
-    }
-  }
-  static void TearDownTestSuite() { package_.reset(); }
-
-  void SetUp() override { ASSERT_EQ(package_->failure, ""); }
-
-  static const Package& package() { return *package_; }
+  void SetUp() override { ASSERT_EQ(package().failure, ""); }
 
   // The config as the service sees it: BACKLOG_* from /etc/default/hikyaku, nothing inherited.
   static CommandResult validate_installed_config(
@@ -121,19 +127,14 @@ class PackageTest : public ::testing::Test {
                         (package().root / "etc/hikyaku/hikyaku.yaml").string()},
                        environment);
   }
-
- private:
-  static std::unique_ptr<Package> package_;
 };
-
-std::unique_ptr<Package> PackageTest::package_;
 
 TEST_F(PackageTest, ControlFieldsNameTheProjectAndItsLibraries) {
   CommandResult fields =
       run_command({dpkg_deb(), "--field", package().deb.string(), "Package", "Version", "Depends"});
   ASSERT_EQ(fields.exit_code, 0) << fields.err;
   EXPECT_THAT(fields.out, HasSubstr("Package: hikyaku\n"));
-  EXPECT_THAT(fields.out, HasSubstr("Version: " + kVersion + "\n"));
+  EXPECT_THAT(fields.out, HasSubstr("Version: " + std::string(kVersion) + "\n"));
   // Computed by dpkg-shlibdeps from the binary.
   EXPECT_THAT(fields.out, HasSubstr("libsqlite3-0"));
   EXPECT_THAT(fields.out, HasSubstr("libc6"));
@@ -173,7 +174,7 @@ TEST_F(PackageTest, ContentsAreTheBinaryUnitConfigExamplesAndDocs) {
 TEST_F(PackageTest, PackagedBinaryRunsAndValidatesThePackagedConfig) {
   CommandResult version = run_command({(package().root / "usr/bin/hikyaku").string(), "--version"});
   EXPECT_EQ(version.exit_code, 0) << version.err;
-  EXPECT_EQ(version.out, "hikyaku " + kVersion + "\n");
+  EXPECT_EQ(version.out, "hikyaku " + std::string(kVersion) + "\n");
 
   // The example, with the store in the unit's StateDirectory. Validating does not create it.
   const std::string config = read_text(package().root / "etc/hikyaku/hikyaku.yaml");
