@@ -1,7 +1,7 @@
 # The two commands: `make run` (the main job) and `make test` (build and pass every test).
 # Each installs missing Debian packages first (scripts/install-deps), then configures and builds.
 # CI (.ci/run) runs `make lint`, `make test`, `make asan`, then `make check` and `make tsan`.
-.PHONY: run test bench asan tsan deps build configure lint check format clean
+.PHONY: run test bench asan tsan deb deps build configure lint check format clean
 
 JOBS ?= $(shell nproc)
 BUILD_DIR ?= build
@@ -52,12 +52,23 @@ bench: deps
 	cmake --build build-release -j $(JOBS)
 	scripts/run-benchmarks build-release
 
-# ASan + UBSan build running every test but those labelled slow (they wait on real time).
+# The Debian package (CPack, packaging/): a Release build of the binary for any x86-64 CPU in
+# build-deb, packaged as build-deb/hikyaku_<version>_<arch>.deb. For a binary that runs on AVX2
+# (Haswell or newer) CPUs only, and parses faster: make deb DEB_CMAKE_FLAGS=-DHIKYAKU_PORTABLE=OFF
+DEB_CMAKE_FLAGS ?= -DHIKYAKU_PORTABLE=ON
+deb: deps
+	cmake -S . -B build-deb -G Ninja -DCMAKE_BUILD_TYPE=Release $(DEB_CMAKE_FLAGS) $(CMAKE_FLAGS)
+	cmake --build build-deb -j $(JOBS) --target hikyaku
+	cd build-deb && cpack -G DEB
+	@echo "Install with: sudo apt install ./$$(ls build-deb/hikyaku_*.deb | tail -1)"
+
+# ASan + UBSan build running every test but those labelled slow (they wait on real time) or
+# package (the Debian package is checked by `make test`; the sanitizers have nothing to add).
 asan: deps
 	cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DHIKYAKU_SANITIZE=address,undefined $(CMAKE_FLAGS)
 	cmake --build build-asan -j $(JOBS)
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
-	  ctest --test-dir build-asan --output-on-failure -j $(JOBS) -LE slow
+	  ctest --test-dir build-asan --output-on-failure -j $(JOBS) -LE 'slow|package'
 
 # ThreadSanitizer over the components that share state between threads.
 TSAN_TESTS = server_test bus_test store_test delivery_test
@@ -82,4 +93,4 @@ format:
 	clang-format -i $$(git ls-files 'src/*.h' 'src/*.cc' 'bench/*.h' 'bench/*.cc' 'tests/*.cc' 'tests/*.h')
 
 clean:
-	rm -rf build build-release build-asan build-tsan
+	rm -rf build build-release build-asan build-tsan build-deb
