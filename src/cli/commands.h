@@ -16,5 +16,7 @@ void add_serve_command(CLI::App& app, int& exit_code);
 void add_send_command(CLI::App& app, int& exit_code);
 void add_backlog_command(CLI::App& app, int& exit_code);
 void add_tickets_command(CLI::App& app, int& exit_code);
+void add_dlq_command(CLI::App& app, int& exit_code);
+void add_deliveries_command(CLI::App& app, int& exit_code);
 
 }  // namespace hikyaku::cli

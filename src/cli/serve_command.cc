@@ -15,12 +15,14 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <atomic>
 #include <chrono>
 #include <csignal>
 #include <filesystem>
 #include <memory>
 #include <set>
 
+#include "admin/admin_api.h"
 #include "bus/pipeline.h"
 #include "cli/commands.h"
 #include "cli/wiring.h"
@@ -51,7 +53,11 @@ struct Running {
   std::unique_ptr<store::GroupCommitter> committer;
   std::unique_ptr<bus::Pipeline> pipeline;
   std::unique_ptr<delivery::Dispatcher> dispatcher;
+  std::unique_ptr<admin::AdminApi> admin;
   std::unique_ptr<server::Server> server;
+  // What the admin API reads beside the store: the endpoints and redactor in force.
+  std::atomic<std::shared_ptr<const delivery::Endpoints>> endpoints;
+  std::atomic<std::shared_ptr<const Redactor>> redactor;
   Gauge* pending = nullptr;
   Gauge* leased = nullptr;
   Gauge* dead_letters = nullptr;
@@ -67,6 +73,7 @@ std::shared_ptr<const Redactor> remember_secrets(Running& running, const config:
   auto redactor = std::make_shared<const Redactor>(
       std::vector<std::string>(running.secrets.begin(), running.secrets.end()));
   install_log_redactor(redactor);
+  running.redactor.store(redactor);
   return redactor;
 }
 
@@ -112,6 +119,7 @@ void reload(Running& running, const std::string& path, const config::LoadOptions
     return;
   }
   running.pipeline->publish(*snapshot);
+  running.endpoints.store(endpoints);
   running.dispatcher->publish(std::move(endpoints));
   spdlog::info("reloaded config={} rules={}", path, config->rules.size());
 }
@@ -173,14 +181,37 @@ int serve(const std::string& path, const config::LoadOptions& load_options) {
     spdlog::error("{}", added.message());
     return 1;
   }
+  running.endpoints.store(endpoints);
+  delivery::Dispatcher::Options dispatch_options;
+  dispatch_options.delivery_log_entries = config->store.delivery_log_entries;
   running.dispatcher = std::make_unique<delivery::Dispatcher>(
-      *running.store, running.metrics, SystemClock::instance(), std::move(endpoints));
+      *running.store, running.metrics, SystemClock::instance(), std::move(endpoints),
+      dispatch_options);
   running.dispatcher->attach(*running.committer);
   running.dispatcher->start();
+
+  running.admin = std::make_unique<admin::AdminApi>(admin::Sources{
+      .store = running.store.get(),
+      .clock = &SystemClock::instance(),
+      .snapshot = [&running] { return running.pipeline->snapshot(); },
+      .redactor = [&running] { return running.redactor.load(); },
+      .metrics = &running.metrics,
+      .endpoints = [&running] { return running.endpoints.load(); },
+      .jobs_added = [&running] { running.dispatcher->notify(); },
+  });
 
   server::ServerOptions options;
   options.readiness = [&running] { return running.store->ping(); };
   options.metrics_text = [&running] { return metrics_text(running); };
+  options.admin = [&running](server::AdminRequest request,
+                             std::function<void(server::AdminAnswer)> answer) {
+    running.admin->handle_async(
+        {std::move(request.method), std::move(request.path), std::move(request.query),
+         std::move(request.body)},
+        [answer = std::move(answer)](admin::Response response) {
+          answer({response.status, "application/json", std::move(response.body)});
+        });
+  };
   running.server = std::make_unique<server::Server>(config->server, *running.pipeline, options);
   Result<uint16_t> port = running.server->start();
   if (!port.has_value()) {
@@ -208,6 +239,7 @@ int serve(const std::string& path, const config::LoadOptions& load_options) {
     break;
   }
   running.server->stop(SystemClock::instance().steady_now() + kDrainDeadline);
+  running.admin.reset();       // an admin call in progress finishes first
   running.committer->stop();   // everything answered is committed
   running.dispatcher->stop();  // attempts in flight finish; the rest stays pending
   running.server.reset();

@@ -62,7 +62,7 @@ Result<int> take_owner_lock(const std::string& path) {
   }
   if (flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
     ::close(lock_fd);
-    return unavailable(fmt::format(
+    return failed_precondition(fmt::format(
         "sqlite: {} is in use by another hikyaku process (lock {} is held)", path, lock_path));
   }
   return lock_fd;

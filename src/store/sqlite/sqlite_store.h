@@ -74,7 +74,8 @@ class SqliteStore final : public Store {
   };
 
   // Opens or creates the database and its schema. kUnavailable when the file cannot be opened
-  // or is not a hikyaku store. `clock` must outlive the store.
+  // or is not a hikyaku store; kFailedPrecondition when another process owns it (a running
+  // server). `clock` must outlive the store.
   static Result<std::unique_ptr<SqliteStore>> open(const Options& options,
                                                    const Clock& clock = SystemClock::instance());
 

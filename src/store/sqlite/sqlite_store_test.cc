@@ -482,6 +482,7 @@ TEST_F(SqliteStoreTest, SecondProcessCannotOpenTheSameFile) {
   Result<std::unique_ptr<SqliteStore>> second =
       SqliteStore::open({.path = (directory_ / "sub" / "hikyaku.db").string()});
   ASSERT_FALSE(second.has_value());
+  EXPECT_EQ(second.error().code(), StatusCode::kFailedPrecondition);
   EXPECT_NE(second.error().message().find("in use by another hikyaku process"), std::string::npos)
       << second.error().message();
 }
