@@ -5,6 +5,7 @@
 //   putevents_load_bench [--connections 8,32] [--seconds 5] [--rules 1,100,1000]
 //                        [--sync FULL|NORMAL] [--targets 1] [--match-all] [--entry-kb 0]
 //                        [--max-queued-mib 256] [--input-transformer]
+//                        [--redrive-letters 10000] [--pairs 3]
 //
 // Fan-out: `--rules 20 --targets 5 --match-all --entry-kb 25 --connections 100` makes every event
 // match all 20 rules (5 Log targets each: 100 deliveries per event) with ~250 KB requests. The
@@ -15,6 +16,13 @@
 //
 // With few connections a run measures the latency of each commit (every connection waits for
 // its answer before it sends again); with more, requests share commits and the CPU is the limit.
+//
+// `--redrive-letters N` measures an operator's redrive against live ingest: each run's store
+// starts with N dead letters (of the first rule's target, each with its event), and runs
+// alternate (`--pairs` times) between leaving them and redriving them all through the admin API
+// (rendered again, as an operator's `hikyaku dlq redrive --all` does) as the load starts; the
+// redriven letters are then delivered beside the live events. Reported: entries/s of each kind
+// of run and their ratio, and how long the redrive took.
 //
 // The server runs in this process (same code as `hikyaku serve`, assembled the same way), so the
 // CPU figure covers client and server together. Each rule set is a fresh store; the 1-rule run is
@@ -38,10 +46,12 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <sstream>
 #include <thread>
 #include <vector>
 
+#include "admin/admin_api.h"
 #include "bus/pipeline.h"
 #include "config/config.h"
 #include "core/json_writer.h"
@@ -68,7 +78,27 @@ struct Shape {
   int entry_kb = 0;            // pads each entry's Detail to about this size (0: the sample as is)
   int64_t max_queued_mib = 0;  // 0: the default bound
   bool input_transformer = false;
+  int redrive_letters = 0;  // dead letters in the store at the start of each run
+  int pairs = 3;            // with --redrive-letters: runs without and with a redrive
 };
+
+// `count` dead letters of `target`, each keeping `event`.
+void fill_dead_letters(store::Store& store, const std::string& target, int count,
+                       const std::string& event) {
+  auto shared = std::make_shared<const std::string>(event);
+  for (int done = 0; done < count;) {
+    store::Batch batch;
+    for (int i = 0; i < 1000 && done < count; ++i, ++done) {
+      batch.dead_letters.push_back({{target, "letter-" + std::to_string(done), "{}", "",
+                                     SystemClock::instance().now_ms(), shared},
+                                    {"HTTP_500", "HTTP_500: unavailable", "MaximumRetryAttempts"}});
+    }
+    if (Status appended = store.append(batch); !appended.ok()) {
+      fmt::print(stderr, "dead letters: {}\n", appended.message());
+      std::exit(1);
+    }
+  }
+}
 
 // 100 rules on distinct controls, one of which matches the sample (all of them with
 // --match-all); every rule has `targets` Log targets.
@@ -273,6 +303,7 @@ struct RunResult {
   int64_t peak_rss_mib = 0;
   int64_t delivered_lines = 0;
   double entries_per_commit = 0;  // all of them: ingest commits and completions alone
+  double redrive_ms = 0;          // with a redrive: how long it took
 };
 
 // The process's peak resident memory so far (VmHWM), in MiB; reset_peak_rss() restarts it.
@@ -292,7 +323,8 @@ void reset_peak_rss() {
   clear_refs << "5";
 }
 
-RunResult run(int rules, int connections, int seconds, bool full_sync, const Shape& shape) {
+RunResult run(int rules, int connections, int seconds, bool full_sync, const Shape& shape,
+              bool redrive = false) {
   const hikyaku::testing::TempDir temp_dir("load");  // the store and the Log target's file
   const std::filesystem::path directory = temp_dir.path();
 
@@ -331,9 +363,24 @@ RunResult run(int rules, int connections, int seconds, bool full_sync, const Sha
   server::Server server(config->server, pipeline);
   const uint16_t port = server.start().value();
 
-  const std::string request = request_for(
-      std::string(HIKYAKU_TEST_DATA_DIR) + "/data/securityhub/02-fsbp-s3-8-high-failed.json",
-      fmt::format("127.0.0.1:{}", port), shape.entry_kb);
+  const std::string sample_path =
+      std::string(HIKYAKU_TEST_DATA_DIR) + "/data/securityhub/02-fsbp-s3-8-high-failed.json";
+  const std::string request =
+      request_for(sample_path, fmt::format("127.0.0.1:{}", port), shape.entry_kb);
+  std::unique_ptr<admin::AdminApi> admin;
+  if (shape.redrive_letters > 0) {
+    fill_dead_letters(*store, bus::target_key("default", "rule-0", "log0"), shape.redrive_letters,
+                      read_file(sample_path));
+    admin = std::make_unique<admin::AdminApi>(admin::Sources{
+        .store = store.get(),
+        .clock = &SystemClock::instance(),
+        .snapshot = [&pipeline] { return pipeline.snapshot(); },
+        .redactor = {},
+        .metrics = &metrics,
+        .endpoints = {},
+        .jobs_added = [&dispatcher] { dispatcher.notify(); },
+    });
+  }
   reset_peak_rss();
   std::atomic<bool> stop{false};
   ClientTotals totals;
@@ -344,9 +391,32 @@ RunResult run(int rules, int connections, int seconds, bool full_sync, const Sha
     pthread_setname_np(pthread_self(), "bench-client");
     drive_connections(port, connections, request, stop, totals);
   });
+  double redrive_ms = 0;
+  std::thread redriver;
+  if (redrive) {
+    // As an operator's call reaches the server: on the admin API's own thread.
+    redriver = std::thread([&] {
+      std::promise<void> answered;
+      const auto redrive_started = std::chrono::steady_clock::now();
+      admin->handle_async({"POST", "/dead-letters/redrive", "", R"({"All": true})"},
+                          [&](admin::Response response) {
+                            if (response.status != 200) {
+                              fmt::print(stderr, "redrive: {}\n", response.body);
+                            }
+                            answered.set_value();
+                          });
+      answered.get_future().wait();
+      redrive_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() -
+                                                             redrive_started)
+                       .count();
+    });
+  }
   std::this_thread::sleep_for(std::chrono::seconds(seconds));
   stop = true;
   client.join();
+  if (redriver.joinable()) {
+    redriver.join();
+  }
   const double elapsed =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   const double cpu = cpu_seconds() - cpu_before;
@@ -354,10 +424,12 @@ RunResult run(int rules, int connections, int seconds, bool full_sync, const Sha
   const int64_t peak_mib = peak_rss_mib();
 
   server.stop(std::chrono::steady_clock::now() + std::chrono::seconds(5));
+  admin.reset();
   committer.stop();
   dispatcher.stop();
 
   RunResult result;
+  result.redrive_ms = redrive_ms;
   std::vector<int64_t>& all = totals.latencies_us;
   const int64_t total = totals.accepted;
   result.failed = totals.failed;
@@ -423,7 +495,36 @@ int run_all(int argc, char** argv) {
       full_sync = value != "NORMAL";
     } else if (flag == "--rules") {
       rule_counts = parse_list(value);
+    } else if (flag == "--redrive-letters") {
+      shape.redrive_letters = std::stoi(value);
+    } else if (flag == "--pairs") {
+      shape.pairs = std::stoi(value);
     }
+  }
+  if (shape.redrive_letters > 0) {
+    for (int connections : connection_counts) {
+      fmt::print(
+          "PutEvents load with a redrive alongside: {} connections, {} s per run, {} dead "
+          "letters in the store, {} rule(s); runs alternate without and with a redrive of them "
+          "all\n",
+          connections, seconds, shape.redrive_letters, rule_counts[0]);
+      double without_total = 0;
+      double with_total = 0;
+      for (int pair = 0; pair < shape.pairs; ++pair) {
+        const RunResult without = run(rule_counts[0], connections, seconds, full_sync, shape);
+        const RunResult with = run(rule_counts[0], connections, seconds, full_sync, shape, true);
+        without_total += without.entries_per_second;
+        with_total += with.entries_per_second;
+        fmt::print(
+            "pair={} without_redrive_entries_per_s={:.0f} with_redrive_entries_per_s={:.0f} "
+            "ratio={:.3f} redrive_ms={:.0f} p99_ms_without={:.2f} p99_ms_with={:.2f}\n",
+            pair + 1, without.entries_per_second, with.entries_per_second,
+            with.entries_per_second / without.entries_per_second, with.redrive_ms, without.p99_ms,
+            with.p99_ms);
+      }
+      fmt::print("mean ratio with/without redrive={:.3f}\n", with_total / without_total);
+    }
+    return 0;
   }
   for (int connections : connection_counts) {
     fmt::print(

@@ -1,142 +1,110 @@
 // `hikyaku tickets list|show`: the Backlog ticket ledger (integrations/backlog/ticket_target.h),
-// read from the store of a config whose server is stopped (the store has one owner at a time).
+// read through the admin API's GET /tickets (docs/operations.md §3.6): from a running server
+// (--endpoint) or the store of a stopped one (--config), as cli/admin_connection.h says.
 #include <fmt/format.h>
+#include <simdjson.h>
 
-#include <cstdio>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "cli/admin_connection.h"
 #include "cli/commands.h"
-#include "config/config.h"
 #include "core/json_writer.h"
-#include "integrations/backlog/ticket_target.h"
-#include "integrations/securityhub/ticket_decision.h"
-#include "store/sqlite/sqlite_store.h"
+#include "core/url_encoding.h"
 
 namespace hikyaku::cli {
 namespace {
 
-namespace securityhub = integrations::securityhub;
-
-struct LedgerRow {
-  std::string key;  // the ledger key: backlog/<host>/<project>/<finding key>
-  securityhub::LedgerEntry entry;
-};
-
-// Every ledger entry of the config's store, in key order. Entries that do not parse are reported
-// on stderr and skipped.
-Result<std::vector<LedgerRow>> read_ledger(const std::string& config_path) {
-  config::LoadResult loaded = config::load_config_file(config_path, {});
-  if (!loaded.ok()) {
-    // The config is read as `serve` reads it (the same ${...} references must resolve).
-    return invalid_argument(loaded.errors.front().to_string());
-  }
-  Result<std::unique_ptr<store::SqliteStore>> opened =
-      store::SqliteStore::open({.path = loaded.config->store.sqlite.path});
-  if (!opened.has_value()) {
-    return Status(
-        opened.status().code(),
-        opened.error().message() + " (the ledger is read from the store of a stopped server)");
-  }
-  std::vector<LedgerRow> rows;
-  for (const std::string_view prefix :
-       {integrations::backlog::kLedgerPrefix, integrations::backlog::kDryRunLedgerPrefix}) {
-    std::string after;
-    for (;;) {
-      Result<std::vector<std::pair<std::string, store::KvEntry>>> page =
-          (*opened)->kv_list(std::string(prefix), after, 500);
-      if (!page.has_value()) {
-        return page.status();
+// Every ledger row, a page at a time, as JSON texts.
+Result<std::vector<std::string>> read_ledger(const AdminOptions& options) {
+  HK_ASSIGN_OR_RETURN(std::unique_ptr<AdminConnection> connection, AdminConnection::open(options));
+  fmt::print(stderr, "using {}\n", connection->description());
+  std::vector<std::string> rows;
+  std::string token;
+  simdjson::dom::parser parser;
+  for (;;) {
+    HK_ASSIGN_OR_RETURN(
+        std::string page,
+        call_admin(*connection, "GET", "/tickets",
+                   "limit=1000" + (token.empty() ? "" : "&next_token=" + form_encode(token))));
+    simdjson::dom::element root = parser.parse(page);
+    for (simdjson::dom::element row : root["Tickets"].get_array()) {
+      std::string_view unreadable;
+      if (row["Unreadable"].get(unreadable) == simdjson::SUCCESS) {
+        fmt::print(stderr, "warning: ledger entry {} is unreadable: {}\n",
+                   std::string_view(row["LedgerKey"]), unreadable);
+        continue;
       }
-      for (auto& [key, value] : *page) {
-        Result<securityhub::LedgerEntry> entry = securityhub::ledger_entry_from_json(value.value);
-        if (!entry.has_value()) {
-          fmt::print(stderr, "warning: ledger entry {} is unreadable: {}\n", key,
-                     entry.error().message());
-          continue;
-        }
-        rows.push_back({key, std::move(entry).value()});
-      }
-      if (page->size() < 500) {
-        break;
-      }
-      after = page->back().first;
+      rows.push_back(simdjson::to_string(row));
     }
+    std::string_view next;
+    if (root["NextToken"].get(next) != simdjson::SUCCESS) {
+      return rows;
+    }
+    token = std::string(next);
   }
-  return rows;
 }
 
-void write_row(JsonWriter& writer, const LedgerRow& row) {
-  const securityhub::LedgerEntry& entry = row.entry;
-  writer.begin_object();
-  writer.key("LedgerKey");
-  writer.string(row.key);
-  writer.key("FindingId");
-  writer.string(entry.finding_id);
-  writer.key("ProductArn");
-  writer.string(entry.product_arn);
-  writer.key("IssueKey");
-  if (entry.issue_key.empty()) {
-    writer.null();
-  } else {
-    writer.string(entry.issue_key);
+std::string text_of(simdjson::dom::element row, std::string_view key) {
+  std::string_view text;
+  if (row[key].get(text) == simdjson::SUCCESS) {
+    return std::string(text);
   }
-  writer.key("IssueId");
-  if (entry.issue_id) {
-    writer.number(*entry.issue_id);
-  } else {
-    writer.null();
+  int64_t number = 0;
+  if (row[key].get(number) == simdjson::SUCCESS) {
+    return std::to_string(number);
   }
-  writer.key("Ticket");
-  writer.string(securityhub::ticket_state_name(entry.ticket));
-  writer.key("CreationPending");
-  writer.boolean(entry.creating.has_value());
-  writer.key("UpdatedAt");
-  writer.string(entry.last_updated_at);
-  writer.key("Severity");
-  writer.string(entry.snapshot.severity_label);
-  writer.key("Workflow");
-  writer.string(entry.snapshot.workflow_status);
-  writer.key("RecordState");
-  writer.string(entry.snapshot.record_state);
-  writer.key("Compliance");
-  if (entry.snapshot.compliance_status) {
-    writer.string(*entry.snapshot.compliance_status);
-  } else {
-    writer.null();
-  }
-  writer.key("Ledger");
-  writer.raw(securityhub::to_json(entry));
-  writer.end_object();
+  return "-";
 }
 
-void print_table(const std::vector<const LedgerRow*>& rows) {
-  fmt::print("{:<16} {:<9} {:<13} {:<24} {}\n", "ISSUE", "TICKET", "SEVERITY", "UPDATED AT",
-             "FINDING");
-  for (const LedgerRow* row : rows) {
-    const securityhub::LedgerEntry& entry = row->entry;
-    fmt::print("{:<16} {:<9} {:<13} {:<24} {}\n",
-               entry.issue_key.empty() ? (entry.creating ? "(creating)" : "-") : entry.issue_key,
-               securityhub::ticket_state_name(entry.ticket), entry.snapshot.severity_label,
-               entry.last_updated_at, entry.finding_id);
-  }
-  fmt::print("{} finding{}\n", rows.size(), rows.size() == 1 ? "" : "s");
-}
-
-int print_rows(const std::vector<const LedgerRow*>& rows, bool json) {
-  if (!json) {
-    print_table(rows);
+int print_rows(const std::vector<std::string>& rows, bool json) {
+  if (json) {
+    JsonWriter writer;
+    writer.begin_array();
+    for (const std::string& row : rows) {
+      writer.raw(row);
+    }
+    writer.end_array();
+    fmt::print("{}\n", writer.take());
     return 0;
   }
-  JsonWriter writer;
-  writer.begin_array();
-  for (const LedgerRow* row : rows) {
-    write_row(writer, *row);
+  simdjson::dom::parser parser;
+  fmt::print("{:<16} {:<9} {:<13} {:<24} {}\n", "ISSUE", "TICKET", "SEVERITY", "UPDATED AT",
+             "FINDING");
+  for (const std::string& text : rows) {
+    simdjson::dom::element row = parser.parse(text);
+    const std::string issue = text_of(row, "IssueKey");
+    fmt::print("{:<16} {:<9} {:<13} {:<24} {}\n",
+               issue == "-" && bool(row["CreationPending"]) ? "(creating)" : issue,
+               text_of(row, "Ticket"), text_of(row, "Severity"), text_of(row, "UpdatedAt"),
+               text_of(row, "FindingId"));
   }
-  writer.end_array();
-  fmt::print("{}\n", writer.take());
+  fmt::print("{} finding{}\n", rows.size(), rows.size() == 1 ? "" : "s");
   return 0;
+}
+
+void print_one(const std::string& text) {
+  simdjson::dom::parser parser;
+  simdjson::dom::element row = parser.parse(text);
+  const std::string issue_id = text_of(row, "IssueId");
+  fmt::print("ledger key:   {}\n", text_of(row, "LedgerKey"));
+  fmt::print("finding:      {}\n", text_of(row, "FindingId"));
+  fmt::print("product:      {}\n", text_of(row, "ProductArn"));
+  fmt::print("issue:        {}{}\n", text_of(row, "IssueKey"),
+             issue_id == "-" ? "" : " (id " + issue_id + ")");
+  fmt::print("link:         {}\n", text_of(row, "IssueUrl"));
+  fmt::print("ticket:       {}{}\n", text_of(row, "Ticket"),
+             bool(row["CreationPending"]) ? " (a creation is pending)" : "");
+  fmt::print("updated at:   {}\n", text_of(row, "UpdatedAt"));
+  fmt::print("severity:     {}\n", text_of(row, "Severity"));
+  fmt::print("compliance:   {}\n", text_of(row, "Compliance"));
+  fmt::print("workflow:     {}\n", text_of(row, "Workflow"));
+  fmt::print("record state: {}\n", text_of(row, "RecordState"));
+  for (simdjson::dom::element resource : row["Resources"].get_array()) {
+    fmt::print("resource:     {}\n", std::string_view(resource));
+  }
+  fmt::print("\n");
 }
 
 }  // namespace
@@ -144,49 +112,48 @@ int print_rows(const std::vector<const LedgerRow*>& rows, bool json) {
 void add_tickets_command(CLI::App& app, int& exit_code) {
   auto* tickets = app.add_subcommand(
       "tickets",
-      "The Backlog ticket ledger: which finding has which issue, in which state. Reads the store "
-      "of the config's server, which must be stopped (a running server owns its store).");
+      "The Backlog ticket ledger: which finding has which issue, in which state. Through a "
+      "running server (--endpoint) or on a stopped server's store (--config).");
   tickets->require_subcommand(1);
 
   auto* list = tickets->add_subcommand("list", "Every finding the Backlog targets have seen.");
-  auto list_config = std::make_shared<std::string>();
+  auto list_options = std::make_shared<AdminOptions>();
   auto list_json = std::make_shared<bool>(false);
-  list->add_option("-c,--config", *list_config, "config file")->required();
+  add_admin_options(*list, *list_options);
   list->add_flag("--json", *list_json, "print a JSON array, one object per finding and target");
-  list->callback([list_config, list_json, &exit_code] {
-    Result<std::vector<LedgerRow>> rows = read_ledger(*list_config);
+  list->callback([list_options, list_json, &exit_code] {
+    Result<std::vector<std::string>> rows = read_ledger(*list_options);
     if (!rows.has_value()) {
       fmt::print(stderr, "error: {}\n", rows.error().message());
       exit_code = 1;
       return;
     }
-    std::vector<const LedgerRow*> all;
-    for (const LedgerRow& row : *rows) {
-      all.push_back(&row);
-    }
-    exit_code = print_rows(all, *list_json);
+    exit_code = print_rows(*rows, *list_json);
   });
 
   auto* show = tickets->add_subcommand(
       "show", "One finding's ledger entries (by its Id, or the securityhub/... key).");
-  auto show_config = std::make_shared<std::string>();
+  auto show_options = std::make_shared<AdminOptions>();
   auto finding = std::make_shared<std::string>();
   auto show_json = std::make_shared<bool>(false);
-  show->add_option("-c,--config", *show_config, "config file")->required();
+  add_admin_options(*show, *show_options);
   show->add_option("FINDING_ID", *finding, "the finding's Id (ASFF) or ledger key")->required();
   show->add_flag("--json", *show_json, "print a JSON array");
-  show->callback([show_config, finding, show_json, &exit_code] {
-    Result<std::vector<LedgerRow>> rows = read_ledger(*show_config);
+  show->callback([show_options, finding, show_json, &exit_code] {
+    Result<std::vector<std::string>> rows = read_ledger(*show_options);
     if (!rows.has_value()) {
       fmt::print(stderr, "error: {}\n", rows.error().message());
       exit_code = 1;
       return;
     }
-    std::vector<const LedgerRow*> matching;
-    for (const LedgerRow& row : *rows) {
-      if (row.entry.finding_id == *finding || row.entry.key.str() == *finding ||
-          row.key == *finding) {
-        matching.push_back(&row);
+    std::vector<std::string> matching;
+    simdjson::dom::parser parser;
+    for (const std::string& text : *rows) {
+      simdjson::dom::element row = parser.parse(text);
+      const std::string key = text_of(row, "LedgerKey");
+      if (text_of(row, "FindingId") == *finding || key == *finding ||
+          key.ends_with("/" + *finding)) {
+        matching.push_back(text);
       }
     }
     if (matching.empty()) {
@@ -198,24 +165,8 @@ void add_tickets_command(CLI::App& app, int& exit_code) {
       exit_code = print_rows(matching, true);
       return;
     }
-    for (const LedgerRow* row : matching) {
-      const securityhub::LedgerEntry& entry = row->entry;
-      fmt::print("ledger key:   {}\n", row->key);
-      fmt::print("finding:      {}\n", entry.finding_id);
-      fmt::print("product:      {}\n", entry.product_arn);
-      fmt::print("issue:        {}{}\n", entry.issue_key.empty() ? "-" : entry.issue_key,
-                 entry.issue_id ? fmt::format(" (id {})", *entry.issue_id) : "");
-      fmt::print("ticket:       {}{}\n", securityhub::ticket_state_name(entry.ticket),
-                 entry.creating ? " (a creation is pending)" : "");
-      fmt::print("updated at:   {}\n", entry.last_updated_at);
-      fmt::print("severity:     {}\n", entry.snapshot.severity_label);
-      fmt::print("compliance:   {}\n", entry.snapshot.compliance_status.value_or("-"));
-      fmt::print("workflow:     {}\n", entry.snapshot.workflow_status);
-      fmt::print("record state: {}\n", entry.snapshot.record_state);
-      for (const std::string& resource : entry.snapshot.resource_ids) {
-        fmt::print("resource:     {}\n", resource);
-      }
-      fmt::print("\n");
+    for (const std::string& row : matching) {
+      print_one(row);
     }
     exit_code = 0;
   });
