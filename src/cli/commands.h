@@ -16,5 +16,6 @@ void add_serve_command(CLI::App& app, int& exit_code);
 void add_send_command(CLI::App& app, int& exit_code);
 void add_backlog_command(CLI::App& app, int& exit_code);
 void add_tickets_command(CLI::App& app, int& exit_code);
+void add_replay_command(CLI::App& app, int& exit_code);
 
 }  // namespace hikyaku::cli

@@ -39,6 +39,7 @@ int main(int argc, char** argv) {
     hikyaku::cli::add_send_command(app, exit_code);
     hikyaku::cli::add_backlog_command(app, exit_code);
     hikyaku::cli::add_tickets_command(app, exit_code);
+    hikyaku::cli::add_replay_command(app, exit_code);
 
     try {
       app.parse(argc, argv);

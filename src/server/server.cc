@@ -631,6 +631,7 @@ Server::Server(config::ServerConfig config, bus::EventBus& bus, const Clock& clo
   ApiOptions api_options;
   api_options.readiness = impl_->options.readiness;
   api_options.metrics_text = impl_->options.metrics_text;
+  api_options.archives = impl_->options.archives;
   impl_->state = std::make_shared<State>();
   impl_->state->limits = config.limits;
   impl_->state->api = std::make_shared<Api>(std::move(config), bus, clock, std::move(api_options));

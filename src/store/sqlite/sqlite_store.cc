@@ -385,7 +385,8 @@ Status SqliteStore::archive_events(const std::vector<ArchivedEvent>& events) {
     insert->bind(1, event.event_id)
         .bind(2, event.bus)
         .bind_blob(3, event.envelope)
-        .bind(4, event.ingested_at_ms);
+        .bind(4, event.ingested_at_ms)
+        .bind(5, event.archive);
     if (insert->step() != SQLITE_DONE) {
       return sqlite_error(db_, "archiving an event");
     }

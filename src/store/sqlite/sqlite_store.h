@@ -100,6 +100,11 @@ class SqliteStore final : public Store {
   Result<std::vector<std::pair<std::string, KvEntry>>> kv_list(const std::string& prefix,
                                                                const std::string& after_key,
                                                                int limit) override;
+  // Archives (sqlite_store_archive.cc).
+  Result<std::vector<StoredArchivedEvent>> archive_read(const std::string& archive, int64_t to_ms,
+                                                        ArchiveCursor after, int limit) override;
+  Result<ArchiveStats> archive_stats(const std::string& archive) override;
+  Result<int64_t> archive_expire(const std::string& archive, int64_t before_ms, int limit) override;
   Result<std::vector<DeadLetter>> dlq_list(int limit, int64_t after_id) override;
   Result<int64_t> dlq_redrive(const std::vector<int64_t>& ids, int64_t now_ms) override;
   Result<int64_t> dlq_purge(const std::vector<int64_t>& ids) override;

@@ -10,7 +10,8 @@ namespace {
 // 2: job bodies in the body log (jobs.body_segment, body_offset, body_length).
 // 3: the original event kept with each job and dead letter (jobs.event_*, dead_letters.event),
 //    and the last attempt in each dead letter (request, http_status, response_excerpt).
-constexpr int kSchemaVersion = 3;
+// 5: archives by name (archive.archive), read in (archive, ingested_at_ms, id) order.
+constexpr int kSchemaVersion = 5;
 
 constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS jobs (
@@ -71,7 +72,8 @@ CREATE TABLE IF NOT EXISTS archive (
   event_id TEXT NOT NULL,
   bus TEXT NOT NULL,
   envelope BLOB NOT NULL,
-  ingested_at_ms INTEGER NOT NULL
+  ingested_at_ms INTEGER NOT NULL,
+  archive TEXT NOT NULL DEFAULT ''   -- the archive's name (Archives[].ArchiveName)
 );
 CREATE TABLE IF NOT EXISTS kv (
   key TEXT PRIMARY KEY,
@@ -101,6 +103,8 @@ constexpr AddedColumn kAddedColumns[] = {
     {"dead_letters", "request", "TEXT NOT NULL DEFAULT ''"},
     {"dead_letters", "http_status", "INTEGER NOT NULL DEFAULT 0"},
     {"dead_letters", "response_excerpt", "TEXT NOT NULL DEFAULT ''"},
+    // 5: archives by name.
+    {"archive", "archive", "TEXT NOT NULL DEFAULT ''"},
 };
 
 Result<std::string> missing_columns_sql(sqlite3* db) {
@@ -129,6 +133,11 @@ Result<std::string> missing_columns_sql(sqlite3* db) {
 constexpr const char* kBodySegmentIndex =
     "CREATE INDEX IF NOT EXISTS jobs_body_segment ON jobs(body_segment) "
     "WHERE body_segment IS NOT NULL";
+
+// After any migration (the column may just have been added): replays read an archive's window in
+// (ingested_at_ms, id) order and retention removes its oldest events.
+constexpr const char* kArchiveIndex =
+    "CREATE INDEX IF NOT EXISTS archive_by_name ON archive(archive, ingested_at_ms)";
 
 }  // namespace
 
@@ -164,8 +173,8 @@ Status create_or_upgrade_schema(sqlite3* db) {
   // All or nothing: a crash halfway leaves the old version as it was.
   HK_ASSIGN_OR_RETURN(const std::string added_columns, missing_columns_sql(db));
   Status status = exec(db,
-                       fmt::format("BEGIN IMMEDIATE; {} {}; PRAGMA user_version={}; COMMIT",
-                                   added_columns, kBodySegmentIndex, kSchemaVersion)
+                       fmt::format("BEGIN IMMEDIATE; {} {}; {}; PRAGMA user_version={}; COMMIT",
+                                   added_columns, kBodySegmentIndex, kArchiveIndex, kSchemaVersion)
                            .c_str(),
                        "upgrading the schema");
   if (!status.ok()) {
