@@ -263,8 +263,8 @@ TEST_F(ArchiveTest, AReplayOfAWindowDeliversExactlyThoseEventsToTheFilteredRule)
 TEST_F(ArchiveTest, CancelStopsALongReplay) {
   write_config();
   archive_directly("bulk-", "bulk", 3000, now_ms() - 60'000);
-  // 200 events a second: the replay takes 15 seconds unless cancelled.
-  start_server({{"HIKYAKU_REPLAY_MAX_EVENTS_PER_SECOND", "200"}});
+  // 100 events a second: the replay takes 30 seconds unless cancelled.
+  start_server({{"HIKYAKU_REPLAY_MAX_EVENTS_PER_SECOND", "100"}});
   const int64_t end = now_ms() / 1000;
   aws_json({"start-replay", "--replay-name", "long", "--event-source-arn", kArchiveArn,
             "--event-start-time", std::to_string(end - 3600), "--event-end-time",
@@ -305,7 +305,7 @@ TEST_F(ArchiveTest, RetentionRemovesOldEvents) {
 TEST_F(ArchiveTest, ReplayCommandStartsWatchesAndCancels) {
   write_config();
   archive_directly("bulk-", "bulk", 2000, now_ms() - 60'000);
-  start_server({{"HIKYAKU_REPLAY_MAX_EVENTS_PER_SECOND", "200"}});
+  start_server({{"HIKYAKU_REPLAY_MAX_EVENTS_PER_SECOND", "100"}});
   const int64_t end = now_ms() / 1000;
   const auto hikyaku = [&](std::vector<std::string> arguments) {
     arguments.insert(arguments.begin(), {HIKYAKU_BINARY, "replay"});

@@ -590,7 +590,7 @@ TEST_F(SqliteStoreTest, AVersion1DatabaseIsUpgradedAndItsBodiesStayReadable) {
   sqlite3_stmt* version = nullptr;
   ASSERT_EQ(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &version, nullptr), SQLITE_OK);
   ASSERT_EQ(sqlite3_step(version), SQLITE_ROW);
-  EXPECT_EQ(sqlite3_column_int(version, 0), 3);
+  EXPECT_EQ(sqlite3_column_int(version, 0), 5);
   sqlite3_finalize(version);
   sqlite3_close(db);
 }
