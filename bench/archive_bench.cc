@@ -74,7 +74,7 @@ std::string config_text(Side side, const std::string& directory, bool full_sync)
 double run(Side side, int seconds, int threads, bool full_sync, const Envelope& sample) {
   testing::TempDir directory("archive-bench");
   config::LoadResult loaded =
-      config::load_config_text(config_text(side, directory.path().string(), full_sync), "bench");
+      config::load_config_text(config_text(side, directory.path(), full_sync), "bench");
   if (!loaded.ok()) {
     fmt::print(stderr, "config: {}\n", loaded.errors[0].to_string());
     std::exit(2);
