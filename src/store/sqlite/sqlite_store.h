@@ -160,6 +160,7 @@ class SqliteStore final : public Store {
                      const std::vector<EventPlace>& events, std::vector<int64_t>* job_ids,
                      const RowLease& lease) HK_REQUIRES(mutex_);
   Status insert_dead_letters(const std::vector<NewDeadLetter>& letters) HK_REQUIRES(mutex_);
+  // The batch's archived events and their archives' totals (sqlite_store_archive.cc).
   Status archive_events(const std::vector<ArchivedEvent>& events) HK_REQUIRES(mutex_);
 
   // claim() inside its transaction: reads up to `limit` due jobs with their bodies into `claims`

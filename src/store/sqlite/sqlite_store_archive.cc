@@ -1,10 +1,13 @@
-// SqliteStore: reading archives back for replays, their sizes, and retention. The events are
-// written by append() (Batch::events) into the `archive` table, indexed by (archive,
-// ingested_at_ms); these statements run rarely (a page of a replay, a describe, a sweep a
-// minute), so they are prepared per call rather than kept in Statements.
+// SqliteStore: archived events written with a batch, read back for replays, their totals, and
+// retention. The events are rows of the `archive` table, indexed by (archive, ingested_at_ms);
+// `archive_totals` keeps each archive's count and bytes, changed in the same transactions, so a
+// describe never scans an archive. Only the insert runs on the commit path; the other statements
+// run rarely (a page of a replay, a describe, a sweep a minute) and are prepared per call.
 #include <sqlite3.h>
 
+#include <map>
 #include <string>
+#include <utility>
 
 #include "store/sqlite/internal/schema.h"
 #include "store/sqlite/internal/statements.h"
@@ -14,6 +17,47 @@ namespace hikyaku::store {
 
 using internal::sqlite_error;
 using internal::Statement;
+using internal::Use;
+
+namespace {
+
+constexpr const char* kAddToTotals =
+    "INSERT INTO archive_totals (archive, event_count, size_bytes) VALUES (?1, ?2, ?3) "
+    "ON CONFLICT(archive) DO UPDATE SET event_count = event_count + excluded.event_count, "
+    "size_bytes = size_bytes + excluded.size_bytes";
+
+}  // namespace
+
+Status SqliteStore::archive_events(const std::vector<ArchivedEvent>& events) {
+  if (events.empty()) {
+    return ok_status();
+  }
+  std::map<std::string_view, std::pair<int64_t, int64_t>> totals;  // archive -> count, bytes
+  for (const ArchivedEvent& event : events) {
+    Use insert(statements_->insert_event);
+    insert->bind(1, event.event_id)
+        .bind(2, event.bus)
+        .bind_blob(3, event.envelope)
+        .bind(4, event.ingested_at_ms)
+        .bind(5, event.archive);
+    if (insert->step() != SQLITE_DONE) {
+      return sqlite_error(db_, "archiving an event");
+    }
+    auto& [count, bytes] = totals[event.archive];
+    ++count;
+    bytes += static_cast<int64_t>(event.envelope.size());
+  }
+  Statement add(db_, kAddToTotals);
+  for (const auto& [archive, total] : totals) {
+    add.bind(1, archive).bind(2, total.first).bind(3, total.second);
+    const int step = add.step();
+    add.reset();
+    if (step != SQLITE_DONE) {
+      return sqlite_error(db_, "counting archived events");
+    }
+  }
+  return ok_status();
+}
 
 Result<std::vector<StoredArchivedEvent>> SqliteStore::archive_read(const std::string& archive,
                                                                    int64_t to_ms,
@@ -47,17 +91,19 @@ Result<std::vector<StoredArchivedEvent>> SqliteStore::archive_read(const std::st
 
 Result<ArchiveStats> SqliteStore::archive_stats(const std::string& archive) {
   MutexLock lock(mutex_);
-  Statement count(db_,
-                  "SELECT COUNT(*), COALESCE(SUM(LENGTH(envelope)), 0) FROM archive "
-                  "WHERE archive = ?1");
-  if (!count.valid()) {
-    return sqlite_error(db_, "counting an archive");
+  Statement totals(db_, "SELECT event_count, size_bytes FROM archive_totals WHERE archive = ?1");
+  if (!totals.valid()) {
+    return sqlite_error(db_, "reading an archive's totals");
   }
-  count.bind(1, archive);
-  if (count.step() != SQLITE_ROW) {
-    return sqlite_error(db_, "counting an archive");
+  totals.bind(1, archive);
+  const int step = totals.step();
+  if (step == SQLITE_DONE) {
+    return ArchiveStats{};
   }
-  return ArchiveStats{count.int64(0), count.int64(1)};
+  if (step != SQLITE_ROW) {
+    return sqlite_error(db_, "reading an archive's totals");
+  }
+  return ArchiveStats{totals.int64(0), totals.int64(1)};
 }
 
 Result<int64_t> SqliteStore::archive_expire(const std::string& archive, int64_t before_ms,
@@ -68,17 +114,41 @@ Result<int64_t> SqliteStore::archive_expire(const std::string& archive, int64_t 
   MutexLock lock(mutex_);
   // Losing a removal to a power cut only keeps an expired event until the next sweep.
   HK_RETURN_IF_ERROR(use_sync(false));
-  Statement expire(db_,
-                   "DELETE FROM archive WHERE id IN (SELECT id FROM archive WHERE archive = ?1 "
-                   "AND ingested_at_ms < ?2 ORDER BY ingested_at_ms LIMIT ?3)");
-  if (!expire.valid()) {
-    return sqlite_error(db_, "expiring archived events");
-  }
-  expire.bind(1, archive).bind(2, before_ms).bind(3, int64_t{limit});
-  if (expire.step() != SQLITE_DONE) {
-    return sqlite_error(db_, "expiring archived events");
-  }
-  return static_cast<int64_t>(sqlite3_changes(db_));
+  int64_t removed = 0;
+  HK_RETURN_IF_ERROR(in_transaction([&]() HK_REQUIRES(mutex_) -> Status {
+    // The oldest `limit` rows, counted, then removed, then taken off the totals.
+    constexpr const char* kOldest =
+        "SELECT id FROM archive WHERE archive = ?1 AND ingested_at_ms < ?2 "
+        "ORDER BY ingested_at_ms LIMIT ?3";
+    Statement count(db_, (std::string("SELECT COUNT(*), COALESCE(SUM(LENGTH(envelope)), 0) FROM "
+                                      "archive WHERE id IN (") +
+                          kOldest + ")")
+                             .c_str());
+    Statement expire(db_,
+                     (std::string("DELETE FROM archive WHERE id IN (") + kOldest + ")").c_str());
+    Statement subtract(db_,
+                       "UPDATE archive_totals SET event_count = event_count - ?2, "
+                       "size_bytes = size_bytes - ?3 WHERE archive = ?1");
+    if (!count.valid() || !expire.valid() || !subtract.valid()) {
+      return sqlite_error(db_, "expiring archived events");
+    }
+    count.bind(1, archive).bind(2, before_ms).bind(3, int64_t{limit});
+    if (count.step() != SQLITE_ROW) {
+      return sqlite_error(db_, "expiring archived events");
+    }
+    removed = count.int64(0);
+    const int64_t bytes = count.int64(1);
+    if (removed == 0) {
+      return ok_status();
+    }
+    expire.bind(1, archive).bind(2, before_ms).bind(3, int64_t{limit});
+    subtract.bind(1, archive).bind(2, removed).bind(3, bytes);
+    if (expire.step() != SQLITE_DONE || subtract.step() != SQLITE_DONE) {
+      return sqlite_error(db_, "expiring archived events");
+    }
+    return ok_status();
+  }));
+  return removed;
 }
 
 }  // namespace hikyaku::store

@@ -89,6 +89,11 @@ TEST_F(SqliteStoreArchiveTest, ExpiresOnlyOldEventsOfTheArchiveInChunks) {
   EXPECT_EQ(*store_->archive_expire("a", 5000, 3), 0);
   EXPECT_EQ(read_all("a", 0, 100000, 10), (std::vector<std::string>{"new"}));
   EXPECT_EQ(read_all("b", 0, 100000, 10), (std::vector<std::string>{"other-old"}));
+  // The totals follow.
+  EXPECT_EQ(store_->archive_stats("a")->event_count, 1);
+  EXPECT_EQ(store_->archive_stats("a")->size_bytes,
+            static_cast<int64_t>(std::string(R"({"id":"new"})").size()));
+  EXPECT_EQ(store_->archive_stats("b")->event_count, 1);
 }
 
 TEST_F(SqliteStoreArchiveTest, ArchivedEventsSurviveAReopen) {
@@ -114,7 +119,7 @@ TEST_F(SqliteStoreArchiveTest, ADatabaseOfSchema3GetsTheArchiveColumn) {
   reopen();
   archive("a", "e1", 1000);
   EXPECT_EQ(read_all("a", 0, 2000, 10), (std::vector<std::string>{"e1"}));
-  EXPECT_EQ(store_->archive_stats("")->event_count, 1);  // the old row belongs to no archive
+  EXPECT_EQ(store_->archive_stats("a")->event_count, 1);  // the old row belongs to no archive
 }
 
 }  // namespace

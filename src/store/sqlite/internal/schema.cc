@@ -10,7 +10,8 @@ namespace {
 // 2: job bodies in the body log (jobs.body_segment, body_offset, body_length).
 // 3: the original event kept with each job and dead letter (jobs.event_*, dead_letters.event),
 //    and the last attempt in each dead letter (request, http_status, response_excerpt).
-// 5: archives by name (archive.archive), read in (archive, ingested_at_ms, id) order.
+// 5: archives by name (archive.archive), read in (archive, ingested_at_ms, id) order, and their
+//    totals (archive_totals).
 constexpr int kSchemaVersion = 5;
 
 constexpr const char* kSchema = R"sql(
@@ -74,6 +75,13 @@ CREATE TABLE IF NOT EXISTS archive (
   envelope BLOB NOT NULL,
   ingested_at_ms INTEGER NOT NULL,
   archive TEXT NOT NULL DEFAULT ''   -- the archive's name (Archives[].ArchiveName)
+);
+-- Each archive's totals, kept by the inserts and retention (DescribeArchive reads them without a
+-- scan).
+CREATE TABLE IF NOT EXISTS archive_totals (
+  archive TEXT PRIMARY KEY,
+  event_count INTEGER NOT NULL,
+  size_bytes INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS kv (
   key TEXT PRIMARY KEY,
