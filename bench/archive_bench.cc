@@ -94,6 +94,7 @@ double run(Side side, int seconds, int threads, bool full_sync, const Envelope& 
   std::atomic<bool> stop{false};
   std::atomic<int64_t> entries{0};
   std::vector<std::thread> workers;
+  workers.reserve(static_cast<size_t>(threads));
   const auto start = std::chrono::steady_clock::now();
   for (int t = 0; t < threads; ++t) {
     workers.emplace_back([&, t] {

@@ -206,8 +206,13 @@ int start(const Options& options) {
     writer.begin_array();
     for (const std::string& rule : options.rules) {
       // arn:...:rule/NAME on the default bus, arn:...:rule/BUS/NAME on another.
-      writer.string(bus_arn.substr(0, bus_at) + ":rule/" +
-                    (bus == "default" ? rule : bus + "/" + rule));
+      std::string rule_arn = bus_arn.substr(0, bus_at) + ":rule/";
+      if (bus != "default") {
+        rule_arn += bus;
+        rule_arn += '/';
+      }
+      rule_arn += rule;
+      writer.string(rule_arn);
     }
     writer.end_array();
   }
