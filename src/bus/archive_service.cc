@@ -306,6 +306,14 @@ Result<ArchiveService::Step> ArchiveService::run_once() {
   int64_t events = 0;
   bool finished = false;
   const Status status = step(name, events, finished);
+  // A record that cannot be read or written will not get better by trying again at once: the
+  // replay leaves the rotation (a restart tries it again). Unavailable stores and full queues are
+  // retried.
+  if (!status.ok() && status.code() != StatusCode::kResourceExhausted &&
+      status.code() != StatusCode::kUnavailable) {
+    spdlog::error("replay {} stops until the next start: {}", name, status.message());
+    finished = true;
+  }
   {
     MutexLock lock(mutex_);
     auto found = std::find(active_.begin(), active_.end(), name);
