@@ -50,7 +50,13 @@ Result<std::shared_ptr<const Snapshot>> Snapshot::build(
   std::shared_ptr<Snapshot> snapshot(new Snapshot());
   snapshot->config_ = config;
   const std::string region = config->server.region.value_or("us-east-1");
-  for (const std::string& bus_name : config->event_bus_names()) {
+  std::vector<std::string> bus_names = config->event_bus_names();
+  for (const config::Archive& archive : config->archives) {
+    if (std::find(bus_names.begin(), bus_names.end(), archive.event_bus_name) == bus_names.end()) {
+      bus_names.push_back(archive.event_bus_name);
+    }
+  }
+  for (const std::string& bus_name : bus_names) {
     CompiledBus bus;
     bus.ingested_events = &metrics.counter("hikyaku_ingested_events_total",
                                            "Events accepted on a bus", {{"bus", bus_name}});
@@ -103,6 +109,27 @@ Result<std::shared_ptr<const Snapshot>> Snapshot::build(
       return matcher.error().with_context(fmt::format("bus {}", bus_name));
     }
     bus.matcher = std::move(matcher).value();
+    std::vector<pattern::RuleSpec> archive_specs;
+    for (const config::Archive& archive : config->archives) {
+      if (archive.event_bus_name != bus_name) {
+        continue;
+      }
+      if (archive.event_pattern.empty()) {
+        bus.archives_of_every_event.push_back(archive.name);
+        continue;
+      }
+      archive_specs.push_back(
+          {static_cast<uint32_t>(bus.archive_names.size()), archive.event_pattern});
+      bus.archive_names.push_back(archive.name);
+    }
+    if (!archive_specs.empty()) {
+      Result<std::unique_ptr<const pattern::Matcher>> archive_matcher =
+          pattern::Matcher::compile(archive_specs);
+      if (!archive_matcher.has_value()) {
+        return archive_matcher.error().with_context(fmt::format("bus {} archives", bus_name));
+      }
+      bus.archive_matcher = std::move(archive_matcher).value();
+    }
     snapshot->buses_.emplace(bus_name, std::move(bus));
   }
   return std::shared_ptr<const Snapshot>(std::move(snapshot));
@@ -200,10 +227,9 @@ Result<std::vector<Snapshot::Rendered>> Snapshot::render_for_test(std::string_vi
 }
 
 Pipeline::Pipeline(store::GroupCommitter& committer, MetricsRegistry& metrics, const Clock& clock,
-                   std::shared_ptr<const Snapshot> snapshot, Options options)
+                   std::shared_ptr<const Snapshot> snapshot)
     : committer_(committer),
       clock_(clock),
-      options_(options),
       snapshot_(std::move(snapshot)),
       render_failures_(metrics.counter(
           "hikyaku_render_failures_total",
@@ -280,6 +306,16 @@ void answer(const Status& status, const Tally& tally, std::vector<Status>& statu
 }  // namespace
 
 void Pipeline::ingest(std::string_view bus_name, std::vector<Envelope> envelopes, IngestDone done) {
+  ingest_events(bus_name, std::move(envelopes), nullptr, std::move(done));
+}
+
+void Pipeline::replay(std::string_view bus_name, std::vector<Envelope> envelopes,
+                      const std::vector<std::string>& rules, IngestDone done) {
+  ingest_events(bus_name, std::move(envelopes), &rules, std::move(done));
+}
+
+void Pipeline::ingest_events(std::string_view bus_name, std::vector<Envelope> envelopes,
+                             const std::vector<std::string>* replay_rules, IngestDone done) {
   const size_t count = envelopes.size();
   // Full already: refuse before spending any work on the call.
   const int64_t room = committer_.room_bytes();
@@ -305,6 +341,7 @@ void Pipeline::ingest(std::string_view bus_name, std::vector<Envelope> envelopes
               .matched = {}};
   int64_t bytes = 0;
   std::vector<uint32_t> matched;
+  std::vector<uint32_t> archives_matched;
   std::vector<uint32_t> piece_matched;  // SplitBy: the rules one piece of an event matches
   std::vector<std::string> pieces;
   const std::string* last_event = nullptr;
@@ -322,9 +359,25 @@ void Pipeline::ingest(std::string_view bus_name, std::vector<Envelope> envelopes
         continue;
       }
     }
-    if (options_.archive_events) {
-      batch.events.push_back({envelope.id, std::string(bus_name), event_json, now_ms});
-      bytes += store::entry_bytes(batch.events.back());
+    if (bus != nullptr && replay_rules == nullptr) {
+      const auto archive = [&](const std::string& name) {
+        batch.events.push_back({envelope.id, std::string(bus_name), event_json, now_ms, name});
+        bytes += store::entry_bytes(batch.events.back());
+      };
+      archives_matched.clear();
+      if (bus->archive_matcher != nullptr) {
+        if (Status status = bus->archive_matcher->match(event_json, archives_matched);
+            !status.ok()) {
+          statuses[i] = invalid_argument("the event cannot be matched: " + status.message());
+          continue;
+        }
+      }
+      for (const std::string& name : bus->archives_of_every_event) {
+        archive(name);
+      }
+      for (uint32_t archive_index : archives_matched) {
+        archive(bus->archive_names[archive_index]);
+      }
     }
     if (bus == nullptr) {
       ++tally.unknown_bus_events;
@@ -333,6 +386,10 @@ void Pipeline::ingest(std::string_view bus_name, std::vector<Envelope> envelopes
     ++tally.ingested_events;
     for (uint32_t rule_index : matched) {
       const Snapshot::CompiledRule& rule = bus->rules[rule_index];
+      if (replay_rules != nullptr && !replay_rules->empty() &&
+          std::find(replay_rules->begin(), replay_rules->end(), rule.name) == replay_rules->end()) {
+        continue;
+      }
       tally.matched.push_back(rule.matched_events);
       const transform::RenderContext context{rule.name, rule.arn, ingestion_time};
       // One job of `target` for `source` (the event, or one piece of it).

@@ -92,9 +92,14 @@ class Snapshot {
     std::unique_ptr<const pattern::Matcher> matcher;
     std::vector<CompiledRule> rules;  // indexed by the matcher's rule ids
     Counter* ingested_events = nullptr;
+    // The bus's archives with an EventPattern, all in one matcher (ids index `archive_names`),
+    // and those that keep every event of the bus.
+    std::unique_ptr<const pattern::Matcher> archive_matcher;
+    std::vector<std::string> archive_names;
+    std::vector<std::string> archives_of_every_event;
   };
 
-  // nullptr for a bus no rule uses.
+  // nullptr for a bus no rule or archive uses.
   const CompiledBus* find_bus(std::string_view name) const;
 
   // A delivery job's body and headers rendered again from its event (the one-element event of a
@@ -121,28 +126,32 @@ class Snapshot {
   std::map<std::string, CompiledBus, std::less<>> buses_;
 };
 
+// Archiving: an ingested event goes, in the same batch as its deliveries, into every archive of
+// its bus whose pattern it matches (config.h's Archive; store::ArchivedEvent). Replayed events
+// (replay()) are never archived again.
 class Pipeline final : public EventBus {
  public:
-  struct Options {
-    bool archive_events = false;  // also store every ingested event (for replay)
-  };
-
   Pipeline(store::GroupCommitter& committer, MetricsRegistry& metrics, const Clock& clock,
-           std::shared_ptr<const Snapshot> snapshot, Options options);
-  Pipeline(store::GroupCommitter& committer, MetricsRegistry& metrics, const Clock& clock,
-           std::shared_ptr<const Snapshot> snapshot)
-      : Pipeline(committer, metrics, clock, std::move(snapshot), Options{}) {}
+           std::shared_ptr<const Snapshot> snapshot);
 
   void ingest(std::string_view bus_name, std::vector<Envelope> envelopes, IngestDone done) override;
+  // ingest() for a replay's events (which carry their replay_name): matched only against the
+  // enabled rules of the bus named in `rules` (every rule of the bus when empty), and not
+  // archived. Answers as ingest() does.
+  void replay(std::string_view bus_name, std::vector<Envelope> envelopes,
+              const std::vector<std::string>& rules, IngestDone done);
   std::shared_ptr<const config::Config> config() const override;
 
   void publish(std::shared_ptr<const Snapshot> snapshot);
   std::shared_ptr<const Snapshot> snapshot() const { return snapshot_.load(); }
 
  private:
+  // Both ingest() and replay(); `replay_rules` is null for live events.
+  void ingest_events(std::string_view bus_name, std::vector<Envelope> envelopes,
+                     const std::vector<std::string>* replay_rules, IngestDone done);
+
   store::GroupCommitter& committer_;
   const Clock& clock_;
-  const Options options_;
   // Answers a call whose deliveries (`bytes`) outgrew the room left in the commit queue.
   void refuse_too_large(int64_t bytes, size_t count, const IngestDone& done);
 

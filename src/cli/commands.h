@@ -18,5 +18,6 @@ void add_backlog_command(CLI::App& app, int& exit_code);
 void add_tickets_command(CLI::App& app, int& exit_code);
 void add_dlq_command(CLI::App& app, int& exit_code);
 void add_deliveries_command(CLI::App& app, int& exit_code);
+void add_replay_command(CLI::App& app, int& exit_code);
 
 }  // namespace hikyaku::cli

@@ -41,6 +41,7 @@ int main(int argc, char** argv) {
     hikyaku::cli::add_tickets_command(app, exit_code);
     hikyaku::cli::add_dlq_command(app, exit_code);
     hikyaku::cli::add_deliveries_command(app, exit_code);
+    hikyaku::cli::add_replay_command(app, exit_code);
 
     try {
       app.parse(argc, argv);

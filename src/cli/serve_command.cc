@@ -2,6 +2,7 @@
 //
 //   config -> SqliteStore -> GroupCommitter -> Pipeline (bus) -> Server (HTTP)
 //                        \-> Dispatcher (delivery workers)
+//                        \-> ArchiveService (replays and archive retention, hk-replay)
 //
 // Signals: SIGTERM/SIGINT stop accepting, drain in-flight requests and deliveries, close the
 // store; SIGHUP reloads the config (a config that does not validate is refused and the running
@@ -15,14 +16,17 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <csignal>
+#include <cstdlib>
 #include <filesystem>
 #include <memory>
 #include <set>
 
 #include "admin/admin_api.h"
+#include "bus/archive_service.h"
 #include "bus/pipeline.h"
 #include "cli/commands.h"
 #include "cli/wiring.h"
@@ -52,6 +56,7 @@ struct Running {
   std::unique_ptr<store::SqliteStore> store;
   std::unique_ptr<store::GroupCommitter> committer;
   std::unique_ptr<bus::Pipeline> pipeline;
+  std::unique_ptr<bus::ArchiveService> archives;
   std::unique_ptr<delivery::Dispatcher> dispatcher;
   std::unique_ptr<admin::AdminApi> admin;
   std::unique_ptr<server::Server> server;
@@ -124,6 +129,25 @@ void reload(Running& running, const std::string& path, const config::LoadOptions
   spdlog::info("reloaded config={} rules={}", path, config->rules.size());
 }
 
+// HIKYAKU_REPLAY_MAX_EVENTS_PER_SECOND paces every replay (unset or 0: as fast as the room left
+// by live traffic allows).
+Result<bus::ArchiveService::Options> archive_service_options() {
+  bus::ArchiveService::Options options;
+  // NOLINTNEXTLINE(concurrency-mt-unsafe): nothing in hikyaku changes the environment
+  if (const char* rate = std::getenv("HIKYAKU_REPLAY_MAX_EVENTS_PER_SECOND")) {
+    char* end = nullptr;
+    const long long value = std::strtoll(rate, &end, 10);
+    if (end == rate || *end != '\0' || value < 0) {
+      return invalid_argument(
+          "HIKYAKU_REPLAY_MAX_EVENTS_PER_SECOND must be a whole number >= 0 (0: no limit)");
+    }
+    options.max_events_per_second = value;
+    // A page never takes longer than a second at that pace.
+    options.page_events = static_cast<int>(std::clamp<long long>(value, 1, options.page_events));
+  }
+  return options;
+}
+
 int serve(const std::string& path, const config::LoadOptions& load_options) {
   // Signals are taken synchronously by this thread; every thread started below inherits the mask.
   sigset_t signals;
@@ -190,6 +214,20 @@ int serve(const std::string& path, const config::LoadOptions& load_options) {
   running.dispatcher->attach(*running.committer);
   running.dispatcher->start();
 
+  Result<bus::ArchiveService::Options> archive_options = archive_service_options();
+  if (!archive_options.has_value()) {
+    spdlog::error("{}", archive_options.error().message());
+    running.dispatcher->stop();
+    return 1;
+  }
+  running.archives =
+      std::make_unique<bus::ArchiveService>(*running.store, *running.committer, *running.pipeline,
+                                            SystemClock::instance(), *archive_options);
+  if (Status started = running.archives->start(); !started.ok()) {
+    spdlog::error("archives: {}", started.message());
+    running.dispatcher->stop();
+    return 1;
+  }
   running.admin = std::make_unique<admin::AdminApi>(admin::Sources{
       .store = running.store.get(),
       .clock = &SystemClock::instance(),
@@ -201,6 +239,7 @@ int serve(const std::string& path, const config::LoadOptions& load_options) {
   });
 
   server::ServerOptions options;
+  options.archives = running.archives.get();
   options.readiness = [&running] { return running.store->ping(); };
   options.metrics_text = [&running] { return metrics_text(running); };
   options.admin = [&running](server::AdminRequest request,
@@ -216,6 +255,7 @@ int serve(const std::string& path, const config::LoadOptions& load_options) {
   Result<uint16_t> port = running.server->start();
   if (!port.has_value()) {
     spdlog::error("server: {}", port.error().message());
+    running.archives->stop();
     running.dispatcher->stop();
     return 1;
   }
@@ -239,10 +279,12 @@ int serve(const std::string& path, const config::LoadOptions& load_options) {
     break;
   }
   running.server->stop(SystemClock::instance().steady_now() + kDrainDeadline);
+  running.archives->stop();    // a replay stops after its page; it resumes at the next start
   running.admin.reset();       // an admin call in progress finishes first
   running.committer->stop();   // everything answered is committed
   running.dispatcher->stop();  // attempts in flight finish; the rest stays pending
   running.server.reset();
+  running.archives.reset();
   running.pipeline.reset();
   running.committer.reset();
   running.store.reset();

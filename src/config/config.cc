@@ -37,6 +37,15 @@ std::string_view authorization_type_name(AuthorizationType type) {
   return "UNKNOWN";
 }
 
+const Archive* Config::find_archive(std::string_view name) const {
+  for (const Archive& archive : archives) {
+    if (archive.name == name) {
+      return &archive;
+    }
+  }
+  return nullptr;
+}
+
 const Connection* Config::find_connection(std::string_view name) const {
   for (const Connection& connection : connections) {
     if (connection.name == name) {
@@ -193,6 +202,17 @@ std::string describe(const Config& config) {
     text += fmt::format("  {}: {} {} (connection {}, {}/s)\n", destination.name,
                         destination.http_method, redact_url(destination.invocation_endpoint),
                         destination.connection_name, destination.invocation_rate_limit_per_second);
+  }
+  if (!config.archives.empty()) {
+    text += fmt::format("archives ({}):\n", config.archives.size());
+    for (const Archive& archive : config.archives) {
+      text += fmt::format(
+          "  {} (bus {}): {}, {}\n", archive.name, archive.event_bus_name,
+          archive.event_pattern.empty() ? "every event" : "events matching its pattern",
+          archive.retention_days == 0 ? std::string("kept indefinitely")
+                                      : fmt::format("kept {} day{}", archive.retention_days,
+                                                    archive.retention_days == 1 ? "" : "s"));
+    }
   }
   // The name rules above miss a secret reused under an ordinary name, or in a URL piece they do
   // not parse: every configured value is masked wherever it appears, in any encoding.

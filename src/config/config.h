@@ -288,6 +288,19 @@ struct Rule {
   SourceLocation location;
 };
 
+// Archives[]: CreateArchive's fields. The events of the bus that match EventPattern (every event
+// of the bus when there is none) are kept RetentionDays for replays (docs/archive-replay.md).
+struct Archive {
+  std::string name;  // ArchiveName: 1 to 48 characters of [.-_A-Za-z0-9]
+  // EventSourceArn (arn:aws:events:REGION:ACCOUNT:event-bus/NAME, reduced to NAME) or
+  // EventBusName; a bus some rule uses (or "default").
+  std::string event_bus_name = "default";
+  std::string event_pattern;   // JSON text; "" = every event of the bus
+  int64_t retention_days = 0;  // 0 = kept indefinitely
+  std::string description;
+  SourceLocation location;
+};
+
 struct Config {
   std::string file;  // the path it was loaded from ("" for text)
   ServerConfig server;
@@ -295,7 +308,9 @@ struct Config {
   std::vector<Connection> connections;
   std::vector<ApiDestination> api_destinations;
   std::vector<Rule> rules;
+  std::vector<Archive> archives;
 
+  const Archive* find_archive(std::string_view name) const;
   const Connection* find_connection(std::string_view name) const;
   const ApiDestination* find_api_destination(std::string_view name) const;
   // Bus names in first-use order ("default" first when any rule uses it).

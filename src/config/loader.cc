@@ -22,7 +22,8 @@ namespace {
 using internal::YamlReader;
 
 void read_root(YamlReader& reader, const YAML::Node& root, Config& config) {
-  reader.check_map(root, "", {"Server", "Store", "Connections", "ApiDestinations", "Rules"});
+  reader.check_map(root, "",
+                   {"Server", "Store", "Connections", "ApiDestinations", "Rules", "Archives"});
   if (const YAML::Node server = root["Server"]) {
     internal::read_server(reader, server, config.server);
   }
@@ -51,6 +52,14 @@ void read_root(YamlReader& reader, const YAML::Node& root, Config& config) {
   } else if (reader.check_sequence(rules, "Rules")) {
     for (size_t i = 0; i < rules.size(); ++i) {
       config.rules.push_back(internal::read_rule(reader, rules[i], internal::index("Rules", i)));
+    }
+  }
+  if (const YAML::Node archives = root["Archives"]) {
+    if (reader.check_sequence(archives, "Archives")) {
+      for (size_t i = 0; i < archives.size(); ++i) {
+        config.archives.push_back(
+            internal::read_archive(reader, archives[i], internal::index("Archives", i)));
+      }
     }
   }
 }

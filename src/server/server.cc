@@ -632,6 +632,7 @@ Server::Server(config::ServerConfig config, bus::EventBus& bus, const Clock& clo
   api_options.readiness = impl_->options.readiness;
   api_options.metrics_text = impl_->options.metrics_text;
   api_options.admin = impl_->options.admin;
+  api_options.archives = impl_->options.archives;
   impl_->state = std::make_shared<State>();
   impl_->state->limits = config.limits;
   impl_->state->api = std::make_shared<Api>(std::move(config), bus, clock, std::move(api_options));

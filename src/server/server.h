@@ -5,7 +5,10 @@
 //
 // Routes (one listener, Server.Listen):
 //   POST /  X-Amz-Target: AWSEvents.<Op>   AWS JSON 1.1: PutEvents, TestEventPattern, ListRules,
-//                                          DescribeRule, ListTargetsByRule, ListEventBuses.
+//                                          DescribeRule, ListTargetsByRule, ListEventBuses;
+//                                          with ServerOptions::archives ListArchives,
+//                                          DescribeArchive, StartReplay, DescribeReplay,
+//                                          ListReplays, CancelReplay.
 //                                          SigV4-verified when Server.Auth is configured.
 //   POST /events/{bus}                     one raw envelope (an EventBridge API destination);
 //                                          Server.Auth.ApiKeys header, constant-time compare;
@@ -77,6 +80,7 @@
 #include <memory>
 #include <string>
 
+#include "bus/archive.h"
 #include "bus/event_bus.h"
 #include "config/config.h"
 #include "core/clock.h"
@@ -113,6 +117,10 @@ struct ServerOptions {
   AdminHandler admin;
   // Number of Asio threads; 0 = std::thread::hardware_concurrency() (at least 1).
   int io_threads = 0;
+  // ListArchives, DescribeArchive, StartReplay, DescribeReplay, ListReplays and CancelReplay are
+  // answered from it (it must outlive the Server); null: they are unknown operations. Its calls
+  // run on an io thread and must be short (a few store reads or one compare-and-set).
+  bus::Archives* archives = nullptr;
 };
 
 class Server {

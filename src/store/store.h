@@ -44,12 +44,31 @@ struct NewJob {
   std::shared_ptr<const std::string> event{};
 };
 
-// A raw event kept for replay (optional archive).
+// A raw event kept for replay: one row per archive whose pattern the event matched.
 struct ArchivedEvent {
   std::string event_id;
   std::string bus;
   std::string envelope;  // the event as JSON text
   int64_t ingested_at_ms = 0;
+  std::string archive{};  // the archive's name
+};
+
+// Where a reading of an archive stopped: events are read in (ingested_at_ms, id) order.
+struct ArchiveCursor {
+  int64_t ingested_at_ms = 0;
+  int64_t id = 0;
+};
+
+// An event read back from an archive.
+struct StoredArchivedEvent {
+  int64_t id = 0;
+  int64_t ingested_at_ms = 0;
+  std::string envelope;
+};
+
+struct ArchiveStats {
+  int64_t event_count = 0;
+  int64_t size_bytes = 0;  // the envelopes' bytes
 };
 
 // Why a job was dead-lettered; stored with it (EventBridge's DLQ message attributes).
@@ -218,6 +237,30 @@ class Store {
   virtual Result<std::vector<std::pair<std::string, KvEntry>>> kv_list(const std::string& prefix,
                                                                        const std::string& after_key,
                                                                        int limit) = 0;
+
+  // --- Archives (events kept for replay, written by append() from Batch::events) ---------------
+  // A store that keeps no archive answers kUnavailable (the defaults below).
+
+  // The events of `archive` ingested in [from_ms, to_ms) that come after `after` in
+  // (ingested_at_ms, id) order, in that order, at most `limit`: a page; pass the last event's
+  // (ingested_at_ms, id) back for the next. {from_ms, 0} starts at the window's beginning.
+  virtual Result<std::vector<StoredArchivedEvent>> archive_read(const std::string& archive,
+                                                                int64_t to_ms, ArchiveCursor after,
+                                                                int limit) {
+    (void)archive, (void)to_ms, (void)after, (void)limit;
+    return unavailable("this store keeps no archive");
+  }
+  // How many events `archive` holds, and their bytes.
+  virtual Result<ArchiveStats> archive_stats(const std::string& archive) {
+    (void)archive;
+    return unavailable("this store keeps no archive");
+  }
+  // Removes at most `limit` events of `archive` ingested before `before_ms` (retention); returns
+  // how many went. Call again while it returns `limit`: each call is one short transaction.
+  virtual Result<int64_t> archive_expire(const std::string& archive, int64_t before_ms, int limit) {
+    (void)archive, (void)before_ms, (void)limit;
+    return unavailable("this store keeps no archive");
+  }
 
   // Dead-letter queue: oldest first, ids greater than `after_id`.
   Result<std::vector<DeadLetter>> dlq_list(int limit, int64_t after_id) {

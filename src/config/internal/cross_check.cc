@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <optional>
 #include <set>
 #include <string>
@@ -75,6 +76,28 @@ void check_targets(YamlReader& reader, const Config& config) {
   }
 }
 
+void check_archives(YamlReader& reader, const Config& config) {
+  std::vector<std::string> buses = config.event_bus_names();
+  if (std::find(buses.begin(), buses.end(), "default") == buses.end()) {
+    buses.insert(buses.begin(), "default");
+  }
+  std::set<std::string> names;
+  for (size_t i = 0; i < config.archives.size(); ++i) {
+    const Archive& archive = config.archives[i];
+    if (!names.insert(archive.name).second) {
+      reader.add_error(archive.location, fmt::format("Archives[{}].ArchiveName", i),
+                       fmt::format("duplicate archive name \"{}\"", archive.name));
+    }
+    if (std::find(buses.begin(), buses.end(), archive.event_bus_name) == buses.end()) {
+      reader.add_error(
+          archive.location, fmt::format("Archives[{}].EventSourceArn", i),
+          fmt::format("no event bus named \"{}\" (a bus exists when a rule uses "
+                      "it){}",
+                      archive.event_bus_name, did_you_mean(archive.event_bus_name, buses)));
+    }
+  }
+}
+
 }  // namespace
 
 void cross_check(YamlReader& reader, const Config& config) {
@@ -86,6 +109,7 @@ void cross_check(YamlReader& reader, const Config& config) {
                [](const Rule& r) { return r.event_bus_name + "/" + r.name; });
   check_connection_names(reader, config);
   check_targets(reader, config);
+  check_archives(reader, config);
   check_log_paths(reader, config);
   if (reader.error_count() == 0) {
     check_http_parameters(reader, config);  // needs every target's destination

@@ -28,6 +28,9 @@ ApiDestination read_api_destination(YamlReader& reader, const YAML::Node& node,
 // Rules[i] with its Targets; the pattern and each target's input are validated by the
 // components that own them (validate_hooks.h).
 Rule read_rule(YamlReader& reader, const YAML::Node& node, const std::string& path);
+// Archives[i]: the fields of CreateArchive; the pattern is validated by `pattern`, the bus
+// checked against the rules' buses by cross_check.
+Archive read_archive(YamlReader& reader, const YAML::Node& node, const std::string& path);
 // Rules[i].Targets[j].Backlog; `label` (`rule "r" target "t"`) leads every message. nullopt
 // when it is not a mapping (reported).
 std::optional<BacklogTarget> read_backlog(YamlReader& reader, const YAML::Node& node,

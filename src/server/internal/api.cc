@@ -225,10 +225,15 @@ HttpResponse Api::dispatch_read_operation(std::string_view operation, const Http
   if (operation == "ListEventBuses") {
     return list_event_buses(request, request_id, region);
   }
+  if (std::optional<HttpResponse> response = archive_operation(operation, request, request_id)) {
+    return std::move(*response);
+  }
   return aws_error(400, "UnknownOperationException",
                    fmt::format("Operation {} is not supported by hikyaku (supported: "
                                "PutEvents, TestEventPattern, ListRules, DescribeRule, "
-                               "ListTargetsByRule, ListEventBuses).",
+                               "ListTargetsByRule, ListEventBuses, ListArchives, "
+                               "DescribeArchive, StartReplay, DescribeReplay, ListReplays, "
+                               "CancelReplay).",
                                operation.substr(0, 128)),
                    request_id);
 }

@@ -11,8 +11,9 @@
 // `message` body, or a PutEvents entry's ErrorCode / ErrorMessage; docs/putevents.md §4).
 //
 // Files: api.cc routes and dispatches, put_events.cc is PutEvents, read_operations.cc the
-// read-only operations and TestEventPattern, webhook.cc POST /events/{bus}, auth.h who may call,
-// wire.h the response helpers they share, server_metrics.h the counters.
+// read-only operations and TestEventPattern, archive_operations.cc archives and replays, webhook.cc
+// POST /events/{bus}, auth.h who may call, wire.h the response helpers they share, server_metrics.h
+// the counters.
 //
 // Thread safety: handle() may be called from any number of threads at once (per-thread simdjson
 // parsers; counters are atomics). Respond may be invoked on the calling thread before handle()
@@ -21,11 +22,13 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
+#include "bus/archive.h"
 #include "bus/event_bus.h"
 #include "config/config.h"
 #include "core/clock.h"
@@ -59,6 +62,7 @@ struct ApiOptions {
   std::function<Status()> readiness;          // GET /readyz; empty = always ready
   std::function<std::string()> metrics_text;  // GET /metrics; empty = only the server's counters
   AdminHandler admin;                         // /admin/v1/...; empty = 404
+  bus::Archives* archives = nullptr;          // the archive and replay operations; null = unknown
 };
 
 struct Caller;
@@ -91,6 +95,11 @@ class Api {
                                     std::string_view region);
   HttpResponse list_event_buses(const HttpRequest& request, const std::string& request_id,
                                 std::string_view region);
+  // ListArchives, DescribeArchive, StartReplay, DescribeReplay, ListReplays, CancelReplay
+  // (archive_operations.cc); nullopt for any other operation.
+  std::optional<HttpResponse> archive_operation(std::string_view operation,
+                                                const HttpRequest& request,
+                                                const std::string& request_id);
   void handle_webhook(const HttpRequest& request, std::string_view bus_name, Respond& respond);
   void handle_admin(const HttpRequest& request, Respond& respond);
 

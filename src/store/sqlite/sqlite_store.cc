@@ -379,20 +379,6 @@ Status SqliteStore::insert_dead_letters(const std::vector<NewDeadLetter>& letter
   return ok_status();
 }
 
-Status SqliteStore::archive_events(const std::vector<ArchivedEvent>& events) {
-  for (const ArchivedEvent& event : events) {
-    Use insert(statements_->insert_event);
-    insert->bind(1, event.event_id)
-        .bind(2, event.bus)
-        .bind_blob(3, event.envelope)
-        .bind(4, event.ingested_at_ms);
-    if (insert->step() != SQLITE_DONE) {
-      return sqlite_error(db_, "archiving an event");
-    }
-  }
-  return ok_status();
-}
-
 Status SqliteStore::ping() {
   MutexLock lock(mutex_);
   Use ping(statements_->ping);

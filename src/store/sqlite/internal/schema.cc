@@ -66,7 +66,15 @@ CREATE TABLE IF NOT EXISTS archive (
   event_id TEXT NOT NULL,
   bus TEXT NOT NULL,
   envelope BLOB NOT NULL,
-  ingested_at_ms INTEGER NOT NULL
+  ingested_at_ms INTEGER NOT NULL,
+  archive TEXT NOT NULL DEFAULT ''   -- the archive's name (Archives[].ArchiveName)
+);
+-- Each archive's totals, kept by the inserts and retention (DescribeArchive reads them without a
+-- scan).
+CREATE TABLE IF NOT EXISTS archive_totals (
+  archive TEXT PRIMARY KEY,
+  event_count INTEGER NOT NULL,
+  size_bytes INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS deliveries (
   id INTEGER PRIMARY KEY,
@@ -111,6 +119,8 @@ constexpr AddedColumn kAddedColumns[] = {
     {"dead_letters", "request", "TEXT NOT NULL DEFAULT ''"},
     {"dead_letters", "http_status", "INTEGER NOT NULL DEFAULT 0"},
     {"dead_letters", "response_excerpt", "TEXT NOT NULL DEFAULT ''"},
+    // 5: archives by name.
+    {"archive", "archive", "TEXT NOT NULL DEFAULT ''"},
 };
 
 Result<std::string> missing_columns_sql(sqlite3* db) {
@@ -139,6 +149,11 @@ Result<std::string> missing_columns_sql(sqlite3* db) {
 constexpr const char* kBodySegmentIndex =
     "CREATE INDEX IF NOT EXISTS jobs_body_segment ON jobs(body_segment) "
     "WHERE body_segment IS NOT NULL";
+
+// After any migration (the column may just have been added): replays read an archive's window in
+// (ingested_at_ms, id) order and retention removes its oldest events.
+constexpr const char* kArchiveIndex =
+    "CREATE INDEX IF NOT EXISTS archive_by_name ON archive(archive, ingested_at_ms)";
 
 }  // namespace
 
@@ -174,8 +189,8 @@ Status create_or_upgrade_schema(sqlite3* db) {
   // All or nothing: a crash halfway leaves the old version as it was.
   HK_ASSIGN_OR_RETURN(const std::string added_columns, missing_columns_sql(db));
   Status status = exec(db,
-                       fmt::format("BEGIN IMMEDIATE; {} {}; PRAGMA user_version={}; COMMIT",
-                                   added_columns, kBodySegmentIndex, kSchemaVersion)
+                       fmt::format("BEGIN IMMEDIATE; {} {}; {}; PRAGMA user_version={}; COMMIT",
+                                   added_columns, kBodySegmentIndex, kArchiveIndex, kSchemaVersion)
                            .c_str(),
                        "upgrading the schema");
   if (!status.ok()) {

@@ -21,7 +21,9 @@ inline constexpr const char* kBodyUnreadable = "BODY_UNREADABLE";
 // 3: the original event kept with each job and dead letter (jobs.event_*, dead_letters.event),
 //    and the last attempt in each dead letter (request, http_status, response_excerpt).
 // 4: the delivery log (deliveries) and the dead-letter indexes operators' filters use.
-inline constexpr int kSchemaVersion = 4;
+// 5: archives by name (archive.archive), read in (archive, ingested_at_ms, id) order, and their
+//    totals (archive_totals).
+inline constexpr int kSchemaVersion = 5;
 
 // WAL mode, the configured synchronous level, and the page cache.
 Status configure_connection(sqlite3* db, bool synchronous_full);

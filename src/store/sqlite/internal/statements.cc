@@ -23,8 +23,8 @@ SqliteStore::Statements::Statements(sqlite3* db)
                   "UPDATE jobs SET lease_token = NULL, due_at_ms = ingested_at_ms "
                   "WHERE id = ?1 AND lease_token = ?2"),
       insert_event(db,
-                   "INSERT INTO archive (event_id, bus, envelope, ingested_at_ms) "
-                   "VALUES (?1, ?2, ?3, ?4)"),
+                   "INSERT INTO archive (event_id, bus, envelope, ingested_at_ms, archive) "
+                   "VALUES (?1, ?2, ?3, ?4, ?5)"),
       claim(db, "SELECT " HK_JOB_COLUMNS
                 " FROM jobs WHERE due_at_ms <= ?1 AND NOT EXISTS (SELECT 1 FROM leases WHERE "
                 "job_id = jobs.id AND expires_at_ms > ?1) ORDER BY due_at_ms, id LIMIT ?2"),
