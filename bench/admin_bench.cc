@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -63,7 +64,7 @@ void fill(store::Store& store, int count, const std::string& event) {
       batch.dead_letters.push_back(
           {{done % 2 == 0 ? "default/r1/file" : "default/r2/file", "event-" + std::to_string(done),
             R"({"title": "old"})", "", 1'700'000'000'000, shared},
-           {"HTTP_500", "HTTP_500: {\"errors\":[{\"message\":\"unavailable\"}]}",
+           {"HTTP_500", R"(HTTP_500: {"errors":[{"message":"unavailable"}]})",
             "MaximumRetryAttempts"}});
     }
     if (Status appended = store.append(batch); !appended.ok()) {
@@ -182,4 +183,11 @@ int run(int argc, char** argv) {
 
 }  // namespace
 
-int main(int argc, char** argv) { return run(argc, argv); }
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& error) {  // a malformed number in the arguments, for one
+    std::fprintf(stderr, "admin_bench: %s\n", error.what());
+    return 2;
+  }
+}

@@ -91,7 +91,7 @@ Result<Selection> parse_selection(std::string_view body, bool allow_as_recorded)
   simdjson::dom::parser parser;
   simdjson::dom::element root;
   if (parser.parse(body.data(), body.size()).get(root) != simdjson::SUCCESS || !root.is_object()) {
-    return invalid_argument("the body must be a JSON object: {\"Ids\": [...]} or {\"All\": true}");
+    return invalid_argument(R"(the body must be a JSON object: {"Ids": [...]} or {"All": true})");
   }
   Selection selection;
   bool has_ids = false;
