@@ -18,6 +18,7 @@
 #include <cstdlib>
 #include <memory>
 
+#include "cli/aws_signing.h"
 #include "cli/commands.h"
 #include "core/clock.h"
 #include "core/json_writer.h"
@@ -28,40 +29,6 @@
 
 namespace hikyaku::cli {
 namespace {
-
-std::optional<std::string> env(const char* name) {
-  const char* value = std::getenv(name);  // NOLINT(concurrency-mt-unsafe): single-threaded here
-  if (value == nullptr || *value == '\0') {
-    return std::nullopt;
-  }
-  return std::string(value);
-}
-
-// Adds SigV4 headers when credentials are in the environment.
-void sign(delivery::HttpRequest& request, const std::string& host) {
-  const std::optional<std::string> key_id = env("AWS_ACCESS_KEY_ID");
-  const std::optional<std::string> secret = env("AWS_SECRET_ACCESS_KEY");
-  if (!key_id || !secret) {
-    return;
-  }
-  const std::string region =
-      env("AWS_REGION").value_or(env("AWS_DEFAULT_REGION").value_or("us-east-1"));
-  const std::string amz_date = server::sigv4::format_amz_date(SystemClock::instance().now());
-  request.headers.emplace_back("Host", host);
-  request.headers.emplace_back("X-Amz-Date", amz_date);
-  if (const std::optional<std::string> token = env("AWS_SESSION_TOKEN")) {
-    request.headers.emplace_back("X-Amz-Security-Token", *token);
-  }
-  server::sigv4::SigV4Request canonical;
-  canonical.method = request.method;
-  canonical.path = "/";
-  canonical.headers = request.headers;
-  canonical.body = request.body;
-  request.headers.emplace_back(
-      "Authorization", server::sigv4::authorization_header(
-                           canonical, {"content-type", "host", "x-amz-date", "x-amz-target"},
-                           *key_id, *secret, amz_date, region));
-}
 
 struct Options {
   std::string endpoint;
@@ -95,7 +62,7 @@ Answer call(const std::string& endpoint, std::string_view operation, std::string
   request.body = std::move(body);
   request.headers = {{"Content-Type", "application/x-amz-json-1.1"},
                      {"X-Amz-Target", fmt::format("AWSEvents.{}", operation)}};
-  sign(request, host);
+  sign_from_environment(request, host);
   delivery::HttpClient http;
   std::string response;
   const delivery::AttemptResult result = http.send(request, nullptr, &response);

@@ -12,6 +12,7 @@
 
 #include <cstdlib>
 
+#include "cli/aws_signing.h"
 #include "cli/commands.h"
 #include "core/clock.h"
 #include "core/envelope.h"
@@ -30,14 +31,6 @@ struct Event {
   std::string file;
   Envelope envelope;
 };
-
-std::optional<std::string> env(const char* name) {
-  const char* value = std::getenv(name);  // NOLINT(concurrency-mt-unsafe): single-threaded here
-  if (value == nullptr || *value == '\0') {
-    return std::nullopt;
-  }
-  return std::string(value);
-}
 
 std::string_view string_field(simdjson::dom::element element, std::string_view key) {
   std::string_view value;
@@ -79,34 +72,6 @@ std::string put_events_body(const std::vector<Event>& events, size_t begin, size
   writer.end_array();
   writer.end_object();
   return writer.take();
-}
-
-// Adds SigV4 headers when credentials are in the environment.
-void sign(delivery::HttpRequest& request, const std::string& host) {
-  const std::optional<std::string> key_id = env("AWS_ACCESS_KEY_ID");
-  const std::optional<std::string> secret = env("AWS_SECRET_ACCESS_KEY");
-  if (!key_id || !secret) {
-    return;
-  }
-  const std::string region =
-      env("AWS_REGION").value_or(env("AWS_DEFAULT_REGION").value_or("us-east-1"));
-  const std::string amz_date = server::sigv4::format_amz_date(SystemClock::instance().now());
-  request.headers.emplace_back("Host", host);
-  request.headers.emplace_back("X-Amz-Date", amz_date);
-  if (const std::optional<std::string> token = env("AWS_SESSION_TOKEN")) {
-    request.headers.emplace_back("X-Amz-Security-Token", *token);
-  }
-  server::sigv4::SigV4Request canonical;
-  canonical.method = request.method;
-  const size_t path_start = request.url.find('/', request.url.find("://") + 3);
-  canonical.path =
-      path_start == std::string::npos ? "/" : std::string_view(request.url).substr(path_start);
-  canonical.headers = request.headers;
-  canonical.body = request.body;
-  request.headers.emplace_back(
-      "Authorization", server::sigv4::authorization_header(
-                           canonical, {"content-type", "host", "x-amz-date", "x-amz-target"},
-                           *key_id, *secret, amz_date, region));
 }
 
 // One event file: at most kMaxEnvelopeBytes (no envelope is larger), refused before parsing when
@@ -162,7 +127,7 @@ int send(const std::string& endpoint, const std::string& bus,
     request.body = put_events_body(events, begin, end, bus);
     request.headers = {{"Content-Type", "application/x-amz-json-1.1"},
                        {"X-Amz-Target", "AWSEvents.PutEvents"}};
-    sign(request, host);
+    sign_from_environment(request, host);
     std::string response;
     delivery::AttemptResult result = http.send(request, nullptr, &response);
     if (result.http_status == 0) {
