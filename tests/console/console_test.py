@@ -16,6 +16,7 @@ scripts/install-deps installs them).
 
 import argparse
 import http.server
+import importlib.util
 import json
 import os
 import shutil
@@ -90,11 +91,13 @@ class Destination:
         self.server.server_close()
 
 
+ADMIN_AUTH = """  Auth:
+    AdminApiKeys: [{{ HeaderName: {header}, Value: "${{TEST_ADMIN_KEY}}" }}]
+""".format(header=ADMIN_HEADER)
+
 CONFIG = """Server:
   Listen: 127.0.0.1:0
-  Auth:
-    AdminApiKeys: [{{ HeaderName: {header}, Value: "${{TEST_ADMIN_KEY}}" }}]
-Store:
+{auth}Store:
   Sqlite: {{ Path: var/hikyaku.db, Synchronous: NORMAL }}
 Connections:
   - Name: hooks
@@ -141,11 +144,11 @@ Rules:
 class Server:
     """The real `hikyaku serve` in its own folder."""
 
-    def __init__(self, hikyaku, folder, destination_url):
+    def __init__(self, hikyaku, folder, destination_url, auth=ADMIN_AUTH):
         self.hikyaku = hikyaku
         self.folder = folder
         with open(os.path.join(folder, "hikyaku.yaml"), "w", encoding="utf-8") as config:
-            config.write(CONFIG.format(header=ADMIN_HEADER, destination=destination_url))
+            config.write(CONFIG.format(auth=auth, destination=destination_url))
         self.environment = dict(os.environ, TEST_ADMIN_KEY=ADMIN_KEY)
         self.log = open(os.path.join(folder, "serve.log"), "w+", encoding="utf-8")
         self.process = subprocess.Popen(
@@ -339,6 +342,16 @@ def run(args):
         # Dead letters: the list, then sample 13's letter.
         browser.visible('#nav a[data-page="dead-letters"]').click()
         browser.wait("two dead letters listed", lambda: len(browser.find("#dead-letter-results tbody tr")) == 2)
+        # The filter: none for a rule that made none, both for the one that did.
+        for rule, expected in (("guardduty-only", 0), ("findings-to-chat", 2)):
+            rule_input = browser.visible("#filter-rule")
+            rule_input.clear()
+            rule_input.send_keys(rule)
+            browser.visible("#dead-letter-filter button").click()
+            browser.wait(f"the dead letters of {rule}", lambda: (
+                f"rule={rule}" in browser.driver.current_url and (
+                    len(browser.find("#dead-letter-results tbody tr")) == expected if expected
+                    else "No dead letters match." in (browser.text("#dead-letter-results") or ""))))
         browser.screenshots("dead-letters", "#dead-letter-results table")
         browser.driver.find_element(By.LINK_TEXT, str(letter_13)).click()
         browser.visible("#letter-body")
@@ -404,6 +417,16 @@ def run(args):
         browser.visible("#admin-key")
         assert browser.driver.execute_script(
             "return sessionStorage.getItem('hikyaku-admin-key')") is None
+        # Without admin keys, on a loopback listener, the console needs no sign-in.
+        server.stop()
+        open_folder = os.path.join(folder, "open")
+        os.makedirs(open_folder)
+        server = Server(args.hikyaku, open_folder, destination.url, auth="")
+        browser.driver.get(server.url + "/console/")
+        browser.visible("#overview")
+        assert not browser.find("#sign-in")[0].is_displayed()
+        assert not browser.find("#sign-out")[0].is_displayed()
+
         errors = [e for e in browser.console_errors()
                   if "Content Security Policy" in e or "Refused" in e]
         assert not errors, f"the browser refused part of the console: {errors}"
@@ -435,9 +458,7 @@ def main():
     parser.add_argument("--samples", required=True, help="tests/data/securityhub")
     parser.add_argument("--out", required=True, help="folder for the screenshots")
     args = parser.parse_args()
-    try:
-        import selenium  # noqa: F401
-    except ImportError:
+    if importlib.util.find_spec("selenium") is None:
         skip("python3-selenium is not installed")
     for program in ("chromium", "chromedriver"):
         if shutil.which(program) is None and not os.path.exists(f"/usr/bin/{program}"):
