@@ -374,6 +374,7 @@ def run(args):
         browser.visible("#redrive").click()
         browser.accept_confirm()
         browser.wait("the redrive's outcome", lambda: "Redriven: 1." in (browser.text("#letter-outcome") or ""))
+        assert not browser.visible("#redrive").is_enabled(), "a redriven letter can be redriven again"
         browser.screenshots("redriven", "#letter-outcome")
         wait_until("the redriven body at the destination",
                    lambda: any(HOSTILE_TITLE in title_of(body) for body in destination.delivered()))

@@ -236,15 +236,19 @@ async function route() {
   for (const anchor of document.querySelectorAll('#nav a')) {
     anchor.classList.toggle('current', anchor.dataset.page === name);
   }
-  const target = page();
-  target.hidden = false;
-  clear(target);
-  target.dataset.page = name;
+  const container = page();
+  container.hidden = false;
+  clear(container);
+  container.dataset.page = name;
+  // Each visit renders into a view of its own: one still loading when the operator moves on
+  // fills a view no longer on the page, never the page of the next visit.
+  const target = el('div', { className: 'view' });
+  container.appendChild(target);
   try {
     if (name === 'overview') {
       await overviewPage(target);
     } else if (name === 'dead-letters' && parts[1]) {
-      target.dataset.page = 'dead-letter';
+      container.dataset.page = 'dead-letter';
       await deadLetterPage(target, decodeURIComponent(parts[1]));
     } else if (name === 'dead-letters') {
       await deadLettersPage(target);
@@ -258,7 +262,7 @@ async function route() {
       target.appendChild(el('p', {}, 'No such page. ', link('Overview', '#/overview')));
     }
   } catch (error) {
-    if (!(error instanceof SignInNeeded)) showBanner(String(error.message));
+    if (!(error instanceof SignInNeeded) && target.isConnected) showBanner(String(error.message));
   }
 }
 
@@ -318,12 +322,18 @@ async function overviewPage(target) {
     target.appendChild(content);
   };
   await render();
-  consoleState.refreshTimer = setInterval(() => {
-    if (target.dataset.page !== 'overview') return;
+  if (!target.isConnected) return;
+  const timer = setInterval(() => {
+    if (!target.isConnected) {
+      clearInterval(timer);
+      return;
+    }
+    if (document.hidden) return; // a tab in the background asks the server nothing
     render().catch((error) => {
       if (!(error instanceof SignInNeeded)) showBanner(String(error.message));
     });
   }, REFRESH_MS);
+  consoleState.refreshTimer = timer;
 }
 
 // ---- dead letters -----------------------------------------------------------------------------
@@ -443,14 +453,14 @@ function actionButton(label, className, id, question, call, outcome, after) {
     try {
       const answer = await call();
       clear(outcome);
-      const box = el('div', { className: 'notice' });
+      const box = el('div', { className: answer.FailedCount > 0 ? 'notice error' : 'notice' });
       for (const line of describeOutcome(answer)) box.appendChild(el('div', {}, line));
       outcome.appendChild(box);
       if (after) await after(answer);
     } catch (error) {
       reportError(error);
     } finally {
-      button.disabled = false;
+      button.disabled = button.dataset.done === 'true';
     }
   });
   return button;
@@ -470,11 +480,19 @@ async function deadLetterPage(target, id) {
   field(fields, 'Retry condition exhausted', letter.ExhaustedRetryCondition);
   field(fields, 'Ingested', letter.IngestedAt);
   field(fields, 'Dead-lettered', letter.DeadLetteredAt);
-  const finished = () => {
+  let actions = null;
+  const finished = (answer) => {
+    if (answer.Redriven > 0 || answer.Purged > 0) {
+      // The letter has left the queue: nothing more to do with it here.
+      for (const button of actions.querySelectorAll('button')) {
+        button.dataset.done = 'true';
+        button.disabled = true;
+      }
+    }
     outcome.appendChild(el('p', {}, link('Back to dead letters', '#/dead-letters'), ' · ',
       link('Recent deliveries', '#/deliveries')));
   };
-  const actions = el('div', { className: 'actions' },
+  actions = el('div', { className: 'actions' },
     actionButton('Redrive', '', 'redrive',
       `Redrive dead letter ${letter.Id}, rendered again from its event with the target in force?`,
       () => api('POST', '/dead-letters/redrive', { Ids: [letter.Id] }), outcome, finished),
