@@ -967,6 +967,90 @@ TEST_F(ApiTest, TheAdminApiNeedsAnAdminKeyOrALoopbackListener) {
   EXPECT_EQ(request("GET", "/admin/v1/rules").status, 404U);
 }
 
+// The console's files need no key (they hold no data) and carry the headers that keep a hostile
+// string in the data from running as script; its data calls still need the admin key.
+TEST_F(ApiTest, TheConsoleIsServedWithItsSecurityHeadersAndNoData) {
+  std::vector<AdminRequest> calls;
+  ApiOptions options;
+  options.admin = [&calls](AdminRequest call, std::function<void(AdminAnswer)> answer) {
+    calls.push_back(call);
+    answer({200, "application/json", R"({"Rules":[]})"});
+  };
+  config::ApiKeyCredential admin_key;
+  admin_key.header_name = "X-Hikyaku-Admin-Key";
+  admin_key.value = Secret("admin-secret-7e21");
+  config::ServerConfig keyed = loopback_config();
+  keyed.listen = "0.0.0.0:4010";
+  keyed.auth.admin_api_keys = {admin_key};
+  start(keyed, options);
+
+  const auto expect_console_headers = [](Reply& reply) {
+    EXPECT_EQ(reply.headers["cache-control"], "no-store");
+    EXPECT_EQ(reply.headers["x-content-type-options"], "nosniff");
+    EXPECT_EQ(reply.headers["referrer-policy"], "no-referrer");
+    const std::string policy = reply.headers["content-security-policy"];
+    EXPECT_NE(policy.find("default-src 'none'"), std::string::npos) << policy;
+    EXPECT_NE(policy.find("script-src 'self'"), std::string::npos) << policy;
+    EXPECT_NE(policy.find("frame-ancestors 'none'"), std::string::npos) << policy;
+    EXPECT_EQ(policy.find("unsafe-inline"), std::string::npos) << policy;
+    EXPECT_EQ(policy.find("unsafe-eval"), std::string::npos) << policy;
+  };
+  for (const char* path : {"/console", "/console/", "/console/index.html"}) {
+    SCOPED_TRACE(path);
+    Reply page = request("GET", path);
+    EXPECT_EQ(page.status, 200U);
+    EXPECT_EQ(page.headers["content-type"], "text/html; charset=utf-8");
+    EXPECT_NE(page.body.find("<script src=\"/console/console.js\""), std::string::npos);
+    // No inline script: the policy would refuse it anyway.
+    EXPECT_EQ(page.body.find("<script>"), std::string::npos);
+    expect_console_headers(page);
+  }
+  Reply script = request("GET", "/console/console.js");
+  EXPECT_EQ(script.status, 200U);
+  EXPECT_EQ(script.headers["content-type"], "text/javascript; charset=utf-8");
+  EXPECT_NE(script.body.find("textContent"), std::string::npos);
+  EXPECT_EQ(script.body.find("innerHTML"), std::string::npos);
+  expect_console_headers(script);
+  Reply style = request("GET", "/console/console.css");
+  EXPECT_EQ(style.status, 200U);
+  EXPECT_EQ(style.headers["content-type"], "text/css; charset=utf-8");
+  expect_console_headers(style);
+
+  // The key's header name (not a secret) for the page; never its value.
+  Reply settings = request("GET", "/console/config.json");
+  EXPECT_EQ(settings.status, 200U);
+  EXPECT_EQ(settings.headers["content-type"], "application/json");
+  EXPECT_EQ(settings.body, R"({"AdminKeyHeader":"X-Hikyaku-Admin-Key"})");
+  expect_console_headers(settings);
+
+  for (const char* path : {"/console/missing.js", "/console/../admin/v1/rules",
+                           "/console/console.js/x", "/consolex", "/console/.."}) {
+    SCOPED_TRACE(path);
+    Reply missing = request("GET", path);
+    EXPECT_EQ(missing.status, 404U);
+    EXPECT_EQ(missing.body.find("Rules"), std::string::npos);
+  }
+  Reply posted = request("POST", "/console/", "x");
+  EXPECT_EQ(posted.status, 405U);
+  EXPECT_EQ(posted.headers["allow"], "GET");
+
+  // No data without the key, even for a caller that loaded the console.
+  EXPECT_EQ(request("GET", "/admin/v1/rules").status, 401U);
+  EXPECT_TRUE(calls.empty());
+  EXPECT_EQ(
+      request("GET", "/admin/v1/rules", "", {{"X-Hikyaku-Admin-Key", "admin-secret-7e21"}}).status,
+      200U);
+  EXPECT_EQ(calls.size(), 1u);
+
+  // Without admin keys (open on loopback) the page is told no key is needed.
+  start(loopback_config(), options);
+  EXPECT_EQ(request("GET", "/console/config.json").body, R"({"AdminKeyHeader":null})");
+
+  // Without an admin API there is no console either.
+  start(loopback_config());
+  EXPECT_EQ(request("GET", "/console/").status, 404U);
+}
+
 // Every series the server has always exposed, by name and labels (dashboards read them).
 TEST_F(ApiTest, MetricNamesAndLabelsAreStable) {
   start(loopback_config());

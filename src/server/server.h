@@ -22,6 +22,9 @@
 //                                          headers (constant-time compare; 401 missing / 403
 //                                          wrong); without AdminApiKeys only on a loopback
 //                                          listener (403 otherwise).
+//   GET  /console, /console/{file}         the web console (docs/console.md): static files built
+//                                          into the binary, no data, no key; present when
+//                                          ServerOptions::admin is.
 //
 // Example (the composition root, `hikyaku serve`):
 //

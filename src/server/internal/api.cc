@@ -10,6 +10,7 @@
 #include "core/ids.h"
 #include "core/json_writer.h"
 #include "server/internal/auth.h"
+#include "server/internal/console.h"
 #include "server/internal/wire.h"
 
 namespace hikyaku::server {
@@ -104,6 +105,10 @@ void Api::handle(const HttpRequest& request, Respond respond) {
   }
   if (path.substr(0, kAdminPrefix.size()) == kAdminPrefix) {
     handle_admin(request, respond);
+    return;
+  }
+  if (options_.admin && is_console_path(path)) {
+    respond(console_response(request.method, path, config_.auth));
     return;
   }
   if (request.method == "GET") {
