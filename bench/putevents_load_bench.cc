@@ -21,8 +21,9 @@
 // starts with N dead letters (of the first rule's target, each with its event), and runs
 // alternate (`--pairs` times) between leaving them and redriving them all through the admin API
 // (rendered again, as an operator's `hikyaku dlq redrive --all` does) as the load starts; the
-// redriven letters are then delivered beside the live events. Reported: entries/s of each kind
-// of run and their ratio, and how long the redrive took.
+// redriven letters are then delivered beside the live events. A run with a redrive lasts until
+// the redrive is answered (the admin API paces it on a busy server), at least `--seconds`.
+// Reported: entries/s of each kind of run and their ratio, and how long the redrive took.
 //
 // The server runs in this process (same code as `hikyaku serve`, assembled the same way), so the
 // CPU figure covers client and server together. Each rule set is a fresh store; the 1-rule run is
@@ -378,7 +379,7 @@ RunResult run(int rules, int connections, int seconds, bool full_sync, const Sha
         .redactor = {},
         .metrics = &metrics,
         .endpoints = {},
-        .jobs_added = [&dispatcher] { dispatcher.notify(); },
+        .committer = &committer,
     });
   }
   reset_peak_rss();
@@ -412,11 +413,13 @@ RunResult run(int rules, int connections, int seconds, bool full_sync, const Sha
     });
   }
   std::this_thread::sleep_for(std::chrono::seconds(seconds));
-  stop = true;
-  client.join();
+  // A paced redrive may outlast the run: the load goes on until it is answered, so that the
+  // figure is live ingest while the redrive runs rather than partly after it.
   if (redriver.joinable()) {
     redriver.join();
   }
+  stop = true;
+  client.join();
   const double elapsed =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   const double cpu = cpu_seconds() - cpu_before;

@@ -29,9 +29,10 @@
 // and the name rules of core/redact.h; dead letters hold no secret to begin with (their recorded
 // requests are masked when recorded).
 //
-// Cost: a page of dead letters is one indexed query reading no bodies; redrive and purge work
-// in chunks of a few hundred letters, each its own short transaction, so live ingest keeps its
-// turns at the store.
+// Cost: a page of dead letters is one indexed query reading no bodies. A redrive reads a few
+// hundred letters at a time in one query and appends them as one batch (their new jobs, the
+// letters removed) through the server's group committer, like ingest; a purge removes as many
+// per short transaction. Live ingest keeps its turns at the store.
 //
 // Thread safety: handle() is thread-safe; handle_async() runs calls one at a time on the API's
 // own thread ("hk-admin"), off the server's io threads.
@@ -45,6 +46,7 @@
 #include "core/metrics.h"
 #include "core/redact.h"
 #include "delivery/endpoint.h"
+#include "store/group_commit.h"
 #include "store/store.h"
 
 namespace hikyaku::admin {
@@ -75,8 +77,10 @@ struct Sources {
   // null and destinations come from the config alone.
   const MetricsRegistry* metrics = nullptr;
   std::function<std::shared_ptr<const delivery::Endpoints>()> endpoints;
-  // Called after a redrive put jobs back in the store (wakes the dispatcher).
-  std::function<void()> jobs_added;
+  // A running server's group committer: a redrive's chunks ride along with ingest's commits
+  // (no transaction or disk sync of their own) and their jobs go straight to the dispatcher.
+  // Null on a stopped server's store: chunks are appended to the store directly.
+  store::GroupCommitter* committer = nullptr;
 };
 
 class AdminApi {

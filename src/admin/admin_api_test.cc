@@ -13,6 +13,7 @@
 #include "config/config.h"
 #include "integrations/backlog/ticket_target.h"
 #include "integrations/securityhub/ticket_decision.h"
+#include "store/group_commit.h"
 #include "store/sqlite/sqlite_store.h"
 #include "testing/fake_clock.h"
 #include "testing/temp_dir.h"
@@ -79,7 +80,6 @@ class AdminApiTest : public ::testing::Test {
         .redactor = [this] { return redactor_; },
         .metrics = &metrics_,
         .endpoints = {},
-        .jobs_added = [this] { ++jobs_added_; },
     });
   }
 
@@ -123,7 +123,6 @@ class AdminApiTest : public ::testing::Test {
   std::shared_ptr<const bus::Snapshot> snapshot_;
   std::shared_ptr<const Redactor> redactor_;
   std::unique_ptr<AdminApi> api_;
-  int jobs_added_ = 0;
 };
 
 TEST_F(AdminApiTest, DeadLettersAreListedByFilterAPageAtATime) {
@@ -193,7 +192,6 @@ TEST_F(AdminApiTest, RedriveRendersAgainFromTheEventOrResendsAsRecorded) {
   Answer as_recorded = call("POST", "/dead-letters/redrive", "",
                             fmt::format(R"({{"Ids": [{}], "AsRecorded": true}})", ids[1]));
   EXPECT_EQ(int64_t(as_recorded.json["Redriven"]), 1);
-  EXPECT_EQ(jobs_added_, 2);
 
   Result<std::vector<store::Claim>> claims = store_->claim(clock_.now_ms(), 10, 60'000);
   ASSERT_TRUE(claims.has_value());
@@ -201,6 +199,63 @@ TEST_F(AdminApiTest, RedriveRendersAgainFromTheEventOrResendsAsRecorded) {
   EXPECT_EQ((*claims)[0].job.body, R"({"text": "order 7"})");  // the template of today
   EXPECT_EQ((*claims)[1].job.body, "as it was");
   EXPECT_EQ(letter_ids(call("GET", "/dead-letters")).size(), 2u);  // the two that failed stay
+}
+
+TEST_F(AdminApiTest, ALetterWhoseBodyWasLostIsNotResentAsRecorded) {
+  add_letter("default/orders/chat", store::kBodyUnreadableError, "");
+  const std::vector<int64_t> ids = letter_ids(call("GET", "/dead-letters"));
+  ASSERT_EQ(ids.size(), 1u);
+  Answer answer = call("POST", "/dead-letters/redrive", "",
+                       fmt::format(R"({{"Ids": [{}, 999], "AsRecorded": true}})", ids[0]));
+  ASSERT_EQ(answer.status, 200U) << answer.body;
+  EXPECT_EQ(int64_t(answer.json["Redriven"]), 0);
+  EXPECT_EQ(int64_t(answer.json["FailedCount"]), 2);
+  EXPECT_THAT(answer.body, HasSubstr("its body was lost"));
+  EXPECT_THAT(answer.body, HasSubstr("no such dead letter"));
+  EXPECT_EQ(store_->counts(clock_.now_ms())->dead_letters, 1);
+  // Rendered again from its event, it has a body once more.
+  answer = call("POST", "/dead-letters/redrive", "", fmt::format(R"({{"Ids": [{}]}})", ids[0]));
+  EXPECT_EQ(int64_t(answer.json["Redriven"]), 1) << answer.body;
+}
+
+// A running server's redrive goes through its group committer, as ingest does: the jobs are
+// leased to the dispatcher (the committer's consumer) in the commit that removes the letters.
+TEST_F(AdminApiTest, ARedriveThroughTheCommitterHandsItsJobsToTheConsumer) {
+  struct Consumer final : store::CommitConsumer {
+    Offer offer(int64_t jobs, int64_t bytes) override {
+      return {static_cast<int>(jobs), bytes, lease_until};
+    }
+    void committed(const Offer&, std::vector<store::Claim> leased, int64_t) override {
+      MutexLock lock(mutex);
+      for (store::Claim& claim : leased) {
+        bodies.push_back(std::move(claim.job.body));
+      }
+    }
+    int64_t lease_until = 0;
+    Mutex mutex;
+    std::vector<std::string> bodies HK_GUARDED_BY(mutex);
+  } consumer;
+  consumer.lease_until = clock_.now_ms() + 60'000;
+  store::GroupCommitter committer(*store_);
+  committer.set_consumer(&consumer);
+  AdminApi api(Sources{.store = store_.get(),
+                       .clock = &clock_,
+                       .snapshot = [this] { return snapshot_; },
+                       .redactor = [this] { return redactor_; },
+                       .metrics = nullptr,
+                       .endpoints = {},
+                       .committer = &committer});
+  for (int i = 0; i < 300; ++i) {  // more than one chunk
+    add_letter("default/orders/chat", "HTTP_400");
+  }
+  const Response answer = api.handle({"POST", "/dead-letters/redrive", "", R"({"All": true})"});
+  ASSERT_EQ(answer.status, 200U) << answer.body;
+  EXPECT_THAT(answer.body, HasSubstr(R"("Redriven":300)"));
+  EXPECT_EQ(store_->counts(clock_.now_ms())->dead_letters, 0);
+  EXPECT_EQ(store_->counts(clock_.now_ms())->leased, 300);
+  MutexLock lock(consumer.mutex);
+  ASSERT_EQ(consumer.bodies.size(), 300u);
+  EXPECT_EQ(consumer.bodies.front(), R"({"text": "order 7"})");
 }
 
 TEST_F(AdminApiTest, RedriveAndPurgeByFilter) {

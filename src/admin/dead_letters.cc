@@ -3,7 +3,11 @@
 #include <simdjson.h>
 
 #include <algorithm>
+#include <chrono>
+#include <future>
 #include <string>
+#include <thread>
+#include <unordered_set>
 #include <vector>
 
 #include "admin/internal/handlers.h"
@@ -127,9 +131,144 @@ Result<std::vector<int64_t>> selected_ids(const Sources& sources, const Selectio
   }
 }
 
+// A dead letter's job once more: rendered again from its original event with the targets in
+// force, or its recorded body and headers. The error says why it cannot be, for the operator.
+Result<store::NewJob> job_again(const bus::Snapshot& snapshot, store::DeadLetter& dead,
+                                bool as_recorded) {
+  store::NewJob job{.target = std::move(dead.job.target),
+                    .event_id = std::move(dead.job.event_id),
+                    .body = std::move(dead.job.body),
+                    .headers = std::move(dead.job.headers),
+                    .ingested_at_ms = dead.job.ingested_at_ms};
+  if (dead.event) {
+    job.event = std::make_shared<const std::string>(std::move(*dead.event));
+  }
+  if (as_recorded) {
+    if (dead.reason.error_code == store::kBodyUnreadableError) {
+      return failed_precondition("its body was lost from the store: nothing to resend as recorded");
+    }
+    return job;
+  }
+  if (!job.event) {
+    return failed_precondition("its original event was not kept; redrive it AsRecorded");
+  }
+  Result<bus::Snapshot::Rendered> again =
+      snapshot.render_again(job.target, *job.event, job.ingested_at_ms);
+  if (!again.has_value()) {
+    return failed_precondition(again.error().code() == StatusCode::kNotFound
+                                   ? again.error().message() +
+                                         "; redrive it AsRecorded to resend its body"
+                                   : "it still does not render: " + again.error().message());
+  }
+  job.body = std::move(again->body);
+  job.headers = std::move(again->headers);
+  return job;
+}
+
 struct Failure {
   int64_t id = 0;
   std::string reason;
+};
+
+// How long a redrive waits for room in a committer whose queue live ingest keeps full before it
+// gives up and says so.
+constexpr auto kCommitterFullFor = std::chrono::seconds(30);
+
+// One chunk of a redrive: its letters read in one query, their jobs built, and all appended as
+// one batch that also removes the letters.
+struct ChunkOutcome {
+  int64_t redriven = 0;
+  std::vector<Failure> failures;  // letters left dead, with why
+};
+
+Result<ChunkOutcome> redrive_chunk(const Sources& sources, const bus::Snapshot& snapshot,
+                                   const std::vector<int64_t>& chunk, bool as_recorded) {
+  HK_ASSIGN_OR_RETURN(std::vector<store::DeadLetter> letters, sources.store->dlq_get_many(chunk));
+  ChunkOutcome outcome;
+  std::unordered_set<int64_t> found;
+  store::Batch batch;
+  for (store::DeadLetter& dead : letters) {
+    found.insert(dead.id);
+    Result<store::NewJob> job = job_again(snapshot, dead, as_recorded);
+    if (!job.has_value()) {
+      outcome.failures.push_back({dead.id, job.error().message()});
+      continue;
+    }
+    batch.jobs.push_back(std::move(*job));
+    batch.redriven.push_back(dead.id);
+  }
+  for (const int64_t id : chunk) {
+    if (!found.contains(id)) {
+      outcome.failures.push_back({id, "no such dead letter"});
+    }
+  }
+  outcome.redriven = static_cast<int64_t>(batch.redriven.size());
+  if (batch.redriven.empty()) {
+    return outcome;
+  }
+  if (sources.committer == nullptr) {
+    HK_RETURN_IF_ERROR(sources.store->append(batch));
+    return outcome;
+  }
+  // Ingest comes first: the chunk waits while the committer's queue has no room for it.
+  const int64_t bytes = store::batch_bytes(batch);
+  const auto give_up_at = std::chrono::steady_clock::now() + kCommitterFullFor;
+  auto backoff = std::chrono::milliseconds(2);
+  while (sources.committer->room_bytes() < bytes) {
+    if (std::chrono::steady_clock::now() >= give_up_at) {
+      return resource_exhausted("the store's commit queue stayed full; redrive again later");
+    }
+    std::this_thread::sleep_for(backoff);
+    backoff = std::min(backoff * 2, std::chrono::milliseconds(100));
+  }
+  std::promise<Status> durable;
+  std::future<Status> answer = durable.get_future();
+  sources.committer->submit(std::move(batch),
+                            [&durable](const Status& status) { durable.set_value(status); });
+  HK_RETURN_IF_ERROR(answer.get());
+  return outcome;
+}
+
+// A redrive's speed. Each redriven letter costs about what an ingested entry does (a render, a
+// commit, a delivery), so a redrive at full speed on a busy server takes its share out of live
+// ingest. While others submit to the committer beside the redrive (ingest, replays), letters
+// move at most kBusyLettersPerSecond; on an idle server, or on a stopped one's store, as fast
+// as they can. (SQS's dead-letter redrive has the same kind of velocity.)
+class RedrivePace {
+ public:
+  static constexpr double kBusyLettersPerSecond = 1000;
+
+  explicit RedrivePace(const store::GroupCommitter* committer) : committer_(committer) {}
+
+  void before_chunk() {
+    if (committer_ == nullptr) {
+      return;
+    }
+    if (busy_) {
+      std::this_thread::sleep_until(next_chunk_at_);
+    }
+    submissions_before_ = committer_->submissions();
+    chunk_started_ = std::chrono::steady_clock::now();
+  }
+
+  void after_chunk(int64_t letters) {
+    if (committer_ == nullptr) {
+      return;
+    }
+    // The chunk's own batch is one submission; more means someone else submitted meanwhile.
+    busy_ = committer_->submissions() - submissions_before_ > 1;
+    next_chunk_at_ =
+        chunk_started_ +
+        std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+            std::chrono::duration<double>(static_cast<double>(letters) / kBusyLettersPerSecond));
+  }
+
+ private:
+  const store::GroupCommitter* committer_;
+  bool busy_ = false;
+  int64_t submissions_before_ = 0;
+  std::chrono::steady_clock::time_point chunk_started_;
+  std::chrono::steady_clock::time_point next_chunk_at_;
 };
 
 }  // namespace
@@ -197,52 +336,21 @@ Response redrive_dead_letters(const Sources& sources, std::string_view body) {
       failures.push_back({id, std::move(reason)});
     }
   };
+  RedrivePace pace(sources.committer);
   for (size_t start = 0; start < ids->size(); start += kChunk) {
     const std::vector<int64_t> chunk(
         ids->begin() + static_cast<ptrdiff_t>(start),
         ids->begin() + static_cast<ptrdiff_t>(std::min(ids->size(), start + kChunk)));
-    const int64_t now_ms = sources.clock->now_ms();
-    if (selection->as_recorded) {
-      Result<int64_t> moved = sources.store->dlq_redrive(chunk, now_ms);
-      if (!moved.has_value()) {
-        return status_response(moved.status());
-      }
-      redriven += *moved;
-      continue;
+    pace.before_chunk();
+    Result<ChunkOutcome> outcome = redrive_chunk(sources, *snapshot, chunk, selection->as_recorded);
+    if (!outcome.has_value()) {
+      return status_response(outcome.status());
     }
-    std::vector<store::RenderedRedrive> rendered;
-    for (const int64_t id : chunk) {
-      Result<std::optional<store::DeadLetter>> letter = sources.store->dlq_get(id);
-      if (!letter.has_value()) {
-        return status_response(letter.status());
-      }
-      if (!letter->has_value()) {
-        fail(id, "no such dead letter");
-        continue;
-      }
-      const store::DeadLetter& dead = **letter;
-      if (!dead.event) {
-        fail(id, "its original event was not kept; redrive it AsRecorded");
-        continue;
-      }
-      Result<bus::Snapshot::Rendered> again =
-          snapshot->render_again(dead.job.target, *dead.event, dead.job.ingested_at_ms);
-      if (!again.has_value()) {
-        fail(id, again.error().code() == StatusCode::kNotFound
-                     ? again.error().message() + "; redrive it AsRecorded to resend its body"
-                     : "it still does not render: " + again.error().message());
-        continue;
-      }
-      rendered.push_back({id, std::move(again->body), std::move(again->headers)});
+    redriven += outcome->redriven;
+    pace.after_chunk(outcome->redriven);
+    for (Failure& failure : outcome->failures) {
+      fail(failure.id, std::move(failure.reason));
     }
-    Result<int64_t> moved = sources.store->dlq_redrive_rendered(rendered, now_ms);
-    if (!moved.has_value()) {
-      return status_response(moved.status());
-    }
-    redriven += *moved;
-  }
-  if (redriven > 0 && sources.jobs_added) {
-    sources.jobs_added();
   }
   JsonWriter writer;
   writer.begin_object();

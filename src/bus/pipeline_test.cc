@@ -517,12 +517,8 @@ class SlowDiskStore : public store::Store {
                                                   int64_t after, bool summaries) override {
     return real_.dlq_find(filter, limit, after, summaries);
   }
-  Result<std::optional<store::DeadLetter>> dlq_get(int64_t id) override {
-    return real_.dlq_get(id);
-  }
-  Result<int64_t> dlq_redrive_rendered(const std::vector<store::RenderedRedrive>& letters,
-                                       int64_t now) override {
-    return real_.dlq_redrive_rendered(letters, now);
+  Result<std::vector<store::DeadLetter>> dlq_get_many(const std::vector<int64_t>& ids) override {
+    return real_.dlq_get_many(ids);
   }
   Status log_deliveries(const std::vector<store::DeliveryRecord>& records, int64_t keep) override {
     return real_.log_deliveries(records, keep);
@@ -531,9 +527,6 @@ class SlowDiskStore : public store::Store {
     return real_.recent_deliveries(limit, before);
   }
   Result<std::vector<store::TargetQueue>> queues() override { return real_.queues(); }
-  Result<int64_t> dlq_redrive(const std::vector<int64_t>& ids, int64_t now) override {
-    return real_.dlq_redrive(ids, now);
-  }
   Result<int64_t> dlq_purge(const std::vector<int64_t>& ids) override {
     return real_.dlq_purge(ids);
   }

@@ -20,7 +20,8 @@ namespace hikyaku::cli {
 namespace {
 
 constexpr const char* kDefaultAdminHeader = "x-hikyaku-admin-key";
-constexpr long kCallTimeoutMs = 120'000;  // a redrive of many letters takes a while
+// A redrive of many letters takes a while: on a busy server it moves 1,000 letters a second.
+constexpr long kCallTimeoutMs = 15 * 60 * 1000;
 
 class ServerConnection final : public AdminConnection {
  public:
@@ -87,8 +88,7 @@ class StoreConnection final : public AdminConnection {
                             .snapshot = [this] { return snapshot_; },
                             .redactor = [this] { return redactor_; },
                             .metrics = nullptr,
-                            .endpoints = {},
-                            .jobs_added = {}}) {}
+                            .endpoints = {}}) {}
   std::string description() const override { return "the store " + path_ + " of a stopped server"; }
   Result<admin::Response> call(const std::string& method, const std::string& path,
                                const std::string& query, const std::string& body) override {

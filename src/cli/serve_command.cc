@@ -235,7 +235,7 @@ int serve(const std::string& path, const config::LoadOptions& load_options) {
       .redactor = [&running] { return running.redactor.load(); },
       .metrics = &running.metrics,
       .endpoints = [&running] { return running.endpoints.load(); },
-      .jobs_added = [&running] { running.dispatcher->notify(); },
+      .committer = running.committer.get(),
   });
 
   server::ServerOptions options;

@@ -67,7 +67,7 @@ int64_t batch_bytes(const Batch& batch) {
   for (const Claim& claim : batch.completed) {
     bytes += entry_bytes(claim);
   }
-  return bytes;
+  return bytes + static_cast<int64_t>(batch.redriven.size() * sizeof(int64_t));
 }
 
 namespace {
@@ -123,6 +123,7 @@ void GroupCommitter::submit(Batch batch, Done done) {
     queued_bytes_ += bytes;
     peak_queued_bytes_ = std::max(peak_queued_bytes_, queued_bytes_);
     queue_.push_back({std::move(batch), std::move(done), bytes});
+    ++submissions_;
     if (queued_bytes_gauge_ != nullptr) {
       queued_bytes_gauge_->add(bytes);  // under the lock: never behind its release
     }
@@ -173,6 +174,11 @@ void GroupCommitter::stop() {
   if (syncer_.joinable()) {
     syncer_.join();
   }
+}
+
+int64_t GroupCommitter::submissions() const {
+  MutexLock lock(mutex_);
+  return submissions_;
 }
 
 int64_t GroupCommitter::commits() const {
@@ -258,6 +264,7 @@ void GroupCommitter::run_writer() {
     merged.events.clear();
     merged.dead_letters.clear();
     merged.completed.clear();
+    merged.redriven.clear();
     committed.done.reserve(taken.size());
     for (Pending& pending : taken) {
       committed.done.push_back(std::move(pending.done));
@@ -322,6 +329,8 @@ void GroupCommitter::merge(std::vector<Pending>& taken, Batch& merged) {
     for (NewDeadLetter& letter : pending.batch.dead_letters) {
       merged.dead_letters.push_back(std::move(letter));
     }
+    merged.redriven.insert(merged.redriven.end(), pending.batch.redriven.begin(),
+                           pending.batch.redriven.end());
   }
 }
 

@@ -114,6 +114,9 @@ class GroupCommitter {
 
   // Commits performed so far (each may hold many submissions); for metrics and tests.
   int64_t commits() const HK_EXCLUDES(mutex_);
+  // Batches accepted by submit() so far (completions not counted): a background producer (a
+  // redrive) tells from it whether others (ingest) are submitting too.
+  int64_t submissions() const HK_EXCLUDES(mutex_);
 
   // The bytes a submission may still take (Options::max_queued_bytes minus what is queued;
   // 0 when full): a producer that builds a large batch stops building once past it.
@@ -170,6 +173,7 @@ class GroupCommitter {
   int64_t peak_queued_bytes_ HK_GUARDED_BY(mutex_) = 0;
   Gauge* queued_bytes_gauge_ = nullptr;  // set before the first submit
   int64_t commits_ HK_GUARDED_BY(mutex_) = 0;
+  int64_t submissions_ HK_GUARDED_BY(mutex_) = 0;
   bool stopping_ HK_GUARDED_BY(mutex_) = false;
   bool writer_done_ HK_GUARDED_BY(mutex_) = false;
   std::thread writer_;

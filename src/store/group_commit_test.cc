@@ -126,11 +126,8 @@ class RecordingStore : public Store {
   Result<std::vector<DeadLetter>> dlq_find(const DeadLetterFilter&, int, int64_t, bool) override {
     return std::vector<DeadLetter>{};
   }
-  Result<std::optional<DeadLetter>> dlq_get(int64_t) override {
-    return std::optional<DeadLetter>();
-  }
-  Result<int64_t> dlq_redrive_rendered(const std::vector<RenderedRedrive>&, int64_t) override {
-    return 0;
+  Result<std::vector<DeadLetter>> dlq_get_many(const std::vector<int64_t>&) override {
+    return std::vector<DeadLetter>{};
   }
   Status log_deliveries(const std::vector<DeliveryRecord>&, int64_t) override {
     return ok_status();
@@ -139,7 +136,6 @@ class RecordingStore : public Store {
     return std::vector<DeliveryRecord>{};
   }
   Result<std::vector<TargetQueue>> queues() override { return std::vector<TargetQueue>{}; }
-  Result<int64_t> dlq_redrive(const std::vector<int64_t>&, int64_t) override { return 0; }
   Result<int64_t> dlq_purge(const std::vector<int64_t>&) override { return 0; }
   Result<Counts> counts(int64_t) override { return Counts{}; }
   Status ping() override { return ok_status(); }

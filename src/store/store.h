@@ -6,9 +6,11 @@
 // Delivery jobs move through three states:
 //
 //   append() ──► pending ──claim()──► leased ──complete()──► gone
-//                   ▲                   │  └──dead_letter()──► DLQ ──redrive()──► pending
+//                   ▲                   │  └──dead_letter()──► DLQ ──append()──► pending
 //                   └──── retry() ──────┘
 //                   └──── lease expiry (the worker died) ──┘
+//
+// (A redrive appends a dead letter's job again and removes the letter: Batch::redriven.)
 //
 // A claim is a lease: the job is invisible to other claimers until the lease expires, and then
 // due again. That (not a recovery scan) makes delivery at-least-once across crashes. Settling a
@@ -117,10 +119,19 @@ struct Batch {
   // Delivered claims completed in the same transaction (as complete_all(): claims whose lease
   // was lost are skipped), so that settling deliveries costs no transaction of its own.
   std::vector<Claim> completed;
+  // Dead letters that `jobs` send again (a redrive), removed in the same transaction: a letter
+  // is either still dead or pending again, never both. The caller read them first and is the
+  // only one removing dead letters meanwhile (the admin API's single worker).
+  std::vector<int64_t> redriven{};
   bool empty() const {
-    return jobs.empty() && events.empty() && dead_letters.empty() && completed.empty();
+    return jobs.empty() && events.empty() && dead_letters.empty() && completed.empty() &&
+           redriven.empty();
   }
 };
+
+// The error code of a dead letter whose body was lost from the store (a damaged body file):
+// nothing is left to resend as recorded.
+inline constexpr const char* kBodyUnreadableError = "BODY_UNREADABLE";
 
 struct DeadLetter {
   int64_t id = 0;
@@ -137,13 +148,6 @@ struct DeadLetterFilter {
   std::string error_code{};  // exactly, e.g. "HTTP_400"
   int64_t since_ms = 0;      // dead-lettered at or after (0: no bound)
   int64_t until_ms = 0;      // dead-lettered before (0: no bound)
-};
-
-// A dead letter moved back to pending with a body rendered again (a template fixed since).
-struct RenderedRedrive {
-  int64_t id = 0;
-  std::string body;
-  std::string headers;  // as NewJob::headers
 };
 
 // One delivery attempt, for the delivery log operators read (what was tried, how it went).
@@ -271,16 +275,19 @@ class Store {
   // none of the large columns).
   virtual Result<std::vector<DeadLetter>> dlq_find(const DeadLetterFilter& filter, int limit,
                                                    int64_t after_id, bool summaries) = 0;
+  // The dead letters with these ids, whole, in id order; ids that are not dead letters are left
+  // out. A redrive reads a chunk this way and appends it again (Batch::redriven).
+  virtual Result<std::vector<DeadLetter>> dlq_get_many(const std::vector<int64_t>& ids) = 0;
   // One dead letter, whole; none when there is no such id.
-  virtual Result<std::optional<DeadLetter>> dlq_get(int64_t id) = 0;
-  // Moves dead letters back to pending (due at now_ms, attempts reset); empty ids = all.
-  // Returns how many moved.
-  virtual Result<int64_t> dlq_redrive(const std::vector<int64_t>& ids, int64_t now_ms) = 0;
+  Result<std::optional<DeadLetter>> dlq_get(int64_t id) {
+    HK_ASSIGN_OR_RETURN(std::vector<DeadLetter> letters, dlq_get_many({id}));
+    if (letters.empty()) {
+      return std::optional<DeadLetter>();
+    }
+    return std::optional<DeadLetter>(std::move(letters.front()));
+  }
+  // Removes dead letters; empty ids = all. Returns how many went.
   virtual Result<int64_t> dlq_purge(const std::vector<int64_t>& ids) = 0;
-  // dlq_redrive() with each letter's body and headers replaced, in one transaction. Ids that are
-  // not (or no longer) dead letters are skipped. Returns how many moved.
-  virtual Result<int64_t> dlq_redrive_rendered(const std::vector<RenderedRedrive>& letters,
-                                               int64_t now_ms) = 0;
 
   // The delivery log: the latest attempts, kept to a bound. Records `records` (ids assigned)
   // and drops all but the newest `keep` records; not synced on its own (a crash may lose the

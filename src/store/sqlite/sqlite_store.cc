@@ -247,8 +247,8 @@ Status SqliteStore::sync_wal() {
 Status SqliteStore::append(const Batch& batch) {
   MutexLock lock(mutex_);
   // Completions alone are lease bookkeeping (see use_sync()).
-  const bool only_completions =
-      batch.jobs.empty() && batch.events.empty() && batch.dead_letters.empty();
+  const bool only_completions = batch.jobs.empty() && batch.events.empty() &&
+                                batch.dead_letters.empty() && batch.redriven.empty();
   HK_RETURN_IF_ERROR(use_sync(!only_completions));
   return in_transaction(
       [&]() HK_REQUIRES(mutex_) { return insert_batch(batch, nullptr, {}, durable_sync_full_); });
@@ -323,6 +323,7 @@ Status SqliteStore::insert_batch(const Batch& batch, std::vector<int64_t>* job_i
   }
   HK_RETURN_IF_ERROR(insert_jobs(batch.jobs, refs, events, job_ids, lease));
   HK_RETURN_IF_ERROR(insert_dead_letters(batch.dead_letters));
+  HK_RETURN_IF_ERROR(remove_dead_letters(batch.redriven));
   return archive_events(batch.events);
 }
 
@@ -374,6 +375,17 @@ Status SqliteStore::insert_dead_letters(const std::vector<NewDeadLetter>& letter
     }
     if (insert->step() != SQLITE_DONE) {
       return sqlite_error(db_, "recording a dead letter");
+    }
+  }
+  return ok_status();
+}
+
+Status SqliteStore::remove_dead_letters(const std::vector<int64_t>& ids) {
+  for (const int64_t id : ids) {
+    Use remove(statements_->remove_dead_letter);
+    remove->bind(1, id);
+    if (remove->step() != SQLITE_DONE) {
+      return sqlite_error(db_, "removing a redriven dead letter");
     }
   }
   return ok_status();

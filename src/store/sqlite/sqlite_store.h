@@ -103,9 +103,7 @@ class SqliteStore final : public Store {
                                                                int limit) override;
   Result<std::vector<DeadLetter>> dlq_find(const DeadLetterFilter& filter, int limit,
                                            int64_t after_id, bool summaries) override;
-  Result<std::optional<DeadLetter>> dlq_get(int64_t id) override;
-  Result<int64_t> dlq_redrive_rendered(const std::vector<RenderedRedrive>& letters,
-                                       int64_t now_ms) override;
+  Result<std::vector<DeadLetter>> dlq_get_many(const std::vector<int64_t>& ids) override;
   Status log_deliveries(const std::vector<DeliveryRecord>& records, int64_t keep) override;
   Result<std::vector<DeliveryRecord>> recent_deliveries(int limit, int64_t before_id) override;
   // Archives (sqlite_store_archive.cc).
@@ -113,7 +111,6 @@ class SqliteStore final : public Store {
                                                         ArchiveCursor after, int limit) override;
   Result<ArchiveStats> archive_stats(const std::string& archive) override;
   Result<int64_t> archive_expire(const std::string& archive, int64_t before_ms, int limit) override;
-  Result<int64_t> dlq_redrive(const std::vector<int64_t>& ids, int64_t now_ms) override;
   Result<int64_t> dlq_purge(const std::vector<int64_t>& ids) override;
   Result<Counts> counts(int64_t now_ms) override;
   Result<std::vector<TargetQueue>> queues() override;
@@ -168,6 +165,7 @@ class SqliteStore final : public Store {
                      const std::vector<EventPlace>& events, std::vector<int64_t>* job_ids,
                      const RowLease& lease) HK_REQUIRES(mutex_);
   Status insert_dead_letters(const std::vector<NewDeadLetter>& letters) HK_REQUIRES(mutex_);
+  Status remove_dead_letters(const std::vector<int64_t>& ids) HK_REQUIRES(mutex_);
   // The batch's archived events and their archives' totals (sqlite_store_archive.cc).
   Status archive_events(const std::vector<ArchivedEvent>& events) HK_REQUIRES(mutex_);
 

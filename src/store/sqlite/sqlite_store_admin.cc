@@ -171,73 +171,26 @@ Result<std::vector<DeadLetter>> SqliteStore::dlq_find(const DeadLetterFilter& fi
   return letters;
 }
 
-Result<std::optional<DeadLetter>> SqliteStore::dlq_get(int64_t id) {
-  MutexLock lock(mutex_);
-  Use get(statements_->dlq_get);
-  get->bind(1, id);
-  const int step = get->step();
-  if (step == SQLITE_DONE) {
-    return std::optional<DeadLetter>();
+Result<std::vector<DeadLetter>> SqliteStore::dlq_get_many(const std::vector<int64_t>& ids) {
+  std::vector<DeadLetter> letters;
+  if (ids.empty()) {
+    return letters;
   }
-  if (step != SQLITE_ROW) {
-    return sqlite_error(db_, "reading a dead letter");
+  MutexLock lock(mutex_);
+  const std::string sql = fmt::format("SELECT {} FROM dead_letters WHERE id IN ({}) ORDER BY id",
+                                      kLetterColumns, id_list(ids));
+  Statement select(db_, sql.c_str());
+  if (!select.valid()) {
+    return sqlite_error(db_, "reading dead letters");
   }
-  return std::optional<DeadLetter>(read_dead_letter(*get));
-}
-
-Result<int64_t> SqliteStore::dlq_redrive(const std::vector<int64_t>& ids, int64_t now_ms) {
-  MutexLock lock(mutex_);
-  HK_RETURN_IF_ERROR(use_sync(true));
-  // A letter whose body was lost has nothing to deliver: it stays until purged.
-  const std::string where = std::string(" WHERE error_code != '") + internal::kBodyUnreadable +
-                            "'" + (ids.empty() ? "" : " AND id IN (" + id_list(ids) + ")");
-  int64_t moved = 0;
-  Status status = in_transaction([&]() HK_REQUIRES(mutex_) -> Status {
-    const std::string insert = fmt::format(
-        "INSERT INTO jobs (target, event_id, body, headers, attempts, ingested_at_ms, due_at_ms, "
-        "last_error, event_kind, event) SELECT target, event_id, body, headers, 0, "
-        "ingested_at_ms, {}, last_error, CASE WHEN event IS NULL THEN 0 ELSE 3 END, event "
-        "FROM dead_letters{}",
-        now_ms, where);
-    HK_RETURN_IF_ERROR(exec(db_, insert.c_str(), "redriving dead letters"));
-    moved = sqlite3_changes(db_);
-    return exec(db_, ("DELETE FROM dead_letters" + where).c_str(), "removing redriven letters");
-  });
-  HK_RETURN_IF_ERROR(status);
-  return moved;
-}
-
-Result<int64_t> SqliteStore::dlq_redrive_rendered(const std::vector<RenderedRedrive>& letters,
-                                                  int64_t now_ms) {
-  MutexLock lock(mutex_);
-  HK_RETURN_IF_ERROR(use_sync(true));
-  int64_t moved = 0;
-  Status status = in_transaction([&]() HK_REQUIRES(mutex_) -> Status {
-    for (const RenderedRedrive& letter : letters) {
-      {
-        Use insert(statements_->redrive_rendered);
-        insert->bind(1, letter.id)
-            .bind_blob(2, letter.body)
-            .bind(3, letter.headers)
-            .bind(4, now_ms);
-        if (insert->step() != SQLITE_DONE) {
-          return sqlite_error(db_, "redriving a dead letter");
-        }
-      }
-      if (sqlite3_changes(db_) == 0) {
-        continue;  // gone meanwhile (purged, or redriven by someone else)
-      }
-      ++moved;
-      Use remove(statements_->remove_dead_letter);
-      remove->bind(1, letter.id);
-      if (remove->step() != SQLITE_DONE) {
-        return sqlite_error(db_, "removing a redriven letter");
-      }
-    }
-    return ok_status();
-  });
-  HK_RETURN_IF_ERROR(status);
-  return moved;
+  int step = SQLITE_ROW;
+  while ((step = select.step()) == SQLITE_ROW) {
+    letters.push_back(read_dead_letter(select));
+  }
+  if (step != SQLITE_DONE) {
+    return sqlite_error(db_, "reading dead letters");
+  }
+  return letters;
 }
 
 Status SqliteStore::log_deliveries(const std::vector<DeliveryRecord>& records, int64_t keep) {

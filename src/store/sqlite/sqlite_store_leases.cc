@@ -32,7 +32,7 @@ Result<std::vector<Claim>> SqliteStore::claim(int64_t now_ms, int limit, int64_t
     // Undeliverable: visible in the dead-letter queue instead of failing every claim.
     for (const auto& [claim, error] : unreadable) {
       if (Status moved =
-              move_to_dead_letters(claim, {internal::kBodyUnreadable, error.message(), ""}, now_ms);
+              move_to_dead_letters(claim, {kBodyUnreadableError, error.message(), ""}, now_ms);
           !moved.ok()) {
         return moved;
       }

@@ -12,10 +12,6 @@
 
 namespace hikyaku::store::internal {
 
-// The dead-letter error code of a job whose body is gone from the body log. Such letters are
-// never redriven: there is nothing to deliver.
-inline constexpr const char* kBodyUnreadable = "BODY_UNREADABLE";
-
 // The schema this build writes (PRAGMA user_version); it opens every older one.
 // 2: job bodies in the body log (jobs.body_segment, body_offset, body_length).
 // 3: the original event kept with each job and dead letter (jobs.event_*, dead_letters.event),

@@ -65,16 +65,6 @@ SqliteStore::Statements::Statements(sqlite3* db)
       kv_update(db,
                 "UPDATE kv SET value = ?2, revision = revision + 1 "
                 "WHERE key = ?1 AND revision = ?3"),
-      dlq_get(db,
-              "SELECT id, job_id, target, event_id, body, headers, attempts, ingested_at_ms, "
-              "last_error, error_code, error_message, exhausted_retry_condition, "
-              "dead_lettered_at_ms, event, request, http_status, response_excerpt "
-              "FROM dead_letters WHERE id = ?1"),
-      redrive_rendered(db,
-                       "INSERT INTO jobs (target, event_id, body, headers, attempts, "
-                       "ingested_at_ms, due_at_ms, last_error, event_kind, event) SELECT target, "
-                       "event_id, ?2, ?3, 0, ingested_at_ms, ?4, last_error, CASE WHEN event IS "
-                       "NULL THEN 0 ELSE 3 END, event FROM dead_letters WHERE id = ?1"),
       remove_dead_letter(db, "DELETE FROM dead_letters WHERE id = ?1"),
       insert_delivery(db,
                       "INSERT INTO deliveries (at_ms, target, destination, event_id, job_id, "
@@ -124,8 +114,6 @@ Status SqliteStore::Statements::check() const {
                                                &kv_list,
                                                &kv_insert,
                                                &kv_update,
-                                               &dlq_get,
-                                               &redrive_rendered,
                                                &remove_dead_letter,
                                                &insert_delivery,
                                                &trim_deliveries,

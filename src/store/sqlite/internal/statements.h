@@ -42,8 +42,6 @@ class SqliteStore::Statements {
   internal::Statement kv_list;
   internal::Statement kv_insert;
   internal::Statement kv_update;
-  internal::Statement dlq_get;
-  internal::Statement redrive_rendered;
   internal::Statement remove_dead_letter;
   internal::Statement insert_delivery;
   internal::Statement trim_deliveries;
