@@ -55,7 +55,7 @@ class SqliteStoreTest : public ::testing::Test {
   }
   // A redrive as the admin API makes it: the letter's job appended again (with a body rendered
   // again, or as recorded) and the letter removed, in one batch.
-  Status redrive(const DeadLetter& letter, std::optional<std::string> body = std::nullopt,
+  Status redrive(const DeadLetter& letter, const std::optional<std::string>& body = std::nullopt,
                  std::string headers = "") {
     Batch batch;
     batch.jobs.push_back(
