@@ -234,6 +234,9 @@ Response route(const Sources& sources, const Request& request) {
   if (path == "/rules") {
     return get ? internal::list_rules(sources) : wrong_method("GET");
   }
+  if (path == "/counts") {
+    return get ? internal::show_counts(sources) : wrong_method("GET");
+  }
   if (path == "/test-event") {
     return post ? internal::test_event(sources, *query, request.body) : wrong_method("POST");
   }

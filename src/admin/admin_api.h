@@ -19,6 +19,7 @@
 //   GET  /destinations        queue depth, oldest job, pacing and pauses per destination
 //   GET  /tickets             ?limit=&next_token=   the Backlog ticket ledger
 //   GET  /rules               the rules in force with their match and delivery counts
+//   GET  /counts              jobs pending and leased, dead letters, archived events (exact)
 //   POST /test-event          ?bus=   which rules an event matches, why the others do not, and
 //                             the bodies the matched targets would receive
 // Redrive renders each letter again from its original event with the targets in force (a

@@ -184,6 +184,16 @@ Response list_deliveries(const Sources& sources, const Query& query) {
   return {200, writer.take()};
 }
 
+Response show_counts(const Sources& sources) {
+  Result<store::Counts> counts = sources.store->counts(sources.clock->now_ms());
+  if (!counts.has_value()) {
+    return status_response(counts.status());
+  }
+  return {200, fmt::format(
+                   R"({{"PendingJobs":{},"LeasedJobs":{},"DeadLetters":{},"ArchivedEvents":{}}})",
+                   counts->pending, counts->leased, counts->dead_letters, counts->archived_events)};
+}
+
 Response list_destinations(const Sources& sources) {
   struct Destination {
     std::string kind;

@@ -59,6 +59,7 @@ Response list_deliveries(const Sources& sources, const Query& query);
 Response list_destinations(const Sources& sources);
 Response list_tickets(const Sources& sources, const Query& query);
 Response list_rules(const Sources& sources);
+Response show_counts(const Sources& sources);
 Response test_event(const Sources& sources, const Query& query, std::string_view body);
 
 // Epoch milliseconds as RFC 3339 with milliseconds ("2026-12-04T01:02:03.456Z").

@@ -278,16 +278,15 @@ function rate(part, whole) {
 
 async function overviewPage(target) {
   const render = async () => {
-    const [rules, destinations, letters] = await Promise.all([
+    const [rules, destinations, counts] = await Promise.all([
       api('GET', '/rules'),
       api('GET', '/destinations'),
-      api('GET', '/dead-letters?limit=1000'),
+      api('GET', '/counts'),
     ]);
     const targets = rules.Rules.flatMap((rule) => rule.Targets.map((t) => ({ rule, target: t })));
     const delivered = sum(targets.map((t) => t.target.Delivered));
     const failed = sum(targets.map((t) => sum([t.target.FailedRetryable, t.target.FailedPermanent])));
     const paused = destinations.Destinations.filter((d) => d.PausedUntil);
-    const letterCount = letters.DeadLetters.length + (letters.NextToken ? '+' : '');
     const content = el('div', { id: 'overview' },
       el('h1', {}, 'Overview'),
       el('div', { className: 'cards' },
@@ -296,7 +295,7 @@ async function overviewPage(target) {
         card('delivered', delivered),
         card('failure rate', rate(failed, delivered + failed), failed > 0),
         card('queued jobs', sum(destinations.Destinations.map((d) => d.QueuedJobs))),
-        card('dead letters', letterCount, letters.DeadLetters.length > 0),
+        card('dead letters', counts.DeadLetters, counts.DeadLetters > 0),
         card('paused destinations', paused.length, paused.length > 0)),
       el('h2', {}, 'Rules and targets'),
       table(['Rule', 'Bus', 'State', 'Matched', 'Target', 'Kind', 'Delivered', 'Failed (retryable)',
