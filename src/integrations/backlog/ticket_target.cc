@@ -632,7 +632,11 @@ HandlerOutcome TicketTarget::handle_finding(Attempt& attempt, const Finding& fin
         return store_failure(marked.status());
       }
       if (settings.dry_run) {
-        next.issue_key = fmt::format("{}-dry-run-{}", settings.project_key, job.id);
+        // Named after the finding (its key is a hash of its identity), not the job: job ids
+        // can come back once their rows are gone, and two findings must never share a key.
+        next.issue_key = fmt::format("{}-dry-run-{}", settings.project_key,
+                                     std::string_view(finding.key.str())
+                                         .substr(securityhub::FindingKey::kPrefix.size(), 12));
         if (HandlerOutcome written = dry_run_line("create", next.issue_key, fields, "");
             written.outcome != Outcome::kDelivered) {
           return written;

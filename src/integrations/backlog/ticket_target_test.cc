@@ -386,13 +386,20 @@ TEST_F(TicketTargetTest, ADryRunWritesEachActionAndSendsNothing) {
   EXPECT_TRUE(backlog_.requests().empty());
   std::ifstream file(directory_ / "dry-run.jsonl");
   std::vector<std::string> actions;
+  std::vector<std::string> issues;
   std::string line;
   simdjson::dom::parser parser;
   while (std::getline(file, line)) {
-    actions.emplace_back(std::string_view(parser.parse(line)["action"]));
+    simdjson::dom::element written = parser.parse(line);
+    actions.emplace_back(std::string_view(written["action"]));
+    issues.emplace_back(std::string_view(written["issue"]));
     EXPECT_THAT(line, Not(HasSubstr(backlog_.api_key())));
   }
   EXPECT_THAT(actions, ::testing::ElementsAre("create", "none", "resolve"));
+  // The made-up key is the finding's (from its identity), the same for each of its actions.
+  ASSERT_EQ(issues.size(), 3u);
+  EXPECT_THAT(issues[0], ::testing::MatchesRegex("[A-Z]+-dry-run-[0-9a-f]{12}"));
+  EXPECT_EQ(issues[2], issues[0]);
 }
 
 // An issue deleted in Backlog: the resolve answers 404, the ledger forgets the issue, and the
