@@ -16,7 +16,6 @@
 namespace hikyaku::server {
 namespace {
 
-constexpr size_t kMaxPageSize = 100;
 
 // The wire error of an Archives call.
 std::pair<unsigned, std::string_view> wire_error(const Status& status) {
@@ -127,28 +126,6 @@ std::optional<int64_t> time_member(simdjson::dom::object object, std::string_vie
     return std::nullopt;
   }
   return static_cast<int64_t>(std::llround(seconds * 1000.0));
-}
-
-// Pagination over an index: NextToken is the decimal index of the next item.
-size_t start_index(simdjson::dom::object object) {
-  const std::string token = optional_member(object, "NextToken");
-  size_t start = 0;
-  for (char c : token) {
-    if (c < '0' || c > '9' || start > 1000000000) {
-      return 0;
-    }
-    start = start * 10 + static_cast<size_t>(c - '0');
-  }
-  return start;
-}
-
-size_t page_limit(simdjson::dom::object object) {
-  int64_t limit = 0;
-  if (object["Limit"].get(limit) != simdjson::SUCCESS || limit <= 0 ||
-      limit > static_cast<int64_t>(kMaxPageSize)) {
-    return kMaxPageSize;
-  }
-  return static_cast<size_t>(limit);
 }
 
 // Writes `items[start, start + limit)` as `key`, and NextToken when more follow.

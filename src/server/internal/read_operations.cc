@@ -16,7 +16,6 @@
 namespace hikyaku::server {
 namespace {
 
-constexpr size_t kMaxPageSize = 100;
 
 const char* rule_state_name(config::RuleState state) {
   return state == config::RuleState::kEnabled ? "ENABLED" : "DISABLED";
@@ -159,28 +158,6 @@ RequestedRule find_requested_rule(const bus::EventBus& event_bus, simdjson::dom:
                              fmt::format("Rule {} does not exist on EventBus {}.", name, bus)};
   }
   return found;
-}
-
-// Pagination over an index: NextToken is the decimal index of the next item.
-size_t start_index(simdjson::dom::object object) {
-  const std::string token = optional_member(object, "NextToken");
-  size_t start = 0;
-  for (char c : token) {
-    if (c < '0' || c > '9' || start > 1000000000) {
-      return 0;
-    }
-    start = start * 10 + static_cast<size_t>(c - '0');
-  }
-  return start;
-}
-
-size_t page_limit(simdjson::dom::object object) {
-  int64_t limit = 0;
-  if (object["Limit"].get(limit) != simdjson::SUCCESS || limit <= 0 ||
-      limit > static_cast<int64_t>(kMaxPageSize)) {
-    return kMaxPageSize;
-  }
-  return static_cast<size_t>(limit);
 }
 
 // True when `event_text` is an envelope with AWS's mandatory fields (API_TestEventPattern).

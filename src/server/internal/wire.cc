@@ -81,6 +81,27 @@ std::string optional_member(simdjson::dom::object object, std::string_view key) 
   return std::string(text);
 }
 
+size_t start_index(simdjson::dom::object object) {
+  const std::string token = optional_member(object, "NextToken");
+  size_t start = 0;
+  for (char c : token) {
+    if (c < '0' || c > '9' || start > 1000000000) {
+      return 0;
+    }
+    start = start * 10 + static_cast<size_t>(c - '0');
+  }
+  return start;
+}
+
+size_t page_limit(simdjson::dom::object object) {
+  int64_t limit = 0;
+  if (object["Limit"].get(limit) != simdjson::SUCCESS || limit <= 0 ||
+      limit > static_cast<int64_t>(kMaxPageSize)) {
+    return kMaxPageSize;
+  }
+  return static_cast<size_t>(limit);
+}
+
 IngestFailure classify_ingest_failure(const Status& status) {
   switch (status.code()) {
     case StatusCode::kResourceExhausted:

@@ -48,6 +48,12 @@ ParsedBody parse_body_object(const std::string& body);
 // The string member `key`, or "" when absent or not a string.
 std::string optional_member(simdjson::dom::object object, std::string_view key);
 
+// Paging of the List* operations, as AWS's: NextToken is the decimal index of the next item (an
+// unreadable token starts over), Limit at most kMaxPageSize (anything else: kMaxPageSize).
+inline constexpr size_t kMaxPageSize = 100;
+size_t start_index(simdjson::dom::object object);
+size_t page_limit(simdjson::dom::object object);
+
 // What the bus said about one event (EventBus::IngestDone), as the wire says it.
 enum class IngestFailure {
   kOverload,   // kResourceExhausted: nothing stored, retry later (ThrottlingException / 429)
