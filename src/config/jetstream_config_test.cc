@@ -188,6 +188,13 @@ TEST_F(JetstreamConfigTest, ServerUrlsMustBeNatsOrTlsWithHostAndPort) {
                           R"(address in brackets), got "nats://::1:4222")"},
       {"nats://[fd00::1]x", R"(has no valid host (a name, a dotted IPv4 address or an IPv6 )"
                             R"(address in brackets), got "nats://[fd00::1]x")"},
+      {"nats://[fd00::1::2]", R"(has no valid host (a name, a dotted IPv4 address or an IPv6 )"
+                              R"(address in brackets), got "nats://[fd00::1::2]")"},
+      {"nats://127.1:4222", R"(has "127.1", a shorthand IPv4 form that programs read )"
+                            R"(differently; write the four-part dotted address it stands for )"
+                            R"((127.0.0.1) instead)"},
+      {"nats://0x7f.1", R"(has "0x7f.1", a shorthand IPv4 form that programs read differently; )"
+                        R"(write the four-part dotted address it stands for (127.0.0.1) instead)"},
       {"nats://h:0", R"(has no valid port (1 to 65535; left out = 4222), got "nats://h:0")"},
       {"nats://h:65536",
        R"(has no valid port (1 to 65535; left out = 4222), got "nats://h:65536")"},

@@ -1,7 +1,9 @@
 // Store.Jetstream: the NATS JetStream store's settings, checked as far as they can be without
 // connecting.
 
+#include <arpa/inet.h>
 #include <fmt/format.h>
+#include <netinet/in.h>
 
 #include <algorithm>
 #include <cctype>
@@ -42,10 +44,21 @@ bool is_host_name(std::string_view host) {
 }
 
 bool is_ipv6_literal(std::string_view address) {
-  return address.find(':') != std::string_view::npos &&
-         std::all_of(address.begin(), address.end(), [](char c) {
-           return std::isxdigit(static_cast<unsigned char>(c)) || c == ':' || c == '.';
-         });
+  in6_addr parsed{};
+  return inet_pton(AF_INET6, std::string(address).c_str(), &parsed) == 1;
+}
+
+// The four-part dotted address that a shorthand IPv4 form ("127.1", hex or octal parts, a bare
+// number) stands for, as Server.Listen refuses them: resolvers read them differently from people.
+std::optional<std::string> shorthand_ipv4(std::string_view host) {
+  const std::string text(host);
+  in_addr address{};
+  if (inet_pton(AF_INET, text.c_str(), &address) == 1 || inet_aton(text.c_str(), &address) == 0) {
+    return std::nullopt;
+  }
+  char dotted[INET_ADDRSTRLEN] = {};
+  inet_ntop(AF_INET, &address, dotted, sizeof dotted);
+  return std::string(dotted);
 }
 
 // "" when `url` is nats://HOST[:PORT] or tls://HOST[:PORT]; otherwise what is wrong. A URL is
@@ -94,6 +107,14 @@ std::string server_url_problem(std::string_view url) {
         R"(has no valid host (a name, a dotted IPv4 address or an IPv6 address in brackets), )"
         R"(got "{}")",
         redact_url(url));
+  }
+  if (!bracketed) {
+    if (std::optional<std::string> dotted = shorthand_ipv4(host)) {
+      return fmt::format(
+          R"(has "{}", a shorthand IPv4 form that programs read differently; write the )"
+          "four-part dotted address it stands for ({}) instead",
+          host, *dotted);
+    }
   }
   if (port && !is_port(*port)) {
     return fmt::format(R"(has no valid port (1 to 65535; left out = 4222), got "{}")",
@@ -182,17 +203,17 @@ void read_auth(YamlReader& reader, const YAML::Node& jetstream, JetstreamStoreCo
   const std::string path(kPath);
   std::vector<std::string_view> given;
   if (jetstream["Credentials"]) {
-    given.push_back("Credentials");
+    given.emplace_back("Credentials");
     read_file_key(reader, jetstream, path, "Credentials", out.credentials_file);
   }
   if (jetstream["Token"]) {
-    given.push_back("Token");
+    given.emplace_back("Token");
     read_required_secret(reader, jetstream, "Token", out.token);
   }
   const bool user = static_cast<bool>(jetstream["User"]);
   const bool password = static_cast<bool>(jetstream["Password"]);
   if (user || password) {
-    given.push_back(user && password ? "User and Password" : user ? "User" : "Password");
+    given.emplace_back(user && password ? "User and Password" : user ? "User" : "Password");
   }
   if (user && reader.read_string_into(jetstream, path, "User", out.user) && out.user.empty()) {
     reader.add_error(jetstream["User"], join(path, "User"), "must not be empty");
