@@ -21,7 +21,7 @@ namespace {
 
 constexpr const char* kDefaultAdminHeader = "x-hikyaku-admin-key";
 // A redrive of many letters takes a while: on a busy server it moves 1,000 letters a second.
-constexpr long kCallTimeoutMs = 15 * 60 * 1000;
+constexpr long kCallTimeoutMs = 15L * 60 * 1000;
 
 class ServerConnection final : public AdminConnection {
  public:
