@@ -49,7 +49,7 @@ int reserve_port(std::vector<int>& sockets) {
 
 // True once a connection to `url` alone gets an answer to a JetStream account request: the
 // server runs, JetStream is enabled and (in a cluster) a meta leader was elected.
-bool answers_jetstream(const std::string& url) {
+bool answers(const std::string& url, bool jetstream) {
   natsOptions* options = nullptr;
   natsConnection* connection = nullptr;
   jsCtx* js = nullptr;
@@ -59,7 +59,7 @@ bool answers_jetstream(const std::string& url) {
                natsOptions_SetTimeout(options, 500) == NATS_OK &&
                natsOptions_SetAllowReconnect(options, false) == NATS_OK &&
                natsConnection_Connect(&connection, options) == NATS_OK;
-  if (ready) {
+  if (ready && jetstream) {
     jsOptions js_options;
     jsOptions_Init(&js_options);
     js_options.Wait = 1000;
@@ -75,7 +75,8 @@ bool answers_jetstream(const std::string& url) {
 
 }  // namespace
 
-NatsCluster::NatsCluster(int nodes) : nodes_(static_cast<size_t>(nodes)) {
+NatsCluster::NatsCluster(int nodes, bool jetstream)
+    : jetstream_(jetstream), nodes_(static_cast<size_t>(nodes)) {
   std::vector<int> sockets;
   for (int i = 0; i < nodes; ++i) {
     Node& node = nodes_[i];
@@ -100,9 +101,16 @@ NatsCluster::~NatsCluster() {
 
 std::vector<std::string> NatsCluster::arguments(int node) const {
   const Node& self = nodes_[node];
-  std::vector<std::string> argv = {
-      server_binary(), "--addr",  "127.0.0.1",   "--port",      std::to_string(self.client_port),
-      "--server_name", self.name, "--jetstream", "--store_dir", self.store_dir};
+  std::vector<std::string> argv;
+  // The server dies with the test program, also when a crash skips the destructors.
+  if (access("/usr/bin/setpriv", X_OK) == 0) {
+    argv = {"/usr/bin/setpriv", "--pdeathsig", "KILL"};
+  }
+  argv.insert(argv.end(), {server_binary(), "--addr", "127.0.0.1", "--port",
+                           std::to_string(self.client_port), "--server_name", self.name});
+  if (jetstream_) {
+    argv.insert(argv.end(), {"--jetstream", "--store_dir", self.store_dir});
+  }
   if (size() > 1) {
     std::string routes;
     for (const Node& other : nodes_) {
@@ -136,7 +144,7 @@ std::string NatsCluster::wait_ready(int node) {
   const bool ready = wait_for(
       [&] {
         exited = nodes_[node].process->wait(0) != -1;
-        return exited || answers_jetstream(address);
+        return exited || answers(address, jetstream_);
       },
       std::chrono::seconds(30));
   if (ready && !exited) {

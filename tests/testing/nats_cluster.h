@@ -24,14 +24,16 @@ namespace hikyaku::testing {
 
 class NatsCluster {
  public:
-  // `nodes` servers (1 = a lone server, no cluster routes).
-  explicit NatsCluster(int nodes = 1);
+  // `nodes` servers (1 = a lone server, no cluster routes); without `jetstream`, plain NATS
+  // servers (to see what a client makes of a server that lacks it).
+  explicit NatsCluster(int nodes = 1, bool jetstream = true);
   ~NatsCluster();
   NatsCluster(const NatsCluster&) = delete;
   NatsCluster& operator=(const NatsCluster&) = delete;
 
-  // Starts every node and waits until each answers a JetStream account request; returns "" then,
-  // otherwise what went wrong (with the servers' output).
+  // Starts every node and waits until each answers a JetStream account request (without
+  // JetStream: accepts a connection); returns "" then, otherwise what went wrong (with the
+  // servers' output).
   std::string start();
 
   int size() const { return static_cast<int>(nodes_.size()); }
@@ -59,6 +61,7 @@ class NatsCluster {
   std::vector<std::string> arguments(int node) const;
   std::string wait_ready(int node);
 
+  bool jetstream_ = true;
   TempDir dir_{"nats"};
   std::vector<Node> nodes_;
 };

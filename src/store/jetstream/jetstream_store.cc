@@ -80,6 +80,9 @@ void on_publish_acknowledged(jsCtx* /*js*/, natsMsg* message, jsPubAck* ack, jsP
   }
   if (ack != nullptr) {
     impl->sequences[found->second] = ack->Sequence;
+  } else if (impl->first_error.empty() && error != nullptr && error->Err == NATS_NO_RESPONDERS) {
+    impl->first_error =
+        "no server answers for the stream (is a quorum of its replicas up, and has it a leader?)";
   } else if (impl->first_error.empty()) {
     impl->first_error = fmt::format(
         "{}{}", natsStatus_GetText(error != nullptr ? error->Err : NATS_ERR),
