@@ -628,7 +628,11 @@ Result<std::vector<Claim>> JetStreamStore::append_and_lease(Batch& batch, int li
   const int64_t now_ms = system_now_ms();
   {
     MutexLock serial(impl_->claim_mutex);
-    for (int round = 0; round < 16 && fetched.size() < wanted; ++round) {
+    // Stops at the first message of another batch: older jobs wait ahead of this batch (a
+    // backlog, or other nodes' appends), and fetching through them would only churn; the batch
+    // is then left pending for claims, which take jobs in stream order anyway.
+    bool others_ahead = false;
+    while (!others_ahead && fetched.size() < wanted) {
       Result<std::vector<Impl::Fetched>> got =
           impl_->fetch(static_cast<int>(wanted - fetched.size()));
       if (!got.has_value() || got->empty()) {
@@ -636,6 +640,7 @@ Result<std::vector<Claim>> JetStreamStore::append_and_lease(Batch& batch, int li
       }
       for (Impl::Fetched& message : *got) {
         if (ours.count(message.sequence) == 0 || !message.record.has_value()) {
+          others_ahead = true;
           natsMsg_Nak(message.message, nullptr);
           natsMsg_Destroy(message.message);
           continue;
