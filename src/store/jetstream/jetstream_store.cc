@@ -94,7 +94,7 @@ void on_publish_acknowledged(jsCtx* /*js*/, natsMsg* message, jsPubAck* ack, jsP
 Status ensure_stream(jsCtx* js, const std::string& name, const std::vector<std::string>& subjects,
                      jsRetentionPolicy retention, int replicas) {
   jsStreamInfo* info = nullptr;
-  jsErrCode code = static_cast<jsErrCode>(0);
+  auto code = static_cast<jsErrCode>(0);
   natsStatus status = js_GetStreamInfo(&info, js, name.c_str(), nullptr, &code);
   jsStreamInfo_Destroy(info);
   if (status == NATS_OK) {
@@ -104,6 +104,7 @@ Status ensure_stream(jsCtx* js, const std::string& name, const std::vector<std::
     return nats_failure("reading stream " + name, status);
   }
   std::vector<const char*> subject_names;
+  subject_names.reserve(subjects.size());
   for (const std::string& subject : subjects) {
     subject_names.push_back(subject.c_str());
   }
@@ -252,6 +253,37 @@ Result<std::vector<uint64_t>> JetStreamStore::Impl::publish_all(
   return sequences;
 }
 
+Result<std::vector<uint64_t>> JetStreamStore::Impl::publish_each(
+    const std::vector<Outgoing>& messages) {
+  std::vector<uint64_t> published;
+  published.reserve(messages.size());
+  for (const Outgoing& outgoing : messages) {
+    const std::string id = next_message_id();
+    jsPubOptions publish_options;
+    jsPubOptions_Init(&publish_options);
+    publish_options.MaxWait = options.request_timeout_ms;
+    publish_options.MsgId = id.c_str();
+    jsPubAck* ack = nullptr;
+    auto code = static_cast<jsErrCode>(0);
+    const natsStatus status =
+        js_Publish(&ack, js, outgoing.subject.c_str(), outgoing.data.data(),
+                   static_cast<int>(outgoing.data.size()), &publish_options, &code);
+    if (status == NATS_OK) {
+      published.push_back(ack->Sequence);
+    }
+    jsPubAck_Destroy(ack);
+    if (status == NATS_NO_RESPONDERS) {
+      return unavailable(
+          "JetStream: no server answers for the stream (is a quorum of its replicas up, and has "
+          "it a leader?)");
+    }
+    if (status != NATS_OK) {
+      return nats_failure("publishing", status);
+    }
+  }
+  return published;
+}
+
 Result<natsMsg*> JetStreamStore::Impl::take(const Claim& claim) {
   MutexLock lock(held_mutex);
   const auto found = held.find(claim.token);
@@ -276,28 +308,59 @@ void JetStreamStore::Impl::put_back(const Claim& claim, natsMsg* message) {
 }
 
 Result<int64_t> JetStreamStore::Impl::ack_all(const std::vector<Claim>& claims) {
-  int64_t acknowledged = 0;
-  natsStatus status = NATS_OK;
+  std::vector<natsMsg*> messages;
+  messages.reserve(claims.size());
   for (const Claim& claim : claims) {
     Result<natsMsg*> message = take(claim);
-    if (!message.has_value()) {
-      continue;
-    }
-    const natsStatus acked = natsMsg_Ack(*message, nullptr);
-    natsMsg_Destroy(*message);
-    if (acked == NATS_OK) {
-      ++acknowledged;
-    } else {
-      status = acked;
+    if (message.has_value()) {
+      messages.push_back(*message);
     }
   }
-  if (status == NATS_OK && acknowledged > 0) {
+  if (messages.empty()) {
+    return 0;
+  }
+  // Every acknowledgement as a request on one inbox, all sent before any answer is awaited: one
+  // round trip for the batch (natsMsg_AckSync would be one each), and the answers say the
+  // server has applied them.
+  natsInbox* inbox = nullptr;
+  natsSubscription* answers = nullptr;
+  natsStatus status = natsInbox_Create(&inbox);
+  const std::string prefix = status == NATS_OK ? std::string(inbox) : std::string();
+  if (status == NATS_OK) {
+    status = natsConnection_SubscribeSync(&answers, connection, (prefix + ".*").c_str());
+  }
+  for (size_t i = 0; i < messages.size() && status == NATS_OK; ++i) {
+    status =
+        natsConnection_PublishRequestString(connection, natsMsg_GetReply(messages[i]),
+                                            (prefix + "." + std::to_string(i)).c_str(), "+ACK");
+  }
+  if (status == NATS_OK) {
     status = natsConnection_FlushTimeout(connection, options.request_timeout_ms);
   }
-  if (status != NATS_OK) {
-    return nats_failure("acknowledging deliveries", status);
+  size_t answered = 0;
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(options.request_timeout_ms);
+  while (status == NATS_OK && answered < messages.size()) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          deadline - std::chrono::steady_clock::now())
+                          .count();
+    natsMsg* answer = nullptr;
+    status = natsSubscription_NextMsg(&answer, answers, std::max<int64_t>(left, 1));
+    natsMsg_Destroy(answer);
+    answered += status == NATS_OK ? 1 : 0;
   }
-  return acknowledged;
+  natsSubscription_Destroy(answers);
+  natsInbox_Destroy(inbox);
+  for (natsMsg* message : messages) {
+    natsMsg_Destroy(message);
+  }
+  if (status != NATS_OK) {
+    // Some may have been applied: the others come back after AckWait, delivered once more.
+    return nats_failure(
+        fmt::format("acknowledging deliveries ({} of {} confirmed)", answered, messages.size()),
+        status);
+  }
+  return static_cast<int64_t>(messages.size());
 }
 
 Status JetStreamStore::Impl::scan(
@@ -313,7 +376,7 @@ Status JetStreamStore::Impl::scan(
   sub_options.Config.MemoryStorage = true;
   sub_options.Config.Replicas = 1;
   natsSubscription* reader = nullptr;
-  jsErrCode code = static_cast<jsErrCode>(0);
+  auto code = static_cast<jsErrCode>(0);
   natsStatus status =
       js_PullSubscribe(&reader, js, subject.c_str(), nullptr, nullptr, &sub_options, &code);
   if (status != NATS_OK) {
@@ -437,6 +500,7 @@ Result<std::unique_ptr<JetStreamStore>> JetStreamStore::open(const JetStreamOpti
 
   natsOptions* nats_options = nullptr;
   std::vector<const char*> url_list;
+  url_list.reserve(urls.size());
   for (const std::string& url : urls) {
     url_list.push_back(url.c_str());
   }
@@ -492,7 +556,7 @@ Result<std::unique_ptr<JetStreamStore>> JetStreamStore::open(const JetStreamOpti
   status = natsConnection_JetStream(&impl->js, impl->connection, &js_options);
   if (status == NATS_OK) {
     jsAccountInfo* account = nullptr;
-    jsErrCode code = static_cast<jsErrCode>(0);
+    auto code = static_cast<jsErrCode>(0);
     status = js_GetAccountInfo(&account, impl->js, nullptr, &code);
     jsAccountInfo_Destroy(account);
     if (status == NATS_NO_RESPONDERS || code == JSNotEnabledErr ||
@@ -529,7 +593,7 @@ Result<std::unique_ptr<JetStreamStore>> JetStreamStore::open(const JetStreamOpti
                                    js_LimitsPolicy, replicas));
 
   jsConsumerInfo* consumer_info = nullptr;
-  jsErrCode code = static_cast<jsErrCode>(0);
+  auto code = static_cast<jsErrCode>(0);
   status = js_GetConsumerInfo(&consumer_info, impl->js, impl->jobs_stream.c_str(),
                               impl->consumer.c_str(), nullptr, &code);
   if (status == NATS_NOT_FOUND) {
@@ -601,7 +665,7 @@ Result<std::vector<uint64_t>> JetStreamStore::append_jobs(const Batch& batch) {
     HK_RETURN_IF_ERROR(impl_->ack_all(batch.completed).status());
   }
   for (int64_t letter : batch.redriven) {
-    jsErrCode code = static_cast<jsErrCode>(0);
+    auto code = static_cast<jsErrCode>(0);
     const natsStatus status = js_DeleteMsg(impl_->js, impl_->dlq_stream.c_str(),
                                            static_cast<uint64_t>(letter), nullptr, &code);
     if (status != NATS_OK && status != NATS_NOT_FOUND && code != JSSequenceNotFoundErr) {
@@ -645,7 +709,8 @@ Result<std::vector<Claim>> JetStreamStore::append_and_lease(Batch& batch, int li
           natsMsg_Destroy(message.message);
           continue;
         }
-        fetched.emplace(message.sequence, impl_->hold(std::move(message), now_ms));
+        const uint64_t sequence = message.sequence;
+        fetched.emplace(sequence, impl_->hold(std::move(message), now_ms));
       }
     }
   }

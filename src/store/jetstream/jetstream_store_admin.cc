@@ -109,7 +109,7 @@ Result<std::vector<DeadLetter>> JetStreamStore::dlq_get_many(const std::vector<i
       continue;
     }
     natsMsg* message = nullptr;
-    jsErrCode code = static_cast<jsErrCode>(0);
+    auto code = static_cast<jsErrCode>(0);
     const natsStatus status = js_GetMsg(&message, impl_->js, impl_->dlq_stream.c_str(),
                                         static_cast<uint64_t>(id), nullptr, &code);
     if (status != NATS_OK) {
@@ -146,7 +146,7 @@ Result<int64_t> JetStreamStore::dlq_purge(const std::vector<int64_t>& ids) {
   }
   int64_t removed = 0;
   for (int64_t id : ids) {
-    jsErrCode code = static_cast<jsErrCode>(0);
+    auto code = static_cast<jsErrCode>(0);
     const natsStatus status = js_DeleteMsg(impl_->js, impl_->dlq_stream.c_str(),
                                            static_cast<uint64_t>(id), nullptr, &code);
     if (status == NATS_OK) {
@@ -310,7 +310,7 @@ Result<int64_t> JetStreamStore::archive_expire(const std::string& archive, int64
     if (message.event.ingested_at_ms >= before_ms) {
       continue;
     }
-    jsErrCode code = static_cast<jsErrCode>(0);
+    auto code = static_cast<jsErrCode>(0);
     const natsStatus status =
         js_DeleteMsg(impl_->js, impl_->archive_stream.c_str(), message.sequence, nullptr, &code);
     if (status == NATS_OK) {

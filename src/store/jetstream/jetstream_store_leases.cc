@@ -58,7 +58,7 @@ Result<std::vector<Claim>> JetStreamStore::claim(int64_t now_ms, int limit, int6
 
 Status JetStreamStore::complete(const Claim& claim) {
   HK_ASSIGN_OR_RETURN(natsMsg * message, impl_->take(claim));
-  jsErrCode code = static_cast<jsErrCode>(0);
+  auto code = static_cast<jsErrCode>(0);
   const natsStatus status = natsMsg_AckSync(message, nullptr, &code);
   if (status != NATS_OK) {
     impl_->put_back(claim, message);
@@ -78,12 +78,12 @@ static Status republish(JetStreamStore::Impl& impl, const Claim& claim, natsMsg*
                         JobRecord record) {
   record.job_id = claim.job.id;
   Result<std::vector<uint64_t>> published =
-      impl.publish_all({{natsMsg_GetSubject(message), encode_job(record)}});
+      impl.publish_each({{natsMsg_GetSubject(message), encode_job(record)}});
   if (!published.has_value()) {
     impl.put_back(claim, message);
     return published.status();
   }
-  jsErrCode code = static_cast<jsErrCode>(0);
+  auto code = static_cast<jsErrCode>(0);
   const natsStatus status = natsMsg_AckSync(message, nullptr, &code);
   natsMsg_Destroy(message);
   if (status != NATS_OK) {
@@ -155,12 +155,12 @@ Status JetStreamStore::dead_letter(const Claim& claim, const DeadLetterReason& r
         forward->event ? std::optional<std::string>(*forward->event) : std::nullopt};
     outgoing.push_back({impl_->job_subject(forward->target), encode_job(forwarded)});
   }
-  Result<std::vector<uint64_t>> published = impl_->publish_all(outgoing);
+  Result<std::vector<uint64_t>> published = impl_->publish_each(outgoing);
   if (!published.has_value()) {
     impl_->put_back(claim, message);
     return published.status();
   }
-  jsErrCode code = static_cast<jsErrCode>(0);
+  auto code = static_cast<jsErrCode>(0);
   const natsStatus status = natsMsg_AckSync(message, nullptr, &code);
   natsMsg_Destroy(message);
   if (status != NATS_OK) {

@@ -68,6 +68,9 @@ struct JetStreamStore::Impl {
   // their stream sequences in order. kUnavailable when one is refused or not acknowledged in
   // time.
   Result<std::vector<uint64_t>> publish_all(const std::vector<Outgoing>& messages);
+  // The same for a message or two (retries, dead letters), one after the other, outside the
+  // batch publisher: a settle does not wait behind a group commit's append.
+  Result<std::vector<uint64_t>> publish_each(const std::vector<Outgoing>& messages);
 
   // A message fetched from the shared consumer, decoded (none: it does not decode).
   struct Fetched {
