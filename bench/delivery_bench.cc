@@ -3,7 +3,7 @@
 // committer), for 1 and for many API destinations; CPU per 1,000 deliveries.
 //
 //   delivery_bench [--jobs N] [--destinations D] [--runs R] [--in-flight K] [--claim-batch B]
-//                  [--sink-threads T] [--ingest-rate J] [--seconds S]
+//                  [--sink-threads T] [--ingest-rate J] [--seconds S] [--delivery-log E]
 //
 // The sinks run in this process on their own threads (Boost.Beast, one io_context run by
 // --sink-threads threads, 1 by default), one listening port per destination. The jobs are appended
@@ -18,6 +18,9 @@
 // (or for --seconds when --jobs is 0); the figures then count the ingested jobs too, and the
 // achieved ingest rate is shown. (putevents_load_bench measures HTTP ingest and matching, with
 // deliveries to Log targets; this isolates the delivery engine under a steady commit load.)
+//
+// --delivery-log E is how many attempts the delivery log keeps (10,000, the server's default);
+// 0 turns it off, to measure what recording every attempt costs.
 #include <fmt/format.h>
 #include <sys/resource.h>
 
@@ -69,8 +72,9 @@ struct Settings {
   int in_flight = 16;
   int claim_batch = 256;
   int sink_threads = 1;
-  int ingest_rate = 0;  // jobs/s; 0: no ingest
-  int seconds = 5;      // how long ingest runs when there are no jobs appended up front
+  int ingest_rate = 0;        // jobs/s; 0: no ingest
+  int seconds = 5;            // how long ingest runs when there are no jobs appended up front
+  int delivery_log = 10'000;  // attempts the delivery log keeps (the server's default); 0: none
 };
 
 std::string target_key(int64_t n, int destinations) {
@@ -172,6 +176,7 @@ RunResult run(const Settings& settings) {
   delivery::Dispatcher::Options options;
   options.max_in_flight_per_destination = settings.in_flight;
   options.claim_batch = settings.claim_batch;
+  options.delivery_log_entries = settings.delivery_log;
   delivery::Dispatcher dispatcher(*store, metrics, SystemClock::instance(), endpoints, options);
   dispatcher.attach(committer);
   const double cpu_before = cpu_seconds();
@@ -264,6 +269,7 @@ int main(int argc, char** argv) {
   settings.sink_threads = std::max(1, flag(argc, argv, "--sink-threads", settings.sink_threads));
   settings.ingest_rate = flag(argc, argv, "--ingest-rate", 0);
   settings.seconds = flag(argc, argv, "--seconds", settings.seconds);
+  settings.delivery_log = flag(argc, argv, "--delivery-log", settings.delivery_log);
   if (settings.jobs == 0 && settings.ingest_rate == 0) {
     fmt::print(stderr, "nothing to deliver: give --jobs or --ingest-rate\n");
     return 2;

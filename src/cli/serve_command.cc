@@ -178,6 +178,10 @@ int serve(const std::string& path, const config::LoadOptions& load_options) {
   running.dead_letters =
       &running.metrics.gauge("hikyaku_dead_letter_jobs", "Jobs in the dead-letter queue");
 
+  if (config->store.jetstream) {
+    spdlog::error("Store.Jetstream: the JetStream backend is not in this build yet");
+    return 1;
+  }
   Result<std::unique_ptr<store::SqliteStore>> store = store::SqliteStore::open(
       {.path = config->store.sqlite.path,
        .synchronous_full = config->store.sqlite.synchronous == config::SqliteSynchronous::kFull});

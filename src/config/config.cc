@@ -37,6 +37,19 @@ std::string_view authorization_type_name(AuthorizationType type) {
   return "UNKNOWN";
 }
 
+JetstreamAuth JetstreamStoreConfig::auth() const {
+  if (!credentials_file.empty()) {
+    return JetstreamAuth::kCredentials;
+  }
+  if (!token.empty()) {
+    return JetstreamAuth::kToken;
+  }
+  if (!user.empty()) {
+    return JetstreamAuth::kUserPassword;
+  }
+  return JetstreamAuth::kNone;
+}
+
 const Archive* Config::find_archive(std::string_view name) const {
   for (const Archive& archive : archives) {
     if (archive.name == name) {
@@ -125,6 +138,48 @@ std::string describe_target_input(const Target& target) {
   return "the whole event";
 }
 
+std::string describe_store(const StoreConfig& store) {
+  if (!store.jetstream) {
+    return fmt::format("store: sqlite {}\n", store.sqlite.path);
+  }
+  const JetstreamStoreConfig& jetstream = *store.jetstream;
+  std::string servers;
+  for (const std::string& server : jetstream.servers) {
+    servers += servers.empty() ? "" : ", ";
+    servers += redact_url(server);
+  }
+  std::string auth;
+  switch (jetstream.auth()) {
+    case JetstreamAuth::kNone:
+      auth = "no auth";
+      break;
+    case JetstreamAuth::kCredentials:
+      auth = fmt::format("credentials file {}", jetstream.credentials_file);
+      break;
+    case JetstreamAuth::kToken:
+      auth = "token ***";
+      break;
+    case JetstreamAuth::kUserPassword:
+      auth = fmt::format("user {}, password ***", jetstream.user);
+      break;
+  }
+  const bool tls_url =
+      std::any_of(jetstream.servers.begin(), jetstream.servers.end(),
+                  [](const std::string& url) { return url.starts_with("tls://"); });
+  std::string tls = tls_url ? "TLS with the system's CAs" : "no TLS";
+  if (jetstream.tls) {
+    tls = fmt::format("TLS with {}{}",
+                      jetstream.tls->ca_file.empty() ? std::string("the system's CAs")
+                                                     : "CA file " + jetstream.tls->ca_file,
+                      jetstream.tls->cert_file.empty()
+                          ? std::string()
+                          : ", client certificate " + jetstream.tls->cert_file);
+  }
+  return fmt::format("store: jetstream {} ({} replica{}, stream prefix {}, {}, {})\n", servers,
+                     jetstream.replicas, jetstream.replicas == 1 ? "" : "s",
+                     jetstream.stream_prefix, auth, tls);
+}
+
 }  // namespace
 
 std::string describe(const Config& config) {
@@ -150,7 +205,7 @@ std::string describe(const Config& config) {
   for (const ApiKeyCredential& credential : server.auth.admin_api_keys) {
     text += fmt::format("  admin key header {}: {}\n", credential.header_name, credential.value);
   }
-  text += fmt::format("store: sqlite {}\n", config.store.sqlite.path);
+  text += describe_store(config.store);
 
   const std::vector<std::string> buses = config.event_bus_names();
   text += fmt::format("buses ({}):\n", buses.size());

@@ -31,7 +31,8 @@
 // every check `serve` makes on the Server section.
 //
 // Secrets (ApiKeyValue, Password, ClientSecret, parameters with IsValueSecret, the query
-// string of InvocationEndpoint, a Backlog target's ApiKey) are held as Secret, shown through
+// string of InvocationEndpoint, a Backlog target's ApiKey, Store.Jetstream's Token and
+// Password) are held as Secret, shown through
 // redact_url() or never shown; describe() masks them.
 //
 // The loaded Config is an immutable value; a reload builds a new one.
@@ -117,8 +118,42 @@ struct SqliteStoreConfig {
   SqliteSynchronous synchronous = SqliteSynchronous::kFull;
 };
 
+// Store.Jetstream.Tls: TLS to the NATS servers (also implied by tls:// server URLs). Files are
+// readable regular files, relative to the working directory.
+struct JetstreamTlsConfig {
+  std::string ca_file;    // CaFile: PEM CAs trusted instead of the system store; "" = system store
+  std::string cert_file;  // CertFile and KeyFile: a client certificate, both or neither
+  std::string key_file;
+};
+
+// How hikyaku authenticates to the NATS servers: at most one kind.
+enum class JetstreamAuth { kNone, kCredentials, kToken, kUserPassword };
+
+// Store.Jetstream: the cluster store, kept in NATS JetStream streams so that several hikyaku
+// processes can share it (scale-out). The loader checks everything that can be checked offline
+// (docs/store.md, "Store.Jetstream"); nothing here connects.
+struct JetstreamStoreConfig {
+  // Servers: nats://HOST[:PORT] or tls://HOST[:PORT] (port 4222 when left out), without
+  // userinfo, path or query; at least one, no repeats. A seed list: the client learns the rest
+  // of the cluster from them.
+  std::vector<std::string> servers;
+  int replicas = 3;  // Replicas: copies of each stream, 1 to 5
+  // StreamPrefix: what every stream hikyaku creates is named after; 1 to 32 of [A-Za-z0-9_-].
+  std::string stream_prefix = "HIKYAKU";
+  std::string credentials_file;  // Credentials: a NATS .creds file (user JWT and NKey seed)
+  Secret token;                  // Token: a secret (Config::secret_values() lists it)
+  std::string user;              // User and Password, together
+  Secret password;               // a secret (Config::secret_values() lists it)
+  std::optional<JetstreamTlsConfig> tls;
+  SourceLocation location;  // of the Jetstream mapping
+
+  JetstreamAuth auth() const;
+};
+
 struct StoreConfig {
+  // Used when `jetstream` is not set; the loader refuses a config that names both.
   SqliteStoreConfig sqlite;
+  std::optional<JetstreamStoreConfig> jetstream;
   // Store.MaxQueuedBytes: how much accepted work (rendered bodies, archived events, dead letters)
   // may wait in memory for its commit; past it PutEvents answers ThrottlingException and the
   // webhook 429 (docs/store.md, "Memory under load"). 1 MiB .. 64 GiB.
@@ -322,9 +357,9 @@ struct Config {
   // secret-like name (headers, query strings and bodies of both InvocationHttpParameters and
   // OAuthHttpParameters), Server.Auth webhook key values and SigV4 secret access keys, the
   // values of secret-named parameters in a target's HttpParameters, each Backlog target's ApiKey,
-  // and, in every endpoint URL (InvocationEndpoint, AuthorizationEndpoint, Backlog's Endpoint),
-  // userinfo credentials (user and password) and
-  // the values of secret-named parameters after `?`, `&`, `;` or `#` (both as written and
+  // Store.Jetstream's Token and Password, and, in every endpoint URL (InvocationEndpoint,
+  // AuthorizationEndpoint, Backlog's Endpoint), userinfo credentials (user and password) and the
+  // values of secret-named parameters after `?`, `&`, `;` or `#` (both as written and
   // percent-decoded). Non-empty, without duplicates, longest first (so that a redactor
   // replacing them in order never leaves the tail of a longer secret that contains a shorter
   // one).

@@ -100,6 +100,10 @@ std::vector<std::string> Config::secret_values() const {
   for (const ApiKeyCredential& credential : server.auth.admin_api_keys) {
     collector.add(credential.value);
   }
+  if (store.jetstream) {
+    collector.add(store.jetstream->token);
+    collector.add(store.jetstream->password);
+  }
   for (const Connection& connection : connections) {
     collector.add(connection.api_key_value);
     collector.add(connection.password);

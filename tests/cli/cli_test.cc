@@ -348,6 +348,42 @@ TEST(CliValidateTest, RefusesWhatServeRefuses) {
   }
 }
 
+// --- Store.Jetstream: validated offline, refused by serve until its backend is built ---------
+
+TEST(CliJetstreamTest, ValidateChecksItAndServeRefusesItWithoutShowingTheToken) {
+  const testing::TempDir work("jetstream-cli");
+  const std::string rules =
+      "Rules:\n  - Name: r\n    EventPattern: { source: [x] }\n"
+      "    Targets: [{ Id: t, Log: { Path: " +
+      work.file("out.jsonl") + " } }]\n";
+  TempFile config(
+      "Store:\n  Jetstream:\n    Servers: [nats://127.0.0.1:4222]\n"
+      "    Token: \"${HIKYAKU_TEST_NATS_TOKEN}\"\n" +
+      rules);
+  const std::vector<std::pair<std::string, std::string>> environment = {
+      {"HIKYAKU_TEST_NATS_TOKEN", kSecret}};
+  CommandResult validate =
+      run_command({HIKYAKU_BINARY, "validate", "--config", config.path()}, environment);
+  EXPECT_EQ(validate.exit_code, 0) << validate.err;
+  EXPECT_THAT(validate.out, HasSubstr("store: jetstream nats://127.0.0.1:4222 (3 replicas, "
+                                      "stream prefix HIKYAKU, token ***, no TLS)"));
+
+  CommandResult serve =
+      run_command({HIKYAKU_BINARY, "serve", "--config", config.path()}, environment);
+  EXPECT_EQ(serve.exit_code, 1);
+  EXPECT_THAT(serve.err,
+              HasSubstr("Store.Jetstream: the JetStream backend is not in this build yet"));
+  EXPECT_THAT(serve.out, Not(HasSubstr("listening")));
+  EXPECT_THAT(validate.out + validate.err + serve.out + serve.err, Not(HasSubstr(kSecret)));
+
+  TempFile both("Store:\n  Sqlite: { Path: " + work.file("h.db") +
+                " }\n  Jetstream: { Servers: [nats://127.0.0.1:4222] }\n" + rules);
+  CommandResult refused = run_command({HIKYAKU_BINARY, "validate", "--config", both.path()});
+  EXPECT_EQ(refused.exit_code, 1);
+  EXPECT_THAT(refused.err, HasSubstr(":3:14: Store.Jetstream: Store names both Sqlite and "
+                                     "Jetstream: give one of them"));
+}
+
 TEST(CliValidateTest, AliasBombIsRefusedAtItsKey) {
   std::string text = "Rules:\n  - Name: r\n    EventPattern:\n      l0: &l0 [lol]\n";
   for (int level = 1; level < 9; ++level) {

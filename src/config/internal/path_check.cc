@@ -123,7 +123,8 @@ std::string writable_file_problem(const std::string& path) {
 }
 
 void check_log_paths(YamlReader& reader, const Config& config) {
-  const std::string& database = config.store.sqlite.path;
+  // With Jetstream there is no database file: Store.Sqlite.Path is unused.
+  const std::string database = config.store.jetstream ? "" : config.store.sqlite.path;
   struct Protected {
     FileIdentity identity;
     std::string what;
@@ -134,21 +135,34 @@ void check_log_paths(YamlReader& reader, const Config& config) {
       protected_files.push_back({identity_of(path), std::move(what)});
     }
   };
-  protect(database, "the store's database");
-  for (std::string_view suffix : {"-wal", "-shm", "-journal", ".lock"}) {
-    protect(database + std::string(suffix), fmt::format("the store's {} file", suffix));
+  if (!database.empty()) {
+    protect(database, "the store's database");
+    for (std::string_view suffix : {"-wal", "-shm", "-journal", ".lock"}) {
+      protect(database + std::string(suffix), fmt::format("the store's {} file", suffix));
+    }
   }
+  const size_t store_files = protected_files.size();
   protect(config.file, "the config file");
   if (config.server.tls) {
     protect(config.server.tls->cert_file, "Server.Tls.CertFile");
     protect(config.server.tls->key_file, "Server.Tls.KeyFile");
   }
-  const fs::path bodies = resolved(database + "-bodies");
-  const FileIdentity store = identity_of(database);
-  for (size_t k = 5; k < protected_files.size(); ++k) {  // the config file and the TLS files
-    if (same_file(store, protected_files[k].identity)) {
-      reader.add_error(SourceLocation{}, "Store.Sqlite.Path",
-                       fmt::format(R"("{}" is {})", database, protected_files[k].what));
+  if (const std::optional<JetstreamStoreConfig>& jetstream = config.store.jetstream) {
+    protect(jetstream->credentials_file, "Store.Jetstream.Credentials");
+    if (jetstream->tls) {
+      protect(jetstream->tls->ca_file, "Store.Jetstream.Tls.CaFile");
+      protect(jetstream->tls->cert_file, "Store.Jetstream.Tls.CertFile");
+      protect(jetstream->tls->key_file, "Store.Jetstream.Tls.KeyFile");
+    }
+  }
+  const fs::path bodies = database.empty() ? fs::path() : resolved(database + "-bodies");
+  if (!database.empty()) {
+    const FileIdentity store = identity_of(database);
+    for (size_t k = store_files; k < protected_files.size(); ++k) {
+      if (same_file(store, protected_files[k].identity)) {
+        reader.add_error(SourceLocation{}, "Store.Sqlite.Path",
+                         fmt::format(R"("{}" is {})", database, protected_files[k].what));
+      }
     }
   }
 
@@ -164,7 +178,7 @@ void check_log_paths(YamlReader& reader, const Config& config) {
         continue;
       }
       const FileIdentity log = identity_of(target.log->path);
-      if (is_under(log.path, bodies.string())) {
+      if (!bodies.empty() && is_under(log.path, bodies.string())) {
         reader.add_error(target.location, key,
                          fmt::format(R"("{}" is in the store's bodies folder {})", target.log->path,
                                      bodies.string()));

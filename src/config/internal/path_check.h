@@ -8,10 +8,11 @@
 //     file system (/proc, /sys, /dev, or anything mounted as proc or sysfs), however it is spelled
 //     (`..`, symbolic links, repeated slashes);
 //   - a Log target's file is none of the store's own files (the database, its -wal, -shm and
-//     -journal files, its .lock file, and anything in its -bodies folder), nor the config file or
-//     the TLS certificate or key, compared after resolving symbolic links and `..` and by device
-//     and inode for files that exist (hard links). Two Log targets may share a file: each line is
-//     appended whole and names its rule and target.
+//     -journal files, its .lock file, and anything in its -bodies folder; with Store.Jetstream
+//     there are none), nor the config file, the TLS certificate or key, nor a file
+//     Store.Jetstream names (Credentials, Tls.*), compared after resolving symbolic links and `..`
+//     and by device and inode for files that exist (hard links). Two Log targets may share a file:
+//     each line is appended whole and names its rule and target.
 // Relative paths are taken from the working directory, as `serve` does.
 //
 // Thread safety: pure functions (they stat the file system).

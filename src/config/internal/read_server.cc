@@ -179,8 +179,16 @@ void read_server(YamlReader& reader, const YAML::Node& server, ServerConfig& out
 }
 
 void read_store(YamlReader& reader, const YAML::Node& store, StoreConfig& out) {
-  if (!reader.check_map(store, "Store", {"Sqlite", "MaxQueuedBytes", "DeliveryLog"})) {
+  if (!reader.check_map(store, "Store", {"Sqlite", "Jetstream", "MaxQueuedBytes", "DeliveryLog"})) {
     return;
+  }
+  if (const YAML::Node jetstream = store["Jetstream"]) {
+    if (store["Sqlite"]) {
+      reader.add_error(jetstream, "Store.Jetstream",
+                       "Store names both Sqlite and Jetstream: give one of them (neither = SQLite "
+                       "at var/hikyaku.db)");
+    }
+    out.jetstream = read_jetstream(reader, jetstream);
   }
   if (const YAML::Node log = store["DeliveryLog"];
       log && reader.check_map(log, "Store.DeliveryLog", {"MaxEntries"})) {

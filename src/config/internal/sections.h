@@ -18,8 +18,11 @@ namespace hikyaku::config::internal {
 
 // Server: Listen, Account, Region, Auth, Tls, Limits.
 void read_server(YamlReader& reader, const YAML::Node& server, ServerConfig& out);
-// Store: Sqlite.Path, Sqlite.Synchronous.
+// Store: Sqlite (Path, Synchronous) or Jetstream, MaxQueuedBytes, DeliveryLog.
 void read_store(YamlReader& reader, const YAML::Node& store, StoreConfig& out);
+// Store.Jetstream: Servers, Replicas, StreamPrefix, one kind of auth, Tls; every file it names
+// must be readable. nullopt when it is not a mapping (reported).
+std::optional<JetstreamStoreConfig> read_jetstream(YamlReader& reader, const YAML::Node& node);
 // Connections[i]: the fields of CreateConnection.
 Connection read_connection(YamlReader& reader, const YAML::Node& node, const std::string& path);
 // ApiDestinations[i]: the fields of CreateApiDestination.

@@ -16,7 +16,6 @@
 namespace hikyaku::server {
 namespace {
 
-
 // The wire error of an Archives call.
 std::pair<unsigned, std::string_view> wire_error(const Status& status) {
   switch (status.code()) {

@@ -16,7 +16,6 @@
 namespace hikyaku::server {
 namespace {
 
-
 const char* rule_state_name(config::RuleState state) {
   return state == config::RuleState::kEnabled ? "ENABLED" : "DISABLED";
 }
