@@ -284,36 +284,35 @@ Result<std::vector<uint64_t>> JetStreamStore::Impl::publish_each(
   return published;
 }
 
-Result<natsMsg*> JetStreamStore::Impl::take(const Claim& claim) {
+Result<JetStreamStore::Impl::Held> JetStreamStore::Impl::take(const Claim& claim) {
   MutexLock lock(held_mutex);
   const auto found = held.find(claim.token);
   if (found == held.end()) {
     return failed_precondition(fmt::format(
         "job {} is not leased by this claim (settled, or held elsewhere)", claim.job.id));
   }
-  natsMsg* message = found->second.message;
-  const bool expired = std::chrono::steady_clock::now() >= found->second.expires;
+  const Held taken = found->second;
   held.erase(found);
-  if (expired) {
-    natsMsg_Destroy(message);
+  if (std::chrono::steady_clock::now() >= taken.expires) {
+    natsMsg_Destroy(taken.message);
     return failed_precondition(
         fmt::format("job {}: its lease ran out (JetStream redelivers it)", claim.job.id));
   }
-  return message;
+  return taken;
 }
 
-void JetStreamStore::Impl::put_back(const Claim& claim, natsMsg* message) {
+void JetStreamStore::Impl::put_back(const Claim& claim, Held taken) {
   MutexLock lock(held_mutex);
-  held[claim.token] = {message, std::chrono::steady_clock::now() + local_lease(options.lease_ms)};
+  held[claim.token] = taken;
 }
 
 Result<int64_t> JetStreamStore::Impl::ack_all(const std::vector<Claim>& claims) {
   std::vector<natsMsg*> messages;
   messages.reserve(claims.size());
   for (const Claim& claim : claims) {
-    Result<natsMsg*> message = take(claim);
-    if (message.has_value()) {
-      messages.push_back(*message);
+    Result<Held> taken = take(claim);
+    if (taken.has_value()) {
+      messages.push_back(taken->message);
     }
   }
   if (messages.empty()) {
@@ -429,6 +428,7 @@ Result<std::vector<JetStreamStore::Impl::Fetched>> JetStreamStore::Impl::fetch(i
   request.Batch = limit;
   request.NoWait = true;
   request.Expires = options.fetch_wait_ms * kNanosPerMs;
+  const auto started = std::chrono::steady_clock::now();
   const natsStatus status = natsSubscription_FetchRequest(&list, workers, &request);
   if (status != NATS_OK && status != NATS_NOT_FOUND && status != NATS_TIMEOUT) {
     natsMsgList_Destroy(&list);
@@ -437,6 +437,7 @@ Result<std::vector<JetStreamStore::Impl::Fetched>> JetStreamStore::Impl::fetch(i
   fetched.reserve(static_cast<size_t>(std::max(list.Count, 0)));
   for (int i = 0; i < list.Count; ++i) {
     Fetched message;
+    message.fetched_at = started;
     message.message = list.Msgs[i];
     list.Msgs[i] = nullptr;
     jsMsgMetaData* meta = nullptr;
@@ -464,8 +465,9 @@ Claim JetStreamStore::Impl::hold(Fetched&& fetched, int64_t now_ms) {
   claim.job.ingested_at_ms = record.ingested_at_ms;
   claim.job.last_error = std::move(record.last_error);
   claim.token = fmt::format("{}/{}/{}", node_id, fetched.sequence, fetched.delivered);
-  claim.lease_expires_at_ms = now_ms + options.lease_ms;
-  put_back(claim, fetched.message);
+  const std::chrono::milliseconds lease = local_lease(options.lease_ms);
+  claim.lease_expires_at_ms = now_ms + lease.count();
+  put_back(claim, {fetched.message, fetched.fetched_at + lease});
   return claim;
 }
 
@@ -724,10 +726,10 @@ Result<std::vector<Claim>> JetStreamStore::append_and_lease(Batch& batch, int li
       continue;
     }
     if (i >= prefix) {  // not a prefix of the batch: left pending for a claim
-      Result<natsMsg*> message = impl_->take(found->second);
-      if (message.has_value()) {
-        natsMsg_Nak(*message, nullptr);
-        natsMsg_Destroy(*message);
+      Result<Impl::Held> taken = impl_->take(found->second);
+      if (taken.has_value()) {
+        natsMsg_Nak(taken->message, nullptr);
+        natsMsg_Destroy(taken->message);
       }
       continue;
     }

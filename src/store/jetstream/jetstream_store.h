@@ -22,8 +22,9 @@
 // Leases are the consumer's AckWait (`lease_ms`, fixed when the consumer is created): a claim
 // holds the fetched message; complete() acknowledges it, release() and retry() hand it back, and
 // a node that dies loses its messages to the others after AckWait. The `lease_ms` a caller passes
-// to claim() is not honoured (JetStream has one AckWait per consumer); the claims say when their
-// lease really ends. A settle of a claim this node does not hold, or whose AckWait ran out, is
+// to claim() is not honoured (JetStream has one AckWait per consumer); a claim's
+// lease_expires_at_ms says until when this node settles it (AckWait less a margin, from the
+// fetch). A settle of a claim this node does not hold, or whose AckWait ran out, is
 // kFailedPrecondition. Due times (retries, releases with a time) travel in the message and are
 // compared with the caller's `now_ms`; a message fetched early is handed back with a delay.
 //

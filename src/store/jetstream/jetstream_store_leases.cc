@@ -57,11 +57,12 @@ Result<std::vector<Claim>> JetStreamStore::claim(int64_t now_ms, int limit, int6
 }
 
 Status JetStreamStore::complete(const Claim& claim) {
-  HK_ASSIGN_OR_RETURN(natsMsg * message, impl_->take(claim));
+  HK_ASSIGN_OR_RETURN(const JetStreamStore::Impl::Held held, impl_->take(claim));
+  natsMsg* message = held.message;
   auto code = static_cast<jsErrCode>(0);
   const natsStatus status = natsMsg_AckSync(message, nullptr, &code);
   if (status != NATS_OK) {
-    impl_->put_back(claim, message);
+    impl_->put_back(claim, held);
     return nats_failure(fmt::format("completing job {}", claim.job.id), status);
   }
   natsMsg_Destroy(message);
@@ -74,13 +75,14 @@ Result<int64_t> JetStreamStore::complete_all(const std::vector<Claim>& claims) {
 
 // Publishes the held job again as `record` (due later), then acknowledges the held message.
 // Publishing first means a failure in between delivers the job twice, never loses it.
-static Status republish(JetStreamStore::Impl& impl, const Claim& claim, natsMsg* message,
-                        JobRecord record) {
+static Status republish(JetStreamStore::Impl& impl, const Claim& claim,
+                        const JetStreamStore::Impl::Held& held, JobRecord record) {
+  natsMsg* message = held.message;
   record.job_id = claim.job.id;
   Result<std::vector<uint64_t>> published =
       impl.publish_each({{natsMsg_GetSubject(message), encode_job(record)}});
   if (!published.has_value()) {
-    impl.put_back(claim, message);
+    impl.put_back(claim, held);
     return published.status();
   }
   auto code = static_cast<jsErrCode>(0);
@@ -97,24 +99,26 @@ static Status republish(JetStreamStore::Impl& impl, const Claim& claim, natsMsg*
 
 Status JetStreamStore::retry(const Claim& claim, int64_t next_attempt_at_ms,
                              const std::string& error) {
-  HK_ASSIGN_OR_RETURN(natsMsg * message, impl_->take(claim));
+  HK_ASSIGN_OR_RETURN(const JetStreamStore::Impl::Held held, impl_->take(claim));
+  natsMsg* message = held.message;
   std::optional<JobRecord> record = decode_job(data_of(message));
   if (!record.has_value()) {
-    impl_->put_back(claim, message);
+    impl_->put_back(claim, held);
     return internal_error(fmt::format("job {}: its message does not decode", claim.job.id));
   }
   record->attempts += 1;
   record->last_error = error;
   record->due_at_ms = next_attempt_at_ms;
-  return republish(*impl_, claim, message, std::move(*record));
+  return republish(*impl_, claim, held, std::move(*record));
 }
 
 Status JetStreamStore::release(const Claim& claim, int64_t due_at_ms) {
-  HK_ASSIGN_OR_RETURN(natsMsg * message, impl_->take(claim));
+  HK_ASSIGN_OR_RETURN(const JetStreamStore::Impl::Held held, impl_->take(claim));
+  natsMsg* message = held.message;
   if (due_at_ms == 0) {
     const natsStatus status = natsMsg_Nak(message, nullptr);
     if (status != NATS_OK) {
-      impl_->put_back(claim, message);
+      impl_->put_back(claim, held);
       return nats_failure(fmt::format("releasing job {}", claim.job.id), status);
     }
     natsMsg_Destroy(message);
@@ -122,19 +126,20 @@ Status JetStreamStore::release(const Claim& claim, int64_t due_at_ms) {
   }
   std::optional<JobRecord> record = decode_job(data_of(message));
   if (!record.has_value()) {
-    impl_->put_back(claim, message);
+    impl_->put_back(claim, held);
     return internal_error(fmt::format("job {}: its message does not decode", claim.job.id));
   }
   record->due_at_ms = due_at_ms;
-  return republish(*impl_, claim, message, std::move(*record));
+  return republish(*impl_, claim, held, std::move(*record));
 }
 
 Status JetStreamStore::dead_letter(const Claim& claim, const DeadLetterReason& reason,
                                    int64_t now_ms, const NewJob* forward) {
-  HK_ASSIGN_OR_RETURN(natsMsg * message, impl_->take(claim));
+  HK_ASSIGN_OR_RETURN(const JetStreamStore::Impl::Held held, impl_->take(claim));
+  natsMsg* message = held.message;
   std::optional<JobRecord> record = decode_job(data_of(message));
   if (!record.has_value()) {
-    impl_->put_back(claim, message);
+    impl_->put_back(claim, held);
     return internal_error(fmt::format("job {}: its message does not decode", claim.job.id));
   }
   record->job_id = claim.job.id;
@@ -157,7 +162,7 @@ Status JetStreamStore::dead_letter(const Claim& claim, const DeadLetterReason& r
   }
   Result<std::vector<uint64_t>> published = impl_->publish_each(outgoing);
   if (!published.has_value()) {
-    impl_->put_back(claim, message);
+    impl_->put_back(claim, held);
     return published.status();
   }
   auto code = static_cast<jsErrCode>(0);

@@ -78,6 +78,8 @@ struct JetStreamStore::Impl {
     uint64_t sequence = 0;
     uint64_t delivered = 0;
     std::optional<internal::JobRecord> record;
+    // When the fetch was sent: the server's AckWait started after it.
+    std::chrono::steady_clock::time_point fetched_at;
   };
   // Up to `limit` messages the consumer has now (no waiting for more). Under claim_mutex.
   Result<std::vector<Fetched>> fetch(int limit);
@@ -86,8 +88,9 @@ struct JetStreamStore::Impl {
 
   // Takes the message `claim` holds out of `held` (the caller settles it, or puts it back);
   // kFailedPrecondition when this node does not hold it or its AckWait ran out.
-  Result<natsMsg*> take(const Claim& claim);
-  void put_back(const Claim& claim, natsMsg* message);
+  Result<Held> take(const Claim& claim);
+  // Gives a taken message back as it was (its lease still ends when it ended).
+  void put_back(const Claim& claim, Held held);
   // Acknowledges held messages (stale ones skipped) and waits until the server has them.
   Result<int64_t> ack_all(const std::vector<Claim>& claims);
 
