@@ -1,7 +1,9 @@
 #pragma once
 // The store seam: everything durable goes through this interface, so nothing above it knows which
-// backend runs (SqliteStore, sqlite/sqlite_store.h, is the one there is). docs/store.md describes
-// the durability model: what is durable when, and what a crash or a power cut can cost.
+// backend runs: SqliteStore (sqlite/sqlite_store.h), one process owning one file, or
+// JetStreamStore (jetstream/jetstream_store.h), several nodes sharing a NATS JetStream cluster.
+// docs/store.md describes the durability model: what is durable when, and what a crash or a power
+// cut can cost; docs/jetstream.md how the JetStream backend differs.
 //
 // Delivery jobs move through three states:
 //

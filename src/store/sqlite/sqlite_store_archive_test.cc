@@ -1,5 +1,5 @@
-// SqliteStore's archives: events appended with Batch::events read back by archive and time
-// window a page at a time, their counts and sizes, retention, and a schema 3 database upgraded.
+// SqliteStore's archives: a schema 3 database upgraded. (Reading, counting and expiring archives
+// is the Store contract: store_contract_test.cc.)
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
@@ -48,59 +48,6 @@ class SqliteStoreArchiveTest : public ::testing::Test {
   const std::filesystem::path directory_{temp_dir_.path()};
   std::unique_ptr<SqliteStore> store_;
 };
-
-TEST_F(SqliteStoreArchiveTest, ReadsAWindowOfOneArchiveInTimeOrderAPageAtATime) {
-  archive("a", "e3", 3000);
-  archive("a", "e1", 1000);
-  archive("b", "other", 2000);
-  archive("a", "e2a", 2000);
-  archive("a", "e2b", 2000);
-  archive("a", "e4", 4000);
-  EXPECT_EQ(read_all("a", 1000, 4000, 1), (std::vector<std::string>{"e1", "e2a", "e2b", "e3"}));
-  EXPECT_EQ(read_all("a", 1500, 3000, 2), (std::vector<std::string>{"e2a", "e2b"}));
-  EXPECT_EQ(read_all("b", 0, 10000, 10), (std::vector<std::string>{"other"}));
-  EXPECT_TRUE(read_all("c", 0, 10000, 10).empty());
-}
-
-TEST_F(SqliteStoreArchiveTest, CountsAndSizesPerArchive) {
-  archive("a", "e1", 1000);
-  archive("a", "e2", 1000);
-  archive("b", "e3", 1000);
-  Result<ArchiveStats> stats = store_->archive_stats("a");
-  ASSERT_TRUE(stats.has_value());
-  EXPECT_EQ(stats->event_count, 2);
-  EXPECT_EQ(stats->size_bytes, 2 * static_cast<int64_t>(std::string(R"({"id":"e1"})").size()));
-  Result<ArchiveStats> none = store_->archive_stats("none");
-  ASSERT_TRUE(none.has_value());
-  EXPECT_EQ(none->event_count, 0);
-  EXPECT_EQ(none->size_bytes, 0);
-}
-
-TEST_F(SqliteStoreArchiveTest, ExpiresOnlyOldEventsOfTheArchiveInChunks) {
-  for (int i = 0; i < 5; ++i) {
-    archive("a", "old" + std::to_string(i), 1000 + i);
-  }
-  archive("a", "new", 9000);
-  archive("b", "other-old", 1000);
-  Result<int64_t> first = store_->archive_expire("a", 5000, 3);
-  ASSERT_TRUE(first.has_value());
-  EXPECT_EQ(*first, 3);
-  EXPECT_EQ(*store_->archive_expire("a", 5000, 3), 2);
-  EXPECT_EQ(*store_->archive_expire("a", 5000, 3), 0);
-  EXPECT_EQ(read_all("a", 0, 100000, 10), (std::vector<std::string>{"new"}));
-  EXPECT_EQ(read_all("b", 0, 100000, 10), (std::vector<std::string>{"other-old"}));
-  // The totals follow.
-  EXPECT_EQ(store_->archive_stats("a")->event_count, 1);
-  EXPECT_EQ(store_->archive_stats("a")->size_bytes,
-            static_cast<int64_t>(std::string(R"({"id":"new"})").size()));
-  EXPECT_EQ(store_->archive_stats("b")->event_count, 1);
-}
-
-TEST_F(SqliteStoreArchiveTest, ArchivedEventsSurviveAReopen) {
-  archive("a", "e1", 1000);
-  reopen();
-  EXPECT_EQ(read_all("a", 0, 2000, 10), (std::vector<std::string>{"e1"}));
-}
 
 TEST_F(SqliteStoreArchiveTest, ADatabaseOfSchema3GetsTheArchiveColumn) {
   store_.reset();

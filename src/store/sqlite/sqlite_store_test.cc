@@ -76,50 +76,6 @@ class SqliteStoreTest : public ::testing::Test {
   std::unique_ptr<SqliteStore> store_;
 };
 
-TEST_F(SqliteStoreTest, AppendedJobsAreClaimedOnceInOrderAndCompleted) {
-  ASSERT_TRUE(store_->append({{job("a"), job("b"), job("c")}, {}, {}, {}}).ok());
-  std::vector<Claim> first = claim(2000, 2);
-  ASSERT_EQ(first.size(), 2u);
-  EXPECT_EQ(first[0].job.body, "a");
-  EXPECT_EQ(first[1].job.body, "b");
-  EXPECT_EQ(first[0].job.event_id, "event-a");
-  EXPECT_EQ(first[0].job.attempts, 0);
-  // Leased jobs are invisible to other claimers.
-  std::vector<Claim> second = claim(2000);
-  ASSERT_EQ(second.size(), 1u);
-  EXPECT_EQ(second[0].job.body, "c");
-  EXPECT_TRUE(claim(2000).empty());
-
-  for (const Claim& c : first) {
-    EXPECT_TRUE(store_->complete(c).ok());
-  }
-  Result<Counts> counts = store_->counts(2000);
-  ASSERT_TRUE(counts.has_value());
-  EXPECT_EQ(counts->pending, 0);
-  EXPECT_EQ(counts->leased, 1);
-}
-
-TEST_F(SqliteStoreTest, AppendAndLeaseHandsTheFirstJobsOverLeasedAndLeavesTheRestPending) {
-  Batch batch{{job("a"), job("b"), job("c")}, {}, {}, {}};
-  Result<std::vector<Claim>> leased = store_->append_and_lease(batch, 2, 50'000, false);
-  ASSERT_TRUE(leased.has_value()) << leased.error().message();
-  ASSERT_EQ(leased->size(), 2u);
-  EXPECT_EQ((*leased)[0].job.body, "a");
-  EXPECT_EQ((*leased)[0].job.event_id, "event-a");
-  EXPECT_EQ((*leased)[1].job.body, "b");
-  EXPECT_LT((*leased)[0].job.id, (*leased)[1].job.id);
-  EXPECT_EQ((*leased)[0].lease_expires_at_ms, 50'000);
-  EXPECT_EQ(batch.jobs[2].body, "c");  // not leased: left in the batch
-
-  // Only the unleased job is claimable; the leased ones settle like claimed ones.
-  std::vector<Claim> claimed = claim(2000);
-  ASSERT_EQ(claimed.size(), 1u);
-  EXPECT_EQ(claimed[0].job.body, "c");
-  EXPECT_EQ(store_->counts(2000)->leased, 3);
-  EXPECT_EQ(store_->complete_all(*leased).value(), 2);
-  EXPECT_EQ(store_->counts(2000)->leased, 1);
-}
-
 TEST_F(SqliteStoreTest, JobsLeasedByAppendAreDueAgainWhenTheLeaseExpiresOrTheProcessDies) {
   Batch batch{{job("a"), job("b")}, {}, {}, {}};
   std::vector<Claim> leased = store_->append_and_lease(batch, 2, 50'000, false).value();
@@ -139,35 +95,6 @@ TEST_F(SqliteStoreTest, JobsLeasedByAppendAreDueAgainWhenTheLeaseExpiresOrThePro
   EXPECT_EQ(bodies, (std::vector<std::string>{"a", "b", "c"}));
 }
 
-TEST_F(SqliteStoreTest, JobsLeasedByAppendSettleEveryWayAClaimedJobDoes) {
-  Batch batch{{job("retried"), job("released"), job("dead")}, {}, {}, {}};
-  std::vector<Claim> leased = store_->append_and_lease(batch, 3, 50'000, false).value();
-  ASSERT_EQ(leased.size(), 3u);
-  ASSERT_TRUE(store_->retry(leased[0], 7000, "HTTP_503: busy").ok());
-  ASSERT_TRUE(store_->release(leased[1], 6000).ok());
-  ASSERT_TRUE(store_->dead_letter(leased[2], {"HTTP_400", "bad", ""}, 2000, nullptr).ok());
-  // Settled once: the same claims are stale now.
-  EXPECT_EQ(store_->retry(leased[0], 7000, "again").code(), StatusCode::kFailedPrecondition);
-  EXPECT_EQ(store_->release(leased[1]).code(), StatusCode::kFailedPrecondition);
-  EXPECT_EQ(store_->dead_letter(leased[2], {"X", "y", ""}, 2000, nullptr).code(),
-            StatusCode::kFailedPrecondition);
-
-  EXPECT_TRUE(claim(5999).empty());
-  std::vector<Claim> released = claim(6000);
-  ASSERT_EQ(released.size(), 1u);
-  EXPECT_EQ(released[0].job.body, "released");
-  EXPECT_EQ(released[0].job.attempts, 0);
-  std::vector<Claim> retried = claim(7000);
-  ASSERT_EQ(retried.size(), 1u);
-  EXPECT_EQ(retried[0].job.body, "retried");
-  EXPECT_EQ(retried[0].job.attempts, 1);
-  EXPECT_EQ(retried[0].job.last_error, "HTTP_503: busy");
-  std::vector<DeadLetter> letters = store_->dlq_list(10, 0).value();
-  ASSERT_EQ(letters.size(), 1u);
-  EXPECT_EQ(letters[0].job.body, "dead");
-  EXPECT_EQ(letters[0].reason.error_code, "HTTP_400");
-}
-
 TEST_F(SqliteStoreTest, CompleteAllSettlesABatchAndSkipsStaleClaims) {
   ASSERT_TRUE(store_->append({{job("a"), job("b"), job("c")}, {}, {}, {}}).ok());
   std::vector<Claim> claims = claim(1000, 10, 100);
@@ -179,12 +106,6 @@ TEST_F(SqliteStoreTest, CompleteAllSettlesABatchAndSkipsStaleClaims) {
   EXPECT_EQ(*completed, 2);
   EXPECT_TRUE(store_->complete(stolen[0]).ok());
   EXPECT_TRUE(claim(100'000).empty());
-}
-
-TEST_F(SqliteStoreTest, JobsNotYetDueAreNotClaimed) {
-  ASSERT_TRUE(store_->append({{job("later", 5000)}, {}, {}, {}}).ok());
-  EXPECT_TRUE(claim(4999).empty());
-  EXPECT_EQ(claim(5000).size(), 1u);
 }
 
 TEST_F(SqliteStoreTest, ExpiredLeaseMakesJobDueAgainAndStaleClaimIsRefused) {
@@ -205,253 +126,6 @@ TEST_F(SqliteStoreTest, ExpiredLeaseMakesJobDueAgainAndStaleClaimIsRefused) {
   EXPECT_TRUE(claim(100'000).empty());
 }
 
-TEST_F(SqliteStoreTest, RetryCountsAttemptsKeepsErrorAndDelays) {
-  ASSERT_TRUE(store_->append({{job("a")}, {}, {}, {}}).ok());
-  std::vector<Claim> first = claim(1000);
-  ASSERT_TRUE(store_->retry(first[0], 3000, "HTTP 503").ok());
-  EXPECT_TRUE(claim(2999).empty());
-  std::vector<Claim> again = claim(3000);
-  ASSERT_EQ(again.size(), 1u);
-  EXPECT_EQ(again[0].job.attempts, 1);
-  EXPECT_EQ(again[0].job.last_error, "HTTP 503");
-  EXPECT_EQ(again[0].job.ingested_at_ms, 1000);
-}
-
-TEST_F(SqliteStoreTest, DeadLetterListRedrivePurge) {
-  ASSERT_TRUE(store_->append({{job("a"), job("b")}, {}, {}, {}}).ok());
-  std::vector<Claim> claims = claim(1000);
-  ASSERT_EQ(claims.size(), 2u);
-  ASSERT_TRUE(store_->retry(claims[0], 1000, "HTTP 500").ok());
-  claims[0] = claim(1000)[0];
-  ASSERT_TRUE(store_
-                  ->dead_letter(claims[0],
-                                {"HTTP 500", "Internal Server Error", "MaximumRetryAttempts"}, 1100,
-                                nullptr)
-                  .ok());
-  ASSERT_TRUE(store_->dead_letter(claims[1], {"HTTP 400", "Bad Request", ""}, 1200, nullptr).ok());
-
-  Result<std::vector<DeadLetter>> letters = store_->dlq_list(10, 0);
-  ASSERT_TRUE(letters.has_value());
-  ASSERT_EQ(letters->size(), 2u);
-  EXPECT_EQ((*letters)[0].job.body, "a");
-  EXPECT_EQ((*letters)[0].job.attempts, 2);
-  EXPECT_EQ((*letters)[0].job.last_error, "HTTP 500");
-  EXPECT_EQ((*letters)[0].reason.exhausted_retry_condition, "MaximumRetryAttempts");
-  EXPECT_EQ((*letters)[0].dead_lettered_at_ms, 1100);
-  EXPECT_EQ((*letters)[1].reason.error_code, "HTTP 400");
-  EXPECT_TRUE(claim(5000).empty());
-
-  Result<std::vector<DeadLetter>> after_first = store_->dlq_list(10, (*letters)[0].id);
-  ASSERT_TRUE(after_first.has_value());
-  ASSERT_EQ(after_first->size(), 1u);
-
-  ASSERT_TRUE(redrive((*letters)[0]).ok());
-  EXPECT_EQ(store_->counts(6000)->dead_letters, 1);
-  std::vector<Claim> redriven = claim(6000);
-  ASSERT_EQ(redriven.size(), 1u);
-  EXPECT_EQ(redriven[0].job.body, "a");
-  EXPECT_EQ(redriven[0].job.attempts, 0);
-
-  Result<int64_t> purged = store_->dlq_purge({});
-  ASSERT_TRUE(purged.has_value());
-  EXPECT_EQ(*purged, 1);
-  EXPECT_EQ(store_->counts(6000)->dead_letters, 0);
-}
-
-TEST_F(SqliteStoreTest, DeadLettersAreFoundByRuleTargetCodeAndTimeAPageAtATime) {
-  // Straight into the DLQ, as a render failure puts them: five letters over two rules.
-  const auto letter = [](std::string target, std::string code, int64_t at) {
-    NewJob job{std::move(target),
-               "event",
-               "body of " + code,
-               "",
-               at,
-               std::make_shared<const std::string>(R"({"detail":{}})")};
-    return NewDeadLetter{std::move(job), {std::move(code), "message", ""}};
-  };
-  Batch batch;
-  batch.dead_letters = {letter("default/orders/slack", "HTTP_400", 1000),
-                        letter("default/orders/backlog", "HTTP_500", 1000),
-                        letter("default/orders-eu/slack", "HTTP_400", 1000),
-                        letter("sec/orders/slack", "TIMEOUT", 1000),
-                        letter("default/findings/slack-orders", "HTTP_400", 1000)};
-  ASSERT_TRUE(store_->append(batch).ok());
-  const auto targets = [&](const DeadLetterFilter& filter, int limit = 10, int64_t after = 0) {
-    Result<std::vector<DeadLetter>> found = store_->dlq_find(filter, limit, after, true);
-    EXPECT_TRUE(found.has_value()) << found.error().message();
-    std::vector<std::string> keys;
-    if (found.has_value()) {
-      for (const DeadLetter& dead : *found) {
-        keys.push_back(dead.job.target);
-      }
-    }
-    return keys;
-  };
-  using Keys = std::vector<std::string>;
-  // A rule is the key's middle part: "orders" is neither "orders-eu" nor a target named so.
-  EXPECT_EQ(targets({.rule = "orders"}),
-            (Keys{"default/orders/slack", "default/orders/backlog", "sec/orders/slack"}));
-  EXPECT_EQ(targets({.target = "slack"}),
-            (Keys{"default/orders/slack", "default/orders-eu/slack", "sec/orders/slack"}));
-  EXPECT_EQ(targets({.target = "default/orders/slack"}), (Keys{"default/orders/slack"}));
-  EXPECT_EQ(targets({.rule = "orders", .error_code = "HTTP_400"}), (Keys{"default/orders/slack"}));
-  // A LIKE wildcard in a name is a character like any other.
-  EXPECT_TRUE(targets({.rule = "%"}).empty());
-  EXPECT_TRUE(targets({.target = "_lack"}).empty());
-
-  // Pages: after the last id of the previous page.
-  Result<std::vector<DeadLetter>> first = store_->dlq_find({}, 2, 0, true);
-  ASSERT_TRUE(first.has_value());
-  ASSERT_EQ(first->size(), 2u);
-  EXPECT_EQ(targets({}, 10, first->back().id).size(), 3u);
-  // A summary leaves the large columns out; a letter read alone has them.
-  EXPECT_TRUE((*first)[0].job.body.empty());
-  EXPECT_FALSE((*first)[0].event.has_value());
-  Result<std::optional<DeadLetter>> whole = store_->dlq_get((*first)[0].id);
-  ASSERT_TRUE(whole.has_value() && whole->has_value());
-  EXPECT_EQ((*whole)->job.body, "body of HTTP_400");
-  EXPECT_EQ((*whole)->event, R"({"detail":{}})");
-  EXPECT_FALSE(store_->dlq_get(999)->has_value());
-}
-
-TEST_F(SqliteStoreTest, DeadLettersAreFoundByTheTimeTheyWereDeadLettered) {
-  ASSERT_TRUE(store_->append({{job("a"), job("b"), job("c")}, {}, {}, {}}).ok());
-  std::vector<Claim> claims = claim(1000);
-  ASSERT_EQ(claims.size(), 3u);
-  for (int i = 0; i < 3; ++i) {
-    ASSERT_TRUE(store_->dead_letter(claims[i], {"HTTP_400", "", ""}, 1000 * (i + 1), nullptr).ok());
-  }
-  Result<std::vector<DeadLetter>> found =
-      store_->dlq_find({.since_ms = 2000, .until_ms = 3000}, 10, 0, false);
-  ASSERT_TRUE(found.has_value());
-  ASSERT_EQ(found->size(), 1u);
-  EXPECT_EQ((*found)[0].job.body, "b");
-}
-
-TEST_F(SqliteStoreTest, ARedriveAppendsTheJobAndRemovesItsLetterInOneBatch) {
-  Batch batch;
-  batch.dead_letters.push_back({{"default/rule/target", "event-1", "broken", "", 1000,
-                                 std::make_shared<const std::string>(R"({"id":"event-1"})")},
-                                {"TRANSFORM_ERROR", "bad template", ""}});
-  ASSERT_TRUE(store_->append(batch).ok());
-  const DeadLetter letter = only_dead_letter();
-  // Read by id, whole; an id that is no dead letter is left out.
-  Result<std::vector<DeadLetter>> read = store_->dlq_get_many({999, letter.id});
-  ASSERT_TRUE(read.has_value()) << read.error().message();
-  ASSERT_EQ(read->size(), 1u);
-  EXPECT_EQ((*read)[0].job.body, "broken");
-  EXPECT_EQ((*read)[0].event, std::optional<std::string>(R"({"id":"event-1"})"));
-  EXPECT_FALSE(store_->dlq_get(999)->has_value());
-
-  ASSERT_TRUE(redrive(letter, "fixed", R"({"header:x":"1"})").ok());
-  EXPECT_EQ(store_->counts(5000)->dead_letters, 0);
-  std::vector<Claim> claims = claim(5000);
-  ASSERT_EQ(claims.size(), 1u);
-  EXPECT_EQ(claims[0].job.body, "fixed");
-  EXPECT_EQ(claims[0].job.headers, R"({"header:x":"1"})");
-  EXPECT_EQ(claims[0].job.attempts, 0);
-  EXPECT_EQ(claims[0].job.ingested_at_ms, 1000);
-  // Its event is still there for the next dead letter.
-  Result<std::optional<std::string>> event = store_->job_event(claims[0]);
-  ASSERT_TRUE(event.has_value());
-  EXPECT_EQ(*event, R"({"id":"event-1"})");
-}
-
-TEST_F(SqliteStoreTest, TheDeliveryLogKeepsTheNewestRecordsNewestFirst) {
-  std::vector<DeliveryRecord> records;
-  for (int i = 1; i <= 5; ++i) {
-    records.push_back({.at_ms = 1000 * i,
-                       .target = "default/rule/target",
-                       .destination = "hooks",
-                       .event_id = "event-" + std::to_string(i),
-                       .job_id = i,
-                       .attempt = 1,
-                       .http_status = i == 5 ? 500 : 200,
-                       .latency_ms = 12,
-                       .outcome = i == 5 ? "retrying" : "delivered",
-                       .error = i == 5 ? "HTTP_500: oops" : ""});
-  }
-  ASSERT_TRUE(store_->log_deliveries(records, 3).ok());
-  Result<std::vector<DeliveryRecord>> recent = store_->recent_deliveries(10, 0);
-  ASSERT_TRUE(recent.has_value());
-  ASSERT_EQ(recent->size(), 3u);
-  EXPECT_EQ((*recent)[0].event_id, "event-5");
-  EXPECT_EQ((*recent)[0].outcome, "retrying");
-  EXPECT_EQ((*recent)[0].http_status, 500);
-  EXPECT_EQ((*recent)[0].error, "HTTP_500: oops");
-  EXPECT_EQ((*recent)[2].event_id, "event-3");
-  // Older pages: ids below the last one seen.
-  Result<std::vector<DeliveryRecord>> older = store_->recent_deliveries(10, (*recent)[1].id);
-  ASSERT_TRUE(older.has_value());
-  ASSERT_EQ(older->size(), 1u);
-  EXPECT_EQ((*older)[0].event_id, "event-3");
-  // The bound holds across calls.
-  ASSERT_TRUE(store_->log_deliveries({records[0]}, 3).ok());
-  EXPECT_EQ(store_->recent_deliveries(10, 0)->size(), 3u);
-  EXPECT_EQ(store_->recent_deliveries(10, 0)->front().event_id, "event-1");
-}
-
-TEST_F(SqliteStoreTest, QueuesCountTheJobsWaitingPerTarget) {
-  NewJob other = job("x", 500);
-  other.target = "default/rule/other";
-  ASSERT_TRUE(store_->append({{job("a", 700), job("b", 900), other}, {}, {}, {}}).ok());
-  Result<std::vector<TargetQueue>> queues = store_->queues();
-  ASSERT_TRUE(queues.has_value());
-  ASSERT_EQ(queues->size(), 2u);
-  EXPECT_EQ((*queues)[0].target, "default/rule/other");
-  EXPECT_EQ((*queues)[0].jobs, 1);
-  EXPECT_EQ((*queues)[1].target, "default/rule/target");
-  EXPECT_EQ((*queues)[1].jobs, 2);
-  EXPECT_EQ((*queues)[1].oldest_ingested_at_ms, 700);
-}
-
-TEST_F(SqliteStoreTest, KvCompareAndSet) {
-  ASSERT_TRUE(store_->kv_put_if("ticket/f0", "a", 0).has_value());
-  ASSERT_TRUE(store_->kv_put_if("tickets", "not in the prefix", 0).has_value());
-  ASSERT_TRUE(store_->kv_put_if("ticker/x", "before the prefix", 0).has_value());
-  ASSERT_TRUE(store_->kv_put_if("ticket/f2", "b", 0).has_value());
-  Result<std::vector<std::pair<std::string, KvEntry>>> page = store_->kv_list("ticket/", "", 1);
-  ASSERT_TRUE(page.has_value());
-  ASSERT_EQ(page->size(), 1u);
-  EXPECT_EQ((*page)[0].first, "ticket/f0");
-  page = store_->kv_list("ticket/", (*page)[0].first, 10);
-  ASSERT_TRUE(page.has_value());
-  ASSERT_EQ(page->size(), 1u);
-  EXPECT_EQ((*page)[0].first, "ticket/f2");
-  EXPECT_EQ((*page)[0].second.value, "b");
-  EXPECT_EQ((*page)[0].second.revision, 1);
-  Result<std::optional<KvEntry>> missing = store_->kv_get("ticket/f1");
-  ASSERT_TRUE(missing.has_value());
-  EXPECT_FALSE(missing->has_value());
-
-  Result<int64_t> created = store_->kv_put_if("ticket/f1", "SEC-101", 0);
-  ASSERT_TRUE(created.has_value());
-  EXPECT_EQ(*created, 1);
-  EXPECT_EQ(store_->kv_put_if("ticket/f1", "SEC-999", 0).status().code(),
-            StatusCode::kFailedPrecondition);
-  Result<int64_t> updated = store_->kv_put_if("ticket/f1", "SEC-101:closed", 1);
-  ASSERT_TRUE(updated.has_value());
-  EXPECT_EQ(*updated, 2);
-  EXPECT_EQ(store_->kv_put_if("ticket/f1", "lost", 1).status().code(),
-            StatusCode::kFailedPrecondition);
-  Result<std::optional<KvEntry>> value = store_->kv_get("ticket/f1");
-  ASSERT_TRUE(value.has_value() && value->has_value());
-  EXPECT_EQ((*value)->value, "SEC-101:closed");
-  EXPECT_EQ((*value)->revision, 2);
-}
-
-TEST_F(SqliteStoreTest, EverythingSurvivesReopen) {
-  NewJob binary = job(std::string("body with \0 nul and \xff byte", 26));
-  ASSERT_TRUE(store_->append({{binary}, {{"e1", "default", R"({"id":"e1"})", 1000}}, {}, {}}).ok());
-  ASSERT_TRUE(store_->kv_put_if("k", "v", 0).has_value());
-  reopen();
-  std::vector<Claim> claims = claim(1000);
-  ASSERT_EQ(claims.size(), 1u);
-  EXPECT_EQ(claims[0].job.body, binary.body);
-  EXPECT_EQ(store_->counts(1000)->archived_events, 1);
-  EXPECT_EQ((*store_->kv_get("k"))->value, "v");
-}
-
 TEST_F(SqliteStoreTest, RejectsForeignDatabaseVersion) {
   store_.reset();
   const std::string path = (directory_ / "sub" / "hikyaku.db").string();
@@ -468,30 +142,6 @@ TEST_F(SqliteStoreTest, RejectsForeignDatabaseVersion) {
   ASSERT_FALSE(reopened.has_value());
   EXPECT_NE(reopened.error().message().find("schema version 99"), std::string::npos)
       << reopened.error().message();
-}
-
-TEST_F(SqliteStoreTest, ReleaseMakesJobDueAgainWithoutCountingAnAttempt) {
-  ASSERT_TRUE(store_->append({{job("a")}, {}, {}, {}}).ok());
-  std::vector<Claim> claims = claim(1000);
-  ASSERT_EQ(claims.size(), 1u);
-  ASSERT_TRUE(store_->release(claims[0]).ok());
-  EXPECT_EQ(store_->release(claims[0]).code(), StatusCode::kFailedPrecondition);
-  std::vector<Claim> again = claim(1000);
-  ASSERT_EQ(again.size(), 1u);
-  EXPECT_EQ(again[0].job.attempts, 0);
-}
-
-TEST_F(SqliteStoreTest, BatchDeadLettersGoStraightToTheDlq) {
-  Batch batch;
-  batch.jobs.push_back(job("ok"));
-  batch.dead_letters.push_back({job("bad"), {"TRANSFORM_ERROR", "Input path $.x: not JSON", ""}});
-  ASSERT_TRUE(store_->append(batch).ok());
-  Result<std::vector<DeadLetter>> letters = store_->dlq_list(10, 0);
-  ASSERT_TRUE(letters.has_value());
-  ASSERT_EQ(letters->size(), 1u);
-  EXPECT_EQ((*letters)[0].job.body, "bad");
-  EXPECT_EQ((*letters)[0].reason.error_code, "TRANSFORM_ERROR");
-  EXPECT_EQ(claim(1000).size(), 1u);
 }
 
 TEST_F(SqliteStoreTest, SecondProcessCannotOpenTheSameFile) {
@@ -663,24 +313,6 @@ TEST_F(SqliteStoreTest, AKeptEventMovesIntoItsRowWithTheBody) {
   ASSERT_EQ(claims.size(), 1u);
   ASSERT_TRUE(store_->dead_letter(claims[0], {"HTTP_400", "bad", ""}, 2000, nullptr).ok());
   EXPECT_EQ(only_dead_letter().event, std::optional<std::string>(R"({"id":"e-2"})"));
-}
-
-TEST_F(SqliteStoreTest, ADeadLetterForwardedSomewhereIsAJobInTheSameTransaction) {
-  ASSERT_TRUE(store_->append({{job("original")}, {}, {}, {}}).ok());
-  std::vector<Claim> claims = claim(1000);
-  ASSERT_EQ(claims.size(), 1u);
-  const NewJob forward{"default/rule/target#dead-letters", "event-original", R"({"letter":1})", "",
-                       1000};
-  ASSERT_TRUE(store_->dead_letter(claims[0], {"HTTP_400", "bad", ""}, 2000, &forward).ok());
-  std::vector<Claim> forwarded = claim(2000);
-  ASSERT_EQ(forwarded.size(), 1u);
-  EXPECT_EQ(forwarded[0].job.target, "default/rule/target#dead-letters");
-  EXPECT_EQ(forwarded[0].job.body, R"({"letter":1})");
-  EXPECT_EQ(store_->counts(2000)->dead_letters, 1);
-  // A stale claim forwards nothing: the transaction is refused whole.
-  EXPECT_EQ(store_->dead_letter(claims[0], {"HTTP_400", "bad", ""}, 2000, &forward).code(),
-            StatusCode::kFailedPrecondition);
-  EXPECT_EQ(store_->counts(2000)->leased + store_->counts(2000)->pending, 1);
 }
 
 TEST_F(SqliteStoreTest, ABodyLogThatCannotGrowFailsTheAppendClearlyAndKeepsWhatWasAccepted) {

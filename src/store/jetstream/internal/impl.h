@@ -1,0 +1,106 @@
+#pragma once
+// JetStreamStore's state, shared by jetstream_store.cc (connection, appends, leases) and
+// jetstream_store_admin.cc (DLQ, KV, archives, the delivery log, counts).
+
+#include <nats/nats.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "core/mutex.h"
+#include "core/status.h"
+#include "store/jetstream/internal/codec.h"
+#include "store/jetstream/jetstream_store.h"
+
+namespace hikyaku::store {
+
+struct JetStreamStore::Impl {
+  ~Impl();
+
+  JetStreamOptions options;
+  std::string jobs_stream, dlq_stream, archive_stream, deliveries_stream, kv_bucket, consumer;
+  std::string jobs_subjects;  // "<prefix>.jobs.>"
+  std::string dlq_subject;    // "<prefix>.dlq"
+  std::string deliveries_subject;
+
+  natsConnection* connection = nullptr;
+  jsCtx* js = nullptr;         // request/reply calls (thread-safe)
+  jsCtx* publisher = nullptr;  // asynchronous publishes, one batch at a time (append_mutex)
+  kvStore* kv = nullptr;
+  natsSubscription* workers = nullptr;  // bound to the shared consumer; fetched under claim_mutex
+
+  std::string node_id;  // random, names this store's message ids and lease tokens
+  std::atomic<uint64_t> next_id{0};
+
+  // One asynchronous batch: the message ids awaiting an acknowledgement and what came back.
+  Mutex append_mutex;
+  Mutex batch_mutex;
+  std::unordered_map<std::string, size_t> awaiting HK_GUARDED_BY(batch_mutex);
+  std::vector<uint64_t> sequences HK_GUARDED_BY(batch_mutex);
+  std::string first_error HK_GUARDED_BY(batch_mutex);
+
+  Mutex claim_mutex;
+
+  struct Held {
+    natsMsg* message = nullptr;
+    std::chrono::steady_clock::time_point expires;
+  };
+  Mutex held_mutex;
+  std::unordered_map<std::string, Held> held HK_GUARDED_BY(held_mutex);
+
+  std::string job_subject(std::string_view target) const;
+  std::string archive_subject(std::string_view archive) const;
+  std::string next_message_id();
+
+  // A message to be published: subject and data.
+  struct Outgoing {
+    std::string subject;
+    std::string data;
+  };
+  // Publishes every message at once and waits for JetStream to acknowledge them all; returns
+  // their stream sequences in order. kUnavailable when one is refused or not acknowledged in
+  // time.
+  Result<std::vector<uint64_t>> publish_all(const std::vector<Outgoing>& messages);
+  // The same for a message or two (retries, dead letters), one after the other, outside the
+  // batch publisher: a settle does not wait behind a group commit's append.
+  Result<std::vector<uint64_t>> publish_each(const std::vector<Outgoing>& messages);
+
+  // A message fetched from the shared consumer, decoded (none: it does not decode).
+  struct Fetched {
+    natsMsg* message = nullptr;
+    uint64_t sequence = 0;
+    uint64_t delivered = 0;
+    std::optional<internal::JobRecord> record;
+    // When the fetch was sent: the server's AckWait started after it.
+    std::chrono::steady_clock::time_point fetched_at;
+  };
+  // Up to `limit` messages the consumer has now (no waiting for more). Under claim_mutex.
+  Result<std::vector<Fetched>> fetch(int limit);
+  // Holds a fetched message under a new lease and returns its claim (body and all).
+  Claim hold(Fetched&& fetched, int64_t now_ms);
+
+  // Takes the message `claim` holds out of `held` (the caller settles it, or puts it back);
+  // kFailedPrecondition when this node does not hold it or its AckWait ran out.
+  Result<Held> take(const Claim& claim);
+  // Gives a taken message back as it was (its lease still ends when it ended).
+  void put_back(const Claim& claim, Held held);
+  // Acknowledges held messages (stale ones skipped) and waits until the server has them.
+  Result<int64_t> ack_all(const std::vector<Claim>& claims);
+
+  // Reads the messages of `stream` on `subject` from sequence `from` on, in order, until
+  // `visit` returns false or there are no more (an ephemeral consumer, fetched in batches).
+  Status scan(const std::string& stream, const std::string& subject, uint64_t from,
+              const std::function<bool(uint64_t sequence, natsMsg* message)>& visit);
+};
+
+// A NATS failure as a Status: kUnavailable with `what`, cnats' text and its last error detail.
+Status nats_failure(std::string_view what, natsStatus status);
+
+}  // namespace hikyaku::store

@@ -1,0 +1,193 @@
+// Claims and their settling: the shared consumer's messages held by this node.
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "store/jetstream/internal/codec.h"
+#include "store/jetstream/internal/impl.h"
+#include "store/jetstream/jetstream_store.h"
+
+namespace hikyaku::store {
+namespace {
+
+using internal::decode_job;
+using internal::encode_job;
+using internal::JobRecord;
+
+std::string_view data_of(natsMsg* message) {
+  return {natsMsg_GetData(message), static_cast<size_t>(natsMsg_GetDataLength(message))};
+}
+
+}  // namespace
+
+Result<std::vector<Claim>> JetStreamStore::claim(int64_t now_ms, int limit, int64_t /*lease_ms*/) {
+  std::vector<Claim> claims;
+  if (limit <= 0) {
+    return claims;
+  }
+  MutexLock serial(impl_->claim_mutex);
+  HK_ASSIGN_OR_RETURN(std::vector<Impl::Fetched> fetched, impl_->fetch(limit));
+  for (Impl::Fetched& message : fetched) {
+    if (!message.record.has_value()) {
+      // Nothing hikyaku wrote: redelivering it forever would help nobody.
+      spdlog::error("JetStream: message {} of {} is not a job; terminated", message.sequence,
+                    impl_->jobs_stream);
+      natsMsg_Term(message.message, nullptr);
+      natsMsg_Destroy(message.message);
+      continue;
+    }
+    if (message.record->due_at_ms > now_ms) {
+      // Due later (a retry, a release with a time): back until then.
+      int64_t delay = message.record->due_at_ms - now_ms;
+      if (impl_->options.recheck_not_due_ms >= 0) {
+        delay = std::min(delay, impl_->options.recheck_not_due_ms);
+      }
+      if (delay > 0) {
+        natsMsg_NakWithDelay(message.message, delay, nullptr);
+      } else {
+        natsMsg_Nak(message.message, nullptr);
+      }
+      natsMsg_Destroy(message.message);
+      continue;
+    }
+    claims.push_back(impl_->hold(std::move(message), now_ms));
+  }
+  return claims;
+}
+
+Status JetStreamStore::complete(const Claim& claim) {
+  HK_ASSIGN_OR_RETURN(const JetStreamStore::Impl::Held held, impl_->take(claim));
+  natsMsg* message = held.message;
+  auto code = static_cast<jsErrCode>(0);
+  const natsStatus status = natsMsg_AckSync(message, nullptr, &code);
+  if (status != NATS_OK) {
+    impl_->put_back(claim, held);
+    return nats_failure(fmt::format("completing job {}", claim.job.id), status);
+  }
+  natsMsg_Destroy(message);
+  return ok_status();
+}
+
+Result<int64_t> JetStreamStore::complete_all(const std::vector<Claim>& claims) {
+  return impl_->ack_all(claims);
+}
+
+// Publishes the held job again as `record` (due later), then acknowledges the held message.
+// Publishing first means a failure in between delivers the job twice, never loses it.
+static Status republish(JetStreamStore::Impl& impl, const Claim& claim,
+                        const JetStreamStore::Impl::Held& held, JobRecord record) {
+  natsMsg* message = held.message;
+  record.job_id = claim.job.id;
+  Result<std::vector<uint64_t>> published =
+      impl.publish_each({{natsMsg_GetSubject(message), encode_job(record)}});
+  if (!published.has_value()) {
+    impl.put_back(claim, held);
+    return published.status();
+  }
+  auto code = static_cast<jsErrCode>(0);
+  const natsStatus status = natsMsg_AckSync(message, nullptr, &code);
+  natsMsg_Destroy(message);
+  if (status != NATS_OK) {
+    return nats_failure(
+        fmt::format("job {} is pending again, but its old message may come back once more",
+                    claim.job.id),
+        status);
+  }
+  return ok_status();
+}
+
+Status JetStreamStore::retry(const Claim& claim, int64_t next_attempt_at_ms,
+                             const std::string& error) {
+  HK_ASSIGN_OR_RETURN(const JetStreamStore::Impl::Held held, impl_->take(claim));
+  natsMsg* message = held.message;
+  std::optional<JobRecord> record = decode_job(data_of(message));
+  if (!record.has_value()) {
+    impl_->put_back(claim, held);
+    return internal_error(fmt::format("job {}: its message does not decode", claim.job.id));
+  }
+  record->attempts += 1;
+  record->last_error = error;
+  record->due_at_ms = next_attempt_at_ms;
+  return republish(*impl_, claim, held, std::move(*record));
+}
+
+Status JetStreamStore::release(const Claim& claim, int64_t due_at_ms) {
+  HK_ASSIGN_OR_RETURN(const JetStreamStore::Impl::Held held, impl_->take(claim));
+  natsMsg* message = held.message;
+  if (due_at_ms == 0) {
+    const natsStatus status = natsMsg_Nak(message, nullptr);
+    if (status != NATS_OK) {
+      impl_->put_back(claim, held);
+      return nats_failure(fmt::format("releasing job {}", claim.job.id), status);
+    }
+    natsMsg_Destroy(message);
+    return ok_status();
+  }
+  std::optional<JobRecord> record = decode_job(data_of(message));
+  if (!record.has_value()) {
+    impl_->put_back(claim, held);
+    return internal_error(fmt::format("job {}: its message does not decode", claim.job.id));
+  }
+  record->due_at_ms = due_at_ms;
+  return republish(*impl_, claim, held, std::move(*record));
+}
+
+Status JetStreamStore::dead_letter(const Claim& claim, const DeadLetterReason& reason,
+                                   int64_t now_ms, const NewJob* forward) {
+  HK_ASSIGN_OR_RETURN(const JetStreamStore::Impl::Held held, impl_->take(claim));
+  natsMsg* message = held.message;
+  std::optional<JobRecord> record = decode_job(data_of(message));
+  if (!record.has_value()) {
+    impl_->put_back(claim, held);
+    return internal_error(fmt::format("job {}: its message does not decode", claim.job.id));
+  }
+  record->job_id = claim.job.id;
+  record->attempts += 1;  // the attempt that failed for good counts, as a retry's does
+  std::vector<Impl::Outgoing> outgoing = {
+      {impl_->dlq_subject, internal::encode_dead_letter(*record, reason, now_ms)}};
+  if (forward != nullptr) {
+    JobRecord forwarded{
+        0,
+        forward->target,
+        forward->event_id,
+        forward->body,
+        forward->headers,
+        forward->ingested_at_ms,
+        0,
+        "",
+        0,
+        forward->event ? std::optional<std::string>(*forward->event) : std::nullopt};
+    outgoing.push_back({impl_->job_subject(forward->target), encode_job(forwarded)});
+  }
+  Result<std::vector<uint64_t>> published = impl_->publish_each(outgoing);
+  if (!published.has_value()) {
+    impl_->put_back(claim, held);
+    return published.status();
+  }
+  auto code = static_cast<jsErrCode>(0);
+  const natsStatus status = natsMsg_AckSync(message, nullptr, &code);
+  natsMsg_Destroy(message);
+  if (status != NATS_OK) {
+    return nats_failure(
+        fmt::format("job {} is dead-lettered, but its message may come back once more",
+                    claim.job.id),
+        status);
+  }
+  return ok_status();
+}
+
+Result<std::optional<std::string>> JetStreamStore::job_event(const Claim& claim) {
+  MutexLock lock(impl_->held_mutex);
+  const auto found = impl_->held.find(claim.token);
+  if (found == impl_->held.end()) {
+    return failed_precondition(fmt::format("job {} is not leased by this claim", claim.job.id));
+  }
+  std::optional<JobRecord> record = decode_job(data_of(found->second.message));
+  if (!record.has_value()) {
+    return internal_error(fmt::format("job {}: its message does not decode", claim.job.id));
+  }
+  return std::move(record->event);
+}
+
+}  // namespace hikyaku::store

@@ -1,0 +1,69 @@
+#pragma once
+// Test helper: real nats-server processes ($NATS_SERVER, else /usr/sbin or /usr/bin/nats-server)
+// with JetStream, one alone or several routed into one cluster, on free loopback ports, each with
+// its own store directory in a TempDir.
+//
+//   testing::NatsCluster cluster(3);
+//   ASSERT_EQ(cluster.start(), "");      // "" once every node answers JetStream requests
+//   options.servers = {cluster.urls()};  // "nats://127.0.0.1:p1,nats://127.0.0.1:p2,..."
+//   cluster.kill(0);                     // SIGKILL; restart(0) brings it back as it was
+//
+// A restarted node keeps its ports, server name and store directory, so it rejoins the cluster
+// with its data. The destructor kills every node still running.
+//
+// Thread safety: none; drive it from the test's thread.
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "testing/process.h"
+#include "testing/temp_dir.h"
+
+namespace hikyaku::testing {
+
+class NatsCluster {
+ public:
+  // `nodes` servers (1 = a lone server, no cluster routes); without `jetstream`, plain NATS
+  // servers (to see what a client makes of a server that lacks it).
+  explicit NatsCluster(int nodes = 1, bool jetstream = true);
+  ~NatsCluster();
+  NatsCluster(const NatsCluster&) = delete;
+  NatsCluster& operator=(const NatsCluster&) = delete;
+
+  // Starts every node and waits until each answers a JetStream account request (without
+  // JetStream: accepts a connection); returns "" then, otherwise what went wrong (with the
+  // servers' output).
+  std::string start();
+
+  int size() const { return static_cast<int>(nodes_.size()); }
+  // Every node's client URL, comma-separated, as cnats and `JetStreamOptions::servers` take them.
+  std::string urls() const;
+  std::string url(int node) const;
+  bool running(int node) const { return nodes_[node].process != nullptr; }
+
+  // SIGKILL, and reaps it: a crash, nothing flushed.
+  void kill(int node);
+  // SIGTERM, and waits for the exit: a clean shutdown.
+  void stop(int node);
+  // Starts a stopped or killed node again (same ports, name, store directory) and waits until it
+  // answers JetStream requests; returns "" then, otherwise what went wrong.
+  std::string restart(int node);
+
+ private:
+  struct Node {
+    std::string name;
+    int client_port = 0;
+    int cluster_port = 0;
+    std::string store_dir;
+    std::unique_ptr<ChildProcess> process;
+  };
+  std::vector<std::string> arguments(int node) const;
+  std::string wait_ready(int node);
+
+  bool jetstream_ = true;
+  TempDir dir_{"nats"};
+  std::vector<Node> nodes_;
+};
+
+}  // namespace hikyaku::testing
