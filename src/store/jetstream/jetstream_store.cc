@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <map>
+#include <memory>
 #include <random>
 #include <set>
 
@@ -68,6 +69,8 @@ std::chrono::milliseconds local_lease(int64_t ack_wait_ms) {
 
 void on_publish_acknowledged(jsCtx* /*js*/, natsMsg* message, jsPubAck* ack, jsPubAckErr* error,
                              void* closure) {
+  // The message is ours to destroy once its answer came, whatever the answer.
+  const std::unique_ptr<natsMsg, decltype(&natsMsg_Destroy)> owned(message, &natsMsg_Destroy);
   auto* impl = static_cast<JetStreamStore::Impl*>(closure);
   const char* id = nullptr;
   if (natsMsgHeader_Get(message, "Nats-Msg-Id", &id) != NATS_OK || id == nullptr) {
