@@ -8,6 +8,7 @@
 #include <optional>
 
 #include "bus/pipeline.h"
+#include "cli/store_opening.h"
 #include "cli/wiring.h"
 #include "config/config.h"
 #include "core/clock.h"
@@ -74,11 +75,11 @@ class ServerConnection final : public AdminConnection {
 
 class StoreConnection final : public AdminConnection {
  public:
-  StoreConnection(std::string path, std::unique_ptr<store::SqliteStore> store,
+  StoreConnection(std::string description, std::unique_ptr<store::Store> store,
                   std::unique_ptr<MetricsRegistry> metrics,
                   std::shared_ptr<const bus::Snapshot> snapshot,
                   std::shared_ptr<const Redactor> redactor)
-      : path_(std::move(path)),
+      : description_(std::move(description)),
         store_(std::move(store)),
         metrics_(std::move(metrics)),
         snapshot_(std::move(snapshot)),
@@ -89,15 +90,15 @@ class StoreConnection final : public AdminConnection {
                             .redactor = [this] { return redactor_; },
                             .metrics = nullptr,
                             .endpoints = {}}) {}
-  std::string description() const override { return "the store " + path_ + " of a stopped server"; }
+  std::string description() const override { return description_; }
   Result<admin::Response> call(const std::string& method, const std::string& path,
                                const std::string& query, const std::string& body) override {
     return api_.handle({method, path, query, body});
   }
 
  private:
-  std::string path_;
-  std::unique_ptr<store::SqliteStore> store_;
+  std::string description_;
+  std::unique_ptr<store::Store> store_;
   std::unique_ptr<MetricsRegistry> metrics_;  // the snapshot's counters; nothing reads them
   std::shared_ptr<const bus::Snapshot> snapshot_;
   std::shared_ptr<const Redactor> redactor_;
@@ -112,21 +113,32 @@ Result<std::unique_ptr<AdminConnection>> open_store(const std::string& config_pa
     return invalid_argument(loaded.errors.front().to_string());
   }
   auto config = std::make_shared<const config::Config>(std::move(*loaded.config));
-  const std::string path = config->store.sqlite.path;
-  if (!std::filesystem::exists(path)) {
-    return failed_precondition(
-        fmt::format("there is no store at {} (the Store.Sqlite.Path of {}); has its server run?",
-                    path, config_path));
-  }
-  Result<std::unique_ptr<store::SqliteStore>> opened = store::SqliteStore::open({.path = path});
-  if (!opened.has_value()) {
-    if (opened.error().code() == StatusCode::kFailedPrecondition) {
+  std::unique_ptr<store::Store> opened;
+  std::string description;
+  if (config->store.jetstream) {
+    // The cluster is shared: opening it beside running servers is what every node does.
+    HK_ASSIGN_OR_RETURN(opened, open_configured_store(config->store));
+    description = fmt::format("the store {}, shared with its running servers",
+                              store_description(config->store));
+  } else {
+    const std::string path = config->store.sqlite.path;
+    if (!std::filesystem::exists(path)) {
       return failed_precondition(
-          fmt::format("the store {} belongs to a running server; go through it with --endpoint URL "
-                      "(and HIKYAKU_ADMIN_KEY) instead of --config",
-                      path));
+          fmt::format("there is no store at {} (the Store.Sqlite.Path of {}); has its server run?",
+                      path, config_path));
     }
-    return opened.status();
+    Result<std::unique_ptr<store::SqliteStore>> sqlite = store::SqliteStore::open({.path = path});
+    if (!sqlite.has_value()) {
+      if (sqlite.error().code() == StatusCode::kFailedPrecondition) {
+        return failed_precondition(fmt::format(
+            "the store {} belongs to a running server; go through it with --endpoint URL "
+            "(and HIKYAKU_ADMIN_KEY) instead of --config",
+            path));
+      }
+      return sqlite.status();
+    }
+    opened = std::move(sqlite).value();
+    description = fmt::format("the store {} of a stopped server", path);
   }
   auto metrics = std::make_unique<MetricsRegistry>();
   Result<std::shared_ptr<const bus::Snapshot>> snapshot = bus::Snapshot::build(config, *metrics);
@@ -135,7 +147,7 @@ Result<std::unique_ptr<AdminConnection>> open_store(const std::string& config_pa
   }
   auto redactor = std::make_shared<const Redactor>(secret_values(*config));
   return std::unique_ptr<AdminConnection>(
-      std::make_unique<StoreConnection>(path, std::move(opened).value(), std::move(metrics),
+      std::make_unique<StoreConnection>(description, std::move(opened), std::move(metrics),
                                         std::move(snapshot).value(), std::move(redactor)));
 }
 

@@ -1,6 +1,6 @@
 // `hikyaku serve`: the router. Composition root for the long-running process:
 //
-//   config -> SqliteStore -> GroupCommitter -> Pipeline (bus) -> Server (HTTP)
+//   config -> Store (SQLite or JetStream) -> GroupCommitter -> Pipeline (bus) -> Server (HTTP)
 //                        \-> Dispatcher (delivery workers)
 //                        \-> ArchiveService (replays and archive retention, hk-replay)
 //
@@ -29,15 +29,16 @@
 #include "bus/archive_service.h"
 #include "bus/pipeline.h"
 #include "cli/commands.h"
+#include "cli/store_opening.h"
 #include "cli/wiring.h"
 #include "config/config.h"
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/redact.h"
 #include "delivery/dispatcher.h"
+#include "delivery/rate_share.h"
 #include "server/server.h"
 #include "store/group_commit.h"
-#include "store/sqlite/sqlite_store.h"
 
 namespace hikyaku::cli {
 namespace {
@@ -53,8 +54,9 @@ void print_errors(const std::string& path, const std::vector<config::ConfigError
 
 struct Running {
   MetricsRegistry metrics;
-  std::unique_ptr<store::SqliteStore> store;
+  std::unique_ptr<store::Store> store;
   std::unique_ptr<store::GroupCommitter> committer;
+  std::unique_ptr<delivery::RateShare> rate_share;  // nodes sharing a JetStream store
   std::unique_ptr<bus::Pipeline> pipeline;
   std::unique_ptr<bus::ArchiveService> archives;
   std::unique_ptr<delivery::Dispatcher> dispatcher;
@@ -178,15 +180,9 @@ int serve(const std::string& path, const config::LoadOptions& load_options) {
   running.dead_letters =
       &running.metrics.gauge("hikyaku_dead_letter_jobs", "Jobs in the dead-letter queue");
 
-  if (config->store.jetstream) {
-    spdlog::error("Store.Jetstream: the JetStream backend is not in this build yet");
-    return 1;
-  }
-  Result<std::unique_ptr<store::SqliteStore>> store = store::SqliteStore::open(
-      {.path = config->store.sqlite.path,
-       .synchronous_full = config->store.sqlite.synchronous == config::SqliteSynchronous::kFull});
+  Result<std::unique_ptr<store::Store>> store = open_configured_store(config->store);
   if (!store.has_value()) {
-    spdlog::error("store: {}", store.error().message());
+    spdlog::error("store {}: {}", store_description(config->store), store.error().message());
     return 1;
   }
   running.store = std::move(store).value();
@@ -212,6 +208,12 @@ int serve(const std::string& path, const config::LoadOptions& load_options) {
   running.endpoints.store(endpoints);
   delivery::Dispatcher::Options dispatch_options;
   dispatch_options.delivery_log_entries = config->store.delivery_log_entries;
+  if (config->store.jetstream) {
+    // Destination rate limits and pauses hold for the cluster, not for each node.
+    running.rate_share =
+        std::make_unique<delivery::RateShare>(*running.store, SystemClock::instance());
+    dispatch_options.rate_share = running.rate_share.get();
+  }
   running.dispatcher = std::make_unique<delivery::Dispatcher>(
       *running.store, running.metrics, SystemClock::instance(), std::move(endpoints),
       dispatch_options);
@@ -267,7 +269,7 @@ int serve(const std::string& path, const config::LoadOptions& load_options) {
   const std::string host = listen.substr(0, listen.rfind(':'));
   const std::string scheme = config->server.tls ? "https" : "http";
   spdlog::info("hikyaku serving listen={}:{} store={} rules={}", host, *port,
-               config->store.sqlite.path, config->rules.size());
+               store_description(config->store), config->rules.size());
   // A machine-readable line for scripts and tests that start the server on port 0.
   fmt::print("listening {}://{}:{}\n", scheme, host, *port);
   std::fflush(stdout);
@@ -287,6 +289,7 @@ int serve(const std::string& path, const config::LoadOptions& load_options) {
   running.admin.reset();       // an admin call in progress finishes first
   running.committer->stop();   // everything answered is committed
   running.dispatcher->stop();  // attempts in flight finish; the rest stays pending
+  running.rate_share.reset();
   running.server.reset();
   running.archives.reset();
   running.pipeline.reset();

@@ -145,6 +145,10 @@ struct JetstreamStoreConfig {
   std::string user;              // User and Password, together
   Secret password;               // a secret (Config::secret_values() lists it)
   std::optional<JetstreamTlsConfig> tls;
+  // AckWaitSeconds: how long a node holds a job before the cluster gives it to another (the
+  // shared consumer's AckWait, fixed when the first node creates it); 10 to 3600, and at least
+  // three of the longest attempt timeout (an attempt starts no later than two before it ends).
+  int ack_wait_seconds = 60;
   SourceLocation location;  // of the Jetstream mapping
 
   JetstreamAuth auth() const;

@@ -77,6 +77,7 @@ TEST_F(JetstreamConfigTest, LoadsEveryKey) {
       R"(    Servers: [nats://10.0.0.1:4222, "tls://nats-2.example:4223", "nats://[fd00::3]:4222"]
     Replicas: 5
     StreamPrefix: Hk_prod-1
+    AckWaitSeconds: 120
     User: hikyaku
     Password: "${NATS_PASSWORD}"
     Tls: { CaFile: )" +
@@ -89,6 +90,7 @@ TEST_F(JetstreamConfigTest, LoadsEveryKey) {
                                       "nats://[fd00::3]:4222"}));
   EXPECT_EQ(jetstream.replicas, 5);
   EXPECT_EQ(jetstream.stream_prefix, "Hk_prod-1");
+  EXPECT_EQ(jetstream.ack_wait_seconds, 120);
   EXPECT_EQ(jetstream.auth(), JetstreamAuth::kUserPassword);
   EXPECT_EQ(jetstream.user, "hikyaku");
   EXPECT_EQ(jetstream.password.reveal(), kPassword);
@@ -106,6 +108,7 @@ TEST_F(JetstreamConfigTest, DefaultsAreThreeReplicasPrefixHikyakuNoAuthNoTls) {
   EXPECT_EQ(jetstream.servers, std::vector<std::string>{"nats://127.0.0.1:4222"});
   EXPECT_EQ(jetstream.replicas, 3);
   EXPECT_EQ(jetstream.stream_prefix, "HIKYAKU");
+  EXPECT_EQ(jetstream.ack_wait_seconds, 60);
   EXPECT_EQ(jetstream.auth(), JetstreamAuth::kNone);
   EXPECT_FALSE(jetstream.tls.has_value());
   // Store's other keys are the store's, whichever backend.
@@ -236,6 +239,40 @@ TEST_F(JetstreamConfigTest, ReplicasFromOneToFive) {
             R"(js.yaml:4:15: Store.Jetstream.Replicas: must be an integer, got "three")");
 }
 
+TEST_F(JetstreamConfigTest, AckWaitSecondsFromTenToAnHourAndThreeAttemptTimeouts) {
+  EXPECT_THAT(single_error(std::string(kServers) + "    AckWaitSeconds: 9\n"),
+              HasSubstr("Store.Jetstream.AckWaitSeconds: "));
+  EXPECT_THAT(single_error(std::string(kServers) + "    AckWaitSeconds: 3601\n"),
+              HasSubstr("Store.Jetstream.AckWaitSeconds: "));
+  // An attempt starts no later than two timeouts before its lease ends: three at least.
+  const std::string destination = R"(Connections:
+  - Name: c
+    AuthorizationType: API_KEY
+    AuthParameters: { ApiKeyAuthParameters: { ApiKeyName: k, ApiKeyValue: v } }
+ApiDestinations:
+  - { Name: slow, ConnectionName: c, InvocationEndpoint: "https://example.com/", HttpMethod: POST,
+      TimeoutSeconds: 20 }
+)";
+  EXPECT_EQ(single_error(std::string(kServers) + "    AckWaitSeconds: 59\n", destination),
+            "js.yaml:3:5: Store.Jetstream.AckWaitSeconds: 59 s is too short for attempts of up "
+            "to 20 s (ApiDestination slow): give at least 60 (three timeouts: an attempt starts "
+            "no later than two before its lease ends)");
+  LoadResult enough = load(std::string(kServers) + "    AckWaitSeconds: 60\n", destination);
+  EXPECT_TRUE(enough.ok()) << all_errors(enough);
+  const std::string backlog_rule = R"(  - Name: b
+    EventPattern: { source: [aws.securityhub] }
+    Targets: [{ Id: tickets, Backlog: { DryRun: true, Project: SEC, IssueType: Task } }]
+)";
+  LoadResult with_backlog =
+      load_config_text("Store:\n  Jetstream:\n" + std::string(kServers) +
+                           "    AckWaitSeconds: 29\n" + std::string(kRules) + backlog_rule,
+                       "js.yaml");
+  ASSERT_FALSE(with_backlog.ok());
+  EXPECT_THAT(all_errors(with_backlog),
+              HasSubstr("29 s is too short for attempts of up to 10 s (Backlog target tickets of "
+                        "rule b): give at least 30"));
+}
+
 TEST_F(JetstreamConfigTest, StreamPrefixIsLettersDigitsUnderscoreAndHyphen) {
   for (const char* prefix :
        {"HIKYAKU.PROD", "a b", "x*", "a>", "\"\"", "x/y", "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456"}) {
@@ -317,7 +354,7 @@ TEST_F(JetstreamConfigTest, UnknownKeysAreRefusedWithAHint) {
   EXPECT_EQ(single_error(std::string(kServers) + "    Replica: 3\n"),
             "js.yaml:4:5: Store.Jetstream.Replica: unknown key (did you mean \"Replicas\"?); "
             "allowed here: Servers, Replicas, StreamPrefix, Credentials, Token, User, Password, "
-            "Tls");
+            "Tls, AckWaitSeconds");
   EXPECT_THAT(single_error(std::string(kServers) + "    Tls: { CAFile: " + ca_ + " }\n"),
               HasSubstr("Store.Jetstream.Tls.CAFile: unknown key (did you mean \"CaFile\"?)"));
   EXPECT_THAT(single_error(std::string(kServers) + "  Jetstrem: {}\n"),

@@ -216,7 +216,8 @@ struct Dispatcher::Sender {
   struct Destination {
     Destination(const Endpoint& endpoint, int max_in_flight, MetricsRegistry& metrics,
                 const std::string& label)
-        : pacer(endpoint.rate_limit_per_second, max_in_flight),
+        : name(endpoint.destination),
+          pacer(endpoint.rate_limit_per_second, max_in_flight),
           queued(metrics.gauge("hikyaku_destination_queued_jobs",
                                "Deliveries waiting for their turn at an API destination",
                                {{"destination", label}})),
@@ -234,6 +235,7 @@ struct Dispatcher::Sender {
                                     "Deliveries delayed by an API destination's rate "
                                     "limit or a pause it asked for",
                                     {{"destination", label}})) {}
+    std::string name;
     Pacer pacer;
     std::deque<Queued> queue;
     Gauge& queued;
@@ -527,6 +529,14 @@ void Dispatcher::hand_to_settler(std::vector<Task> tasks) {
 
 namespace {
 
+// A pause an answer asked for, told to the other nodes when they share the rate limits.
+void share_pause(RateShare* share, const std::string& destination, milliseconds asked_wait,
+                 int64_t now_ms) {
+  if (share != nullptr && asked_wait > milliseconds(0)) {
+    share->pause(destination, now_ms + asked_wait.count());
+  }
+}
+
 // The latest a job may start and still end within its lease, whatever its destination's timeout.
 int64_t latest_start_ms(const store::Claim& claim, const Endpoint& endpoint) {
   return claim.lease_expires_at_ms - 2 * endpoint.timeout_ms;
@@ -670,6 +680,14 @@ Dispatcher::SteadyTime Dispatcher::start_due(Sender& sender, bool stopping, Stea
         sender.tasks.push_back(Task::of(Task::Kind::kRelease, std::move(job.claim)));
         continue;
       }
+      if (int64_t retry_at_ms = 0;
+          options_.rate_share != nullptr &&
+          !options_.rate_share->try_take(name, job.endpoint->rate_limit_per_second, now_ms,
+                                         retry_at_ms)) {
+        queue.push_front(std::move(job));  // the cluster's second is spent, or it is paused
+        wake_at = std::min(wake_at, now + milliseconds(std::max<int64_t>(1, retry_at_ms - now_ms)));
+        break;
+      }
       if (job.endpoint->kind == Endpoint::Kind::kHandler) {
         const bool started = destination->pacer.try_start(now);
         HK_CHECK(started);
@@ -765,6 +783,7 @@ void Dispatcher::take_answers(Sender& sender, SteadyTime now, int64_t now_ms, Wa
     sender.in_flight.erase(found);
     Sender::Destination& destination = *flight.destination;
     const milliseconds asked_wait = destination.pacer.finish(exchange.hints, now, wall_now);
+    share_pause(options_.rate_share, destination.name, asked_wait, now_ms);
     attempts_.fetch_add(1);
     const Endpoint& endpoint = *flight.job.endpoint;
     const store::Job& job = flight.job.claim.job;
@@ -842,6 +861,7 @@ void Dispatcher::take_handler_outcomes(Sender& sender, SteadyTime now, int64_t n
     sender.in_flight.erase(found);
     const HandlerOutcome& outcome = work.outcome;
     const milliseconds asked_wait = destination.pacer.finish(outcome.hints, now, wall_now);
+    share_pause(options_.rate_share, destination.name, asked_wait, now_ms);
     if (work.expired) {
       sender.tasks.push_back(Task::of(Task::Kind::kRelease, std::move(work.claim)));
       continue;

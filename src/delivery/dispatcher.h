@@ -66,6 +66,7 @@
 #include "delivery/endpoint.h"
 #include "delivery/handler.h"
 #include "delivery/oauth.h"
+#include "delivery/rate_share.h"
 #include "delivery/retry_policy.h"
 #include "store/group_commit.h"
 #include "store/store.h"
@@ -96,6 +97,9 @@ class Dispatcher final : public store::CommitConsumer {
     int64_t delivery_log_entries = 10'000;
     int64_t delivery_log_flush_ms = 250;
     Backoff backoff;
+    // Nodes sharing one store (JetStream) share each destination's rate limit and pauses
+    // through it (rate_share.h); null: this node's own. Must outlive the dispatcher.
+    RateShare* rate_share = nullptr;
   };
 
   // `clock` and `random` must outlive the dispatcher.

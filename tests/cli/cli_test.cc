@@ -348,16 +348,16 @@ TEST(CliValidateTest, RefusesWhatServeRefuses) {
   }
 }
 
-// --- Store.Jetstream: validated offline, refused by serve until its backend is built ---------
+// --- Store.Jetstream: validated offline; serve fails fast when the cluster is unreachable ------
 
-TEST(CliJetstreamTest, ValidateChecksItAndServeRefusesItWithoutShowingTheToken) {
+TEST(CliJetstreamTest, ValidateChecksItAndServeFailsFastOnAnUnreachableClusterWithoutTheToken) {
   const testing::TempDir work("jetstream-cli");
   const std::string rules =
       "Rules:\n  - Name: r\n    EventPattern: { source: [x] }\n"
       "    Targets: [{ Id: t, Log: { Path: " +
       work.file("out.jsonl") + " } }]\n";
   TempFile config(
-      "Store:\n  Jetstream:\n    Servers: [nats://127.0.0.1:4222]\n"
+      "Store:\n  Jetstream:\n    Servers: [nats://127.0.0.1:1]\n"
       "    Token: \"${HIKYAKU_TEST_NATS_TOKEN}\"\n" +
       rules);
   const std::vector<std::pair<std::string, std::string>> environment = {
@@ -365,14 +365,15 @@ TEST(CliJetstreamTest, ValidateChecksItAndServeRefusesItWithoutShowingTheToken) 
   CommandResult validate =
       run_command({HIKYAKU_BINARY, "validate", "--config", config.path()}, environment);
   EXPECT_EQ(validate.exit_code, 0) << validate.err;
-  EXPECT_THAT(validate.out, HasSubstr("store: jetstream nats://127.0.0.1:4222 (3 replicas, "
+  EXPECT_THAT(validate.out, HasSubstr("store: jetstream nats://127.0.0.1:1 (3 replicas, "
                                       "stream prefix HIKYAKU, token ***, no TLS)"));
 
   CommandResult serve =
       run_command({HIKYAKU_BINARY, "serve", "--config", config.path()}, environment);
   EXPECT_EQ(serve.exit_code, 1);
-  EXPECT_THAT(serve.err,
-              HasSubstr("Store.Jetstream: the JetStream backend is not in this build yet"));
+  // Nothing listens on port 1: the connection is refused at once.
+  EXPECT_THAT(serve.err, HasSubstr("store JetStream HIKYAKU on nats://127.0.0.1:1: JetStream: "
+                                   "cannot connect to nats://127.0.0.1:1"));
   EXPECT_THAT(serve.out, Not(HasSubstr("listening")));
   EXPECT_THAT(validate.out + validate.err + serve.out + serve.err, Not(HasSubstr(kSecret)));
 

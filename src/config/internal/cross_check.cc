@@ -98,6 +98,41 @@ void check_archives(YamlReader& reader, const Config& config) {
   }
 }
 
+// Store.Jetstream.AckWaitSeconds against the longest attempt: the delivery engine starts an
+// attempt no later than two timeouts before its lease ends, so a lease of three timeouts leaves
+// one for a job to wait its turn.
+void check_ack_wait(YamlReader& reader, const Config& config) {
+  if (!config.store.jetstream) {
+    return;
+  }
+  // A Backlog request's timeout (integrations/backlog/client.h, Space::timeout_ms).
+  constexpr int kBacklogTimeoutSeconds = 10;
+  int longest = 0;
+  std::string longest_what;
+  for (const ApiDestination& destination : config.api_destinations) {
+    if (destination.timeout_seconds > longest) {
+      longest = destination.timeout_seconds;
+      longest_what = fmt::format("ApiDestination {}", destination.name);
+    }
+  }
+  for (const Rule& rule : config.rules) {
+    for (const Target& target : rule.targets) {
+      if (target.backlog && kBacklogTimeoutSeconds > longest) {
+        longest = kBacklogTimeoutSeconds;
+        longest_what = fmt::format("Backlog target {} of rule {}", target.id, rule.name);
+      }
+    }
+  }
+  const JetstreamStoreConfig& jetstream = *config.store.jetstream;
+  if (jetstream.ack_wait_seconds < 3 * longest) {
+    reader.add_error(jetstream.location, "Store.Jetstream.AckWaitSeconds",
+                     fmt::format("{} s is too short for attempts of up to {} s ({}): give at "
+                                 "least {} (three timeouts: an attempt starts no later than two "
+                                 "before its lease ends)",
+                                 jetstream.ack_wait_seconds, longest, longest_what, 3 * longest));
+  }
+}
+
 }  // namespace
 
 void cross_check(YamlReader& reader, const Config& config) {
@@ -111,6 +146,7 @@ void cross_check(YamlReader& reader, const Config& config) {
   check_targets(reader, config);
   check_archives(reader, config);
   check_log_paths(reader, config);
+  check_ack_wait(reader, config);
   if (reader.error_count() == 0) {
     check_http_parameters(reader, config);  // needs every target's destination
   }

@@ -262,7 +262,7 @@ void read_tls(YamlReader& reader, const YAML::Node& tls, JetstreamStoreConfig& o
 std::optional<JetstreamStoreConfig> read_jetstream(YamlReader& reader, const YAML::Node& node) {
   if (!reader.check_map(node, std::string(kPath),
                         {"Servers", "Replicas", "StreamPrefix", "Credentials", "Token", "User",
-                         "Password", "Tls"})) {
+                         "Password", "Tls", "AckWaitSeconds"})) {
     return std::nullopt;
   }
   JetstreamStoreConfig out;
@@ -272,6 +272,12 @@ std::optional<JetstreamStoreConfig> read_jetstream(YamlReader& reader, const YAM
     if (std::optional<int64_t> value =
             reader.read_integer(replicas, join(std::string(kPath), "Replicas"), 1, 5)) {
       out.replicas = static_cast<int>(*value);
+    }
+  }
+  if (const YAML::Node ack_wait = node["AckWaitSeconds"]) {
+    if (std::optional<int64_t> value =
+            reader.read_integer(ack_wait, join(std::string(kPath), "AckWaitSeconds"), 10, 3600)) {
+      out.ack_wait_seconds = static_cast<int>(*value);
     }
   }
   read_stream_prefix(reader, node, out);

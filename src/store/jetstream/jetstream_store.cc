@@ -8,6 +8,8 @@
 #include <memory>
 #include <random>
 #include <set>
+#include <thread>
+#include <tuple>
 
 #include "store/jetstream/internal/codec.h"
 #include "store/jetstream/internal/impl.h"
@@ -21,6 +23,10 @@ using internal::encode_job;
 using internal::JobRecord;
 
 constexpr int64_t kNanosPerMs = 1'000'000;
+// How long open() keeps trying setup calls that time out (a cluster electing leaders), and how
+// long it waits between tries.
+constexpr auto kPrepareRetryFor = std::chrono::seconds(30);
+constexpr auto kPrepareRetryPause = std::chrono::milliseconds(500);
 
 // A server list for messages: "user:password@" taken out of every URL.
 std::string redacted_servers(const std::vector<std::string>& servers) {
@@ -94,8 +100,10 @@ void on_publish_acknowledged(jsCtx* /*js*/, natsMsg* message, jsPubAck* ack, jsP
   impl->awaiting.erase(found);
 }
 
+// `failed` says which NATS status it failed with (NATS_OK when it did not).
 Status ensure_stream(jsCtx* js, const std::string& name, const std::vector<std::string>& subjects,
-                     jsRetentionPolicy retention, int replicas) {
+                     jsRetentionPolicy retention, int replicas, natsStatus& failed) {
+  failed = NATS_OK;
   jsStreamInfo* info = nullptr;
   auto code = static_cast<jsErrCode>(0);
   natsStatus status = js_GetStreamInfo(&info, js, name.c_str(), nullptr, &code);
@@ -104,6 +112,7 @@ Status ensure_stream(jsCtx* js, const std::string& name, const std::vector<std::
     return ok_status();
   }
   if (status != NATS_NOT_FOUND) {
+    failed = status;
     return nats_failure("reading stream " + name, status);
   }
   std::vector<const char*> subject_names;
@@ -123,6 +132,7 @@ Status ensure_stream(jsCtx* js, const std::string& name, const std::vector<std::
   status = js_AddStream(&info, js, &config, nullptr, &code);
   jsStreamInfo_Destroy(info);
   if (status != NATS_OK) {
+    failed = status;
     return nats_failure("creating stream " + name, status);
   }
   return ok_status();
@@ -587,65 +597,102 @@ Result<std::unique_ptr<JetStreamStore>> JetStreamStore::open(const JetStreamOpti
     return nats_failure("JetStream context", status);
   }
 
+  // Right after a server of the cluster (re)started, its streams may still be electing leaders
+  // or catching up: setup calls that time out are tried again for a while before giving up.
+  const auto give_up_at = std::chrono::steady_clock::now() + kPrepareRetryFor;
+  for (;;) {
+    Status prepared = impl->prepare();
+    if (prepared.ok()) {
+      break;
+    }
+    if (!impl->last_failure_was_timeout || std::chrono::steady_clock::now() >= give_up_at) {
+      return prepared;
+    }
+    spdlog::warn("JetStream: {}; trying again", prepared.message());
+    std::this_thread::sleep_for(kPrepareRetryPause);  // the cluster's own recovery, not a test
+  }
+  return std::unique_ptr<JetStreamStore>(new JetStreamStore(std::move(impl)));
+}
+
+Status JetStreamStore::Impl::prepare() {
+  last_failure_was_timeout = false;
+  const auto failure = [this](std::string_view what, natsStatus status) {
+    last_failure_was_timeout = status == NATS_TIMEOUT || status == NATS_NO_RESPONDERS;
+    return nats_failure(what, status);
+  };
   const int replicas = options.replicas;
-  HK_RETURN_IF_ERROR(ensure_stream(impl->js, impl->jobs_stream, {impl->jobs_subjects},
-                                   js_WorkQueuePolicy, replicas));
-  HK_RETURN_IF_ERROR(
-      ensure_stream(impl->js, impl->dlq_stream, {impl->dlq_subject}, js_LimitsPolicy, replicas));
-  HK_RETURN_IF_ERROR(ensure_stream(impl->js, impl->archive_stream, {prefix + ".archive.>"},
-                                   js_LimitsPolicy, replicas));
-  HK_RETURN_IF_ERROR(ensure_stream(impl->js, impl->deliveries_stream, {impl->deliveries_subject},
-                                   js_LimitsPolicy, replicas));
+  const std::vector<std::tuple<const std::string&, std::string, jsRetentionPolicy>> streams = {
+      {jobs_stream, jobs_subjects, js_WorkQueuePolicy},
+      {dlq_stream, dlq_subject, js_LimitsPolicy},
+      {archive_stream, options.stream_prefix + ".archive.>", js_LimitsPolicy},
+      {deliveries_stream, deliveries_subject, js_LimitsPolicy}};
+  for (const auto& [name, subject, retention] : streams) {
+    natsStatus failed = NATS_OK;
+    if (Status made = ensure_stream(js, name, {subject}, retention, replicas, failed); !made.ok()) {
+      last_failure_was_timeout = failed == NATS_TIMEOUT || failed == NATS_NO_RESPONDERS;
+      return made;
+    }
+  }
 
   jsConsumerInfo* consumer_info = nullptr;
   auto code = static_cast<jsErrCode>(0);
-  status = js_GetConsumerInfo(&consumer_info, impl->js, impl->jobs_stream.c_str(),
-                              impl->consumer.c_str(), nullptr, &code);
+  natsStatus status =
+      js_GetConsumerInfo(&consumer_info, js, jobs_stream.c_str(), consumer.c_str(), nullptr, &code);
   if (status == NATS_NOT_FOUND) {
     jsConsumerConfig config;
     jsConsumerConfig_Init(&config);
-    config.Durable = impl->consumer.c_str();
+    config.Durable = consumer.c_str();
     config.AckPolicy = js_AckExplicit;
     config.AckWait = options.lease_ms * kNanosPerMs;
     config.MaxDeliver = -1;
     config.MaxAckPending = -1;  // not-yet-due jobs wait as "delivered, not acknowledged"
-    config.FilterSubject = impl->jobs_subjects.c_str();
+    config.FilterSubject = jobs_subjects.c_str();
     config.DeliverPolicy = js_DeliverAll;
-    status = js_AddConsumer(&consumer_info, impl->js, impl->jobs_stream.c_str(), &config, nullptr,
-                            &code);
+    status = js_AddConsumer(&consumer_info, js, jobs_stream.c_str(), &config, nullptr, &code);
   }
   if (status == NATS_OK && consumer_info != nullptr && consumer_info->Config != nullptr) {
     // A consumer made earlier keeps its AckWait; the leases follow it.
-    impl->options.lease_ms = consumer_info->Config->AckWait / kNanosPerMs;
+    const int64_t ack_wait_ms = consumer_info->Config->AckWait / kNanosPerMs;
+    if (ack_wait_ms != options.lease_ms) {
+      spdlog::warn(
+          "JetStream consumer {} has AckWait {} ms, not the {} ms configured: the consumer's "
+          "stands (delete the consumer while no node runs to change it)",
+          consumer, ack_wait_ms, options.lease_ms);
+    }
+    options.lease_ms = ack_wait_ms;
   }
   jsConsumerInfo_Destroy(consumer_info);
   if (status != NATS_OK) {
-    return nats_failure("consumer " + impl->consumer, status);
+    return failure("consumer " + consumer, status);
   }
-  jsSubOptions bind;
-  jsSubOptions_Init(&bind);
-  bind.Stream = impl->jobs_stream.c_str();
-  bind.Consumer = impl->consumer.c_str();
-  status = js_PullSubscribe(&impl->workers, impl->js, impl->jobs_subjects.c_str(),
-                            impl->consumer.c_str(), nullptr, &bind, &code);
-  if (status != NATS_OK) {
-    return nats_failure("subscribing to consumer " + impl->consumer, status);
+  if (workers == nullptr) {
+    jsSubOptions bind;
+    jsSubOptions_Init(&bind);
+    bind.Stream = jobs_stream.c_str();
+    bind.Consumer = consumer.c_str();
+    status = js_PullSubscribe(&workers, js, jobs_subjects.c_str(), consumer.c_str(), nullptr, &bind,
+                              &code);
+    if (status != NATS_OK) {
+      return failure("subscribing to consumer " + consumer, status);
+    }
   }
-
-  status = js_KeyValue(&impl->kv, impl->js, impl->kv_bucket.c_str());
+  if (kv != nullptr) {
+    return ok_status();
+  }
+  status = js_KeyValue(&kv, js, kv_bucket.c_str());
   if (status == NATS_NOT_FOUND) {
     kvConfig config;
     kvConfig_Init(&config);
-    config.Bucket = impl->kv_bucket.c_str();
+    config.Bucket = kv_bucket.c_str();
     config.History = 1;
     config.Replicas = replicas;
     config.StorageType = js_FileStorage;
-    status = js_CreateKeyValue(&impl->kv, impl->js, &config);
+    status = js_CreateKeyValue(&kv, js, &config);
   }
   if (status != NATS_OK) {
-    return nats_failure("key-value bucket " + impl->kv_bucket, status);
+    return failure("key-value bucket " + kv_bucket, status);
   }
-  return std::unique_ptr<JetStreamStore>(new JetStreamStore(std::move(impl)));
+  return ok_status();
 }
 
 Status JetStreamStore::append(const Batch& batch) { return append_jobs(batch).status(); }

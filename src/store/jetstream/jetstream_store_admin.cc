@@ -482,6 +482,14 @@ Result<std::vector<TargetQueue>> JetStreamStore::queues() {
 }
 
 Status JetStreamStore::ping() {
+  // A connection that is down answers at once rather than after the request timeout.
+  if (const natsConnStatus connection = natsConnection_Status(impl_->connection);
+      connection != NATS_CONN_STATUS_CONNECTED) {
+    return unavailable(fmt::format("JetStream: not connected to any server ({})",
+                                   connection == NATS_CONN_STATUS_RECONNECTING ? "reconnecting"
+                                   : connection == NATS_CONN_STATUS_CLOSED     ? "closed"
+                                                                               : "disconnected"));
+  }
   jsAccountInfo* account = nullptr;
   const natsStatus status = js_GetAccountInfo(&account, impl_->js, nullptr, nullptr);
   jsAccountInfo_Destroy(account);

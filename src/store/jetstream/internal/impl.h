@@ -59,6 +59,13 @@ struct JetStreamStore::Impl {
   std::string archive_subject(std::string_view archive) const;
   std::string next_message_id();
 
+  // Creates the streams, the consumer and the bucket that are missing and binds to them; what
+  // is done already is kept, so it may be called again after a failure.
+  // last_failure_was_timeout says whether that failure was a timeout or no responders (a
+  // cluster in transition, worth another try).
+  Status prepare();
+  bool last_failure_was_timeout = false;
+
   // A message to be published: subject and data.
   struct Outgoing {
     std::string subject;
