@@ -92,8 +92,7 @@ TEST_F(RateShareTest, APauseOneNodeLearnsStopsTheOther) {
   // a writes the pause into the record in the background.
   ASSERT_TRUE(testing::wait_for([&] {
     Result<std::optional<store::KvEntry>> record = store_->kv_get(RateShare::key("hooks"));
-    return record.has_value() && *record &&
-           (*record)->value.ends_with(" " + std::to_string(until));
+    return record.has_value() && *record && (*record)->value.ends_with(" " + std::to_string(until));
   }));
   clock_.advance(milliseconds(100));
   // b learns it from the record the next time it asks for slots.
