@@ -29,6 +29,7 @@
 #include "testing/scriptable_destination.h"
 #include "testing/securityhub_samples.h"
 #include "testing/temp_dir.h"
+#include "testing/tls_certificate.h"
 #include "testing/wait.h"
 
 namespace hikyaku {
@@ -49,6 +50,7 @@ constexpr const char* kAccessKey = "AKIDHIKYAKUJETSTREAM";
 constexpr const char* kSecretKey = "sigv4-secret-js-90ab";
 constexpr const char* kBacklogKey = "backlog-key-js-3f2d";
 constexpr const char* kWebhookKey = "webhook-key-js-7a40";
+constexpr const char* kNatsToken = "nats-token-js-62ad";
 // Sample 02's finding Id; the load makes distinct findings of it by suffixing "-NNNN".
 constexpr const char* kFindingId = "70ad2ccd-03bb-405b-a04f-14a7b6d801b2";
 
@@ -178,11 +180,9 @@ class Node {
 
  private:
   static std::vector<std::pair<std::string, std::string>> environment() {
-    return {{"TEST_ADMIN_KEY", kAdminKey},
-            {"HIKYAKU_ADMIN_KEY", kAdminKey},
-            {"TEST_SECRET_KEY", kSecretKey},
-            {"TEST_BACKLOG_KEY", kBacklogKey},
-            {"TEST_WEBHOOK_KEY", kWebhookKey}};
+    return {{"TEST_ADMIN_KEY", kAdminKey},     {"HIKYAKU_ADMIN_KEY", kAdminKey},
+            {"TEST_SECRET_KEY", kSecretKey},   {"TEST_BACKLOG_KEY", kBacklogKey},
+            {"TEST_WEBHOOK_KEY", kWebhookKey}, {"TEST_NATS_TOKEN", kNatsToken}};
   }
 
   std::filesystem::path directory_;
@@ -190,8 +190,10 @@ class Node {
   std::string url_;
 };
 
-// The server and store sections every node shares; `targets` completes the config.
-std::string config_head(const testing::NatsCluster& cluster, int replicas) {
+// The server and store sections every node shares (`store_extra`: more Store.Jetstream keys, each
+// line indented by four spaces); the targets complete the config.
+std::string config_head(const testing::NatsCluster& cluster, int replicas,
+                        const std::string& store_extra = "") {
   return fmt::format(R"(Server:
   Listen: 127.0.0.1:0
   Account: "123456789012"
@@ -206,13 +208,13 @@ Store:
     Servers: {}
     Replicas: {}
     AckWaitSeconds: 30
-Connections:
+{}Connections:
   - Name: hooks
     AuthorizationType: API_KEY
     AuthParameters:
       ApiKeyAuthParameters: {{ ApiKeyName: x-api-key, ApiKeyValue: unused-here }}
 )",
-                     kAccessKey, servers_yaml(cluster.urls()), replicas);
+                     kAccessKey, servers_yaml(cluster.urls()), replicas, store_extra);
 }
 
 std::string api_destination(const std::string& name, const std::string& url, int rate = 1000) {
@@ -297,6 +299,43 @@ TEST(JetStreamServeTest, TwoNodesShareDeliveriesDeadLettersAndRedrive) {
     EXPECT_THAT(logged + listed.out + listed.err + redriven.out + redriven.err,
                 Not(HasSubstr(kAdminKey)));
   }
+}
+
+// A cluster that requires a token and TLS: the config's Token and Tls.CaFile let a node in, a
+// wrong token is refused at start with a clear message, and the token shows nowhere.
+TEST(JetStreamServeTest, ServesFromAClusterThatRequiresATokenAndTls) {
+  const testing::TestCertificate certificate;
+  testing::NatsCluster cluster(1, true, {.token = kNatsToken, .tls = certificate.files()});
+  ASSERT_EQ(cluster.start(), "");
+  testing::HttpReceiver receiver;
+  const testing::TempDir work("jetstream-secure");
+  const std::string targets = "ApiDestinations:\n" + api_destination("hook", receiver.url("/")) +
+                              R"(Rules:
+  - Name: findings
+    EventPattern: { source: [aws.securityhub] }
+    Targets: [{ Id: hook, ApiDestination: hook }]
+)";
+  Node node(work.path() + "/a");
+  node.write_config(config_head(cluster, 1,
+                                "    Token: \"${TEST_NATS_TOKEN}\"\n    Tls: { CaFile: " +
+                                    certificate.ca_file() + " }\n") +
+                    targets);
+  ASSERT_EQ(node.start(), "");
+  ASSERT_EQ(node.post(finding_event(0)).status, 200);
+  ASSERT_TRUE(wait_for([&] { return receiver.request_count() == 1; }));
+  const auto [code, logged] = node.stop();
+  EXPECT_EQ(code, 0) << logged;
+
+  Node wrong(work.path() + "/b");
+  wrong.write_config(config_head(cluster, 1,
+                                 "    Token: not-the-token-4e1b\n    Tls: { CaFile: " +
+                                     certificate.ca_file() + " }\n") +
+                     targets);
+  const std::string refused = wrong.start();
+  EXPECT_THAT(refused, HasSubstr("cannot connect to nats://127.0.0.1:"));
+  EXPECT_THAT(refused, HasSubstr("uthoriz"));
+  EXPECT_THAT(refused + logged, Not(HasSubstr(kNatsToken)));
+  EXPECT_THAT(refused, Not(HasSubstr("not-the-token")));
 }
 
 // Two nodes deliver to one destination limited to 10 requests a second: together they keep to

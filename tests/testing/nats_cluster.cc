@@ -49,7 +49,7 @@ int reserve_port(std::vector<int>& sockets) {
 
 // True once a connection to `url` alone gets an answer to a JetStream account request: the
 // server runs, JetStream is enabled and (in a cluster) a meta leader was elected.
-bool answers(const std::string& url, bool jetstream) {
+bool answers(const std::string& url, bool jetstream, const NatsSecurity& security) {
   natsOptions* options = nullptr;
   natsConnection* connection = nullptr;
   jsCtx* js = nullptr;
@@ -57,8 +57,20 @@ bool answers(const std::string& url, bool jetstream) {
   bool ready = natsOptions_Create(&options) == NATS_OK &&
                natsOptions_SetURL(options, url.c_str()) == NATS_OK &&
                natsOptions_SetTimeout(options, 500) == NATS_OK &&
-               natsOptions_SetAllowReconnect(options, false) == NATS_OK &&
-               natsConnection_Connect(&connection, options) == NATS_OK;
+               natsOptions_SetAllowReconnect(options, false) == NATS_OK;
+  if (ready && !security.token.empty()) {
+    ready = natsOptions_SetToken(options, security.token.c_str()) == NATS_OK;
+  }
+  if (ready && !security.user.empty()) {
+    ready = natsOptions_SetUserInfo(options, security.user.c_str(), security.password.c_str()) ==
+            NATS_OK;
+  }
+  if (ready && security.tls) {
+    ready =
+        natsOptions_SetSecure(options, true) == NATS_OK &&
+        natsOptions_LoadCATrustedCertificates(options, security.tls->ca_file.c_str()) == NATS_OK;
+  }
+  ready = ready && natsConnection_Connect(&connection, options) == NATS_OK;
   if (ready && jetstream) {
     jsOptions js_options;
     jsOptions_Init(&js_options);
@@ -75,8 +87,8 @@ bool answers(const std::string& url, bool jetstream) {
 
 }  // namespace
 
-NatsCluster::NatsCluster(int nodes, bool jetstream)
-    : jetstream_(jetstream), nodes_(static_cast<size_t>(nodes)) {
+NatsCluster::NatsCluster(int nodes, bool jetstream, NatsSecurity security)
+    : jetstream_(jetstream), security_(std::move(security)), nodes_(static_cast<size_t>(nodes)) {
   std::vector<int> sockets;
   for (int i = 0; i < nodes; ++i) {
     Node& node = nodes_[i];
@@ -111,6 +123,16 @@ std::vector<std::string> NatsCluster::arguments(int node) const {
   if (jetstream_) {
     argv.insert(argv.end(), {"--jetstream", "--store_dir", self.store_dir});
   }
+  if (!security_.token.empty()) {
+    argv.insert(argv.end(), {"--auth", security_.token});
+  }
+  if (!security_.user.empty()) {
+    argv.insert(argv.end(), {"--user", security_.user, "--pass", security_.password});
+  }
+  if (security_.tls) {
+    argv.insert(argv.end(), {"--tls", "--tlscert", security_.tls->cert_file, "--tlskey",
+                             security_.tls->key_file});
+  }
   if (size() > 1) {
     std::string routes;
     for (const Node& other : nodes_) {
@@ -144,7 +166,7 @@ std::string NatsCluster::wait_ready(int node) {
   const bool ready = wait_for(
       [&] {
         exited = nodes_[node].process->wait(0) != -1;
-        return exited || answers(address, jetstream_);
+        return exited || answers(address, jetstream_, security_);
       },
       std::chrono::seconds(30));
   if (ready && !exited) {

@@ -8,25 +8,37 @@
 //   options.servers = {cluster.urls()};  // "nats://127.0.0.1:p1,nats://127.0.0.1:p2,..."
 //   cluster.kill(0);                     // SIGKILL; restart(0) brings it back as it was
 //
+// NatsSecurity makes the servers require a token, a user and password, and/or TLS.
+//
 // A restarted node keeps its ports, server name and store directory, so it rejoins the cluster
 // with its data. The destructor kills every node still running.
 //
 // Thread safety: none; drive it from the test's thread.
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "testing/process.h"
 #include "testing/temp_dir.h"
+#include "testing/tls_certificate.h"
 
 namespace hikyaku::testing {
+
+// What the servers require of clients (none of it: an open server).
+struct NatsSecurity {
+  std::string token{};  // --auth
+  std::string user{};   // --user and --pass
+  std::string password{};
+  std::optional<TlsFiles> tls{};  // TLS required, with this certificate (clients trust ca_file)
+};
 
 class NatsCluster {
  public:
   // `nodes` servers (1 = a lone server, no cluster routes); without `jetstream`, plain NATS
   // servers (to see what a client makes of a server that lacks it).
-  explicit NatsCluster(int nodes = 1, bool jetstream = true);
+  explicit NatsCluster(int nodes = 1, bool jetstream = true, NatsSecurity security = {});
   ~NatsCluster();
   NatsCluster(const NatsCluster&) = delete;
   NatsCluster& operator=(const NatsCluster&) = delete;
@@ -62,6 +74,7 @@ class NatsCluster {
   std::string wait_ready(int node);
 
   bool jetstream_ = true;
+  NatsSecurity security_;
   TempDir dir_{"nats"};
   std::vector<Node> nodes_;
 };

@@ -1,6 +1,7 @@
 // What only the JetStream backend shows (the Store contract itself is store_contract_test.cc):
-// failing fast at open, leases that are the consumer's AckWait, several nodes sharing one
-// consumer, a three-node cluster losing servers, and the message encoding and subject names.
+// failing fast at open, servers that require a token, a password or TLS, leases that are the
+// consumer's AckWait, several nodes sharing one consumer, a three-node cluster losing servers,
+// and the message encoding and subject names.
 #include "store/jetstream/jetstream_store.h"
 
 #include <gtest/gtest.h>
@@ -11,6 +12,7 @@
 #include "store/jetstream/internal/codec.h"
 #include "store/jetstream/internal/naming.h"
 #include "testing/nats_cluster.h"
+#include "testing/tls_certificate.h"
 #include "testing/wait.h"
 
 namespace hikyaku::store {
@@ -52,6 +54,77 @@ TEST(JetStreamStoreTest, ServerListsKeepTheirPasswordsOutOfMessages) {
       {.servers = {"nats://hikyaku:s3cret@127.0.0.1:1"}, .replicas = 1, .connect_timeout_ms = 200});
   ASSERT_FALSE(opened.has_value());
   EXPECT_EQ(opened.error().message().find("s3cret"), std::string::npos) << opened.error().message();
+}
+
+// Servers that require a token, a user and password, or TLS: the right ones open the store, wrong
+// ones are refused with a clear message that does not quote them.
+TEST(JetStreamStoreTest, ServersThatRequireATokenOrAPassword) {
+  const std::string token = "nats-token-5d2f81";
+  testing::NatsCluster with_token(1, true, {.token = token});
+  ASSERT_EQ(with_token.start(), "");
+  EXPECT_NE(open_store({.servers = {with_token.urls()}, .replicas = 1, .token = token}), nullptr);
+  for (const std::string& wrong : {std::string("wrong-token-77a0"), std::string()}) {
+    Result<std::unique_ptr<JetStreamStore>> refused =
+        JetStreamStore::open({.servers = {with_token.urls()}, .replicas = 1, .token = wrong});
+    ASSERT_FALSE(refused.has_value());
+    EXPECT_EQ(refused.error().code(), StatusCode::kUnavailable);
+    EXPECT_NE(refused.error().message().find("cannot connect to " + with_token.urls()),
+              std::string::npos)
+        << refused.error().message();
+    EXPECT_NE(refused.error().message().find("uthoriz"), std::string::npos)
+        << refused.error().message();
+    EXPECT_EQ(refused.error().message().find("token-"), std::string::npos)
+        << refused.error().message();
+  }
+
+  const std::string password = "nats-password-90c4e2";
+  testing::NatsCluster with_password(1, true, {.user = "hikyaku", .password = password});
+  ASSERT_EQ(with_password.start(), "");
+  EXPECT_NE(open_store({.servers = {with_password.urls()},
+                        .replicas = 1,
+                        .user = "hikyaku",
+                        .password = password}),
+            nullptr);
+  Result<std::unique_ptr<JetStreamStore>> refused =
+      JetStreamStore::open({.servers = {with_password.urls()},
+                            .replicas = 1,
+                            .user = "hikyaku",
+                            .password = "wrong-password-31b9"});
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_NE(refused.error().message().find("uthoriz"), std::string::npos)
+      << refused.error().message();
+  EXPECT_EQ(refused.error().message().find("password-"), std::string::npos)
+      << refused.error().message();
+}
+
+TEST(JetStreamStoreTest, AServerThatRequiresTls) {
+  const testing::TestCertificate certificate;
+  testing::NatsCluster secure(1, true, {.tls = certificate.files()});
+  ASSERT_EQ(secure.start(), "");
+  // Trusting the server's CA: it opens, and works.
+  std::unique_ptr<JetStreamStore> store =
+      open_store({.servers = {secure.urls()},
+                  .replicas = 1,
+                  .tls = JetStreamOptions::Tls{.ca_file = certificate.ca_file()}});
+  ASSERT_NE(store, nullptr);
+  EXPECT_TRUE(store->append({{job("over-tls")}, {}, {}, {}}).ok());
+  // Without a TLS section, or trusting only the system's CAs: refused, saying why.
+  Result<std::unique_ptr<JetStreamStore>> plain =
+      JetStreamStore::open({.servers = {secure.urls()}, .replicas = 1});
+  ASSERT_FALSE(plain.has_value());
+  EXPECT_NE(plain.error().message().find("cannot connect to " + secure.urls()), std::string::npos)
+      << plain.error().message();
+  Result<std::unique_ptr<JetStreamStore>> untrusted = JetStreamStore::open(
+      {.servers = {secure.urls()}, .replicas = 1, .tls = JetStreamOptions::Tls{}});
+  ASSERT_FALSE(untrusted.has_value());
+  EXPECT_NE(untrusted.error().message().find("cannot connect to " + secure.urls()),
+            std::string::npos)
+      << untrusted.error().message();
+  // (cnats takes up TLS when a server requires it, then cannot verify the certificate.)
+  for (const Status& refused : {plain.error(), untrusted.error()}) {
+    EXPECT_NE(refused.message().find("SSL handshake error"), std::string::npos)
+        << refused.message();
+  }
 }
 
 class JetStreamNodesTest : public ::testing::Test {
