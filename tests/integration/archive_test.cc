@@ -15,6 +15,7 @@
 
 #include "store/sqlite/sqlite_store.h"
 #include "testing/http_receiver.h"
+#include "testing/nats_cluster.h"
 #include "testing/process.h"
 #include "testing/temp_dir.h"
 #include "testing/wait.h"
@@ -57,6 +58,12 @@ class ArchiveTest : public ::testing::Test {
  protected:
   void TearDown() override { server_.reset(); }
 
+  // The config's Store section (the JetStream variant below names its cluster instead).
+  virtual std::string store_section() const {
+    return "Store:\n  Sqlite: { Path: var/hikyaku.db, Synchronous: NORMAL }\n";
+  }
+  void a_replay_of_a_window_delivers_exactly_those_events_to_the_filtered_rule();
+
   void write_config(int retention_days = 0) {
     std::ofstream(directory_ / "hikyaku.yaml") << R"(Server:
   Listen: 127.0.0.1:0
@@ -66,9 +73,7 @@ class ArchiveTest : public ::testing::Test {
     SigV4:
       Credentials: [{ AccessKeyId: )" << kAccessKey
                                                << R"(, SecretAccessKey: "${TEST_SECRET_KEY}" }]
-Store:
-  Sqlite: { Path: var/hikyaku.db, Synchronous: NORMAL }
-Connections:
+)" << store_section() << R"(Connections:
   - Name: none
     AuthorizationType: API_KEY
     AuthParameters:
@@ -204,6 +209,24 @@ Archives:
 };
 
 TEST_F(ArchiveTest, AReplayOfAWindowDeliversExactlyThoseEventsToTheFilteredRule) {
+  a_replay_of_a_window_delivers_exactly_those_events_to_the_filtered_rule();
+}
+
+// The same on the JetStream store: archives are a stream, replay reads them back.
+class JetStreamArchiveTest : public ArchiveTest {
+ protected:
+  void SetUp() override { ASSERT_EQ(cluster_.start(), ""); }
+  std::string store_section() const override {
+    return "Store:\n  Jetstream: { Servers: [" + cluster_.urls() + "], Replicas: 1 }\n";
+  }
+  testing::NatsCluster cluster_{1};
+};
+
+TEST_F(JetStreamArchiveTest, AReplayOfAWindowDeliversExactlyThoseEventsToTheFilteredRule) {
+  a_replay_of_a_window_delivers_exactly_those_events_to_the_filtered_rule();
+}
+
+void ArchiveTest::a_replay_of_a_window_delivers_exactly_those_events_to_the_filtered_rule() {
   write_config();
   start_server();
   const std::vector<std::string> before = put("shop", 2);
