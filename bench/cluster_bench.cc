@@ -171,6 +171,7 @@ RunResult run(const Options& options, const std::vector<std::string>& configs,
   const double nats_cpu_before = nats_cpu_seconds();
   const auto started = std::chrono::steady_clock::now();
   std::vector<std::thread> clients;
+  clients.reserve(options.connections);
   for (int c = 0; c < options.connections; ++c) {
     clients.emplace_back([&, c] {
       testing::HttpClient http = testing::HttpClient::from_url(urls[c % urls.size()]);
@@ -238,11 +239,7 @@ int parse_int(const char* text) {
   return static_cast<int>(value);
 }
 
-}  // namespace
-}  // namespace hikyaku
-
-int main(int argc, char** argv) {
-  using namespace hikyaku;
+int bench_main(int argc, char** argv) {
   Options options;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string flag = argv[i];
@@ -315,3 +312,8 @@ int main(int argc, char** argv) {
   }
   return 0;
 }
+
+}  // namespace
+}  // namespace hikyaku
+
+int main(int argc, char** argv) { return hikyaku::bench_main(argc, argv); }
