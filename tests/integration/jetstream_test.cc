@@ -537,7 +537,8 @@ TEST(JetStreamServeTest, KilledNodeAndKilledServerLoseNothingAndFileNoFindingTwi
 
 // Two of three NATS servers down: the streams have no quorum, so nothing can be persisted.
 // PutEvents answers each entry InternalFailure (retryable) and the webhook 503, promptly; once
-// the servers are back the same requests are accepted and delivered.
+// the servers are back the same requests are accepted and delivered. With all three down,
+// /readyz answers 503 until they are back.
 TEST(JetStreamServeTest, WithoutQuorumIngestAnswersRetryableErrorsAndRecovers) {
   testing::NatsCluster cluster(3);
   ASSERT_EQ(cluster.start(), "");
@@ -581,6 +582,14 @@ TEST(JetStreamServeTest, WithoutQuorumIngestAnswersRetryableErrorsAndRecovers) {
       },
       std::chrono::seconds(60)));
   EXPECT_EQ(node.readiness(), 200);
+
+  // No server at all: /readyz says so (a load balancer stops sending), and recovers with them.
+  for (int server = 0; server < 3; ++server) {
+    cluster.kill(server);
+  }
+  EXPECT_TRUE(wait_for([&] { return node.readiness() == 503; }, std::chrono::seconds(30)));
+  ASSERT_EQ(cluster.start(), "");  // all at once: one alone cannot elect a leader
+  EXPECT_TRUE(wait_for([&] { return node.readiness() == 200; }, std::chrono::seconds(60)));
   const auto [code, logged] = node.stop();
   EXPECT_EQ(code, 0) << logged;
 }

@@ -45,7 +45,8 @@ class NatsCluster {
 
   // Starts every node and waits until each answers a JetStream account request (without
   // JetStream: accepts a connection); returns "" then, otherwise what went wrong (with the
-  // servers' output).
+  // servers' output). Also brings a whole cluster back after every node was killed or stopped
+  // (restart() one by one cannot: a lone node of a cluster never answers).
   std::string start();
 
   int size() const { return static_cast<int>(nodes_.size()); }
