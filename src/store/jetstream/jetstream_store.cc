@@ -466,6 +466,24 @@ Result<std::vector<JetStreamStore::Impl::Fetched>> JetStreamStore::Impl::fetch(i
   return fetched;
 }
 
+std::string JetStreamStore::Impl::token_of(const Fetched& fetched) const {
+  return fmt::format("{}/{}/{}", node_id, fetched.sequence, fetched.delivered);
+}
+
+bool JetStreamStore::Impl::already_held(const Fetched& fetched) {
+  MutexLock lock(held_mutex);
+  const auto found = held.find(token_of(fetched));
+  if (found == held.end()) {
+    return false;
+  }
+  spdlog::warn("JetStream: message {} of {} came twice in one delivery; the copy is dropped",
+               fetched.sequence, jobs_stream);
+  if (found->second.message != fetched.message) {
+    natsMsg_Destroy(fetched.message);
+  }
+  return true;
+}
+
 Claim JetStreamStore::Impl::hold(Fetched&& fetched, int64_t now_ms) {
   JobRecord& record = *fetched.record;
   Claim claim;
@@ -477,7 +495,7 @@ Claim JetStreamStore::Impl::hold(Fetched&& fetched, int64_t now_ms) {
   claim.job.attempts = record.attempts;
   claim.job.ingested_at_ms = record.ingested_at_ms;
   claim.job.last_error = std::move(record.last_error);
-  claim.token = fmt::format("{}/{}/{}", node_id, fetched.sequence, fetched.delivered);
+  claim.token = token_of(fetched);
   const std::chrono::milliseconds lease = local_lease(options.lease_ms);
   claim.lease_expires_at_ms = now_ms + lease.count();
   put_back(claim, {fetched.message, fetched.fetched_at + lease});
@@ -755,6 +773,9 @@ Result<std::vector<Claim>> JetStreamStore::append_and_lease(Batch& batch, int li
         break;  // the jobs are stored: they are claimed later
       }
       for (Impl::Fetched& message : *got) {
+        if (impl_->already_held(message)) {
+          continue;
+        }
         if (ours.count(message.sequence) == 0 || !message.record.has_value()) {
           others_ahead = true;
           natsMsg_Nak(message.message, nullptr);

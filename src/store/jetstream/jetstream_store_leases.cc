@@ -37,6 +37,9 @@ Result<std::vector<Claim>> JetStreamStore::claim(int64_t now_ms, int limit, int6
       natsMsg_Destroy(message.message);
       continue;
     }
+    if (impl_->already_held(message)) {
+      continue;  // a second copy of a delivery this node holds: the held one settles it
+    }
     if (message.record->due_at_ms > now_ms) {
       // Due later (a retry, a release with a time): back until then.
       int64_t delay = message.record->due_at_ms - now_ms;

@@ -90,6 +90,12 @@ struct JetStreamStore::Impl {
   };
   // Up to `limit` messages the consumer has now (no waiting for more). Under claim_mutex.
   Result<std::vector<Fetched>> fetch(int limit);
+  // True when this node already holds the same delivery (stream sequence and delivery count):
+  // a busy client can be handed one delivery twice (a fetch answered after it gave up waiting).
+  // The copy is destroyed unless it is the held message itself; nothing is acknowledged.
+  bool already_held(const Fetched& fetched) HK_EXCLUDES(held_mutex);
+  // The claim token of a fetched message: node, stream sequence, delivery count.
+  std::string token_of(const Fetched& fetched) const;
   // Holds a fetched message under a new lease and returns its claim (body and all).
   Claim hold(Fetched&& fetched, int64_t now_ms);
 
