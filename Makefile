@@ -1,7 +1,7 @@
 # The two commands: `make run` (the main job) and `make test` (build and pass every test).
 # Each installs missing Debian packages first (scripts/install-deps), then configures and builds.
-# CI (.ci/run) runs `make lint`, `make test`, `make asan`, then `make check` and `make tsan`.
-.PHONY: run test bench asan tsan deb deps build configure lint check format clean
+# CI (.ci/run) runs `make check`, `make test`, `make asan`, `make tsan` and a short `make fuzz`.
+.PHONY: run test bench asan tsan fuzz deb deps build configure lint check format clean
 
 JOBS ?= $(shell nproc)
 BUILD_DIR ?= build
@@ -80,18 +80,27 @@ tsan: deps
 	TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
 	  ctest --test-dir build-tsan --output-on-failure -j $(JOBS) -R '$(TSAN_REGEX)'
 
+# Coverage-guided fuzzing (fuzz/, docs/fuzzing.md): clang with libFuzzer, ASan and UBSan in
+# build-fuzz; each target runs its kept regression inputs, then FUZZ_SECONDS of fuzzing.
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
+	  -DHIKYAKU_FUZZ=ON -DHIKYAKU_SANITIZE=address,undefined $(CMAKE_FLAGS)
+	cmake --build build-fuzz -j $(JOBS) --target fuzz_all
+	scripts/run-fuzz build-fuzz $(FUZZ_SECONDS)
+
 # Static checks: the include graph, formatting, clang-tidy with clang's thread-safety analysis.
 # `make lint` is the fast part (layering and formatting). clang-tidy over the tree takes ~10
 # minutes on 2 cores from cold; scripts/run-tidy remembers translation units that were clean.
 lint:
 	scripts/check-layering
-	clang-format --dry-run --Werror $$(git ls-files 'src/*.h' 'src/*.cc' 'bench/*.h' 'bench/*.cc' 'tests/*.cc' 'tests/*.h')
+	clang-format --dry-run --Werror $$(git ls-files 'src/*.h' 'src/*.cc' 'bench/*.h' 'bench/*.cc' 'tests/*.cc' 'tests/*.h' 'fuzz/*.cc' 'fuzz/*.h')
 
 check: configure lint
 	scripts/run-tidy $(BUILD_DIR) $(JOBS)
 
 format:
-	clang-format -i $$(git ls-files 'src/*.h' 'src/*.cc' 'bench/*.h' 'bench/*.cc' 'tests/*.cc' 'tests/*.h')
+	clang-format -i $$(git ls-files 'src/*.h' 'src/*.cc' 'bench/*.h' 'bench/*.cc' 'tests/*.cc' 'tests/*.h' 'fuzz/*.cc' 'fuzz/*.h')
 
 clean:
-	rm -rf build build-release build-asan build-tsan build-deb
+	rm -rf build build-release build-asan build-tsan build-deb build-fuzz
