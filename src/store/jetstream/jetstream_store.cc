@@ -92,6 +92,10 @@ void on_publish_acknowledged(jsCtx* /*js*/, natsMsg* message, jsPubAck* ack, jsP
   } else if (impl->first_error.empty() && error != nullptr && error->Err == NATS_NO_RESPONDERS) {
     impl->first_error =
         "no server answers for the stream (is a quorum of its replicas up, and has it a leader?)";
+  } else if (impl->first_error.empty() && error != nullptr && error->Err == NATS_TIMEOUT) {
+    impl->first_error =
+        "no acknowledgement in time (is a quorum of the stream's replicas up, and has it a "
+        "leader?)";
   } else if (impl->first_error.empty()) {
     impl->first_error = fmt::format(
         "{}{}", natsStatus_GetText(error != nullptr ? error->Err : NATS_ERR),
