@@ -123,6 +123,8 @@ class Node {
   }
 
   const std::string& url() const { return url_; }
+  // What the running node has logged so far (for failure messages).
+  std::string logged() const { return process_ ? process_->out() + process_->err() : ""; }
 
   // One event through the webhook.
   testing::Response post(const std::string& event) const {
@@ -269,7 +271,10 @@ TEST(JetStreamServeTest, TwoNodesShareDeliveriesDeadLettersAndRedrive) {
     const testing::Response answer = (i % 2 == 0 ? a : b).post(finding_event(i));
     ASSERT_EQ(answer.status, 200) << answer.body;
   }
-  ASSERT_TRUE(wait_for([&] { return good.request_count() == 4; })) << good.request_count();
+  ASSERT_TRUE(wait_for([&] { return good.request_count() == 4; }))
+      << good.request_count() << "\nnode a:\n"
+      << a.logged() << "\nnode b:\n"
+      << b.logged();
   EXPECT_EQ(findings_in(good.requests()), (std::multiset<int>{0, 1, 2, 3}));
   // Each node's admin API sees the cluster's dead letters, whichever node made them.
   ASSERT_TRUE(wait_for([&] { return a.dead_letters() == 4 && b.dead_letters() == 4; }));

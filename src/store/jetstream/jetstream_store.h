@@ -68,9 +68,10 @@ struct JetStreamOptions {
   // A job fetched before it is due goes back for the time left until then, but at most this
   // long (-1: no bound). Callers whose now_ms is not the real time (tests) bound it.
   int64_t recheck_not_due_ms = -1;
-  // How long a fetch waits when nothing is there (a server with no messages for a fetch keeps
-  // it open this long); a fetch that finds messages returns with them at once.
-  int64_t fetch_wait_ms = 20;
+  // How long a fetch (no-wait: what is there now) may take before the client gives up on the
+  // server's answer. Generous: giving up on an answer still on its way (a loaded machine) would
+  // leave its messages delivered to nobody until AckWait passes.
+  int64_t fetch_wait_ms = 500;
   int64_t connect_timeout_ms = 2000;
   int64_t request_timeout_ms = 5000;  // JetStream API calls and publish acknowledgements
 };
