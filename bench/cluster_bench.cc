@@ -16,7 +16,6 @@
 // three-machine deployment. Everything shares this machine's cores: client, nodes and servers.
 
 #include <fmt/format.h>
-#include <simdjson.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -33,10 +32,10 @@
 #include <thread>
 #include <vector>
 
-#include "core/json_writer.h"
 #include "testing/http_client.h"
 #include "testing/nats_cluster.h"
 #include "testing/process.h"
+#include "testing/securityhub_samples.h"
 #include "testing/temp_dir.h"
 
 namespace hikyaku {
@@ -48,33 +47,12 @@ struct Options {
   int rounds = 2;
 };
 
-std::string read_file(const std::string& path) {
-  std::ifstream file(path, std::ios::binary);
-  std::stringstream text;
-  text << file.rdbuf();
-  return text.str();
-}
-
 // One PutEvents body: 10 entries of the Security Hub sample.
 std::string put_events_body() {
-  const std::string event = read_file(std::string(HIKYAKU_TEST_DATA_DIR) +
-                                      "/data/securityhub/01-fsbp-ec2-19-critical-failed.json");
-  simdjson::dom::parser parser;
-  simdjson::dom::element parsed = parser.parse(event);
-  JsonWriter entry;
-  entry.begin_object();
-  entry.key("Source");
-  entry.string(std::string_view(parsed["source"]));
-  entry.key("DetailType");
-  entry.string(std::string_view(parsed["detail-type"]));
-  entry.key("Detail");
-  entry.string(simdjson::minify(parsed["detail"]));
-  entry.end_object();
-  std::string body = "{\"Entries\":[";
-  for (int i = 0; i < 10; ++i) {
-    body += (i == 0 ? "" : ",") + entry.str();
-  }
-  return body + "]}";
+  return "{\"Entries\":" +
+         testing::put_events_entries(
+             std::vector<std::string>(10, "01-fsbp-ec2-19-critical-failed.json")) +
+         "}";
 }
 
 // CPU seconds (user + system) a process has used; 0 when it is gone.
@@ -260,13 +238,8 @@ int bench_main(int argc, char** argv) {
     return 1;
   }
   std::string servers;
-  {
-    const std::string urls = cluster.urls();
-    for (size_t start = 0; start < urls.size();) {
-      const size_t comma = std::min(urls.find(',', start), urls.size());
-      servers += (servers.empty() ? "" : ", ") + urls.substr(start, comma - start);
-      start = comma + 1;
-    }
+  for (int i = 0; i < cluster.size(); ++i) {
+    servers += (i == 0 ? "" : ", ") + cluster.url(i);
   }
   const testing::TempDir dir("cluster-bench");
   std::printf("%d connections, %d s per run, PutEvents of 10 entries (~3.5 KB each), Log target\n",

@@ -54,12 +54,11 @@ constexpr const char* kNatsToken = "nats-token-js-62ad";
 // Sample 02's finding Id; the load makes distinct findings of it by suffixing "-NNNN".
 constexpr const char* kFindingId = "70ad2ccd-03bb-405b-a04f-14a7b6d801b2";
 
-std::string servers_yaml(const std::string& urls) {
+// The cluster's servers as a YAML flow list.
+std::string servers_yaml(const testing::NatsCluster& cluster) {
   std::string list;
-  for (size_t start = 0; start < urls.size();) {
-    const size_t comma = std::min(urls.find(',', start), urls.size());
-    list += (list.empty() ? "" : ", ") + urls.substr(start, comma - start);
-    start = comma + 1;
+  for (int i = 0; i < cluster.size(); ++i) {
+    list += (i == 0 ? "" : ", ") + cluster.url(i);
   }
   return "[" + list + "]";
 }
@@ -216,7 +215,7 @@ Store:
     AuthParameters:
       ApiKeyAuthParameters: {{ ApiKeyName: x-api-key, ApiKeyValue: unused-here }}
 )",
-                     kAccessKey, servers_yaml(cluster.urls()), replicas, store_extra);
+                     kAccessKey, servers_yaml(cluster), replicas, store_extra);
 }
 
 std::string api_destination(const std::string& name, const std::string& url, int rate = 1000) {
