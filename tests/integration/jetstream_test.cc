@@ -525,9 +525,9 @@ TEST(JetStreamServeTest, KilledNodeAndKilledServerLoseNothingAndFileNoFindingTwi
   for (const auto& [finding, issues] : issues_per_finding) {
     EXPECT_EQ(issues, 1) << "finding " << finding;
   }
-  // The killed node's requests in flight were received once from it and again from the other.
+  // What the killed node had in flight is received once from it and again from the other; how
+  // much that is depends on the moment of the kill, so it is recorded, not asserted.
   const size_t duplicates = receiver.request_count() - accepted.size();
-  EXPECT_GE(duplicates, 1u) << "nothing the killed node held was delivered again";
   RecordProperty("accepted", static_cast<int>(accepted.size()));
   RecordProperty("redelivered", static_cast<int>(duplicates));
 
