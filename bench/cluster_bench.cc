@@ -182,9 +182,10 @@ RunResult run(const Options& options, const std::vector<std::string>& configs,
     node_cpu += cpu_seconds(node->pid());
   }
   const double nats_cpu = nats_cpu_seconds() - nats_cpu_before;
+  std::vector<int> exit_codes;
   for (auto& node : nodes) {
     node->signal(SIGTERM);
-    node->wait(60'000);
+    exit_codes.push_back(node->wait(60'000));
   }
   std::vector<int64_t> all;
   int64_t total_accepted = 0;
@@ -198,6 +199,13 @@ RunResult run(const Options& options, const std::vector<std::string>& configs,
   if (!all.empty()) {
     result.p50_ms = static_cast<double>(all[all.size() / 2]) / 1000.0;
     result.p99_ms = static_cast<double>(all[all.size() * 99 / 100]) / 1000.0;
+  }
+  if (result.failed_requests > 0) {  // say why, from the nodes' own words
+    for (size_t i = 0; i < nodes.size(); ++i) {
+      const std::string log = nodes[i]->err();
+      std::fprintf(stderr, "node %zu (exit %d), the end of its log:\n%s\n", i, exit_codes[i],
+                   log.substr(log.size() > 3000 ? log.size() - 3000 : 0).c_str());
+    }
   }
   result.entries_per_second = static_cast<double>(total_accepted) / elapsed;
   if (total_accepted > 0) {

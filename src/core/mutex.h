@@ -38,6 +38,9 @@ class HK_CAPABILITY("mutex") Mutex {
 class HK_SCOPED_CAPABILITY MutexLock {
  public:
   explicit MutexLock(Mutex& mutex) HK_ACQUIRE(mutex) : lock_(mutex.mutex_) {}
+  // Takes over a mutex the caller locked already (after a successful try_lock()).
+  MutexLock(Mutex& mutex, std::adopt_lock_t adopt) HK_REQUIRES(mutex)
+      : lock_(mutex.mutex_, adopt) {}
   ~MutexLock() HK_RELEASE() = default;
   MutexLock(const MutexLock&) = delete;
   MutexLock& operator=(const MutexLock&) = delete;

@@ -67,12 +67,6 @@ std::string random_node_id() {
   return fmt::format("{:016x}", generator());
 }
 
-// The milliseconds left of a lease: a margin below AckWait, so that this node stops settling a
-// message before the server can have handed it to another node.
-std::chrono::milliseconds local_lease(int64_t ack_wait_ms) {
-  return std::chrono::milliseconds(ack_wait_ms - std::min<int64_t>(1000, ack_wait_ms / 10));
-}
-
 void on_publish_acknowledged(jsCtx* /*js*/, natsMsg* message, jsPubAck* ack, jsPubAckErr* error,
                              void* closure) {
   // The message is ours to destroy once its answer came, whatever the answer.
@@ -136,7 +130,9 @@ Status ensure_stream(jsCtx* js, const std::string& name, const std::vector<std::
   status = js_AddStream(&info, js, &config, nullptr, &code);
   jsStreamInfo_Destroy(info);
   if (status != NATS_OK) {
-    failed = status;
+    // "No suitable peers": a cluster whose servers have not all met yet; it passes, as a
+    // timeout does, so open() tries again.
+    failed = code == JSClusterNoPeersErr ? NATS_TIMEOUT : status;
     return nats_failure("creating stream " + name, status);
   }
   return ok_status();
@@ -167,6 +163,10 @@ std::string_view data_of(natsMsg* message) {
 
 }  // namespace
 
+std::chrono::milliseconds local_lease(int64_t ack_wait_ms) {
+  return std::chrono::milliseconds(ack_wait_ms - std::min<int64_t>(1000, ack_wait_ms / 10));
+}
+
 Status nats_failure(std::string_view what, natsStatus status) {
   const char* detail = nats_GetLastError(nullptr);
   std::string message = fmt::format("JetStream: {}: {}", what, natsStatus_GetText(status));
@@ -188,15 +188,24 @@ JetStreamStore::Impl::~Impl() {
     }
     std::sort(messages.begin(), messages.end());
     for (auto& [sequence, message] : messages) {
-      natsMsg_Nak(message, nullptr);
+      (void)internal::nak(connection, message);
       natsMsg_Destroy(message);
     }
     held.clear();
+    held_sequences.clear();
   }
+  {
+    MutexLock lock(claim_mutex);
+    for (Fetched& kept : not_yet_due) {
+      (void)internal::nak(connection, kept.message);
+      natsMsg_Destroy(kept.message);
+    }
+    not_yet_due.clear();
+  }
+  workers.reset();  // hands back what arrived unpulled
   if (connection != nullptr) {
     natsConnection_FlushTimeout(connection, 1000);
   }
-  natsSubscription_Destroy(workers);
   kvStore_Destroy(kv);
   jsCtx_Destroy(publisher);
   jsCtx_Destroy(js);
@@ -310,6 +319,10 @@ Result<JetStreamStore::Impl::Held> JetStreamStore::Impl::take(const Claim& claim
   }
   const Held taken = found->second;
   held.erase(found);
+  if (const auto copies = held_sequences.find(taken.sequence);
+      copies != held_sequences.end() && --copies->second.count <= 0) {
+    held_sequences.erase(copies);
+  }
   if (std::chrono::steady_clock::now() >= taken.expires) {
     natsMsg_Destroy(taken.message);
     return failed_precondition(
@@ -320,7 +333,11 @@ Result<JetStreamStore::Impl::Held> JetStreamStore::Impl::take(const Claim& claim
 
 void JetStreamStore::Impl::put_back(const Claim& claim, Held taken) {
   MutexLock lock(held_mutex);
-  held[claim.token] = taken;
+  if (held.insert_or_assign(claim.token, taken).second) {
+    Copies& copies = held_sequences[taken.sequence];
+    copies.count += 1;
+    copies.latest_expiry = std::max(copies.latest_expiry, taken.expires);
+  }
 }
 
 Result<int64_t> JetStreamStore::Impl::ack_all(const std::vector<Claim>& claims) {
@@ -382,81 +399,66 @@ Result<int64_t> JetStreamStore::Impl::ack_all(const std::vector<Claim>& claims) 
 Status JetStreamStore::Impl::scan(
     const std::string& stream, const std::string& subject, uint64_t from,
     const std::function<bool(uint64_t sequence, natsMsg* message)>& visit) {
-  jsSubOptions sub_options;
-  jsSubOptions_Init(&sub_options);
-  sub_options.Stream = stream.c_str();
-  sub_options.Config.AckPolicy = js_AckNone;
-  sub_options.Config.DeliverPolicy = js_DeliverByStartSequence;
-  sub_options.Config.OptStartSeq = std::max<uint64_t>(from, 1);
-  sub_options.Config.InactiveThreshold = 60'000 * kNanosPerMs;
-  sub_options.Config.MemoryStorage = true;
-  sub_options.Config.Replicas = 1;
-  natsSubscription* reader = nullptr;
+  // An ephemeral consumer of this stream from `from` on, read in batches and deleted after.
+  jsConsumerConfig config;
+  jsConsumerConfig_Init(&config);
+  config.AckPolicy = js_AckNone;
+  config.DeliverPolicy = js_DeliverByStartSequence;
+  config.OptStartSeq = std::max<uint64_t>(from, 1);
+  config.FilterSubject = subject.c_str();
+  config.InactiveThreshold = 60'000 * kNanosPerMs;  // gone by itself should this node die
+  config.MemoryStorage = true;
+  config.Replicas = 1;
+  jsConsumerInfo* info = nullptr;
   auto code = static_cast<jsErrCode>(0);
-  natsStatus status =
-      js_PullSubscribe(&reader, js, subject.c_str(), nullptr, nullptr, &sub_options, &code);
-  if (status != NATS_OK) {
-    return nats_failure("reading stream " + stream, status);
+  natsStatus status = js_AddConsumer(&info, js, stream.c_str(), &config, nullptr, &code);
+  if (status != NATS_OK || info == nullptr || info->Name == nullptr) {
+    jsConsumerInfo_Destroy(info);
+    return nats_failure("reading stream " + stream, status == NATS_OK ? NATS_ERR : status);
   }
-  bool more = true;
-  while (more) {
-    natsMsgList list{};
-    jsFetchRequest request;
-    jsFetchRequest_Init(&request);
-    request.Batch = 256;
-    request.NoWait = true;
-    request.Expires = options.fetch_wait_ms * kNanosPerMs;
-    status = natsSubscription_FetchRequest(&list, reader, &request);
-    if (status == NATS_NOT_FOUND || status == NATS_TIMEOUT) {
-      status = NATS_OK;
-      more = false;
+  const std::string reader_name = info->Name;
+  const uint64_t pending = info->NumPending;
+  jsConsumerInfo_Destroy(info);
+  Status result = ok_status();
+  if (pending > 0) {
+    Result<std::unique_ptr<internal::Puller>> reader =
+        internal::Puller::open(connection, stream, reader_name);
+    if (!reader.has_value()) {
+      result = reader.status();
     }
-    for (int i = 0; i < list.Count && more; ++i) {
-      jsMsgMetaData* meta = nullptr;
-      if (natsMsg_GetMetaData(&meta, list.Msgs[i]) == NATS_OK) {
-        more = visit(meta->Sequence.Stream, list.Msgs[i]);
-        if (meta->NumPending == 0 && i == list.Count - 1) {
-          more = false;
-        }
+    bool more = reader.has_value();
+    while (more) {
+      Result<internal::Puller::Pulled> pulled =
+          (*reader)->pull(256, options.claim_wait_ms, options.fetch_grace_ms);
+      if (!pulled.has_value()) {
+        result = pulled.status();
+        break;
       }
-      jsMsgMetaData_Destroy(meta);
-    }
-    if (list.Count == 0) {
-      more = false;
-    }
-    natsMsgList_Destroy(&list);
-    if (status != NATS_OK) {
-      break;
+      more = !pulled->messages.empty();
+      for (natsMsg* message : pulled->messages) {
+        jsMsgMetaData* meta = nullptr;
+        if (more && natsMsg_GetMetaData(&meta, message) == NATS_OK) {
+          more = visit(meta->Sequence.Stream, message) && meta->NumPending > 0;
+        }
+        jsMsgMetaData_Destroy(meta);
+        natsMsg_Destroy(message);
+      }
     }
   }
-  natsSubscription_Unsubscribe(reader);  // deletes the ephemeral consumer
-  natsSubscription_Destroy(reader);
-  if (status != NATS_OK) {
-    return nats_failure("reading stream " + stream, status);
-  }
-  return ok_status();
+  js_DeleteConsumer(js, stream.c_str(), reader_name.c_str(), nullptr, &code);
+  return result;
 }
 
-Result<std::vector<JetStreamStore::Impl::Fetched>> JetStreamStore::Impl::fetch(int limit) {
+Result<std::vector<JetStreamStore::Impl::Fetched>> JetStreamStore::Impl::fetch(int limit,
+                                                                               int64_t wait_ms,
+                                                                               int64_t grace_ms) {
   std::vector<Fetched> fetched;
-  natsMsgList list{};
-  jsFetchRequest request;
-  jsFetchRequest_Init(&request);
-  request.Batch = limit;
-  request.NoWait = true;
-  request.Expires = options.fetch_wait_ms * kNanosPerMs;
-  const auto started = std::chrono::steady_clock::now();
-  const natsStatus status = natsSubscription_FetchRequest(&list, workers, &request);
-  if (status != NATS_OK && status != NATS_NOT_FOUND && status != NATS_TIMEOUT) {
-    natsMsgList_Destroy(&list);
-    return nats_failure("fetching jobs", status);
-  }
-  fetched.reserve(static_cast<size_t>(std::max(list.Count, 0)));
-  for (int i = 0; i < list.Count; ++i) {
+  HK_ASSIGN_OR_RETURN(internal::Puller::Pulled pulled, workers->pull(limit, wait_ms, grace_ms));
+  fetched.reserve(pulled.messages.size());
+  for (natsMsg* pulled_message : pulled.messages) {
     Fetched message;
-    message.fetched_at = started;
-    message.message = list.Msgs[i];
-    list.Msgs[i] = nullptr;
+    message.fetched_at = pulled.requested_at;
+    message.message = pulled_message;
     jsMsgMetaData* meta = nullptr;
     if (natsMsg_GetMetaData(&meta, message.message) == NATS_OK) {
       message.sequence = meta->Sequence.Stream;
@@ -466,7 +468,6 @@ Result<std::vector<JetStreamStore::Impl::Fetched>> JetStreamStore::Impl::fetch(i
     jsMsgMetaData_Destroy(meta);
     fetched.push_back(std::move(message));
   }
-  natsMsgList_Destroy(&list);
   return fetched;
 }
 
@@ -476,16 +477,27 @@ std::string JetStreamStore::Impl::token_of(const Fetched& fetched) const {
 
 bool JetStreamStore::Impl::already_held(const Fetched& fetched) {
   MutexLock lock(held_mutex);
-  const auto found = held.find(token_of(fetched));
-  if (found == held.end()) {
-    return false;
+  const auto found = held_sequences.find(fetched.sequence);
+  if (found == held_sequences.end() ||
+      found->second.latest_expiry <= std::chrono::steady_clock::now()) {
+    return false;  // not held, or only under a lease run out (this is JetStream's redelivery)
   }
-  spdlog::warn("JetStream: message {} of {} came twice in one delivery; the copy is dropped",
-               fetched.sequence, jobs_stream);
-  if (found->second.message != fetched.message) {
-    natsMsg_Destroy(fetched.message);
-  }
+  spdlog::info(
+      "JetStream: message {} of {} came again while this node holds it; the copy is "
+      "dropped",
+      fetched.sequence, jobs_stream);
+  natsMsg_Destroy(fetched.message);
   return true;
+}
+
+bool JetStreamStore::Impl::already_kept(const Fetched& fetched) {
+  for (const Fetched& kept : not_yet_due) {
+    if (kept.sequence == fetched.sequence) {
+      natsMsg_Destroy(fetched.message);
+      return true;
+    }
+  }
+  return false;
 }
 
 Claim JetStreamStore::Impl::hold(Fetched&& fetched, int64_t now_ms) {
@@ -502,7 +514,7 @@ Claim JetStreamStore::Impl::hold(Fetched&& fetched, int64_t now_ms) {
   claim.token = token_of(fetched);
   const std::chrono::milliseconds lease = local_lease(options.lease_ms);
   claim.lease_expires_at_ms = now_ms + lease.count();
-  put_back(claim, {fetched.message, fetched.fetched_at + lease});
+  put_back(claim, {fetched.message, fetched.fetched_at + lease, fetched.sequence});
   return claim;
 }
 
@@ -688,15 +700,12 @@ Status JetStreamStore::Impl::prepare() {
     return failure("consumer " + consumer, status);
   }
   if (workers == nullptr) {
-    jsSubOptions bind;
-    jsSubOptions_Init(&bind);
-    bind.Stream = jobs_stream.c_str();
-    bind.Consumer = consumer.c_str();
-    status = js_PullSubscribe(&workers, js, jobs_subjects.c_str(), consumer.c_str(), nullptr, &bind,
-                              &code);
-    if (status != NATS_OK) {
-      return failure("subscribing to consumer " + consumer, status);
+    Result<std::unique_ptr<internal::Puller>> puller =
+        internal::Puller::open(connection, jobs_stream, consumer);
+    if (!puller.has_value()) {
+      return puller.status();
     }
+    workers = std::move(puller).value();
   }
   if (kv != nullptr) {
     return ok_status();
@@ -764,15 +773,18 @@ Result<std::vector<Claim>> JetStreamStore::append_and_lease(Batch& batch, int li
   const std::set<uint64_t> ours(sequences.begin(), sequences.begin() + static_cast<long>(wanted));
   std::map<uint64_t, Claim> fetched;
   const int64_t now_ms = system_now_ms();
-  {
-    MutexLock serial(impl_->claim_mutex);
+  // A claim of this node fetching now (waiting up to claim_wait_ms for work) takes the batch as
+  // it arrives: the commit leaves it pending rather than wait behind that fetch, as ingest would.
+  if (impl_->claim_mutex.try_lock()) {
+    MutexLock serial(impl_->claim_mutex, std::adopt_lock);
     // Stops at the first message of another batch: older jobs wait ahead of this batch (a
     // backlog, or other nodes' appends), and fetching through them would only churn; the batch
     // is then left pending for claims, which take jobs in stream order anyway.
     bool others_ahead = false;
     while (!others_ahead && fetched.size() < wanted) {
       Result<std::vector<Impl::Fetched>> got =
-          impl_->fetch(static_cast<int>(wanted - fetched.size()));
+          impl_->fetch(static_cast<int>(wanted - fetched.size()), impl_->options.lease_wait_ms,
+                       impl_->options.lease_wait_ms);
       if (!got.has_value() || got->empty()) {
         break;  // the jobs are stored: they are claimed later
       }
@@ -782,7 +794,7 @@ Result<std::vector<Claim>> JetStreamStore::append_and_lease(Batch& batch, int li
         }
         if (ours.count(message.sequence) == 0 || !message.record.has_value()) {
           others_ahead = true;
-          natsMsg_Nak(message.message, nullptr);
+          (void)internal::nak(impl_->connection, message.message);
           natsMsg_Destroy(message.message);
           continue;
         }
@@ -803,7 +815,7 @@ Result<std::vector<Claim>> JetStreamStore::append_and_lease(Batch& batch, int li
     if (i >= prefix) {  // not a prefix of the batch: left pending for a claim
       Result<Impl::Held> taken = impl_->take(found->second);
       if (taken.has_value()) {
-        natsMsg_Nak(taken->message, nullptr);
+        (void)internal::nak(impl_->connection, taken->message);
         natsMsg_Destroy(taken->message);
       }
       continue;

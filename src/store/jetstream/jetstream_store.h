@@ -68,10 +68,17 @@ struct JetStreamOptions {
   // A job fetched before it is due goes back for the time left until then, but at most this
   // long (-1: no bound). Callers whose now_ms is not the real time (tests) bound it.
   int64_t recheck_not_due_ms = -1;
-  // How long a fetch (no-wait: what is there now) may take before the client gives up on the
-  // server's answer. Generous: giving up on an answer still on its way (a loaded machine) would
-  // leave its messages delivered to nobody until AckWait passes.
-  int64_t fetch_wait_ms = 500;
+  // How long a claim's fetch waits for the first message when the consumer has none (JetStream
+  // answers at once when it has some). An answer that comes later than this is not lost: the
+  // subscription keeps it and the node's next fetch takes it.
+  int64_t claim_wait_ms = 100;
+  // How much longer than that a claim's fetch waits for the server's answer. What comes later is
+  // not lost: the node's next fetch takes it.
+  int64_t fetch_grace_ms = 250;
+  // The wait, and the grace, of the fetch that leases a group commit's own jobs: short, because
+  // ingest waits on it. When another node took them first, or the answer is slow, they are not
+  // leased but claimed.
+  int64_t lease_wait_ms = 10;
   int64_t connect_timeout_ms = 2000;
   int64_t request_timeout_ms = 5000;  // JetStream API calls and publish acknowledgements
 };

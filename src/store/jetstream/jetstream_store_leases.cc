@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <chrono>
 
 #include "store/jetstream/internal/codec.h"
 #include "store/jetstream/internal/impl.h"
@@ -14,6 +15,14 @@ namespace {
 using internal::decode_job;
 using internal::encode_job;
 using internal::JobRecord;
+
+// A job fetched less than this before it is due is kept by the node until then rather than
+// handed back with a delay: a job just published by a node whose clock is a little ahead, one
+// published while the fetch waited, a retry's last moments. Handing those back would only churn,
+// and nats-server 2.9 has been seen to redeliver a message handed back with a short delay in
+// place of another one (the other then waits for AckWait).
+constexpr int64_t kKeepNotDueMs = 2000;
+constexpr size_t kMaxKeptNotDue = 10'000;
 
 std::string_view data_of(natsMsg* message) {
   return {natsMsg_GetData(message), static_cast<size_t>(natsMsg_GetDataLength(message))};
@@ -27,34 +36,55 @@ Result<std::vector<Claim>> JetStreamStore::claim(int64_t now_ms, int limit, int6
     return claims;
   }
   MutexLock serial(impl_->claim_mutex);
-  HK_ASSIGN_OR_RETURN(std::vector<Impl::Fetched> fetched, impl_->fetch(limit));
+  // Kept ones first: those due now, and those whose lease would run out before they are due
+  // (handed back: JetStream redelivers them).
+  const auto now = std::chrono::steady_clock::now();
+  std::vector<Impl::Fetched> kept;
+  kept.swap(impl_->not_yet_due);
+  for (Impl::Fetched& message : kept) {
+    const auto lease_ends = message.fetched_at + local_lease(impl_->options.lease_ms);
+    if (message.record->due_at_ms <= now_ms && static_cast<int>(claims.size()) < limit &&
+        now < lease_ends) {
+      claims.push_back(impl_->hold(std::move(message), now_ms));
+    } else if (now + std::chrono::milliseconds(message.record->due_at_ms - now_ms) >= lease_ends) {
+      (void)internal::nak(impl_->connection, message.message);
+      natsMsg_Destroy(message.message);
+    } else {
+      impl_->not_yet_due.push_back(std::move(message));
+    }
+  }
+  const int wanted = limit - static_cast<int>(claims.size());
+  if (wanted <= 0) {
+    return claims;
+  }
+  HK_ASSIGN_OR_RETURN(
+      std::vector<Impl::Fetched> fetched,
+      impl_->fetch(wanted, impl_->options.claim_wait_ms, impl_->options.fetch_grace_ms));
   for (Impl::Fetched& message : fetched) {
     if (!message.record.has_value()) {
       // Nothing hikyaku wrote: redelivering it forever would help nobody.
       spdlog::error("JetStream: message {} of {} is not a job; terminated", message.sequence,
                     impl_->jobs_stream);
-      natsMsg_Term(message.message, nullptr);
+      (void)internal::terminate(impl_->connection, message.message);
       natsMsg_Destroy(message.message);
       continue;
     }
-    if (impl_->already_held(message)) {
-      continue;  // a second copy of a delivery this node holds: the held one settles it
+    if (impl_->already_held(message) || impl_->already_kept(message)) {
+      continue;  // a second copy of a message this node holds: the held one settles it
     }
-    if (message.record->due_at_ms > now_ms) {
+    const int64_t delay = message.record->due_at_ms - now_ms;
+    if (delay <= 0) {
+      claims.push_back(impl_->hold(std::move(message), now_ms));
+    } else if (delay <= kKeepNotDueMs && impl_->not_yet_due.size() < kMaxKeptNotDue) {
+      impl_->not_yet_due.push_back(std::move(message));
+    } else {
       // Due later (a retry, a release with a time): back until then.
-      int64_t delay = message.record->due_at_ms - now_ms;
-      if (impl_->options.recheck_not_due_ms >= 0) {
-        delay = std::min(delay, impl_->options.recheck_not_due_ms);
-      }
-      if (delay > 0) {
-        natsMsg_NakWithDelay(message.message, delay, nullptr);
-      } else {
-        natsMsg_Nak(message.message, nullptr);
-      }
+      (void)internal::nak(impl_->connection, message.message,
+                          impl_->options.recheck_not_due_ms >= 0
+                              ? std::min(delay, impl_->options.recheck_not_due_ms)
+                              : delay);
       natsMsg_Destroy(message.message);
-      continue;
     }
-    claims.push_back(impl_->hold(std::move(message), now_ms));
   }
   return claims;
 }
@@ -62,11 +92,11 @@ Result<std::vector<Claim>> JetStreamStore::claim(int64_t now_ms, int limit, int6
 Status JetStreamStore::complete(const Claim& claim) {
   HK_ASSIGN_OR_RETURN(const JetStreamStore::Impl::Held held, impl_->take(claim));
   natsMsg* message = held.message;
-  auto code = static_cast<jsErrCode>(0);
-  const natsStatus status = natsMsg_AckSync(message, nullptr, &code);
-  if (status != NATS_OK) {
+  if (Status acked =
+          internal::ack_sync(impl_->connection, message, impl_->options.request_timeout_ms);
+      !acked.ok()) {
     impl_->put_back(claim, held);
-    return nats_failure(fmt::format("completing job {}", claim.job.id), status);
+    return unavailable(fmt::format("completing job {}: {}", claim.job.id, acked.message()));
   }
   natsMsg_Destroy(message);
   return ok_status();
@@ -88,14 +118,12 @@ static Status republish(JetStreamStore::Impl& impl, const Claim& claim,
     impl.put_back(claim, held);
     return published.status();
   }
-  auto code = static_cast<jsErrCode>(0);
-  const natsStatus status = natsMsg_AckSync(message, nullptr, &code);
+  Status acked = internal::ack_sync(impl.connection, message, impl.options.request_timeout_ms);
   natsMsg_Destroy(message);
-  if (status != NATS_OK) {
-    return nats_failure(
-        fmt::format("job {} is pending again, but its old message may come back once more",
-                    claim.job.id),
-        status);
+  if (!acked.ok()) {
+    return unavailable(
+        fmt::format("job {} is pending again, but its old message may come back once more: {}",
+                    claim.job.id, acked.message()));
   }
   return ok_status();
 }
@@ -119,10 +147,9 @@ Status JetStreamStore::release(const Claim& claim, int64_t due_at_ms) {
   HK_ASSIGN_OR_RETURN(const JetStreamStore::Impl::Held held, impl_->take(claim));
   natsMsg* message = held.message;
   if (due_at_ms == 0) {
-    const natsStatus status = natsMsg_Nak(message, nullptr);
-    if (status != NATS_OK) {
+    if (Status handed_back = internal::nak(impl_->connection, message); !handed_back.ok()) {
       impl_->put_back(claim, held);
-      return nats_failure(fmt::format("releasing job {}", claim.job.id), status);
+      return unavailable(fmt::format("releasing job {}: {}", claim.job.id, handed_back.message()));
     }
     natsMsg_Destroy(message);
     return ok_status();
@@ -168,14 +195,12 @@ Status JetStreamStore::dead_letter(const Claim& claim, const DeadLetterReason& r
     impl_->put_back(claim, held);
     return published.status();
   }
-  auto code = static_cast<jsErrCode>(0);
-  const natsStatus status = natsMsg_AckSync(message, nullptr, &code);
+  Status acked = internal::ack_sync(impl_->connection, message, impl_->options.request_timeout_ms);
   natsMsg_Destroy(message);
-  if (status != NATS_OK) {
-    return nats_failure(
-        fmt::format("job {} is dead-lettered, but its message may come back once more",
-                    claim.job.id),
-        status);
+  if (!acked.ok()) {
+    return unavailable(
+        fmt::format("job {} is dead-lettered, but its message may come back once more: {}",
+                    claim.job.id, acked.message()));
   }
   return ok_status();
 }

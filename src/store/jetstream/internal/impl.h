@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -17,6 +18,7 @@
 #include "core/mutex.h"
 #include "core/status.h"
 #include "store/jetstream/internal/codec.h"
+#include "store/jetstream/internal/pull.h"
 #include "store/jetstream/jetstream_store.h"
 
 namespace hikyaku::store {
@@ -34,7 +36,7 @@ struct JetStreamStore::Impl {
   jsCtx* js = nullptr;         // request/reply calls (thread-safe)
   jsCtx* publisher = nullptr;  // asynchronous publishes, one batch at a time (append_mutex)
   kvStore* kv = nullptr;
-  natsSubscription* workers = nullptr;  // bound to the shared consumer; fetched under claim_mutex
+  std::unique_ptr<internal::Puller> workers;  // the shared consumer; pulled under claim_mutex
 
   std::string node_id;  // random, names this store's message ids and lease tokens
   std::atomic<uint64_t> next_id{0};
@@ -51,9 +53,16 @@ struct JetStreamStore::Impl {
   struct Held {
     natsMsg* message = nullptr;
     std::chrono::steady_clock::time_point expires;
+    uint64_t sequence = 0;  // in the jobs stream
   };
   Mutex held_mutex;
   std::unordered_map<std::string, Held> held HK_GUARDED_BY(held_mutex);
+  // The stream sequences `held` holds, with how many copies and the latest lease among them.
+  struct Copies {
+    int count = 0;
+    std::chrono::steady_clock::time_point latest_expiry;
+  };
+  std::unordered_map<uint64_t, Copies> held_sequences HK_GUARDED_BY(held_mutex);
 
   std::string job_subject(std::string_view target) const;
   std::string archive_subject(std::string_view archive) const;
@@ -88,12 +97,20 @@ struct JetStreamStore::Impl {
     // When the fetch was sent: the server's AckWait started after it.
     std::chrono::steady_clock::time_point fetched_at;
   };
-  // Up to `limit` messages the consumer has now (no waiting for more). Under claim_mutex.
-  Result<std::vector<Fetched>> fetch(int limit);
-  // True when this node already holds the same delivery (stream sequence and delivery count):
-  // a busy client can be handed one delivery twice (a fetch answered after it gave up waiting).
-  // The copy is destroyed unless it is the held message itself; nothing is acknowledged.
+  // Jobs fetched shortly before they are due (a retry's last moments, another node's clock a
+  // little ahead): kept here until then rather than handed back with a delay, and taken by the
+  // first claim they are due for.
+  std::vector<Fetched> not_yet_due HK_GUARDED_BY(claim_mutex);
+  // Up to `limit` messages: what this node already received, else what the consumer has now,
+  // else the first that come within `wait_ms`; the server's answer is awaited `grace_ms` longer
+  // (Puller::pull). Under claim_mutex.
+  Result<std::vector<Fetched>> fetch(int limit, int64_t wait_ms, int64_t grace_ms);
+  // True when this node already holds the same stream message under a lease still running:
+  // nats-server 2.9 can deliver a message it was handed back (NAK) twice in quick succession,
+  // and the held copy settles it. The copy is destroyed; nothing is acknowledged.
   bool already_held(const Fetched& fetched) HK_EXCLUDES(held_mutex);
+  // The same for a message kept until it is due (not_yet_due). Under claim_mutex.
+  bool already_kept(const Fetched& fetched) HK_REQUIRES(claim_mutex);
   // The claim token of a fetched message: node, stream sequence, delivery count.
   std::string token_of(const Fetched& fetched) const;
   // Holds a fetched message under a new lease and returns its claim (body and all).
@@ -112,6 +129,10 @@ struct JetStreamStore::Impl {
   Status scan(const std::string& stream, const std::string& subject, uint64_t from,
               const std::function<bool(uint64_t sequence, natsMsg* message)>& visit);
 };
+
+// How long this node may settle a message it fetched: a margin below the consumer's AckWait, so
+// that it stops before the server can have handed the message to another node.
+std::chrono::milliseconds local_lease(int64_t ack_wait_ms);
 
 // A NATS failure as a Status: kUnavailable with `what`, cnats' text and its last error detail.
 Status nats_failure(std::string_view what, natsStatus status);
