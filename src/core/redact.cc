@@ -9,6 +9,7 @@
 #include <set>
 
 #include "core/hex.h"
+#include "core/url_encoding.h"
 
 namespace hikyaku {
 namespace {
@@ -74,10 +75,14 @@ int32_t hex4(std::string_view text, size_t at) {
 
 // Decodes the escape (percent or JSON) starting at text[at], if any: writes its bytes to
 // `bytes` and returns the escape's length in `text`; returns 0 when text[at] is a plain byte.
+// Which escapes a decoding pass reads (a text may hold a literal `%` or `\\` right before an
+// escaped secret, which one reading would take as the start of an escape).
+enum class Escapes { kBoth, kPercentOnly, kJsonOnly };
+
 size_t decode_escape(std::string_view text, size_t at, std::array<unsigned char, 4>& bytes,
-                     size_t& count) {
+                     size_t& count, Escapes escapes = Escapes::kBoth) {
   const char c = text[at];
-  if (c == '%') {
+  if (c == '%' && escapes != Escapes::kJsonOnly) {
     if (at + 2 < text.size()) {
       const int high = hex_digit_value(text[at + 1]);
       const int low = hex_digit_value(text[at + 2]);
@@ -89,7 +94,7 @@ size_t decode_escape(std::string_view text, size_t at, std::array<unsigned char,
     }
     return 0;
   }
-  if (c != '\\' || at + 1 >= text.size()) {
+  if (c != '\\' || at + 1 >= text.size() || escapes == Escapes::kPercentOnly) {
     return 0;
   }
   static constexpr std::string_view kFrom = "\"\\/bfnrt";
@@ -124,12 +129,12 @@ size_t decode_escape(std::string_view text, size_t at, std::array<unsigned char,
 // Calls emit(byte, escape_begin, escape_end) for every byte of `text` with one layer of percent
 // and JSON escapes decoded.
 template <typename Emit>
-void for_each_decoded(std::string_view text, Emit&& emit) {
+void for_each_decoded(std::string_view text, Emit&& emit, Escapes escapes = Escapes::kBoth) {
   std::array<unsigned char, 4> bytes{};
   size_t at = 0;
   while (at < text.size()) {
     size_t count = 0;
-    const size_t length = decode_escape(text, at, bytes, count);
+    const size_t length = decode_escape(text, at, bytes, count, escapes);
     if (length == 0) {
       emit(static_cast<unsigned char>(text[at]), at, at + 1);
       ++at;
@@ -347,6 +352,18 @@ Redactor::Redactor(const std::vector<std::string>& secrets) {
     // decoded form (a value that itself contains escapes appears decoded in some texts).
     add(secret, kMinSecretBytes);
     add(decode_once(secret), kMinSecretBytes);
+    // Percent-encoded whole, in either hex case, found raw: the decoding pass alone misses an
+    // encoded value whose first byte also ends an escape (`%2` then `fuzz%2F...`, found by
+    // fuzz/backlog_response_fuzzer.cc).
+    const std::string encoded = percent_encode(secret);
+    add(encoded, kMinSecretBytes);
+    std::string lower = encoded;
+    for (size_t at = lower.find('%'); at != std::string::npos && at + 2 < lower.size();
+         at = lower.find('%', at + 3)) {
+      lower[at + 1] = static_cast<char>(std::tolower(static_cast<unsigned char>(lower[at + 1])));
+      lower[at + 2] = static_cast<char>(std::tolower(static_cast<unsigned char>(lower[at + 2])));
+    }
+    add(lower, kMinSecretBytes);
     add(base64_padded(secret), kMinBase64Chars);
     for (size_t offset = 0; offset < 3; ++offset) {
       add(base64_core(secret, offset, kBase64), kMinBase64Chars);
@@ -464,18 +481,44 @@ void Redactor::scan_raw(std::string_view text, std::vector<Span>& spans) const {
 }
 
 void Redactor::scan_decoded(std::string_view text, std::vector<Span>& spans) const {
-  // Where each of the last max_pattern_ decoded bytes began in `text`.
-  std::vector<size_t> begins(max_pattern_);
-  size_t decoded = 0;
-  int32_t state = 0;
-  for_each_decoded(text, [&](unsigned char byte, size_t escape_begin, size_t escape_end) {
-    begins[decoded % max_pattern_] = escape_begin;
-    ++decoded;
-    state = next_[static_cast<size_t>(state) * classes_ + class_of_[fold(byte)]];
-    if (const uint32_t length = match_[static_cast<size_t>(state)]; length != 0) {
-      add_span(spans, begins[(decoded - length) % max_pattern_], escape_end);
+  // Both kinds of escape read; and when the text holds both `%` and `\\`, each kind alone too, so
+  // that a literal one of them right before an escaped secret cannot hide it (`\\` then
+  // `fuzz%2F...` read as the escape `\\f`, found by the backlog_response fuzzer).
+  const bool mixed =
+      text.find('%') != std::string_view::npos && text.find('\\') != std::string_view::npos;
+  std::vector<Span> found;
+  for (const Escapes escapes : {Escapes::kBoth, Escapes::kPercentOnly, Escapes::kJsonOnly}) {
+    if (escapes != Escapes::kBoth && !mixed) {
+      break;
     }
-  });
+    std::vector<Span> pass;
+    // Where each of the last max_pattern_ decoded bytes began in `text`.
+    std::vector<size_t> begins(max_pattern_);
+    size_t decoded = 0;
+    int32_t state = 0;
+    for_each_decoded(
+        text,
+        [&](unsigned char byte, size_t escape_begin, size_t escape_end) {
+          begins[decoded % max_pattern_] = escape_begin;
+          ++decoded;
+          state = next_[static_cast<size_t>(state) * classes_ + class_of_[fold(byte)]];
+          if (const uint32_t length = match_[static_cast<size_t>(state)]; length != 0) {
+            add_span(pass, begins[(decoded - length) % max_pattern_], escape_end);
+          }
+        },
+        escapes);
+    found.insert(found.end(), pass.begin(), pass.end());
+  }
+  // Each pass's spans are ordered; together they are merged into ordered, disjoint spans.
+  std::sort(found.begin(), found.end(),
+            [](const Span& a, const Span& b) { return a.begin < b.begin; });
+  for (const Span& span : found) {
+    if (!spans.empty() && span.begin <= spans.back().end) {
+      spans.back().end = std::max(spans.back().end, span.end);
+    } else {
+      spans.push_back(span);
+    }
+  }
 }
 
 void Redactor::find_values(std::string_view text, std::vector<Span>& spans) const {

@@ -173,6 +173,17 @@ TEST(RedactorTest, OverlappingAndNestedValuesMergeIntoOneMask) {
   EXPECT_EQ(redactor.redact("-bcde-"), "-***-");
 }
 
+// A literal `\` or `%` right before an escaped secret could be read as the start of an escape
+// and hide it (found by fuzz/backlog_response_fuzzer.cc): every reading is tried.
+TEST(RedactorTest, ALiteralEscapeCharacterBeforeAnEscapedSecretDoesNotHideIt) {
+  const Redactor redactor(std::vector<std::string>{"fuzz-api-key/+7c="});
+  EXPECT_EQ(redactor.redact(R"(<b>j\fuzz-api-key%2F%2B7c%3D</b>)"), R"(<b>j\***</b>)");
+  EXPECT_EQ(redactor.redact("x%2fuzz-api-key%2F%2B7c%3D"), "x%2***");
+  EXPECT_EQ(redactor.redact("x%2fuzz-api-key%2f%2b7c%3d"), "x%2***");
+  const Redactor hex_start(std::vector<std::string>{"ab12cd34/ef56"});
+  EXPECT_EQ(hex_start.redact(R"(50%ab12cd34\/ef56 done)"), R"(50%*** done)");
+}
+
 TEST(RedactorTest, ValuePrefixOfAnotherIsStillFound) {
   // The automaton must fall back from a failed longer match to the shorter value inside it.
   const Redactor redactor({"aaab", "aaaaaaaaaaX"});

@@ -37,7 +37,13 @@ int number_at(std::string_view text, size_t position, size_t count) {
 }  // namespace
 
 std::string format_rfc3339_seconds(std::chrono::system_clock::time_point time) {
-  const std::tm parts = utc(time);
+  return format_rfc3339_seconds(static_cast<int64_t>(std::chrono::system_clock::to_time_t(time)));
+}
+
+std::string format_rfc3339_seconds(int64_t epoch_seconds) {
+  const auto seconds = static_cast<std::time_t>(epoch_seconds);
+  std::tm parts{};
+  gmtime_r(&seconds, &parts);
   return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z", parts.tm_year + 1900, parts.tm_mon + 1,
                      parts.tm_mday, parts.tm_hour, parts.tm_min, parts.tm_sec);
 }

@@ -14,6 +14,9 @@ namespace hikyaku {
 // "2026-03-01T09:15:02Z": UTC, whole seconds, as EventBridge writes an event's `time` and the
 // input transformer's <aws.events.event.ingestion-time>.
 std::string format_rfc3339_seconds(std::chrono::system_clock::time_point time);
+// The same from seconds since the epoch, for any year a std::tm holds (a system_clock time point
+// counts nanoseconds and overflows after 2262; PutEvents accepts times up to year 9999).
+std::string format_rfc3339_seconds(int64_t epoch_seconds);
 // "2026-03-01T09:15:02.118Z": with milliseconds, for logs and delivery records.
 std::string format_rfc3339_millis(std::chrono::system_clock::time_point time);
 

@@ -11,6 +11,14 @@ TEST(TimeTest, FormatsTimesAsEventBridgeDoes) {
   EXPECT_EQ(format_rfc3339_millis(time), "2022-01-01T00:00:00.123Z");
 }
 
+// Seconds counts PutEvents accepts (years 0001..9999) that a nanosecond time point cannot hold
+// (found by fuzz/put_events_fuzzer.cc: year 4052 overflowed).
+TEST(TimeTest, FormatsEverySecondOfYearsOneToNineThousandNineHundredNinetyNine) {
+  EXPECT_EQ(format_rfc3339_seconds(int64_t{65706801302}), "4052-03-01T09:15:02Z");
+  EXPECT_EQ(format_rfc3339_seconds(int64_t{253402300799}), "9999-12-31T23:59:59Z");
+  EXPECT_EQ(format_rfc3339_seconds(int64_t{-62135596800}), "0001-01-01T00:00:00Z");
+}
+
 TEST(TimeTest, ChecksTimestampShape) {
   EXPECT_TRUE(is_rfc3339_timestamp("2026-03-01T09:15:02Z"));
   EXPECT_TRUE(is_rfc3339_timestamp("2026-03-01t09:15:02.118z"));

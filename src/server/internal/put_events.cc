@@ -522,8 +522,7 @@ Result<std::string> format_event_time(int64_t epoch_seconds) {
   if (epoch_seconds < kMinEventTime || epoch_seconds > kMaxEventTime) {
     return invalid_argument("time out of range");
   }
-  return format_rfc3339_seconds(
-      std::chrono::system_clock::time_point(std::chrono::seconds(epoch_seconds)));
+  return format_rfc3339_seconds(epoch_seconds);
 }
 
 int64_t put_events_entry_size(const EntrySizeInput& entry) {
