@@ -226,6 +226,18 @@ bool has_short_secret_word(std::string_view name) {
   return flush();
 }
 
+// Appends `sorted` (ordered by begin) to `spans`, merging the spans that overlap or touch.
+template <typename SpanT>
+void append_coalesced(std::vector<SpanT>& spans, const std::vector<SpanT>& sorted) {
+  for (const SpanT& span : sorted) {
+    if (!spans.empty() && span.begin <= spans.back().end) {
+      spans.back().end = std::max(spans.back().end, span.end);
+    } else {
+      spans.push_back(span);
+    }
+  }
+}
+
 struct NameSpan {
   size_t begin;
   size_t end;
@@ -269,13 +281,7 @@ void find_name_spans(std::string_view text, std::vector<NameSpan>& spans) {
   }
   std::sort(found.begin(), found.end(),
             [](const NameSpan& a, const NameSpan& b) { return a.begin < b.begin; });
-  for (const NameSpan& span : found) {
-    if (!spans.empty() && span.begin <= spans.back().end) {
-      spans.back().end = std::max(spans.back().end, span.end);
-    } else {
-      spans.push_back(span);
-    }
-  }
+  append_coalesced(spans, found);
 }
 
 template <typename SpanT>
@@ -512,13 +518,7 @@ void Redactor::scan_decoded(std::string_view text, std::vector<Span>& spans) con
   // Each pass's spans are ordered; together they are merged into ordered, disjoint spans.
   std::sort(found.begin(), found.end(),
             [](const Span& a, const Span& b) { return a.begin < b.begin; });
-  for (const Span& span : found) {
-    if (!spans.empty() && span.begin <= spans.back().end) {
-      spans.back().end = std::max(spans.back().end, span.end);
-    } else {
-      spans.push_back(span);
-    }
-  }
+  append_coalesced(spans, found);
 }
 
 void Redactor::find_values(std::string_view text, std::vector<Span>& spans) const {
@@ -539,13 +539,7 @@ void Redactor::find_values(std::string_view text, std::vector<Span>& spans) cons
   std::merge(spans.begin(), spans.end(), decoded.begin(), decoded.end(), std::back_inserter(merged),
              [](const Span& a, const Span& b) { return a.begin < b.begin; });
   spans.clear();
-  for (const Span& span : merged) {
-    if (!spans.empty() && span.begin <= spans.back().end) {
-      spans.back().end = std::max(spans.back().end, span.end);
-    } else {
-      spans.push_back(span);
-    }
-  }
+  append_coalesced(spans, merged);
 }
 
 bool Redactor::contains_secret(std::string_view text) const {
