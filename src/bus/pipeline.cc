@@ -317,6 +317,13 @@ void Pipeline::replay(std::string_view bus_name, std::vector<Envelope> envelopes
 void Pipeline::ingest_events(std::string_view bus_name, std::vector<Envelope> envelopes,
                              const std::vector<std::string>* replay_rules, IngestDone done) {
   const size_t count = envelopes.size();
+  if (backlog_full_.load(std::memory_order_relaxed)) {
+    throttled_events_.add(static_cast<int64_t>(count));
+    done(std::vector<Status>(
+        count, resource_exhausted("the delivery backlog is at its bound "
+                                  "(Store.MaxPendingDeliveries); retry once deliveries catch up")));
+    return;
+  }
   // Full already: refuse before spending any work on the call.
   const int64_t room = committer_.room_bytes();
   if (room <= 0) {

@@ -142,6 +142,13 @@ class Pipeline final : public EventBus {
               const std::vector<std::string>& rules, IngestDone done);
   std::shared_ptr<const config::Config> config() const override;
 
+  // Backpressure from delivery (serve sets it from the store's counts against
+  // Store.MaxPendingDeliveries): while the backlog is full, every call is refused
+  // kResourceExhausted before any work, as when the commit queue has no room.
+  void set_delivery_backlog_full(bool full) {
+    backlog_full_.store(full, std::memory_order_relaxed);
+  }
+
   void publish(std::shared_ptr<const Snapshot> snapshot);
   std::shared_ptr<const Snapshot> snapshot() const { return snapshot_.load(); }
 
@@ -156,6 +163,7 @@ class Pipeline final : public EventBus {
   void refuse_too_large(int64_t bytes, size_t count, const IngestDone& done);
 
   std::atomic<std::shared_ptr<const Snapshot>> snapshot_;
+  std::atomic<bool> backlog_full_{false};
   Counter& render_failures_;
   Counter& unknown_bus_events_;
   Counter& throttled_events_;

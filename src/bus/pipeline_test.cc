@@ -373,6 +373,28 @@ TEST_F(PipelineTest, PublishSwapsTheSnapshot) {
   EXPECT_TRUE(claim_all().empty());
 }
 
+// Backpressure from delivery: while the backlog is full every event is refused as retryable
+// overload and nothing of it is stored; once it is not, the same events go in.
+TEST_F(PipelineTest, AFullDeliveryBacklogRefusesEveryEventUntilItDrains) {
+  load(std::string(kLogConfig));
+  pipeline_->set_delivery_backlog_full(true);
+  std::vector<Status> statuses =
+      ingest("default", {sample("05-guardduty-ec2-cryptomining-high.json"),
+                         sample("07-macie-s3-personal-data-high.json")});
+  ASSERT_EQ(statuses.size(), 2u);
+  for (const Status& status : statuses) {
+    EXPECT_EQ(status.code(), StatusCode::kResourceExhausted);
+    EXPECT_THAT(status.message(), HasSubstr("Store.MaxPendingDeliveries"));
+  }
+  EXPECT_TRUE(claim_all().empty());
+  EXPECT_NE(metrics_.render().find("hikyaku_throttled_events_total 2"), std::string::npos);
+
+  pipeline_->set_delivery_backlog_full(false);
+  statuses = ingest("default", {sample("05-guardduty-ec2-cryptomining-high.json")});
+  ASSERT_TRUE(statuses[0].ok()) << statuses[0].to_string();
+  EXPECT_FALSE(claim_all().empty());
+}
+
 TEST_F(PipelineTest, CommitFailureIsReportedPerEvent) {
   load(std::string(kLogConfig));
   committer_->stop();  // nothing can be made durable any more

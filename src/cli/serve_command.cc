@@ -15,12 +15,16 @@
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <csignal>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <memory>
 #include <set>
@@ -68,6 +72,7 @@ struct Running {
   Gauge* pending = nullptr;
   Gauge* leased = nullptr;
   Gauge* dead_letters = nullptr;
+  Gauge* backlog_full = nullptr;
   std::set<std::string> secrets;  // of every config loaded since start
 };
 
@@ -91,6 +96,36 @@ std::string metrics_text(Running& running) {
     running.dead_letters->set(counts->dead_letters);
   }
   return running.metrics.render() + running.server->server_metrics_text();
+}
+
+// Store.MaxPendingDeliveries: with the delivery backlog at its bound, ingest refuses (retryable
+// throttling) until deliveries bring it below; read from the store's counts once a second, so the
+// backlog can pass the bound by up to a second's ingest (docs/store.md, "Backpressure"). Counts
+// that cannot be read leave the state as it was.
+void watch_delivery_backlog(Running& running) {
+  const int64_t bound = running.pipeline->config()->store.max_pending_deliveries;
+  bool full = false;
+  if (bound > 0) {
+    Result<store::Counts> counts = running.store->counts(SystemClock::instance().now_ms());
+    if (!counts.has_value()) {
+      return;
+    }
+    const int64_t waiting = counts->pending + counts->leased;
+    full = waiting >= bound;
+    if (full != (running.backlog_full->value() != 0)) {
+      if (full) {
+        spdlog::warn(
+            "delivery backlog full: {} jobs wait for their destinations "
+            "(Store.MaxPendingDeliveries {}); ingest answers ThrottlingException",
+            waiting, bound);
+      } else {
+        spdlog::info("delivery backlog below its bound again: {} jobs wait; ingest resumes",
+                     waiting);
+      }
+    }
+  }
+  running.backlog_full->set(full ? 1 : 0);
+  running.pipeline->set_delivery_backlog_full(full);
 }
 
 // DryRun Backlog targets write their actions beside the store's database.
@@ -150,7 +185,42 @@ Result<bus::ArchiveService::Options> archive_service_options() {
   return options;
 }
 
-int serve(const std::string& path, const config::LoadOptions& load_options) {
+// A core dump holds in clear every secret the process knows (connection keys, OAuth tokens, SigV4
+// secrets), so serve writes none unless asked (docs/operations.md, "Crashes"); not dumpable also
+// keeps other processes of the same user from reading its memory through ptrace or /proc.
+void forbid_core_dumps() {
+  const rlimit none{0, 0};
+  if (setrlimit(RLIMIT_CORE, &none) != 0 || prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) {
+    spdlog::warn("could not turn core dumps off: {}", std::strerror(errno));
+  }
+}
+
+// Every connection is a file descriptor: take the hard limit (as Go and nginx do), and say so when
+// even that is below Server.Limits.MaxConnections plus what the store and destinations need.
+void raise_open_file_limit(int max_connections) {
+  constexpr rlim_t kOtherFiles = 256;
+  rlimit files{};
+  if (getrlimit(RLIMIT_NOFILE, &files) != 0) {
+    return;
+  }
+  if (files.rlim_cur < files.rlim_max) {
+    files.rlim_cur = files.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &files);
+    getrlimit(RLIMIT_NOFILE, &files);
+  }
+  const auto wanted = static_cast<rlim_t>(max_connections) + kOtherFiles;
+  if (files.rlim_cur != RLIM_INFINITY && files.rlim_cur < wanted) {
+    spdlog::warn(
+        "the open-file limit ({}) is below Server.Limits.MaxConnections ({}) plus {} for the store "
+        "and destinations: connections beyond it are refused (raise `ulimit -n` or LimitNOFILE=)",
+        files.rlim_cur, max_connections, kOtherFiles);
+  }
+}
+
+int serve(const std::string& path, const config::LoadOptions& load_options, bool allow_core_dumps) {
+  if (!allow_core_dumps) {
+    forbid_core_dumps();
+  }
   // Signals are taken synchronously by this thread; every thread started below inherits the mask.
   sigset_t signals;
   sigemptyset(&signals);
@@ -171,6 +241,7 @@ int serve(const std::string& path, const config::LoadOptions& load_options) {
     spdlog::warn("config warning: {}", warning.to_string());  // never quotes a secret
   }
   auto config = std::make_shared<const config::Config>(std::move(*loaded.config));
+  raise_open_file_limit(config->server.limits.max_connections);
 
   Running running;
   std::shared_ptr<const Redactor> redactor = remember_secrets(running, *config);
@@ -179,6 +250,9 @@ int serve(const std::string& path, const config::LoadOptions& load_options) {
   running.leased = &running.metrics.gauge("hikyaku_queue_leased_jobs", "Delivery jobs in flight");
   running.dead_letters =
       &running.metrics.gauge("hikyaku_dead_letter_jobs", "Jobs in the dead-letter queue");
+  running.backlog_full = &running.metrics.gauge(
+      "hikyaku_delivery_backlog_full",
+      "1 while ingest is refused because Store.MaxPendingDeliveries jobs wait for delivery");
 
   Result<std::unique_ptr<store::Store>> store = open_configured_store(config->store);
   if (!store.has_value()) {
@@ -274,9 +348,14 @@ int serve(const std::string& path, const config::LoadOptions& load_options) {
   fmt::print("listening {}://{}:{}\n", scheme, host, *port);
   std::fflush(stdout);
 
+  watch_delivery_backlog(running);
   for (;;) {
-    int signal = 0;
-    sigwait(&signals, &signal);
+    constexpr timespec kBacklogWatchPeriod{1, 0};
+    const int signal = sigtimedwait(&signals, nullptr, &kBacklogWatchPeriod);
+    if (signal < 0) {  // the period passed (EAGAIN), or EINTR
+      watch_delivery_backlog(running);
+      continue;
+    }
     if (signal == SIGHUP) {
       reload(running, path, load_options);
       continue;
@@ -314,8 +393,13 @@ void add_serve_command(CLI::App& app, int& exit_code) {
                     load_options->allow_file_references_outside_config_dir,
                     "let ${file:PATH} read absolute paths and paths outside the config's folder "
                     "(at start and on every reload)");
-  command->callback(
-      [config_path, load_options, &exit_code] { exit_code = serve(*config_path, *load_options); });
+  auto allow_core_dumps = std::make_shared<bool>(false);
+  command->add_flag("--allow-core-dumps", *allow_core_dumps,
+                    "let a crash write a core dump (it holds every secret in clear; for debugging "
+                    "on a machine whose dumps stay private)");
+  command->callback([config_path, load_options, allow_core_dumps, &exit_code] {
+    exit_code = serve(*config_path, *load_options, *allow_core_dumps);
+  });
 }
 
 }  // namespace hikyaku::cli

@@ -95,6 +95,10 @@ struct ServerLimits {
   int64_t max_body_bytes = int64_t{1024} * 1024;  // whole request body
   int64_t max_header_bytes = int64_t{16} * 1024;
   int max_connections = 1024;
+  // Requests read and being handled at once (headers in, answer not yet sent), across all
+  // connections: what bounds the memory request bodies take. Beyond it a request is answered at
+  // once without its body being kept: PutEvents ThrottlingException, the webhook 429.
+  int max_concurrent_requests = 256;
   int request_timeout_seconds = 30;  // reading one whole request, slowloris included
 };
 
@@ -162,6 +166,10 @@ struct StoreConfig {
   // may wait in memory for its commit; past it PutEvents answers ThrottlingException and the
   // webhook 429 (docs/store.md, "Memory under load"). 1 MiB .. 64 GiB.
   int64_t max_queued_bytes = int64_t{256} * 1024 * 1024;
+  // Store.MaxPendingDeliveries: how many delivery jobs (pending or in flight) may wait for their
+  // destinations; at it, ingest answers ThrottlingException / 429 until deliveries catch up
+  // (docs/store.md, "Backpressure"). 0 = no bound; at most 1,000,000,000.
+  int64_t max_pending_deliveries = 1'000'000;
   // Store.DeliveryLog.MaxEntries: how many of the latest delivery attempts the store keeps for
   // operators (GET /admin/v1/deliveries, `hikyaku deliveries`). 0 .. 10,000,000; 0 = none.
   int64_t delivery_log_entries = 10'000;

@@ -209,7 +209,7 @@ TEST(ConfigTest, ServerSectionAndLogTarget) {
     ApiKeys: [{ HeaderName: x-hikyaku-key, Value: "${HOOK_KEY}" }]
     AdminApiKeys: [{ HeaderName: x-hikyaku-admin-key, Value: "${ADMIN_KEY}" }]
   Tls: { CertFile: CERT, KeyFile: KEY }
-  Limits: { MaxEntryBytes: 1024, RequestTimeoutSeconds: 5 }
+  Limits: { MaxEntryBytes: 1024, RequestTimeoutSeconds: 5, MaxConcurrentRequests: 32 }
 )");
   text = replace(replace(text, "CERT", cert), "KEY }", key + " }");
   text = replace(text, "ApiDestination: backlog-add-issue", "Log: { Path: var/out.jsonl }");
@@ -236,6 +236,8 @@ TEST(ConfigTest, ServerSectionAndLogTarget) {
   EXPECT_EQ(server.limits.max_entry_bytes, 1024);
   EXPECT_EQ(server.limits.request_timeout_seconds, 5);
   EXPECT_EQ(server.limits.max_body_bytes, 1024 * 1024);
+  EXPECT_EQ(server.limits.max_concurrent_requests, 32);
+  EXPECT_EQ(server.limits.max_connections, 1024);
   ASSERT_TRUE(result.config->rules[0].targets[0].log.has_value());
   EXPECT_EQ(result.config->rules[0].targets[0].log->path, "var/out.jsonl");
 

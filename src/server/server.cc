@@ -11,10 +11,12 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 #include <limits>
+#include <memory>
 #include <optional>
 #include <thread>
 #include <type_traits>
 #include <unordered_map>
+#include <utility>
 
 #include "core/check.h"
 #include "core/mutex.h"
@@ -36,6 +38,9 @@ using boost::beast::error_code;
 // Per-connection read buffer: reserved for headers up front, grown for a body up to the cap.
 constexpr std::size_t kHeaderReadBuffer = 4096;
 constexpr std::size_t kMaxReadBuffer = std::size_t{64} * 1024;
+
+// The body of a request refused for MaxConcurrentRequests is read through this much at a time.
+constexpr std::size_t kDiscardChunk = 8192;
 
 constexpr std::size_t kUnlimitedBuffer = std::numeric_limits<std::size_t>::max();
 
@@ -176,6 +181,24 @@ struct State {
   std::shared_ptr<Api> api;
   std::shared_ptr<ServerMetrics> metrics;
   std::atomic<bool> stopping{false};
+  // Requests between their head and their answer, bounded by limits.max_concurrent_requests.
+  std::atomic<int> requests_in_flight{0};
+
+  bool try_take_request_slot() {
+    int in_flight = requests_in_flight.load(std::memory_order_relaxed);
+    while (in_flight < limits.max_concurrent_requests) {
+      if (requests_in_flight.compare_exchange_weak(in_flight, in_flight + 1,
+                                                   std::memory_order_relaxed)) {
+        metrics->requests_in_flight.add(1);
+        return true;
+      }
+    }
+    return false;
+  }
+  void release_request_slot() {
+    requests_in_flight.fetch_sub(1, std::memory_order_relaxed);
+    metrics->requests_in_flight.add(-1);
+  }
 
   Mutex mu;
   CondVar sessions_changed;
@@ -231,6 +254,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   }
 
   ~Session() override {
+    release_request_slot();
     state_->metrics->connections_active.add(-1);
     state_->remove(this);
   }
@@ -338,6 +362,13 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
       return;
     }
     auto expect = header[http::field::expect];
+    if (needs_request_slot()) {
+      if (!state_->try_take_request_slot()) {
+        refuse_too_busy(beast::iequals(expect, "100-continue"));
+        return;
+      }
+      holds_slot_ = true;
+    }
     if (beast::iequals(expect, "100-continue")) {
       auto continue_response = std::make_shared<http::response<http::empty_body>>(
           http::status::continue_, header.version());
@@ -353,6 +384,72 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
       return;
     }
     read_body();
+  }
+
+  // Every request that may carry a body or change something holds a slot: what bounds the memory
+  // of bodies being read and requests waiting for the bus is the number of slots, not of
+  // connections. A body-less GET or HEAD (health, metrics, console) costs only its head.
+  bool needs_request_slot() const {
+    const auto method = parser_->get().method();
+    return (method != http::verb::get && method != http::verb::head) || parser_->chunked() ||
+           parser_->content_length().value_or(0) > 0;
+  }
+
+  void release_request_slot() {
+    if (holds_slot_) {
+      holds_slot_ = false;
+      state_->release_request_slot();
+    }
+  }
+
+  // Answers a request over Server.Limits.MaxConcurrentRequests from its head. Its body is read
+  // through a small scratch buffer and dropped, so the connection stays usable and the answer is
+  // not lost to a reset (closing a socket with unread data sends RST); a client that waits for
+  // 100-continue has sent no body and is answered at once, its connection then closed.
+  void refuse_too_busy(bool expects_continue) {
+    keep_alive_ = parser_->get().keep_alive() && !expects_continue;
+    version_ = parser_->get().version();
+    too_busy_answer_ = state_->api->too_busy(std_view(parser_->get().target()));
+    if (expects_continue || parser_->is_done()) {
+      reading_ = false;
+      lowest().expires_never();
+      write(std::move(*too_busy_answer_));
+      too_busy_answer_.reset();
+      return;
+    }
+    discarder_.emplace(std::move(*parser_));
+    parser_.reset();
+    scratch_ = std::make_unique<char[]>(kDiscardChunk);
+    discard_body();
+  }
+
+  void discard_body() {
+    auto& body = discarder_->get().body();
+    body.data = scratch_.get();
+    body.size = kDiscardChunk;
+    http::async_read(
+        stream_, buffer_, *discarder_,
+        [self = this->shared_from_this()](error_code ec, std::size_t) { self->on_discarded(ec); });
+  }
+
+  void on_discarded(error_code ec) {
+    if (ec == http::error::need_buffer) {
+      ec = {};  // the scratch buffer is full: read on
+    }
+    if (!ec && !discarder_->is_done()) {
+      discard_body();
+      return;
+    }
+    discarder_.reset();
+    scratch_.reset();
+    std::optional<HttpResponse> answer = std::exchange(too_busy_answer_, std::nullopt);
+    if (ec) {
+      on_read_error(ec);
+      return;
+    }
+    reading_ = false;
+    lowest().expires_never();
+    write(std::move(*answer));
   }
 
   void read_body() {
@@ -373,6 +470,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
 
   void on_read_error(error_code ec) {
     reading_ = false;
+    release_request_slot();
     ServerMetrics& metrics = *state_->metrics;
     if (ec == http::error::end_of_stream || ec == asio::error::eof ||
         ec == asio::error::connection_reset || ec == asio::error::operation_aborted ||
@@ -461,6 +559,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   }
 
   void write(HttpResponse response) {
+    release_request_slot();
     auto message = std::make_shared<http::response<http::string_body>>(
         static_cast<http::status>(response.status), version_);
     message->set(http::field::server, "hikyaku");
@@ -506,6 +605,12 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   Stream stream_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
+  // A request refused for MaxConcurrentRequests: its body read into scratch_ and dropped, then
+  // too_busy_answer_ sent.
+  std::optional<http::request_parser<http::buffer_body>> discarder_;
+  std::unique_ptr<char[]> scratch_;
+  std::optional<HttpResponse> too_busy_answer_;
+  bool holds_slot_ = false;
   bool reading_ = false;  // waiting for or reading a request (so close_if_idle may cut it)
   bool keep_alive_ = true;
   unsigned version_ = 11;

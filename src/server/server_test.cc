@@ -17,6 +17,7 @@
 #include <boost/beast/http.hpp>
 #include <map>
 #include <thread>
+#include <vector>
 
 #include "server/internal/test_support.h"
 #include "testing/fake_clock.h"
@@ -471,6 +472,93 @@ TEST_F(ServerTest, MaxConnections) {
     return server_->server_metrics_text().find("hikyaku_http_connections_refused_total 1") !=
            std::string::npos;
   }));
+}
+
+// Server.Limits.MaxConcurrentRequests: with every slot held by a request waiting for the bus, a
+// further PutEvents is answered ThrottlingException, a webhook call 429, an admin call 503, at
+// once and with their bodies read and dropped (the connection stays usable); body-less GETs are
+// still served. Once the held requests answer, the same connections are served in full.
+TEST_F(ServerTest, ConcurrentRequestsOverTheLimitAreThrottledFromTheirHead) {
+  config::ServerConfig config = loopback_config();
+  config.limits.max_concurrent_requests = 2;
+  start(config);
+  bus_.hold();
+  std::vector<Reply> held(2);
+  std::vector<std::thread> holders;
+  for (Reply& reply : held) {
+    holders.emplace_back([&] {
+      Client client(port_);
+      reply = put_events(client, entries_body({entry_json("s", "t", "{}")}));
+    });
+  }
+  ASSERT_TRUE(bus_.wait_for_held(2));
+
+  Client client(port_);
+  // A body larger than any read buffer: it must be read to its end for the answer to be framed.
+  const std::string big_detail = R"({"pad":")" + std::string(200'000, 'x') + "\"}";
+  Reply throttled = put_events(client, entries_body({entry_json("s", "t", big_detail)}));
+  EXPECT_EQ(throttled.status, 400U);
+  EXPECT_EQ(throttled.body, R"({"__type":"ThrottlingException","message":"Rate exceeded"})");
+  EXPECT_EQ(throttled.headers["x-amzn-requestid"].size(), 36U);
+  Reply webhook = client.request("POST", "/events/default", std::string(kEnvelope));
+  EXPECT_EQ(webhook.status, 429U);
+  EXPECT_EQ(webhook.headers["retry-after"], "1");
+  EXPECT_EQ(Json(webhook.body).str("__type"), "ThrottlingException");
+  Reply admin = client.request("POST", "/admin/v1/dead-letters/redrive", "{}");
+  EXPECT_EQ(admin.status, 503U);
+  EXPECT_EQ(admin.headers["retry-after"], "1");
+  Reply health = client.request("GET", "/healthz");
+  EXPECT_EQ(health.status, 200U);
+  Reply metrics = client.request("GET", "/metrics");
+  EXPECT_NE(metrics.body.find("hikyaku_http_requests_in_flight 2\n"), std::string::npos)
+      << metrics.body;
+  EXPECT_NE(metrics.body.find("hikyaku_ingest_requests_throttled_total{path=\"put_events\"} 1\n"),
+            std::string::npos);
+  EXPECT_NE(metrics.body.find("hikyaku_ingest_requests_throttled_total{path=\"webhook\"} 1\n"),
+            std::string::npos);
+  EXPECT_EQ(bus_.envelopes().size(), 2U);  // the held ones: nothing of the refused reached it
+
+  bus_.release();
+  for (std::thread& holder : holders) {
+    holder.join();
+  }
+  for (const Reply& reply : held) {
+    EXPECT_EQ(reply.status, 200U) << reply.body;
+  }
+  Reply accepted = put_events(client, entries_body({entry_json("s", "t", big_detail)}));
+  EXPECT_EQ(accepted.status, 200U) << accepted.body;
+  EXPECT_EQ(client.request("POST", "/events/default", std::string(kEnvelope)).status, 200U);
+  EXPECT_NE(server_->server_metrics_text().find("hikyaku_http_requests_in_flight 0\n"),
+            std::string::npos);
+  EXPECT_EQ(bus_.envelopes().size(), 4U);
+}
+
+// A client that waits for 100-continue over the limit is answered at once, without sending its
+// body, and the connection is closed (its body would otherwise be read as the next request).
+TEST_F(ServerTest, ExpectContinueOverTheLimitIsAnsweredWithoutTheBody) {
+  config::ServerConfig config = loopback_config();
+  config.limits.max_concurrent_requests = 1;
+  start(config);
+  bus_.hold();
+  std::thread holder([&] {
+    Client client(port_);
+    EXPECT_EQ(put_events(client, entries_body({entry_json("s", "t", "{}")})).status, 200U);
+  });
+  ASSERT_TRUE(bus_.wait_for_held(1));
+  Client client(port_);
+  const std::string head =
+      "POST / HTTP/1.1\r\nHost: x\r\nX-Amz-Target: AWSEvents.PutEvents\r\n"
+      "Expect: 100-continue\r\nContent-Length: 100000\r\n\r\n";
+  asio::write(client.socket(), asio::buffer(head));
+  beast::flat_buffer buffer;
+  http::response<http::string_body> response;
+  http::read(client.socket(), buffer, response);
+  EXPECT_EQ(response.result_int(), 400U);
+  EXPECT_EQ(Json(response.body()).str("__type"), "ThrottlingException");
+  EXPECT_FALSE(response.keep_alive());
+  EXPECT_TRUE(client.closed_by_server(5s));
+  bus_.release();
+  holder.join();
 }
 
 TEST_F(ServerTest, StopDrainsInFlightRequests) {

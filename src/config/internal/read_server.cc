@@ -108,7 +108,7 @@ void read_limits(YamlReader& reader, const YAML::Node& limits, ServerLimits& out
   const std::string path = "Server.Limits";
   if (!reader.check_map(limits, path,
                         {"MaxEntryBytes", "MaxBodyBytes", "MaxHeaderBytes", "MaxConnections",
-                         "RequestTimeoutSeconds"})) {
+                         "MaxConcurrentRequests", "RequestTimeoutSeconds"})) {
     return;
   }
   auto integer = [&](std::string_view key, int64_t minimum, int64_t maximum, auto& field) {
@@ -122,6 +122,7 @@ void read_limits(YamlReader& reader, const YAML::Node& limits, ServerLimits& out
   integer("MaxBodyBytes", 1024, 64 << 20, out.max_body_bytes);
   integer("MaxHeaderBytes", 1024, 1 << 20, out.max_header_bytes);
   integer("MaxConnections", 1, 1'000'000, out.max_connections);
+  integer("MaxConcurrentRequests", 1, 1'000'000, out.max_concurrent_requests);
   integer("RequestTimeoutSeconds", 1, 3600, out.request_timeout_seconds);
 }
 
@@ -179,7 +180,9 @@ void read_server(YamlReader& reader, const YAML::Node& server, ServerConfig& out
 }
 
 void read_store(YamlReader& reader, const YAML::Node& store, StoreConfig& out) {
-  if (!reader.check_map(store, "Store", {"Sqlite", "Jetstream", "MaxQueuedBytes", "DeliveryLog"})) {
+  if (!reader.check_map(
+          store, "Store",
+          {"Sqlite", "Jetstream", "MaxQueuedBytes", "MaxPendingDeliveries", "DeliveryLog"})) {
     return;
   }
   if (const YAML::Node jetstream = store["Jetstream"]) {
@@ -204,6 +207,12 @@ void read_store(YamlReader& reader, const YAML::Node& store, StoreConfig& out) {
     if (std::optional<int64_t> bytes =
             reader.read_integer(max_queued, "Store.MaxQueuedBytes", kMiB, kMiB * 64 * 1024)) {
       out.max_queued_bytes = *bytes;
+    }
+  }
+  if (const YAML::Node max_pending = store["MaxPendingDeliveries"]) {
+    if (std::optional<int64_t> jobs =
+            reader.read_integer(max_pending, "Store.MaxPendingDeliveries", 0, 1'000'000'000)) {
+      out.max_pending_deliveries = *jobs;
     }
   }
   const YAML::Node sqlite = store["Sqlite"];

@@ -73,6 +73,31 @@ HttpResponse Api::aws_error(unsigned status, std::string_view type, std::string_
   return aws_json_response(json_error_body(type, message), request_id, status);
 }
 
+HttpResponse Api::too_busy(std::string_view target) {
+  metrics_->requests_total.add();
+  const std::string_view path = target.substr(0, target.find('?'));
+  constexpr std::string_view kThrottling = "ThrottlingException";
+  if (path == "/") {
+    metrics_->count_throttled_request(IngestPath::kPutEvents);
+    return aws_error(400, kThrottling, "Rate exceeded", new_uuid_v4());
+  }
+  constexpr std::string_view kMessage = "Too many requests in flight; retry shortly.";
+  HttpResponse response;
+  response.content_type = kJson;
+  response.headers.emplace_back("Retry-After", "1");
+  if (path.substr(0, 8) == "/events/") {
+    metrics_->count_request_error(kThrottling);
+    metrics_->count_throttled_request(IngestPath::kWebhook);
+    response.status = 429;
+    response.body = json_error_body(kThrottling, kMessage);
+  } else {
+    metrics_->count_request_error("ServiceUnavailable");
+    response.status = 503;
+    response.body = json_error_body("ServiceUnavailable", kMessage);
+  }
+  return response;
+}
+
 void Api::handle(const HttpRequest& request, Respond respond) {
   metrics_->requests_total.add();
   const std::string_view target = request.target;

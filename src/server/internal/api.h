@@ -76,6 +76,12 @@ class Api {
   // Handles one request; calls `respond` exactly once (see the thread-safety note above).
   void handle(const HttpRequest& request, Respond respond);
 
+  // The answer to a request refused from its head alone, its body unread, because
+  // Server.Limits.MaxConcurrentRequests requests are in flight: the AWS operations 400
+  // ThrottlingException (which SDKs back off on), the webhook 429, anything else 503; the last two
+  // with Retry-After. Counted as the bus's overload is.
+  HttpResponse too_busy(std::string_view target);
+
   // Shared with server.cc's connections and with bus callbacks that may outlive the Api.
   const std::shared_ptr<ServerMetrics>& metrics() const { return metrics_; }
   const config::ServerConfig& config() const { return config_; }

@@ -34,6 +34,9 @@ ServerMetrics::ServerMetrics()
       connections_refused(registry_.counter(
           "hikyaku_http_connections_refused_total",
           "Connections closed at once because Server.Limits.MaxConnections was reached.")),
+      requests_in_flight(registry_.gauge("hikyaku_http_requests_in_flight",
+                                         "Requests read or being handled, each holding one of "
+                                         "Server.Limits.MaxConcurrentRequests.")),
       request_timeouts(registry_.counter(
           "hikyaku_http_request_timeouts_total",
           "Connections cut off for not sending a whole request within the request timeout.")),

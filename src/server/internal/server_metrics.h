@@ -12,6 +12,8 @@
 //   kRequestErrorTypes hikyaku_http_connections_active                          gauge
 //   hikyaku_http_connections_accepted_total                  counter
 //   hikyaku_http_connections_refused_total                   counter  over MaxConnections
+//   hikyaku_http_requests_in_flight                          gauge    holding one of
+//                                                                     MaxConcurrentRequests
 //   hikyaku_http_request_timeouts_total                      counter  request not read in time
 //   hikyaku_http_malformed_requests_total                    counter  bad framing, TLS handshake
 //
@@ -74,6 +76,7 @@ class ServerMetrics {
   Gauge& connections_active;
   Counter& connections_accepted;
   Counter& connections_refused;
+  Gauge& requests_in_flight;
   Counter& request_timeouts;
   Counter& malformed_requests;
 
