@@ -521,6 +521,65 @@ void Redactor::scan_decoded(std::string_view text, std::vector<Span>& spans) con
   append_coalesced(spans, found);
 }
 
+namespace {
+
+// Whether decoding `text` once can leave an escape: only an escaped backslash or percent sign
+// makes one (a doubled backslash, %25, %5C, or a \u escape of either).
+bool may_nest_escapes(std::string_view text) {
+  for (std::string_view marker : {"\\\\", "%25", "%5C", "%5c", "\\u00"}) {
+    if (text.find(marker) != std::string_view::npos) {
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+void Redactor::scan_nested(std::string_view text, std::vector<Span>& spans) const {
+  if (!may_nest_escapes(text)) {
+    return;
+  }
+  // Each layer's bytes with the span of `text` they were decoded from. Layer 1 is scan_decoded's;
+  // from layer 2 on each layer is decoded (both escapes) and scanned whole, which costs a copy
+  // and 16 bytes per byte, paid only by texts escaped twice.
+  std::string layer(text);
+  std::vector<Span> origin(text.size());
+  for (size_t at = 0; at < text.size(); ++at) {
+    origin[at] = {at, at + 1};
+  }
+  std::vector<Span> found;
+  for (int depth = 1; depth <= kMaxEscapeLayers; ++depth) {
+    if (layer.find_first_of("%\\") == std::string::npos) {
+      break;
+    }
+    std::string next;
+    std::vector<Span> next_origin;
+    next.reserve(layer.size());
+    next_origin.reserve(layer.size());
+    for_each_decoded(layer, [&](unsigned char byte, size_t escape_begin, size_t escape_end) {
+      next += static_cast<char>(byte);
+      next_origin.push_back({origin[escape_begin].begin, origin[escape_end - 1].end});
+    });
+    layer = std::move(next);
+    origin = std::move(next_origin);
+    if (depth == 1) {
+      continue;  // scan_decoded's
+    }
+    int32_t state = 0;
+    for (size_t at = 0; at < layer.size(); ++at) {
+      const unsigned char byte = fold(static_cast<unsigned char>(layer[at]));
+      state = next_[static_cast<size_t>(state) * classes_ + class_of_[byte]];
+      if (const uint32_t length = match_[static_cast<size_t>(state)]; length != 0) {
+        add_span(found, origin[at + 1 - length].begin, origin[at].end);
+      }
+    }
+  }
+  std::sort(found.begin(), found.end(),
+            [](const Span& a, const Span& b) { return a.begin < b.begin; });
+  append_coalesced(spans, found);
+}
+
 void Redactor::find_values(std::string_view text, std::vector<Span>& spans) const {
   if (empty()) {
     return;
@@ -531,6 +590,16 @@ void Redactor::find_values(std::string_view text, std::vector<Span>& spans) cons
   }
   std::vector<Span> decoded;
   scan_decoded(text, decoded);
+  std::vector<Span> nested;
+  scan_nested(text, nested);
+  if (!nested.empty()) {
+    std::vector<Span> both;
+    std::merge(decoded.begin(), decoded.end(), nested.begin(), nested.end(),
+               std::back_inserter(both),
+               [](const Span& a, const Span& b) { return a.begin < b.begin; });
+    decoded.clear();
+    append_coalesced(decoded, both);
+  }
   if (decoded.empty()) {
     return;
   }

@@ -11,7 +11,9 @@
 //      - base64 (standard and URL alphabets): the value encoded on its own, and the part of
 //        the value that survives encoding at any offset inside a longer base64 text (so the
 //        password inside a Basic `Authorization` header is found whatever the user name);
-//    one layer of encoding, percent and JSON escapes mixed freely in it. Overlapping or adjacent
+//    one layer of encoding, percent and JSON escapes mixed freely in it, and up to
+//    kMaxEscapeLayers layers of escapes (JSON quoted in JSON quoted in an error message: an
+//    answer that echoes a document that echoes the request). Overlapping or adjacent
 //    occurrences merge into one mask. Values shorter than kMinSecretBytes are not matched by
 //    value: masking every occurrence of two or three common characters would wreck every line
 //    and point at the secret; such values are still covered by the name rules.
@@ -60,6 +62,7 @@ std::string redact_url(std::string_view text);
 class Redactor {
  public:
   static constexpr size_t kMinSecretBytes = 4;
+  static constexpr int kMaxEscapeLayers = 3;
   static constexpr std::string_view kMask = "***";
 
   // Redacts by name only.
@@ -90,6 +93,7 @@ class Redactor {
   void find_values(std::string_view text, std::vector<Span>& spans) const;
   void scan_raw(std::string_view text, std::vector<Span>& spans) const;
   void scan_decoded(std::string_view text, std::vector<Span>& spans) const;
+  void scan_nested(std::string_view text, std::vector<Span>& spans) const;
   void add_pattern(std::string_view pattern);
   void build_automaton();
 

@@ -184,6 +184,35 @@ TEST(RedactorTest, ALiteralEscapeCharacterBeforeAnEscapedSecretDoesNotHideIt) {
   EXPECT_EQ(hex_start.redact(R"(50%ab12cd34\/ef56 done)"), R"(50%*** done)");
 }
 
+// An error answer that quotes a JSON document that quotes the request: the secret sits under
+// two or three layers of escapes, with `/` written `\/` at each (PHP's json_encode), and `"` and
+// `\` doubled at each layer.
+TEST(RedactorTest, SecretsUnderSeveralLayersOfEscapesAreMasked) {
+  const std::string password = "basic PASS/w+rd-\"q\\44556677";
+  const Redactor redactor({password});
+  auto php_escaped = [](std::string_view text) {
+    std::string out;
+    for (char c : json_escaped(text)) {
+      out += c == '/' ? std::string("\\/") : std::string(1, c);
+    }
+    return out;
+  };
+  std::string layered = password;
+  for (int layer = 1; layer <= Redactor::kMaxEscapeLayers; ++layer) {
+    layered = php_escaped(layered);
+    const std::string text = R"({"error":"cannot take {\"echo\":\")" + layered + "\\\"}\"}";
+    const std::string redacted = redactor.redact(text);
+    EXPECT_EQ(redacted.find("44556677"), std::string::npos) << layer << " layers: " << redacted;
+    EXPECT_EQ(redacted.find("PASS"), std::string::npos) << layer << " layers: " << redacted;
+    EXPECT_NE(redacted.find(R"({"error":"cannot take {\"echo\":\")"), std::string::npos)
+        << "the text around the secret is kept: " << redacted;
+    // Percent-encoded, then escaped for JSON.
+    const std::string encoded = percent(password, false, false, false);
+    const std::string in_json = php_escaped(php_escaped(encoded));
+    EXPECT_EQ(redactor.redact("x " + in_json + " y"), "x *** y") << in_json;
+  }
+}
+
 TEST(RedactorTest, ValuePrefixOfAnotherIsStillFound) {
   // The automaton must fall back from a failed longer match to the shorter value inside it.
   const Redactor redactor({"aaab", "aaaaaaaaaaX"});
