@@ -54,6 +54,8 @@ class NatsCluster {
   std::string urls() const;
   std::string url(int node) const;
   bool running(int node) const { return nodes_[node].process != nullptr; }
+  // The node's JetStream store directory (--store_dir), kept across restarts.
+  const std::string& store_dir(int node) const { return nodes_[node].store_dir; }
 
   // SIGKILL, and reaps it: a crash, nothing flushed.
   void kill(int node);
