@@ -38,7 +38,10 @@
 //   srv->stop(clock.steady_now() + std::chrono::seconds(10));
 //
 // Limits (Server.Limits): MaxHeaderBytes (431), MaxBodyBytes (413), MaxConnections (further
-// connections are closed at once and counted), RequestTimeoutSeconds (a whole request, headers and
+// connections are closed at once and counted), MaxConcurrentRequests (a request that may carry a
+// body, arriving while that many are between their head and their answer, is answered from its
+// head alone, its body read and dropped: PutEvents ThrottlingException, webhook 429, others 503;
+// the connection stays open), RequestTimeoutSeconds (a whole request, headers and
 // body, must arrive within it, and an idle keep-alive connection is closed after it: slowloris
 // clients are cut off without holding an io thread). PutEvents: MaxEntryBytes with AWS's entry
 // size rule; at most 10 entries.
