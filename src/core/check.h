@@ -10,8 +10,10 @@
 // - A broken invariant (a bug: a state our own code promised could not happen, or an unexpected
 //   exception reaching a thread's loop) is not handled. It is logged at critical level with its
 //   message and where it was found, and the process aborts, as Envoy does: limping on with
-//   corrupt state would hide the bug and risk wrong deliveries; a crash leaves a core and a
-//   restart recovers from the durable store.
+//   corrupt state would hide the bug and risk wrong deliveries; a crash leaves its message (and a
+//   core only under `serve --allow-core-dumps`: a core holds every secret) and a restart recovers
+//   from the durable store. Messages name counts and states, never request data or secrets:
+//   they bypass the log's redaction.
 //
 // HK_CHECK(cond) and HK_CHECK_MSG(cond, fmt, args...) are always on; HK_DCHECK only in debug
 // builds. fatal(message) is the same for code that has detected the broken invariant itself.
