@@ -5,6 +5,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <string>
 #include <vector>
 
 #include "fuzz_input.h"
@@ -17,6 +18,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   Result<std::unique_ptr<const pattern::Matcher>> compiled =
       pattern::Matcher::compile({{7, pattern}});
   const Status reference_valid = testing::naive_validate_pattern(pattern);
+  // The reference follows EventBridge, which takes some wildcards with more than 5 '*'; the
+  // matcher refuses them all, a documented limit (docs/event-patterns.md §10).
+  if (!compiled.has_value() && reference_valid.ok() &&
+      compiled.error().message().find("is too complex") != std::string::npos) {
+    return 0;
+  }
   if (compiled.has_value() != reference_valid.ok()) {
     std::fprintf(stderr, "validity differs: matcher %s, reference %s\n",
                  compiled.has_value() ? "valid" : compiled.error().message().c_str(),
