@@ -182,15 +182,7 @@ class Events {
   // A PutEvents entry ({"Source", "DetailType", "Detail"}) of an envelope.
   static void write_entry(JsonWriter& writer, simdjson::dom::parser& parser,
                           const std::string& envelope) {
-    simdjson::dom::element event = parser.parse(envelope);
-    writer.begin_object();
-    writer.key("Source");
-    writer.string(std::string_view(event["source"]));
-    writer.key("DetailType");
-    writer.string(std::string_view(event["detail-type"]));
-    writer.key("Detail");
-    writer.string(simdjson::minify(event["detail"]));
-    writer.end_object();
+    testing::write_put_events_entry(writer, parser.parse(envelope));
   }
 
  private:

@@ -28,21 +28,25 @@ inline std::string read_file(const std::filesystem::path& path) {
   return text.str();
 }
 
+// The PutEvents entry ({"Source", "DetailType", "Detail"}) that ingests as `event` (an envelope).
+inline void write_put_events_entry(JsonWriter& writer, simdjson::dom::element event) {
+  writer.begin_object();
+  writer.key("Source");
+  writer.string(std::string_view(event["source"]));
+  writer.key("DetailType");
+  writer.string(std::string_view(event["detail-type"]));
+  writer.key("Detail");
+  writer.string(simdjson::minify(event["detail"]));
+  writer.end_object();
+}
+
 // PutEvents entries (the AWS CLI's --entries JSON) for sample event files, one entry each.
 inline std::string put_events_entries(const std::vector<std::string>& files) {
   JsonWriter writer;
   writer.begin_array();
   simdjson::dom::parser parser;
   for (const std::string& name : files) {
-    simdjson::dom::element event = parser.load(sample_path(name));
-    writer.begin_object();
-    writer.key("Source");
-    writer.string(std::string_view(event["source"]));
-    writer.key("DetailType");
-    writer.string(std::string_view(event["detail-type"]));
-    writer.key("Detail");
-    writer.string(simdjson::minify(event["detail"]));
-    writer.end_object();
+    write_put_events_entry(writer, parser.load(sample_path(name)));
   }
   writer.end_array();
   return writer.take();
