@@ -515,6 +515,7 @@ void Redactor::scan_decoded(std::string_view text, std::vector<Span>& spans) con
         escapes);
     found.insert(found.end(), pass.begin(), pass.end());
   }
+  scan_nested(text, found);
   // Each pass's spans are ordered; together they are merged into ordered, disjoint spans.
   std::sort(found.begin(), found.end(),
             [](const Span& a, const Span& b) { return a.begin < b.begin; });
@@ -536,7 +537,7 @@ bool may_nest_escapes(std::string_view text) {
 
 }  // namespace
 
-void Redactor::scan_nested(std::string_view text, std::vector<Span>& spans) const {
+void Redactor::scan_nested(std::string_view text, std::vector<Span>& found) const {
   if (!may_nest_escapes(text)) {
     return;
   }
@@ -548,7 +549,6 @@ void Redactor::scan_nested(std::string_view text, std::vector<Span>& spans) cons
   for (size_t at = 0; at < text.size(); ++at) {
     origin[at] = {at, at + 1};
   }
-  std::vector<Span> found;
   for (int depth = 1; depth <= kMaxEscapeLayers; ++depth) {
     if (layer.find_first_of("%\\") == std::string::npos) {
       break;
@@ -566,18 +566,17 @@ void Redactor::scan_nested(std::string_view text, std::vector<Span>& spans) cons
     if (depth == 1) {
       continue;  // scan_decoded's
     }
+    std::vector<Span> pass;  // this layer's, ordered by end as add_span merges them
     int32_t state = 0;
     for (size_t at = 0; at < layer.size(); ++at) {
       const unsigned char byte = fold(static_cast<unsigned char>(layer[at]));
       state = next_[static_cast<size_t>(state) * classes_ + class_of_[byte]];
       if (const uint32_t length = match_[static_cast<size_t>(state)]; length != 0) {
-        add_span(found, origin[at + 1 - length].begin, origin[at].end);
+        add_span(pass, origin[at + 1 - length].begin, origin[at].end);
       }
     }
+    found.insert(found.end(), pass.begin(), pass.end());
   }
-  std::sort(found.begin(), found.end(),
-            [](const Span& a, const Span& b) { return a.begin < b.begin; });
-  append_coalesced(spans, found);
 }
 
 void Redactor::find_values(std::string_view text, std::vector<Span>& spans) const {
@@ -590,16 +589,6 @@ void Redactor::find_values(std::string_view text, std::vector<Span>& spans) cons
   }
   std::vector<Span> decoded;
   scan_decoded(text, decoded);
-  std::vector<Span> nested;
-  scan_nested(text, nested);
-  if (!nested.empty()) {
-    std::vector<Span> both;
-    std::merge(decoded.begin(), decoded.end(), nested.begin(), nested.end(),
-               std::back_inserter(both),
-               [](const Span& a, const Span& b) { return a.begin < b.begin; });
-    decoded.clear();
-    append_coalesced(decoded, both);
-  }
   if (decoded.empty()) {
     return;
   }

@@ -93,7 +93,9 @@ class Redactor {
   void find_values(std::string_view text, std::vector<Span>& spans) const;
   void scan_raw(std::string_view text, std::vector<Span>& spans) const;
   void scan_decoded(std::string_view text, std::vector<Span>& spans) const;
-  void scan_nested(std::string_view text, std::vector<Span>& spans) const;
+  // Appends what the second and deeper layers of escapes hide to `found` (scan_decoded's, which
+  // then orders and merges them with its own).
+  void scan_nested(std::string_view text, std::vector<Span>& found) const;
   void add_pattern(std::string_view pattern);
   void build_automaton();
 

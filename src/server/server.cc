@@ -411,10 +411,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     version_ = parser_->get().version();
     too_busy_answer_ = state_->api->too_busy(std_view(parser_->get().target()));
     if (expects_continue || parser_->is_done()) {
-      reading_ = false;
-      lowest().expires_never();
-      write(std::move(*too_busy_answer_));
-      too_busy_answer_.reset();
+      send_too_busy_answer();
       return;
     }
     discarder_.emplace(std::move(*parser_));
@@ -442,14 +439,20 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     }
     discarder_.reset();
     scratch_.reset();
-    std::optional<HttpResponse> answer = std::exchange(too_busy_answer_, std::nullopt);
     if (ec) {
+      too_busy_answer_.reset();
       on_read_error(ec);
       return;
     }
+    send_too_busy_answer();
+  }
+
+  void send_too_busy_answer() {
     reading_ = false;
     lowest().expires_never();
-    write(std::move(*answer));
+    HttpResponse answer = std::move(*too_busy_answer_);
+    too_busy_answer_.reset();
+    write(std::move(answer));
   }
 
   void read_body() {
